@@ -1,0 +1,304 @@
+//! The OpenAI Chat Completions codec: requests to `{api_base}/chat/completions`,
+//! responses, stream chunks and error bodies back into the unified types.
+//! Shared by OpenAI itself and every provider that imitates its API.
+
+pub mod wire;
+
+use bytes::Bytes;
+use http::header::{AUTHORIZATION, CONTENT_TYPE};
+use http::{HeaderMap, HeaderValue, Method, StatusCode};
+use serde::de::IgnoredAny;
+use serde::Deserialize;
+
+use crate::error::{ErrorKind, GatewayError};
+use crate::resolve::Deployment;
+use crate::unified::{
+    ChatChunk, ChatResponse, Choice, ChunkChoice, Delta, FinishReason, Part, Role, ToolCallDelta,
+    Usage,
+};
+
+/// Builds the upstream request around an already-rendered JSON body.
+pub fn build_request(deployment: &Deployment, body: Vec<u8>, stream: bool) -> Result<http::Request<Bytes>, GatewayError> {
+    let url = format!("{}/chat/completions", deployment.api_base);
+    let mut builder = http::Request::builder()
+        .method(Method::POST)
+        .uri(url.as_str())
+        .header(CONTENT_TYPE, "application/json")
+        .header(
+            http::header::ACCEPT,
+            if stream { "text/event-stream" } else { "application/json" },
+        );
+    if let Some(key) = &deployment.api_key {
+        let value = HeaderValue::from_str(&format!("Bearer {}", key.expose())).map_err(|_| {
+            GatewayError::new(
+                ErrorKind::Configuration,
+                format!("the API key for provider `{}` is not a valid header value", deployment.provider.id),
+            )
+        })?;
+        builder = builder.header(AUTHORIZATION, value);
+    }
+    builder.body(Bytes::from(body)).map_err(|_| {
+        GatewayError::new(
+            ErrorKind::Configuration,
+            format!("invalid api_base for provider `{}`", deployment.provider.id),
+        )
+        .with_code("config_error")
+    })
+}
+
+pub fn usage_from_wire(u: &wire::Usage) -> Usage {
+    let details = u.prompt_tokens_details.unwrap_or_default();
+    Usage {
+        input_tokens: u.prompt_tokens,
+        output_tokens: u.completion_tokens,
+        cache_read_tokens: details.cached_tokens,
+        cache_write_tokens: details.cache_creation_tokens,
+        reasoning_tokens: u
+            .completion_tokens_details
+            .map(|d| d.reasoning_tokens)
+            .unwrap_or(0),
+    }
+}
+
+pub fn usage_to_wire(u: &Usage) -> wire::Usage {
+    wire::Usage {
+        prompt_tokens: u.input_tokens,
+        completion_tokens: u.output_tokens,
+        total_tokens: u.total(),
+        prompt_tokens_details: Some(wire::PromptDetails {
+            cached_tokens: u.cache_read_tokens,
+            cache_creation_tokens: u.cache_write_tokens,
+        }),
+        completion_tokens_details: Some(wire::CompletionDetails {
+            reasoning_tokens: u.reasoning_tokens,
+        }),
+    }
+}
+
+/// A whole (non-streamed) response body.
+pub fn decode_response(body: &[u8]) -> Result<ChatResponse, GatewayError> {
+    let r: wire::Response = serde_json::from_slice(body).map_err(invalid_upstream)?;
+    let choices = r
+        .choices
+        .into_iter()
+        .map(|c| {
+            let mut content = Vec::new();
+            if let Some(reasoning) = c.message.reasoning_content.filter(|s| !s.is_empty()) {
+                content.push(Part::Thinking {
+                    text: reasoning,
+                    signature: None,
+                });
+            }
+            if let Some(text) = c.message.content {
+                content.push(Part::Text {
+                    text,
+                    cache_control: None,
+                });
+            }
+            for call in c.message.tool_calls.unwrap_or_default() {
+                content.push(Part::ToolUse {
+                    id: call.id,
+                    name: call.function.name,
+                    arguments: call.function.arguments,
+                });
+            }
+            Choice {
+                index: c.index,
+                content,
+                refusal: c.message.refusal,
+                finish_reason: c.finish_reason.as_deref().map(FinishReason::from_openai),
+            }
+        })
+        .collect();
+    Ok(ChatResponse {
+        id: r.id,
+        created: r.created,
+        model: r.model,
+        choices,
+        usage: r.usage.as_ref().map(usage_from_wire),
+        system_fingerprint: r.system_fingerprint,
+    })
+}
+
+/// The `data:` payload of one stream event (not `[DONE]`).
+pub fn decode_chunk(data: &[u8]) -> Result<ChatChunk, GatewayError> {
+    let c: wire::Chunk = serde_json::from_slice(data).map_err(invalid_upstream)?;
+    let choices = c
+        .choices
+        .into_iter()
+        .map(|ch| {
+            let d = ch.delta.unwrap_or_default();
+            ChunkChoice {
+                index: ch.index,
+                delta: Delta {
+                    role: d.role.as_deref().and_then(role_from_openai),
+                    text: d.content,
+                    reasoning: d.reasoning_content,
+                    refusal: d.refusal,
+                    tool_calls: d
+                        .tool_calls
+                        .unwrap_or_default()
+                        .into_iter()
+                        .map(|t| {
+                            let f = t.function;
+                            ToolCallDelta {
+                                index: t.index,
+                                id: t.id,
+                                name: f.as_ref().and_then(|f| f.name.clone()),
+                                arguments: f.and_then(|f| f.arguments),
+                            }
+                        })
+                        .collect(),
+                },
+                finish_reason: ch.finish_reason.as_deref().map(FinishReason::from_openai),
+            }
+        })
+        .collect();
+    Ok(ChatChunk {
+        id: c.id,
+        created: c.created,
+        model: c.model,
+        choices,
+        usage: c.usage.as_ref().map(usage_from_wire),
+    })
+}
+
+pub fn role_from_openai(role: &str) -> Option<Role> {
+    Some(match role {
+        "system" => Role::System,
+        "developer" => Role::Developer,
+        "user" => Role::User,
+        "assistant" => Role::Assistant,
+        "tool" | "function" => Role::Tool,
+        _ => return None,
+    })
+}
+
+/// What the passthrough relay needs from each chunk, read without building it.
+#[derive(Debug, Deserialize)]
+pub struct ChunkProbe {
+    #[serde(default)]
+    pub choices: Option<Vec<ChoiceProbe>>,
+    #[serde(default)]
+    pub usage: Option<wire::Usage>,
+    #[serde(default)]
+    pub error: Option<IgnoredAny>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ChoiceProbe {
+    #[serde(default)]
+    pub finish_reason: Option<IgnoredAny>,
+}
+
+/// What the passthrough path needs from a whole response body.
+#[derive(Debug, Deserialize)]
+pub struct ResponseProbe {
+    #[serde(default)]
+    pub usage: Option<wire::Usage>,
+}
+
+/// An upstream error response → the gateway's error, status preserved.
+pub fn decode_error(
+    status: StatusCode,
+    headers: &HeaderMap,
+    body: &[u8],
+    deployment: &Deployment,
+) -> GatewayError {
+    let parsed: Option<wire::ErrorBody> = serde_json::from_slice(body).ok();
+    let (message, kind_s, param, code) = match parsed.map(|b| b.error) {
+        Some(wire::ErrorDetail::Object {
+            message,
+            kind,
+            param,
+            code,
+        }) => (message, kind, param.and_then(json_scalar), code.and_then(json_scalar)),
+        Some(wire::ErrorDetail::Text(t)) => (Some(t), None, None, None),
+        None => (None, None, None, None),
+    };
+    let message = message.unwrap_or_else(|| {
+        let text = String::from_utf8_lossy(body);
+        let text = text.trim();
+        if text.is_empty() {
+            format!("upstream returned HTTP {}", status.as_u16())
+        } else {
+            truncate(text, 1000)
+        }
+    });
+    let kind = classify(status, code.as_deref(), kind_s.as_deref());
+    let status = if status.is_client_error() || status.is_server_error() {
+        status
+    } else {
+        StatusCode::BAD_GATEWAY
+    };
+    let message = match &deployment.api_key {
+        Some(key) => key.redact_in(&message),
+        None => message,
+    };
+    GatewayError {
+        kind,
+        status,
+        message,
+        param,
+        code,
+        upstream_type: kind_s,
+        retry_after: retry_after(headers),
+    }
+}
+
+fn classify(status: StatusCode, code: Option<&str>, kind: Option<&str>) -> ErrorKind {
+    if code == Some("context_length_exceeded") {
+        return ErrorKind::ContextWindowExceeded;
+    }
+    if code == Some("content_filter") || code == Some("content_policy_violation") {
+        return ErrorKind::ContentFiltered;
+    }
+    match status.as_u16() {
+        401 => ErrorKind::Authentication,
+        403 => ErrorKind::PermissionDenied,
+        404 => ErrorKind::NotFound,
+        408 | 504 => ErrorKind::UpstreamTimeout,
+        413 => ErrorKind::PayloadTooLarge,
+        429 => ErrorKind::RateLimited,
+        502 | 503 => ErrorKind::UpstreamUnavailable,
+        s if s >= 500 => ErrorKind::UpstreamServer,
+        _ if kind == Some("overloaded_error") => ErrorKind::UpstreamServer,
+        s if s >= 400 => ErrorKind::InvalidRequest,
+        _ => ErrorKind::UpstreamUnavailable,
+    }
+}
+
+/// `Retry-After` verbatim, or `retry-after-ms` rounded up to whole seconds.
+pub fn retry_after(headers: &HeaderMap) -> Option<String> {
+    if let Some(v) = headers.get(http::header::RETRY_AFTER).and_then(|v| v.to_str().ok()) {
+        return Some(v.to_owned());
+    }
+    let ms: f64 = headers.get("retry-after-ms")?.to_str().ok()?.parse().ok()?;
+    Some(((ms / 1000.0).ceil() as u64).to_string())
+}
+
+fn json_scalar(v: serde_json::Value) -> Option<String> {
+    match v {
+        serde_json::Value::String(s) => Some(s),
+        serde_json::Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+fn truncate(s: &str, max: usize) -> String {
+    match s.char_indices().nth(max) {
+        Some((i, _)) => format!("{}…", &s[..i]),
+        None => s.to_owned(),
+    }
+}
+
+fn invalid_upstream(e: serde_json::Error) -> GatewayError {
+    GatewayError::new(
+        ErrorKind::UpstreamUnavailable,
+        format!("upstream returned a body that is not a valid chat completion: {e}"),
+    )
+    .with_code("invalid_upstream_response")
+}
+
+#[cfg(test)]
+mod tests;

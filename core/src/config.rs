@@ -1,0 +1,207 @@
+//! `dx.toml`: the gateway's configuration. Embedded at build time by the shells
+//! and replaceable at deploy time by an environment variable holding the whole
+//! file (TOML, or JSON when it starts with `{`: easier to pass on a command line).
+
+use serde::Deserialize;
+
+use crate::ports::Env;
+use crate::secret::Secret;
+
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    #[serde(default)]
+    pub general: General,
+    #[serde(default)]
+    pub model_list: Vec<ModelEntry>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct General {
+    /// `env:NAME` or a literal. When unset, `DX_MASTER_KEY` is consulted.
+    pub master_key: Option<String>,
+    /// Requests with larger bodies are refused with 413 before parsing.
+    pub max_request_bytes: usize,
+    /// Time allowed until the upstream's response headers arrive.
+    pub request_timeout_ms: u64,
+    /// Longest silence allowed between two chunks of an upstream stream.
+    pub stream_idle_timeout_ms: u64,
+    /// Extra attempts on the same deployment for retryable upstream failures
+    /// (429, 5xx, connection errors) before any byte reached the client.
+    pub num_retries: u32,
+    /// Longest wait between retries, whatever `Retry-After` asks for.
+    pub max_retry_wait_ms: u64,
+}
+
+impl Default for General {
+    fn default() -> Self {
+        General {
+            master_key: None,
+            // Lambda Function URLs cap request payloads at 6 MB anyway.
+            max_request_bytes: 6 * 1024 * 1024,
+            request_timeout_ms: 600_000,
+            stream_idle_timeout_ms: 300_000,
+            num_retries: 0,
+            max_retry_wait_ms: 10_000,
+        }
+    }
+}
+
+/// One public model name and where it is served from.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelEntry {
+    /// The name clients send. A trailing `*` makes it a wildcard: the matched
+    /// rest replaces `*` in `model`.
+    pub model_name: String,
+    /// Provider id (`openai`, `openai_compatible`, `mock`, ...). When absent,
+    /// `model` may carry it as a `provider/` prefix.
+    #[serde(default)]
+    pub provider: Option<String>,
+    /// The model id sent upstream.
+    #[serde(default)]
+    pub model: Option<String>,
+    #[serde(default)]
+    pub api_base: Option<String>,
+    /// `env:NAME` or a literal key.
+    #[serde(default)]
+    pub api_key: Option<String>,
+    /// Fixed answer of the `mock` provider.
+    #[serde(default)]
+    pub mock_response: Option<String>,
+    /// Overrides `general.request_timeout_ms` for this deployment.
+    #[serde(default)]
+    pub request_timeout_ms: Option<u64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError(pub String);
+
+impl std::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "invalid gateway config: {}", self.0)
+    }
+}
+
+/// The variable that may hold a whole replacement config.
+pub const CONFIG_ENV: &str = "DX_CONFIG";
+/// The variable that holds the master key when the config does not name one.
+pub const MASTER_KEY_ENV: &str = "DX_MASTER_KEY";
+
+impl Config {
+    pub fn parse(text: &str) -> Result<Config, ConfigError> {
+        let trimmed = text.trim_start();
+        let config: Config = if trimmed.starts_with('{') {
+            serde_json::from_str(trimmed).map_err(|e| ConfigError(e.to_string()))?
+        } else {
+            toml::from_str(text).map_err(|e| ConfigError(e.to_string()))?
+        };
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// The deploy-time config from `DX_CONFIG` when set, else the embedded one.
+    pub fn load(embedded: &str, env: &impl Env) -> Result<Config, ConfigError> {
+        match env.var(CONFIG_ENV) {
+            Some(text) if !text.trim().is_empty() => Config::parse(&text),
+            _ => Config::parse(embedded),
+        }
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        for entry in &self.model_list {
+            if entry.model_name.is_empty() {
+                return Err(ConfigError("model_list entry with empty model_name".into()));
+            }
+            if entry.model_name.trim_end_matches('*').contains('*') {
+                return Err(ConfigError(format!(
+                    "model_name `{}`: `*` is only allowed at the end",
+                    entry.model_name
+                )));
+            }
+        }
+        if self.general.max_request_bytes == 0 {
+            return Err(ConfigError("general.max_request_bytes must be > 0".into()));
+        }
+        Ok(())
+    }
+
+    /// The master key: the config's value, else `DX_MASTER_KEY`. `None` means
+    /// the gateway is open (local development).
+    pub fn master_key(&self, env: &impl Env) -> Option<Secret> {
+        match &self.general.master_key {
+            Some(v) => resolve_secret(v, env),
+            None => env.var(MASTER_KEY_ENV).filter(|v| !v.is_empty()).map(Secret::new),
+        }
+    }
+}
+
+/// `env:NAME` reads the environment; anything else is the literal value.
+pub fn resolve_secret(value: &str, env: &impl Env) -> Option<Secret> {
+    match value.strip_prefix("env:").or_else(|| value.strip_prefix("os.environ/")) {
+        Some(name) => env.var(name.trim()).filter(|v| !v.is_empty()).map(Secret::new),
+        None if value.is_empty() => None,
+        None => Some(Secret::new(value)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    struct MapEnv(HashMap<&'static str, &'static str>);
+    impl Env for MapEnv {
+        fn var(&self, name: &str) -> Option<String> {
+            self.0.get(name).map(|v| v.to_string())
+        }
+    }
+
+    #[test]
+    fn toml_and_json_say_the_same() {
+        let toml = r#"
+            [general]
+            max_request_bytes = 1000
+            [[model_list]]
+            model_name = "fast"
+            provider = "openai_compatible"
+            model = "llama-3"
+            api_base = "http://localhost:1/v1"
+            api_key = "env:K"
+        "#;
+        let json = r#"{"general":{"max_request_bytes":1000},"model_list":[{"model_name":"fast",
+            "provider":"openai_compatible","model":"llama-3","api_base":"http://localhost:1/v1","api_key":"env:K"}]}"#;
+        for text in [toml, json] {
+            let c = Config::parse(text).unwrap();
+            assert_eq!(c.general.max_request_bytes, 1000);
+            assert_eq!(c.general.request_timeout_ms, 600_000);
+            assert_eq!(c.model_list[0].model.as_deref(), Some("llama-3"));
+        }
+    }
+
+    #[test]
+    fn rejects_unknown_fields_and_bad_wildcards() {
+        assert!(Config::parse("[general]\nmax_request_byte = 3").is_err());
+        assert!(Config::parse("[[model_list]]\nmodel_name = \"a*b\"").is_err());
+        assert!(Config::parse("{not json").is_err());
+    }
+
+    #[test]
+    fn env_override_wins_over_embedded() {
+        let env = MapEnv(HashMap::from([(CONFIG_ENV, "[[model_list]]\nmodel_name = \"x\"")]));
+        let c = Config::load("", &env).unwrap();
+        assert_eq!(c.model_list[0].model_name, "x");
+    }
+
+    #[test]
+    fn master_key_from_config_or_env() {
+        let env = MapEnv(HashMap::from([("MK", "k1"), (MASTER_KEY_ENV, "k2")]));
+        let mut c = Config::default();
+        assert!(c.master_key(&env).unwrap().matches("k2"));
+        c.general.master_key = Some("env:MK".into());
+        assert!(c.master_key(&env).unwrap().matches("k1"));
+        c.general.master_key = Some("env:MISSING".into());
+        assert!(c.master_key(&env).is_none());
+    }
+}

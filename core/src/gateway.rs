@@ -1,0 +1,499 @@
+//! The request pipeline: route → auth → parse → resolve → encode → send
+//! (retry) → decode/relay → log. Each step is a plain function of the last
+//! one's output; the shells only adapt types and provide the ports.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::header::{AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE};
+use http::{HeaderMap, HeaderValue, Method, StatusCode};
+use serde::Serialize;
+
+use crate::codec::openai_chat::{self, ResponseProbe};
+use crate::codec::mock;
+use crate::config::Config;
+use crate::error::{ErrorKind, GatewayError};
+use crate::http_util::{json, openai_error, read_body};
+use crate::ingress::openai_chat::{render_chunk_event, render_response, ChatEnvelope, DONE_EVENT};
+use crate::ports::{with_timeout, Ports, TransportError, UpstreamResponse};
+use crate::providers::Codec;
+use crate::resolve::{resolve_model, Deployment};
+use crate::secret::Secret;
+use crate::stream::openai_relay::{relay, RelayOptions};
+use crate::stream::{BodyStream, OnDone, StreamOutcome};
+use crate::unified::Usage;
+
+/// A request as the shell hands it over, body already read.
+pub struct IncomingRequest {
+    pub method: Method,
+    pub path: String,
+    pub query: Option<String>,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+pub enum Body {
+    Empty,
+    Full(Bytes),
+    Stream(BodyStream),
+}
+
+pub type GatewayResponse = http::Response<Body>;
+
+/// Upstream error and non-stream bodies larger than this are refused.
+const MAX_UPSTREAM_BODY: usize = 64 * 1024 * 1024;
+
+#[derive(Clone)]
+pub struct Gateway<P> {
+    ports: P,
+    config: Arc<Config>,
+    master_key: Option<Secret>,
+}
+
+impl<P: Ports> Gateway<P> {
+    pub fn new(ports: P, config: Arc<Config>) -> Self {
+        let master_key = config.master_key(&ports);
+        Gateway {
+            ports,
+            config,
+            master_key,
+        }
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Refuses a body whose declared size is over the limit, so the shell
+    /// need not read it at all.
+    pub fn precheck(&self, content_length: Option<u64>) -> Option<GatewayResponse> {
+        let limit = self.config.general.max_request_bytes;
+        match content_length {
+            Some(len) if len > limit as u64 => Some(self.error_response(&too_large(limit))),
+            _ => None,
+        }
+    }
+
+    pub async fn handle(&self, req: IncomingRequest) -> GatewayResponse {
+        let mut log = AccessLog {
+            ts: self.ports.now_ms(),
+            method: req.method.to_string(),
+            path: req.path.clone(),
+            ..AccessLog::default()
+        };
+        let result = self.route(&req, &mut log).await;
+        let mut resp = match result {
+            Ok(resp) => resp,
+            Err(e) => {
+                log.error = Some(e.message.clone());
+                self.error_response(&e)
+            }
+        };
+        log.status = resp.status().as_u16();
+        if !log.deferred {
+            log.latency_ms = self.ports.now_ms().saturating_sub(log.ts);
+            self.ports.log(&log.line());
+        }
+        resp.headers_mut().insert(
+            http::header::ACCESS_CONTROL_ALLOW_ORIGIN,
+            HeaderValue::from_static("*"),
+        );
+        resp
+    }
+
+    fn error_response(&self, e: &GatewayError) -> GatewayResponse {
+        openai_error(e)
+    }
+
+    async fn route(
+        &self,
+        req: &IncomingRequest,
+        log: &mut AccessLog,
+    ) -> Result<GatewayResponse, GatewayError> {
+        let path = req.path.trim_end_matches('/');
+        let method = &req.method;
+        if method == Method::OPTIONS {
+            return Ok(preflight());
+        }
+        match path {
+            "" if method == Method::GET || method == Method::HEAD => Ok(json(
+                StatusCode::OK,
+                &br#"{"name":"dx-gateway","status":"ok"}"#[..],
+            )),
+            "/health" if method == Method::GET || method == Method::HEAD => {
+                Ok(json(StatusCode::OK, &br#"{"status":"ok"}"#[..]))
+            }
+            "/v1/chat/completions" | "/chat/completions" => {
+                expect_method(method, Method::POST)?;
+                self.authenticate(&req.headers)?;
+                self.chat(req, log).await
+            }
+            "/v1/models" | "/models" => {
+                expect_method(method, Method::GET)?;
+                self.authenticate(&req.headers)?;
+                Ok(self.models())
+            }
+            p if p.starts_with("/v1/models/") && method == Method::GET => {
+                self.authenticate(&req.headers)?;
+                self.model(&p["/v1/models/".len()..])
+            }
+            _ => Err(GatewayError::new(
+                ErrorKind::NotFound,
+                format!("Unknown request URL: {} {}.", req.method, req.path),
+            )
+            .with_code("unknown_url")),
+        }
+    }
+
+    fn authenticate(&self, headers: &HeaderMap) -> Result<(), GatewayError> {
+        let Some(master) = &self.master_key else {
+            return Ok(());
+        };
+        let presented = headers
+            .get(AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+            .or_else(|| headers.get("x-api-key").and_then(|v| v.to_str().ok()))
+            .map(str::trim);
+        match presented {
+            None | Some("") => Err(GatewayError::new(
+                ErrorKind::Authentication,
+                "Missing API key: pass it as `Authorization: Bearer <key>`.",
+            )
+            .with_code("missing_api_key")),
+            Some(key) if master.matches(key) => Ok(()),
+            Some(_) => Err(GatewayError::new(
+                ErrorKind::Authentication,
+                "Incorrect API key provided.",
+            )
+            .with_code("invalid_api_key")),
+        }
+    }
+
+    fn models(&self) -> GatewayResponse {
+        #[derive(Serialize)]
+        struct Model<'a> {
+            id: &'a str,
+            object: &'static str,
+            created: u64,
+            owned_by: &'a str,
+        }
+        #[derive(Serialize)]
+        struct List<'a> {
+            object: &'static str,
+            data: Vec<Model<'a>>,
+        }
+        let data = self
+            .config
+            .model_list
+            .iter()
+            .filter(|e| !e.model_name.ends_with('*'))
+            .map(|e| Model {
+                id: &e.model_name,
+                object: "model",
+                created: 0,
+                owned_by: owner(e),
+            })
+            .collect();
+        let body = serde_json::to_vec(&List {
+            object: "list",
+            data,
+        })
+        .unwrap_or_default();
+        json(StatusCode::OK, body)
+    }
+
+    fn model(&self, id: &str) -> Result<GatewayResponse, GatewayError> {
+        let entry = self
+            .config
+            .model_list
+            .iter()
+            .find(|e| e.model_name == id)
+            .ok_or_else(|| GatewayError::model_not_found(id))?;
+        let body = serde_json::json!({
+            "id": entry.model_name, "object": "model", "created": 0, "owned_by": owner(entry),
+        });
+        Ok(json(StatusCode::OK, body.to_string()))
+    }
+
+    async fn chat(
+        &self,
+        req: &IncomingRequest,
+        log: &mut AccessLog,
+    ) -> Result<GatewayResponse, GatewayError> {
+        let limit = self.config.general.max_request_bytes;
+        if req.body.len() > limit {
+            return Err(too_large(limit));
+        }
+        let envelope = ChatEnvelope::parse(&req.body)?;
+        log.model = envelope.model.clone();
+        log.stream = envelope.stream;
+        let deployment = resolve_model(&envelope.model, &self.config, &self.ports)?;
+        log.provider = deployment.provider.id;
+        log.upstream_model = deployment.upstream_model.clone();
+        let mut resp = match deployment.codec() {
+            Codec::OpenAiChat => self.openai_passthrough(&envelope, &deployment, log).await?,
+            Codec::Mock => self.mock(&envelope, &deployment, log)?,
+        };
+        let headers = resp.headers_mut();
+        headers.insert("x-dx-provider", HeaderValue::from_static(deployment.provider.id));
+        if let Ok(v) = HeaderValue::from_str(&deployment.upstream_model) {
+            headers.insert("x-dx-upstream-model", v);
+        }
+        Ok(resp)
+    }
+
+    async fn openai_passthrough(
+        &self,
+        envelope: &ChatEnvelope<'_>,
+        deployment: &Deployment,
+        log: &mut AccessLog,
+    ) -> Result<GatewayResponse, GatewayError> {
+        let body = envelope.render_passthrough(&deployment.upstream_model, envelope.stream);
+        let request = openai_chat::build_request(deployment, body, envelope.stream)?;
+        let upstream = self
+            .send(request, deployment, openai_chat::decode_error)
+            .await?;
+        let idle_ms = self.config.general.stream_idle_timeout_ms;
+        if envelope.stream {
+            let on_done = self.stream_logger(log);
+            let body = relay(
+                self.ports.clone(),
+                upstream.body,
+                RelayOptions {
+                    idle_timeout_ms: idle_ms,
+                    strip_usage_chunk: !envelope.include_usage,
+                },
+                on_done,
+            );
+            return Ok(sse(body));
+        }
+        let body = read_body(&self.ports, upstream.body, idle_ms, MAX_UPSTREAM_BODY).await?;
+        let probe: ResponseProbe = serde_json::from_slice(&body).map_err(|e| {
+            GatewayError::new(
+                ErrorKind::UpstreamUnavailable,
+                format!("The upstream returned a body that is not JSON: {e}."),
+            )
+            .with_code("invalid_upstream_response")
+        })?;
+        log.usage = probe.usage.as_ref().map(openai_chat::usage_from_wire);
+        Ok(json(StatusCode::OK, body))
+    }
+
+    fn mock(
+        &self,
+        envelope: &ChatEnvelope<'_>,
+        deployment: &Deployment,
+        log: &mut AccessLog,
+    ) -> Result<GatewayResponse, GatewayError> {
+        let req = envelope.to_unified()?;
+        let response = mock::answer(
+            &req,
+            deployment.mock_response.as_deref(),
+            &deployment.upstream_model,
+            self.ports.now_ms(),
+        );
+        log.usage = response.usage;
+        if !req.stream {
+            return Ok(json(StatusCode::OK, render_response(&response)));
+        }
+        let mut events: Vec<Bytes> = mock::answer_chunks(&response, req.include_usage)
+            .iter()
+            .map(render_chunk_event)
+            .collect();
+        events.push(Bytes::from_static(DONE_EVENT));
+        Ok(sse(Box::pin(futures::stream::iter(events))))
+    }
+
+    /// Sends with the deployment's timeout; retries retryable failures up to
+    /// `num_retries` times, honouring `Retry-After` within `max_retry_wait_ms`.
+    async fn send(
+        &self,
+        request: http::Request<Bytes>,
+        deployment: &Deployment,
+        decode_error: fn(StatusCode, &HeaderMap, &[u8], &Deployment) -> GatewayError,
+    ) -> Result<UpstreamResponse, GatewayError> {
+        let general = &self.config.general;
+        let timeout = deployment.request_timeout_ms.unwrap_or(general.request_timeout_ms);
+        let mut attempt = 0;
+        loop {
+            let sent = with_timeout(&self.ports, timeout, self.ports.send(request.clone())).await;
+            let err = match sent {
+                None => GatewayError::new(
+                    ErrorKind::UpstreamTimeout,
+                    format!(
+                        "The upstream ({}) did not answer within {timeout} ms.",
+                        deployment.provider.id
+                    ),
+                )
+                .with_code("upstream_timeout"),
+                Some(Err(TransportError::InvalidRequest(m))) => {
+                    return Err(GatewayError::new(
+                        ErrorKind::Configuration,
+                        format!("Could not build the upstream request: {m}."),
+                    )
+                    .with_code("config_error"))
+                }
+                Some(Err(e)) => GatewayError::new(
+                    ErrorKind::UpstreamUnavailable,
+                    format!("Could not reach the upstream ({}): {e}.", deployment.provider.id),
+                )
+                .with_code("upstream_unreachable"),
+                Some(Ok(resp)) if resp.status.is_success() => return Ok(resp),
+                Some(Ok(resp)) => {
+                    let body = read_body(
+                        &self.ports,
+                        resp.body,
+                        general.stream_idle_timeout_ms,
+                        1024 * 1024,
+                    )
+                    .await
+                    .unwrap_or_default();
+                    decode_error(resp.status, &resp.headers, &body, deployment)
+                }
+            };
+            if attempt >= general.num_retries || !err.kind.is_retryable() {
+                return Err(err);
+            }
+            attempt += 1;
+            let asked_ms = err
+                .retry_after
+                .as_deref()
+                .and_then(|v| v.trim().parse::<f64>().ok())
+                .map(|s| (s * 1000.0) as u64);
+            let backoff_ms = 250u64 << attempt.min(6);
+            self.ports
+                .sleep(asked_ms.unwrap_or(backoff_ms).min(general.max_retry_wait_ms))
+                .await;
+        }
+    }
+
+    /// The access-log line of a stream is written when the stream ends.
+    fn stream_logger(&self, log: &mut AccessLog) -> OnDone {
+        log.deferred = true;
+        let mut line = log.clone();
+        line.status = 200;
+        let ports = self.ports.clone();
+        OnDone::new(move |outcome: StreamOutcome| {
+            line.latency_ms = ports.now_ms().saturating_sub(line.ts);
+            line.usage = outcome.usage;
+            line.error = outcome.error;
+            line.client_gone = outcome.client_gone;
+            ports.log(&line.line());
+        })
+    }
+}
+
+fn owner(entry: &crate::config::ModelEntry) -> &str {
+    entry
+        .provider
+        .as_deref()
+        .or_else(|| entry.model.as_deref().and_then(|m| m.split_once('/')).map(|(p, _)| p))
+        .unwrap_or("dx-gateway")
+}
+
+fn expect_method(got: &Method, want: Method) -> Result<(), GatewayError> {
+    if *got == want {
+        return Ok(());
+    }
+    Err(GatewayError::new(
+        ErrorKind::MethodNotAllowed,
+        format!("Method {got} is not allowed here; use {want}."),
+    )
+    .with_code("method_not_allowed"))
+}
+
+fn too_large(limit: usize) -> GatewayError {
+    GatewayError::new(
+        ErrorKind::PayloadTooLarge,
+        format!("The request body exceeds this gateway's limit of {limit} bytes."),
+    )
+    .with_code("request_too_large")
+}
+
+fn sse(body: BodyStream) -> GatewayResponse {
+    let mut resp = http::Response::new(Body::Stream(body));
+    let headers = resp.headers_mut();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    resp
+}
+
+fn preflight() -> GatewayResponse {
+    let mut resp = http::Response::new(Body::Empty);
+    *resp.status_mut() = StatusCode::NO_CONTENT;
+    let h = resp.headers_mut();
+    h.insert(
+        http::header::ACCESS_CONTROL_ALLOW_METHODS,
+        HeaderValue::from_static("GET, POST, OPTIONS"),
+    );
+    h.insert(
+        http::header::ACCESS_CONTROL_ALLOW_HEADERS,
+        HeaderValue::from_static(
+            "authorization, content-type, x-api-key, anthropic-version, anthropic-beta, openai-organization, openai-project",
+        ),
+    );
+    h.insert(
+        http::header::ACCESS_CONTROL_MAX_AGE,
+        HeaderValue::from_static("86400"),
+    );
+    resp
+}
+
+/// One JSON line per request. Holds no secrets by construction: no headers,
+/// no bodies, no keys.
+#[derive(Debug, Clone, Default, Serialize)]
+struct AccessLog {
+    ts: u64,
+    method: String,
+    path: String,
+    status: u16,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    model: String,
+    #[serde(skip_serializing_if = "str::is_empty")]
+    provider: &'static str,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    upstream_model: String,
+    stream: bool,
+    latency_ms: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(serialize_with = "ser_usage")]
+    usage: Option<Usage>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    client_gone: bool,
+    #[serde(skip)]
+    deferred: bool,
+}
+
+#[derive(Debug, Clone, Copy, Serialize)]
+struct LoggedUsage {
+    input_tokens: u64,
+    output_tokens: u64,
+    cache_read_tokens: u64,
+    cache_write_tokens: u64,
+    reasoning_tokens: u64,
+}
+
+fn ser_usage<S: serde::Serializer>(u: &Option<Usage>, s: S) -> Result<S::Ok, S::Error> {
+    u.map(LoggedUsage::from).serialize(s)
+}
+
+impl From<Usage> for LoggedUsage {
+    fn from(u: Usage) -> Self {
+        LoggedUsage {
+            input_tokens: u.input_tokens,
+            output_tokens: u.output_tokens,
+            cache_read_tokens: u.cache_read_tokens,
+            cache_write_tokens: u.cache_write_tokens,
+            reasoning_tokens: u.reasoning_tokens,
+        }
+    }
+}
+
+impl AccessLog {
+    fn line(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
+    }
+}

@@ -1,0 +1,4 @@
+//! Ingress formats: what clients send, parsed into the unified representation,
+//! and how answers are rendered back in each format's own shape.
+
+pub mod openai_chat;

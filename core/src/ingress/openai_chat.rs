@@ -1,0 +1,712 @@
+//! OpenAI Chat Completions ingress: `POST /v1/chat/completions`.
+//!
+//! The body is first read as an envelope: its top-level fields kept as raw JSON
+//! slices in their original order, with only what routing needs interpreted.
+//! A same-format upstream gets those slices back with the model swapped (no
+//! re-encoding of messages); other upstreams get the full unified request.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use bytes::Bytes;
+use serde::de::{Deserializer, MapAccess, Visitor};
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+
+use crate::codec::openai_chat::{role_from_openai, usage_to_wire, wire};
+use crate::error::GatewayError;
+use crate::unified::{
+    CacheControl, ChatChunk, ChatRequest, ChatResponse, MediaSource, Message, Part,
+    ResponseFormat, Role, Tool, ToolChoice,
+};
+
+/// A parsed request body that still holds its fields as raw JSON.
+#[derive(Debug)]
+pub struct ChatEnvelope<'a> {
+    fields: Vec<(Cow<'a, str>, &'a RawValue)>,
+    pub model: String,
+    pub stream: bool,
+    /// `stream_options.include_usage` as the client sent it.
+    pub include_usage: bool,
+}
+
+struct Fields<'a>(Vec<(Cow<'a, str>, &'a RawValue)>);
+
+struct Key<'a>(Cow<'a, str>);
+
+impl<'de> Deserialize<'de> for Key<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Key<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a field name")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(Key(Cow::Borrowed(v)))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(Key(Cow::Owned(v.to_owned())))
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
+impl<'de> Deserialize<'de> for Fields<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Fields<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut fields = Vec::with_capacity(map.size_hint().unwrap_or(8));
+                while let Some((k, v)) = map.next_entry::<Key<'de>, &'de RawValue>()? {
+                    fields.push((k.0, v));
+                }
+                Ok(Fields(fields))
+            }
+        }
+        d.deserialize_map(V)
+    }
+}
+
+impl<'a> ChatEnvelope<'a> {
+    pub fn parse(body: &'a [u8]) -> Result<ChatEnvelope<'a>, GatewayError> {
+        if body.iter().all(u8::is_ascii_whitespace) {
+            return Err(GatewayError::invalid_request(
+                "The request body is empty: expected a JSON object with `model` and `messages`.",
+            )
+            .with_code("invalid_json"));
+        }
+        let Fields(fields) = serde_json::from_slice(body).map_err(GatewayError::invalid_json)?;
+        let mut model = None;
+        let mut stream = false;
+        let mut include_usage = false;
+        let mut has_messages = false;
+        let mut stream_options = None;
+        for (name, raw) in &fields {
+            match name.as_ref() {
+                "model" => {
+                    model = Some(
+                        serde_json::from_str::<String>(raw.get())
+                            .map_err(|_| field_error("model", "must be a string"))?,
+                    )
+                }
+                "stream" => {
+                    stream = serde_json::from_str::<Option<bool>>(raw.get())
+                        .map_err(|_| field_error("stream", "must be a boolean"))?
+                        .unwrap_or(false)
+                }
+                "messages" => {
+                    if !raw.get().starts_with('[') {
+                        return Err(field_error("messages", "must be an array of messages"));
+                    }
+                    if raw.get()[1..].trim_start().starts_with(']') {
+                        return Err(field_error("messages", "must contain at least one message"));
+                    }
+                    has_messages = true;
+                }
+                "stream_options" => stream_options = Some(*raw),
+                _ => {}
+            }
+        }
+        let model = match model {
+            Some(m) if !m.is_empty() => m,
+            _ => return Err(missing("model")),
+        };
+        if !has_messages {
+            return Err(missing("messages"));
+        }
+        if let Some(raw) = stream_options {
+            let opts: Option<wire::StreamOptions> = serde_json::from_str(raw.get())
+                .map_err(|_| field_error("stream_options", "must be an object"))?;
+            if let Some(opts) = opts {
+                if !stream {
+                    return Err(field_error(
+                        "stream_options",
+                        "is only allowed when `stream` is true",
+                    ));
+                }
+                include_usage = opts.include_usage.unwrap_or(false);
+            }
+        }
+        Ok(ChatEnvelope {
+            fields,
+            model,
+            stream,
+            include_usage,
+        })
+    }
+
+    /// The body for a same-format upstream: every field as the client sent it,
+    /// in order, except `model`, and `stream_options` when usage is forced on
+    /// (the gateway always needs usage to account for a stream).
+    pub fn render_passthrough(&self, upstream_model: &str, force_usage: bool) -> Vec<u8> {
+        let size: usize = self.fields.iter().map(|(k, v)| k.len() + v.get().len() + 4).sum();
+        let mut out = Vec::with_capacity(size + upstream_model.len() + 48);
+        out.push(b'{');
+        let mut wrote_options = false;
+        for (name, raw) in &self.fields {
+            if out.len() > 1 {
+                out.push(b',');
+            }
+            write_key(&mut out, name);
+            match name.as_ref() {
+                "model" => write_json_str(&mut out, upstream_model),
+                "stream_options" if force_usage => {
+                    out.extend_from_slice(&merged_stream_options(raw));
+                    wrote_options = true;
+                }
+                _ => out.extend_from_slice(raw.get().as_bytes()),
+            }
+        }
+        if force_usage && !wrote_options {
+            if out.len() > 1 {
+                out.push(b',');
+            }
+            out.extend_from_slice(br#""stream_options":{"include_usage":true}"#);
+        }
+        out.push(b'}');
+        out
+    }
+
+    /// The full unified request, for upstreams that speak another format.
+    pub fn to_unified(&self) -> Result<ChatRequest, GatewayError> {
+        let mut req = ChatRequest {
+            model: self.model.clone(),
+            stream: self.stream,
+            include_usage: self.include_usage,
+            ..ChatRequest::default()
+        };
+        for (name, raw) in &self.fields {
+            let json = raw.get();
+            match name.as_ref() {
+                "model" | "stream" | "stream_options" => {}
+                "messages" => {
+                    let msgs: Vec<wire::Message> = typed(name, json)?;
+                    req.messages = msgs
+                        .into_iter()
+                        .enumerate()
+                        .map(|(i, m)| message_from_wire(i, m))
+                        .collect::<Result<_, _>>()?;
+                }
+                "tools" => {
+                    let tools: Option<Vec<wire::Tool>> = typed(name, json)?;
+                    req.tools = tools
+                        .unwrap_or_default()
+                        .into_iter()
+                        .map(|t| Tool {
+                            name: t.function.name,
+                            description: t.function.description,
+                            parameters: t.function.parameters,
+                            strict: t.function.strict,
+                        })
+                        .collect();
+                }
+                "tool_choice" => {
+                    let choice: Option<wire::ToolChoice> = typed(name, json)?;
+                    req.tool_choice = match choice {
+                        None => None,
+                        Some(wire::ToolChoice::Mode(m)) => Some(match m.as_str() {
+                            "auto" => ToolChoice::Auto,
+                            "none" => ToolChoice::None,
+                            "required" | "any" => ToolChoice::Required,
+                            _ => {
+                                return Err(field_error(
+                                    "tool_choice",
+                                    "must be \"auto\", \"none\", \"required\" or a named function",
+                                ))
+                            }
+                        }),
+                        Some(wire::ToolChoice::Named { function }) => {
+                            Some(ToolChoice::Named(function.name))
+                        }
+                    };
+                }
+                "parallel_tool_calls" => req.parallel_tool_calls = typed(name, json)?,
+                "n" => req.n = typed(name, json)?,
+                "max_tokens" | "max_completion_tokens" => {
+                    req.max_tokens = typed::<Option<u32>>(name, json)?.or(req.max_tokens)
+                }
+                "temperature" => req.temperature = typed(name, json)?,
+                "top_p" => req.top_p = typed(name, json)?,
+                "stop" => {
+                    req.stop = match typed::<Option<wire::Stop>>(name, json)? {
+                        None => Vec::new(),
+                        Some(wire::Stop::One(s)) => vec![s],
+                        Some(wire::Stop::Many(v)) => v,
+                    }
+                }
+                "seed" => req.seed = typed(name, json)?,
+                "user" => req.user = typed(name, json)?,
+                "logprobs" => req.logprobs = typed(name, json)?,
+                "top_logprobs" => req.top_logprobs = typed(name, json)?,
+                "reasoning_effort" => req.reasoning_effort = typed(name, json)?,
+                "response_format" => {
+                    req.response_format = typed::<Option<wire::ResponseFormat>>(name, json)?.map(
+                        |f| match f {
+                            wire::ResponseFormat::Text => ResponseFormat::Text,
+                            wire::ResponseFormat::JsonObject => ResponseFormat::JsonObject,
+                            wire::ResponseFormat::JsonSchema { json_schema } => {
+                                ResponseFormat::JsonSchema {
+                                    name: json_schema.name,
+                                    schema: json_schema.schema,
+                                    strict: json_schema.strict,
+                                }
+                            }
+                        },
+                    )
+                }
+                _ => req.extra.push((name.to_string(), raw_box(raw))),
+            }
+        }
+        Ok(req)
+    }
+
+    /// A field the gateway does not interpret, as raw JSON.
+    pub fn raw_field(&self, name: &str) -> Option<&'a RawValue> {
+        self.fields.iter().find(|(k, _)| k == name).map(|(_, v)| *v)
+    }
+}
+
+fn raw_box(raw: &RawValue) -> Box<RawValue> {
+    raw.to_owned()
+}
+
+fn typed<'de, T: Deserialize<'de>>(field: &str, json: &'de str) -> Result<T, GatewayError> {
+    serde_json::from_str(json).map_err(|e| {
+        GatewayError::invalid_request(format!("Invalid value for `{field}`: {e}")).with_param(field)
+    })
+}
+
+fn field_error(field: &str, what: &str) -> GatewayError {
+    GatewayError::invalid_request(format!("`{field}` {what}.")).with_param(field)
+}
+
+fn missing(field: &str) -> GatewayError {
+    GatewayError::invalid_request(format!("Missing required parameter: `{field}`."))
+        .with_param(field)
+        .with_code("missing_required_parameter")
+}
+
+fn write_key(out: &mut Vec<u8>, key: &str) {
+    write_json_str(out, key);
+    out.push(b':');
+}
+
+fn write_json_str(out: &mut Vec<u8>, s: &str) {
+    // Writing a `&str` into a Vec cannot fail.
+    let _ = serde_json::to_writer(&mut *out, s);
+}
+
+fn merged_stream_options(raw: &RawValue) -> Vec<u8> {
+    let mut map: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_str(raw.get()).unwrap_or_default();
+    map.insert("include_usage".into(), serde_json::Value::Bool(true));
+    serde_json::to_vec(&map).unwrap_or_else(|_| br#"{"include_usage":true}"#.to_vec())
+}
+
+fn message_from_wire(i: usize, m: wire::Message) -> Result<Message, GatewayError> {
+    let role = role_from_openai(&m.role).ok_or_else(|| {
+        GatewayError::invalid_request(format!(
+            "Invalid value for `messages[{i}].role`: `{}` is not one of system, developer, user, assistant, tool.",
+            m.role
+        ))
+        .with_param(&format!("messages[{i}].role"))
+    })?;
+    let mut content = Vec::new();
+    if let Some(reasoning) = m.reasoning_content {
+        content.push(Part::Thinking {
+            text: reasoning,
+            signature: None,
+        });
+    }
+    match m.content {
+        None => {}
+        Some(wire::Content::Text(text)) => content.push(Part::Text {
+            text,
+            cache_control: None,
+        }),
+        Some(wire::Content::Parts(parts)) => {
+            for p in parts {
+                content.push(part_from_wire(p));
+            }
+        }
+    }
+    if let Some(refusal) = m.refusal {
+        content.push(Part::Text {
+            text: refusal,
+            cache_control: None,
+        });
+    }
+    for call in m.tool_calls.unwrap_or_default() {
+        content.push(Part::ToolUse {
+            id: call.id,
+            name: call.function.name,
+            arguments: call.function.arguments,
+        });
+    }
+    if role == Role::Tool {
+        content = vec![Part::ToolResult {
+            tool_use_id: m.tool_call_id.unwrap_or_default(),
+            content,
+            is_error: false,
+        }];
+    }
+    Ok(Message {
+        role,
+        content,
+        name: m.name,
+    })
+}
+
+fn part_from_wire(p: wire::ContentPart) -> Part {
+    match p {
+        wire::ContentPart::Text {
+            text,
+            cache_control,
+        } => Part::Text {
+            text,
+            cache_control: cache_control.map(|c| CacheControl {
+                kind: c.kind,
+                ttl: c.ttl,
+            }),
+        },
+        wire::ContentPart::ImageUrl { image_url } => {
+            let (url, detail) = match image_url {
+                wire::ImageUrl::Object { url, detail } => (url, detail),
+                wire::ImageUrl::Bare(url) => (url, None),
+            };
+            Part::Image {
+                source: media_source(url),
+                detail,
+            }
+        }
+        wire::ContentPart::InputAudio { input_audio } => Part::Audio {
+            data: input_audio.data,
+            format: input_audio.format,
+        },
+        wire::ContentPart::File { file } => Part::Document {
+            source: match (file.file_data, file.file_id) {
+                (Some(data), _) => media_source(data),
+                (None, Some(id)) => MediaSource::Url(id),
+                (None, None) => MediaSource::Url(String::new()),
+            },
+            name: file.filename,
+        },
+        wire::ContentPart::Refusal { refusal } => Part::Text {
+            text: refusal,
+            cache_control: None,
+        },
+    }
+}
+
+/// `data:<type>;base64,<data>` becomes inline bytes; anything else stays a URL.
+pub fn media_source(url: String) -> MediaSource {
+    if let Some(rest) = url.strip_prefix("data:") {
+        if let Some((meta, data)) = rest.split_once(',') {
+            if let Some(media_type) = meta.strip_suffix(";base64") {
+                return MediaSource::Base64 {
+                    media_type: media_type.to_owned(),
+                    data: data.to_owned(),
+                };
+            }
+        }
+    }
+    MediaSource::Url(url)
+}
+
+// ---- rendering unified responses for OpenAI clients ----------------------
+
+#[derive(Serialize)]
+struct OutResponse<'a> {
+    id: &'a str,
+    object: &'static str,
+    created: u64,
+    model: &'a str,
+    choices: Vec<OutChoice<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    usage: Option<wire::Usage>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    system_fingerprint: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+struct OutChoice<'a> {
+    index: u32,
+    message: OutMessage<'a>,
+    logprobs: Option<()>,
+    finish_reason: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+struct OutMessage<'a> {
+    role: &'static str,
+    content: Option<String>,
+    refusal: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reasoning_content: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    tool_calls: Vec<OutToolCall<'a>>,
+}
+
+#[derive(Serialize)]
+struct OutToolCall<'a> {
+    id: &'a str,
+    #[serde(rename = "type")]
+    kind: &'static str,
+    function: OutFunction<'a>,
+}
+
+#[derive(Serialize)]
+struct OutFunction<'a> {
+    name: &'a str,
+    arguments: &'a str,
+}
+
+pub fn render_response(r: &ChatResponse) -> Vec<u8> {
+    let choices = r
+        .choices
+        .iter()
+        .map(|c| {
+            let reasoning: String = c
+                .content
+                .iter()
+                .filter_map(|p| match p {
+                    Part::Thinking { text, .. } => Some(text.as_str()),
+                    _ => None,
+                })
+                .collect();
+            OutChoice {
+                index: c.index,
+                message: OutMessage {
+                    role: "assistant",
+                    content: c.text(),
+                    refusal: c.refusal.as_deref(),
+                    reasoning_content: (!reasoning.is_empty()).then_some(reasoning),
+                    tool_calls: c
+                        .tool_uses()
+                        .map(|(id, name, arguments)| OutToolCall {
+                            id,
+                            kind: "function",
+                            function: OutFunction { name, arguments },
+                        })
+                        .collect(),
+                },
+                logprobs: None,
+                finish_reason: c.finish_reason.as_ref().map(|f| f.as_openai()),
+            }
+        })
+        .collect();
+    let out = OutResponse {
+        id: &r.id,
+        object: "chat.completion",
+        created: r.created,
+        model: &r.model,
+        choices,
+        usage: r.usage.as_ref().map(usage_to_wire),
+        system_fingerprint: r.system_fingerprint.as_deref(),
+    };
+    serde_json::to_vec(&out).unwrap_or_default()
+}
+
+#[derive(Serialize)]
+struct OutChunk<'a> {
+    id: &'a str,
+    object: &'static str,
+    created: u64,
+    model: &'a str,
+    choices: Vec<OutChunkChoice<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    usage: Option<wire::Usage>,
+}
+
+#[derive(Serialize)]
+struct OutChunkChoice<'a> {
+    index: u32,
+    delta: OutDelta<'a>,
+    logprobs: Option<()>,
+    finish_reason: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+struct OutDelta<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    role: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    content: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reasoning_content: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    refusal: Option<&'a str>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    tool_calls: Vec<OutToolDelta<'a>>,
+}
+
+#[derive(Serialize)]
+struct OutToolDelta<'a> {
+    index: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    id: Option<&'a str>,
+    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
+    kind: Option<&'static str>,
+    function: OutFunctionDelta<'a>,
+}
+
+#[derive(Serialize)]
+struct OutFunctionDelta<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    name: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    arguments: Option<&'a str>,
+}
+
+/// One chunk as an SSE event: `data: {...}\n\n`.
+pub fn render_chunk_event(c: &ChatChunk) -> Bytes {
+    let out = OutChunk {
+        id: &c.id,
+        object: "chat.completion.chunk",
+        created: c.created,
+        model: &c.model,
+        choices: c
+            .choices
+            .iter()
+            .map(|ch| OutChunkChoice {
+                index: ch.index,
+                delta: OutDelta {
+                    role: ch.delta.role.map(Role::as_str),
+                    content: ch.delta.text.as_deref(),
+                    reasoning_content: ch.delta.reasoning.as_deref(),
+                    refusal: ch.delta.refusal.as_deref(),
+                    tool_calls: ch
+                        .delta
+                        .tool_calls
+                        .iter()
+                        .map(|t| OutToolDelta {
+                            index: t.index,
+                            id: t.id.as_deref(),
+                            kind: t.id.as_ref().map(|_| "function"),
+                            function: OutFunctionDelta {
+                                name: t.name.as_deref(),
+                                arguments: t.arguments.as_deref(),
+                            },
+                        })
+                        .collect(),
+                },
+                logprobs: None,
+                finish_reason: ch.finish_reason.as_ref().map(|f| f.as_openai()),
+            })
+            .collect(),
+        usage: c.usage.as_ref().map(usage_to_wire),
+    };
+    let mut buf = Vec::with_capacity(256);
+    buf.extend_from_slice(b"data: ");
+    let _ = serde_json::to_writer(&mut buf, &out);
+    buf.extend_from_slice(b"\n\n");
+    Bytes::from(buf)
+}
+
+pub const DONE_EVENT: &[u8] = b"data: [DONE]\n\n";
+
+/// An error inside a stream, as the OpenAI SDKs recognise it: a `data:` event
+/// whose JSON has an `error` member (they raise `APIError`).
+pub fn render_error_event(e: &GatewayError) -> Bytes {
+    let mut buf = Vec::with_capacity(160);
+    buf.extend_from_slice(b"data: ");
+    buf.extend_from_slice(&e.to_openai_json());
+    buf.extend_from_slice(b"\n\n");
+    Bytes::from(buf)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn envelope_reads_routing_fields_and_keeps_the_rest_raw() {
+        let body = br#"{"model":"fast","messages":[{"role":"user","content":"hi"}],"stream":true,"stream_options":{"include_usage":true},"x_custom":{"a":[1,2]}}"#;
+        let env = ChatEnvelope::parse(body).unwrap();
+        assert_eq!(env.model, "fast");
+        assert!(env.stream && env.include_usage);
+        assert_eq!(env.raw_field("x_custom").unwrap().get(), r#"{"a":[1,2]}"#);
+    }
+
+    #[test]
+    fn passthrough_swaps_model_and_keeps_order() {
+        let body = br#"{"messages":[{"role":"user","content":"h\u00e9"}],"model":"fast","seed":7}"#;
+        let env = ChatEnvelope::parse(body).unwrap();
+        let out = env.render_passthrough("llama \"3\"", false);
+        assert_eq!(
+            std::str::from_utf8(&out).unwrap(),
+            r#"{"messages":[{"role":"user","content":"h\u00e9"}],"model":"llama \"3\"","seed":7}"#
+        );
+    }
+
+    #[test]
+    fn passthrough_forces_usage_on_streams() {
+        let env = ChatEnvelope::parse(br#"{"model":"m","messages":[{"role":"user","content":"x"}],"stream":true}"#).unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&env.render_passthrough("u", true)).unwrap();
+        assert_eq!(v["stream_options"]["include_usage"], true);
+        let env = ChatEnvelope::parse(br#"{"model":"m","messages":[{"role":"user","content":"x"}],"stream":true,"stream_options":{"include_usage":false,"other":1}}"#).unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&env.render_passthrough("u", true)).unwrap();
+        assert_eq!(v["stream_options"]["include_usage"], true);
+        assert_eq!(v["stream_options"]["other"], 1);
+        assert!(!env.include_usage);
+    }
+
+    #[test]
+    fn clear_errors_for_bad_bodies() {
+        let cases: &[(&[u8], &str)] = &[
+            (b"", "empty"),
+            (b"{\"model\":", "JSON"),
+            (b"[1,2]", "JSON"),
+            (br#"{"messages":[{"role":"user","content":"x"}]}"#, "`model`"),
+            (br#"{"model":"m"}"#, "`messages`"),
+            (br#"{"model":"m","messages":[]}"#, "at least one"),
+            (br#"{"model":"m","messages":{}}"#, "array"),
+            (br#"{"model":5,"messages":[{"role":"user"}]}"#, "string"),
+            (br#"{"model":"m","messages":[{"role":"user"}],"stream_options":{"include_usage":true}}"#, "only allowed"),
+        ];
+        for (body, needle) in cases {
+            let e = ChatEnvelope::parse(body).unwrap_err();
+            assert_eq!(e.status, http::StatusCode::BAD_REQUEST);
+            assert!(e.message.contains(needle), "{:?} -> {}", String::from_utf8_lossy(body), e.message);
+        }
+    }
+
+    #[test]
+    fn unified_request_from_a_full_body() {
+        let body = br#"{"model":"m","messages":[
+            {"role":"system","content":"be brief"},
+            {"role":"user","content":[{"type":"text","text":"what is this"},{"type":"image_url","image_url":{"url":"data:image/png;base64,AAAA","detail":"low"}}]},
+            {"role":"assistant","content":null,"tool_calls":[{"id":"c1","type":"function","function":{"name":"look","arguments":"{}"}}]},
+            {"role":"tool","tool_call_id":"c1","content":"a cat"}],
+            "tools":[{"type":"function","function":{"name":"look","parameters":{"type":"object"}}}],
+            "tool_choice":"required","n":2,"stop":"END","max_completion_tokens":50,"vendor_knob":true}"#;
+        let req = ChatEnvelope::parse(body).unwrap().to_unified().unwrap();
+        assert_eq!(req.messages.len(), 4);
+        assert_eq!(req.messages[0].role, Role::System);
+        assert!(matches!(&req.messages[1].content[1], Part::Image { source: MediaSource::Base64 { media_type, .. }, detail: Some(d) } if media_type == "image/png" && d == "low"));
+        assert!(matches!(&req.messages[2].content[0], Part::ToolUse { name, .. } if name == "look"));
+        assert!(matches!(&req.messages[3].content[0], Part::ToolResult { tool_use_id, .. } if tool_use_id == "c1"));
+        assert_eq!(req.messages[3].text(), "a cat");
+        assert_eq!(req.tool_choice, Some(ToolChoice::Required));
+        assert_eq!(req.stop, vec!["END".to_string()]);
+        assert_eq!(req.max_tokens, Some(50));
+        assert_eq!(req.n, Some(2));
+        assert_eq!(req.extra.len(), 1);
+        assert_eq!(req.extra[0].0, "vendor_knob");
+    }
+
+    #[test]
+    fn bad_role_is_named() {
+        let e = ChatEnvelope::parse(br#"{"model":"m","messages":[{"role":"robot","content":"x"}]}"#)
+            .unwrap()
+            .to_unified()
+            .unwrap_err();
+        assert!(e.message.contains("messages[0].role"), "{}", e.message);
+    }
+}

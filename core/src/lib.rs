@@ -1,0 +1,28 @@
+//! DX Gateway core: the whole LLM gateway as deterministic protocol logic.
+//!
+//! This crate never does IO, never reads a clock, never touches a platform type:
+//! no sockets, no `SystemTime::now()`, no tokio, no wasm-bindgen. Time, HTTP,
+//! sleeping, environment lookups and deferred work reach it through the small
+//! traits in [`ports`]; the Workers and Lambda shells implement them and adapt
+//! their own request/response types to [`IncomingRequest`] / [`GatewayResponse`].
+
+mod config;
+mod error;
+mod gateway;
+mod http_util;
+mod providers;
+mod resolve;
+mod secret;
+
+pub mod codec;
+pub mod ingress;
+pub mod ports;
+pub mod stream;
+pub mod unified;
+
+pub use config::{Config, ConfigError, General, ModelEntry};
+pub use error::{ErrorKind, GatewayError};
+pub use gateway::{Body, Gateway, GatewayResponse, IncomingRequest};
+pub use providers::{Codec, ProviderSpec, PROVIDERS};
+pub use resolve::{resolve_model, Deployment};
+pub use secret::Secret;

@@ -1,0 +1,254 @@
+//! Model resolution: the name a client sends → the deployment that serves it.
+//!
+//! Order: an exact `model_list` name, then a `model_list` wildcard, then
+//! `provider/model` for any known provider with its defaults.
+
+use crate::config::{resolve_secret, Config, ModelEntry};
+use crate::error::{ErrorKind, GatewayError};
+use crate::ports::Env;
+use crate::providers::{provider, Codec, ProviderSpec};
+use crate::secret::Secret;
+
+/// Everything needed to call one upstream for one request.
+#[derive(Debug, Clone)]
+pub struct Deployment {
+    pub provider: &'static ProviderSpec,
+    /// The model id sent upstream.
+    pub upstream_model: String,
+    /// Base URL without a trailing slash.
+    pub api_base: String,
+    pub api_key: Option<Secret>,
+    pub mock_response: Option<String>,
+    pub request_timeout_ms: Option<u64>,
+}
+
+impl Deployment {
+    pub fn codec(&self) -> Codec {
+        self.provider.codec
+    }
+}
+
+pub fn resolve_model(
+    requested: &str,
+    config: &Config,
+    env: &impl Env,
+) -> Result<Deployment, GatewayError> {
+    if let Some(entry) = config.model_list.iter().find(|e| e.model_name == requested) {
+        return from_entry(entry, None, env);
+    }
+    let wildcard = config.model_list.iter().find_map(|e| {
+        let prefix = e.model_name.strip_suffix('*')?;
+        let rest = requested.strip_prefix(prefix)?;
+        (!rest.is_empty()).then_some((e, rest))
+    });
+    if let Some((entry, rest)) = wildcard {
+        return from_entry(entry, Some(rest), env);
+    }
+    if let Some((pid, model)) = requested.split_once('/') {
+        if let Some(spec) = provider(pid) {
+            if !model.is_empty() {
+                return build(spec, model.to_owned(), None, None, None, None, env);
+            }
+        }
+    }
+    Err(GatewayError::model_not_found(requested))
+}
+
+fn from_entry(
+    entry: &ModelEntry,
+    wildcard_rest: Option<&str>,
+    env: &impl Env,
+) -> Result<Deployment, GatewayError> {
+    let raw_model = entry.model.as_deref().unwrap_or("*");
+    let (pid, model) = match &entry.provider {
+        Some(p) => (p.as_str(), raw_model),
+        None => raw_model.split_once('/').ok_or_else(|| {
+            config_error(format!(
+                "model_list entry `{}` names no provider",
+                entry.model_name
+            ))
+        })?,
+    };
+    let spec = provider(pid).ok_or_else(|| {
+        config_error(format!(
+            "model_list entry `{}` names unknown provider `{pid}`",
+            entry.model_name
+        ))
+    })?;
+    let model = match wildcard_rest {
+        Some(rest) => model.replace('*', rest),
+        None if model == "*" => entry.model_name.clone(),
+        None => model.to_owned(),
+    };
+    build(
+        spec,
+        model,
+        entry.api_base.as_deref(),
+        entry.api_key.as_deref(),
+        entry.mock_response.clone(),
+        entry.request_timeout_ms,
+        env,
+    )
+}
+
+fn build(
+    spec: &'static ProviderSpec,
+    upstream_model: String,
+    api_base: Option<&str>,
+    api_key: Option<&str>,
+    mock_response: Option<String>,
+    request_timeout_ms: Option<u64>,
+    env: &impl Env,
+) -> Result<Deployment, GatewayError> {
+    let api_base = match api_base {
+        Some(b) => Some(b.to_owned()),
+        None => spec
+            .base_env
+            .iter()
+            .find_map(|name| env.var(name).filter(|v| !v.is_empty()))
+            .or_else(|| spec.base_url.map(str::to_owned)),
+    };
+    let api_base = match (api_base, spec.codec) {
+        (Some(b), _) => b.trim_end_matches('/').to_owned(),
+        (None, Codec::Mock) => String::new(),
+        (None, _) => {
+            return Err(config_error(format!(
+                "provider `{}` needs an api_base for model `{upstream_model}`",
+                spec.id
+            )))
+        }
+    };
+    let api_key = match api_key {
+        Some(v) => resolve_secret(v, env),
+        None => spec
+            .key_env
+            .iter()
+            .find_map(|name| env.var(name).filter(|v| !v.is_empty()))
+            .map(Secret::new),
+    };
+    if api_key.is_none() && !spec.key_optional {
+        let hint = spec.key_env.first().copied().unwrap_or("api_key");
+        return Err(GatewayError::new(
+            ErrorKind::Configuration,
+            format!(
+                "No API key configured for provider `{}`: set {hint} or api_key in the model_list entry.",
+                spec.id
+            ),
+        )
+        .with_code("provider_key_missing"));
+    }
+    Ok(Deployment {
+        provider: spec,
+        upstream_model,
+        api_base,
+        api_key,
+        mock_response,
+        request_timeout_ms,
+    })
+}
+
+fn config_error(message: String) -> GatewayError {
+    GatewayError::new(ErrorKind::Configuration, message).with_code("config_error")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    struct MapEnv(HashMap<&'static str, &'static str>);
+    impl Env for MapEnv {
+        fn var(&self, name: &str) -> Option<String> {
+            self.0.get(name).map(|v| v.to_string())
+        }
+    }
+
+    fn config() -> Config {
+        Config::parse(
+            r#"
+            [[model_list]]
+            model_name = "fast"
+            provider = "openai_compatible"
+            model = "llama-3.1-8b"
+            api_base = "http://fleet/v1/"
+            api_key = "env:FLEET_KEY"
+            [[model_list]]
+            model_name = "fleet/*"
+            provider = "openai_compatible"
+            model = "*"
+            api_base = "http://fleet/v1"
+            [[model_list]]
+            model_name = "gpt"
+            model = "openai/gpt-4o"
+            [[model_list]]
+            model_name = "canned"
+            provider = "mock"
+            mock_response = "hi"
+            "#,
+        )
+        .unwrap()
+    }
+
+    fn env() -> MapEnv {
+        MapEnv(HashMap::from([("FLEET_KEY", "fk"), ("OPENAI_API_KEY", "ok")]))
+    }
+
+    #[test]
+    fn exact_name_wins() {
+        let d = resolve_model("fast", &config(), &env()).unwrap();
+        assert_eq!(d.upstream_model, "llama-3.1-8b");
+        assert_eq!(d.api_base, "http://fleet/v1");
+        assert!(d.api_key.unwrap().matches("fk"));
+    }
+
+    #[test]
+    fn wildcard_substitutes_the_rest() {
+        let d = resolve_model("fleet/fault:status=429", &config(), &env()).unwrap();
+        assert_eq!(d.upstream_model, "fault:status=429");
+        assert!(d.api_key.is_none());
+        assert!(resolve_model("fleet/", &config(), &env()).is_err());
+    }
+
+    #[test]
+    fn provider_prefix_in_model_and_env_defaults() {
+        let d = resolve_model("gpt", &config(), &env()).unwrap();
+        assert_eq!(d.provider.id, "openai");
+        assert_eq!(d.upstream_model, "gpt-4o");
+        assert_eq!(d.api_base, "https://api.openai.com/v1");
+        let d = resolve_model("openai/o3", &config(), &env()).unwrap();
+        assert_eq!(d.upstream_model, "o3");
+        assert!(d.api_key.unwrap().matches("ok"));
+    }
+
+    #[test]
+    fn base_url_env_override() {
+        let env = MapEnv(HashMap::from([
+            ("OPENAI_API_KEY", "ok"),
+            ("OPENAI_API_BASE", "http://127.0.0.1:9/v1/"),
+        ]));
+        let d = resolve_model("openai/gpt-4o", &Config::default(), &env).unwrap();
+        assert_eq!(d.api_base, "http://127.0.0.1:9/v1");
+    }
+
+    #[test]
+    fn unknown_and_keyless() {
+        let e = resolve_model("nope", &config(), &env()).unwrap_err();
+        assert_eq!(e.kind, ErrorKind::NotFound);
+        assert_eq!(e.code.as_deref(), Some("model_not_found"));
+        let e = resolve_model("unknownprov/x", &config(), &env()).unwrap_err();
+        assert_eq!(e.kind, ErrorKind::NotFound);
+        let e = resolve_model("openai/gpt-4o", &Config::default(), &MapEnv(HashMap::new()))
+            .unwrap_err();
+        assert_eq!(e.code.as_deref(), Some("provider_key_missing"));
+        assert!(!e.message.contains("ok"));
+    }
+
+    #[test]
+    fn mock_needs_nothing() {
+        let d = resolve_model("canned", &config(), &MapEnv(HashMap::new())).unwrap();
+        assert_eq!(d.codec(), Codec::Mock);
+        assert_eq!(d.mock_response.as_deref(), Some("hi"));
+        let d = resolve_model("mock/anything", &config(), &MapEnv(HashMap::new())).unwrap();
+        assert_eq!(d.upstream_model, "anything");
+    }
+}

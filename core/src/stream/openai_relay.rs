@@ -1,0 +1,205 @@
+//! Same-format streaming: an OpenAI-compatible upstream's SSE relayed to an
+//! OpenAI client event by event as it arrives, with three jobs on the way:
+//! read usage for accounting, hide the usage chunk the gateway asked for on
+//! its own behalf, and never let a broken upstream look like a clean end.
+
+use bytes::{Bytes, BytesMut};
+use futures::StreamExt;
+
+use crate::codec::openai_chat::{usage_from_wire, ChunkProbe};
+use crate::error::{ErrorKind, GatewayError};
+use crate::ingress::openai_chat::{render_error_event, DONE_EVENT};
+use crate::ports::{with_timeout, ByteStream, MaybeSend, MaybeSync, Sleep};
+use crate::stream::sse::{Decoder, Event};
+use crate::stream::{BodyStream, OnDone, StreamOutcome};
+use crate::unified::Usage;
+
+pub struct RelayOptions {
+    /// Longest silence allowed from the upstream.
+    pub idle_timeout_ms: u64,
+    /// The client did not ask for the usage chunk: drop it after reading it.
+    pub strip_usage_chunk: bool,
+}
+
+/// The per-stream state, independent of any IO: feed upstream bytes in,
+/// take client bytes out. The async wrapper below only adds the waiting.
+#[derive(Default)]
+pub struct RelayState {
+    decoder: Decoder,
+    strip_usage_chunk: bool,
+    pub usage: Option<Usage>,
+    saw_done: bool,
+    saw_finish: bool,
+    /// Set once the relay must stop: after `[DONE]`, an in-band error, or a fault.
+    pub finished: bool,
+    pub error: Option<String>,
+}
+
+impl RelayState {
+    pub fn new(strip_usage_chunk: bool) -> Self {
+        RelayState {
+            strip_usage_chunk,
+            ..RelayState::default()
+        }
+    }
+
+    /// Consumes one upstream chunk; returns what to send to the client now.
+    pub fn push(&mut self, chunk: &[u8]) -> Option<Bytes> {
+        self.decoder.push(chunk);
+        let mut first: Option<Bytes> = None;
+        let mut joined: Option<BytesMut> = None;
+        while !self.finished {
+            let Some(event) = self.decoder.next_event() else {
+                break;
+            };
+            if let Some(out) = self.on_event(event) {
+                match (&mut joined, &first) {
+                    (Some(j), _) => j.extend_from_slice(&out),
+                    (None, Some(f)) => {
+                        let mut j = BytesMut::with_capacity(f.len() + out.len() + 256);
+                        j.extend_from_slice(f);
+                        j.extend_from_slice(&out);
+                        joined = Some(j);
+                    }
+                    (None, None) => first = Some(out),
+                }
+            }
+        }
+        match joined {
+            Some(j) => Some(j.freeze()),
+            None => first,
+        }
+    }
+
+    /// The upstream body ended; returns the last bytes for the client.
+    pub fn end(&mut self) -> Option<Bytes> {
+        let mut out = BytesMut::new();
+        if !self.finished {
+            if let Some(tail) = self.decoder.finish() {
+                if let Some(b) = self.on_event(tail) {
+                    out.extend_from_slice(&b);
+                }
+            }
+        }
+        if !self.finished {
+            if self.saw_finish {
+                // Some compatible servers close after the final chunk without
+                // `[DONE]`: the answer is whole, so end it the standard way.
+                out.extend_from_slice(DONE_EVENT);
+                self.saw_done = true;
+            } else {
+                out.extend_from_slice(&self.fail(
+                    "The upstream stream ended before the response was complete.".into(),
+                ));
+            }
+            self.finished = true;
+        }
+        (!out.is_empty()).then(|| out.freeze())
+    }
+
+    /// The upstream broke or went silent: an error event for the client.
+    pub fn fail(&mut self, message: String) -> Bytes {
+        self.finished = true;
+        let err = GatewayError::new(ErrorKind::UpstreamUnavailable, message.clone())
+            .with_code("upstream_stream_error");
+        self.error = Some(message);
+        render_error_event(&err)
+    }
+
+    pub fn completed(&self) -> bool {
+        self.saw_done && self.error.is_none()
+    }
+
+    fn on_event(&mut self, event: Event) -> Option<Bytes> {
+        let data = &event.data[..];
+        if data.is_empty() {
+            // Comments and keep-alives keep idle connections open downstream too.
+            return Some(event.raw);
+        }
+        if data == b"[DONE]" {
+            self.saw_done = true;
+            self.finished = true;
+            return Some(event.raw);
+        }
+        let probe: ChunkProbe = match serde_json::from_slice(data) {
+            Ok(p) => p,
+            Err(e) => {
+                return Some(self.fail(format!(
+                    "The upstream sent malformed stream data ({e})."
+                )))
+            }
+        };
+        if probe.error.is_some() {
+            // Already an OpenAI-style error event: relay it and stop.
+            self.error = Some("upstream sent an error event".into());
+            self.finished = true;
+            return Some(event.raw);
+        }
+        let choices = probe.choices.unwrap_or_default();
+        if choices.iter().any(|c| c.finish_reason.is_some()) {
+            self.saw_finish = true;
+        }
+        if let Some(u) = &probe.usage {
+            self.usage = Some(usage_from_wire(u));
+            if self.strip_usage_chunk && choices.is_empty() {
+                return None;
+            }
+        }
+        Some(event.raw)
+    }
+}
+
+/// The async relay: pulls the upstream with an idle timeout and yields client bytes.
+pub fn relay<S: Sleep + Clone + MaybeSend + MaybeSync + 'static>(
+    sleep: S,
+    upstream: ByteStream,
+    opts: RelayOptions,
+    on_done: OnDone,
+) -> BodyStream {
+    struct St<S> {
+        sleep: S,
+        upstream: ByteStream,
+        relay: RelayState,
+        idle_ms: u64,
+        on_done: OnDone,
+    }
+    impl<S> Drop for St<S> {
+        fn drop(&mut self) {
+            self.on_done.fire(StreamOutcome {
+                usage: self.relay.usage,
+                completed: self.relay.completed(),
+                error: self.relay.error.clone(),
+                client_gone: !self.relay.finished,
+            });
+        }
+    }
+    let st = St {
+        sleep,
+        upstream,
+        relay: RelayState::new(opts.strip_usage_chunk),
+        idle_ms: opts.idle_timeout_ms,
+        on_done,
+    };
+    Box::pin(futures::stream::unfold(st, |mut st| async move {
+        loop {
+            if st.relay.finished {
+                return None;
+            }
+            let next = with_timeout(&st.sleep, st.idle_ms, st.upstream.next()).await;
+            let out = match next {
+                None => Some(st.relay.fail(format!(
+                    "The upstream sent nothing for {} ms; the stream was abandoned.",
+                    st.idle_ms
+                ))),
+                Some(None) => st.relay.end(),
+                Some(Some(Err(e))) => Some(st.relay.fail(format!(
+                    "The upstream connection broke mid-stream: {e}."
+                ))),
+                Some(Some(Ok(chunk))) => st.relay.push(&chunk),
+            };
+            if let Some(bytes) = out {
+                return Some((bytes, st));
+            }
+        }
+    }))
+}

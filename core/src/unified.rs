@@ -1,0 +1,287 @@
+//! The gateway's one representation of a chat exchange. Every ingress format is
+//! parsed into these types and every codec renders them: a superset of what
+//! the supported formats can say, so translation loses nothing a client sent.
+
+use serde_json::value::RawValue;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    System,
+    Developer,
+    User,
+    Assistant,
+    Tool,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::System => "system",
+            Role::Developer => "developer",
+            Role::User => "user",
+            Role::Assistant => "assistant",
+            Role::Tool => "tool",
+        }
+    }
+}
+
+/// Prompt-cache breakpoint (Anthropic `cache_control`), kept wherever a client puts it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CacheControl {
+    pub kind: String,
+    pub ttl: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MediaSource {
+    Url(String),
+    Base64 { media_type: String, data: String },
+}
+
+/// One content block of a turn.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Part {
+    Text {
+        text: String,
+        cache_control: Option<CacheControl>,
+    },
+    Image {
+        source: MediaSource,
+        detail: Option<String>,
+    },
+    Document {
+        source: MediaSource,
+        name: Option<String>,
+    },
+    Audio {
+        data: String,
+        format: String,
+    },
+    /// The assistant asks for a tool; `arguments` is JSON text as the model wrote it.
+    ToolUse {
+        id: String,
+        name: String,
+        arguments: String,
+    },
+    ToolResult {
+        tool_use_id: String,
+        content: Vec<Part>,
+        is_error: bool,
+    },
+    Thinking {
+        text: String,
+        signature: Option<String>,
+    },
+    RedactedThinking {
+        data: String,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Message {
+    pub role: Role,
+    pub content: Vec<Part>,
+    pub name: Option<String>,
+}
+
+impl Message {
+    /// The text blocks of this turn, concatenated.
+    pub fn text(&self) -> String {
+        let mut out = String::new();
+        for part in &self.content {
+            match part {
+                Part::Text { text, .. } => out.push_str(text),
+                Part::ToolResult { content, .. } => {
+                    for inner in content {
+                        if let Part::Text { text, .. } = inner {
+                            out.push_str(text);
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        out
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Tool {
+    pub name: String,
+    pub description: Option<String>,
+    /// JSON Schema of the arguments, as the client wrote it.
+    pub parameters: Option<Box<RawValue>>,
+    pub strict: Option<bool>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ToolChoice {
+    Auto,
+    None,
+    /// The model must call some tool (`required` / Anthropic `any`).
+    Required,
+    Named(String),
+}
+
+#[derive(Debug, Clone)]
+pub enum ResponseFormat {
+    Text,
+    JsonObject,
+    JsonSchema {
+        name: String,
+        schema: Option<Box<RawValue>>,
+        strict: Option<bool>,
+    },
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct ChatRequest {
+    pub model: String,
+    pub messages: Vec<Message>,
+    pub tools: Vec<Tool>,
+    pub tool_choice: Option<ToolChoice>,
+    pub parallel_tool_calls: Option<bool>,
+    pub stream: bool,
+    pub include_usage: bool,
+    pub n: Option<u32>,
+    pub max_tokens: Option<u32>,
+    pub temperature: Option<f64>,
+    pub top_p: Option<f64>,
+    pub stop: Vec<String>,
+    pub seed: Option<i64>,
+    pub user: Option<String>,
+    pub response_format: Option<ResponseFormat>,
+    pub reasoning_effort: Option<String>,
+    pub logprobs: Option<bool>,
+    pub top_logprobs: Option<u32>,
+    /// Fields the ingress did not interpret, carried to same-format upstreams.
+    pub extra: Vec<(String, Box<RawValue>)>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Usage {
+    /// All prompt tokens, cached ones included (OpenAI's `prompt_tokens`).
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+    pub cache_read_tokens: u64,
+    pub cache_write_tokens: u64,
+    /// Part of `output_tokens` spent reasoning.
+    pub reasoning_tokens: u64,
+}
+
+impl Usage {
+    pub fn total(&self) -> u64 {
+        self.input_tokens + self.output_tokens
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FinishReason {
+    Stop,
+    Length,
+    ToolCalls,
+    ContentFilter,
+    /// Anything else an upstream says, verbatim.
+    Other(String),
+}
+
+impl FinishReason {
+    pub fn as_openai(&self) -> &str {
+        match self {
+            FinishReason::Stop => "stop",
+            FinishReason::Length => "length",
+            FinishReason::ToolCalls => "tool_calls",
+            FinishReason::ContentFilter => "content_filter",
+            FinishReason::Other(s) => s,
+        }
+    }
+
+    pub fn from_openai(s: &str) -> FinishReason {
+        match s {
+            "stop" => FinishReason::Stop,
+            "length" => FinishReason::Length,
+            "tool_calls" | "function_call" => FinishReason::ToolCalls,
+            "content_filter" => FinishReason::ContentFilter,
+            other => FinishReason::Other(other.to_owned()),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Choice {
+    pub index: u32,
+    /// Text, tool uses and thinking, in the order the model produced them.
+    pub content: Vec<Part>,
+    pub refusal: Option<String>,
+    pub finish_reason: Option<FinishReason>,
+}
+
+impl Choice {
+    pub fn text(&self) -> Option<String> {
+        let texts: Vec<&str> = self
+            .content
+            .iter()
+            .filter_map(|p| match p {
+                Part::Text { text, .. } => Some(text.as_str()),
+                _ => None,
+            })
+            .collect();
+        (!texts.is_empty()).then(|| texts.concat())
+    }
+
+    pub fn tool_uses(&self) -> impl Iterator<Item = (&str, &str, &str)> {
+        self.content.iter().filter_map(|p| match p {
+            Part::ToolUse {
+                id,
+                name,
+                arguments,
+            } => Some((id.as_str(), name.as_str(), arguments.as_str())),
+            _ => None,
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChatResponse {
+    pub id: String,
+    pub created: u64,
+    pub model: String,
+    pub choices: Vec<Choice>,
+    pub usage: Option<Usage>,
+    pub system_fingerprint: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ToolCallDelta {
+    /// Position of the call within the turn: deltas with one index belong together.
+    pub index: u32,
+    pub id: Option<String>,
+    pub name: Option<String>,
+    pub arguments: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Delta {
+    pub role: Option<Role>,
+    pub text: Option<String>,
+    pub reasoning: Option<String>,
+    pub refusal: Option<String>,
+    pub tool_calls: Vec<ToolCallDelta>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChunkChoice {
+    pub index: u32,
+    pub delta: Delta,
+    pub finish_reason: Option<FinishReason>,
+}
+
+/// One streamed increment of a response.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChatChunk {
+    pub id: String,
+    pub created: u64,
+    pub model: String,
+    pub choices: Vec<ChunkChoice>,
+    pub usage: Option<Usage>,
+}

@@ -1,0 +1,166 @@
+"""Session fixtures: the provider fleet and the two gateway shells.
+
+* ``fleet``    the fake provider fleet (``tests/fleet/server.py``)
+* ``gateway``  parametrized over the shells selected by ``DX_SHELLS``
+  (default ``worker,lambda``): ``.name`` and ``.base_url``
+
+  - worker: ``node_modules/.bin/wrangler dev`` from the repo root (its first
+    start runs the cargo/worker-build; allow ``DX_WORKER_START_TIMEOUT``
+    seconds, default 600)
+  - lambda: ``target/release/dx-lambda`` (or ``DX_LAMBDA_BIN``) under
+    ``tests/lambda_rt/runtime_api.py`` with 4 instances
+
+  If a shell cannot be started the fixture FAILS (never skips).
+
+Both shells get the same configuration through environment variables
+(``gateway_env``).  Logs go to ``<pytest tmp>/dx-e2e*/``; the tail is shown on
+startup failures.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from harness import REPO_ROOT, RUNTIME_API, Fleet, Proc, free_port, start_fleet, wait_http_ok, wait_port_file
+
+MASTER_KEY = "sk-dx-master-test"
+FLEET_KEY = "sk-fleet-openai"
+KNOWN_SHELLS = ("worker", "lambda")
+
+
+def selected_shells() -> list[str]:
+    raw = os.environ.get("DX_SHELLS", "worker,lambda")
+    shells = [s.strip() for s in raw.split(",") if s.strip()]
+    bad = [s for s in shells if s not in KNOWN_SHELLS]
+    if bad or not shells:
+        raise pytest.UsageError(f"DX_SHELLS={raw!r}: choose from {', '.join(KNOWN_SHELLS)}")
+    return shells
+
+
+@dataclass
+class Gateway:
+    name: str
+    base_url: str
+    proc: Proc
+
+    def __repr__(self) -> str:  # shows up in test ids / failure messages
+        return f"Gateway({self.name} @ {self.base_url})"
+
+
+@pytest.fixture(scope="session")
+def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("dx-e2e")
+
+
+@pytest.fixture(scope="session")
+def fleet(workdir: Path):
+    f = start_fleet(workdir)
+    yield f
+    assert f.proc is not None
+    f.proc.stop()
+
+
+def dx_config(fleet: Fleet) -> dict:
+    return {
+        "general": {"max_request_bytes": 1048576, "request_timeout_ms": 2000, "stream_idle_timeout_ms": 2000},
+        "model_list": [
+            {"model_name": "fleet/*", "provider": "openai_compatible", "model": "*", "api_base": fleet.openai_base, "api_key": "env:FLEET_OPENAI_KEY"},
+            {"model_name": "gpt-4o-mini", "provider": "openai_compatible", "model": "gpt-4o-mini-2024-07-18", "api_base": fleet.openai_base, "api_key": "env:FLEET_OPENAI_KEY"},
+            {"model_name": "mock-chat", "provider": "mock", "mock_response": "Hello from the mock provider"},
+        ],
+    }
+
+
+@pytest.fixture(scope="session")
+def gateway_env(fleet: Fleet) -> dict[str, str]:
+    return {
+        "DX_MASTER_KEY": MASTER_KEY,
+        "DX_CONFIG": json.dumps(dx_config(fleet)),
+        "FLEET_OPENAI_KEY": FLEET_KEY,
+        "OPENAI_API_KEY": FLEET_KEY,
+        "OPENAI_API_BASE": fleet.openai_base,
+    }
+
+
+def _fail_start(name: str, why: str, proc: Proc | None = None) -> None:
+    tail = f"\n--- {proc.log_path} (tail) ---\n{proc.log_tail(80)}" if proc else ""
+    pytest.fail(f"cannot start the {name} shell: {why}{tail}", pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def worker_gateway(workdir: Path, gateway_env: dict[str, str]):
+    wrangler = REPO_ROOT / "node_modules" / ".bin" / "wrangler"
+    if not wrangler.exists():
+        _fail_start("worker", f"{wrangler} not found (npm ci at the repo root)")
+    if not any((REPO_ROOT / n).exists() for n in ("wrangler.toml", "wrangler.json", "wrangler.jsonc")):
+        _fail_start("worker", f"no wrangler.toml / wrangler.json(c) at {REPO_ROOT}")
+    port = free_port()
+    argv = [
+        str(wrangler), "dev",
+        "--ip", "127.0.0.1", "--port", str(port),
+        "--inspector-port", str(free_port()),
+        "--persist-to", str(workdir / "wrangler-state"),
+        "--show-interactive-dev-session=false",
+        "--log-level", "warn",
+    ]
+    for k, v in gateway_env.items():
+        argv += ["--var", f"{k}:{v}"]  # wrangler splits on the first ':' only
+    env = {
+        **os.environ,
+        "WRANGLER_SEND_METRICS": "false",
+        "CLOUDFLARE_CF_FETCH_ENABLED": "false",
+        "WRANGLER_HIDE_BANNER": "true",
+        "NO_COLOR": "1",
+    }
+    proc = Proc("wrangler dev", argv, workdir / "worker.log", env=env, cwd=REPO_ROOT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_http_ok(f"{base}/health", proc, float(os.environ.get("DX_WORKER_START_TIMEOUT", "600")))
+    except RuntimeError as e:
+        proc.stop()
+        _fail_start("worker", str(e))
+    yield Gateway("worker", base, proc)
+    proc.stop()
+
+
+@pytest.fixture(scope="session")
+def lambda_gateway(workdir: Path, gateway_env: dict[str, str]):
+    binary = Path(os.environ.get("DX_LAMBDA_BIN", REPO_ROOT / "target" / "release" / "dx-lambda"))
+    if not (binary.is_file() and os.access(binary, os.X_OK)):
+        _fail_start("lambda", f"{binary} is not an executable file (cargo build --release -p dx-lambda)")
+    port_file = workdir / "lambda.port"
+    argv = [
+        sys.executable, str(RUNTIME_API),
+        "--binary", str(binary),
+        "--port", "0", "--port-file", str(port_file),
+        "--instances", os.environ.get("DX_LAMBDA_INSTANCES", "4"),
+        "--timeout", "30",
+    ]
+    for k, v in gateway_env.items():
+        argv += ["--env", f"{k}={v}"]
+    proc = Proc("lambda runtime", argv, workdir / "lambda.log", cwd=REPO_ROOT)
+    try:
+        port = wait_port_file(port_file, proc)
+        base = f"http://127.0.0.1:{port}"
+        wait_http_ok(f"{base}/health", proc, float(os.environ.get("DX_LAMBDA_START_TIMEOUT", "60")))
+    except RuntimeError as e:
+        proc.stop()
+        _fail_start("lambda", str(e))
+    yield Gateway("lambda", base, proc)
+    proc.stop()
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "gateway" in metafunc.fixturenames:
+        metafunc.parametrize("gateway", selected_shells(), indirect=True, scope="session")
+
+
+@pytest.fixture(scope="session")
+def gateway(request: pytest.FixtureRequest) -> Gateway:
+    return request.getfixturevalue(f"{request.param}_gateway")
