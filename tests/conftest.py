@@ -10,6 +10,10 @@
   - lambda: ``target/release/dx-lambda`` (or ``DX_LAMBDA_BIN``) under
     ``tests/lambda_rt/runtime_api.py`` with 4 instances
 
+  - external: an already running gateway at ``DX_EXTERNAL_URL`` (for
+    debugging; start the fleet on a known port with ``DX_FLEET_PORT`` and
+    give the gateway the environment printed by ``python tests/conftest.py``)
+
   If a shell cannot be started the fixture FAILS (never skips).
 
 Both shells get the same configuration through environment variables
@@ -31,7 +35,7 @@ from harness import REPO_ROOT, RUNTIME_API, Fleet, Proc, free_port, start_fleet,
 
 MASTER_KEY = "sk-dx-master-test"
 FLEET_KEY = "sk-fleet-openai"
-KNOWN_SHELLS = ("worker", "lambda")
+KNOWN_SHELLS = ("worker", "lambda", "external")
 
 
 def selected_shells() -> list[str]:
@@ -47,7 +51,7 @@ def selected_shells() -> list[str]:
 class Gateway:
     name: str
     base_url: str
-    proc: Proc
+    proc: Proc | None
 
     def __repr__(self) -> str:  # shows up in test ids / failure messages
         return f"Gateway({self.name} @ {self.base_url})"
@@ -60,7 +64,7 @@ def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def fleet(workdir: Path):
-    f = start_fleet(workdir)
+    f = start_fleet(workdir, int(os.environ.get("DX_FLEET_PORT", "0")))
     yield f
     assert f.proc is not None
     f.proc.stop()
@@ -156,6 +160,18 @@ def lambda_gateway(workdir: Path, gateway_env: dict[str, str]):
     proc.stop()
 
 
+@pytest.fixture(scope="session")
+def external_gateway(fleet: Fleet):
+    url = os.environ.get("DX_EXTERNAL_URL", "").rstrip("/")
+    if not url:
+        _fail_start("external", "DX_EXTERNAL_URL is not set")
+    try:
+        wait_http_ok(f"{url}/health", None, 30)
+    except RuntimeError as e:
+        _fail_start("external", str(e))
+    return Gateway("external", url, None)
+
+
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "gateway" in metafunc.fixturenames:
         metafunc.parametrize("gateway", selected_shells(), indirect=True, scope="session")
@@ -164,3 +180,15 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 @pytest.fixture(scope="session")
 def gateway(request: pytest.FixtureRequest) -> Gateway:
     return request.getfixturevalue(f"{request.param}_gateway")
+
+
+if __name__ == "__main__":  # print the gateway environment for a fleet on DX_FLEET_PORT
+    _f = Fleet(int(os.environ.get("DX_FLEET_PORT", "0")))
+    for _k, _v in {
+        "DX_MASTER_KEY": MASTER_KEY,
+        "DX_CONFIG": json.dumps(dx_config(_f)),
+        "FLEET_OPENAI_KEY": FLEET_KEY,
+        "OPENAI_API_KEY": FLEET_KEY,
+        "OPENAI_API_BASE": _f.openai_base,
+    }.items():
+        print(f"{_k}={_v!r}" if " " in _v or '"' in _v else f"{_k}={_v}")

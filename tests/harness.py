@@ -95,22 +95,29 @@ def wait_port_file(path: Path, proc: Proc, timeout: float = 30.0) -> int:
     raise RuntimeError(f"{proc.name} did not write {path} within {timeout}s:\n{proc.log_tail()}")
 
 
-def wait_http_ok(url: str, proc: Proc, timeout: float, ok: Callable[[requests.Response], bool] | None = None) -> None:
-    """Poll ``url`` until it answers 200 (or ``ok(resp)``); fail if ``proc`` dies."""
+def wait_http_ok(url: str, proc: Proc | None, timeout: float, ok: Callable[[requests.Response], bool] | None = None,
+                 settle: float = 30.0) -> None:
+    """Poll ``url`` until it answers 200 (or ``ok(resp)``); fail if ``proc`` dies.
+
+    Once the server answers at all, it has ``settle`` more seconds to answer 200
+    (so a broken server fails fast instead of after the whole start timeout).
+    """
     deadline = time.monotonic() + timeout
     last = "no answer yet"
     while time.monotonic() < deadline:
-        if not proc.alive():
+        if proc is not None and not proc.alive():
             raise RuntimeError(f"{proc.name} exited (rc={proc.popen.returncode}) while waiting for {url} ({last}):\n{proc.log_tail()}")
         try:
             r = requests.get(url, timeout=5)
             if (ok(r) if ok else r.status_code == 200):
                 return
             last = f"HTTP {r.status_code}: {r.text[:200]}"
+            deadline = min(deadline, time.monotonic() + settle)
         except requests.RequestException as e:
             last = f"{type(e).__name__}: {e}"
         time.sleep(0.25)
-    raise RuntimeError(f"{proc.name}: {url} not ready within {timeout}s ({last}):\n{proc.log_tail()}")
+    who = proc.name if proc else url
+    raise RuntimeError(f"{who}: {url} not ready within {timeout}s ({last})" + (f":\n{proc.log_tail()}" if proc else ""))
 
 
 class Fleet:
@@ -146,11 +153,11 @@ class Fleet:
         self._http.post(f"{self.base_url}/_fleet/reset", timeout=10).raise_for_status()
 
 
-def start_fleet(workdir: Path) -> Fleet:
+def start_fleet(workdir: Path, port: int = 0) -> Fleet:
     port_file = workdir / "fleet.port"
     proc = Proc(
         "fleet",
-        [sys.executable, str(FLEET_SERVER), "--port", "0", "--port-file", str(port_file)],
+        [sys.executable, str(FLEET_SERVER), "--port", str(port), "--port-file", str(port_file)],
         workdir / "fleet.log",
     )
     try:

@@ -132,15 +132,24 @@ impl Config {
     pub fn master_key(&self, env: &impl Env) -> Option<Secret> {
         match &self.general.master_key {
             Some(v) => resolve_secret(v, env),
-            None => env.var(MASTER_KEY_ENV).filter(|v| !v.is_empty()).map(Secret::new),
+            None => env
+                .var(MASTER_KEY_ENV)
+                .filter(|v| !v.is_empty())
+                .map(Secret::new),
         }
     }
 }
 
 /// `env:NAME` reads the environment; anything else is the literal value.
 pub fn resolve_secret(value: &str, env: &impl Env) -> Option<Secret> {
-    match value.strip_prefix("env:").or_else(|| value.strip_prefix("os.environ/")) {
-        Some(name) => env.var(name.trim()).filter(|v| !v.is_empty()).map(Secret::new),
+    match value
+        .strip_prefix("env:")
+        .or_else(|| value.strip_prefix("os.environ/"))
+    {
+        Some(name) => env
+            .var(name.trim())
+            .filter(|v| !v.is_empty())
+            .map(Secret::new),
         None if value.is_empty() => None,
         None => Some(Secret::new(value)),
     }
@@ -189,7 +198,10 @@ mod tests {
 
     #[test]
     fn env_override_wins_over_embedded() {
-        let env = MapEnv(HashMap::from([(CONFIG_ENV, "[[model_list]]\nmodel_name = \"x\"")]));
+        let env = MapEnv(HashMap::from([(
+            CONFIG_ENV,
+            "[[model_list]]\nmodel_name = \"x\"",
+        )]));
         let c = Config::load("", &env).unwrap();
         assert_eq!(c.model_list[0].model_name, "x");
     }

@@ -102,12 +102,12 @@ pub struct GatewayError {
     pub kind: ErrorKind,
     pub status: StatusCode,
     pub message: String,
-    pub param: Option<String>,
-    pub code: Option<String>,
+    pub param: Option<Box<str>>,
+    pub code: Option<Box<str>>,
     /// The upstream's own `error.type`, kept when it is relayed.
-    pub upstream_type: Option<String>,
+    pub upstream_type: Option<Box<str>>,
     /// `Retry-After` to hand back to the client, verbatim.
-    pub retry_after: Option<String>,
+    pub retry_after: Option<Box<str>>,
 }
 
 impl GatewayError {
@@ -124,12 +124,12 @@ impl GatewayError {
     }
 
     pub fn with_code(mut self, code: &str) -> Self {
-        self.code = Some(code.to_owned());
+        self.code = Some(code.into());
         self
     }
 
     pub fn with_param(mut self, param: &str) -> Self {
-        self.param = Some(param.to_owned());
+        self.param = Some(param.into());
         self
     }
 
@@ -198,7 +198,13 @@ impl GatewayError {
 
 impl std::fmt::Display for GatewayError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} ({}): {}", self.status.as_u16(), self.kind.openai_type(), self.message)
+        write!(
+            f,
+            "{} ({}): {}",
+            self.status.as_u16(),
+            self.kind.openai_type(),
+            self.message
+        )
     }
 }
 

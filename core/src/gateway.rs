@@ -9,8 +9,8 @@ use http::header::{AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE};
 use http::{HeaderMap, HeaderValue, Method, StatusCode};
 use serde::Serialize;
 
-use crate::codec::openai_chat::{self, ResponseProbe};
 use crate::codec::mock;
+use crate::codec::openai_chat::{self, ResponseProbe};
 use crate::config::Config;
 use crate::error::{ErrorKind, GatewayError};
 use crate::http_util::{json, openai_error, read_body};
@@ -152,7 +152,10 @@ impl<P: Ports> Gateway<P> {
         let presented = headers
             .get(AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+            .and_then(|v| {
+                v.strip_prefix("Bearer ")
+                    .or_else(|| v.strip_prefix("bearer "))
+            })
             .or_else(|| headers.get("x-api-key").and_then(|v| v.to_str().ok()))
             .map(str::trim);
         match presented {
@@ -236,7 +239,10 @@ impl<P: Ports> Gateway<P> {
             Codec::Mock => self.mock(&envelope, &deployment, log)?,
         };
         let headers = resp.headers_mut();
-        headers.insert("x-dx-provider", HeaderValue::from_static(deployment.provider.id));
+        headers.insert(
+            "x-dx-provider",
+            HeaderValue::from_static(deployment.provider.id),
+        );
         if let Ok(v) = HeaderValue::from_str(&deployment.upstream_model) {
             headers.insert("x-dx-upstream-model", v);
         }
@@ -314,7 +320,9 @@ impl<P: Ports> Gateway<P> {
         decode_error: fn(StatusCode, &HeaderMap, &[u8], &Deployment) -> GatewayError,
     ) -> Result<UpstreamResponse, GatewayError> {
         let general = &self.config.general;
-        let timeout = deployment.request_timeout_ms.unwrap_or(general.request_timeout_ms);
+        let timeout = deployment
+            .request_timeout_ms
+            .unwrap_or(general.request_timeout_ms);
         let mut attempt = 0;
         loop {
             let sent = with_timeout(&self.ports, timeout, self.ports.send(request.clone())).await;
@@ -336,7 +344,10 @@ impl<P: Ports> Gateway<P> {
                 }
                 Some(Err(e)) => GatewayError::new(
                     ErrorKind::UpstreamUnavailable,
-                    format!("Could not reach the upstream ({}): {e}.", deployment.provider.id),
+                    format!(
+                        "Could not reach the upstream ({}): {e}.",
+                        deployment.provider.id
+                    ),
                 )
                 .with_code("upstream_unreachable"),
                 Some(Ok(resp)) if resp.status.is_success() => return Ok(resp),
@@ -363,7 +374,11 @@ impl<P: Ports> Gateway<P> {
                 .map(|s| (s * 1000.0) as u64);
             let backoff_ms = 250u64 << attempt.min(6);
             self.ports
-                .sleep(asked_ms.unwrap_or(backoff_ms).min(general.max_retry_wait_ms))
+                .sleep(
+                    asked_ms
+                        .unwrap_or(backoff_ms)
+                        .min(general.max_retry_wait_ms),
+                )
                 .await;
         }
     }
@@ -388,7 +403,13 @@ fn owner(entry: &crate::config::ModelEntry) -> &str {
     entry
         .provider
         .as_deref()
-        .or_else(|| entry.model.as_deref().and_then(|m| m.split_once('/')).map(|(p, _)| p))
+        .or_else(|| {
+            entry
+                .model
+                .as_deref()
+                .and_then(|m| m.split_once('/'))
+                .map(|(p, _)| p)
+        })
         .unwrap_or("dx-gateway")
 }
 

@@ -19,7 +19,11 @@ pub fn json(status: StatusCode, body: impl Into<Bytes>) -> GatewayResponse {
 
 pub fn openai_error(e: &GatewayError) -> GatewayResponse {
     let mut resp = json(e.status, e.to_openai_json());
-    if let Some(v) = e.retry_after.as_deref().and_then(|v| HeaderValue::from_str(v).ok()) {
+    if let Some(v) = e
+        .retry_after
+        .as_deref()
+        .and_then(|v| HeaderValue::from_str(v).ok())
+    {
         resp.headers_mut().insert(RETRY_AFTER, v);
     }
     resp
@@ -35,13 +39,15 @@ pub async fn read_body<S: Sleep>(
     let mut first: Option<Bytes> = None;
     let mut buf: Option<BytesMut> = None;
     loop {
-        let next = with_timeout(sleep, idle_ms, body.next()).await.ok_or_else(|| {
-            GatewayError::new(
-                ErrorKind::UpstreamTimeout,
-                format!("The upstream stopped sending its response for {idle_ms} ms."),
-            )
-            .with_code("upstream_timeout")
-        })?;
+        let next = with_timeout(sleep, idle_ms, body.next())
+            .await
+            .ok_or_else(|| {
+                GatewayError::new(
+                    ErrorKind::UpstreamTimeout,
+                    format!("The upstream stopped sending its response for {idle_ms} ms."),
+                )
+                .with_code("upstream_timeout")
+            })?;
         let chunk = match next {
             None => break,
             Some(Ok(c)) => c,

@@ -6,7 +6,6 @@
 
 use std::future::Future;
 
-
 use bytes::Bytes;
 
 use http::{HeaderMap, StatusCode};
@@ -121,7 +120,16 @@ pub trait Ports:
 }
 
 impl<T> Ports for T where
-    T: HttpClient + Clock + Sleep + Background + Env + Log + Clone + MaybeSend + MaybeSync + 'static
+    T: HttpClient
+        + Clock
+        + Sleep
+        + Background
+        + Env
+        + Log
+        + Clone
+        + MaybeSend
+        + MaybeSync
+        + 'static
 {
 }
 
@@ -135,4 +143,3 @@ pub async fn with_timeout<P: Sleep, F: Future>(ports: &P, ms: u64, fut: F) -> Op
         futures::future::Either::Right(((), _)) => None,
     }
 }
-

@@ -190,7 +190,10 @@ mod tests {
     }
 
     fn env() -> MapEnv {
-        MapEnv(HashMap::from([("FLEET_KEY", "fk"), ("OPENAI_API_KEY", "ok")]))
+        MapEnv(HashMap::from([
+            ("FLEET_KEY", "fk"),
+            ("OPENAI_API_KEY", "ok"),
+        ]))
     }
 
     #[test]

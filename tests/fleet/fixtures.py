@@ -1,7 +1,8 @@
 """Recorded provider fixtures (read-only, from ``<repo>/../shared/data/fixtures``).
 
 The directory can be overridden with the ``DX_FIXTURES_DIR`` environment
-variable.  File formats are described in that directory's ``SOURCES.md``:
+variable (the repo's own copy in ``<repo>/fixtures`` is used when the shared
+directory is absent).  File formats are described in that directory's ``SOURCES.md``:
 
 * ``<stem>.json``          one complete HTTP response body (or error body)
 * ``<stem>.sse``           a raw ``text/event-stream`` body, replayed byte for byte
@@ -25,10 +26,14 @@ _STEM_OK = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
 
 def fixtures_dir() -> Path:
+    """``$DX_FIXTURES_DIR``, else ``<repo>/../shared/data/fixtures``, else ``<repo>/fixtures``."""
     override = os.environ.get("DX_FIXTURES_DIR")
     if override:
         return Path(override)
-    return REPO_ROOT.parent / "shared" / "data" / "fixtures"
+    shared = REPO_ROOT.parent / "shared" / "data" / "fixtures"
+    if shared.is_dir() or not (REPO_ROOT / "fixtures").is_dir():
+        return shared
+    return REPO_ROOT / "fixtures"
 
 
 class FixtureError(Exception):

@@ -35,16 +35,17 @@ async def _flush(request: web.Request) -> None:
 async def disconnect(request: web.Request, rst: bool = False) -> None:
     """Drop the client connection now, without finishing the HTTP message.
 
-    ``rst=False``: flush what was written, then close (FIN): the client reads
-    everything sent so far and then sees the body end early.
-    ``rst=True``: flush, give the kernel a moment, then reset (RST).
+    ``rst=False``: flush what was written, wait a moment (so the peer has read
+    it, as when a network path dies a little after the last packet), then
+    close (FIN): the client sees the body end early.
+    ``rst=True``: the same, then reset (RST) instead of FIN.
     """
     tr = request.transport
     if tr is None:
         return
     await _flush(request)
+    await asyncio.sleep(0.1)
     if rst:
-        await asyncio.sleep(0.05)
         sock = tr.get_extra_info("socket")
         if sock is not None:
             try:

@@ -11,12 +11,11 @@ use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use crate::unified::{
-    ChatChunk, ChatRequest, ChatResponse, Choice, ChunkChoice, Delta, FinishReason, Message,
-    Part, Role, ToolCallDelta, ToolChoice, Usage,
+    ChatChunk, ChatRequest, ChatResponse, Choice, ChunkChoice, Delta, FinishReason, Message, Part,
+    Role, ToolCallDelta, ToolChoice, Usage,
 };
 
 pub const DEFAULT_TEXT: &str = "This is a mock response from DX Gateway.";
-
 
 pub fn answer(req: &ChatRequest, fixed: Option<&str>, model: &str, now_ms: u64) -> ChatResponse {
     let requested: Option<String> = req

@@ -16,8 +16,8 @@ use serde_json::value::RawValue;
 use crate::codec::openai_chat::{role_from_openai, usage_to_wire, wire};
 use crate::error::GatewayError;
 use crate::unified::{
-    CacheControl, ChatChunk, ChatRequest, ChatResponse, MediaSource, Message, Part,
-    ResponseFormat, Role, Tool, ToolChoice,
+    CacheControl, ChatChunk, ChatRequest, ChatResponse, MediaSource, Message, Part, ResponseFormat,
+    Role, Tool, ToolChoice,
 };
 
 /// A parsed request body that still holds its fields as raw JSON.
@@ -145,7 +145,11 @@ impl<'a> ChatEnvelope<'a> {
     /// in order, except `model`, and `stream_options` when usage is forced on
     /// (the gateway always needs usage to account for a stream).
     pub fn render_passthrough(&self, upstream_model: &str, force_usage: bool) -> Vec<u8> {
-        let size: usize = self.fields.iter().map(|(k, v)| k.len() + v.get().len() + 4).sum();
+        let size: usize = self
+            .fields
+            .iter()
+            .map(|(k, v)| k.len() + v.get().len() + 4)
+            .sum();
         let mut out = Vec::with_capacity(size + upstream_model.len() + 48);
         out.push(b'{');
         let mut wrote_options = false;
@@ -208,23 +212,22 @@ impl<'a> ChatEnvelope<'a> {
                 }
                 "tool_choice" => {
                     let choice: Option<wire::ToolChoice> = typed(name, json)?;
-                    req.tool_choice = match choice {
-                        None => None,
-                        Some(wire::ToolChoice::Mode(m)) => Some(match m.as_str() {
-                            "auto" => ToolChoice::Auto,
-                            "none" => ToolChoice::None,
-                            "required" | "any" => ToolChoice::Required,
-                            _ => {
-                                return Err(field_error(
+                    req.tool_choice =
+                        match choice {
+                            None => None,
+                            Some(wire::ToolChoice::Mode(m)) => Some(match m.as_str() {
+                                "auto" => ToolChoice::Auto,
+                                "none" => ToolChoice::None,
+                                "required" | "any" => ToolChoice::Required,
+                                _ => return Err(field_error(
                                     "tool_choice",
                                     "must be \"auto\", \"none\", \"required\" or a named function",
-                                ))
+                                )),
+                            }),
+                            Some(wire::ToolChoice::Named { function }) => {
+                                Some(ToolChoice::Named(function.name))
                             }
-                        }),
-                        Some(wire::ToolChoice::Named { function }) => {
-                            Some(ToolChoice::Named(function.name))
-                        }
-                    };
+                        };
                 }
                 "parallel_tool_calls" => req.parallel_tool_calls = typed(name, json)?,
                 "n" => req.n = typed(name, json)?,
@@ -246,8 +249,8 @@ impl<'a> ChatEnvelope<'a> {
                 "top_logprobs" => req.top_logprobs = typed(name, json)?,
                 "reasoning_effort" => req.reasoning_effort = typed(name, json)?,
                 "response_format" => {
-                    req.response_format = typed::<Option<wire::ResponseFormat>>(name, json)?.map(
-                        |f| match f {
+                    req.response_format =
+                        typed::<Option<wire::ResponseFormat>>(name, json)?.map(|f| match f {
                             wire::ResponseFormat::Text => ResponseFormat::Text,
                             wire::ResponseFormat::JsonObject => ResponseFormat::JsonObject,
                             wire::ResponseFormat::JsonSchema { json_schema } => {
@@ -257,8 +260,7 @@ impl<'a> ChatEnvelope<'a> {
                                     strict: json_schema.strict,
                                 }
                             }
-                        },
-                    )
+                        })
                 }
                 _ => req.extra.push((name.to_string(), raw_box(raw))),
             }
@@ -647,11 +649,16 @@ mod tests {
 
     #[test]
     fn passthrough_forces_usage_on_streams() {
-        let env = ChatEnvelope::parse(br#"{"model":"m","messages":[{"role":"user","content":"x"}],"stream":true}"#).unwrap();
-        let v: serde_json::Value = serde_json::from_slice(&env.render_passthrough("u", true)).unwrap();
+        let env = ChatEnvelope::parse(
+            br#"{"model":"m","messages":[{"role":"user","content":"x"}],"stream":true}"#,
+        )
+        .unwrap();
+        let v: serde_json::Value =
+            serde_json::from_slice(&env.render_passthrough("u", true)).unwrap();
         assert_eq!(v["stream_options"]["include_usage"], true);
         let env = ChatEnvelope::parse(br#"{"model":"m","messages":[{"role":"user","content":"x"}],"stream":true,"stream_options":{"include_usage":false,"other":1}}"#).unwrap();
-        let v: serde_json::Value = serde_json::from_slice(&env.render_passthrough("u", true)).unwrap();
+        let v: serde_json::Value =
+            serde_json::from_slice(&env.render_passthrough("u", true)).unwrap();
         assert_eq!(v["stream_options"]["include_usage"], true);
         assert_eq!(v["stream_options"]["other"], 1);
         assert!(!env.include_usage);
@@ -673,7 +680,12 @@ mod tests {
         for (body, needle) in cases {
             let e = ChatEnvelope::parse(body).unwrap_err();
             assert_eq!(e.status, http::StatusCode::BAD_REQUEST);
-            assert!(e.message.contains(needle), "{:?} -> {}", String::from_utf8_lossy(body), e.message);
+            assert!(
+                e.message.contains(needle),
+                "{:?} -> {}",
+                String::from_utf8_lossy(body),
+                e.message
+            );
         }
     }
 
@@ -689,9 +701,15 @@ mod tests {
         let req = ChatEnvelope::parse(body).unwrap().to_unified().unwrap();
         assert_eq!(req.messages.len(), 4);
         assert_eq!(req.messages[0].role, Role::System);
-        assert!(matches!(&req.messages[1].content[1], Part::Image { source: MediaSource::Base64 { media_type, .. }, detail: Some(d) } if media_type == "image/png" && d == "low"));
-        assert!(matches!(&req.messages[2].content[0], Part::ToolUse { name, .. } if name == "look"));
-        assert!(matches!(&req.messages[3].content[0], Part::ToolResult { tool_use_id, .. } if tool_use_id == "c1"));
+        assert!(
+            matches!(&req.messages[1].content[1], Part::Image { source: MediaSource::Base64 { media_type, .. }, detail: Some(d) } if media_type == "image/png" && d == "low")
+        );
+        assert!(
+            matches!(&req.messages[2].content[0], Part::ToolUse { name, .. } if name == "look")
+        );
+        assert!(
+            matches!(&req.messages[3].content[0], Part::ToolResult { tool_use_id, .. } if tool_use_id == "c1")
+        );
         assert_eq!(req.messages[3].text(), "a cat");
         assert_eq!(req.tool_choice, Some(ToolChoice::Required));
         assert_eq!(req.stop, vec!["END".to_string()]);
@@ -703,10 +721,11 @@ mod tests {
 
     #[test]
     fn bad_role_is_named() {
-        let e = ChatEnvelope::parse(br#"{"model":"m","messages":[{"role":"robot","content":"x"}]}"#)
-            .unwrap()
-            .to_unified()
-            .unwrap_err();
+        let e =
+            ChatEnvelope::parse(br#"{"model":"m","messages":[{"role":"robot","content":"x"}]}"#)
+                .unwrap()
+                .to_unified()
+                .unwrap_err();
         assert!(e.message.contains("messages[0].role"), "{}", e.message);
     }
 }

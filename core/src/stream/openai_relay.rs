@@ -88,9 +88,10 @@ impl RelayState {
                 out.extend_from_slice(DONE_EVENT);
                 self.saw_done = true;
             } else {
-                out.extend_from_slice(&self.fail(
-                    "The upstream stream ended before the response was complete.".into(),
-                ));
+                out.extend_from_slice(
+                    &self
+                        .fail("The upstream stream ended before the response was complete.".into()),
+                );
             }
             self.finished = true;
         }
@@ -124,9 +125,7 @@ impl RelayState {
         let probe: ChunkProbe = match serde_json::from_slice(data) {
             Ok(p) => p,
             Err(e) => {
-                return Some(self.fail(format!(
-                    "The upstream sent malformed stream data ({e})."
-                )))
+                return Some(self.fail(format!("The upstream sent malformed stream data ({e}).")))
             }
         };
         if probe.error.is_some() {
@@ -192,9 +191,10 @@ pub fn relay<S: Sleep + Clone + MaybeSend + MaybeSync + 'static>(
                     st.idle_ms
                 ))),
                 Some(None) => st.relay.end(),
-                Some(Some(Err(e))) => Some(st.relay.fail(format!(
-                    "The upstream connection broke mid-stream: {e}."
-                ))),
+                Some(Some(Err(e))) => Some(
+                    st.relay
+                        .fail(format!("The upstream connection broke mid-stream: {e}.")),
+                ),
                 Some(Some(Ok(chunk))) => st.relay.push(&chunk),
             };
             if let Some(bytes) = out {

@@ -18,7 +18,11 @@ use crate::unified::{
 };
 
 /// Builds the upstream request around an already-rendered JSON body.
-pub fn build_request(deployment: &Deployment, body: Vec<u8>, stream: bool) -> Result<http::Request<Bytes>, GatewayError> {
+pub fn build_request(
+    deployment: &Deployment,
+    body: Vec<u8>,
+    stream: bool,
+) -> Result<http::Request<Bytes>, GatewayError> {
     let url = format!("{}/chat/completions", deployment.api_base);
     let mut builder = http::Request::builder()
         .method(Method::POST)
@@ -26,13 +30,20 @@ pub fn build_request(deployment: &Deployment, body: Vec<u8>, stream: bool) -> Re
         .header(CONTENT_TYPE, "application/json")
         .header(
             http::header::ACCEPT,
-            if stream { "text/event-stream" } else { "application/json" },
+            if stream {
+                "text/event-stream"
+            } else {
+                "application/json"
+            },
         );
     if let Some(key) = &deployment.api_key {
         let value = HeaderValue::from_str(&format!("Bearer {}", key.expose())).map_err(|_| {
             GatewayError::new(
                 ErrorKind::Configuration,
-                format!("the API key for provider `{}` is not a valid header value", deployment.provider.id),
+                format!(
+                    "the API key for provider `{}` is not a valid header value",
+                    deployment.provider.id
+                ),
             )
         })?;
         builder = builder.header(AUTHORIZATION, value);
@@ -212,7 +223,12 @@ pub fn decode_error(
             kind,
             param,
             code,
-        }) => (message, kind, param.and_then(json_scalar), code.and_then(json_scalar)),
+        }) => (
+            message,
+            kind,
+            param.and_then(json_scalar),
+            code.and_then(json_scalar),
+        ),
         Some(wire::ErrorDetail::Text(t)) => (Some(t), None, None, None),
         None => (None, None, None, None),
     };
@@ -239,10 +255,10 @@ pub fn decode_error(
         kind,
         status,
         message,
-        param,
-        code,
-        upstream_type: kind_s,
-        retry_after: retry_after(headers),
+        param: param.map(Into::into),
+        code: code.map(Into::into),
+        upstream_type: kind_s.map(Into::into),
+        retry_after: retry_after(headers).map(Into::into),
     }
 }
 
@@ -270,7 +286,10 @@ fn classify(status: StatusCode, code: Option<&str>, kind: Option<&str>) -> Error
 
 /// `Retry-After` verbatim, or `retry-after-ms` rounded up to whole seconds.
 pub fn retry_after(headers: &HeaderMap) -> Option<String> {
-    if let Some(v) = headers.get(http::header::RETRY_AFTER).and_then(|v| v.to_str().ok()) {
+    if let Some(v) = headers
+        .get(http::header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+    {
         return Some(v.to_owned());
     }
     let ms: f64 = headers.get("retry-after-ms")?.to_str().ok()?.parse().ok()?;

@@ -9,7 +9,11 @@ use crate::unified::ChatChunk;
 
 macro_rules! fixture {
     ($name:literal) => {
-        include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures/openai/", $name))
+        include_bytes!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../fixtures/openai/",
+            $name
+        ))
     };
 }
 
@@ -51,7 +55,8 @@ fn assemble(chunks: &[ChatChunk]) -> (Vec<Assembled>, Option<Usage>) {
             }
             let a = &mut out[i];
             a.text.push_str(ch.delta.text.as_deref().unwrap_or(""));
-            a.refusal.push_str(ch.delta.refusal.as_deref().unwrap_or(""));
+            a.refusal
+                .push_str(ch.delta.refusal.as_deref().unwrap_or(""));
             for t in &ch.delta.tool_calls {
                 let ti = t.index as usize;
                 while a.tools.len() <= ti {
@@ -164,7 +169,10 @@ fn stream_parallel_tool_calls() {
     assert_eq!(tools.len(), 2);
     assert_eq!(tools[0].0, "call_JMW1whyEaYG438VE1OIflxA2");
     assert_eq!(tools[0].1, "GetWeatherArgs");
-    assert_eq!(tools[0].2, r#"{"city": "Edinburgh", "country": "GB", "units": "c"}"#);
+    assert_eq!(
+        tools[0].2,
+        r#"{"city": "Edinburgh", "country": "GB", "units": "c"}"#
+    );
     assert_eq!(tools[1].0, "call_DNYTawLBoN8fj3KN6qU9N1Ou");
     assert_eq!(tools[1].1, "get_stock_price");
     let args: serde_json::Value = serde_json::from_str(&tools[1].2).unwrap();
@@ -177,7 +185,10 @@ fn stream_parallel_tool_calls() {
 fn stream_refusal() {
     let (chunks, _) = sse_chunks(fixture!("chat-stream-refusal.sse"));
     let (choices, u) = assemble(&chunks);
-    assert_eq!(choices[0].refusal, "I'm sorry, I can't assist with that request.");
+    assert_eq!(
+        choices[0].refusal,
+        "I'm sorry, I can't assist with that request."
+    );
     assert_eq!(choices[0].text, "");
     assert_eq!(choices[0].finish, Some(FinishReason::Stop));
     assert_eq!(u, usage(79, 11));
@@ -257,22 +268,42 @@ fn error_unsupported_parameter_keeps_param_and_code() {
 fn error_bodies_that_are_not_openai_shaped() {
     let mut headers = HeaderMap::new();
     headers.insert("retry-after-ms", HeaderValue::from_static("1500"));
-    let e = decode_error(StatusCode::SERVICE_UNAVAILABLE, &headers, b"<html>busy</html>", &deployment("k"));
+    let e = decode_error(
+        StatusCode::SERVICE_UNAVAILABLE,
+        &headers,
+        b"<html>busy</html>",
+        &deployment("k"),
+    );
     assert_eq!(e.kind, ErrorKind::UpstreamUnavailable);
     assert_eq!(e.status, StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(e.message, "<html>busy</html>");
     assert_eq!(e.retry_after.as_deref(), Some("2"));
-    let e = decode_error(StatusCode::INTERNAL_SERVER_ERROR, &HeaderMap::new(), b"", &deployment("k"));
+    let e = decode_error(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        &HeaderMap::new(),
+        b"",
+        &deployment("k"),
+    );
     assert_eq!(e.kind, ErrorKind::UpstreamServer);
     assert!(e.message.contains("500"));
-    let e = decode_error(StatusCode::BAD_REQUEST, &HeaderMap::new(), br#"{"error":"plain string"}"#, &deployment("k"));
+    let e = decode_error(
+        StatusCode::BAD_REQUEST,
+        &HeaderMap::new(),
+        br#"{"error":"plain string"}"#,
+        &deployment("k"),
+    );
     assert_eq!(e.message, "plain string");
 }
 
 #[test]
 fn error_messages_never_echo_the_key() {
     let body = br#"{"error":{"message":"Incorrect API key provided: sk-live-123456. Check it.","type":"invalid_request_error","code":"invalid_api_key"}}"#;
-    let e = decode_error(StatusCode::UNAUTHORIZED, &HeaderMap::new(), body, &deployment("sk-live-123456"));
+    let e = decode_error(
+        StatusCode::UNAUTHORIZED,
+        &HeaderMap::new(),
+        body,
+        &deployment("sk-live-123456"),
+    );
     assert_eq!(e.kind, ErrorKind::Authentication);
     assert!(!e.message.contains("sk-live-123456"));
     assert!(!String::from_utf8_lossy(&e.to_openai_json()).contains("sk-live-123456"));
@@ -281,7 +312,12 @@ fn error_messages_never_echo_the_key() {
 #[test]
 fn context_window_code_is_recognised() {
     let body = br#"{"error":{"message":"too long","type":"invalid_request_error","code":"context_length_exceeded"}}"#;
-    let e = decode_error(StatusCode::BAD_REQUEST, &HeaderMap::new(), body, &deployment("k"));
+    let e = decode_error(
+        StatusCode::BAD_REQUEST,
+        &HeaderMap::new(),
+        body,
+        &deployment("k"),
+    );
     assert_eq!(e.kind, ErrorKind::ContextWindowExceeded);
 }
 
@@ -351,7 +387,11 @@ fn relay_turns_garbage_into_an_error_event_and_stops() {
     let text = String::from_utf8(out).unwrap();
     assert!(text.starts_with("data: {\"choices\""));
     assert!(text.contains("malformed stream data"));
-    assert_eq!(text.matches("\n\n").count(), 2, "nothing after the error: {text}");
+    assert_eq!(
+        text.matches("\n\n").count(),
+        2,
+        "nothing after the error: {text}"
+    );
     assert!(state.error.is_some());
 }
 
@@ -359,6 +399,8 @@ fn relay_turns_garbage_into_an_error_event_and_stops() {
 fn relay_completes_a_finished_stream_missing_done() {
     let wire = b"data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"hi\"},\"finish_reason\":\"stop\"}]}\n\n";
     let (out, state) = relay_all(wire, false, 1000);
-    assert!(String::from_utf8(out).unwrap().ends_with("data: [DONE]\n\n"));
+    assert!(String::from_utf8(out)
+        .unwrap()
+        .ends_with("data: [DONE]\n\n"));
     assert!(state.completed());
 }

@@ -187,7 +187,11 @@ pub struct PromptDetails {
     #[serde(default, deserialize_with = "nullable_u64")]
     pub cached_tokens: u64,
     /// Not OpenAI's own field; several compatible providers report cache writes here.
-    #[serde(default, deserialize_with = "nullable_u64", skip_serializing_if = "is_zero")]
+    #[serde(
+        default,
+        deserialize_with = "nullable_u64",
+        skip_serializing_if = "is_zero"
+    )]
     pub cache_creation_tokens: u64,
 }
 

@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Builds the Worker bundle into worker/build/ with the tools .ci/run and
+# scripts/setup.sh install locally (worker-build must never download).
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+export WASM_BINDGEN_BIN="${WASM_BINDGEN_BIN:-$HOME/.cargo/bin/wasm-bindgen}"
+export WASM_OPT_BIN="${WASM_OPT_BIN:-$root/node_modules/.bin/wasm-opt}"
+export ESBUILD_BIN="${ESBUILD_BIN:-$root/node_modules/.bin/esbuild}"
+cd "$root/worker"
+exec worker-build --release
