@@ -6,5 +6,9 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 export WASM_BINDGEN_BIN="${WASM_BINDGEN_BIN:-$HOME/.cargo/bin/wasm-bindgen}"
 export WASM_OPT_BIN="${WASM_OPT_BIN:-$root/node_modules/.bin/wasm-opt}"
 export ESBUILD_BIN="${ESBUILD_BIN:-$root/node_modules/.bin/esbuild}"
+# The test suite builds once up front; wrangler dev would otherwise rebuild.
+if [ "${DX_SKIP_WORKER_BUILD:-}" = 1 ] && [ -f "$root/worker/build/index.js" ]; then
+  exit 0
+fi
 cd "$root/worker"
 exec worker-build --release
