@@ -38,13 +38,13 @@ fi
 
 if ! python3 - <<'PY' 2>/dev/null
 import importlib.metadata as md, pathlib, re, sys
-for line in pathlib.Path("tests/requirements.txt").read_text().splitlines():
+for line in pathlib.Path("tests/requirements.txt").read_text().splitlines() + pathlib.Path("scripts/requirements-tools.txt").read_text().splitlines():
     name = re.split(r"[<>=!~\[; ]", line.strip(), maxsplit=1)[0]
     if name and not name.startswith("#"):
         md.version(name)
 PY
 then
   say "installing python test requirements"
-  python3 -m pip install -q -r tests/requirements.txt
+  python3 -m pip install -q -r tests/requirements.txt -r scripts/requirements-tools.txt
 fi
 say "ready"

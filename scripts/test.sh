@@ -25,7 +25,7 @@ cargo build --profile lambda -p dx-lambda
 bash scripts/build-worker.sh
 
 step "validate: SAM template, wrangler deploy --dry-run"
-python3 -m cfnlint template.yaml
+SAM_CLI_TELEMETRY=0 AWS_DEFAULT_REGION="${AWS_DEFAULT_REGION:-us-east-1}" sam validate --lint -t template.yaml
 node_modules/.bin/wrangler deploy --dry-run --outdir target/worker-dist >/dev/null
 gzip_bytes=$(cat worker/build/index_bg.wasm worker/build/index.js | gzip -9 | wc -c)
 printf 'worker upload (wasm+js, gzip -9): %s bytes\n' "$gzip_bytes" >&2
