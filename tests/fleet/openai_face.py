@@ -52,7 +52,7 @@ from typing import Any
 from aiohttp import web
 
 from . import fixtures, wire
-from .faults import Fault, GrammarError, Plan, parse_model
+from .faults import GrammarError, parse_model
 
 NAME = "openai"
 PREFIX = "/openai"
@@ -336,7 +336,7 @@ def validate_chat(body: dict[str, Any]) -> None:
             tcid = m.get("tool_call_id")
             if not isinstance(tcid, str):
                 raise bad(
-                    f"Missing parameter 'tool_call_id': messages with role 'tool' must have a 'tool_call_id'.",
+                    "Missing parameter 'tool_call_id': messages with role 'tool' must have a 'tool_call_id'.",
                     f"{where}.tool_call_id",
                     "missing_required_parameter",
                 )
