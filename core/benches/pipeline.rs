@@ -125,13 +125,21 @@ fn pipeline(c: &mut Criterion) {
     let small = chat_body("What is the capital of France? Answer in one word.", false);
     let mut g = c.benchmark_group("request");
     g.bench_function("small_chat_non_stream", |b| {
-        b.iter_batched(|| request(small.clone()), |r| run(&gw, r), BatchSize::SmallInput)
+        b.iter_batched(
+            || request(small.clone()),
+            |r| run(&gw, r),
+            BatchSize::SmallInput,
+        )
     });
     let big_prompt = "lorem ipsum dolor sit amet ".repeat(200 * 1024 / 27);
     let big = chat_body(&big_prompt, false);
     g.throughput(Throughput::Bytes(big.len() as u64));
     g.bench_function("prompt_200kb_non_stream", |b| {
-        b.iter_batched(|| request(big.clone()), |r| run(&gw, r), BatchSize::SmallInput)
+        b.iter_batched(
+            || request(big.clone()),
+            |r| run(&gw, r),
+            BatchSize::SmallInput,
+        )
     });
     g.finish();
 
@@ -141,7 +149,11 @@ fn pipeline(c: &mut Criterion) {
     let mut g = c.benchmark_group("stream");
     g.throughput(Throughput::Elements(events));
     g.bench_function("whole_stream_passthrough", |b| {
-        b.iter_batched(|| request(stream_req.clone()), |r| run(&gw_stream, r), BatchSize::SmallInput)
+        b.iter_batched(
+            || request(stream_req.clone()),
+            |r| run(&gw_stream, r),
+            BatchSize::SmallInput,
+        )
     });
     g.finish();
 }
@@ -164,7 +176,9 @@ fn per_chunk(c: &mut Criterion) {
     g.bench_function("decode_and_render_translation", |b| {
         b.iter(|| render_chunk_event(&decode_chunk(&data).unwrap()))
     });
-    g.bench_function("render_from_unified", |b| b.iter(|| render_chunk_event(&chunk)));
+    g.bench_function("render_from_unified", |b| {
+        b.iter(|| render_chunk_event(&chunk))
+    });
     g.finish();
 }
 
