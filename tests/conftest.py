@@ -77,8 +77,26 @@ def dx_config(fleet: Fleet) -> dict:
             {"model_name": "fleet/*", "provider": "openai_compatible", "model": "*", "api_base": fleet.openai_base, "api_key": "env:FLEET_OPENAI_KEY"},
             {"model_name": "gpt-4o-mini", "provider": "openai_compatible", "model": "gpt-4o-mini-2024-07-18", "api_base": fleet.openai_base, "api_key": "env:FLEET_OPENAI_KEY"},
             {"model_name": "mock-chat", "provider": "mock", "mock_response": "Hello from the mock provider"},
-        ],
+        ]
+        + [entry for fragment in deployment_fragments(fleet) for entry in fragment.get("model_list", [])],
     }
+
+
+DEPLOYMENTS_DIR = Path(__file__).resolve().parent / "e2e" / "deployments"
+
+
+def deployment_fragments(fleet: Fleet) -> list[dict]:
+    """Per-provider additions to the gateway's config and environment.
+
+    Each ``tests/e2e/deployments/*.json`` holds ``{"model_list": [...], "env": {...}}``;
+    the text ``{fleet}`` is replaced by the fleet's base URL (``http://127.0.0.1:PORT``).
+    One file per provider face keeps provider test suites independent.
+    """
+    fragments = []
+    for path in sorted(DEPLOYMENTS_DIR.glob("*.json")):
+        text = path.read_text().replace("{fleet}", fleet.base_url)
+        fragments.append(json.loads(text))
+    return fragments
 
 
 @pytest.fixture(scope="session")
@@ -89,6 +107,7 @@ def gateway_env(fleet: Fleet) -> dict[str, str]:
         "FLEET_OPENAI_KEY": FLEET_KEY,
         "OPENAI_API_KEY": FLEET_KEY,
         "OPENAI_API_BASE": fleet.openai_base,
+        **{k: v for fragment in deployment_fragments(fleet) for k, v in fragment.get("env", {}).items()},
     }
 
 
@@ -192,3 +211,11 @@ if __name__ == "__main__":  # print the gateway environment for a fleet on DX_FL
         "OPENAI_API_BASE": _f.openai_base,
     }.items():
         print(f"{_k}={_v!r}" if " " in _v or '"' in _v else f"{_k}={_v}")
+
+
+@pytest.fixture
+def client(gateway):
+    """The official OpenAI SDK pointed at the gateway under test (no retries)."""
+    import openai
+
+    return openai.OpenAI(base_url=f"{gateway.base_url}/v1", api_key=MASTER_KEY, max_retries=0, timeout=30)

@@ -73,6 +73,34 @@ pub struct ModelEntry {
     /// Overrides `general.request_timeout_ms` for this deployment.
     #[serde(default)]
     pub request_timeout_ms: Option<u64>,
+    /// Azure OpenAI `api-version` query parameter.
+    #[serde(default)]
+    pub api_version: Option<String>,
+    /// AWS region (Bedrock); falls back to `AWS_REGION_NAME`/`AWS_REGION`/`AWS_DEFAULT_REGION`.
+    #[serde(default)]
+    pub aws_region_name: Option<String>,
+    #[serde(default)]
+    pub aws_access_key_id: Option<String>,
+    #[serde(default)]
+    pub aws_secret_access_key: Option<String>,
+    #[serde(default)]
+    pub aws_session_token: Option<String>,
+    /// Google Cloud project and location (Vertex AI).
+    #[serde(default)]
+    pub vertex_project: Option<String>,
+    #[serde(default)]
+    pub vertex_location: Option<String>,
+    /// A service-account JSON (the text itself, usually `env:NAME`).
+    #[serde(default)]
+    pub vertex_credentials: Option<String>,
+    /// For OpenAI-compatible upstreams: forward the client's body as is (the
+    /// default), or rebuild it from the unified representation, which drops
+    /// fields the gateway does not know.
+    #[serde(default)]
+    pub passthrough: Option<bool>,
+    /// Extra headers sent upstream with every request of this deployment.
+    #[serde(default)]
+    pub headers: std::collections::BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -9,19 +9,22 @@ use http::header::{AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE};
 use http::{HeaderMap, HeaderValue, Method, StatusCode};
 use serde::Serialize;
 
-use crate::codec::mock;
+use crate::codec::{self, mock, EncodeContext, ErrorDecoder, StreamDecoder};
 use crate::codec::openai_chat::{self, ResponseProbe};
 use crate::config::Config;
 use crate::error::{ErrorKind, GatewayError};
 use crate::http_util::{json, openai_error, read_body};
-use crate::ingress::openai_chat::{render_chunk_event, render_response, ChatEnvelope, DONE_EVENT};
+use crate::ingress::openai_chat::{
+    render_chunk_event, render_response, ChatEnvelope, ChunkRenderer, DONE_EVENT,
+};
 use crate::ports::{with_timeout, Ports, TransportError, UpstreamResponse};
 use crate::providers::Codec;
 use crate::resolve::{resolve_model, Deployment};
 use crate::secret::Secret;
 use crate::stream::openai_relay::{relay, RelayOptions};
+use crate::stream::translate::{translate, TranslateState};
 use crate::stream::{BodyStream, OnDone, StreamOutcome};
-use crate::unified::Usage;
+use crate::unified::{ChatRequest, Usage};
 
 /// A request as the shell hands it over, body already read.
 pub struct IncomingRequest {
@@ -235,8 +238,14 @@ impl<P: Ports> Gateway<P> {
         log.provider = deployment.provider.id;
         log.upstream_model = deployment.upstream_model.clone();
         let mut resp = match deployment.codec() {
-            Codec::OpenAiChat => self.openai_passthrough(&envelope, &deployment, log).await?,
+            Codec::OpenAiChat if deployment.passthrough => {
+                self.openai_passthrough(&envelope, &deployment, log).await?
+            }
             Codec::Mock => self.mock(&envelope, &deployment, log)?,
+            Codec::OpenAiChat => {
+                let req = envelope.to_unified()?;
+                self.translated(&req, &deployment, log).await?
+            }
         };
         let headers = resp.headers_mut();
         headers.insert(
@@ -286,6 +295,43 @@ impl<P: Ports> Gateway<P> {
         Ok(json(StatusCode::OK, body))
     }
 
+    /// Any upstream format other than OpenAI's own: unified request → codec →
+    /// unified response or chunks → OpenAI's shapes.
+    async fn translated(
+        &self,
+        req: &ChatRequest,
+        deployment: &Deployment,
+        log: &mut AccessLog,
+    ) -> Result<GatewayResponse, GatewayError> {
+        let ctx = EncodeContext {
+            now_ms: self.ports.now_ms(),
+            access_token: None,
+        };
+        let request = codec::encode(req, deployment, &ctx)?;
+        let upstream = self
+            .send(request, deployment, codec::error_decoder(deployment.codec()))
+            .await?;
+        let idle_ms = self.config.general.stream_idle_timeout_ms;
+        if req.stream {
+            let state = TranslateState::new(
+                StreamDecoder::new(deployment.codec())?,
+                ChunkRenderer::new(req.include_usage),
+            );
+            let on_done = self.stream_logger(log);
+            return Ok(sse(translate(
+                self.ports.clone(),
+                upstream.body,
+                state,
+                idle_ms,
+                on_done,
+            )));
+        }
+        let body = read_body(&self.ports, upstream.body, idle_ms, MAX_UPSTREAM_BODY).await?;
+        let response = codec::decode_response(deployment.codec(), &body)?;
+        log.usage = response.usage;
+        Ok(json(StatusCode::OK, render_response(&response)))
+    }
+
     fn mock(
         &self,
         envelope: &ChatEnvelope<'_>,
@@ -317,7 +363,7 @@ impl<P: Ports> Gateway<P> {
         &self,
         request: http::Request<Bytes>,
         deployment: &Deployment,
-        decode_error: fn(StatusCode, &HeaderMap, &[u8], &Deployment) -> GatewayError,
+        decode_error: ErrorDecoder,
     ) -> Result<UpstreamResponse, GatewayError> {
         let general = &self.config.general;
         let timeout = deployment

@@ -20,6 +20,89 @@ pub struct Deployment {
     pub api_key: Option<Secret>,
     pub mock_response: Option<String>,
     pub request_timeout_ms: Option<u64>,
+    /// Same-format requests are forwarded as sent (see `ModelEntry::passthrough`).
+    pub passthrough: bool,
+    /// Settings only some providers read (regions, API versions, cloud credentials).
+    pub params: ProviderParams,
+}
+
+/// Provider-specific settings, each from the deployment's config entry or,
+/// failing that, the variable that provider's own SDKs read.
+#[derive(Debug, Clone, Default)]
+pub struct ProviderParams {
+    pub api_version: Option<String>,
+    pub aws_region: Option<String>,
+    pub aws_access_key_id: Option<Secret>,
+    pub aws_secret_access_key: Option<Secret>,
+    pub aws_session_token: Option<Secret>,
+    pub vertex_project: Option<String>,
+    pub vertex_location: Option<String>,
+    pub vertex_credentials: Option<Secret>,
+    pub extra_headers: Vec<(String, String)>,
+}
+
+impl ProviderParams {
+    fn resolve(entry: Option<&ModelEntry>, env: &impl Env) -> ProviderParams {
+        let plain = |v: Option<&String>, names: &[&str]| -> Option<String> {
+            match v {
+                Some(v) => resolve_secret(v, env).map(|s| s.expose().to_owned()),
+                None => first_env(env, names),
+            }
+        };
+        let secret = |v: Option<&String>, names: &[&str]| -> Option<Secret> {
+            match v {
+                Some(v) => resolve_secret(v, env),
+                None => first_env(env, names).map(Secret::new),
+            }
+        };
+        ProviderParams {
+            api_version: plain(entry.and_then(|e| e.api_version.as_ref()), &["AZURE_API_VERSION"]),
+            aws_region: plain(
+                entry.and_then(|e| e.aws_region_name.as_ref()),
+                &["AWS_REGION_NAME", "AWS_REGION", "AWS_DEFAULT_REGION"],
+            ),
+            aws_access_key_id: secret(
+                entry.and_then(|e| e.aws_access_key_id.as_ref()),
+                &["AWS_ACCESS_KEY_ID"],
+            ),
+            aws_secret_access_key: secret(
+                entry.and_then(|e| e.aws_secret_access_key.as_ref()),
+                &["AWS_SECRET_ACCESS_KEY"],
+            ),
+            aws_session_token: secret(
+                entry.and_then(|e| e.aws_session_token.as_ref()),
+                &["AWS_SESSION_TOKEN"],
+            ),
+            vertex_project: plain(
+                entry.and_then(|e| e.vertex_project.as_ref()),
+                &["VERTEXAI_PROJECT", "VERTEX_PROJECT", "GOOGLE_CLOUD_PROJECT"],
+            ),
+            vertex_location: plain(
+                entry.and_then(|e| e.vertex_location.as_ref()),
+                &["VERTEXAI_LOCATION", "VERTEX_LOCATION"],
+            ),
+            vertex_credentials: secret(
+                entry.and_then(|e| e.vertex_credentials.as_ref()),
+                &["VERTEXAI_CREDENTIALS", "GOOGLE_APPLICATION_CREDENTIALS_JSON"],
+            ),
+            extra_headers: entry
+                .map(|e| {
+                    e.headers
+                        .iter()
+                        .filter_map(|(k, v)| {
+                            Some((k.clone(), resolve_secret(v, env)?.expose().to_owned()))
+                        })
+                        .collect()
+                })
+                .unwrap_or_default(),
+        }
+    }
+}
+
+fn first_env(env: &impl Env, names: &[&str]) -> Option<String> {
+    names
+        .iter()
+        .find_map(|name| env.var(name).filter(|v| !v.is_empty()))
 }
 
 impl Deployment {
@@ -47,7 +130,7 @@ pub fn resolve_model(
     if let Some((pid, model)) = requested.split_once('/') {
         if let Some(spec) = provider(pid) {
             if !model.is_empty() {
-                return build(spec, model.to_owned(), None, None, None, None, env);
+                return build(spec, model.to_owned(), None, env);
             }
         }
     }
@@ -80,33 +163,20 @@ fn from_entry(
         None if model == "*" => entry.model_name.clone(),
         None => model.to_owned(),
     };
-    build(
-        spec,
-        model,
-        entry.api_base.as_deref(),
-        entry.api_key.as_deref(),
-        entry.mock_response.clone(),
-        entry.request_timeout_ms,
-        env,
-    )
+    build(spec, model, Some(entry), env)
 }
 
 fn build(
     spec: &'static ProviderSpec,
     upstream_model: String,
-    api_base: Option<&str>,
-    api_key: Option<&str>,
-    mock_response: Option<String>,
-    request_timeout_ms: Option<u64>,
+    entry: Option<&ModelEntry>,
     env: &impl Env,
 ) -> Result<Deployment, GatewayError> {
+    let api_base = entry.and_then(|e| e.api_base.as_deref());
+    let api_key = entry.and_then(|e| e.api_key.as_deref());
     let api_base = match api_base {
         Some(b) => Some(b.to_owned()),
-        None => spec
-            .base_env
-            .iter()
-            .find_map(|name| env.var(name).filter(|v| !v.is_empty()))
-            .or_else(|| spec.base_url.map(str::to_owned)),
+        None => first_env(env, spec.base_env).or_else(|| spec.base_url.map(str::to_owned)),
     };
     let api_base = match (api_base, spec.codec) {
         (Some(b), _) => b.trim_end_matches('/').to_owned(),
@@ -120,11 +190,7 @@ fn build(
     };
     let api_key = match api_key {
         Some(v) => resolve_secret(v, env),
-        None => spec
-            .key_env
-            .iter()
-            .find_map(|name| env.var(name).filter(|v| !v.is_empty()))
-            .map(Secret::new),
+        None => first_env(env, spec.key_env).map(Secret::new),
     };
     if api_key.is_none() && !spec.key_optional {
         let hint = spec.key_env.first().copied().unwrap_or("api_key");
@@ -142,8 +208,10 @@ fn build(
         upstream_model,
         api_base,
         api_key,
-        mock_response,
-        request_timeout_ms,
+        mock_response: entry.and_then(|e| e.mock_response.clone()),
+        request_timeout_ms: entry.and_then(|e| e.request_timeout_ms),
+        passthrough: entry.and_then(|e| e.passthrough).unwrap_or(true),
+        params: ProviderParams::resolve(entry, env),
     })
 }
 

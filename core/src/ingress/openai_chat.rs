@@ -15,9 +15,10 @@ use serde_json::value::RawValue;
 
 use crate::codec::openai_chat::{role_from_openai, usage_to_wire, wire};
 use crate::error::GatewayError;
+use crate::stream::translate::Renderer;
 use crate::unified::{
     CacheControl, ChatChunk, ChatRequest, ChatResponse, MediaSource, Message, Part, ResponseFormat,
-    Role, Tool, ToolChoice,
+    Role, Tool, ToolChoice, Usage,
 };
 
 /// A parsed request body that still holds its fields as raw JSON.
@@ -621,6 +622,63 @@ pub fn render_error_event(e: &GatewayError) -> Bytes {
     buf.extend_from_slice(&e.to_openai_json());
     buf.extend_from_slice(b"\n\n");
     Bytes::from(buf)
+}
+
+/// Unified chunks as OpenAI chat chunks. Usage is held back and sent as the
+/// final `choices: []` chunk, only when the client asked for it.
+#[derive(Default)]
+pub struct ChunkRenderer {
+    include_usage: bool,
+    id: String,
+    model: String,
+    created: u64,
+}
+
+impl ChunkRenderer {
+    pub fn new(include_usage: bool) -> Self {
+        ChunkRenderer {
+            include_usage,
+            ..ChunkRenderer::default()
+        }
+    }
+}
+
+impl Renderer for ChunkRenderer {
+    fn chunk(&mut self, chunk: &ChatChunk) -> Option<Bytes> {
+        if self.id.is_empty() {
+            self.id = chunk.id.clone();
+            self.model = chunk.model.clone();
+            self.created = chunk.created;
+        }
+        if chunk.choices.is_empty() {
+            return None;
+        }
+        if chunk.usage.is_some() {
+            let mut without = chunk.clone();
+            without.usage = None;
+            return Some(render_chunk_event(&without));
+        }
+        Some(render_chunk_event(chunk))
+    }
+
+    fn end(&mut self, usage: Option<Usage>) -> Bytes {
+        let mut out = Vec::new();
+        if let (true, Some(u)) = (self.include_usage, usage) {
+            out.extend_from_slice(&render_chunk_event(&ChatChunk {
+                id: self.id.clone(),
+                created: self.created,
+                model: self.model.clone(),
+                choices: Vec::new(),
+                usage: Some(u),
+            }));
+        }
+        out.extend_from_slice(DONE_EVENT);
+        Bytes::from(out)
+    }
+
+    fn error(&mut self, error: &GatewayError) -> Bytes {
+        render_error_event(error)
+    }
 }
 
 #[cfg(test)]

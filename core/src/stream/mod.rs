@@ -2,6 +2,7 @@
 
 pub mod openai_relay;
 pub mod sse;
+pub mod translate;
 
 use bytes::Bytes;
 

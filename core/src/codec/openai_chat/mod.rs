@@ -2,7 +2,12 @@
 //! responses, stream chunks and error bodies back into the unified types.
 //! Shared by OpenAI itself and every provider that imitates its API.
 
+mod encode;
+mod stream;
 pub mod wire;
+
+pub use encode::render_request;
+pub use stream::StreamDecoder;
 
 use bytes::Bytes;
 use http::header::{AUTHORIZATION, CONTENT_TYPE};
@@ -47,6 +52,9 @@ pub fn build_request(
             )
         })?;
         builder = builder.header(AUTHORIZATION, value);
+    }
+    for (name, value) in &deployment.params.extra_headers {
+        builder = builder.header(name.as_str(), value.as_str());
     }
     builder.body(Bytes::from(body)).map_err(|_| {
         GatewayError::new(
@@ -309,6 +317,20 @@ fn truncate(s: &str, max: usize) -> String {
         Some((i, _)) => format!("{}…", &s[..i]),
         None => s.to_owned(),
     }
+}
+
+/// The unified request as an OpenAI chat request to `deployment`.
+pub fn encode(
+    req: &crate::unified::ChatRequest,
+    deployment: &Deployment,
+) -> Result<http::Request<Bytes>, GatewayError> {
+    let body = render_request(req, &deployment.upstream_model);
+    build_request(deployment, body, req.stream)
+}
+
+/// An error the upstream reported inside an already-started stream.
+pub fn stream_error(message: String) -> GatewayError {
+    GatewayError::new(ErrorKind::UpstreamUnavailable, message).with_code("upstream_stream_error")
 }
 
 fn invalid_upstream(e: serde_json::Error) -> GatewayError {

@@ -228,6 +228,8 @@ fn deployment(key: &str) -> Deployment {
         api_key: Some(Secret::new(key)),
         mock_response: None,
         request_timeout_ms: None,
+        passthrough: true,
+        params: Default::default(),
     }
 }
 

@@ -1,0 +1,165 @@
+//! Cross-format streaming: upstream bytes → codec's unified chunks → the
+//! ingress format's events, as they arrive. Failure after the first byte
+//! becomes the ingress format's own error event, never a silent end.
+
+use bytes::Bytes;
+use futures::StreamExt;
+
+use crate::codec::StreamDecoder;
+use crate::error::GatewayError;
+use crate::ports::{with_timeout, ByteStream, MaybeSend, MaybeSync, Sleep};
+use crate::stream::{BodyStream, OnDone, StreamOutcome};
+use crate::unified::{ChatChunk, Usage};
+
+/// How unified chunks look to the client: one implementation per ingress format.
+pub trait Renderer {
+    /// Bytes for one chunk (may be empty when the format has nothing to say).
+    fn chunk(&mut self, chunk: &ChatChunk) -> Option<Bytes>;
+    /// The normal end of the stream.
+    fn end(&mut self, usage: Option<Usage>) -> Bytes;
+    /// The stream failed after it started.
+    fn error(&mut self, error: &GatewayError) -> Bytes;
+}
+
+/// The per-stream state without IO: push upstream bytes, get client bytes.
+pub struct TranslateState<R> {
+    decoder: StreamDecoder,
+    renderer: R,
+    pub usage: Option<Usage>,
+    saw_finish: bool,
+    pub finished: bool,
+    pub error: Option<String>,
+}
+
+impl<R: Renderer> TranslateState<R> {
+    pub fn new(decoder: StreamDecoder, renderer: R) -> Self {
+        TranslateState {
+            decoder,
+            renderer,
+            usage: None,
+            saw_finish: false,
+            finished: false,
+            error: None,
+        }
+    }
+
+    pub fn push(&mut self, bytes: &[u8]) -> Option<Bytes> {
+        let result = self.decoder.push(bytes);
+        let mut out = self.render(result);
+        if !self.finished && self.decoder.is_done() {
+            out.extend_from_slice(&self.renderer.end(self.usage));
+            self.finished = true;
+        }
+        (!out.is_empty()).then(|| Bytes::from(out))
+    }
+
+    pub fn end(&mut self) -> Option<Bytes> {
+        if self.finished {
+            return None;
+        }
+        let result = self.decoder.finish();
+        let mut out = self.render(result);
+        if !self.finished {
+            if self.decoder.is_done() || self.saw_finish {
+                out.extend_from_slice(&self.renderer.end(self.usage));
+            } else {
+                out.extend_from_slice(&self.fail(crate::codec::openai_chat::stream_error(
+                    "The upstream stream ended before the response was complete.".into(),
+                )));
+            }
+            self.finished = true;
+        }
+        (!out.is_empty()).then(|| Bytes::from(out))
+    }
+
+    pub fn fail(&mut self, error: GatewayError) -> Bytes {
+        self.finished = true;
+        self.error = Some(error.message.clone());
+        self.renderer.error(&error)
+    }
+
+    pub fn completed(&self) -> bool {
+        self.finished && self.error.is_none()
+    }
+
+    fn render(&mut self, result: Result<Vec<ChatChunk>, GatewayError>) -> Vec<u8> {
+        let mut out = Vec::new();
+        match result {
+            Ok(chunks) => {
+                for chunk in &chunks {
+                    if chunk.usage.is_some() {
+                        self.usage = chunk.usage;
+                    }
+                    if chunk.choices.iter().any(|c| c.finish_reason.is_some()) {
+                        self.saw_finish = true;
+                    }
+                    if let Some(b) = self.renderer.chunk(chunk) {
+                        out.extend_from_slice(&b);
+                    }
+                }
+            }
+            Err(e) => out.extend_from_slice(&self.fail(e)),
+        }
+        out
+    }
+}
+
+/// The async wrapper: pulls the upstream with an idle timeout.
+pub fn translate<S, R>(
+    sleep: S,
+    upstream: ByteStream,
+    state: TranslateState<R>,
+    idle_ms: u64,
+    on_done: OnDone,
+) -> BodyStream
+where
+    S: Sleep + Clone + MaybeSend + MaybeSync + 'static,
+    R: Renderer + MaybeSend + 'static,
+{
+    struct St<S, R: Renderer> {
+        sleep: S,
+        upstream: ByteStream,
+        state: TranslateState<R>,
+        idle_ms: u64,
+        on_done: OnDone,
+    }
+    impl<S, R: Renderer> Drop for St<S, R> {
+        fn drop(&mut self) {
+            self.on_done.fire(StreamOutcome {
+                usage: self.state.usage,
+                completed: self.state.completed(),
+                error: self.state.error.clone(),
+                client_gone: !self.state.finished,
+            });
+        }
+    }
+    let st = St {
+        sleep,
+        upstream,
+        state,
+        idle_ms,
+        on_done,
+    };
+    Box::pin(futures::stream::unfold(st, |mut st| async move {
+        loop {
+            if st.state.finished {
+                return None;
+            }
+            let next = with_timeout(&st.sleep, st.idle_ms, st.upstream.next()).await;
+            let out = match next {
+                None => Some(st.state.fail(crate::codec::openai_chat::stream_error(format!(
+                    "The upstream sent nothing for {} ms; the stream was abandoned.",
+                    st.idle_ms
+                )))),
+                Some(None) => st.state.end(),
+                Some(Some(Err(e))) => Some(st.state.fail(crate::codec::openai_chat::stream_error(
+                    format!("The upstream connection broke mid-stream: {e}."),
+                ))),
+                Some(Some(Ok(chunk))) => st.state.push(&chunk),
+            };
+            if let Some(bytes) = out {
+                return Some((bytes, st));
+            }
+        }
+    }))
+}
