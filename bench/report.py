@@ -142,7 +142,10 @@ def print_summary(r: dict) -> None:
         lat, th, tt = wk.get("latency_c1", {}), wk.get("throughput", {}), wk.get("ttfb", {})
         p("  Worker (plain workerd, one core)")
         p(f"    c=1 latency   direct p50 {lat.get('direct_p50_ms')} / p99 {lat.get('direct_p99_ms')} ms;"
-          f"  gateway p50 {lat.get('gateway_p50_ms')} / p99 {lat.get('gateway_p99_ms')} ms")
+          f"  gateway p50 {lat.get('gateway_p50_ms')} / p99 {lat.get('gateway_p99_ms')} ms"
+          f" ({g(lat, 'samples', 'gateway')} samples, {lat.get('rounds')} rounds)")
+        p(f"                  added p99, median of the rounds' p99s: {lat.get('added_p99_median_of_rounds_ms')} ms;"
+          f" other load on the gateway core during the gateway's turns {lat.get('other_load_on_gateway_core_ms')} ms")
         p(f"    c={th.get('connections')} throughput  {th.get('rps')} req/s, gateway core {th.get('gateway_core_utilization')} busy,"
           f" {th.get('cpu_ms_per_request')} CPU-ms/req (schedstat {th.get('cpu_ms_per_request_schedstat')}),"
           f" projected {th.get('rps_per_core_projected')} req/s per core")

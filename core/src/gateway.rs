@@ -406,7 +406,15 @@ impl<P: Ports> Gateway<P> {
                     )
                     .await
                     .unwrap_or_default();
-                    decode_error(resp.status, &resp.headers, &body, deployment)
+                    let mut err = decode_error(resp.status, &resp.headers, &body, deployment);
+                    if matches!(err.kind, ErrorKind::Authentication | ErrorKind::PermissionDenied) {
+                        // The client's own key was fine: say whose credentials failed.
+                        err.message = format!(
+                            "The upstream provider `{}` rejected the gateway's credentials: {}",
+                            deployment.provider.id, err.message
+                        );
+                    }
+                    err
                 }
             };
             if attempt >= general.num_retries || !err.kind.is_retryable() {
