@@ -90,7 +90,7 @@ class Conn:
         try:
             status = int(status_line.split(" ", 2)[1])
         except (IndexError, ValueError):
-            raise ProtocolError(f"bad status line {status_line!r}")
+            raise ProtocolError(f"bad status line {status_line!r}") from None
         hdrs: dict[str, str] = {}
         for line in hlines:
             k, _, v = line.partition(":")

@@ -11,7 +11,6 @@ import json
 import os
 import re
 import subprocess
-import sys
 
 MiB = 1024 * 1024
 
@@ -94,7 +93,7 @@ def final(a: argparse.Namespace) -> None:
         "lambda_cpu_ms_per_invocation": g(lm, "warm_quickack", "non_stream", "cpu_ms_per_invocation"),
     }
     verdicts = {}
-    for key, (label, unit, budget, how) in BUDGETS.items():
+    for key, (_label, _unit, budget, how) in BUDGETS.items():
         v = figures.get(key)
         if v is None:
             verdicts[key] = "n/a"
@@ -103,8 +102,8 @@ def final(a: argparse.Namespace) -> None:
     report = {
         "meta": meta,
         "figures": figures,
-        "budgets": {k: {"label": l, "budget": b, "unit": u, "rule": h, "value": figures.get(k), "verdict": verdicts[k]}
-                    for k, (l, u, b, h) in BUDGETS.items()},
+        "budgets": {k: {"label": label, "budget": b, "unit": u, "rule": h, "value": figures.get(k), "verdict": verdicts[k]}
+                    for k, (label, u, b, h) in BUDGETS.items()},
         "worker_bundle": sz,
         "worker": wk,
         "lambda": lm,
@@ -125,7 +124,7 @@ def fmt(v, unit: str) -> str:
 
 
 def print_summary(r: dict) -> None:
-    f, m, wk, lm = r["figures"], r["meta"], r["worker"] or {}, r["lambda"] or {}
+    m, wk, lm = r["meta"], r["worker"] or {}, r["lambda"] or {}
     p = print
     p("")
     p("DX Gateway end-to-end benchmark")
@@ -134,7 +133,7 @@ def print_summary(r: dict) -> None:
     p(f"  cores busy in the second before the run: {m.get('cores_busy_before')}")
     p("")
     p(f"  {'figure':<38}{'value':>16}   {'budget':>14}   verdict")
-    for key, b in r["budgets"].items():
+    for b in r["budgets"].values():
         rule = "<=" if b["rule"] == "le" else ">="
         p(f"  {b['label']:<38}{fmt(b['value'], b['unit']):>16}   {rule + ' ' + fmt(b['budget'], b['unit']):>14}   {b['verdict']}")
     p("")

@@ -151,7 +151,7 @@ def c1_rounds(a: argparse.Namespace, targets: dict[str, tuple[int, int, str, str
                 m["statuses"][k] = m["statuses"].get(k, 0) + v
             m["ok"] = m["ok"] and res["ok"]
             m["runs"].append({k: res[k] for k in ("name", "requests", "rps", "latency_us") if k in res})
-    for key, m in merged.items():
+    for m in merged.values():
         s = sorted(m.pop("samples"))
         m["latency_us"] = {"n": len(s), "min": s[0] if s else 0, "mean": round(sum(s) / len(s), 1) if s else 0,
                            "p50": pct(s, 50), "p75": pct(s, 75), "p90": pct(s, 90), "p99": pct(s, 99),

@@ -9,8 +9,8 @@ use http::header::{AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE};
 use http::{HeaderMap, HeaderValue, Method, StatusCode};
 use serde::Serialize;
 
-use crate::codec::{self, mock, EncodeContext, ErrorDecoder, StreamDecoder};
 use crate::codec::openai_chat::{self, ResponseProbe};
+use crate::codec::{self, mock, EncodeContext, ErrorDecoder, StreamDecoder};
 use crate::config::Config;
 use crate::error::{ErrorKind, GatewayError};
 use crate::http_util::{json, openai_error, read_body};
@@ -42,6 +42,22 @@ pub enum Body {
 }
 
 pub type GatewayResponse = http::Response<Body>;
+
+/// The request headers the core reads. Shells where copying headers is costly
+/// (Workers: each one crosses the JS boundary) copy only these.
+pub const INGRESS_HEADERS: &[&str] = &[
+    "authorization",
+    "x-api-key",
+    "content-type",
+    "content-length",
+    "anthropic-version",
+    "anthropic-beta",
+    "user-agent",
+];
+
+/// The headers the core reads from a successful upstream response; error
+/// responses are rarer and shells hand over all of their headers.
+pub const UPSTREAM_SUCCESS_HEADERS: &[&str] = &["content-type", "x-request-id"];
 
 /// Upstream error and non-stream bodies larger than this are refused.
 const MAX_UPSTREAM_BODY: usize = 64 * 1024 * 1024;
@@ -309,7 +325,11 @@ impl<P: Ports> Gateway<P> {
         };
         let request = codec::encode(req, deployment, &ctx)?;
         let upstream = self
-            .send(request, deployment, codec::error_decoder(deployment.codec()))
+            .send(
+                request,
+                deployment,
+                codec::error_decoder(deployment.codec()),
+            )
             .await?;
         let idle_ms = self.config.general.stream_idle_timeout_ms;
         if req.stream {
@@ -407,7 +427,10 @@ impl<P: Ports> Gateway<P> {
                     .await
                     .unwrap_or_default();
                     let mut err = decode_error(resp.status, &resp.headers, &body, deployment);
-                    if matches!(err.kind, ErrorKind::Authentication | ErrorKind::PermissionDenied) {
+                    if matches!(
+                        err.kind,
+                        ErrorKind::Authentication | ErrorKind::PermissionDenied
+                    ) {
                         // The client's own key was fine: say whose credentials failed.
                         err.message = format!(
                             "The upstream provider `{}` rejected the gateway's credentials: {}",

@@ -22,7 +22,9 @@ pub mod unified;
 
 pub use config::{Config, ConfigError, General, ModelEntry};
 pub use error::{ErrorKind, GatewayError};
-pub use gateway::{Body, Gateway, GatewayResponse, IncomingRequest};
+pub use gateway::{
+    Body, Gateway, GatewayResponse, IncomingRequest, INGRESS_HEADERS, UPSTREAM_SUCCESS_HEADERS,
+};
 pub use providers::{Codec, ProviderSpec, PROVIDERS};
 pub use resolve::{resolve_model, Deployment};
 pub use secret::Secret;

@@ -8,7 +8,7 @@ mod ports;
 use std::sync::{Arc, OnceLock};
 
 use bytes::Bytes;
-use dx_core::{Body, Config, Gateway, GatewayResponse, IncomingRequest};
+use dx_core::{Body, Config, Gateway, GatewayResponse, IncomingRequest, INGRESS_HEADERS};
 use futures::StreamExt;
 use worker::{event, Context, Env, Headers, Request, Response, Result};
 
@@ -50,12 +50,12 @@ async fn fetch(mut req: Request, env: Env, ctx: Context) -> Result<Response> {
     }
     let url = req.url()?;
     let mut headers = http::HeaderMap::new();
-    for (name, value) in req.headers().entries() {
-        if let (Ok(n), Ok(v)) = (
-            http::HeaderName::from_bytes(name.as_bytes()),
-            http::HeaderValue::from_str(&value),
-        ) {
-            headers.append(n, v);
+    let incoming = req.headers();
+    for name in INGRESS_HEADERS {
+        if let Some(value) = incoming.get(name).ok().flatten() {
+            if let Ok(v) = http::HeaderValue::from_str(&value) {
+                headers.insert(*name, v);
+            }
         }
     }
     let method =

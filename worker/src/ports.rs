@@ -1,5 +1,7 @@
 //! The core's ports on the Workers runtime.
 
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::rc::Rc;
 use std::time::Duration;
 
@@ -7,6 +9,7 @@ use bytes::Bytes;
 use dx_core::ports::{
     Background, BoxFuture, Clock, Env, HttpClient, Log, Sleep, TransportError, UpstreamResponse,
 };
+use dx_core::UPSTREAM_SUCCESS_HEADERS;
 use futures::StreamExt;
 use worker::{Delay, Fetch, Headers, Method, Request, RequestInit};
 
@@ -53,12 +56,23 @@ impl HttpClient for WorkerPorts {
         let status = http::StatusCode::from_u16(response.status_code())
             .unwrap_or(http::StatusCode::BAD_GATEWAY);
         let mut header_map = http::HeaderMap::new();
-        for (name, value) in response.headers().entries() {
-            if let (Ok(n), Ok(v)) = (
-                http::HeaderName::from_bytes(name.as_bytes()),
-                http::HeaderValue::from_str(&value),
-            ) {
-                header_map.append(n, v);
+        let upstream_headers = response.headers();
+        if status.is_success() {
+            for name in UPSTREAM_SUCCESS_HEADERS {
+                if let Some(value) = upstream_headers.get(name).ok().flatten() {
+                    if let Ok(v) = http::HeaderValue::from_str(&value) {
+                        header_map.insert(*name, v);
+                    }
+                }
+            }
+        } else {
+            for (name, value) in upstream_headers.entries() {
+                if let (Ok(n), Ok(v)) = (
+                    http::HeaderName::from_bytes(name.as_bytes()),
+                    http::HeaderValue::from_str(&value),
+                ) {
+                    header_map.append(n, v);
+                }
             }
         }
         let body = response
@@ -95,13 +109,25 @@ impl Background for WorkerPorts {
     }
 }
 
+thread_local! {
+    /// Vars and secrets are fixed for the life of an isolate; each uncached
+    /// lookup is a round trip into JS (and a thrown error when absent).
+    static ENV_CACHE: RefCell<HashMap<String, Option<String>>> = RefCell::new(HashMap::new());
+}
+
 impl Env for WorkerPorts {
     fn var(&self, name: &str) -> Option<String> {
-        self.env
+        if let Some(hit) = ENV_CACHE.with(|c| c.borrow().get(name).cloned()) {
+            return hit;
+        }
+        let value = self
+            .env
             .secret(name)
             .map(|s| s.to_string())
             .or_else(|_| self.env.var(name).map(|v| v.to_string()))
-            .ok()
+            .ok();
+        ENV_CACHE.with(|c| c.borrow_mut().insert(name.to_owned(), value.clone()));
+        value
     }
 }
 
