@@ -17,7 +17,7 @@ use crate::http_util::{json, openai_error, read_body};
 use crate::ingress::openai_chat::{
     render_chunk_event, render_response, ChatEnvelope, ChunkRenderer, DONE_EVENT,
 };
-use crate::ports::{with_timeout, Ports, TransportError, UpstreamResponse};
+use crate::ports::{with_timeout, Ports, ReadWhole, TransportError, UpstreamResponse};
 use crate::providers::Codec;
 use crate::resolve::{resolve_model, Deployment};
 use crate::secret::Secret;
@@ -281,7 +281,10 @@ impl<P: Ports> Gateway<P> {
         log: &mut AccessLog,
     ) -> Result<GatewayResponse, GatewayError> {
         let body = envelope.render_passthrough(&deployment.upstream_model, envelope.stream);
-        let request = openai_chat::build_request(deployment, body, envelope.stream)?;
+        let mut request = openai_chat::build_request(deployment, body, envelope.stream)?;
+        if !envelope.stream {
+            request.extensions_mut().insert(ReadWhole);
+        }
         let upstream = self
             .send(request, deployment, openai_chat::decode_error)
             .await?;
@@ -323,7 +326,10 @@ impl<P: Ports> Gateway<P> {
             now_ms: self.ports.now_ms(),
             access_token: None,
         };
-        let request = codec::encode(req, deployment, &ctx)?;
+        let mut request = codec::encode(req, deployment, &ctx)?;
+        if !req.stream {
+            request.extensions_mut().insert(ReadWhole);
+        }
         let upstream = self
             .send(
                 request,

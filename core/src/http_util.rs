@@ -29,36 +29,38 @@ pub fn openai_error(e: &GatewayError) -> GatewayResponse {
     resp
 }
 
-/// Reads a whole upstream body, failing if it goes silent or grows past `max`.
+/// Reads a whole upstream body, failing if it takes longer than `timeout_ms`
+/// in all or grows past `max`. One timer for the whole read: a non-streamed
+/// body is complete upstream before its headers are sent, so it arrives at
+/// network speed.
 pub async fn read_body<S: Sleep>(
     sleep: &S,
-    mut body: ByteStream,
-    idle_ms: u64,
+    body: ByteStream,
+    timeout_ms: u64,
     max: usize,
 ) -> Result<Bytes, GatewayError> {
+    with_timeout(sleep, timeout_ms, collect(body, max))
+        .await
+        .unwrap_or_else(|| {
+            Err(GatewayError::new(
+                ErrorKind::UpstreamTimeout,
+                format!("The upstream did not finish sending its response within {timeout_ms} ms."),
+            )
+            .with_code("upstream_timeout"))
+        })
+}
+
+async fn collect(mut body: ByteStream, max: usize) -> Result<Bytes, GatewayError> {
     let mut first: Option<Bytes> = None;
     let mut buf: Option<BytesMut> = None;
-    loop {
-        let next = with_timeout(sleep, idle_ms, body.next())
-            .await
-            .ok_or_else(|| {
-                GatewayError::new(
-                    ErrorKind::UpstreamTimeout,
-                    format!("The upstream stopped sending its response for {idle_ms} ms."),
-                )
-                .with_code("upstream_timeout")
-            })?;
-        let chunk = match next {
-            None => break,
-            Some(Ok(c)) => c,
-            Some(Err(e)) => {
-                return Err(GatewayError::new(
-                    ErrorKind::UpstreamUnavailable,
-                    format!("The upstream response broke off: {e}."),
-                )
-                .with_code("upstream_interrupted"))
-            }
-        };
+    while let Some(next) = body.next().await {
+        let chunk = next.map_err(|e| {
+            GatewayError::new(
+                ErrorKind::UpstreamUnavailable,
+                format!("The upstream response broke off: {e}."),
+            )
+            .with_code("upstream_interrupted")
+        })?;
         let len = first.as_ref().map_or(0, Bytes::len) + buf.as_ref().map_or(0, BytesMut::len);
         if len + chunk.len() > max {
             return Err(GatewayError::new(

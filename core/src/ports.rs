@@ -76,6 +76,12 @@ impl UpstreamResponse {
     }
 }
 
+/// Request extension: the core will read this response's whole body before
+/// using any of it (non-streamed answers, error bodies), so a shell may fetch
+/// it in one call instead of chunk by chunk.
+#[derive(Debug, Clone, Copy)]
+pub struct ReadWhole;
+
 /// Sends one HTTP request. Streaming is the normal case: the future resolves
 /// when headers arrive, not when the body ends.
 pub trait HttpClient {
@@ -131,6 +137,61 @@ impl<T> Ports for T where
         + MaybeSync
         + 'static
 {
+}
+
+/// An inactivity timeout over a stream that arms one timer and re-arms it
+/// only when it fires early, instead of a new timer per chunk: on Workers
+/// every timer is a JS closure and a `setTimeout`.
+pub struct IdleTimer<P> {
+    ports: P,
+    idle_ms: u64,
+    last_progress_ms: u64,
+    timer: Option<BoxFuture<'static, ()>>,
+}
+
+impl<P: Sleep + Clock + Clone + MaybeSend + MaybeSync + 'static> IdleTimer<P> {
+    pub fn new(ports: P, idle_ms: u64) -> Self {
+        let last_progress_ms = ports.now_ms();
+        IdleTimer {
+            ports,
+            idle_ms,
+            last_progress_ms,
+            timer: None,
+        }
+    }
+
+    /// The next item of `stream`, or `None` once it has been silent for `idle_ms`.
+    pub async fn next<S>(&mut self, stream: &mut S) -> Option<Option<S::Item>>
+    where
+        S: futures::Stream + Unpin,
+    {
+        use futures::StreamExt;
+        loop {
+            let timer = match &mut self.timer {
+                Some(t) => t,
+                None => {
+                    let elapsed = self.ports.now_ms().saturating_sub(self.last_progress_ms);
+                    let wait = self.idle_ms.saturating_sub(elapsed).max(1);
+                    let ports = self.ports.clone();
+                    self.timer
+                        .insert(Box::pin(async move { ports.sleep(wait).await }))
+                }
+            };
+            match futures::future::select(stream.next(), timer.as_mut()).await {
+                futures::future::Either::Left((item, _)) => {
+                    self.last_progress_ms = self.ports.now_ms();
+                    return Some(item);
+                }
+                futures::future::Either::Right(((), _)) => {
+                    self.timer = None;
+                    let elapsed = self.ports.now_ms().saturating_sub(self.last_progress_ms);
+                    if elapsed >= self.idle_ms {
+                        return None;
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// Resolves to whichever finishes first: `fut`, or a sleep of `ms`.

@@ -10,7 +10,7 @@ use std::sync::{Arc, OnceLock};
 use bytes::Bytes;
 use dx_core::{Body, Config, Gateway, GatewayResponse, IncomingRequest, INGRESS_HEADERS};
 use futures::StreamExt;
-use worker::{event, Context, Env, Headers, Request, Response, Result};
+use worker::{event, Context, Env, Request, Result};
 
 use crate::ports::WorkerPorts;
 
@@ -28,14 +28,20 @@ fn config(ports: &WorkerPorts) -> std::result::Result<Arc<Config>, String> {
 }
 
 #[event(fetch)]
-async fn fetch(mut req: Request, env: Env, ctx: Context) -> Result<Response> {
+async fn fetch(mut req: Request, env: Env, ctx: Context) -> Result<web_sys::Response> {
     let ports = WorkerPorts::new(env, ctx);
     let config = match config(&ports) {
         Ok(c) => c,
         Err(message) => {
             worker::console_error!("{message}");
             let body = serde_json::json!({"error": {"message": message, "type": "server_error", "param": null, "code": "config_error"}});
-            return Ok(Response::from_json(&body)?.with_status(500));
+            return into_worker(
+                http::Response::builder()
+                    .status(500)
+                    .header("content-type", "application/json")
+                    .body(Body::Full(Bytes::from(body.to_string())))
+                    .map_err(|e| worker::Error::RustError(e.to_string()))?,
+            );
         }
     };
     let gateway = Gateway::new(ports, config);
@@ -75,22 +81,30 @@ async fn fetch(mut req: Request, env: Env, ctx: Context) -> Result<Response> {
     into_worker(gateway.handle(incoming).await)
 }
 
-fn into_worker(resp: GatewayResponse) -> Result<Response> {
+/// Builds the JS response directly: workers-rs's `Response` would copy the
+/// body and headers once more on the way out.
+fn into_worker(resp: GatewayResponse) -> Result<web_sys::Response> {
     let (parts, body) = resp.into_parts();
-    let headers = Headers::new();
+    let headers = web_sys::Headers::new()?;
     for (name, value) in &parts.headers {
         if let Ok(v) = value.to_str() {
             headers.append(name.as_str(), v)?;
         }
     }
+    let init = web_sys::ResponseInit::new();
+    init.set_status(parts.status.as_u16());
+    init.set_headers(&headers);
     let response = match body {
-        Body::Empty => Response::empty()?,
-        Body::Full(bytes) => Response::from_bytes(bytes.to_vec())?,
+        Body::Empty => web_sys::Response::new_with_opt_str_and_init(None, &init)?,
+        Body::Full(bytes) => web_sys::Response::new_with_opt_buffer_source_and_init(
+            Some(&js_sys::Uint8Array::from(&bytes[..])),
+            &init,
+        )?,
         Body::Stream(stream) => {
-            Response::from_stream(stream.map(|b| Ok::<Vec<u8>, worker::Error>(b.to_vec())))?
+            let chunks = stream.map(|b| Ok(js_sys::Uint8Array::from(&b[..]).into()));
+            let readable = wasm_streams::ReadableStream::from_stream(chunks).into_raw();
+            web_sys::Response::new_with_opt_readable_stream_and_init(Some(&readable), &init)?
         }
     };
-    Ok(response
-        .with_status(parts.status.as_u16())
-        .with_headers(headers))
+    Ok(response)
 }

@@ -4,12 +4,11 @@
 //! its own behalf, and never let a broken upstream look like a clean end.
 
 use bytes::{Bytes, BytesMut};
-use futures::StreamExt;
 
 use crate::codec::openai_chat::{usage_from_wire, ChunkProbe};
 use crate::error::{ErrorKind, GatewayError};
 use crate::ingress::openai_chat::{render_error_event, DONE_EVENT};
-use crate::ports::{with_timeout, ByteStream, MaybeSend, MaybeSync, Sleep};
+use crate::ports::{ByteStream, Clock, IdleTimer, MaybeSend, MaybeSync, Sleep};
 use crate::stream::sse::{Decoder, Event};
 use crate::stream::{BodyStream, OnDone, StreamOutcome};
 use crate::unified::Usage;
@@ -149,14 +148,14 @@ impl RelayState {
 }
 
 /// The async relay: pulls the upstream with an idle timeout and yields client bytes.
-pub fn relay<S: Sleep + Clone + MaybeSend + MaybeSync + 'static>(
+pub fn relay<S: Sleep + Clock + Clone + MaybeSend + MaybeSync + 'static>(
     sleep: S,
     upstream: ByteStream,
     opts: RelayOptions,
     on_done: OnDone,
 ) -> BodyStream {
     struct St<S> {
-        sleep: S,
+        timer: IdleTimer<S>,
         upstream: ByteStream,
         relay: RelayState,
         idle_ms: u64,
@@ -173,7 +172,7 @@ pub fn relay<S: Sleep + Clone + MaybeSend + MaybeSync + 'static>(
         }
     }
     let st = St {
-        sleep,
+        timer: IdleTimer::new(sleep, opts.idle_timeout_ms),
         upstream,
         relay: RelayState::new(opts.strip_usage_chunk),
         idle_ms: opts.idle_timeout_ms,
@@ -184,7 +183,7 @@ pub fn relay<S: Sleep + Clone + MaybeSend + MaybeSync + 'static>(
             if st.relay.finished {
                 return None;
             }
-            let next = with_timeout(&st.sleep, st.idle_ms, st.upstream.next()).await;
+            let next = st.timer.next(&mut st.upstream).await;
             let out = match next {
                 None => Some(st.relay.fail(format!(
                     "The upstream sent nothing for {} ms; the stream was abandoned.",

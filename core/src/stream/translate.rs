@@ -3,11 +3,10 @@
 //! becomes the ingress format's own error event, never a silent end.
 
 use bytes::Bytes;
-use futures::StreamExt;
 
 use crate::codec::StreamDecoder;
 use crate::error::GatewayError;
-use crate::ports::{with_timeout, ByteStream, MaybeSend, MaybeSync, Sleep};
+use crate::ports::{ByteStream, Clock, IdleTimer, MaybeSend, MaybeSync, Sleep};
 use crate::stream::{BodyStream, OnDone, StreamOutcome};
 use crate::unified::{ChatChunk, Usage};
 
@@ -113,11 +112,11 @@ pub fn translate<S, R>(
     on_done: OnDone,
 ) -> BodyStream
 where
-    S: Sleep + Clone + MaybeSend + MaybeSync + 'static,
+    S: Sleep + Clock + Clone + MaybeSend + MaybeSync + 'static,
     R: Renderer + MaybeSend + 'static,
 {
     struct St<S, R: Renderer> {
-        sleep: S,
+        timer: IdleTimer<S>,
         upstream: ByteStream,
         state: TranslateState<R>,
         idle_ms: u64,
@@ -134,7 +133,7 @@ where
         }
     }
     let st = St {
-        sleep,
+        timer: IdleTimer::new(sleep, idle_ms),
         upstream,
         state,
         idle_ms,
@@ -145,7 +144,7 @@ where
             if st.state.finished {
                 return None;
             }
-            let next = with_timeout(&st.sleep, st.idle_ms, st.upstream.next()).await;
+            let next = st.timer.next(&mut st.upstream).await;
             let out = match next {
                 None => Some(
                     st.state
