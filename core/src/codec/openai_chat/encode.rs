@@ -25,6 +25,8 @@ struct Body<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     max_tokens: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    max_completion_tokens: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     temperature: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     top_p: Option<f64>,
@@ -95,12 +97,12 @@ pub fn render_request(req: &ChatRequest, model: &str) -> Vec<u8> {
                 } => {
                     had_tool_results = true;
                     messages.push(Msg {
-                    role: "tool",
-                    content: Some(serde_json::Value::String(text_of(content))),
-                    name: None,
-                    tool_calls: Vec::new(),
-                    tool_call_id: Some(tool_use_id),
-                    reasoning_content: None,
+                        role: "tool",
+                        content: Some(serde_json::Value::String(text_of(content))),
+                        name: None,
+                        tool_calls: Vec::new(),
+                        tool_call_id: Some(tool_use_id),
+                        reasoning_content: None,
                     })
                 }
                 Part::ToolUse {
@@ -172,7 +174,8 @@ pub fn render_request(req: &ChatRequest, model: &str) -> Vec<u8> {
             .stream
             .then(|| serde_json::json!({"include_usage": true})),
         n: req.n,
-        max_tokens: req.max_tokens,
+        max_tokens: req.max_tokens.filter(|_| !req.use_max_completion_tokens),
+        max_completion_tokens: req.max_tokens.filter(|_| req.use_max_completion_tokens),
         temperature: req.temperature,
         top_p: req.top_p,
         stop: req.stop.iter().map(String::as_str).collect(),
@@ -251,11 +254,23 @@ mod tests {
         let req = ChatEnvelope::parse(body).unwrap().to_unified().unwrap();
         let out: serde_json::Value = serde_json::from_slice(&render_request(&req, "up")).unwrap();
         assert_eq!(out["model"], "up");
-        assert_eq!(out["messages"][0], serde_json::json!({"role":"system","content":"be brief"}));
-        assert_eq!(out["messages"][1]["content"][1]["image_url"]["url"], "data:image/png;base64,AAAA");
-        assert_eq!(out["messages"][2]["tool_calls"][0]["function"]["name"], "look");
+        assert_eq!(
+            out["messages"][0],
+            serde_json::json!({"role":"system","content":"be brief"})
+        );
+        assert_eq!(
+            out["messages"][1]["content"][1]["image_url"]["url"],
+            "data:image/png;base64,AAAA"
+        );
+        assert_eq!(
+            out["messages"][2]["tool_calls"][0]["function"]["name"],
+            "look"
+        );
         assert!(out["messages"][2].get("content").is_none());
-        assert_eq!(out["messages"][3], serde_json::json!({"role":"tool","content":"a cat","tool_call_id":"c1"}));
+        assert_eq!(
+            out["messages"][3],
+            serde_json::json!({"role":"tool","content":"a cat","tool_call_id":"c1"})
+        );
         assert_eq!(out["tool_choice"]["function"]["name"], "look");
         assert_eq!(out["stream_options"]["include_usage"], true);
         assert_eq!(out["stop"], serde_json::json!(["x"]));
