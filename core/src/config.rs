@@ -32,6 +32,9 @@ pub struct General {
     pub num_retries: u32,
     /// Longest wait between retries, whatever `Retry-After` asks for.
     pub max_retry_wait_ms: u64,
+    /// Parameters an upstream model does not support: dropped (and reported
+    /// in `x-dx-adjusted`) when true, refused with a 400 when false.
+    pub drop_params: bool,
 }
 
 impl Default for General {
@@ -44,6 +47,7 @@ impl Default for General {
             stream_idle_timeout_ms: 300_000,
             num_retries: 0,
             max_retry_wait_ms: 10_000,
+            drop_params: true,
         }
     }
 }
@@ -101,6 +105,21 @@ pub struct ModelEntry {
     /// Extra headers sent upstream with every request of this deployment.
     #[serde(default)]
     pub headers: std::collections::BTreeMap<String, String>,
+    /// OpenAI-format providers: `"responses"` sends this deployment's
+    /// requests to the Responses API, `"chat"` to Chat Completions; unset
+    /// lets the built-in table of Responses-only models decide.
+    #[serde(default)]
+    pub api_mode: Option<ApiMode>,
+    /// Overrides `general.drop_params` for this deployment.
+    #[serde(default)]
+    pub drop_params: Option<bool>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ApiMode {
+    Chat,
+    Responses,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -19,6 +19,7 @@ use crate::ingress::openai_chat::{
 };
 use crate::ports::{with_timeout, Ports, ReadWhole, TransportError, UpstreamResponse};
 use crate::providers::Codec;
+use crate::quirks;
 use crate::resolve::{resolve_model, Deployment};
 use crate::secret::Secret;
 use crate::stream::openai_relay::{relay, RelayOptions};
@@ -109,6 +110,11 @@ impl<P: Ports> Gateway<P> {
             }
         };
         log.status = resp.status().as_u16();
+        if !log.adjusted.is_empty() {
+            if let Ok(v) = HeaderValue::from_str(&log.adjusted) {
+                resp.headers_mut().insert("x-dx-adjusted", v);
+            }
+        }
         if !log.deferred {
             log.latency_ms = self.ports.now_ms().saturating_sub(log.ts);
             self.ports.log(&log.line());
@@ -247,19 +253,25 @@ impl<P: Ports> Gateway<P> {
         if req.body.len() > limit {
             return Err(too_large(limit));
         }
-        let envelope = ChatEnvelope::parse(&req.body)?;
+        let mut envelope = ChatEnvelope::parse(&req.body)?;
         log.model = envelope.model.clone();
         log.stream = envelope.stream;
         let deployment = resolve_model(&envelope.model, &self.config, &self.ports)?;
         log.provider = deployment.provider.id;
         log.upstream_model = deployment.upstream_model.clone();
+        let drop_params = deployment
+            .params
+            .drop_params
+            .unwrap_or(self.config.general.drop_params);
         let mut resp = match deployment.codec() {
             Codec::OpenAiChat if deployment.passthrough => {
+                log.adjusted = quirks::apply(&mut envelope, &deployment, drop_params)?.to_string();
                 self.openai_passthrough(&envelope, &deployment, log).await?
             }
             Codec::Mock => self.mock(&envelope, &deployment, log)?,
-            Codec::OpenAiChat => {
-                let req = envelope.to_unified()?;
+            _ => {
+                let mut req = envelope.to_unified()?;
+                log.adjusted = quirks::apply(&mut req, &deployment, drop_params)?.to_string();
                 self.translated(&req, &deployment, log).await?
             }
         };
@@ -565,6 +577,9 @@ struct AccessLog {
     usage: Option<Usage>,
     #[serde(skip_serializing_if = "Option::is_none")]
     error: Option<String>,
+    /// What the quirk stage changed (`x-dx-adjusted`).
+    #[serde(skip_serializing_if = "String::is_empty")]
+    adjusted: String,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     client_gone: bool,
     #[serde(skip)]

@@ -11,6 +11,7 @@ mod error;
 mod gateway;
 mod http_util;
 mod providers;
+mod quirks;
 mod resolve;
 mod secret;
 

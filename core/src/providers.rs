@@ -6,6 +6,9 @@
 pub enum Codec {
     /// OpenAI Chat Completions and everything that imitates it.
     OpenAiChat,
+    /// OpenAI's Responses API (`/responses`): the only way to some OpenAI
+    /// models. Chosen per deployment at resolve time, never a provider default.
+    OpenAiResponses,
     /// Answers inside the gateway, with no network (trying the gateway without keys).
     Mock,
 }

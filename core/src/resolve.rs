@@ -3,7 +3,7 @@
 //! Order: an exact `model_list` name, then a `model_list` wildcard, then
 //! `provider/model` for any known provider with its defaults.
 
-use crate::config::{resolve_secret, Config, ModelEntry};
+use crate::config::{resolve_secret, ApiMode, Config, ModelEntry};
 use crate::error::{ErrorKind, GatewayError};
 use crate::ports::Env;
 use crate::providers::{provider, Codec, ProviderSpec};
@@ -39,6 +39,11 @@ pub struct ProviderParams {
     pub vertex_location: Option<String>,
     pub vertex_credentials: Option<Secret>,
     pub extra_headers: Vec<(String, String)>,
+    /// The wire format when it is not the provider's own: OpenAI models that
+    /// only the Responses API serves (see [`crate::quirks::responses_only`]).
+    pub codec: Option<Codec>,
+    /// The deployment's `drop_params`, over `general.drop_params`.
+    pub drop_params: Option<bool>,
 }
 
 impl ProviderParams {
@@ -101,6 +106,8 @@ impl ProviderParams {
                         .collect()
                 })
                 .unwrap_or_default(),
+            codec: None,
+            drop_params: entry.and_then(|e| e.drop_params),
         }
     }
 }
@@ -113,7 +120,7 @@ fn first_env(env: &impl Env, names: &[&str]) -> Option<String> {
 
 impl Deployment {
     pub fn codec(&self) -> Codec {
-        self.provider.codec
+        self.params.codec.unwrap_or(self.provider.codec)
     }
 }
 
@@ -209,6 +216,8 @@ fn build(
         )
         .with_code("provider_key_missing"));
     }
+    let mut params = ProviderParams::resolve(entry, env);
+    params.codec = api_codec(spec, &upstream_model, entry.and_then(|e| e.api_mode))?;
     Ok(Deployment {
         provider: spec,
         upstream_model,
@@ -217,7 +226,31 @@ fn build(
         mock_response: entry.and_then(|e| e.mock_response.clone()),
         request_timeout_ms: entry.and_then(|e| e.request_timeout_ms),
         passthrough: entry.and_then(|e| e.passthrough).unwrap_or(true),
-        params: ProviderParams::resolve(entry, env),
+        params,
+    })
+}
+
+/// Which OpenAI API a deployment uses: the entry's `api_mode`, else the
+/// table of Responses-only models for the providers that serve them.
+fn api_codec(
+    spec: &ProviderSpec,
+    model: &str,
+    mode: Option<ApiMode>,
+) -> Result<Option<Codec>, GatewayError> {
+    if spec.codec != Codec::OpenAiChat {
+        return match mode {
+            None => Ok(None),
+            Some(_) => Err(config_error(format!(
+                "api_mode applies to OpenAI-format providers only, not `{}`",
+                spec.id
+            ))),
+        };
+    }
+    Ok(match mode {
+        Some(ApiMode::Responses) => Some(Codec::OpenAiResponses),
+        Some(ApiMode::Chat) => None,
+        None if crate::quirks::responses_only(spec.id, model) => Some(Codec::OpenAiResponses),
+        None => None,
     })
 }
 

@@ -156,6 +156,9 @@ pub struct ChatRequest {
     pub top_logprobs: Option<u32>,
     /// Fields the ingress did not interpret, carried to same-format upstreams.
     pub extra: Vec<(String, Box<RawValue>)>,
+    /// OpenAI-format encoders send `max_tokens` as `max_completion_tokens`
+    /// (the reasoning models refuse the old name). Set by the quirk stage.
+    pub use_max_completion_tokens: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

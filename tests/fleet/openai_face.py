@@ -12,6 +12,11 @@ What it checks (answering with OpenAI's own error JSON
   valid ``role``; content parts are well-formed; a ``tool`` message answers a
   preceding assistant ``tool_calls`` id, and every assistant ``tool_calls`` id
   is answered before the next non-tool message
+* per model family, what OpenAI refuses (``openai_models``): reasoning models
+  (o1/o3/o4-mini/gpt-5 ...) refuse ``max_tokens`` (use
+  ``max_completion_tokens``) and non-default ``temperature``/``top_p``/
+  penalties/``logprobs``; o1-mini/o1-preview refuse system turns;
+  Responses-only models (o3-pro, gpt-5-codex ...) are a 404 here
 * ``stream_options`` only when ``stream`` is true; ``n`` in 1..128;
   ``top_logprobs`` only with ``logprobs``; ``tools`` are functions with names;
   ``response_format: json_object`` needs the word "json" in the messages
@@ -51,7 +56,7 @@ from typing import Any
 
 from aiohttp import web
 
-from . import fixtures, wire
+from . import fixtures, openai_models, wire
 from .faults import GrammarError, parse_model
 
 NAME = "openai"
@@ -652,6 +657,8 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
             plan = parse_model(body["model"])
         except GrammarError as e:
             raise bad(str(e), "model")
+        if plan.kind == "normal":
+            openai_models.check_chat_params(body, plan.model, bad, _not_found_error)
     except OpenAIHTTPError as e:
         return e.response()
 
@@ -703,7 +710,14 @@ async def not_found(request: web.Request) -> web.Response:
     return OpenAIHTTPError(404, f"Invalid URL ({request.method} {path})", "invalid_request_error").response()
 
 
+def _not_found_error(message: str, param: str | None = None) -> OpenAIHTTPError:
+    return OpenAIHTTPError(404, message, "invalid_request_error", param)
+
+
 def register(app: web.Application, prefix: str = PREFIX) -> None:
+    from . import openai_responses_face  # imports this module: import here, not at the top
+
     app.router.add_post(f"{prefix}/v1/chat/completions", chat_completions)
+    openai_responses_face.register(app, prefix)
     app.router.add_get(f"{prefix}/v1/models", list_models)
     app.router.add_route("*", prefix + "/{tail:.*}", not_found)

@@ -6,6 +6,7 @@
 
 pub mod mock;
 pub mod openai_chat;
+pub mod openai_responses;
 
 use bytes::Bytes;
 use http::{HeaderMap, StatusCode};
@@ -33,6 +34,7 @@ pub fn encode(
 ) -> Result<http::Request<Bytes>, GatewayError> {
     match deployment.codec() {
         Codec::OpenAiChat => openai_chat::encode(req, deployment),
+        Codec::OpenAiResponses => openai_responses::encode(req, deployment),
         Codec::Mock => Err(no_wire_format()),
     }
 }
@@ -40,6 +42,7 @@ pub fn encode(
 pub fn decode_response(codec: Codec, body: &[u8]) -> Result<ChatResponse, GatewayError> {
     match codec {
         Codec::OpenAiChat => openai_chat::decode_response(body),
+        Codec::OpenAiResponses => openai_responses::decode_response(body),
         Codec::Mock => Err(no_wire_format()),
     }
 }
@@ -47,18 +50,24 @@ pub fn decode_response(codec: Codec, body: &[u8]) -> Result<ChatResponse, Gatewa
 pub fn error_decoder(codec: Codec) -> ErrorDecoder {
     match codec {
         Codec::OpenAiChat | Codec::Mock => openai_chat::decode_error,
+        // The Responses API reports errors in the Chat Completions shape.
+        Codec::OpenAiResponses => openai_chat::decode_error,
     }
 }
 
 /// Incremental decoding of an upstream stream into unified chunks.
 pub enum StreamDecoder {
     OpenAiChat(openai_chat::StreamDecoder),
+    OpenAiResponses(openai_responses::StreamDecoder),
 }
 
 impl StreamDecoder {
     pub fn new(codec: Codec) -> Result<StreamDecoder, GatewayError> {
         match codec {
             Codec::OpenAiChat => Ok(StreamDecoder::OpenAiChat(openai_chat::StreamDecoder::new())),
+            Codec::OpenAiResponses => Ok(StreamDecoder::OpenAiResponses(
+                openai_responses::StreamDecoder::new(),
+            )),
             Codec::Mock => Err(no_wire_format()),
         }
     }
@@ -67,6 +76,7 @@ impl StreamDecoder {
     pub fn push(&mut self, bytes: &[u8]) -> Result<Vec<ChatChunk>, GatewayError> {
         match self {
             StreamDecoder::OpenAiChat(d) => d.push(bytes),
+            StreamDecoder::OpenAiResponses(d) => d.push(bytes),
         }
     }
 
@@ -74,6 +84,7 @@ impl StreamDecoder {
     pub fn finish(&mut self) -> Result<Vec<ChatChunk>, GatewayError> {
         match self {
             StreamDecoder::OpenAiChat(d) => d.finish(),
+            StreamDecoder::OpenAiResponses(d) => d.finish(),
         }
     }
 
@@ -83,6 +94,7 @@ impl StreamDecoder {
     pub fn is_done(&self) -> bool {
         match self {
             StreamDecoder::OpenAiChat(d) => d.is_done(),
+            StreamDecoder::OpenAiResponses(d) => d.is_done(),
         }
     }
 }

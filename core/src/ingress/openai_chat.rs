@@ -24,7 +24,8 @@ use crate::unified::{
 /// A parsed request body that still holds its fields as raw JSON.
 #[derive(Debug)]
 pub struct ChatEnvelope<'a> {
-    fields: Vec<(Cow<'a, str>, &'a RawValue)>,
+    /// Borrowed from the body until an edit replaces a value.
+    fields: Vec<(Cow<'a, str>, Cow<'a, RawValue>)>,
     pub model: String,
     pub stream: bool,
     /// `stream_options.include_usage` as the client sent it.
@@ -110,7 +111,7 @@ impl<'a> ChatEnvelope<'a> {
                     }
                     has_messages = true;
                 }
-                "stream_options" => stream_options = Some(*raw),
+                "stream_options" => stream_options = Some(&**raw),
                 _ => {}
             }
         }
@@ -135,7 +136,10 @@ impl<'a> ChatEnvelope<'a> {
             }
         }
         Ok(ChatEnvelope {
-            fields,
+            fields: fields
+                .into_iter()
+                .map(|(k, v)| (k, Cow::Borrowed(v)))
+                .collect(),
             model,
             stream,
             include_usage,
@@ -250,18 +254,27 @@ impl<'a> ChatEnvelope<'a> {
                 "top_logprobs" => req.top_logprobs = typed(name, json)?,
                 "reasoning_effort" => req.reasoning_effort = typed(name, json)?,
                 "response_format" => {
-                    req.response_format =
-                        typed::<Option<wire::ResponseFormat>>(name, json)?.map(|f| match f {
-                            wire::ResponseFormat::Text => ResponseFormat::Text,
-                            wire::ResponseFormat::JsonObject => ResponseFormat::JsonObject,
-                            wire::ResponseFormat::JsonSchema { json_schema } => {
-                                ResponseFormat::JsonSchema {
-                                    name: json_schema.name,
-                                    schema: json_schema.schema,
-                                    strict: json_schema.strict,
-                                }
+                    req.response_format = match typed::<Option<wire::ResponseFormat>>(name, json)? {
+                        None => None,
+                        Some(f) => Some(match (f.kind.as_str(), f.json_schema) {
+                            ("text", _) => ResponseFormat::Text,
+                            ("json_object", _) => ResponseFormat::JsonObject,
+                            ("json_schema", Some(s)) => ResponseFormat::JsonSchema {
+                                name: s.name,
+                                schema: s.schema,
+                                strict: s.strict,
+                            },
+                            ("json_schema", None) => {
+                                return Err(missing("response_format.json_schema"))
                             }
-                        })
+                            _ => {
+                                return Err(field_error(
+                                    "response_format.type",
+                                    "must be \"text\", \"json_object\" or \"json_schema\"",
+                                ))
+                            }
+                        }),
+                    }
                 }
                 _ => req.extra.push((name.to_string(), raw_box(raw))),
             }
@@ -269,9 +282,95 @@ impl<'a> ChatEnvelope<'a> {
         Ok(req)
     }
 
-    /// A field the gateway does not interpret, as raw JSON.
-    pub fn raw_field(&self, name: &str) -> Option<&'a RawValue> {
-        self.fields.iter().find(|(k, _)| k == name).map(|(_, v)| *v)
+    /// A top-level field as raw JSON.
+    pub fn raw_field(&self, name: &str) -> Option<&RawValue> {
+        self.fields
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_ref())
+    }
+
+    // ---- edits for the quirk stage: one top-level field at a time, the
+    // rest of the body stays the client's bytes.
+
+    /// Removes a top-level field; whether it was there.
+    pub fn remove_field(&mut self, name: &str) -> bool {
+        let before = self.fields.len();
+        self.fields.retain(|(k, _)| k != name);
+        self.fields.len() != before
+    }
+
+    /// Renames a top-level field in place. When `to` is already present the
+    /// client's `to` wins and `from` is removed.
+    pub fn rename_field(&mut self, from: &str, to: &'static str) -> bool {
+        if self.raw_field(to).is_some() {
+            return self.remove_field(from);
+        }
+        match self.fields.iter_mut().find(|(k, _)| k == from) {
+            Some((k, _)) => {
+                *k = Cow::Borrowed(to);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Replaces (or appends) a top-level field.
+    pub fn set_field(&mut self, name: &'static str, value: Box<RawValue>) {
+        match self.fields.iter_mut().find(|(k, _)| k == name) {
+            Some((_, v)) => *v = Cow::Owned(value),
+            None => self.fields.push((Cow::Borrowed(name), Cow::Owned(value))),
+        }
+    }
+
+    /// Gives every message whose role is one of `from` the role `to`,
+    /// re-encoding only those messages; how many changed.
+    pub fn rewrite_roles(&mut self, from: &[&str], to: &str) -> Result<usize, GatewayError> {
+        let Some(raw) = self.raw_field("messages") else {
+            return Ok(0);
+        };
+        let messages: Vec<&RawValue> = typed("messages", raw.get())?;
+        let mut changed = 0;
+        let mut out = Vec::with_capacity(raw.get().len() + 16);
+        out.push(b'[');
+        for (i, m) in messages.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            let Fields(fields) = typed(&format!("messages[{i}]"), m.get())?;
+            let role = fields
+                .iter()
+                .find(|(k, _)| k == "role")
+                .and_then(|(_, v)| serde_json::from_str::<&str>(v.get()).ok());
+            if !role.is_some_and(|r| from.contains(&r)) {
+                out.extend_from_slice(m.get().as_bytes());
+                continue;
+            }
+            changed += 1;
+            out.push(b'{');
+            for (j, (k, v)) in fields.iter().enumerate() {
+                if j > 0 {
+                    out.push(b',');
+                }
+                write_key(&mut out, k);
+                if k == "role" {
+                    write_json_str(&mut out, to);
+                } else {
+                    out.extend_from_slice(v.get().as_bytes());
+                }
+            }
+            out.push(b'}');
+        }
+        out.push(b']');
+        if changed > 0 {
+            let text = String::from_utf8(out).map_err(|_| {
+                GatewayError::invalid_request("`messages` is not valid UTF-8.")
+                    .with_param("messages")
+            })?;
+            let value = RawValue::from_string(text).map_err(GatewayError::invalid_json)?;
+            self.set_field("messages", value);
+        }
+        Ok(changed)
     }
 }
 
@@ -775,6 +874,30 @@ mod tests {
         assert_eq!(req.n, Some(2));
         assert_eq!(req.extra.len(), 1);
         assert_eq!(req.extra[0].0, "vendor_knob");
+    }
+
+    #[test]
+    fn json_schema_response_format_keeps_the_schema() {
+        let body = br#"{"model":"m","messages":[{"role":"user","content":"x"}],
+            "response_format":{"type":"json_schema","json_schema":{"name":"out","schema":{"type":"object"},"strict":true}}}"#;
+        let req = ChatEnvelope::parse(body).unwrap().to_unified().unwrap();
+        match req.response_format {
+            Some(ResponseFormat::JsonSchema {
+                name,
+                schema,
+                strict,
+            }) => {
+                assert_eq!(name, "out");
+                assert_eq!(schema.unwrap().get(), r#"{"type":"object"}"#);
+                assert_eq!(strict, Some(true));
+            }
+            other => panic!("{other:?}"),
+        }
+        let e = ChatEnvelope::parse(br#"{"model":"m","messages":[{"role":"user","content":"x"}],"response_format":{"type":"xml"}}"#)
+            .unwrap()
+            .to_unified()
+            .unwrap_err();
+        assert_eq!(e.param.as_deref(), Some("response_format.type"));
     }
 
     #[test]

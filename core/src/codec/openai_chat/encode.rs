@@ -25,6 +25,8 @@ struct Body<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     max_tokens: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    max_completion_tokens: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     temperature: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     top_p: Option<f64>,
@@ -172,7 +174,8 @@ pub fn render_request(req: &ChatRequest, model: &str) -> Vec<u8> {
             .stream
             .then(|| serde_json::json!({"include_usage": true})),
         n: req.n,
-        max_tokens: req.max_tokens,
+        max_tokens: req.max_tokens.filter(|_| !req.use_max_completion_tokens),
+        max_completion_tokens: req.max_tokens.filter(|_| req.use_max_completion_tokens),
         temperature: req.temperature,
         top_p: req.top_p,
         stop: req.stop.iter().map(String::as_str).collect(),

@@ -133,15 +133,14 @@ pub struct NamedFunction {
     pub name: String,
 }
 
+/// A struct, not an internally tagged enum: serde buffers tagged enums,
+/// and the buffered form cannot hand out the schema as `RawValue`.
 #[derive(Debug, Deserialize)]
-#[serde(tag = "type")]
-pub enum ResponseFormat {
-    #[serde(rename = "text")]
-    Text,
-    #[serde(rename = "json_object")]
-    JsonObject,
-    #[serde(rename = "json_schema")]
-    JsonSchema { json_schema: JsonSchema },
+pub struct ResponseFormat {
+    #[serde(rename = "type")]
+    pub kind: String,
+    #[serde(default)]
+    pub json_schema: Option<JsonSchema>,
 }
 
 #[derive(Debug, Deserialize)]
