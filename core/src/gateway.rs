@@ -9,8 +9,8 @@ use http::header::{AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE};
 use http::{HeaderMap, HeaderValue, Method, StatusCode};
 use serde::Serialize;
 
-use crate::codec::{self, mock, EncodeContext, ErrorDecoder, StreamDecoder};
 use crate::codec::openai_chat::{self, ResponseProbe};
+use crate::codec::{self, mock, EncodeContext, ErrorDecoder, StreamDecoder};
 use crate::config::Config;
 use crate::error::{ErrorKind, GatewayError};
 use crate::http_util::{json, openai_error, read_body};
@@ -309,7 +309,11 @@ impl<P: Ports> Gateway<P> {
         };
         let request = codec::encode(req, deployment, &ctx)?;
         let upstream = self
-            .send(request, deployment, codec::error_decoder(deployment.codec()))
+            .send(
+                request,
+                deployment,
+                codec::error_decoder(deployment.codec()),
+            )
             .await?;
         let idle_ms = self.config.general.stream_idle_timeout_ms;
         if req.stream {
