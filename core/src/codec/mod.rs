@@ -4,6 +4,7 @@
 //! The functions here dispatch on [`Codec`] with a plain `match`: adding a
 //! format is one module and one arm in each function below.
 
+pub mod gemini;
 pub mod mock;
 pub mod openai_chat;
 
@@ -29,10 +30,11 @@ pub struct EncodeContext {
 pub fn encode(
     req: &ChatRequest,
     deployment: &Deployment,
-    _ctx: &EncodeContext,
+    ctx: &EncodeContext,
 ) -> Result<http::Request<Bytes>, GatewayError> {
     match deployment.codec() {
         Codec::OpenAiChat => openai_chat::encode(req, deployment),
+        Codec::Gemini => gemini::encode(req, deployment, ctx),
         Codec::Mock => Err(no_wire_format()),
     }
 }
@@ -40,6 +42,7 @@ pub fn encode(
 pub fn decode_response(codec: Codec, body: &[u8]) -> Result<ChatResponse, GatewayError> {
     match codec {
         Codec::OpenAiChat => openai_chat::decode_response(body),
+        Codec::Gemini => gemini::decode_response(body),
         Codec::Mock => Err(no_wire_format()),
     }
 }
@@ -47,18 +50,21 @@ pub fn decode_response(codec: Codec, body: &[u8]) -> Result<ChatResponse, Gatewa
 pub fn error_decoder(codec: Codec) -> ErrorDecoder {
     match codec {
         Codec::OpenAiChat | Codec::Mock => openai_chat::decode_error,
+        Codec::Gemini => gemini::decode_error,
     }
 }
 
 /// Incremental decoding of an upstream stream into unified chunks.
 pub enum StreamDecoder {
     OpenAiChat(openai_chat::StreamDecoder),
+    Gemini(gemini::StreamDecoder),
 }
 
 impl StreamDecoder {
     pub fn new(codec: Codec) -> Result<StreamDecoder, GatewayError> {
         match codec {
             Codec::OpenAiChat => Ok(StreamDecoder::OpenAiChat(openai_chat::StreamDecoder::new())),
+            Codec::Gemini => Ok(StreamDecoder::Gemini(gemini::StreamDecoder::new())),
             Codec::Mock => Err(no_wire_format()),
         }
     }
@@ -67,6 +73,7 @@ impl StreamDecoder {
     pub fn push(&mut self, bytes: &[u8]) -> Result<Vec<ChatChunk>, GatewayError> {
         match self {
             StreamDecoder::OpenAiChat(d) => d.push(bytes),
+            StreamDecoder::Gemini(d) => d.push(bytes),
         }
     }
 
@@ -74,6 +81,7 @@ impl StreamDecoder {
     pub fn finish(&mut self) -> Result<Vec<ChatChunk>, GatewayError> {
         match self {
             StreamDecoder::OpenAiChat(d) => d.finish(),
+            StreamDecoder::Gemini(d) => d.finish(),
         }
     }
 
@@ -83,6 +91,7 @@ impl StreamDecoder {
     pub fn is_done(&self) -> bool {
         match self {
             StreamDecoder::OpenAiChat(d) => d.is_done(),
+            StreamDecoder::Gemini(d) => d.is_done(),
         }
     }
 }

@@ -133,15 +133,38 @@ pub struct NamedFunction {
     pub name: String,
 }
 
+// Not `#[serde(tag = "type")]`: an internally tagged enum buffers its content,
+// and a buffered value cannot become the `RawValue` of `JsonSchema::schema`.
 #[derive(Debug, Deserialize)]
-#[serde(tag = "type")]
+#[serde(try_from = "TaggedResponseFormat")]
 pub enum ResponseFormat {
-    #[serde(rename = "text")]
     Text,
-    #[serde(rename = "json_object")]
     JsonObject,
-    #[serde(rename = "json_schema")]
     JsonSchema { json_schema: JsonSchema },
+}
+
+#[derive(Deserialize)]
+struct TaggedResponseFormat {
+    #[serde(rename = "type")]
+    kind: String,
+    #[serde(default)]
+    json_schema: Option<JsonSchema>,
+}
+
+impl TryFrom<TaggedResponseFormat> for ResponseFormat {
+    type Error = String;
+
+    fn try_from(f: TaggedResponseFormat) -> Result<Self, String> {
+        match (f.kind.as_str(), f.json_schema) {
+            ("text", _) => Ok(ResponseFormat::Text),
+            ("json_object", _) => Ok(ResponseFormat::JsonObject),
+            ("json_schema", Some(json_schema)) => Ok(ResponseFormat::JsonSchema { json_schema }),
+            ("json_schema", None) => Err("missing field `json_schema`".into()),
+            (other, _) => Err(format!(
+                "unknown variant `{other}`, expected one of `text`, `json_object`, `json_schema`"
+            )),
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]
