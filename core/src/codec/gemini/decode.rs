@@ -1,6 +1,8 @@
 //! `GenerateContentResponse` → unified response; the pieces the stream
 //! decoder shares (usage, finish reasons, tool-call ids).
 
+use std::borrow::Cow;
+
 use crate::error::{ErrorKind, GatewayError};
 use crate::unified::{ChatResponse, Choice, FinishReason, Part, Usage};
 
@@ -22,11 +24,12 @@ pub fn decode_response(body: &[u8]) -> Result<ChatResponse, GatewayError> {
             if let Some(call) = part.function_call {
                 content.push(Part::ToolUse {
                     id: tool_call_id(seed, index, calls, &call, part.thought_signature.as_deref()),
-                    name: call.name,
-                    arguments: arguments(call.args.as_deref()),
+                    arguments: arguments(call.args),
+                    name: call.name.into_owned(),
                 });
                 calls += 1;
             } else if let Some(text) = part.text {
+                let text = text.into_owned();
                 if part.thought {
                     content.push(Part::Thinking {
                         text,
@@ -59,10 +62,10 @@ pub fn decode_response(body: &[u8]) -> Result<ChatResponse, GatewayError> {
         });
     }
     Ok(ChatResponse {
-        id: response_id(r.response_id, seed),
+        id: response_id(r.response_id.as_deref(), seed),
         // Gemini does not say when; the gateway has no clock in a codec.
         created: 0,
-        model: r.model_version.unwrap_or_default(),
+        model: r.model_version.map(Cow::into_owned).unwrap_or_default(),
         choices,
         usage: r.usage_metadata.as_ref().map(usage),
         system_fingerprint: None,
@@ -110,7 +113,7 @@ pub(super) fn tool_call_id(
     seed: u64,
     candidate: u32,
     n: u32,
-    call: &wire::FunctionCall,
+    call: &wire::FunctionCall<'_>,
     signature: Option<&str>,
 ) -> String {
     let base = match call.id.as_deref() {
@@ -125,8 +128,11 @@ pub(super) fn id_seed(response_id: Option<&str>, body: &[u8]) -> u64 {
     fnv1a(response_id.map_or(body, str::as_bytes))
 }
 
-pub(super) fn response_id(response_id: Option<String>, seed: u64) -> String {
-    response_id.unwrap_or_else(|| format!("gemini-{seed:016x}"))
+pub(super) fn response_id(response_id: Option<&str>, seed: u64) -> String {
+    match response_id {
+        Some(id) => id.to_owned(),
+        None => format!("gemini-{seed:016x}"),
+    }
 }
 
 fn fnv1a(bytes: &[u8]) -> u64 {

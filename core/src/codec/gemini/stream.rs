@@ -132,15 +132,13 @@ impl StreamDecoder {
         Ok(())
     }
 
-    fn chunk(&mut self, r: wire::Response, data: &[u8]) -> ChatChunk {
+    fn chunk(&mut self, r: wire::Response<'_>, data: &[u8]) -> ChatChunk {
         if self.id.is_none() {
             self.seed = id_seed(r.response_id.as_deref(), data);
-            self.id = Some(response_id(r.response_id, self.seed));
+            self.id = Some(response_id(r.response_id.as_deref(), self.seed));
         }
-        if let Some(model) = r.model_version {
-            if self.model.is_empty() {
-                self.model = model;
-            }
+        if let (Some(model), true) = (&r.model_version, self.model.is_empty()) {
+            self.model = model.clone().into_owned();
         }
         let mut choices = Vec::with_capacity(r.candidates.len());
         for (i, candidate) in r.candidates.into_iter().enumerate() {
@@ -167,8 +165,8 @@ impl StreamDecoder {
                     delta.tool_calls.push(ToolCallDelta {
                         index: state.tool_calls,
                         id: Some(id),
-                        arguments: Some(arguments(call.args.as_deref())),
-                        name: Some(call.name),
+                        arguments: Some(arguments(call.args)),
+                        name: Some(call.name.into_owned()),
                     });
                     state.tool_calls += 1;
                 } else if let Some(text) = part.text.filter(|t| !t.is_empty()) {
@@ -179,7 +177,7 @@ impl StreamDecoder {
                     };
                     match slot {
                         Some(s) => s.push_str(&text),
-                        None => *slot = Some(text),
+                        None => *slot = Some(text.into_owned()),
                     }
                 }
             }

@@ -1,51 +1,68 @@
 //! What Gemini sends back (`GenerateContentResponse`, `google.rpc.Status`),
 //! as far as the gateway reads it. Everything else is skipped unparsed.
 
+use std::borrow::Cow;
+
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
+// Strings borrow from the body when they hold no escapes: a stream event is
+// decoded per chunk, and most of its strings are read once and dropped.
+
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
-pub struct Response {
-    pub candidates: Vec<Candidate>,
+pub struct Response<'a> {
+    #[serde(borrow)]
+    pub candidates: Vec<Candidate<'a>>,
     pub prompt_feedback: Option<PromptFeedback>,
     pub usage_metadata: Option<UsageMetadata>,
-    pub model_version: Option<String>,
-    pub response_id: Option<String>,
+    #[serde(borrow)]
+    pub model_version: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    pub response_id: Option<Cow<'a, str>>,
     /// An error reported in-band (inside a stream) instead of an answer.
     pub error: Option<Status>,
 }
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
-pub struct Candidate {
-    pub content: Option<Content>,
-    pub finish_reason: Option<String>,
+pub struct Candidate<'a> {
+    #[serde(borrow)]
+    pub content: Option<Content<'a>>,
+    #[serde(borrow)]
+    pub finish_reason: Option<Cow<'a, str>>,
     pub index: Option<u32>,
 }
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
-pub struct Content {
-    pub parts: Vec<Part>,
+pub struct Content<'a> {
+    #[serde(borrow)]
+    pub parts: Vec<Part<'a>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
-pub struct Part {
-    pub text: Option<String>,
+pub struct Part<'a> {
+    #[serde(borrow)]
+    pub text: Option<Cow<'a, str>>,
     /// The text is a thought summary, not the answer.
     pub thought: bool,
-    pub thought_signature: Option<String>,
-    pub function_call: Option<FunctionCall>,
+    #[serde(borrow)]
+    pub thought_signature: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    pub function_call: Option<FunctionCall<'a>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
-pub struct FunctionCall {
-    pub name: String,
-    pub args: Option<Box<RawValue>>,
-    pub id: Option<String>,
+pub struct FunctionCall<'a> {
+    #[serde(borrow)]
+    pub name: Cow<'a, str>,
+    #[serde(borrow)]
+    pub args: Option<&'a RawValue>,
+    #[serde(borrow)]
+    pub id: Option<Cow<'a, str>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
