@@ -9,6 +9,7 @@ use http::header::{AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE};
 use http::{HeaderMap, HeaderValue, Method, StatusCode};
 use serde::Serialize;
 
+use crate::auth::google;
 use crate::codec::openai_chat::{self, ResponseProbe};
 use crate::codec::{self, mock, EncodeContext, ErrorDecoder, StreamDecoder};
 use crate::config::Config;
@@ -336,7 +337,7 @@ impl<P: Ports> Gateway<P> {
     ) -> Result<GatewayResponse, GatewayError> {
         let ctx = EncodeContext {
             now_ms: self.ports.now_ms(),
-            access_token: None,
+            access_token: self.access_token_for(deployment).await?,
         };
         let mut request = codec::encode(req, deployment, &ctx)?;
         if !req.stream {
@@ -368,6 +369,38 @@ impl<P: Ports> Gateway<P> {
         let response = codec::decode_response(deployment.codec(), &body)?;
         log.usage = response.usage;
         Ok(json(StatusCode::OK, render_response(&response)))
+    }
+
+    /// The OAuth2 access token a deployment's requests carry, for providers
+    /// that authenticate with Google service accounts (Vertex AI, whatever
+    /// model family it serves). An `api_key` on such a deployment is taken as
+    /// an access token minted elsewhere.
+    async fn access_token_for(
+        &self,
+        deployment: &Deployment,
+    ) -> Result<Option<Secret>, GatewayError> {
+        if !google::needs_access_token(deployment) {
+            return Ok(None);
+        }
+        if let Some(token) = &deployment.api_key {
+            return Ok(Some(token.clone()));
+        }
+        let credentials = deployment.params.vertex_credentials.as_ref().ok_or_else(|| {
+            GatewayError::new(
+                ErrorKind::Configuration,
+                format!(
+                    "Provider `{}` needs vertex_credentials (a service-account JSON, e.g. env:VERTEXAI_CREDENTIALS) or api_key (an access token).",
+                    deployment.provider.id
+                ),
+            )
+            .with_code("provider_key_missing")
+        })?;
+        let timeout = deployment
+            .request_timeout_ms
+            .unwrap_or(self.config.general.request_timeout_ms);
+        google::access_token(&self.ports, credentials, timeout)
+            .await
+            .map(Some)
     }
 
     fn mock(

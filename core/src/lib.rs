@@ -6,6 +6,7 @@
 //! traits in [`ports`]; the Workers and Lambda shells implement them and adapt
 //! their own request/response types to [`IncomingRequest`] / [`GatewayResponse`].
 
+mod auth;
 mod config;
 mod error;
 mod gateway;

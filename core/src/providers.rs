@@ -9,6 +9,8 @@ pub enum Codec {
     /// OpenAI's Responses API (`/responses`): the only way to some OpenAI
     /// models. Chosen per deployment at resolve time, never a provider default.
     OpenAiResponses,
+    /// Google Gemini `generateContent` (AI Studio and Vertex AI).
+    Gemini,
     /// Answers inside the gateway, with no network (trying the gateway without keys).
     Mock,
 }
@@ -42,6 +44,26 @@ pub static PROVIDERS: &[ProviderSpec] = &[
         base_url: None,
         key_env: &["OPENAI_COMPATIBLE_API_KEY"],
         base_env: &["OPENAI_COMPATIBLE_API_BASE"],
+        key_optional: true,
+    },
+    ProviderSpec {
+        id: "gemini",
+        codec: Codec::Gemini,
+        base_url: Some("https://generativelanguage.googleapis.com"),
+        key_env: &["GEMINI_API_KEY", "GOOGLE_API_KEY"],
+        base_env: &["GEMINI_API_BASE"],
+        key_optional: false,
+    },
+    ProviderSpec {
+        // Gemini on Vertex AI. `{location}` is filled from the deployment's
+        // vertex_location; an api_base given in config replaces the host.
+        // api_key, when set, is a pre-minted access token; otherwise one is
+        // minted from vertex_credentials.
+        id: "vertex_ai",
+        codec: Codec::Gemini,
+        base_url: Some("https://{location}-aiplatform.googleapis.com"),
+        key_env: &[],
+        base_env: &["VERTEXAI_API_BASE"],
         key_optional: true,
     },
     ProviderSpec {

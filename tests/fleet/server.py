@@ -11,6 +11,8 @@ Faces (each its own module, mounted under its prefix):
 
 * ``/openai``  -> ``openai_face`` (``POST /openai/v1/chat/completions``,
   ``GET /openai/v1/models``), base URL ``http://127.0.0.1:<port>/openai/v1``
+* ``/gemini``, ``/vertex``, ``/oauth2/token`` -> ``gemini_face`` (Google AI
+  Studio, Vertex AI, Google's service-account token endpoint)
 
 A new face (anthropic, gemini, bedrock, ...) is a module with ``NAME``,
 ``PREFIX`` and ``register(app, prefix)``, added to ``FACES`` below; it reuses
@@ -35,7 +37,8 @@ Every request (except ``/_fleet/*``) is recorded: method, path, query, headers
 
 * ``GET  /_fleet/health``                   -> ``{"ok": true}``
 * ``GET  /_fleet/requests[?model=<m>]``     -> recorded requests (newest last),
-  only those whose ``body.model == m`` when given
+  only those whose ``body.model == m`` when given (faces whose model is in
+  the URL, like Gemini's, record it as the entry's ``model``)
 * ``POST /_fleet/reset``                    -> clears the log
 """
 
@@ -58,9 +61,9 @@ if __package__ in (None, ""):  # run as a script: make "fleet" importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
     __package__ = "fleet"
 
-from fleet import openai_face  # noqa: E402
+from fleet import gemini_face, openai_face  # noqa: E402
 
-FACES = [openai_face]
+FACES = [openai_face, gemini_face]
 
 LOG_KEY = web.AppKey("fleet_log", list)
 MAX_RAW = 64 * 1024
@@ -92,6 +95,7 @@ async def record_requests(request: web.Request, handler):
             body_bytes=len(raw),
         )
         log.append(entry)
+        request["fleet_entry"] = entry  # a face may add what the body lacks (the model)
     return await handler(request)
 
 
@@ -103,7 +107,11 @@ async def list_requests(request: web.Request) -> web.Response:
     model = request.query.get("model")
     out = request.app[LOG_KEY]
     if model is not None:
-        out = [r for r in out if isinstance(r.get("body"), dict) and r["body"].get("model") == model]
+        out = [
+            r
+            for r in out
+            if r.get("model") == model or (isinstance(r.get("body"), dict) and r["body"].get("model") == model)
+        ]
     return web.json_response(out)
 
 

@@ -4,6 +4,7 @@
 //! The functions here dispatch on [`Codec`] with a plain `match`: adding a
 //! format is one module and one arm in each function below.
 
+pub mod gemini;
 pub mod mock;
 pub mod openai_chat;
 pub mod openai_responses;
@@ -30,11 +31,12 @@ pub struct EncodeContext {
 pub fn encode(
     req: &ChatRequest,
     deployment: &Deployment,
-    _ctx: &EncodeContext,
+    ctx: &EncodeContext,
 ) -> Result<http::Request<Bytes>, GatewayError> {
     match deployment.codec() {
         Codec::OpenAiChat => openai_chat::encode(req, deployment),
         Codec::OpenAiResponses => openai_responses::encode(req, deployment),
+        Codec::Gemini => gemini::encode(req, deployment, ctx),
         Codec::Mock => Err(no_wire_format()),
     }
 }
@@ -43,6 +45,7 @@ pub fn decode_response(codec: Codec, body: &[u8]) -> Result<ChatResponse, Gatewa
     match codec {
         Codec::OpenAiChat => openai_chat::decode_response(body),
         Codec::OpenAiResponses => openai_responses::decode_response(body),
+        Codec::Gemini => gemini::decode_response(body),
         Codec::Mock => Err(no_wire_format()),
     }
 }
@@ -52,6 +55,7 @@ pub fn error_decoder(codec: Codec) -> ErrorDecoder {
         Codec::OpenAiChat | Codec::Mock => openai_chat::decode_error,
         // The Responses API reports errors in the Chat Completions shape.
         Codec::OpenAiResponses => openai_chat::decode_error,
+        Codec::Gemini => gemini::decode_error,
     }
 }
 
@@ -59,6 +63,7 @@ pub fn error_decoder(codec: Codec) -> ErrorDecoder {
 pub enum StreamDecoder {
     OpenAiChat(openai_chat::StreamDecoder),
     OpenAiResponses(openai_responses::StreamDecoder),
+    Gemini(gemini::StreamDecoder),
 }
 
 impl StreamDecoder {
@@ -68,6 +73,7 @@ impl StreamDecoder {
             Codec::OpenAiResponses => Ok(StreamDecoder::OpenAiResponses(
                 openai_responses::StreamDecoder::new(),
             )),
+            Codec::Gemini => Ok(StreamDecoder::Gemini(gemini::StreamDecoder::new())),
             Codec::Mock => Err(no_wire_format()),
         }
     }
@@ -77,6 +83,7 @@ impl StreamDecoder {
         match self {
             StreamDecoder::OpenAiChat(d) => d.push(bytes),
             StreamDecoder::OpenAiResponses(d) => d.push(bytes),
+            StreamDecoder::Gemini(d) => d.push(bytes),
         }
     }
 
@@ -85,6 +92,7 @@ impl StreamDecoder {
         match self {
             StreamDecoder::OpenAiChat(d) => d.finish(),
             StreamDecoder::OpenAiResponses(d) => d.finish(),
+            StreamDecoder::Gemini(d) => d.finish(),
         }
     }
 
@@ -95,6 +103,7 @@ impl StreamDecoder {
         match self {
             StreamDecoder::OpenAiChat(d) => d.is_done(),
             StreamDecoder::OpenAiResponses(d) => d.is_done(),
+            StreamDecoder::Gemini(d) => d.is_done(),
         }
     }
 }

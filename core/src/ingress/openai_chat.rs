@@ -668,6 +668,12 @@ struct OutFunctionDelta<'a> {
 
 /// One chunk as an SSE event: `data: {...}\n\n`.
 pub fn render_chunk_event(c: &ChatChunk) -> Bytes {
+    render_chunk(c, true)
+}
+
+/// `with_usage: false` renders as if `c.usage` were `None`, without cloning
+/// the chunk to clear it (codecs that report usage on every chunk).
+fn render_chunk(c: &ChatChunk, with_usage: bool) -> Bytes {
     let out = OutChunk {
         id: &c.id,
         object: "chat.completion.chunk",
@@ -702,7 +708,7 @@ pub fn render_chunk_event(c: &ChatChunk) -> Bytes {
                 finish_reason: ch.finish_reason.as_ref().map(|f| f.as_openai()),
             })
             .collect(),
-        usage: c.usage.as_ref().map(usage_to_wire),
+        usage: c.usage.as_ref().filter(|_| with_usage).map(usage_to_wire),
     };
     let mut buf = Vec::with_capacity(256);
     buf.extend_from_slice(b"data: ");
@@ -752,12 +758,7 @@ impl Renderer for ChunkRenderer {
         if chunk.choices.is_empty() {
             return None;
         }
-        if chunk.usage.is_some() {
-            let mut without = chunk.clone();
-            without.usage = None;
-            return Some(render_chunk_event(&without));
-        }
-        Some(render_chunk_event(chunk))
+        Some(render_chunk(chunk, false))
     }
 
     fn end(&mut self, usage: Option<Usage>) -> Bytes {

@@ -65,33 +65,33 @@ impl Decoder {
         let buf = &self.buf[..];
         let mut i = self.scan_from;
         while i < buf.len() {
-            let b = buf[i];
-            if b == b'\n' || b == b'\r' {
-                let term_len = if b == b'\r' {
-                    match buf.get(i + 1) {
-                        Some(b'\n') => 2,
-                        Some(_) => 1,
-                        // A trailing CR may be the first half of CRLF.
-                        None => {
-                            self.scan_from = i;
-                            return None;
-                        }
-                    }
-                } else {
-                    1
-                };
-                let empty_line = i == self.line_start;
-                i += term_len;
-                self.line_start = i;
-                if empty_line && i > term_len {
-                    return Some(i);
+            // Jump to the next line terminator: most bytes are line content.
+            match memchr::memchr2(b'\n', b'\r', &buf[i..]) {
+                Some(offset) => i += offset,
+                None => {
+                    i = buf.len();
+                    break;
                 }
-                if empty_line {
-                    // Leading blank lines before any field: skip them.
-                    continue;
+            }
+            let term_len = if buf[i] == b'\r' {
+                match buf.get(i + 1) {
+                    Some(b'\n') => 2,
+                    Some(_) => 1,
+                    // A trailing CR may be the first half of CRLF.
+                    None => {
+                        self.scan_from = i;
+                        return None;
+                    }
                 }
             } else {
-                i += 1;
+                1
+            };
+            let empty_line = i == self.line_start;
+            i += term_len;
+            self.line_start = i;
+            // A blank line ends an event; leading blank lines before any field are skipped.
+            if empty_line && i > term_len {
+                return Some(i);
             }
         }
         self.scan_from = i;
@@ -107,10 +107,7 @@ fn parse_event(raw: Bytes) -> Event {
     let bytes = &raw[..];
     while pos < bytes.len() {
         let rest = &bytes[pos..];
-        let line_len = rest
-            .iter()
-            .position(|&b| b == b'\n' || b == b'\r')
-            .unwrap_or(rest.len());
+        let line_len = memchr::memchr2(b'\n', b'\r', rest).unwrap_or(rest.len());
         let line = &rest[..line_len];
         let mut next = pos + line_len;
         if bytes.get(next) == Some(&b'\r') && bytes.get(next + 1) == Some(&b'\n') {
