@@ -9,8 +9,8 @@ use http::header::{AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE};
 use http::{HeaderMap, HeaderValue, Method, StatusCode};
 use serde::Serialize;
 
-use crate::codec::{self, mock, EncodeContext, ErrorDecoder, StreamDecoder};
 use crate::codec::openai_chat::{self, ResponseProbe};
+use crate::codec::{self, mock, EncodeContext, ErrorDecoder, StreamDecoder};
 use crate::config::Config;
 use crate::error::{ErrorKind, GatewayError};
 use crate::http_util::{json, openai_error, read_body};
@@ -242,7 +242,7 @@ impl<P: Ports> Gateway<P> {
                 self.openai_passthrough(&envelope, &deployment, log).await?
             }
             Codec::Mock => self.mock(&envelope, &deployment, log)?,
-            Codec::OpenAiChat => {
+            Codec::OpenAiChat | Codec::Bedrock => {
                 let req = envelope.to_unified()?;
                 self.translated(&req, &deployment, log).await?
             }
@@ -309,12 +309,16 @@ impl<P: Ports> Gateway<P> {
         };
         let request = codec::encode(req, deployment, &ctx)?;
         let upstream = self
-            .send(request, deployment, codec::error_decoder(deployment.codec()))
+            .send(
+                request,
+                deployment,
+                codec::error_decoder(deployment.codec()),
+            )
             .await?;
         let idle_ms = self.config.general.stream_idle_timeout_ms;
         if req.stream {
             let state = TranslateState::new(
-                StreamDecoder::new(deployment.codec())?,
+                StreamDecoder::new(deployment.codec())?.stamped(deployment, ctx.now_ms),
                 ChunkRenderer::new(req.include_usage),
             );
             let on_done = self.stream_logger(log);
@@ -327,7 +331,8 @@ impl<P: Ports> Gateway<P> {
             )));
         }
         let body = read_body(&self.ports, upstream.body, idle_ms, MAX_UPSTREAM_BODY).await?;
-        let response = codec::decode_response(deployment.codec(), &body)?;
+        let mut response = codec::decode_response(deployment.codec(), &body)?;
+        codec::stamp_response(&mut response, deployment, ctx.now_ms);
         log.usage = response.usage;
         Ok(json(StatusCode::OK, render_response(&response)))
     }

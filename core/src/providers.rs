@@ -6,6 +6,8 @@
 pub enum Codec {
     /// OpenAI Chat Completions and everything that imitates it.
     OpenAiChat,
+    /// AWS Bedrock Converse / ConverseStream (SigV4 or Bedrock API keys).
+    Bedrock,
     /// Answers inside the gateway, with no network (trying the gateway without keys).
     Mock,
 }
@@ -39,6 +41,19 @@ pub static PROVIDERS: &[ProviderSpec] = &[
         base_url: None,
         key_env: &["OPENAI_COMPATIBLE_API_KEY"],
         base_env: &["OPENAI_COMPATIBLE_API_BASE"],
+        key_optional: true,
+    },
+    ProviderSpec {
+        id: "bedrock",
+        codec: Codec::Bedrock,
+        // `{region}` is filled from the deployment's region by the codec.
+        base_url: Some("https://bedrock-runtime.{region}.amazonaws.com"),
+        // A Bedrock API key; without one the codec signs with AWS credentials.
+        key_env: &["AWS_BEARER_TOKEN_BEDROCK"],
+        base_env: &[
+            "AWS_BEDROCK_RUNTIME_ENDPOINT",
+            "AWS_ENDPOINT_URL_BEDROCK_RUNTIME",
+        ],
         key_optional: true,
     },
     ProviderSpec {

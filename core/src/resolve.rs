@@ -56,7 +56,10 @@ impl ProviderParams {
             }
         };
         ProviderParams {
-            api_version: plain(entry.and_then(|e| e.api_version.as_ref()), &["AZURE_API_VERSION"]),
+            api_version: plain(
+                entry.and_then(|e| e.api_version.as_ref()),
+                &["AZURE_API_VERSION"],
+            ),
             aws_region: plain(
                 entry.and_then(|e| e.aws_region_name.as_ref()),
                 &["AWS_REGION_NAME", "AWS_REGION", "AWS_DEFAULT_REGION"],
@@ -83,7 +86,10 @@ impl ProviderParams {
             ),
             vertex_credentials: secret(
                 entry.and_then(|e| e.vertex_credentials.as_ref()),
-                &["VERTEXAI_CREDENTIALS", "GOOGLE_APPLICATION_CREDENTIALS_JSON"],
+                &[
+                    "VERTEXAI_CREDENTIALS",
+                    "GOOGLE_APPLICATION_CREDENTIALS_JSON",
+                ],
             ),
             extra_headers: entry
                 .map(|e| {

@@ -4,6 +4,7 @@
 //! The functions here dispatch on [`Codec`] with a plain `match`: adding a
 //! format is one module and one arm in each function below.
 
+pub mod bedrock;
 pub mod mock;
 pub mod openai_chat;
 
@@ -29,10 +30,11 @@ pub struct EncodeContext {
 pub fn encode(
     req: &ChatRequest,
     deployment: &Deployment,
-    _ctx: &EncodeContext,
+    ctx: &EncodeContext,
 ) -> Result<http::Request<Bytes>, GatewayError> {
     match deployment.codec() {
         Codec::OpenAiChat => openai_chat::encode(req, deployment),
+        Codec::Bedrock => bedrock::encode(req, deployment, ctx),
         Codec::Mock => Err(no_wire_format()),
     }
 }
@@ -40,6 +42,7 @@ pub fn encode(
 pub fn decode_response(codec: Codec, body: &[u8]) -> Result<ChatResponse, GatewayError> {
     match codec {
         Codec::OpenAiChat => openai_chat::decode_response(body),
+        Codec::Bedrock => bedrock::decode_response(body),
         Codec::Mock => Err(no_wire_format()),
     }
 }
@@ -47,18 +50,21 @@ pub fn decode_response(codec: Codec, body: &[u8]) -> Result<ChatResponse, Gatewa
 pub fn error_decoder(codec: Codec) -> ErrorDecoder {
     match codec {
         Codec::OpenAiChat | Codec::Mock => openai_chat::decode_error,
+        Codec::Bedrock => bedrock::decode_error,
     }
 }
 
 /// Incremental decoding of an upstream stream into unified chunks.
 pub enum StreamDecoder {
     OpenAiChat(openai_chat::StreamDecoder),
+    Bedrock(bedrock::StreamDecoder),
 }
 
 impl StreamDecoder {
     pub fn new(codec: Codec) -> Result<StreamDecoder, GatewayError> {
         match codec {
             Codec::OpenAiChat => Ok(StreamDecoder::OpenAiChat(openai_chat::StreamDecoder::new())),
+            Codec::Bedrock => Ok(StreamDecoder::Bedrock(bedrock::StreamDecoder::new())),
             Codec::Mock => Err(no_wire_format()),
         }
     }
@@ -67,6 +73,7 @@ impl StreamDecoder {
     pub fn push(&mut self, bytes: &[u8]) -> Result<Vec<ChatChunk>, GatewayError> {
         match self {
             StreamDecoder::OpenAiChat(d) => d.push(bytes),
+            StreamDecoder::Bedrock(d) => d.push(bytes),
         }
     }
 
@@ -74,6 +81,7 @@ impl StreamDecoder {
     pub fn finish(&mut self) -> Result<Vec<ChatChunk>, GatewayError> {
         match self {
             StreamDecoder::OpenAiChat(d) => d.finish(),
+            StreamDecoder::Bedrock(d) => d.finish(),
         }
     }
 
@@ -83,8 +91,40 @@ impl StreamDecoder {
     pub fn is_done(&self) -> bool {
         match self {
             StreamDecoder::OpenAiChat(d) => d.is_done(),
+            StreamDecoder::Bedrock(d) => d.is_done(),
         }
     }
+
+    /// For formats whose streams name no id, model or time (Bedrock): what
+    /// the chunks should report. Formats that name their own keep them.
+    pub fn stamped(mut self, deployment: &Deployment, now_ms: u64) -> Self {
+        if let StreamDecoder::Bedrock(d) = &mut self {
+            d.set_identity(
+                generated_id(now_ms),
+                deployment.upstream_model.clone(),
+                now_ms / 1000,
+            );
+        }
+        self
+    }
+}
+
+/// Fills what a format's response does not name (Bedrock names no id, model
+/// or creation time) from the deployment and the clock.
+pub fn stamp_response(response: &mut ChatResponse, deployment: &Deployment, now_ms: u64) {
+    if response.id.is_empty() {
+        response.id = generated_id(now_ms);
+    }
+    if response.model.is_empty() {
+        response.model = deployment.upstream_model.clone();
+    }
+    if response.created == 0 {
+        response.created = now_ms / 1000;
+    }
+}
+
+fn generated_id(now_ms: u64) -> String {
+    format!("chatcmpl-dx{now_ms:x}")
 }
 
 fn no_wire_format() -> GatewayError {
