@@ -11,6 +11,8 @@ Faces (each its own module, mounted under its prefix):
 
 * ``/openai``  -> ``openai_face`` (``POST /openai/v1/chat/completions``,
   ``GET /openai/v1/models``), base URL ``http://127.0.0.1:<port>/openai/v1``
+* ``/bedrock`` -> ``bedrock_face`` (``POST /bedrock/model/{modelId}/converse``
+  and ``/converse-stream``, SigV4-verified), endpoint ``http://127.0.0.1:<port>/bedrock``
 
 A new face (anthropic, gemini, bedrock, ...) is a module with ``NAME``,
 ``PREFIX`` and ``register(app, prefix)``, added to ``FACES`` below; it reuses
@@ -58,9 +60,9 @@ if __package__ in (None, ""):  # run as a script: make "fleet" importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
     __package__ = "fleet"
 
-from fleet import openai_face  # noqa: E402
+from fleet import bedrock_face, openai_face  # noqa: E402
 
-FACES = [openai_face]
+FACES = [openai_face, bedrock_face]
 
 LOG_KEY = web.AppKey("fleet_log", list)
 MAX_RAW = 64 * 1024
