@@ -607,8 +607,9 @@ fn tool_spec(t: &Tool) -> ToolOut<'_> {
 /// but the request declares none (Bedrock refuses that) — stand-ins named
 /// after the tools the history used.
 fn tool_config<'a>(req: &'a ChatRequest, used: &[&'a str]) -> Option<ToolConfig<'a>> {
-    let tool_none = req.tool_choice == Some(ToolChoice::None);
-    if !req.tools.is_empty() && !(tool_none && used.is_empty()) {
+    // `none` with no tool history: leave the tools out, the closest Converse has.
+    let tools_off = req.tool_choice == Some(ToolChoice::None) && used.is_empty();
+    if !req.tools.is_empty() && !tools_off {
         let tool_choice = match &req.tool_choice {
             // Converse cannot forbid tools; without history they are left out above.
             None | Some(ToolChoice::None) => None,

@@ -34,11 +34,11 @@ fn b64(s: &str) -> Vec<u8> {
     out
 }
 
+/// A frame's lengths, CRCs and payload, owned.
+type Decoded = (usize, usize, u32, u32, Vec<u8>);
+
 /// Decodes `bytes` fed in pieces of `step` bytes; returns the frames' owned parts.
-fn decode_in_steps(
-    bytes: &[u8],
-    step: usize,
-) -> Result<Vec<(usize, usize, u32, u32, Vec<u8>)>, FrameError> {
+fn decode_in_steps(bytes: &[u8], step: usize) -> Result<Vec<Decoded>, FrameError> {
     let mut d = FrameDecoder::new();
     let mut out = Vec::new();
     for piece in bytes.chunks(step) {
@@ -253,7 +253,7 @@ fn lengths_are_bounded_even_with_a_valid_prelude_crc() {
     let mut prelude = Vec::new();
     prelude.extend_from_slice(&(32u32 << 20).to_be_bytes());
     prelude.extend_from_slice(&0u32.to_be_bytes());
-    let crc = crc32fast::hash(&prelude);
+    let crc = crc32::hash(&prelude);
     prelude.extend_from_slice(&crc.to_be_bytes());
     let mut d = FrameDecoder::new();
     d.push(&prelude);
@@ -262,7 +262,7 @@ fn lengths_are_bounded_even_with_a_valid_prelude_crc() {
     let mut prelude = Vec::new();
     prelude.extend_from_slice(&20u32.to_be_bytes());
     prelude.extend_from_slice(&8u32.to_be_bytes());
-    let crc = crc32fast::hash(&prelude);
+    let crc = crc32::hash(&prelude);
     prelude.extend_from_slice(&crc.to_be_bytes());
     let mut d = FrameDecoder::new();
     d.push(&prelude);
@@ -280,10 +280,10 @@ fn malformed_headers_under_valid_crcs_are_rejected() {
     let mut msg = Vec::new();
     msg.extend_from_slice(&total.to_be_bytes());
     msg.extend_from_slice(&headers_len.to_be_bytes());
-    let crc = crc32fast::hash(&msg);
+    let crc = crc32::hash(&msg);
     msg.extend_from_slice(&crc.to_be_bytes());
     msg.extend_from_slice(&body);
-    let crc = crc32fast::hash(&msg);
+    let crc = crc32::hash(&msg);
     msg.extend_from_slice(&crc.to_be_bytes());
     let mut d = FrameDecoder::new();
     d.push(&msg);
