@@ -9,8 +9,8 @@ use http::header::{AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE};
 use http::{HeaderMap, HeaderValue, Method, StatusCode};
 use serde::Serialize;
 
-use crate::codec::openai_chat::{self, ResponseProbe};
 use crate::codec::{self, mock, EncodeContext, ErrorDecoder, StreamDecoder};
+use crate::codec::openai_chat::{self, ResponseProbe};
 use crate::config::Config;
 use crate::error::{ErrorKind, GatewayError};
 use crate::http_util::{json, openai_error, read_body};
