@@ -353,7 +353,7 @@ impl<P: Ports> Gateway<P> {
         let idle_ms = self.config.general.stream_idle_timeout_ms;
         if req.stream {
             let state = TranslateState::new(
-                StreamDecoder::new(deployment.codec())?,
+                StreamDecoder::new(deployment.codec())?.stamped(deployment, ctx.now_ms),
                 ChunkRenderer::new(req.include_usage),
             );
             let on_done = self.stream_logger(log);
@@ -366,7 +366,8 @@ impl<P: Ports> Gateway<P> {
             )));
         }
         let body = read_body(&self.ports, upstream.body, idle_ms, MAX_UPSTREAM_BODY).await?;
-        let response = codec::decode_response(deployment.codec(), &body)?;
+        let mut response = codec::decode_response(deployment.codec(), &body)?;
+        codec::stamp_response(&mut response, deployment, ctx.now_ms);
         log.usage = response.usage;
         Ok(json(StatusCode::OK, render_response(&response)))
     }

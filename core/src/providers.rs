@@ -11,6 +11,8 @@ pub enum Codec {
     OpenAiResponses,
     /// Google Gemini `generateContent` (AI Studio and Vertex AI).
     Gemini,
+    /// AWS Bedrock Converse / ConverseStream (SigV4 or Bedrock API keys).
+    Bedrock,
     /// Answers inside the gateway, with no network (trying the gateway without keys).
     Mock,
 }
@@ -64,6 +66,19 @@ pub static PROVIDERS: &[ProviderSpec] = &[
         base_url: Some("https://{location}-aiplatform.googleapis.com"),
         key_env: &[],
         base_env: &["VERTEXAI_API_BASE"],
+        key_optional: true,
+    },
+    ProviderSpec {
+        id: "bedrock",
+        codec: Codec::Bedrock,
+        // `{region}` is filled from the deployment's region by the codec.
+        base_url: Some("https://bedrock-runtime.{region}.amazonaws.com"),
+        // A Bedrock API key; without one the codec signs with AWS credentials.
+        key_env: &["AWS_BEARER_TOKEN_BEDROCK"],
+        base_env: &[
+            "AWS_BEDROCK_RUNTIME_ENDPOINT",
+            "AWS_ENDPOINT_URL_BEDROCK_RUNTIME",
+        ],
         key_optional: true,
     },
     ProviderSpec {

@@ -60,6 +60,7 @@ impl ProviderParams {
                 None => first_env(env, names).map(Secret::new),
             }
         };
+        let aws_key_in_entry = entry.is_some_and(|e| e.aws_access_key_id.is_some());
         ProviderParams {
             api_version: plain(
                 entry.and_then(|e| e.api_version.as_ref()),
@@ -73,13 +74,24 @@ impl ProviderParams {
                 entry.and_then(|e| e.aws_access_key_id.as_ref()),
                 &["AWS_ACCESS_KEY_ID"],
             ),
+            // AWS credentials belong together: an access key from the config
+            // must not be paired with the secret or session token of the
+            // environment (on Lambda, those of the function's own role).
             aws_secret_access_key: secret(
                 entry.and_then(|e| e.aws_secret_access_key.as_ref()),
-                &["AWS_SECRET_ACCESS_KEY"],
+                if aws_key_in_entry {
+                    &[]
+                } else {
+                    &["AWS_SECRET_ACCESS_KEY"]
+                },
             ),
             aws_session_token: secret(
                 entry.and_then(|e| e.aws_session_token.as_ref()),
-                &["AWS_SESSION_TOKEN"],
+                if aws_key_in_entry {
+                    &[]
+                } else {
+                    &["AWS_SESSION_TOKEN"]
+                },
             ),
             vertex_project: plain(
                 entry.and_then(|e| e.vertex_project.as_ref()),
@@ -351,6 +363,39 @@ mod tests {
             .unwrap_err();
         assert_eq!(e.code.as_deref(), Some("provider_key_missing"));
         assert!(!e.message.contains("ok"));
+    }
+
+    #[test]
+    fn aws_credentials_come_from_one_place() {
+        let env = MapEnv(HashMap::from([
+            ("AWS_ACCESS_KEY_ID", "ENVKEY"),
+            ("AWS_SECRET_ACCESS_KEY", "envsecret"),
+            ("AWS_SESSION_TOKEN", "envtoken"),
+            ("CFG_SECRET", "cfgsecret"),
+        ]));
+        let config = Config::parse(
+            r#"
+            [[model_list]]
+            model_name = "cfg"
+            model = "bedrock/anthropic.claude-3-haiku-20240307-v1:0"
+            aws_access_key_id = "CFGKEY"
+            aws_secret_access_key = "env:CFG_SECRET"
+            [[model_list]]
+            model_name = "envcreds"
+            model = "bedrock/anthropic.claude-3-haiku-20240307-v1:0"
+            "#,
+        )
+        .unwrap();
+        let p = resolve_model("cfg", &config, &env).unwrap().params;
+        assert!(p.aws_access_key_id.unwrap().matches("CFGKEY"));
+        assert!(p.aws_secret_access_key.unwrap().matches("cfgsecret"));
+        assert!(
+            p.aws_session_token.is_none(),
+            "the role's token must not join config keys"
+        );
+        let p = resolve_model("envcreds", &config, &env).unwrap().params;
+        assert!(p.aws_access_key_id.unwrap().matches("ENVKEY"));
+        assert!(p.aws_session_token.unwrap().matches("envtoken"));
     }
 
     #[test]

@@ -268,6 +268,9 @@ pub struct Delta {
     pub role: Option<Role>,
     pub text: Option<String>,
     pub reasoning: Option<String>,
+    /// The signature that closes a streamed thinking block (Anthropic, Bedrock):
+    /// needed to send the reasoning back on the next turn.
+    pub reasoning_signature: Option<String>,
     pub refusal: Option<String>,
     pub tool_calls: Vec<ToolCallDelta>,
 }

@@ -31,6 +31,9 @@ Fault keys (all optional, combinable):
                     a 200 whose body is truncated JSON followed by garbage.
 ``stall_after=<N>`` send N SSE events, then stop sending (connection held
                     open for ``stall_ms``, default 30000) — for idle timeouts
+``exception_after=<N>`` (AWS event stream faces: Bedrock) send N events, then
+                    an exception message (``exception=<type>``, default
+                    ``throttlingException``) and end the body normally
 =================== =========================================================
 
 Examples (as seen by the fleet)::
@@ -61,8 +64,9 @@ INT_KEYS = {
     "garbage_after",
     "stall_after",
     "stall_ms",
+    "exception_after",
 }
-STR_KEYS = {"body"}
+STR_KEYS = {"body", "exception"}
 
 
 class GrammarError(ValueError):
@@ -82,6 +86,8 @@ class Fault:
     garbage_after: int | None = None
     stall_after: int | None = None
     stall_ms: int = 30000
+    exception_after: int | None = None
+    exception: str = "throttlingException"
 
     def extra_headers(self) -> dict[str, str]:
         h: dict[str, str] = {}

@@ -13,6 +13,8 @@ Faces (each its own module, mounted under its prefix):
   ``GET /openai/v1/models``), base URL ``http://127.0.0.1:<port>/openai/v1``
 * ``/gemini``, ``/vertex``, ``/oauth2/token`` -> ``gemini_face`` (Google AI
   Studio, Vertex AI, Google's service-account token endpoint)
+* ``/bedrock`` -> ``bedrock_face`` (``POST /bedrock/model/{modelId}/converse``
+  and ``/converse-stream``, SigV4-verified), endpoint ``http://127.0.0.1:<port>/bedrock``
 
 A new face (anthropic, gemini, bedrock, ...) is a module with ``NAME``,
 ``PREFIX`` and ``register(app, prefix)``, added to ``FACES`` below; it reuses
@@ -61,9 +63,9 @@ if __package__ in (None, ""):  # run as a script: make "fleet" importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
     __package__ = "fleet"
 
-from fleet import gemini_face, openai_face  # noqa: E402
+from fleet import bedrock_face, gemini_face, openai_face  # noqa: E402
 
-FACES = [openai_face, gemini_face]
+FACES = [openai_face, gemini_face, bedrock_face]
 
 LOG_KEY = web.AppKey("fleet_log", list)
 MAX_RAW = 64 * 1024

@@ -4,6 +4,7 @@
 //! The functions here dispatch on [`Codec`] with a plain `match`: adding a
 //! format is one module and one arm in each function below.
 
+pub mod bedrock;
 pub mod gemini;
 pub mod mock;
 pub mod openai_chat;
@@ -37,6 +38,7 @@ pub fn encode(
         Codec::OpenAiChat => openai_chat::encode(req, deployment),
         Codec::OpenAiResponses => openai_responses::encode(req, deployment),
         Codec::Gemini => gemini::encode(req, deployment, ctx),
+        Codec::Bedrock => bedrock::encode(req, deployment, ctx),
         Codec::Mock => Err(no_wire_format()),
     }
 }
@@ -46,6 +48,7 @@ pub fn decode_response(codec: Codec, body: &[u8]) -> Result<ChatResponse, Gatewa
         Codec::OpenAiChat => openai_chat::decode_response(body),
         Codec::OpenAiResponses => openai_responses::decode_response(body),
         Codec::Gemini => gemini::decode_response(body),
+        Codec::Bedrock => bedrock::decode_response(body),
         Codec::Mock => Err(no_wire_format()),
     }
 }
@@ -56,6 +59,7 @@ pub fn error_decoder(codec: Codec) -> ErrorDecoder {
         // The Responses API reports errors in the Chat Completions shape.
         Codec::OpenAiResponses => openai_chat::decode_error,
         Codec::Gemini => gemini::decode_error,
+        Codec::Bedrock => bedrock::decode_error,
     }
 }
 
@@ -64,6 +68,7 @@ pub enum StreamDecoder {
     OpenAiChat(openai_chat::StreamDecoder),
     OpenAiResponses(openai_responses::StreamDecoder),
     Gemini(gemini::StreamDecoder),
+    Bedrock(bedrock::StreamDecoder),
 }
 
 impl StreamDecoder {
@@ -74,6 +79,7 @@ impl StreamDecoder {
                 openai_responses::StreamDecoder::new(),
             )),
             Codec::Gemini => Ok(StreamDecoder::Gemini(gemini::StreamDecoder::new())),
+            Codec::Bedrock => Ok(StreamDecoder::Bedrock(bedrock::StreamDecoder::new())),
             Codec::Mock => Err(no_wire_format()),
         }
     }
@@ -84,6 +90,7 @@ impl StreamDecoder {
             StreamDecoder::OpenAiChat(d) => d.push(bytes),
             StreamDecoder::OpenAiResponses(d) => d.push(bytes),
             StreamDecoder::Gemini(d) => d.push(bytes),
+            StreamDecoder::Bedrock(d) => d.push(bytes),
         }
     }
 
@@ -93,6 +100,7 @@ impl StreamDecoder {
             StreamDecoder::OpenAiChat(d) => d.finish(),
             StreamDecoder::OpenAiResponses(d) => d.finish(),
             StreamDecoder::Gemini(d) => d.finish(),
+            StreamDecoder::Bedrock(d) => d.finish(),
         }
     }
 
@@ -104,8 +112,40 @@ impl StreamDecoder {
             StreamDecoder::OpenAiChat(d) => d.is_done(),
             StreamDecoder::OpenAiResponses(d) => d.is_done(),
             StreamDecoder::Gemini(d) => d.is_done(),
+            StreamDecoder::Bedrock(d) => d.is_done(),
         }
     }
+
+    /// For formats whose streams name no id, model or time (Bedrock): what
+    /// the chunks should report. Formats that name their own keep them.
+    pub fn stamped(mut self, deployment: &Deployment, now_ms: u64) -> Self {
+        if let StreamDecoder::Bedrock(d) = &mut self {
+            d.set_identity(
+                generated_id(now_ms),
+                deployment.upstream_model.clone(),
+                now_ms / 1000,
+            );
+        }
+        self
+    }
+}
+
+/// Fills what a format's response does not name (Bedrock names no id, model
+/// or creation time) from the deployment and the clock.
+pub fn stamp_response(response: &mut ChatResponse, deployment: &Deployment, now_ms: u64) {
+    if response.id.is_empty() {
+        response.id = generated_id(now_ms);
+    }
+    if response.model.is_empty() {
+        response.model = deployment.upstream_model.clone();
+    }
+    if response.created == 0 {
+        response.created = now_ms / 1000;
+    }
+}
+
+fn generated_id(now_ms: u64) -> String {
+    format!("chatcmpl-dx{now_ms:x}")
 }
 
 fn no_wire_format() -> GatewayError {

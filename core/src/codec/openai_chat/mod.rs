@@ -153,6 +153,7 @@ pub fn decode_chunk(data: &[u8]) -> Result<ChatChunk, GatewayError> {
                     role: d.role.as_deref().and_then(role_from_openai),
                     text: d.content,
                     reasoning: d.reasoning_content,
+                    reasoning_signature: None,
                     refusal: d.refusal,
                     tool_calls: d
                         .tool_calls
