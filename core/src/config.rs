@@ -101,6 +101,10 @@ pub struct ModelEntry {
     /// Extra headers sent upstream with every request of this deployment.
     #[serde(default)]
     pub headers: std::collections::BTreeMap<String, String>,
+    /// Anthropic: place prompt-cache breakpoints on the last system block and
+    /// the last two user turns of every request.
+    #[serde(default)]
+    pub auto_cache: Option<bool>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

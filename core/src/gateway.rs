@@ -9,8 +9,8 @@ use http::header::{AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE};
 use http::{HeaderMap, HeaderValue, Method, StatusCode};
 use serde::Serialize;
 
-use crate::codec::{self, mock, EncodeContext, ErrorDecoder, StreamDecoder};
 use crate::codec::openai_chat::{self, ResponseProbe};
+use crate::codec::{self, mock, EncodeContext, ErrorDecoder, StreamDecoder};
 use crate::config::Config;
 use crate::error::{ErrorKind, GatewayError};
 use crate::http_util::{json, openai_error, read_body};
@@ -246,6 +246,10 @@ impl<P: Ports> Gateway<P> {
                 let req = envelope.to_unified()?;
                 self.translated(&req, &deployment, log).await?
             }
+            Codec::Anthropic | Codec::AnthropicVertex => {
+                let req = envelope.to_unified()?;
+                self.translated(&req, &deployment, log).await?
+            }
         };
         let headers = resp.headers_mut();
         headers.insert(
@@ -309,12 +313,16 @@ impl<P: Ports> Gateway<P> {
         };
         let request = codec::encode(req, deployment, &ctx)?;
         let upstream = self
-            .send(request, deployment, codec::error_decoder(deployment.codec()))
+            .send(
+                request,
+                deployment,
+                codec::error_decoder(deployment.codec()),
+            )
             .await?;
         let idle_ms = self.config.general.stream_idle_timeout_ms;
         if req.stream {
             let state = TranslateState::new(
-                StreamDecoder::new(deployment.codec())?,
+                StreamDecoder::new(deployment.codec())?.with_created(self.ports.now_ms() / 1000),
                 ChunkRenderer::new(req.include_usage),
             );
             let on_done = self.stream_logger(log);
@@ -327,7 +335,10 @@ impl<P: Ports> Gateway<P> {
             )));
         }
         let body = read_body(&self.ports, upstream.body, idle_ms, MAX_UPSTREAM_BODY).await?;
-        let response = codec::decode_response(deployment.codec(), &body)?;
+        let mut response = codec::decode_response(deployment.codec(), &body)?;
+        if response.created == 0 {
+            response.created = self.ports.now_ms() / 1000;
+        }
         log.usage = response.usage;
         Ok(json(StatusCode::OK, render_response(&response)))
     }

@@ -8,6 +8,11 @@ pub enum Codec {
     OpenAiChat,
     /// Answers inside the gateway, with no network (trying the gateway without keys).
     Mock,
+    /// Anthropic Messages (`/v1/messages`).
+    Anthropic,
+    /// Anthropic Messages on Vertex AI (`:rawPredict`): the same body without
+    /// `model`, plus `anthropic_version`, and a Google bearer token.
+    AnthropicVertex,
 }
 
 #[derive(Debug)]
@@ -39,6 +44,24 @@ pub static PROVIDERS: &[ProviderSpec] = &[
         base_url: None,
         key_env: &["OPENAI_COMPATIBLE_API_KEY"],
         base_env: &["OPENAI_COMPATIBLE_API_BASE"],
+        key_optional: true,
+    },
+    ProviderSpec {
+        id: "anthropic",
+        codec: Codec::Anthropic,
+        base_url: Some("https://api.anthropic.com"),
+        key_env: &["ANTHROPIC_API_KEY"],
+        base_env: &["ANTHROPIC_API_BASE", "ANTHROPIC_BASE_URL"],
+        key_optional: false,
+    },
+    ProviderSpec {
+        id: "vertex_anthropic",
+        codec: Codec::AnthropicVertex,
+        // `{location}` is filled from the deployment's vertex_location.
+        base_url: Some("https://{location}-aiplatform.googleapis.com"),
+        key_env: &[],
+        base_env: &[],
+        // The bearer token is usually minted from vertex_credentials per request.
         key_optional: true,
     },
     ProviderSpec {

@@ -39,6 +39,8 @@ pub struct ProviderParams {
     pub vertex_location: Option<String>,
     pub vertex_credentials: Option<Secret>,
     pub extra_headers: Vec<(String, String)>,
+    /// Anthropic-family codecs add prompt-cache breakpoints themselves.
+    pub auto_cache: bool,
 }
 
 impl ProviderParams {
@@ -56,7 +58,10 @@ impl ProviderParams {
             }
         };
         ProviderParams {
-            api_version: plain(entry.and_then(|e| e.api_version.as_ref()), &["AZURE_API_VERSION"]),
+            api_version: plain(
+                entry.and_then(|e| e.api_version.as_ref()),
+                &["AZURE_API_VERSION"],
+            ),
             aws_region: plain(
                 entry.and_then(|e| e.aws_region_name.as_ref()),
                 &["AWS_REGION_NAME", "AWS_REGION", "AWS_DEFAULT_REGION"],
@@ -83,7 +88,10 @@ impl ProviderParams {
             ),
             vertex_credentials: secret(
                 entry.and_then(|e| e.vertex_credentials.as_ref()),
-                &["VERTEXAI_CREDENTIALS", "GOOGLE_APPLICATION_CREDENTIALS_JSON"],
+                &[
+                    "VERTEXAI_CREDENTIALS",
+                    "GOOGLE_APPLICATION_CREDENTIALS_JSON",
+                ],
             ),
             extra_headers: entry
                 .map(|e| {
@@ -95,6 +103,7 @@ impl ProviderParams {
                         .collect()
                 })
                 .unwrap_or_default(),
+            auto_cache: entry.and_then(|e| e.auto_cache).unwrap_or(false),
         }
     }
 }

@@ -31,6 +31,9 @@ Fault keys (all optional, combinable):
                     a 200 whose body is truncated JSON followed by garbage.
 ``stall_after=<N>`` send N SSE events, then stop sending (connection held
                     open for ``stall_ms``, default 30000) — for idle timeouts
+``error_after=<N>`` send N SSE events, then the face's in-stream error event
+                    (faces whose format has one, e.g. Anthropic's
+                    ``event: error``), then end the body normally
 =================== =========================================================
 
 Examples (as seen by the fleet)::
@@ -61,6 +64,7 @@ INT_KEYS = {
     "garbage_after",
     "stall_after",
     "stall_ms",
+    "error_after",
 }
 STR_KEYS = {"body"}
 
@@ -82,6 +86,7 @@ class Fault:
     garbage_after: int | None = None
     stall_after: int | None = None
     stall_ms: int = 30000
+    error_after: int | None = None
 
     def extra_headers(self) -> dict[str, str]:
         h: dict[str, str] = {}
@@ -95,7 +100,7 @@ class Fault:
     def breaks_stream(self) -> bool:
         return any(
             v is not None
-            for v in (self.cut_after, self.reset_after, self.garbage_after, self.stall_after)
+            for v in (self.cut_after, self.reset_after, self.garbage_after, self.stall_after, self.error_after)
         )
 
 

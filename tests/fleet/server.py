@@ -11,6 +11,9 @@ Faces (each its own module, mounted under its prefix):
 
 * ``/openai``  -> ``openai_face`` (``POST /openai/v1/chat/completions``,
   ``GET /openai/v1/models``), base URL ``http://127.0.0.1:<port>/openai/v1``
+* ``/anthropic`` -> ``anthropic_face`` (``POST /anthropic/v1/messages``,
+  ``.../messages/count_tokens``), base URL ``http://127.0.0.1:<port>/anthropic``;
+  the same module serves Claude on Vertex AI under ``/vertex`` (``:rawPredict``)
 
 A new face (anthropic, gemini, bedrock, ...) is a module with ``NAME``,
 ``PREFIX`` and ``register(app, prefix)``, added to ``FACES`` below; it reuses
@@ -58,9 +61,9 @@ if __package__ in (None, ""):  # run as a script: make "fleet" importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
     __package__ = "fleet"
 
-from fleet import openai_face  # noqa: E402
+from fleet import anthropic_face, openai_face  # noqa: E402
 
-FACES = [openai_face]
+FACES = [openai_face, anthropic_face]
 
 LOG_KEY = web.AppKey("fleet_log", list)
 MAX_RAW = 64 * 1024
@@ -92,6 +95,8 @@ async def record_requests(request: web.Request, handler):
             body_bytes=len(raw),
         )
         log.append(entry)
+        # Faces whose body does not name the model (Vertex AI) set entry["model"].
+        request["fleet_entry"] = entry
     return await handler(request)
 
 
@@ -103,7 +108,10 @@ async def list_requests(request: web.Request) -> web.Response:
     model = request.query.get("model")
     out = request.app[LOG_KEY]
     if model is not None:
-        out = [r for r in out if isinstance(r.get("body"), dict) and r["body"].get("model") == model]
+        out = [
+            r for r in out
+            if r.get("model") == model or (isinstance(r.get("body"), dict) and r["body"].get("model") == model)
+        ]
     return web.json_response(out)
 
 

@@ -4,6 +4,7 @@
 //! The functions here dispatch on [`Codec`] with a plain `match`: adding a
 //! format is one module and one arm in each function below.
 
+pub mod anthropic;
 pub mod mock;
 pub mod openai_chat;
 
@@ -29,11 +30,15 @@ pub struct EncodeContext {
 pub fn encode(
     req: &ChatRequest,
     deployment: &Deployment,
-    _ctx: &EncodeContext,
+    ctx: &EncodeContext,
 ) -> Result<http::Request<Bytes>, GatewayError> {
     match deployment.codec() {
         Codec::OpenAiChat => openai_chat::encode(req, deployment),
         Codec::Mock => Err(no_wire_format()),
+        Codec::Anthropic => anthropic::encode(req, deployment, ctx, anthropic::Target::Anthropic),
+        Codec::AnthropicVertex => {
+            anthropic::encode(req, deployment, ctx, anthropic::Target::Vertex)
+        }
     }
 }
 
@@ -41,18 +46,21 @@ pub fn decode_response(codec: Codec, body: &[u8]) -> Result<ChatResponse, Gatewa
     match codec {
         Codec::OpenAiChat => openai_chat::decode_response(body),
         Codec::Mock => Err(no_wire_format()),
+        Codec::Anthropic | Codec::AnthropicVertex => anthropic::decode_response(body),
     }
 }
 
 pub fn error_decoder(codec: Codec) -> ErrorDecoder {
     match codec {
         Codec::OpenAiChat | Codec::Mock => openai_chat::decode_error,
+        Codec::Anthropic | Codec::AnthropicVertex => anthropic::decode_error,
     }
 }
 
 /// Incremental decoding of an upstream stream into unified chunks.
 pub enum StreamDecoder {
     OpenAiChat(openai_chat::StreamDecoder),
+    Anthropic(anthropic::StreamDecoder),
 }
 
 impl StreamDecoder {
@@ -60,13 +68,26 @@ impl StreamDecoder {
         match codec {
             Codec::OpenAiChat => Ok(StreamDecoder::OpenAiChat(openai_chat::StreamDecoder::new())),
             Codec::Mock => Err(no_wire_format()),
+            Codec::Anthropic | Codec::AnthropicVertex => {
+                Ok(StreamDecoder::Anthropic(anthropic::StreamDecoder::new()))
+            }
         }
+    }
+
+    /// Time stamp (seconds) for chunks of formats that carry none.
+    pub fn with_created(mut self, created: u64) -> Self {
+        match &mut self {
+            StreamDecoder::OpenAiChat(_) => {}
+            StreamDecoder::Anthropic(d) => d.set_created(created),
+        }
+        self
     }
 
     /// Feeds bytes as they arrive; returns the chunks they complete.
     pub fn push(&mut self, bytes: &[u8]) -> Result<Vec<ChatChunk>, GatewayError> {
         match self {
             StreamDecoder::OpenAiChat(d) => d.push(bytes),
+            StreamDecoder::Anthropic(d) => d.push(bytes),
         }
     }
 
@@ -74,6 +95,7 @@ impl StreamDecoder {
     pub fn finish(&mut self) -> Result<Vec<ChatChunk>, GatewayError> {
         match self {
             StreamDecoder::OpenAiChat(d) => d.finish(),
+            StreamDecoder::Anthropic(d) => d.finish(),
         }
     }
 
@@ -83,6 +105,7 @@ impl StreamDecoder {
     pub fn is_done(&self) -> bool {
         match self {
             StreamDecoder::OpenAiChat(d) => d.is_done(),
+            StreamDecoder::Anthropic(d) => d.is_done(),
         }
     }
 }
