@@ -14,6 +14,9 @@ pub struct Config {
     pub general: General,
     #[serde(default)]
     pub model_list: Vec<ModelEntry>,
+    /// Task-based routing of Anthropic Messages requests (Claude Code).
+    #[serde(default)]
+    pub router: crate::router::RouterConfig,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -105,6 +108,10 @@ pub struct ModelEntry {
     /// the last two user turns of every request.
     #[serde(default)]
     pub auto_cache: Option<bool>,
+    /// The model's output-token limit, where the built-in tables do not know
+    /// it: larger `max_tokens` are lowered to it (Anthropic ingress).
+    #[serde(default)]
+    pub max_output_tokens: Option<u32>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -156,6 +163,7 @@ impl Config {
         if self.general.max_request_bytes == 0 {
             return Err(ConfigError("general.max_request_bytes must be > 0".into()));
         }
+        self.router.validate()?;
         Ok(())
     }
 

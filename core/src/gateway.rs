@@ -26,6 +26,8 @@ use crate::stream::translate::{translate, TranslateState};
 use crate::stream::{BodyStream, OnDone, StreamOutcome};
 use crate::unified::{ChatRequest, Usage};
 
+mod messages;
+
 /// A request as the shell hands it over, body already read.
 pub struct IncomingRequest {
     pub method: Method,
@@ -89,7 +91,11 @@ impl<P: Ports> Gateway<P> {
             Ok(resp) => resp,
             Err(e) => {
                 log.error = Some(e.message.clone());
-                self.error_response(&e)
+                if crate::ingress::anthropic_messages::is_messages_path(&req.path) {
+                    messages::anthropic_error(&e)
+                } else {
+                    self.error_response(&e)
+                }
             }
         };
         log.status = resp.status().as_u16();
@@ -130,6 +136,16 @@ impl<P: Ports> Gateway<P> {
                 expect_method(method, Method::POST)?;
                 self.authenticate(&req.headers)?;
                 self.chat(req, log).await
+            }
+            "/v1/messages" => {
+                expect_method(method, Method::POST)?;
+                self.authenticate(&req.headers)?;
+                self.messages(req, log).await
+            }
+            "/v1/messages/count_tokens" => {
+                expect_method(method, Method::POST)?;
+                self.authenticate(&req.headers)?;
+                self.count_tokens(req, log).await
             }
             "/v1/models" | "/models" => {
                 expect_method(method, Method::GET)?;
@@ -532,6 +548,14 @@ struct AccessLog {
     provider: &'static str,
     #[serde(skip_serializing_if = "String::is_empty")]
     upstream_model: String,
+    /// The routing rule that picked the model (Anthropic ingress).
+    #[serde(skip_serializing_if = "str::is_empty")]
+    route: &'static str,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    routed_model: String,
+    /// What was changed for the upstream (`x-dx-adjusted`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    adjusted: Option<String>,
     stream: bool,
     latency_ms: u64,
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -12,6 +12,7 @@ mod gateway;
 mod http_util;
 mod providers;
 mod resolve;
+mod router;
 mod secret;
 
 pub mod codec;
@@ -25,4 +26,5 @@ pub use error::{ErrorKind, GatewayError};
 pub use gateway::{Body, Gateway, GatewayResponse, IncomingRequest};
 pub use providers::{Codec, ProviderSpec, PROVIDERS};
 pub use resolve::{resolve_model, Deployment};
+pub use router::{RouterConfig, Rule};
 pub use secret::Secret;

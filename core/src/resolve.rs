@@ -41,6 +41,8 @@ pub struct ProviderParams {
     pub extra_headers: Vec<(String, String)>,
     /// Anthropic-family codecs add prompt-cache breakpoints themselves.
     pub auto_cache: bool,
+    /// Output-token limit from the config entry (`max_output_tokens`).
+    pub max_output_tokens: Option<u32>,
 }
 
 impl ProviderParams {
@@ -104,6 +106,7 @@ impl ProviderParams {
                 })
                 .unwrap_or_default(),
             auto_cache: entry.and_then(|e| e.auto_cache).unwrap_or(false),
+            max_output_tokens: entry.and_then(|e| e.max_output_tokens),
         }
     }
 }

@@ -84,7 +84,7 @@ TOP_LEVEL = {
     "model", "messages", "max_tokens", "system", "metadata", "stop_sequences", "stream",
     "temperature", "top_p", "top_k", "tools", "tool_choice", "thinking", "service_tier",
     "container", "mcp_servers", "context_management", "output_config", "output_format",
-    "inference_geo",
+    "inference_geo", "cache_control", "diagnostics", "speed", "user_profile_id", "workspace_id",
 }
 BLOCK_TYPES = {
     "text", "image", "document", "tool_use", "tool_result", "thinking", "redacted_thinking",

@@ -230,6 +230,26 @@ pub fn usage_from_wire(u: &wire::Usage) -> Usage {
     }
 }
 
+/// Folds `message_delta` usage into what `message_start` said. The delta's
+/// counts are cumulative; some hosts repeat the input side there with a
+/// larger (final) count, others leave it out or send 0: the larger wins.
+pub fn merge_usage(total: &mut wire::Usage, u: &wire::Usage) {
+    total.output_tokens = u.output_tokens;
+    total.input_tokens = total.input_tokens.max(u.input_tokens);
+    let max = |a: Option<u64>, b: Option<u64>| match (a, b) {
+        (Some(a), Some(b)) => Some(a.max(b)),
+        (a, b) => a.or(b),
+    };
+    total.cache_creation_input_tokens = max(
+        total.cache_creation_input_tokens,
+        u.cache_creation_input_tokens,
+    );
+    total.cache_read_input_tokens = max(total.cache_read_input_tokens, u.cache_read_input_tokens);
+    if u.output_tokens_details.is_some() {
+        total.output_tokens_details = u.output_tokens_details;
+    }
+}
+
 /// Unified usage in Anthropic's terms (input without the cached parts).
 pub fn usage_to_wire(u: &Usage) -> wire::Usage {
     let cached = u.cache_read_tokens + u.cache_write_tokens;

@@ -10,7 +10,7 @@ use crate::stream::sse;
 use crate::unified::{ChatChunk, ChunkChoice, Delta, Role, ToolCallDelta, Usage};
 
 use super::wire::{Event, EventDelta, Usage as WireUsage};
-use super::{finish_reason, invalid_upstream, stream_error, usage_from_wire};
+use super::{finish_reason, invalid_upstream, merge_usage, stream_error, usage_from_wire};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum BlockKind {
@@ -149,7 +149,7 @@ impl StreamDecoder {
             }
             "message_delta" => {
                 if let Some(u) = ev.usage {
-                    self.merge_usage(&u);
+                    merge_usage(&mut self.usage, &u);
                 }
                 let stop = ev.delta.and_then(|d| d.stop_reason);
                 let finish = stop.as_deref().map(finish_reason);
@@ -172,28 +172,6 @@ impl StreamDecoder {
             self.blocks.resize(i + 1, BlockKind::Skipped);
         }
         self.blocks[i] = kind;
-    }
-
-    /// `message_delta` usage is cumulative; some hosts repeat the input side
-    /// there with a larger (final) count, others leave it out or send 0.
-    fn merge_usage(&mut self, u: &WireUsage) {
-        self.usage.output_tokens = u.output_tokens;
-        self.usage.input_tokens = self.usage.input_tokens.max(u.input_tokens);
-        let max = |a: Option<u64>, b: Option<u64>| match (a, b) {
-            (Some(a), Some(b)) => Some(a.max(b)),
-            (a, b) => a.or(b),
-        };
-        self.usage.cache_creation_input_tokens = max(
-            self.usage.cache_creation_input_tokens,
-            u.cache_creation_input_tokens,
-        );
-        self.usage.cache_read_input_tokens = max(
-            self.usage.cache_read_input_tokens,
-            u.cache_read_input_tokens,
-        );
-        if u.output_tokens_details.is_some() {
-            self.usage.output_tokens_details = u.output_tokens_details;
-        }
     }
 
     fn chunk(
