@@ -71,7 +71,7 @@ def fleet(workdir: Path):
 
 
 def dx_config(fleet: Fleet) -> dict:
-    return {
+    config = {
         "general": {"max_request_bytes": 1048576, "request_timeout_ms": 2000, "stream_idle_timeout_ms": 2000},
         "model_list": [
             {"model_name": "fleet/*", "provider": "openai_compatible", "model": "*", "api_base": fleet.openai_base, "api_key": "env:FLEET_OPENAI_KEY"},
@@ -80,6 +80,10 @@ def dx_config(fleet: Fleet) -> dict:
         ]
         + [entry for fragment in deployment_fragments(fleet) for entry in fragment.get("model_list", [])],
     }
+    for fragment in deployment_fragments(fleet):
+        # Other top-level tables a provider suite needs (e.g. "router").
+        config.update(fragment.get("config", {}))
+    return config
 
 
 DEPLOYMENTS_DIR = Path(__file__).resolve().parent / "e2e" / "deployments"
@@ -88,7 +92,8 @@ DEPLOYMENTS_DIR = Path(__file__).resolve().parent / "e2e" / "deployments"
 def deployment_fragments(fleet: Fleet) -> list[dict]:
     """Per-provider additions to the gateway's config and environment.
 
-    Each ``tests/e2e/deployments/*.json`` holds ``{"model_list": [...], "env": {...}}``;
+    Each ``tests/e2e/deployments/*.json`` holds ``{"model_list": [...], "env": {...}}``
+    (and optionally ``"config": {...}`` with more top-level config tables);
     the text ``{fleet}`` is replaced by the fleet's base URL (``http://127.0.0.1:PORT``).
     One file per provider face keeps provider test suites independent.
     """

@@ -14,6 +14,9 @@ pub struct Config {
     pub general: General,
     #[serde(default)]
     pub model_list: Vec<ModelEntry>,
+    /// Task-based routing of Anthropic Messages requests (Claude Code).
+    #[serde(default)]
+    pub router: crate::router::RouterConfig,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -113,6 +116,14 @@ pub struct ModelEntry {
     /// Overrides `general.drop_params` for this deployment.
     #[serde(default)]
     pub drop_params: Option<bool>,
+    /// Anthropic: place prompt-cache breakpoints on the last system block and
+    /// the last two user turns of every request.
+    #[serde(default)]
+    pub auto_cache: Option<bool>,
+    /// The model's output-token limit, where the built-in tables do not know
+    /// it: larger `max_tokens` are lowered to it (Anthropic ingress).
+    #[serde(default)]
+    pub max_output_tokens: Option<u32>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -171,6 +182,7 @@ impl Config {
         if self.general.max_request_bytes == 0 {
             return Err(ConfigError("general.max_request_bytes must be > 0".into()));
         }
+        self.router.validate()?;
         Ok(())
     }
 

@@ -187,10 +187,18 @@ impl GatewayError {
     }
 
     /// The Anthropic error body: `{"type":"error","error":{"type","message"}}`.
+    /// An overloaded upstream (Anthropic's 529) stays `overloaded_error`.
     pub fn to_anthropic_json(&self) -> Vec<u8> {
+        let overloaded = self.status.as_u16() == 529
+            || self.upstream_type.as_deref() == Some("overloaded_error");
+        let kind = if overloaded {
+            "overloaded_error"
+        } else {
+            self.kind.anthropic_type()
+        };
         let body = serde_json::json!({
             "type": "error",
-            "error": {"type": self.kind.anthropic_type(), "message": self.message},
+            "error": {"type": kind, "message": self.message},
         });
         serde_json::to_vec(&body).unwrap_or_else(|_| b"{\"type\":\"error\"}".to_vec())
     }
@@ -230,5 +238,9 @@ mod tests {
         assert_eq!(v["type"], "error");
         assert_eq!(v["error"]["type"], "rate_limit_error");
         assert_eq!(e.status, StatusCode::TOO_MANY_REQUESTS);
+        let e = GatewayError::new(ErrorKind::UpstreamServer, "Overloaded")
+            .with_status(StatusCode::from_u16(529).unwrap());
+        let v: serde_json::Value = serde_json::from_slice(&e.to_anthropic_json()).unwrap();
+        assert_eq!(v["error"]["type"], "overloaded_error");
     }
 }

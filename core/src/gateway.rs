@@ -28,6 +28,8 @@ use crate::stream::translate::{translate, TranslateState};
 use crate::stream::{BodyStream, OnDone, StreamOutcome};
 use crate::unified::{ChatRequest, Usage};
 
+mod messages;
+
 /// A request as the shell hands it over, body already read.
 pub struct IncomingRequest {
     pub method: Method,
@@ -107,7 +109,11 @@ impl<P: Ports> Gateway<P> {
             Ok(resp) => resp,
             Err(e) => {
                 log.error = Some(e.message.clone());
-                self.error_response(&e)
+                if crate::ingress::anthropic_messages::is_messages_path(&req.path) {
+                    messages::anthropic_error(&e)
+                } else {
+                    self.error_response(&e)
+                }
             }
         };
         log.status = resp.status().as_u16();
@@ -153,6 +159,16 @@ impl<P: Ports> Gateway<P> {
                 expect_method(method, Method::POST)?;
                 self.authenticate(&req.headers)?;
                 self.chat(req, log).await
+            }
+            "/v1/messages" => {
+                expect_method(method, Method::POST)?;
+                self.authenticate(&req.headers)?;
+                self.messages(req, log).await
+            }
+            "/v1/messages/count_tokens" => {
+                expect_method(method, Method::POST)?;
+                self.authenticate(&req.headers)?;
+                self.count_tokens(req, log).await
             }
             "/v1/models" | "/models" => {
                 expect_method(method, Method::GET)?;
@@ -376,7 +392,7 @@ impl<P: Ports> Gateway<P> {
     /// that authenticate with Google service accounts (Vertex AI, whatever
     /// model family it serves). An `api_key` on such a deployment is taken as
     /// an access token minted elsewhere.
-    async fn access_token_for(
+    pub(super) async fn access_token_for(
         &self,
         deployment: &Deployment,
     ) -> Result<Option<Secret>, GatewayError> {
@@ -604,6 +620,11 @@ struct AccessLog {
     provider: &'static str,
     #[serde(skip_serializing_if = "String::is_empty")]
     upstream_model: String,
+    /// The routing rule that picked the model (Anthropic ingress).
+    #[serde(skip_serializing_if = "str::is_empty")]
+    route: &'static str,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    routed_model: String,
     stream: bool,
     latency_ms: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -611,7 +632,7 @@ struct AccessLog {
     usage: Option<Usage>,
     #[serde(skip_serializing_if = "Option::is_none")]
     error: Option<String>,
-    /// What the quirk stage changed (`x-dx-adjusted`).
+    /// What was changed for the upstream (`x-dx-adjusted`): quirks, dropped features.
     #[serde(skip_serializing_if = "String::is_empty")]
     adjusted: String,
     #[serde(skip_serializing_if = "std::ops::Not::not")]

@@ -14,6 +14,7 @@ mod http_util;
 mod providers;
 mod quirks;
 mod resolve;
+mod router;
 mod secret;
 
 pub mod codec;
@@ -29,4 +30,5 @@ pub use gateway::{
 };
 pub use providers::{Codec, ProviderSpec, PROVIDERS};
 pub use resolve::{resolve_model, Deployment};
+pub use router::{RouterConfig, Rule};
 pub use secret::Secret;

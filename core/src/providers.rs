@@ -15,6 +15,11 @@ pub enum Codec {
     Bedrock,
     /// Answers inside the gateway, with no network (trying the gateway without keys).
     Mock,
+    /// Anthropic Messages (`/v1/messages`).
+    Anthropic,
+    /// Anthropic Messages on Vertex AI (`:rawPredict`): the same body without
+    /// `model`, plus `anthropic_version`, and a Google bearer token.
+    AnthropicVertex,
 }
 
 #[derive(Debug)]
@@ -79,6 +84,24 @@ pub static PROVIDERS: &[ProviderSpec] = &[
             "AWS_BEDROCK_RUNTIME_ENDPOINT",
             "AWS_ENDPOINT_URL_BEDROCK_RUNTIME",
         ],
+        key_optional: true,
+    },
+    ProviderSpec {
+        id: "anthropic",
+        codec: Codec::Anthropic,
+        base_url: Some("https://api.anthropic.com"),
+        key_env: &["ANTHROPIC_API_KEY"],
+        base_env: &["ANTHROPIC_API_BASE", "ANTHROPIC_BASE_URL"],
+        key_optional: false,
+    },
+    ProviderSpec {
+        id: "vertex_anthropic",
+        codec: Codec::AnthropicVertex,
+        // `{location}` is filled from the deployment's vertex_location.
+        base_url: Some("https://{location}-aiplatform.googleapis.com"),
+        key_env: &[],
+        base_env: &[],
+        // The bearer token is usually minted from vertex_credentials per request.
         key_optional: true,
     },
     ProviderSpec {

@@ -44,6 +44,10 @@ pub struct ProviderParams {
     pub codec: Option<Codec>,
     /// The deployment's `drop_params`, over `general.drop_params`.
     pub drop_params: Option<bool>,
+    /// Anthropic-family codecs add prompt-cache breakpoints themselves.
+    pub auto_cache: bool,
+    /// Output-token limit from the config entry (`max_output_tokens`).
+    pub max_output_tokens: Option<u32>,
 }
 
 impl ProviderParams {
@@ -120,6 +124,8 @@ impl ProviderParams {
                 .unwrap_or_default(),
             codec: None,
             drop_params: entry.and_then(|e| e.drop_params),
+            auto_cache: entry.and_then(|e| e.auto_cache).unwrap_or(false),
+            max_output_tokens: entry.and_then(|e| e.max_output_tokens),
         }
     }
 }

@@ -134,6 +134,28 @@ pub enum ResponseFormat {
     },
 }
 
+/// Extended thinking as a client asked for it (Anthropic's `thinking`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Thinking {
+    /// Think with at most this many tokens.
+    Enabled {
+        budget_tokens: u32,
+    },
+    /// The model decides how much to think (`{"type":"adaptive"}`).
+    Adaptive,
+    Disabled,
+}
+
+/// A tool the provider runs itself (Anthropic web search, code execution, …),
+/// kept as the client wrote it: only providers of the same family can honour it.
+#[derive(Debug, Clone)]
+pub struct ServerTool {
+    /// The versioned tool type, e.g. `web_search_20250305`.
+    pub kind: String,
+    pub name: String,
+    pub raw: Box<RawValue>,
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct ChatRequest {
     pub model: String,
@@ -154,6 +176,12 @@ pub struct ChatRequest {
     pub reasoning_effort: Option<String>,
     pub logprobs: Option<bool>,
     pub top_logprobs: Option<u32>,
+    /// Explicit thinking settings; `reasoning_effort` is the coarse alternative.
+    pub thinking: Option<Thinking>,
+    pub top_k: Option<u32>,
+    pub server_tools: Vec<ServerTool>,
+    /// Anthropic beta features the client asked for (`anthropic-beta`).
+    pub anthropic_beta: Vec<String>,
     /// Fields the ingress did not interpret, carried to same-format upstreams.
     pub extra: Vec<(String, Box<RawValue>)>,
     /// OpenAI-format encoders send `max_tokens` as `max_completion_tokens`
@@ -268,9 +296,10 @@ pub struct Delta {
     pub role: Option<Role>,
     pub text: Option<String>,
     pub reasoning: Option<String>,
-    /// The signature that closes a streamed thinking block (Anthropic, Bedrock):
-    /// needed to send the reasoning back on the next turn.
+    /// Signature closing the reasoning streamed so far (Anthropic `signature_delta`).
     pub reasoning_signature: Option<String>,
+    /// An encrypted reasoning block, whole (Anthropic `redacted_thinking`).
+    pub redacted_reasoning: Option<String>,
     pub refusal: Option<String>,
     pub tool_calls: Vec<ToolCallDelta>,
 }

@@ -34,6 +34,9 @@ Fault keys (all optional, combinable):
 ``exception_after=<N>`` (AWS event stream faces: Bedrock) send N events, then
                     an exception message (``exception=<type>``, default
                     ``throttlingException``) and end the body normally
+``error_after=<N>`` send N SSE events, then the face's in-stream error event
+                    (faces whose format has one, e.g. Anthropic's
+                    ``event: error``), then end the body normally
 =================== =========================================================
 
 Examples (as seen by the fleet)::
@@ -65,6 +68,7 @@ INT_KEYS = {
     "stall_after",
     "stall_ms",
     "exception_after",
+    "error_after",
 }
 STR_KEYS = {"body", "exception"}
 
@@ -88,6 +92,7 @@ class Fault:
     stall_ms: int = 30000
     exception_after: int | None = None
     exception: str = "throttlingException"
+    error_after: int | None = None
 
     def extra_headers(self) -> dict[str, str]:
         h: dict[str, str] = {}
@@ -101,7 +106,7 @@ class Fault:
     def breaks_stream(self) -> bool:
         return any(
             v is not None
-            for v in (self.cut_after, self.reset_after, self.garbage_after, self.stall_after)
+            for v in (self.cut_after, self.reset_after, self.garbage_after, self.stall_after, self.error_after)
         )
 
 

@@ -15,6 +15,9 @@ Faces (each its own module, mounted under its prefix):
   Studio, Vertex AI, Google's service-account token endpoint)
 * ``/bedrock`` -> ``bedrock_face`` (``POST /bedrock/model/{modelId}/converse``
   and ``/converse-stream``, SigV4-verified), endpoint ``http://127.0.0.1:<port>/bedrock``
+* ``/anthropic`` -> ``anthropic_face`` (``POST /anthropic/v1/messages``,
+  ``.../messages/count_tokens``), base URL ``http://127.0.0.1:<port>/anthropic``;
+  the same module serves Claude on Vertex AI under ``/vertex`` (``:rawPredict``)
 
 A new face (anthropic, gemini, bedrock, ...) is a module with ``NAME``,
 ``PREFIX`` and ``register(app, prefix)``, added to ``FACES`` below; it reuses
@@ -63,9 +66,9 @@ if __package__ in (None, ""):  # run as a script: make "fleet" importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
     __package__ = "fleet"
 
-from fleet import bedrock_face, gemini_face, openai_face  # noqa: E402
+from fleet import anthropic_face, bedrock_face, gemini_face, openai_face  # noqa: E402
 
-FACES = [openai_face, gemini_face, bedrock_face]
+FACES = [openai_face, gemini_face, bedrock_face, anthropic_face]
 
 LOG_KEY = web.AppKey("fleet_log", list)
 MAX_RAW = 64 * 1024
@@ -97,7 +100,8 @@ async def record_requests(request: web.Request, handler):
             body_bytes=len(raw),
         )
         log.append(entry)
-        request["fleet_entry"] = entry  # a face may add what the body lacks (the model)
+        # Faces whose body does not name the model (Vertex AI) set entry["model"].
+        request["fleet_entry"] = entry
     return await handler(request)
 
 
@@ -110,8 +114,7 @@ async def list_requests(request: web.Request) -> web.Response:
     out = request.app[LOG_KEY]
     if model is not None:
         out = [
-            r
-            for r in out
+            r for r in out
             if r.get("model") == model or (isinstance(r.get("body"), dict) and r["body"].get("model") == model)
         ]
     return web.json_response(out)

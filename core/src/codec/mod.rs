@@ -4,6 +4,7 @@
 //! The functions here dispatch on [`Codec`] with a plain `match`: adding a
 //! format is one module and one arm in each function below.
 
+pub mod anthropic;
 pub mod bedrock;
 pub mod gemini;
 pub mod mock;
@@ -40,6 +41,10 @@ pub fn encode(
         Codec::Gemini => gemini::encode(req, deployment, ctx),
         Codec::Bedrock => bedrock::encode(req, deployment, ctx),
         Codec::Mock => Err(no_wire_format()),
+        Codec::Anthropic => anthropic::encode(req, deployment, ctx, anthropic::Target::Anthropic),
+        Codec::AnthropicVertex => {
+            anthropic::encode(req, deployment, ctx, anthropic::Target::Vertex)
+        }
     }
 }
 
@@ -50,6 +55,7 @@ pub fn decode_response(codec: Codec, body: &[u8]) -> Result<ChatResponse, Gatewa
         Codec::Gemini => gemini::decode_response(body),
         Codec::Bedrock => bedrock::decode_response(body),
         Codec::Mock => Err(no_wire_format()),
+        Codec::Anthropic | Codec::AnthropicVertex => anthropic::decode_response(body),
     }
 }
 
@@ -60,6 +66,7 @@ pub fn error_decoder(codec: Codec) -> ErrorDecoder {
         Codec::OpenAiResponses => openai_chat::decode_error,
         Codec::Gemini => gemini::decode_error,
         Codec::Bedrock => bedrock::decode_error,
+        Codec::Anthropic | Codec::AnthropicVertex => anthropic::decode_error,
     }
 }
 
@@ -69,6 +76,7 @@ pub enum StreamDecoder {
     OpenAiResponses(openai_responses::StreamDecoder),
     Gemini(gemini::StreamDecoder),
     Bedrock(bedrock::StreamDecoder),
+    Anthropic(anthropic::StreamDecoder),
 }
 
 impl StreamDecoder {
@@ -81,7 +89,18 @@ impl StreamDecoder {
             Codec::Gemini => Ok(StreamDecoder::Gemini(gemini::StreamDecoder::new())),
             Codec::Bedrock => Ok(StreamDecoder::Bedrock(bedrock::StreamDecoder::new())),
             Codec::Mock => Err(no_wire_format()),
+            Codec::Anthropic | Codec::AnthropicVertex => {
+                Ok(StreamDecoder::Anthropic(anthropic::StreamDecoder::new()))
+            }
         }
+    }
+
+    /// Time stamp (seconds) for chunks of formats that carry none.
+    pub fn with_created(mut self, created: u64) -> Self {
+        if let StreamDecoder::Anthropic(d) = &mut self {
+            d.set_created(created);
+        }
+        self
     }
 
     /// Feeds bytes as they arrive; returns the chunks they complete.
@@ -91,6 +110,7 @@ impl StreamDecoder {
             StreamDecoder::OpenAiResponses(d) => d.push(bytes),
             StreamDecoder::Gemini(d) => d.push(bytes),
             StreamDecoder::Bedrock(d) => d.push(bytes),
+            StreamDecoder::Anthropic(d) => d.push(bytes),
         }
     }
 
@@ -101,6 +121,7 @@ impl StreamDecoder {
             StreamDecoder::OpenAiResponses(d) => d.finish(),
             StreamDecoder::Gemini(d) => d.finish(),
             StreamDecoder::Bedrock(d) => d.finish(),
+            StreamDecoder::Anthropic(d) => d.finish(),
         }
     }
 
@@ -113,18 +134,21 @@ impl StreamDecoder {
             StreamDecoder::OpenAiResponses(d) => d.is_done(),
             StreamDecoder::Gemini(d) => d.is_done(),
             StreamDecoder::Bedrock(d) => d.is_done(),
+            StreamDecoder::Anthropic(d) => d.is_done(),
         }
     }
 
     /// For formats whose streams name no id, model or time (Bedrock): what
     /// the chunks should report. Formats that name their own keep them.
     pub fn stamped(mut self, deployment: &Deployment, now_ms: u64) -> Self {
-        if let StreamDecoder::Bedrock(d) = &mut self {
-            d.set_identity(
+        match &mut self {
+            StreamDecoder::Bedrock(d) => d.set_identity(
                 generated_id(now_ms),
                 deployment.upstream_model.clone(),
                 now_ms / 1000,
-            );
+            ),
+            StreamDecoder::Anthropic(d) => d.set_created(now_ms / 1000),
+            _ => {}
         }
         self
     }

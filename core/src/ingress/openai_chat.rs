@@ -32,7 +32,9 @@ pub struct ChatEnvelope<'a> {
     pub include_usage: bool,
 }
 
-struct Fields<'a>(Vec<(Cow<'a, str>, &'a RawValue)>);
+/// A JSON object's members as raw slices, in order (shared by every ingress
+/// that forwards same-format bodies).
+pub(crate) struct Fields<'a>(pub(crate) Vec<(Cow<'a, str>, &'a RawValue)>);
 
 struct Key<'a>(Cow<'a, str>);
 
@@ -394,12 +396,12 @@ fn missing(field: &str) -> GatewayError {
         .with_code("missing_required_parameter")
 }
 
-fn write_key(out: &mut Vec<u8>, key: &str) {
+pub(crate) fn write_key(out: &mut Vec<u8>, key: &str) {
     write_json_str(out, key);
     out.push(b':');
 }
 
-fn write_json_str(out: &mut Vec<u8>, s: &str) {
+pub(crate) fn write_json_str(out: &mut Vec<u8>, s: &str) {
     // Writing a `&str` into a Vec cannot fail.
     let _ = serde_json::to_writer(&mut *out, s);
 }

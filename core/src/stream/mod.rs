@@ -1,5 +1,6 @@
 //! Streaming: SSE framing and the relays that carry upstream streams to clients.
 
+pub mod anthropic_relay;
 pub mod eventstream;
 pub mod openai_relay;
 pub mod sse;

@@ -169,6 +169,7 @@ pub fn decode_chunk(data: &[u8]) -> Result<ChatChunk, GatewayError> {
                             }
                         })
                         .collect(),
+                    ..Delta::default()
                 },
                 finish_reason: ch.finish_reason.as_deref().map(FinishReason::from_openai),
             }

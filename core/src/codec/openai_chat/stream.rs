@@ -48,7 +48,13 @@ impl StreamDecoder {
             self.done = true;
             return Ok(());
         }
-        if let Ok(err) = serde_json::from_slice::<super::wire::ErrorBody>(data) {
+        // Only an event that names `"error"` can be one: the check spares
+        // every content chunk a second full parse.
+        let may_be_error = data.windows(7).any(|w| w == b"\"error\"");
+        if let Some(err) = may_be_error
+            .then(|| serde_json::from_slice::<super::wire::ErrorBody>(data).ok())
+            .flatten()
+        {
             let detail = match err.error {
                 super::wire::ErrorDetail::Object { message, .. } => message,
                 super::wire::ErrorDetail::Text(t) => Some(t),
