@@ -9,8 +9,8 @@ use http::header::{AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE};
 use http::{HeaderMap, HeaderValue, Method, StatusCode};
 use serde::Serialize;
 
-use crate::codec::{self, mock, EncodeContext, ErrorDecoder, StreamDecoder};
 use crate::codec::openai_chat::{self, ResponseProbe};
+use crate::codec::{self, mock, EncodeContext, ErrorDecoder, StreamDecoder};
 use crate::config::Config;
 use crate::error::{ErrorKind, GatewayError};
 use crate::http_util::{json, openai_error, read_body};
@@ -238,11 +238,11 @@ impl<P: Ports> Gateway<P> {
         log.provider = deployment.provider.id;
         log.upstream_model = deployment.upstream_model.clone();
         let mut resp = match deployment.codec() {
-            Codec::OpenAiChat if deployment.passthrough => {
+            c if deployment.passthrough && codec::speaks_openai_chat(c) => {
                 self.openai_passthrough(&envelope, &deployment, log).await?
             }
             Codec::Mock => self.mock(&envelope, &deployment, log)?,
-            Codec::OpenAiChat => {
+            _ => {
                 let req = envelope.to_unified()?;
                 self.translated(&req, &deployment, log).await?
             }
@@ -265,9 +265,13 @@ impl<P: Ports> Gateway<P> {
         log: &mut AccessLog,
     ) -> Result<GatewayResponse, GatewayError> {
         let body = envelope.render_passthrough(&deployment.upstream_model, envelope.stream);
-        let request = openai_chat::build_request(deployment, body, envelope.stream)?;
+        let request = codec::build_openai_format_request(deployment, body, envelope.stream)?;
         let upstream = self
-            .send(request, deployment, openai_chat::decode_error)
+            .send(
+                request,
+                deployment,
+                codec::error_decoder(deployment.codec()),
+            )
             .await?;
         let idle_ms = self.config.general.stream_idle_timeout_ms;
         if envelope.stream {
@@ -309,13 +313,18 @@ impl<P: Ports> Gateway<P> {
         };
         let request = codec::encode(req, deployment, &ctx)?;
         let upstream = self
-            .send(request, deployment, codec::error_decoder(deployment.codec()))
+            .send(
+                request,
+                deployment,
+                codec::error_decoder(deployment.codec()),
+            )
             .await?;
         let idle_ms = self.config.general.stream_idle_timeout_ms;
         if req.stream {
             let state = TranslateState::new(
                 StreamDecoder::new(deployment.codec())?,
-                ChunkRenderer::new(req.include_usage),
+                ChunkRenderer::new(req.include_usage)
+                    .with_fallback(&deployment.upstream_model, self.ports.now_ms() / 1000),
             );
             let on_done = self.stream_logger(log);
             return Ok(sse(translate(
@@ -327,7 +336,14 @@ impl<P: Ports> Gateway<P> {
             )));
         }
         let body = read_body(&self.ports, upstream.body, idle_ms, MAX_UPSTREAM_BODY).await?;
-        let response = codec::decode_response(deployment.codec(), &body)?;
+        let mut response = codec::decode_response(deployment.codec(), &body)?;
+        // Some formats (Cohere) name no model and give no timestamp.
+        if response.model.is_empty() {
+            response.model.clone_from(&deployment.upstream_model);
+        }
+        if response.created == 0 {
+            response.created = self.ports.now_ms() / 1000;
+        }
         log.usage = response.usage;
         Ok(json(StatusCode::OK, render_response(&response)))
     }

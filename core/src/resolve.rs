@@ -31,6 +31,7 @@ pub struct Deployment {
 #[derive(Debug, Clone, Default)]
 pub struct ProviderParams {
     pub api_version: Option<String>,
+    pub azure_ad_token: Option<Secret>,
     pub aws_region: Option<String>,
     pub aws_access_key_id: Option<Secret>,
     pub aws_secret_access_key: Option<Secret>,
@@ -56,7 +57,14 @@ impl ProviderParams {
             }
         };
         ProviderParams {
-            api_version: plain(entry.and_then(|e| e.api_version.as_ref()), &["AZURE_API_VERSION"]),
+            api_version: plain(
+                entry.and_then(|e| e.api_version.as_ref()),
+                &["AZURE_API_VERSION"],
+            ),
+            azure_ad_token: secret(
+                entry.and_then(|e| e.azure_ad_token.as_ref()),
+                &["AZURE_AD_TOKEN"],
+            ),
             aws_region: plain(
                 entry.and_then(|e| e.aws_region_name.as_ref()),
                 &["AWS_REGION_NAME", "AWS_REGION", "AWS_DEFAULT_REGION"],
@@ -83,7 +91,10 @@ impl ProviderParams {
             ),
             vertex_credentials: secret(
                 entry.and_then(|e| e.vertex_credentials.as_ref()),
-                &["VERTEXAI_CREDENTIALS", "GOOGLE_APPLICATION_CREDENTIALS_JSON"],
+                &[
+                    "VERTEXAI_CREDENTIALS",
+                    "GOOGLE_APPLICATION_CREDENTIALS_JSON",
+                ],
             ),
             extra_headers: entry
                 .map(|e| {

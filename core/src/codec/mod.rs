@@ -7,6 +7,13 @@
 pub mod mock;
 pub mod openai_chat;
 
+pub mod azure;
+pub mod cohere;
+pub mod ollama;
+#[cfg(test)]
+pub(crate) mod test_support;
+mod upstream_error;
+
 use bytes::Bytes;
 use http::{HeaderMap, StatusCode};
 
@@ -33,13 +40,42 @@ pub fn encode(
 ) -> Result<http::Request<Bytes>, GatewayError> {
     match deployment.codec() {
         Codec::OpenAiChat => openai_chat::encode(req, deployment),
+        Codec::AzureOpenAi | Codec::AzureAi => azure::encode(req, deployment),
+        Codec::Cohere => cohere::encode(req, deployment),
+        Codec::Ollama => ollama::encode(req, deployment),
         Codec::Mock => Err(no_wire_format()),
+    }
+}
+
+/// Whether `codec` speaks OpenAI's chat format, so an OpenAI client's body
+/// can be forwarded as sent.
+pub fn speaks_openai_chat(codec: Codec) -> bool {
+    matches!(
+        codec,
+        Codec::OpenAiChat | Codec::AzureOpenAi | Codec::AzureAi
+    )
+}
+
+/// For upstreams that speak OpenAI's chat format: the request around an
+/// already-rendered body (URL and auth differ per provider).
+pub fn build_openai_format_request(
+    deployment: &Deployment,
+    body: Vec<u8>,
+    stream: bool,
+) -> Result<http::Request<Bytes>, GatewayError> {
+    match deployment.codec() {
+        Codec::AzureOpenAi | Codec::AzureAi => azure::build_request(deployment, body, stream),
+        _ => openai_chat::build_request(deployment, body, stream),
     }
 }
 
 pub fn decode_response(codec: Codec, body: &[u8]) -> Result<ChatResponse, GatewayError> {
     match codec {
-        Codec::OpenAiChat => openai_chat::decode_response(body),
+        Codec::OpenAiChat | Codec::AzureOpenAi | Codec::AzureAi => {
+            openai_chat::decode_response(body)
+        }
+        Codec::Cohere => cohere::decode_response(body),
+        Codec::Ollama => ollama::decode_response(body),
         Codec::Mock => Err(no_wire_format()),
     }
 }
@@ -47,18 +83,29 @@ pub fn decode_response(codec: Codec, body: &[u8]) -> Result<ChatResponse, Gatewa
 pub fn error_decoder(codec: Codec) -> ErrorDecoder {
     match codec {
         Codec::OpenAiChat | Codec::Mock => openai_chat::decode_error,
+        Codec::AzureOpenAi | Codec::AzureAi => azure::decode_error,
+        Codec::Cohere => cohere::decode_error,
+        Codec::Ollama => ollama::decode_error,
     }
 }
 
 /// Incremental decoding of an upstream stream into unified chunks.
 pub enum StreamDecoder {
     OpenAiChat(openai_chat::StreamDecoder),
+    Azure(azure::StreamDecoder),
+    Cohere(cohere::StreamDecoder),
+    Ollama(ollama::StreamDecoder),
 }
 
 impl StreamDecoder {
     pub fn new(codec: Codec) -> Result<StreamDecoder, GatewayError> {
         match codec {
             Codec::OpenAiChat => Ok(StreamDecoder::OpenAiChat(openai_chat::StreamDecoder::new())),
+            Codec::AzureOpenAi | Codec::AzureAi => {
+                Ok(StreamDecoder::Azure(azure::StreamDecoder::new()))
+            }
+            Codec::Cohere => Ok(StreamDecoder::Cohere(cohere::StreamDecoder::new())),
+            Codec::Ollama => Ok(StreamDecoder::Ollama(ollama::StreamDecoder::new())),
             Codec::Mock => Err(no_wire_format()),
         }
     }
@@ -67,6 +114,9 @@ impl StreamDecoder {
     pub fn push(&mut self, bytes: &[u8]) -> Result<Vec<ChatChunk>, GatewayError> {
         match self {
             StreamDecoder::OpenAiChat(d) => d.push(bytes),
+            StreamDecoder::Azure(d) => d.push(bytes),
+            StreamDecoder::Cohere(d) => d.push(bytes),
+            StreamDecoder::Ollama(d) => d.push(bytes),
         }
     }
 
@@ -74,6 +124,9 @@ impl StreamDecoder {
     pub fn finish(&mut self) -> Result<Vec<ChatChunk>, GatewayError> {
         match self {
             StreamDecoder::OpenAiChat(d) => d.finish(),
+            StreamDecoder::Azure(d) => d.finish(),
+            StreamDecoder::Cohere(d) => d.finish(),
+            StreamDecoder::Ollama(d) => d.finish(),
         }
     }
 
@@ -83,6 +136,9 @@ impl StreamDecoder {
     pub fn is_done(&self) -> bool {
         match self {
             StreamDecoder::OpenAiChat(d) => d.is_done(),
+            StreamDecoder::Azure(d) => d.is_done(),
+            StreamDecoder::Cohere(d) => d.is_done(),
+            StreamDecoder::Ollama(d) => d.is_done(),
         }
     }
 }

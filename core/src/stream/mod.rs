@@ -1,5 +1,6 @@
 //! Streaming: SSE framing and the relays that carry upstream streams to clients.
 
+pub mod ndjson;
 pub mod openai_relay;
 pub mod sse;
 pub mod translate;

@@ -134,14 +134,38 @@ pub struct NamedFunction {
 }
 
 #[derive(Debug, Deserialize)]
-#[serde(tag = "type")]
+#[serde(try_from = "TaggedFormat")]
 pub enum ResponseFormat {
-    #[serde(rename = "text")]
     Text,
-    #[serde(rename = "json_object")]
     JsonObject,
-    #[serde(rename = "json_schema")]
     JsonSchema { json_schema: JsonSchema },
+}
+
+/// `response_format` read as a plain struct first: serde buffers an
+/// internally tagged enum, and the schema's `RawValue` cannot be read from
+/// that buffer ("invalid type: newtype struct").
+#[derive(Deserialize)]
+struct TaggedFormat {
+    #[serde(rename = "type")]
+    kind: String,
+    #[serde(default)]
+    json_schema: Option<JsonSchema>,
+}
+
+impl TryFrom<TaggedFormat> for ResponseFormat {
+    type Error = String;
+
+    fn try_from(f: TaggedFormat) -> Result<Self, String> {
+        match (f.kind.as_str(), f.json_schema) {
+            ("text", _) => Ok(ResponseFormat::Text),
+            ("json_object", _) => Ok(ResponseFormat::JsonObject),
+            ("json_schema", Some(json_schema)) => Ok(ResponseFormat::JsonSchema { json_schema }),
+            ("json_schema", None) => Err("missing field `json_schema`".into()),
+            (other, _) => Err(format!(
+                "unknown variant `{other}`, expected one of `text`, `json_object`, `json_schema`"
+            )),
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]
