@@ -11,6 +11,9 @@ Faces (each its own module, mounted under its prefix):
 
 * ``/openai``  -> ``openai_face`` (``POST /openai/v1/chat/completions``,
   ``GET /openai/v1/models``), base URL ``http://127.0.0.1:<port>/openai/v1``
+* ``/azure``   -> ``azure_face`` (Azure OpenAI deployments and Foundry), base ``…/azure``
+* ``/cohere``  -> ``cohere_face`` (Chat v2), base ``…/cohere``
+* ``/ollama``  -> ``ollama_face`` (``/api/chat``, NDJSON), base ``…/ollama``
 
 A new face (anthropic, gemini, bedrock, ...) is a module with ``NAME``,
 ``PREFIX`` and ``register(app, prefix)``, added to ``FACES`` below; it reuses
@@ -59,8 +62,10 @@ if __package__ in (None, ""):  # run as a script: make "fleet" importable
     __package__ = "fleet"
 
 from fleet import openai_face  # noqa: E402
+from fleet import azure_face, cohere_face, ollama_face  # noqa: E402
 
 FACES = [openai_face]
+FACES += [azure_face, cohere_face, ollama_face]
 
 LOG_KEY = web.AppKey("fleet_log", list)
 MAX_RAW = 64 * 1024

@@ -57,7 +57,7 @@ def sse_payloads(body: bytes) -> list[str]:
 def test_health(fleet):
     r = requests.get(f"{fleet.base_url}/_fleet/health", timeout=5)
     assert r.status_code == 200
-    assert r.json()["faces"] == ["openai"]
+    assert "openai" in r.json()["faces"]
 
 
 def test_request_log_filters_by_model_and_resets(fleet):

@@ -166,12 +166,13 @@ pub fn render_request(req: &ChatRequest, model: &str) -> Result<Vec<u8>, Gateway
         stream: req.stream,
         max_tokens: req.max_tokens,
         temperature: req.temperature,
-        p: req.top_p,
-        k: extra_f64("top_k").map(|k| k as u32),
+        // Cohere's ranges are narrower than OpenAI's: values are clamped into them.
+        p: req.top_p.map(|p| p.clamp(0.01, 0.99)),
+        k: extra_f64("top_k").map(|k| k.clamp(0.0, 500.0) as u32),
         stop_sequences: req.stop.iter().map(String::as_str).collect(),
         seed: req.seed,
-        frequency_penalty: extra_f64("frequency_penalty"),
-        presence_penalty: extra_f64("presence_penalty"),
+        frequency_penalty: extra_f64("frequency_penalty").map(|v| v.clamp(0.0, 1.0)),
+        presence_penalty: extra_f64("presence_penalty").map(|v| v.clamp(0.0, 1.0)),
         response_format: req.response_format.as_ref().map(|f| match f {
             ResponseFormat::Text => serde_json::json!({"type": "text"}),
             ResponseFormat::JsonObject => serde_json::json!({"type": "json_object"}),

@@ -337,7 +337,8 @@ fn named_tool_choice_offers_only_that_tool_and_none_says_none() {
     let req = unified(
         r#"{"model":"x","messages":[{"role":"user","content":"hi"}],
         "tools":[{"type":"function","function":{"name":"a"}},{"type":"function","function":{"name":"b"}}],
-        "tool_choice":{"type":"function","function":{"name":"b"}}}"#,
+        "tool_choice":{"type":"function","function":{"name":"b"}},
+        "top_p":1.0,"presence_penalty":-1.5,"top_k":40}"#,
     );
     let body: serde_json::Value =
         serde_json::from_slice(&render_request(&req, "m").unwrap()).unwrap();
@@ -345,6 +346,10 @@ fn named_tool_choice_offers_only_that_tool_and_none_says_none() {
     assert_eq!(body["tools"][0]["function"]["name"], "b");
     assert_eq!(body["tool_choice"], "REQUIRED");
     assert_eq!(body["stream"], false);
+    // OpenAI's ranges clamped into Cohere's.
+    assert_eq!(body["p"], 0.99);
+    assert_eq!(body["presence_penalty"], 0.0);
+    assert_eq!(body["k"], 40);
     let req = unified(
         r#"{"model":"x","messages":[{"role":"user","content":"hi"}],
         "tools":[{"type":"function","function":{"name":"a"}}],"tool_choice":"none"}"#,
