@@ -1,17 +1,17 @@
 //! Cohere v2 SSE events → unified chunks. The event type is the `event:` line
-//! when present, else the payload's `type`; each payload's `delta` is read
-//! with the one shape that event type has (`content` is an array in
-//! `message-start` and an object in `content-delta`, so no single shape fits).
+//! when present, so each payload is parsed once, straight into the one shape
+//! its type has (`content` is an array in `message-start` and an object in
+//! `content-delta`: no single shape fits); without the line, the payload's
+//! `type` is read first.
 
 use std::borrow::Cow;
 
 use serde::Deserialize;
-use serde_json::value::RawValue;
 
 use crate::codec::openai_chat::stream_error;
 use crate::error::GatewayError;
 use crate::stream::sse;
-use crate::unified::{ChatChunk, ChunkChoice, Delta, Role, ToolCallDelta};
+use crate::unified::{ChatChunk, ChunkChoice, Delta, FinishReason, Role, ToolCallDelta};
 
 use super::{finish_reason, usage_from_wire, WireUsage};
 
@@ -22,19 +22,27 @@ pub struct StreamDecoder {
     done: bool,
 }
 
+/// What an event is, when no `event:` line said it.
 #[derive(Deserialize)]
-struct Event<'a> {
+struct Head<'a> {
     #[serde(rename = "type", default, borrow)]
     kind: Option<Cow<'a, str>>,
-    #[serde(default)]
-    id: Option<String>,
-    #[serde(default)]
-    index: Option<u32>,
-    #[serde(default, borrow)]
-    delta: Option<&'a RawValue>,
     /// Only error payloads have a top-level message.
     #[serde(default)]
     message: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Payload<T> {
+    #[serde(default)]
+    index: Option<u32>,
+    delta: T,
+}
+
+#[derive(Deserialize)]
+struct Start {
+    #[serde(default)]
+    id: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -123,18 +131,21 @@ impl StreamDecoder {
         if data.is_empty() || self.done || data == b"[DONE]" {
             return Ok(());
         }
-        let ev: Event = serde_json::from_slice(data)
-            .map_err(|e| stream_error(format!("The upstream sent malformed stream data ({e}).")))?;
         let from_line = event
             .event
             .as_deref()
-            .and_then(|b| std::str::from_utf8(b).ok());
-        let kind = ev.kind.as_deref().or(from_line).unwrap_or("");
-        let delta = ev.delta.map(RawValue::get).unwrap_or("null");
-        let index = ev.index.unwrap_or(0);
-        let choice = match kind {
+            .and_then(|b| std::str::from_utf8(b).ok())
+            .filter(|k| !k.is_empty());
+        let head: Option<Head> = match from_line {
+            Some(_) => None,
+            None => Some(parse(data)?),
+        };
+        let kind = from_line
+            .or_else(|| head.as_ref().and_then(|h| h.kind.as_deref()))
+            .unwrap_or("");
+        let delta = match kind {
             "message-start" => {
-                if let Some(id) = ev.id {
+                if let Some(id) = parse::<Start>(data)?.id {
                     self.id = id;
                 }
                 Delta {
@@ -143,30 +154,35 @@ impl StreamDecoder {
                 }
             }
             "content-delta" => {
-                let d: Wrapped<ContentDelta> = parse(delta)?;
+                let content = parse::<Payload<Wrapped<ContentDelta>>>(data)?
+                    .delta
+                    .message
+                    .content;
                 Delta {
-                    text: d.message.content.text,
-                    reasoning: d.message.content.thinking,
+                    text: content.text,
+                    reasoning: content.thinking,
                     ..Delta::default()
                 }
             }
-            "tool-plan-delta" => {
-                let d: Wrapped<PlanDelta> = parse(delta)?;
-                Delta {
-                    reasoning: Some(d.message.tool_plan),
-                    ..Delta::default()
-                }
-            }
+            "tool-plan-delta" => Delta {
+                reasoning: Some(
+                    parse::<Payload<Wrapped<PlanDelta>>>(data)?
+                        .delta
+                        .message
+                        .tool_plan,
+                ),
+                ..Delta::default()
+            },
             "tool-call-start" | "tool-call-delta" => {
-                let d: Wrapped<CallDelta> = parse(delta)?;
-                let call = d.message.tool_calls;
+                let d: Payload<Wrapped<CallDelta>> = parse(data)?;
+                let call = d.delta.message.tool_calls;
                 let (name, arguments) = match call.function {
                     Some(f) => (f.name, f.arguments),
                     None => (None, None),
                 };
                 Delta {
                     tool_calls: vec![ToolCallDelta {
-                        index,
+                        index: d.index.unwrap_or(0),
                         id: call.id,
                         name,
                         arguments,
@@ -175,55 +191,49 @@ impl StreamDecoder {
                 }
             }
             "message-end" => {
-                let d: EndDelta = parse(delta)?;
-                if let Some(error) = d.error.filter(|e| !e.is_empty()) {
+                let end = parse::<Payload<EndDelta>>(data)?.delta;
+                if let Some(error) = end.error.filter(|e| !e.is_empty()) {
                     return Err(stream_error(error));
                 }
                 self.done = true;
-                out.push(ChatChunk {
-                    id: self.id.clone(),
-                    created: 0,
-                    model: String::new(),
-                    choices: vec![ChunkChoice {
-                        index: 0,
-                        delta: Delta::default(),
-                        finish_reason: Some(
-                            d.finish_reason
-                                .as_deref()
-                                .map_or(crate::unified::FinishReason::Stop, finish_reason),
-                        ),
-                    }],
-                    usage: d.usage.as_ref().map(usage_from_wire),
-                });
+                let finish = end
+                    .finish_reason
+                    .as_deref()
+                    .map_or(FinishReason::Stop, finish_reason);
+                out.push(self.chunk(Delta::default(), Some(finish)));
+                if let Some(last) = out.last_mut() {
+                    last.usage = end.usage.as_ref().map(usage_from_wire);
+                }
                 return Ok(());
             }
             "" => {
-                return Err(stream_error(ev.message.unwrap_or_else(|| {
-                    "The upstream sent an event without a type.".into()
-                })))
+                return Err(stream_error(head.and_then(|h| h.message).unwrap_or_else(
+                    || "The upstream sent an event without a type.".into(),
+                )))
             }
             // content-start/-end, tool-call-end, citations, debug: nothing to relay.
             _ => return Ok(()),
         };
-        out.push(ChatChunk {
+        out.push(self.chunk(delta, None));
+        Ok(())
+    }
+
+    fn chunk(&self, delta: Delta, finish_reason: Option<FinishReason>) -> ChatChunk {
+        ChatChunk {
             id: self.id.clone(),
             created: 0,
             model: String::new(),
             choices: vec![ChunkChoice {
                 index: 0,
-                delta: choice,
-                finish_reason: None,
+                delta,
+                finish_reason,
             }],
             usage: None,
-        });
-        Ok(())
+        }
     }
 }
 
-fn parse<'a, T: Deserialize<'a>>(delta: &'a str) -> Result<T, GatewayError> {
-    serde_json::from_str(delta).map_err(|e| {
-        stream_error(format!(
-            "The upstream sent an unexpected stream event ({e})."
-        ))
-    })
+fn parse<'a, T: Deserialize<'a>>(data: &'a [u8]) -> Result<T, GatewayError> {
+    serde_json::from_slice(data)
+        .map_err(|e| stream_error(format!("The upstream sent malformed stream data ({e}).")))
 }
