@@ -180,6 +180,9 @@ pub fn decode_error(
     deployment: &Deployment,
 ) -> GatewayError {
     let mut err = openai_chat::decode_error(status, headers, body, deployment);
+    if let Some(token) = &deployment.params.azure_ad_token {
+        err.message = token.redact_in(&err.message);
+    }
     let inner_code = serde_json::from_slice::<FilterErrorBody>(body)
         .ok()
         .and_then(|b| b.error.innererror);

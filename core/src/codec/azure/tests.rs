@@ -203,6 +203,11 @@ fn azure_error_shapes_for_rate_limits_and_missing_deployments() {
     );
     assert_eq!(e.kind, ErrorKind::Authentication);
     assert!(!e.message.contains("azure-key-123"), "{}", e.message);
+    let mut d = azure("m");
+    d.params.azure_ad_token = Some(Secret::new("eyJ0eXAi.entra-token"));
+    let body = br#"{"error":{"code":"401","message":"Token eyJ0eXAi.entra-token has expired."}}"#;
+    let e = decode_error(StatusCode::UNAUTHORIZED, &HeaderMap::new(), body, &d);
+    assert_eq!(e.message, "Token [redacted] has expired.");
 }
 
 // ---- where requests go and how they are signed ------------------------------
