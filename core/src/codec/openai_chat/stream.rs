@@ -48,7 +48,13 @@ impl StreamDecoder {
             self.done = true;
             return Ok(());
         }
-        if let Ok(err) = serde_json::from_slice::<super::wire::ErrorBody>(data) {
+        // Only probe for an error body when one can be there: a failed probe
+        // parses the whole chunk once more and allocates its error message.
+        let may_be_error = memchr_str(data, b"\"error\"");
+        if let Some(err) = may_be_error
+            .then(|| serde_json::from_slice::<super::wire::ErrorBody>(data).ok())
+            .flatten()
+        {
             let detail = match err.error {
                 super::wire::ErrorDetail::Object { message, .. } => message,
                 super::wire::ErrorDetail::Text(t) => Some(t),
@@ -60,4 +66,8 @@ impl StreamDecoder {
         out.push(decode_chunk(data)?);
         Ok(())
     }
+}
+
+fn memchr_str(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
 }
