@@ -83,6 +83,10 @@ pub struct ModelEntry {
     /// Azure OpenAI `api-version` query parameter.
     #[serde(default)]
     pub api_version: Option<String>,
+    /// Azure: a Microsoft Entra ID access token, sent as `Authorization: Bearer`
+    /// instead of the `api-key` header (`env:NAME` or a literal; falls back to `AZURE_AD_TOKEN`).
+    #[serde(default)]
+    pub azure_ad_token: Option<String>,
     /// AWS region (Bedrock); falls back to `AWS_REGION_NAME`/`AWS_REGION`/`AWS_DEFAULT_REGION`.
     #[serde(default)]
     pub aws_region_name: Option<String>,

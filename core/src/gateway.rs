@@ -281,7 +281,7 @@ impl<P: Ports> Gateway<P> {
             .drop_params
             .unwrap_or(self.config.general.drop_params);
         let mut resp = match deployment.codec() {
-            Codec::OpenAiChat if deployment.passthrough => {
+            c if deployment.passthrough && codec::speaks_openai_chat(c) => {
                 log.adjusted = quirks::apply(&mut envelope, &deployment, drop_params)?.to_string();
                 self.openai_passthrough(&envelope, &deployment, log).await?
             }
@@ -310,12 +310,16 @@ impl<P: Ports> Gateway<P> {
         log: &mut AccessLog,
     ) -> Result<GatewayResponse, GatewayError> {
         let body = envelope.render_passthrough(&deployment.upstream_model, envelope.stream);
-        let mut request = openai_chat::build_request(deployment, body, envelope.stream)?;
+        let mut request = codec::build_openai_format_request(deployment, body, envelope.stream)?;
         if !envelope.stream {
             request.extensions_mut().insert(ReadWhole);
         }
         let upstream = self
-            .send(request, deployment, openai_chat::decode_error)
+            .send(
+                request,
+                deployment,
+                codec::error_decoder(deployment.codec()),
+            )
             .await?;
         let idle_ms = self.config.general.stream_idle_timeout_ms;
         if envelope.stream {
@@ -370,7 +374,8 @@ impl<P: Ports> Gateway<P> {
         if req.stream {
             let state = TranslateState::new(
                 StreamDecoder::new(deployment.codec())?.stamped(deployment, ctx.now_ms),
-                ChunkRenderer::new(req.include_usage),
+                ChunkRenderer::new(req.include_usage)
+                    .with_fallback(&deployment.upstream_model, ctx.now_ms / 1000),
             );
             let on_done = self.stream_logger(log);
             return Ok(sse(translate(

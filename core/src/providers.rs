@@ -20,6 +20,14 @@ pub enum Codec {
     /// Anthropic Messages on Vertex AI (`:rawPredict`): the same body without
     /// `model`, plus `anthropic_version`, and a Google bearer token.
     AnthropicVertex,
+    /// Azure OpenAI: OpenAI's format on `/openai/deployments/{deployment}/…?api-version=`.
+    AzureOpenAi,
+    /// Azure AI Foundry model inference: OpenAI's format on `/models/chat/completions`.
+    AzureAi,
+    /// Cohere Chat v2 (`/v2/chat`, SSE with `event:` lines).
+    Cohere,
+    /// Ollama's native `/api/chat` (NDJSON streaming).
+    Ollama,
 }
 
 #[derive(Debug)]
@@ -102,6 +110,40 @@ pub static PROVIDERS: &[ProviderSpec] = &[
         key_env: &[],
         base_env: &[],
         // The bearer token is usually minted from vertex_credentials per request.
+        key_optional: true,
+    },
+    ProviderSpec {
+        id: "azure",
+        codec: Codec::AzureOpenAi,
+        base_url: None,
+        key_env: &["AZURE_API_KEY", "AZURE_OPENAI_API_KEY"],
+        base_env: &["AZURE_API_BASE", "AZURE_OPENAI_ENDPOINT"],
+        // An Entra token (`azure_ad_token` / AZURE_AD_TOKEN) may stand in for
+        // the key; the codec refuses a deployment that has neither.
+        key_optional: true,
+    },
+    ProviderSpec {
+        id: "azure_ai",
+        codec: Codec::AzureAi,
+        base_url: None,
+        key_env: &["AZURE_AI_API_KEY"],
+        base_env: &["AZURE_AI_API_BASE"],
+        key_optional: true,
+    },
+    ProviderSpec {
+        id: "cohere",
+        codec: Codec::Cohere,
+        base_url: Some("https://api.cohere.com"),
+        key_env: &["COHERE_API_KEY", "CO_API_KEY"],
+        base_env: &["COHERE_API_BASE", "CO_API_URL"],
+        key_optional: false,
+    },
+    ProviderSpec {
+        id: "ollama",
+        codec: Codec::Ollama,
+        base_url: Some("http://localhost:11434"),
+        key_env: &["OLLAMA_API_KEY"],
+        base_env: &["OLLAMA_API_BASE", "OLLAMA_HOST"],
         key_optional: true,
     },
     ProviderSpec {

@@ -31,6 +31,7 @@ pub struct Deployment {
 #[derive(Debug, Clone, Default)]
 pub struct ProviderParams {
     pub api_version: Option<String>,
+    pub azure_ad_token: Option<Secret>,
     pub aws_region: Option<String>,
     pub aws_access_key_id: Option<Secret>,
     pub aws_secret_access_key: Option<Secret>,
@@ -69,6 +70,10 @@ impl ProviderParams {
             api_version: plain(
                 entry.and_then(|e| e.api_version.as_ref()),
                 &["AZURE_API_VERSION"],
+            ),
+            azure_ad_token: secret(
+                entry.and_then(|e| e.azure_ad_token.as_ref()),
+                &["AZURE_AD_TOKEN"],
             ),
             aws_region: plain(
                 entry.and_then(|e| e.aws_region_name.as_ref()),

@@ -18,6 +18,9 @@ Faces (each its own module, mounted under its prefix):
 * ``/anthropic`` -> ``anthropic_face`` (``POST /anthropic/v1/messages``,
   ``.../messages/count_tokens``), base URL ``http://127.0.0.1:<port>/anthropic``;
   the same module serves Claude on Vertex AI under ``/vertex`` (``:rawPredict``)
+* ``/azure``   -> ``azure_face`` (Azure OpenAI deployments and Foundry), base ``…/azure``
+* ``/cohere``  -> ``cohere_face`` (Chat v2), base ``…/cohere``
+* ``/ollama``  -> ``ollama_face`` (``/api/chat``, NDJSON), base ``…/ollama``
 
 A new face (anthropic, gemini, bedrock, ...) is a module with ``NAME``,
 ``PREFIX`` and ``register(app, prefix)``, added to ``FACES`` below; it reuses
@@ -67,8 +70,10 @@ if __package__ in (None, ""):  # run as a script: make "fleet" importable
     __package__ = "fleet"
 
 from fleet import anthropic_face, bedrock_face, gemini_face, openai_face  # noqa: E402
+from fleet import azure_face, cohere_face, ollama_face  # noqa: E402
 
 FACES = [openai_face, gemini_face, bedrock_face, anthropic_face]
+FACES += [azure_face, cohere_face, ollama_face]
 
 LOG_KEY = web.AppKey("fleet_log", list)
 MAX_RAW = 64 * 1024

@@ -11,6 +11,13 @@ pub mod mock;
 pub mod openai_chat;
 pub mod openai_responses;
 
+pub mod azure;
+pub mod cohere;
+pub mod ollama;
+#[cfg(test)]
+pub(crate) mod test_support;
+mod upstream_error;
+
 use bytes::Bytes;
 use http::{HeaderMap, StatusCode};
 
@@ -40,6 +47,9 @@ pub fn encode(
         Codec::OpenAiResponses => openai_responses::encode(req, deployment),
         Codec::Gemini => gemini::encode(req, deployment, ctx),
         Codec::Bedrock => bedrock::encode(req, deployment, ctx),
+        Codec::AzureOpenAi | Codec::AzureAi => azure::encode(req, deployment),
+        Codec::Cohere => cohere::encode(req, deployment),
+        Codec::Ollama => ollama::encode(req, deployment),
         Codec::Mock => Err(no_wire_format()),
         Codec::Anthropic => anthropic::encode(req, deployment, ctx, anthropic::Target::Anthropic),
         Codec::AnthropicVertex => {
@@ -48,12 +58,38 @@ pub fn encode(
     }
 }
 
+/// Whether `codec` speaks OpenAI's chat format, so an OpenAI client's body
+/// can be forwarded as sent.
+pub fn speaks_openai_chat(codec: Codec) -> bool {
+    matches!(
+        codec,
+        Codec::OpenAiChat | Codec::AzureOpenAi | Codec::AzureAi
+    )
+}
+
+/// For upstreams that speak OpenAI's chat format: the request around an
+/// already-rendered body (URL and auth differ per provider).
+pub fn build_openai_format_request(
+    deployment: &Deployment,
+    body: Vec<u8>,
+    stream: bool,
+) -> Result<http::Request<Bytes>, GatewayError> {
+    match deployment.codec() {
+        Codec::AzureOpenAi | Codec::AzureAi => azure::build_request(deployment, body, stream),
+        _ => openai_chat::build_request(deployment, body, stream),
+    }
+}
+
 pub fn decode_response(codec: Codec, body: &[u8]) -> Result<ChatResponse, GatewayError> {
     match codec {
-        Codec::OpenAiChat => openai_chat::decode_response(body),
         Codec::OpenAiResponses => openai_responses::decode_response(body),
         Codec::Gemini => gemini::decode_response(body),
         Codec::Bedrock => bedrock::decode_response(body),
+        Codec::OpenAiChat | Codec::AzureOpenAi | Codec::AzureAi => {
+            openai_chat::decode_response(body)
+        }
+        Codec::Cohere => cohere::decode_response(body),
+        Codec::Ollama => ollama::decode_response(body),
         Codec::Mock => Err(no_wire_format()),
         Codec::Anthropic | Codec::AnthropicVertex => anthropic::decode_response(body),
     }
@@ -67,6 +103,9 @@ pub fn error_decoder(codec: Codec) -> ErrorDecoder {
         Codec::Gemini => gemini::decode_error,
         Codec::Bedrock => bedrock::decode_error,
         Codec::Anthropic | Codec::AnthropicVertex => anthropic::decode_error,
+        Codec::AzureOpenAi | Codec::AzureAi => azure::decode_error,
+        Codec::Cohere => cohere::decode_error,
+        Codec::Ollama => ollama::decode_error,
     }
 }
 
@@ -77,6 +116,9 @@ pub enum StreamDecoder {
     Gemini(gemini::StreamDecoder),
     Bedrock(bedrock::StreamDecoder),
     Anthropic(anthropic::StreamDecoder),
+    Azure(azure::StreamDecoder),
+    Cohere(cohere::StreamDecoder),
+    Ollama(ollama::StreamDecoder),
 }
 
 impl StreamDecoder {
@@ -88,6 +130,11 @@ impl StreamDecoder {
             )),
             Codec::Gemini => Ok(StreamDecoder::Gemini(gemini::StreamDecoder::new())),
             Codec::Bedrock => Ok(StreamDecoder::Bedrock(bedrock::StreamDecoder::new())),
+            Codec::AzureOpenAi | Codec::AzureAi => {
+                Ok(StreamDecoder::Azure(azure::StreamDecoder::new()))
+            }
+            Codec::Cohere => Ok(StreamDecoder::Cohere(cohere::StreamDecoder::new())),
+            Codec::Ollama => Ok(StreamDecoder::Ollama(ollama::StreamDecoder::new())),
             Codec::Mock => Err(no_wire_format()),
             Codec::Anthropic | Codec::AnthropicVertex => {
                 Ok(StreamDecoder::Anthropic(anthropic::StreamDecoder::new()))
@@ -111,6 +158,9 @@ impl StreamDecoder {
             StreamDecoder::Gemini(d) => d.push(bytes),
             StreamDecoder::Bedrock(d) => d.push(bytes),
             StreamDecoder::Anthropic(d) => d.push(bytes),
+            StreamDecoder::Azure(d) => d.push(bytes),
+            StreamDecoder::Cohere(d) => d.push(bytes),
+            StreamDecoder::Ollama(d) => d.push(bytes),
         }
     }
 
@@ -122,6 +172,9 @@ impl StreamDecoder {
             StreamDecoder::Gemini(d) => d.finish(),
             StreamDecoder::Bedrock(d) => d.finish(),
             StreamDecoder::Anthropic(d) => d.finish(),
+            StreamDecoder::Azure(d) => d.finish(),
+            StreamDecoder::Cohere(d) => d.finish(),
+            StreamDecoder::Ollama(d) => d.finish(),
         }
     }
 
@@ -135,6 +188,9 @@ impl StreamDecoder {
             StreamDecoder::Gemini(d) => d.is_done(),
             StreamDecoder::Bedrock(d) => d.is_done(),
             StreamDecoder::Anthropic(d) => d.is_done(),
+            StreamDecoder::Azure(d) => d.is_done(),
+            StreamDecoder::Cohere(d) => d.is_done(),
+            StreamDecoder::Ollama(d) => d.is_done(),
         }
     }
 

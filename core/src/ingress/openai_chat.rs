@@ -670,17 +670,16 @@ struct OutFunctionDelta<'a> {
 
 /// One chunk as an SSE event: `data: {...}\n\n`.
 pub fn render_chunk_event(c: &ChatChunk) -> Bytes {
-    render_chunk(c, true)
+    render_chunk_as(c, &c.id, &c.model, c.created, true)
 }
 
-/// `with_usage: false` renders as if `c.usage` were `None`, without cloning
-/// the chunk to clear it (codecs that report usage on every chunk).
-fn render_chunk(c: &ChatChunk, with_usage: bool) -> Bytes {
+/// `c` under the given id, model and time, with or without its usage.
+fn render_chunk_as(c: &ChatChunk, id: &str, model: &str, created: u64, usage: bool) -> Bytes {
     let out = OutChunk {
-        id: &c.id,
+        id,
         object: "chat.completion.chunk",
-        created: c.created,
-        model: &c.model,
+        created,
+        model,
         choices: c
             .choices
             .iter()
@@ -710,7 +709,7 @@ fn render_chunk(c: &ChatChunk, with_usage: bool) -> Bytes {
                 finish_reason: ch.finish_reason.as_ref().map(|f| f.as_openai()),
             })
             .collect(),
-        usage: c.usage.as_ref().filter(|_| with_usage).map(usage_to_wire),
+        usage: c.usage.as_ref().filter(|_| usage).map(usage_to_wire),
     };
     let mut buf = Vec::with_capacity(256);
     buf.extend_from_slice(b"data: ");
@@ -748,19 +747,46 @@ impl ChunkRenderer {
             ..ChunkRenderer::default()
         }
     }
+
+    /// The model and time to show when the upstream's chunks carry none
+    /// (Cohere names neither).
+    pub fn with_fallback(mut self, model: &str, created: u64) -> Self {
+        self.model = model.to_owned();
+        self.created = created;
+        self
+    }
 }
 
 impl Renderer for ChunkRenderer {
     fn chunk(&mut self, chunk: &ChatChunk) -> Option<Bytes> {
         if self.id.is_empty() {
             self.id = chunk.id.clone();
-            self.model = chunk.model.clone();
-            self.created = chunk.created;
+            if !chunk.model.is_empty() {
+                self.model = chunk.model.clone();
+            }
+            if chunk.created != 0 {
+                self.created = chunk.created;
+            }
         }
         if chunk.choices.is_empty() {
             return None;
         }
-        Some(render_chunk(chunk, false))
+        let id = if chunk.id.is_empty() {
+            &self.id
+        } else {
+            &chunk.id
+        };
+        let model = if chunk.model.is_empty() {
+            &self.model
+        } else {
+            &chunk.model
+        };
+        let created = if chunk.created == 0 {
+            self.created
+        } else {
+            chunk.created
+        };
+        Some(render_chunk_as(chunk, id, model, created, false))
     }
 
     fn end(&mut self, usage: Option<Usage>) -> Bytes {
@@ -877,6 +903,34 @@ mod tests {
         assert_eq!(req.n, Some(2));
         assert_eq!(req.extra.len(), 1);
         assert_eq!(req.extra[0].0, "vendor_knob");
+    }
+
+    #[test]
+    fn renderer_fills_what_an_upstream_leaves_out() {
+        use crate::unified::{ChunkChoice, Delta};
+        let mut r = ChunkRenderer::new(true).with_fallback("command-a", 1_700_000_000);
+        let chunk = ChatChunk {
+            id: "abc".into(),
+            created: 0,
+            model: String::new(),
+            choices: vec![ChunkChoice {
+                index: 0,
+                delta: Delta {
+                    text: Some("hi".into()),
+                    ..Delta::default()
+                },
+                finish_reason: None,
+            }],
+            usage: Some(Usage::default()),
+        };
+        let out = r.chunk(&chunk).unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&out[6..out.len() - 2]).unwrap();
+        assert_eq!(v["model"], "command-a");
+        assert_eq!(v["created"], 1_700_000_000);
+        assert_eq!(v["id"], "abc");
+        assert!(v.get("usage").is_none(), "usage waits for the end");
+        let end = String::from_utf8(r.end(Some(Usage::default())).to_vec()).unwrap();
+        assert!(end.contains("\"model\":\"command-a\"") && end.contains("\"id\":\"abc\""));
     }
 
     #[test]

@@ -2,6 +2,7 @@
 
 pub mod anthropic_relay;
 pub mod eventstream;
+pub mod ndjson;
 pub mod openai_relay;
 pub mod sse;
 pub mod translate;

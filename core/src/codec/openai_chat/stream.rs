@@ -48,9 +48,9 @@ impl StreamDecoder {
             self.done = true;
             return Ok(());
         }
-        // Only an event that names `"error"` can be one: the check spares
-        // every content chunk a second full parse.
-        let may_be_error = data.windows(7).any(|w| w == b"\"error\"");
+        // Only probe for an error body when one can be there: a failed probe
+        // parses the whole chunk once more and allocates its error message.
+        let may_be_error = memchr_str(data, b"\"error\"");
         if let Some(err) = may_be_error
             .then(|| serde_json::from_slice::<super::wire::ErrorBody>(data).ok())
             .flatten()
@@ -66,4 +66,8 @@ impl StreamDecoder {
         out.push(decode_chunk(data)?);
         Ok(())
     }
+}
+
+fn memchr_str(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
 }

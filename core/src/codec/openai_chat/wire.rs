@@ -143,6 +143,9 @@ pub struct ResponseFormat {
     pub json_schema: Option<JsonSchema>,
 }
 
+/// `response_format` read as a plain struct first: serde buffers an
+/// internally tagged enum, and the schema's `RawValue` cannot be read from
+/// that buffer ("invalid type: newtype struct").
 #[derive(Debug, Deserialize)]
 pub struct JsonSchema {
     pub name: String,
