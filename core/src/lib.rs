@@ -14,6 +14,14 @@ mod providers;
 mod resolve;
 mod secret;
 
+// The model catalog, costs and the endpoints that expose them.
+pub mod catalog;
+mod catalog_api;
+mod catalog_resolve;
+pub mod cost;
+pub mod model_meta;
+pub mod tokens;
+
 pub mod codec;
 pub mod ingress;
 pub mod ports;
@@ -24,5 +32,5 @@ pub use config::{Config, ConfigError, General, ModelEntry};
 pub use error::{ErrorKind, GatewayError};
 pub use gateway::{Body, Gateway, GatewayResponse, IncomingRequest};
 pub use providers::{Codec, ProviderSpec, PROVIDERS};
-pub use resolve::{resolve_model, Deployment};
+pub use resolve::{resolve_entry, resolve_model, Deployment};
 pub use secret::Secret;

@@ -1,7 +1,11 @@
 //! Model resolution: the name a client sends → the deployment that serves it.
 //!
 //! Order: an exact `model_list` name, then a `model_list` wildcard, then
-//! `provider/model` for any known provider with its defaults.
+//! `provider/model` for any known provider with its defaults (the static
+//! `PROVIDERS`, then the catalog's providers and their aliases), then
+//! `model@provider`, then a bare catalog id served by its maker
+//! (`gpt-4o` → `openai/gpt-4o`). Anything else is a 404 naming the closest
+//! known ids.
 
 use crate::config::{resolve_secret, Config, ModelEntry};
 use crate::error::{ErrorKind, GatewayError};
@@ -56,7 +60,10 @@ impl ProviderParams {
             }
         };
         ProviderParams {
-            api_version: plain(entry.and_then(|e| e.api_version.as_ref()), &["AZURE_API_VERSION"]),
+            api_version: plain(
+                entry.and_then(|e| e.api_version.as_ref()),
+                &["AZURE_API_VERSION"],
+            ),
             aws_region: plain(
                 entry.and_then(|e| e.aws_region_name.as_ref()),
                 &["AWS_REGION_NAME", "AWS_REGION", "AWS_DEFAULT_REGION"],
@@ -83,7 +90,10 @@ impl ProviderParams {
             ),
             vertex_credentials: secret(
                 entry.and_then(|e| e.vertex_credentials.as_ref()),
-                &["VERTEXAI_CREDENTIALS", "GOOGLE_APPLICATION_CREDENTIALS_JSON"],
+                &[
+                    "VERTEXAI_CREDENTIALS",
+                    "GOOGLE_APPLICATION_CREDENTIALS_JSON",
+                ],
             ),
             extra_headers: entry
                 .map(|e| {
@@ -116,8 +126,18 @@ pub fn resolve_model(
     config: &Config,
     env: &impl Env,
 ) -> Result<Deployment, GatewayError> {
+    resolve_entry(requested, config, env).map(|(d, _)| d)
+}
+
+/// Like [`resolve_model`], also naming the `model_list` entry used, if any
+/// (its metadata overrides apply to the deployment).
+pub fn resolve_entry<'c>(
+    requested: &str,
+    config: &'c Config,
+    env: &impl Env,
+) -> Result<(Deployment, Option<&'c ModelEntry>), GatewayError> {
     if let Some(entry) = config.model_list.iter().find(|e| e.model_name == requested) {
-        return from_entry(entry, None, env);
+        return Ok((from_entry(entry, None, env)?, Some(entry)));
     }
     let wildcard = config.model_list.iter().find_map(|e| {
         let prefix = e.model_name.strip_suffix('*')?;
@@ -125,16 +145,23 @@ pub fn resolve_model(
         (!rest.is_empty()).then_some((e, rest))
     });
     if let Some((entry, rest)) = wildcard {
-        return from_entry(entry, Some(rest), env);
+        return Ok((from_entry(entry, Some(rest), env)?, Some(entry)));
     }
     if let Some((pid, model)) = requested.split_once('/') {
         if let Some(spec) = provider(pid) {
             if !model.is_empty() {
-                return build(spec, model.to_owned(), None, env);
+                return Ok((build(spec, model.to_owned(), None, env)?, None));
             }
         }
     }
-    Err(GatewayError::model_not_found(requested))
+    if let Some((model, pid)) = requested.rsplit_once('@') {
+        if let Some(spec) = provider(pid) {
+            if !model.is_empty() {
+                return Ok((build(spec, model.to_owned(), None, env)?, None));
+            }
+        }
+    }
+    crate::catalog_resolve::bare_model(requested, config, env)
 }
 
 fn from_entry(
@@ -166,7 +193,7 @@ fn from_entry(
     build(spec, model, Some(entry), env)
 }
 
-fn build(
+pub(crate) fn build(
     spec: &'static ProviderSpec,
     upstream_model: String,
     entry: Option<&ModelEntry>,
@@ -174,9 +201,16 @@ fn build(
 ) -> Result<Deployment, GatewayError> {
     let api_base = entry.and_then(|e| e.api_base.as_deref());
     let api_key = entry.and_then(|e| e.api_key.as_deref());
+    let catalog = crate::catalog_resolve::catalog_defaults(spec);
     let api_base = match api_base {
         Some(b) => Some(b.to_owned()),
-        None => first_env(env, spec.base_env).or_else(|| spec.base_url.map(str::to_owned)),
+        None => first_env(env, spec.base_env)
+            .or_else(|| spec.base_url.map(str::to_owned))
+            .or_else(|| catalog.base_url.map(str::to_owned)),
+    };
+    let api_base = match api_base {
+        Some(b) => Some(crate::catalog_resolve::fill_placeholders(&b, spec.id, env)?),
+        None => None,
     };
     let api_base = match (api_base, spec.codec) {
         (Some(b), _) => b.trim_end_matches('/').to_owned(),
@@ -190,10 +224,17 @@ fn build(
     };
     let api_key = match api_key {
         Some(v) => resolve_secret(v, env),
-        None => first_env(env, spec.key_env).map(Secret::new),
+        None => first_env(env, spec.key_env)
+            .or_else(|| first_env(env, catalog.key_env))
+            .map(Secret::new),
     };
     if api_key.is_none() && !spec.key_optional {
-        let hint = spec.key_env.first().copied().unwrap_or("api_key");
+        let hint = spec
+            .key_env
+            .first()
+            .or(catalog.key_env.first())
+            .copied()
+            .unwrap_or("api_key");
         return Err(GatewayError::new(
             ErrorKind::Configuration,
             format!(

@@ -147,10 +147,13 @@ where
             }
             let next = with_timeout(&st.sleep, st.idle_ms, st.upstream.next()).await;
             let out = match next {
-                None => Some(st.state.fail(crate::codec::openai_chat::stream_error(format!(
-                    "The upstream sent nothing for {} ms; the stream was abandoned.",
-                    st.idle_ms
-                )))),
+                None => Some(
+                    st.state
+                        .fail(crate::codec::openai_chat::stream_error(format!(
+                            "The upstream sent nothing for {} ms; the stream was abandoned.",
+                            st.idle_ms
+                        ))),
+                ),
                 Some(None) => st.state.end(),
                 Some(Some(Err(e))) => Some(st.state.fail(crate::codec::openai_chat::stream_error(
                     format!("The upstream connection broke mid-stream: {e}."),

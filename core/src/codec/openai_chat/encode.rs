@@ -95,12 +95,12 @@ pub fn render_request(req: &ChatRequest, model: &str) -> Vec<u8> {
                 } => {
                     had_tool_results = true;
                     messages.push(Msg {
-                    role: "tool",
-                    content: Some(serde_json::Value::String(text_of(content))),
-                    name: None,
-                    tool_calls: Vec::new(),
-                    tool_call_id: Some(tool_use_id),
-                    reasoning_content: None,
+                        role: "tool",
+                        content: Some(serde_json::Value::String(text_of(content))),
+                        name: None,
+                        tool_calls: Vec::new(),
+                        tool_call_id: Some(tool_use_id),
+                        reasoning_content: None,
                     })
                 }
                 Part::ToolUse {
@@ -251,11 +251,23 @@ mod tests {
         let req = ChatEnvelope::parse(body).unwrap().to_unified().unwrap();
         let out: serde_json::Value = serde_json::from_slice(&render_request(&req, "up")).unwrap();
         assert_eq!(out["model"], "up");
-        assert_eq!(out["messages"][0], serde_json::json!({"role":"system","content":"be brief"}));
-        assert_eq!(out["messages"][1]["content"][1]["image_url"]["url"], "data:image/png;base64,AAAA");
-        assert_eq!(out["messages"][2]["tool_calls"][0]["function"]["name"], "look");
+        assert_eq!(
+            out["messages"][0],
+            serde_json::json!({"role":"system","content":"be brief"})
+        );
+        assert_eq!(
+            out["messages"][1]["content"][1]["image_url"]["url"],
+            "data:image/png;base64,AAAA"
+        );
+        assert_eq!(
+            out["messages"][2]["tool_calls"][0]["function"]["name"],
+            "look"
+        );
         assert!(out["messages"][2].get("content").is_none());
-        assert_eq!(out["messages"][3], serde_json::json!({"role":"tool","content":"a cat","tool_call_id":"c1"}));
+        assert_eq!(
+            out["messages"][3],
+            serde_json::json!({"role":"tool","content":"a cat","tool_call_id":"c1"})
+        );
         assert_eq!(out["tool_choice"]["function"]["name"], "look");
         assert_eq!(out["stream_options"]["include_usage"], true);
         assert_eq!(out["stop"], serde_json::json!(["x"]));

@@ -53,7 +53,9 @@ impl StreamDecoder {
                 super::wire::ErrorDetail::Object { message, .. } => message,
                 super::wire::ErrorDetail::Text(t) => Some(t),
             };
-            return Err(super::stream_error(detail.unwrap_or_else(|| "upstream error".into())));
+            return Err(super::stream_error(
+                detail.unwrap_or_else(|| "upstream error".into()),
+            ));
         }
         out.push(decode_chunk(data)?);
         Ok(())
