@@ -363,4 +363,128 @@ mod tests {
         let d = resolve_model("mock/anything", &config(), &MapEnv(HashMap::new())).unwrap();
         assert_eq!(d.upstream_model, "anything");
     }
+
+    #[test]
+    fn catalog_providers_by_id_alias_and_at_form() {
+        let env = MapEnv(HashMap::from([
+            ("DEEPSEEK_API_KEY", "dk"),
+            ("TOGETHER_API_KEY", "tk"),
+        ]));
+        let cfg = Config::default();
+        for name in ["deepseek/deepseek-chat", "deepseek-chat@deepseek"] {
+            let d = resolve_model(name, &cfg, &env).unwrap();
+            assert_eq!(d.provider.id, "deepseek");
+            assert_eq!(d.upstream_model, "deepseek-chat");
+            assert_eq!(d.api_base, "https://api.deepseek.com");
+            assert!(d.api_key.unwrap().matches("dk"));
+        }
+        // LiteLLM's provider name reaches the same provider
+        let d = resolve_model("together_ai/Qwen/Qwen2.5-72B-Instruct-Turbo", &cfg, &env).unwrap();
+        assert_eq!(d.provider.id, "togetherai");
+        assert_eq!(d.upstream_model, "Qwen/Qwen2.5-72B-Instruct-Turbo");
+        assert_eq!(d.api_base, "https://api.together.xyz/v1");
+        // a model the catalog does not list is still forwarded
+        let d = resolve_model("deepseek/deepseek-v9", &cfg, &env).unwrap();
+        assert_eq!(d.upstream_model, "deepseek-v9");
+        // the key variable is named when missing
+        let e = resolve_model("groq/llama-3.1-8b-instant", &cfg, &env).unwrap_err();
+        assert_eq!(e.code.as_deref(), Some("provider_key_missing"));
+        assert!(e.message.contains("GROQ_API_KEY"), "{}", e.message);
+    }
+
+    #[test]
+    fn catalog_base_urls_take_env_overrides_and_placeholders() {
+        let cfg = Config::default();
+        let env = MapEnv(HashMap::from([
+            ("DEEPSEEK_API_KEY", "dk"),
+            ("DEEPSEEK_API_BASE", "http://127.0.0.1:9/openai/v1/"),
+        ]));
+        let d = resolve_model("deepseek/deepseek-chat", &cfg, &env).unwrap();
+        assert_eq!(d.api_base, "http://127.0.0.1:9/openai/v1");
+        let env = MapEnv(HashMap::from([("CLOUDFLARE_API_KEY", "ck")]));
+        let e = resolve_model(
+            "cloudflare-workers-ai/@cf/meta/llama-3.2-1b-instruct",
+            &cfg,
+            &env,
+        )
+        .unwrap_err();
+        assert_eq!(e.code.as_deref(), Some("provider_config_missing"));
+        assert!(e.message.contains("CLOUDFLARE_ACCOUNT_ID"));
+        let env = MapEnv(HashMap::from([
+            ("CLOUDFLARE_API_KEY", "ck"),
+            ("CLOUDFLARE_ACCOUNT_ID", "acc123"),
+        ]));
+        let d = resolve_model(
+            "cloudflare-workers-ai/@cf/meta/llama-3.2-1b-instruct",
+            &cfg,
+            &env,
+        )
+        .unwrap();
+        assert_eq!(
+            d.api_base,
+            "https://api.cloudflare.com/client/v4/accounts/acc123/ai/v1"
+        );
+        assert_eq!(d.upstream_model, "@cf/meta/llama-3.2-1b-instruct");
+    }
+
+    #[test]
+    fn local_servers_need_no_key() {
+        let cfg = Config::default();
+        let d = resolve_model("ollama/llama3.2", &cfg, &MapEnv(HashMap::new())).unwrap();
+        assert_eq!(d.api_base, "http://localhost:11434/v1");
+        assert!(d.api_key.is_none());
+        let env = MapEnv(HashMap::from([("VLLM_API_BASE", "http://gpu-box:8000/v1")]));
+        let d = resolve_model("vllm/meta-llama/Llama-3.1-8B-Instruct", &cfg, &env).unwrap();
+        assert_eq!(d.api_base, "http://gpu-box:8000/v1");
+        assert_eq!(d.upstream_model, "meta-llama/Llama-3.1-8B-Instruct");
+    }
+
+    #[test]
+    fn bare_ids_and_config_entries_naming_catalog_providers() {
+        let env = MapEnv(HashMap::from([
+            ("OPENAI_API_KEY", "ok"),
+            ("DEEPSEEK_API_KEY", "dk"),
+            ("XAI_API_KEY", "xk"),
+        ]));
+        let d = resolve_model("gpt-4o", &config(), &env).unwrap();
+        assert_eq!(
+            (d.provider.id, d.upstream_model.as_str()),
+            ("openai", "gpt-4o")
+        );
+        let d = resolve_model("deepseek-reasoner", &config(), &env).unwrap();
+        assert_eq!(d.provider.id, "deepseek");
+        let d = resolve_model("grok-3-mini", &config(), &env).unwrap();
+        assert_eq!(
+            (d.provider.id, d.api_base.as_str()),
+            ("xai", "https://api.x.ai/v1")
+        );
+        let cfg = Config::parse(
+            r#"
+            [[model_list]]
+            model_name = "cheap"
+            provider = "deepseek"
+            model = "deepseek-chat"
+            "#,
+        )
+        .unwrap();
+        let (d, entry) = resolve_entry("cheap", &cfg, &env).unwrap();
+        assert_eq!(d.api_base, "https://api.deepseek.com");
+        assert_eq!(entry.unwrap().model_name, "cheap");
+    }
+
+    #[test]
+    fn unknown_models_name_the_closest() {
+        let e = resolve_model("gpt-4o-mnii", &config(), &env()).unwrap_err();
+        assert_eq!(e.code.as_deref(), Some("model_not_found"));
+        assert!(e.message.contains("Did you mean"), "{}", e.message);
+        assert!(e.message.contains("`gpt-4o-mini`"), "{}", e.message);
+        let e = resolve_model("fastt", &config(), &env()).unwrap_err();
+        assert!(e.message.contains("`fast`"), "{}", e.message);
+        let e = resolve_model("deepsek/deepseek-chat", &config(), &env()).unwrap_err();
+        assert!(
+            e.message.contains("`deepseek/deepseek-chat`"),
+            "{}",
+            e.message
+        );
+    }
 }
