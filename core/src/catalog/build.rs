@@ -262,11 +262,44 @@ impl Draft<'_> {
 /// Per token → per million, rounded to 10 significant digits so that
 /// `1.4e-7` reads back as `0.14`, not `0.13999999999999999`.
 pub fn per_million(per_token: f64) -> f64 {
-    let v = per_token * 1e6;
+    round_price(per_token * 1e6)
+}
+
+/// Prices keep 10 significant digits: float noise in the sources
+/// (`0.049999999999999996`) is gone, and a JSON parser that is a ULP off
+/// reads the same catalog as the TOML one.
+pub fn round_price(v: f64) -> f64 {
     format!("{v:.9e}").parse().unwrap_or(v)
 }
 
 fn md_prices(cost: &MdCost) -> Prices {
+    let mut p = md_prices_raw(cost);
+    let round = |v: &mut Option<f64>| *v = v.map(round_price);
+    for v in [
+        &mut p.input,
+        &mut p.output,
+        &mut p.reasoning,
+        &mut p.cache_read,
+        &mut p.cache_write,
+        &mut p.input_audio,
+        &mut p.output_audio,
+    ] {
+        round(v);
+    }
+    for t in &mut p.tiers {
+        for v in [
+            &mut t.input,
+            &mut t.output,
+            &mut t.cache_read,
+            &mut t.cache_write,
+        ] {
+            round(v);
+        }
+    }
+    p
+}
+
+fn md_prices_raw(cost: &MdCost) -> Prices {
     let mut p = Prices {
         input: cost.input,
         output: cost.output,
@@ -445,13 +478,13 @@ fn finalize(id: &str, d: &Draft, first_party: bool) -> ModelInfo {
         "cache_read_input_audio_token_cost",
     );
     if prices.per_input_image.is_none() {
-        prices.per_input_image = d.ll_num("input_cost_per_image");
+        prices.per_input_image = d.ll_num("input_cost_per_image").map(round_price);
     }
     if prices.per_output_image.is_none() {
-        prices.per_output_image = d.ll_num("output_cost_per_image");
+        prices.per_output_image = d.ll_num("output_cost_per_image").map(round_price);
     }
     if prices.per_request.is_none() {
-        prices.per_request = d.ll_num("input_cost_per_request");
+        prices.per_request = d.ll_num("input_cost_per_request").map(round_price);
     }
     if prices.tiers.is_empty() {
         prices.tiers = litellm_tiers(d);

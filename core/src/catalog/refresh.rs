@@ -195,3 +195,107 @@ pub async fn load_stored<S: CatalogStore>(store: &S, cfg: &RefreshConfig) -> Res
 pub fn active() -> &'static Catalog {
     super::current()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ports::{TransportError, UpstreamResponse};
+    use futures::executor::block_on;
+    use http::{HeaderMap, StatusCode};
+    use std::collections::HashMap;
+
+    /// Serves fixed bodies by URL, like a local file server.
+    struct Files(HashMap<&'static str, (u16, Vec<u8>)>);
+
+    impl HttpClient for Files {
+        async fn send(
+            &self,
+            req: http::Request<Bytes>,
+        ) -> Result<UpstreamResponse, TransportError> {
+            let url = req.uri().to_string();
+            let (status, body) = self
+                .0
+                .get(url.as_str())
+                .cloned()
+                .ok_or_else(|| TransportError::Connect(format!("nothing at {url}")))?;
+            Ok(UpstreamResponse::full(
+                StatusCode::from_u16(status).unwrap_or(StatusCode::NOT_FOUND),
+                HeaderMap::new(),
+                Bytes::from(body),
+            ))
+        }
+    }
+
+    impl Sleep for Files {
+        async fn sleep(&self, _ms: u64) {
+            futures::future::pending::<()>().await
+        }
+    }
+
+    const MD: &str = "http://files.local/api.json";
+    const LL: &str = "http://files.local/litellm.json";
+
+    fn cfg() -> RefreshConfig {
+        RefreshConfig {
+            models_dev_url: MD.into(),
+            litellm_url: LL.into(),
+            ..RefreshConfig::default()
+        }
+    }
+
+    const SMALL_MD: &str = r#"{"acme": {"name": "Acme", "npm": "@ai-sdk/openai-compatible",
+        "env": ["ACME_API_KEY"], "api": "https://acme.example/v1",
+        "models": {"m": {"name": "M", "cost": {"input": 1, "output": 2}}}}}"#;
+
+    fn refresh_with(md: (u16, &str), ll: (u16, &str)) -> Result<RefreshOutcome, String> {
+        let files = Files(HashMap::from([
+            (MD, (md.0, md.1.as_bytes().to_vec())),
+            (LL, (ll.0, ll.1.as_bytes().to_vec())),
+        ]));
+        let store = MemoryStore::default();
+        let out = block_on(refresh(&files, &store, &cfg()));
+        if out.is_err() {
+            assert_eq!(store.get(), None, "nothing is saved on failure");
+        }
+        out
+    }
+
+    #[test]
+    fn failures_keep_the_catalog_in_use() {
+        let before = crate::catalog::current() as *const Catalog;
+        let e = refresh_with((500, ""), (200, "{}")).unwrap_err();
+        assert!(e.contains("HTTP 500"), "{e}");
+        let e = refresh_with((200, "{not json"), (200, "{}")).unwrap_err();
+        assert!(e.contains("models.dev"), "{e}");
+        let e = refresh_with((200, SMALL_MD), (200, "[1, 2]")).unwrap_err();
+        assert!(e.contains("LiteLLM"), "{e}");
+        // well-formed but far too small: refused as truncated
+        let e = refresh_with((200, SMALL_MD), (200, "{}")).unwrap_err();
+        assert!(e.contains("at least"), "{e}");
+        let files = Files(HashMap::new());
+        let e = block_on(refresh(&files, &MemoryStore::default(), &cfg())).unwrap_err();
+        assert!(e.contains("nothing at"), "{e}");
+        assert!(std::ptr::eq(before, crate::catalog::current()));
+    }
+
+    #[test]
+    fn stored_copies_are_checked_before_use() {
+        let store = MemoryStore::default();
+        assert_eq!(block_on(load_stored(&store, &cfg())), Ok(false));
+        store.set(Some("#dx-catalog\t1\tgarbage\nP\tx".into()));
+        assert!(block_on(load_stored(&store, &cfg())).is_err());
+        let small = build_text(SMALL_MD.as_bytes(), b"{}", "small").unwrap();
+        store.set(Some(small));
+        let e = block_on(load_stored(&store, &cfg())).unwrap_err();
+        assert!(e.contains(" 1 models"), "{e}");
+        assert!(std::ptr::eq(
+            crate::catalog::current(),
+            crate::catalog::embedded()
+        ));
+    }
+
+    #[test]
+    fn the_embedded_catalog_passes_the_refresh_checks() {
+        assert!(check(crate::catalog::EMBEDDED_TEXT, &RefreshConfig::default()).is_ok());
+    }
+}
