@@ -542,8 +542,8 @@ fn is_region_segment(s: &str) -> bool {
 /// Azure data-zone and Bedrock commitment segments: priced apart from the model.
 const PRICING_SEGMENTS: [&str; 5] = ["eu", "us", "global", "global-standard", "invoke"];
 
-/// LiteLLM key → (model id, skipped-as-regional).
-pub fn litellm_model_id<'k>(key: &'k str, prefixes: &[&str]) -> Result<&'k str, ()> {
+/// LiteLLM key → model id; `None` for entries priced per region.
+pub fn litellm_model_id<'k>(key: &'k str, prefixes: &[&str]) -> Option<&'k str> {
     let mut id = key;
     if let Some((first, rest)) = id.split_once('/') {
         if prefixes.contains(&first) {
@@ -556,10 +556,10 @@ pub fn litellm_model_id<'k>(key: &'k str, prefixes: &[&str]) -> Result<&'k str, 
             || first.contains("commitment")
             || rest.contains("commitment")
         {
-            return Err(());
+            return None;
         }
     }
-    Ok(id)
+    Some(id)
 }
 
 /// A models.dev id of this provider that `id` names: exactly, ignoring
@@ -631,7 +631,7 @@ pub fn build(src: &Sources) -> Result<Built, String> {
         };
         let mut prefixes: Vec<&str> = vec![lp, &pid, litellm_root(lp)];
         prefixes.extend(rec.aliases.iter().map(String::as_str));
-        let Ok(id) = litellm_model_id(key, &prefixes) else {
+        let Some(id) = litellm_model_id(key, &prefixes) else {
             stats.skipped_region += 1;
             continue;
         };

@@ -111,7 +111,7 @@ impl Catalog {
                 .providers
                 .iter()
                 .map(|p| {
-                    (p.kind == ProviderKind::OpenAiCompatible).then(|| ProviderSpec {
+                    (p.kind == ProviderKind::OpenAiCompatible).then_some(ProviderSpec {
                         id: p.id,
                         base_url: p.base_url,
                         key_env: p.key_env.as_slice(),
