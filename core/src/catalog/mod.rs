@@ -195,7 +195,7 @@ impl Catalog {
             .filter(move |p| p.gateway == gateway || (p.gateway.is_empty() && p.id == gateway))
     }
 
-    fn row(
+    fn exact_or_alias(
         &'static self,
         p: &'static Provider,
         id: &str,
@@ -203,26 +203,28 @@ impl Catalog {
         if let Some(r) = self.index.row(p, id) {
             return Some((r, MatchKind::Exact));
         }
-        if let Some(r) = self.index.alias(p, id).and_then(|t| self.index.row(p, t)) {
-            return Some((r, MatchKind::Alias));
-        }
-        if let Some(r) = self.index.models[p.models.clone()]
-            .iter()
-            .find(|r| r.id.eq_ignore_ascii_case(id))
-        {
-            return Some((*r, MatchKind::CaseInsensitive));
+        let r = self.index.alias(p, id).and_then(|t| self.index.row(p, t))?;
+        Some((r, MatchKind::Alias))
+    }
+
+    fn row(
+        &'static self,
+        p: &'static Provider,
+        id: &str,
+    ) -> Option<(ModelRow<'static>, MatchKind)> {
+        if let Some(hit) = self.exact_or_alias(p, id) {
+            return Some(hit);
         }
         for (candidate, kind) in ids::fallbacks(id) {
-            let hit = self.index.row(p, &candidate).or_else(|| {
-                self.index
-                    .alias(p, &candidate)
-                    .and_then(|t| self.index.row(p, t))
-            });
-            if let Some(r) = hit {
+            if let Some((r, _)) = self.exact_or_alias(p, &candidate) {
                 return Some((r, kind));
             }
         }
-        None
+        // Last, as it reads every id of the provider.
+        self.index.models[p.models.clone()]
+            .iter()
+            .find(|r| r.id().eq_ignore_ascii_case(id))
+            .map(|r| (*r, MatchKind::CaseInsensitive))
     }
 
     /// The model `id` of provider `p`, trying aliases and other spellings.
@@ -244,11 +246,22 @@ impl Catalog {
     /// A bare model id's first-party provider (`gpt-4o` → openai,
     /// `claude-haiku-4-5` → anthropic), looked up in the overlay's order.
     pub fn first_party(&'static self, id: &str) -> Option<Found> {
-        self.index
-            .first_party
-            .iter()
-            .filter_map(|name| self.provider(name))
-            .find_map(|p| self.lookup(p, id))
+        let makers = || {
+            self.index
+                .first_party
+                .iter()
+                .filter_map(|n| self.provider(n))
+        };
+        // An exact id anywhere beats another spelling at an earlier maker.
+        let exact = makers().find_map(|p| {
+            let (row, matched) = self.exact_or_alias(p, id)?;
+            Some(Found {
+                provider: p,
+                info: ModelInfo::decode(row.line).ok()?,
+                matched,
+            })
+        });
+        exact.or_else(|| makers().find_map(|p| self.lookup(p, id)))
     }
 
     /// Every model of a provider, parsed.
@@ -260,7 +273,7 @@ impl Catalog {
 
     /// Model ids of a provider without parsing them.
     pub fn model_ids(&'static self, p: &'static Provider) -> impl Iterator<Item = &'static str> {
-        self.index.models[p.models.clone()].iter().map(|r| r.id)
+        self.index.models[p.models.clone()].iter().map(|r| r.id())
     }
 
     /// Ids close to an unknown model name, for the 404 message.

@@ -129,14 +129,34 @@ impl<'a> Provider<'a> {
 /// A model line not yet parsed.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct ModelRow<'a> {
-    pub id: &'a str,
     pub line: &'a str,
+}
+
+/// The second field of a record line (`M\t<id>\t...`, `A\t<alias>\t...`).
+fn key(line: &str) -> &str {
+    let rest = line.get(2..).unwrap_or("");
+    rest.split_once('\t').map_or(rest, |(k, _)| k)
+}
+
+impl<'a> ModelRow<'a> {
+    pub fn id(&self) -> &'a str {
+        key(self.line)
+    }
 }
 
 #[derive(Debug, Clone, Copy)]
 pub(super) struct AliasRow<'a> {
-    pub alias: &'a str,
-    pub target: &'a str,
+    line: &'a str,
+}
+
+impl<'a> AliasRow<'a> {
+    pub fn alias(&self) -> &'a str {
+        key(self.line)
+    }
+
+    pub fn target(&self) -> &'a str {
+        self.line.rsplit_once('\t').map_or("", |(_, t)| t)
+    }
 }
 
 /// The loaded catalog: providers in text order, model and alias rows.
@@ -156,8 +176,9 @@ fn list(s: &str) -> Vec<&str> {
 }
 
 impl<'a> Index<'a> {
-    /// Indexes catalog text. Only the structure is checked here;
-    /// [`Index::validate`] parses every line.
+    /// Indexes catalog text: finds the lines and reads the provider lines,
+    /// nothing more (first use must stay cheap). [`Index::validate`]
+    /// checks the order and parses every line.
     pub fn load(text: &'a str) -> Result<Index<'a>, String> {
         let mut lines = text.split('\n');
         let header = lines.next().unwrap_or("");
@@ -170,59 +191,43 @@ impl<'a> Index<'a> {
             source,
             first_party: Vec::new(),
             providers: Vec::with_capacity(200),
-            models: Vec::with_capacity(text.len() / 100),
+            models: Vec::with_capacity(text.len() / 90),
             aliases: Vec::with_capacity(2048),
             bytes: text.len(),
         };
         for line in lines {
-            let Some((tag, rest)) = line.split_once('\t') else {
-                if line.is_empty() {
-                    continue;
-                }
+            let bytes = line.as_bytes();
+            if bytes.is_empty() {
+                continue;
+            }
+            if bytes.len() < 3 || bytes[1] != b'\t' {
                 return Err(format!("malformed catalog line `{}`", clip(line)));
-            };
-            match tag {
-                "M" => {
-                    let id = rest.split_once('\t').map_or(rest, |(id, _)| id);
+            }
+            match bytes[0] {
+                b'M' => {
                     let p = index
                         .providers
                         .last_mut()
                         .ok_or("model line before any provider")?;
-                    if index.models.len() > p.models.start
-                        && index.models[index.models.len() - 1].id >= id
-                    {
-                        return Err(format!("model `{id}` is out of order"));
-                    }
-                    index.models.push(ModelRow { id, line });
+                    index.models.push(ModelRow { line });
                     p.models.end = index.models.len();
                 }
-                "A" => {
-                    let (alias, target) = rest
-                        .split_once('\t')
-                        .ok_or_else(|| format!("alias line `{}` has no target", clip(line)))?;
+                b'A' => {
                     let p = index
                         .providers
                         .last_mut()
                         .ok_or("alias line before any provider")?;
-                    if index.aliases.len() > p.alias_rows.start
-                        && index.aliases[index.aliases.len() - 1].alias >= alias
-                    {
-                        return Err(format!("alias `{alias}` is out of order"));
-                    }
-                    index.aliases.push(AliasRow { alias, target });
+                    index.aliases.push(AliasRow { line });
                     p.alias_rows.end = index.aliases.len();
                 }
-                "F" => index.first_party = rest.split(',').filter(|s| !s.is_empty()).collect(),
-                "P" => {
-                    let f: Vec<&'a str> = rest.split('\t').collect();
+                b'F' => index.first_party = list(&line[2..]),
+                b'P' => {
+                    let f: Vec<&'a str> = line[2..].split('\t').collect();
                     if f.len() < 10 {
                         return Err(format!("provider line `{}` is too short", clip(line)));
                     }
                     let kind = ProviderKind::parse(f[1])
                         .ok_or_else(|| format!("provider `{}` has unknown kind", f[0]))?;
-                    if index.providers.iter().any(|p| p.id == f[0]) {
-                        return Err(format!("provider `{}` appears twice", f[0]));
-                    }
                     index.providers.push(Provider {
                         id: f[0],
                         kind,
@@ -245,17 +250,36 @@ impl<'a> Index<'a> {
         Ok(index)
     }
 
-    /// Parses every model line once: what a refreshed copy must pass before use.
+    /// Everything lookups rely on: sorted, unique ids and aliases, unique
+    /// providers, aliases that point at models, model lines that parse.
     pub fn validate(&self) -> Result<(), String> {
-        for row in &self.models {
-            ModelInfo::decode(row.line)?;
-        }
-        for p in &self.providers {
-            for a in &self.aliases[p.alias_rows.clone()] {
-                if self.row(p, a.target).is_none() {
+        for (i, p) in self.providers.iter().enumerate() {
+            if self.providers[..i].iter().any(|q| q.id == p.id) {
+                return Err(format!("provider `{}` appears twice", p.id));
+            }
+            let rows = &self.models[p.models.clone()];
+            if let Some(w) = rows.windows(2).find(|w| w[0].id() >= w[1].id()) {
+                return Err(format!(
+                    "model `{}` of `{}` is out of order",
+                    w[1].id(),
+                    p.id
+                ));
+            }
+            let aliases = &self.aliases[p.alias_rows.clone()];
+            if let Some(w) = aliases.windows(2).find(|w| w[0].alias() >= w[1].alias()) {
+                return Err(format!(
+                    "alias `{}` of `{}` is out of order",
+                    w[1].alias(),
+                    p.id
+                ));
+            }
+            for a in aliases {
+                if self.row(p, a.target()).is_none() {
                     return Err(format!(
                         "alias `{}` of `{}` points at unknown model `{}`",
-                        a.alias, p.id, a.target
+                        a.alias(),
+                        p.id,
+                        a.target()
                     ));
                 }
             }
@@ -263,21 +287,24 @@ impl<'a> Index<'a> {
                 return Err(format!("provider `{}` has no base URL", p.id));
             }
         }
+        for row in &self.models {
+            ModelInfo::decode(row.line)?;
+        }
         Ok(())
     }
 
     pub(super) fn row(&self, p: &Provider, id: &str) -> Option<ModelRow<'a>> {
         let rows = &self.models[p.models.clone()];
-        rows.binary_search_by(|r| r.id.cmp(id))
+        rows.binary_search_by(|r| r.id().cmp(id))
             .ok()
             .map(|i| rows[i])
     }
 
     pub(super) fn alias(&self, p: &Provider, alias: &str) -> Option<&'a str> {
         let rows = &self.aliases[p.alias_rows.clone()];
-        rows.binary_search_by(|r| r.alias.cmp(alias))
+        rows.binary_search_by(|r| r.alias().cmp(alias))
             .ok()
-            .map(|i| rows[i].target)
+            .map(|i| rows[i].target())
     }
 
     pub fn model_count(&self) -> usize {

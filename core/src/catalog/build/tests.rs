@@ -316,7 +316,7 @@ fn bad_catalogs_are_refused() {
     let good = built().to_text();
     // models out of order
     let swapped = good.replacen("M\tacme-1\t", "M\tzzz\t", 1);
-    assert!(Index::load(&swapped).is_err());
+    assert!(Index::load(&swapped).unwrap().validate().is_err());
     // a price that is not a number passes indexing but not validation
     let bad_price = good.replacen("i=1,o=2", "i=one,o=2", 1);
     assert!(Index::load(&bad_price).unwrap().validate().is_err());
