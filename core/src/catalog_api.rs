@@ -23,17 +23,22 @@ use crate::tokens;
 pub fn query_param(query: Option<&str>, name: &str) -> Option<String> {
     query?.split('&').find_map(|pair| {
         let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-        (percent_decode(k) == name).then(|| percent_decode(v))
+        (decode(k, true) == name).then(|| decode(v, true))
     })
 }
 
-fn percent_decode(s: &str) -> String {
+/// A path segment, percent-decoded (`+` stays a plus).
+pub fn percent_decode(s: &str) -> String {
+    decode(s, false)
+}
+
+fn decode(s: &str, plus_is_space: bool) -> String {
     let b = s.as_bytes();
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
     while i < b.len() {
         match b[i] {
-            b'+' => out.push(b' '),
+            b'+' if plus_is_space => out.push(b' '),
             b'%' if i + 2 < b.len() => {
                 let hex = std::str::from_utf8(&b[i + 1..i + 3]).ok();
                 match hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
@@ -239,6 +244,24 @@ pub fn info_json(d: &Described) -> Value {
         "upstream_model": d.upstream_model,
         "model_info": Value::Object(info),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_and_path_decoding() {
+        let q = Some("catalog=true&model=deepseek%2Fdeepseek-chat&x=a+b");
+        assert_eq!(
+            query_param(q, "model").as_deref(),
+            Some("deepseek/deepseek-chat")
+        );
+        assert_eq!(query_param(q, "x").as_deref(), Some("a b"));
+        assert_eq!(query_param(q, "catalog").as_deref(), Some("true"));
+        assert_eq!(query_param(q, "nope"), None);
+        assert_eq!(percent_decode("a%2Fb+c%zz%4"), "a/b+c%zz%4");
+    }
 }
 
 fn ok(body: &Value) -> GatewayResponse {

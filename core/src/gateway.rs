@@ -159,7 +159,8 @@ impl<P: Ports> Gateway<P> {
             }
             p if p.starts_with("/v1/models/") && method == Method::GET => {
                 self.authenticate(&req.headers)?;
-                self.model(&p["/v1/models/".len()..])
+                // SDKs escape the `/` of `provider/model` ids.
+                self.model(&catalog_api::percent_decode(&p["/v1/models/".len()..]))
             }
             _ => Err(GatewayError::new(
                 ErrorKind::NotFound,
