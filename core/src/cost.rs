@@ -56,6 +56,48 @@ impl From<Usage> for TokenUsage {
     }
 }
 
+impl TokenUsage {
+    /// Adds the audio token counts of an OpenAI-shaped body or chunk
+    /// (`usage.prompt_tokens_details.audio_tokens`,
+    /// `usage.completion_tokens_details.audio_tokens`), which the unified
+    /// usage does not carry. Only worth the parse for audio-priced models.
+    pub fn with_openai_audio(mut self, json: &[u8]) -> Self {
+        #[derive(serde::Deserialize)]
+        struct Details {
+            #[serde(default)]
+            audio_tokens: Option<u64>,
+        }
+        #[derive(serde::Deserialize)]
+        struct WireUsage {
+            #[serde(default)]
+            prompt_tokens_details: Option<Details>,
+            #[serde(default)]
+            completion_tokens_details: Option<Details>,
+        }
+        #[derive(serde::Deserialize)]
+        struct Probe {
+            #[serde(default)]
+            usage: Option<WireUsage>,
+        }
+        if let Ok(Probe { usage: Some(u) }) = serde_json::from_slice::<Probe>(json) {
+            self.input_audio_tokens = u
+                .prompt_tokens_details
+                .and_then(|d| d.audio_tokens)
+                .unwrap_or(0);
+            self.output_audio_tokens = u
+                .completion_tokens_details
+                .and_then(|d| d.audio_tokens)
+                .unwrap_or(0);
+        }
+        self
+    }
+}
+
+/// Whether a price list prices audio apart (then audio counts are read).
+pub fn prices_audio(p: &Prices) -> bool {
+    p.input_audio.is_some() || p.output_audio.is_some()
+}
+
 /// The cost split by what was charged.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
 pub struct CostBreakdown {

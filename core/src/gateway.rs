@@ -29,7 +29,7 @@ use crate::unified::{ChatRequest, Usage};
 // The catalog's share of the pipeline: metadata, costs, endpoints.
 use crate::catalog::Prices;
 use crate::catalog_api;
-use crate::cost::{completion_cost, format_cost, splice_cost, TokenUsage};
+use crate::cost::{completion_cost, format_cost, prices_audio, splice_cost, TokenUsage};
 use crate::model_meta::{model_meta, ModelMeta};
 
 /// A request as the shell hands it over, body already read.
@@ -520,14 +520,22 @@ impl<P: Ports> Gateway<P> {
     /// `cost` beside `usage`. Streams carry it in their final usage chunk
     /// only: their headers leave before the usage is known.
     fn add_cost(&self, resp: &mut GatewayResponse, log: &mut AccessLog) {
-        let Some(cost) = cost_of(log.prices.as_deref(), log.usage) else {
+        let (Some(prices), Some(usage)) = (log.prices.as_deref(), log.usage) else {
+            return;
+        };
+        let body = match resp.body() {
+            Body::Full(body) if resp.status() == StatusCode::OK => Some(body),
+            _ => None,
+        };
+        let mut tokens = TokenUsage::from(usage);
+        if let (true, Some(body)) = (prices_audio(prices), body) {
+            tokens = tokens.with_openai_audio(body);
+        }
+        let Some(cost) = completion_cost(prices, &tokens) else {
             return;
         };
         log.cost = Some(cost);
-        if resp.status() != StatusCode::OK {
-            return;
-        }
-        let Body::Full(body) = resp.body() else {
+        let Some(body) = body else {
             return;
         };
         if let Some(with_cost) = splice_cost(body, cost) {

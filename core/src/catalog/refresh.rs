@@ -18,7 +18,7 @@ use bytes::Bytes;
 use super::build::{build, Sources};
 use super::sources::{parse_litellm, parse_models_dev_api, Overlay, EMBEDDED_OVERLAY};
 use super::text::Index;
-use super::{install, Catalog};
+use super::install;
 use crate::http_util::read_body;
 use crate::ports::{with_timeout, HttpClient, MaybeSend, Sleep};
 
@@ -189,11 +189,6 @@ pub async fn load_stored<S: CatalogStore>(store: &S, cfg: &RefreshConfig) -> Res
     check(&text, cfg)?;
     install(text)?;
     Ok(true)
-}
-
-/// The catalog in use, for reporting which one answered.
-pub fn active() -> &'static Catalog {
-    super::current()
 }
 
 #[cfg(test)]

@@ -306,3 +306,18 @@ fn cost_is_spliced_into_json_objects() {
     assert_eq!(format_cost(0.0), "0");
     assert_eq!(format_cost(1.5225), "1.5225");
 }
+
+#[test]
+fn audio_counts_are_read_from_openai_usage() {
+    let body = br#"{"id":"x","usage":{"prompt_tokens":1000,"completion_tokens":500,
+        "prompt_tokens_details":{"cached_tokens":0,"audio_tokens":600},
+        "completion_tokens_details":{"reasoning_tokens":0,"audio_tokens":400}}}"#;
+    let t = u(1000, 500).with_openai_audio(body);
+    assert_eq!((t.input_audio_tokens, t.output_audio_tokens), (600, 400));
+    // gpt-4o-audio-preview, as in the table: 58000 µ$
+    let prices = catalog_prices("openai/gpt-4o-audio-preview");
+    assert!(prices_audio(&prices));
+    assert!((completion_cost(&prices, &t).unwrap() - 0.058).abs() < 1e-12);
+    // no usage, no change
+    assert_eq!(u(1, 1).with_openai_audio(b"{}"), u(1, 1));
+}
