@@ -257,7 +257,7 @@ mod tests {
 
     #[test]
     fn failures_keep_the_catalog_in_use() {
-        let before = crate::catalog::current() as *const Catalog;
+        let before = crate::catalog::current() as *const crate::catalog::Catalog;
         let e = refresh_with((500, ""), (200, "{}")).unwrap_err();
         assert!(e.contains("HTTP 500"), "{e}");
         let e = refresh_with((200, "{not json"), (200, "{}")).unwrap_err();
