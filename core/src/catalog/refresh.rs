@@ -16,9 +16,9 @@ use std::sync::Mutex;
 use bytes::Bytes;
 
 use super::build::{build, Sources};
+use super::install;
 use super::sources::{parse_litellm, parse_models_dev_api, Overlay, EMBEDDED_OVERLAY};
 use super::text::Index;
-use super::install;
 use crate::http_util::read_body;
 use crate::ports::{with_timeout, HttpClient, MaybeSend, Sleep};
 
