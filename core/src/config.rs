@@ -124,10 +124,57 @@ pub struct ModelEntry {
     /// the last two user turns of every request.
     #[serde(default)]
     pub auto_cache: Option<bool>,
-    /// The model's output-token limit, where the built-in tables do not know
-    /// it: larger `max_tokens` are lowered to it (Anthropic ingress).
+
+    // ---- catalog metadata overrides (LiteLLM's names; prices in USD per token) ----
+    /// The catalog model whose limits and prices this deployment has, when
+    /// `model` is not its catalog id (`provider/model` or a bare id).
     #[serde(default)]
-    pub max_output_tokens: Option<u32>,
+    pub base_model: Option<String>,
+    #[serde(default)]
+    pub max_input_tokens: Option<u64>,
+    #[serde(default)]
+    pub max_output_tokens: Option<u64>,
+    #[serde(default)]
+    pub input_cost_per_token: Option<f64>,
+    #[serde(default)]
+    pub output_cost_per_token: Option<f64>,
+    #[serde(default)]
+    pub cache_read_input_token_cost: Option<f64>,
+    #[serde(default)]
+    pub cache_creation_input_token_cost: Option<f64>,
+    #[serde(default)]
+    pub cache_creation_input_token_cost_above_1hr: Option<f64>,
+    #[serde(default)]
+    pub output_cost_per_reasoning_token: Option<f64>,
+    #[serde(default)]
+    pub input_cost_per_audio_token: Option<f64>,
+    #[serde(default)]
+    pub output_cost_per_audio_token: Option<f64>,
+    #[serde(default)]
+    pub input_cost_per_image: Option<f64>,
+    #[serde(default)]
+    pub output_cost_per_image: Option<f64>,
+    #[serde(default)]
+    pub input_cost_per_request: Option<f64>,
+}
+
+impl ModelEntry {
+    pub fn price_overrides(&self) -> crate::cost::PriceOverrides {
+        crate::cost::PriceOverrides {
+            input_cost_per_token: self.input_cost_per_token,
+            output_cost_per_token: self.output_cost_per_token,
+            cache_read_input_token_cost: self.cache_read_input_token_cost,
+            cache_creation_input_token_cost: self.cache_creation_input_token_cost,
+            cache_creation_input_token_cost_above_1hr: self
+                .cache_creation_input_token_cost_above_1hr,
+            output_cost_per_reasoning_token: self.output_cost_per_reasoning_token,
+            input_cost_per_audio_token: self.input_cost_per_audio_token,
+            output_cost_per_audio_token: self.output_cost_per_audio_token,
+            input_cost_per_image: self.input_cost_per_image,
+            output_cost_per_image: self.output_cost_per_image,
+            input_cost_per_request: self.input_cost_per_request,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -173,6 +220,26 @@ impl Config {
 
     fn validate(&self) -> Result<(), ConfigError> {
         for entry in &self.model_list {
+            let prices = entry.price_overrides();
+            let all = [
+                prices.input_cost_per_token,
+                prices.output_cost_per_token,
+                prices.cache_read_input_token_cost,
+                prices.cache_creation_input_token_cost,
+                prices.cache_creation_input_token_cost_above_1hr,
+                prices.output_cost_per_reasoning_token,
+                prices.input_cost_per_audio_token,
+                prices.output_cost_per_audio_token,
+                prices.input_cost_per_image,
+                prices.output_cost_per_image,
+                prices.input_cost_per_request,
+            ];
+            if all.iter().flatten().any(|p| !p.is_finite() || *p < 0.0) {
+                return Err(ConfigError(format!(
+                    "model_name `{}`: prices must be finite and not negative",
+                    entry.model_name
+                )));
+            }
             if entry.model_name.is_empty() {
                 return Err(ConfigError("model_list entry with empty model_name".into()));
             }

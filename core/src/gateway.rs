@@ -21,7 +21,7 @@ use crate::ingress::openai_chat::{
 use crate::ports::{with_timeout, Ports, ReadWhole, TransportError, UpstreamResponse};
 use crate::providers::Codec;
 use crate::quirks;
-use crate::resolve::{resolve_model, Deployment};
+use crate::resolve::{resolve_entry, Deployment};
 use crate::secret::Secret;
 use crate::stream::openai_relay::{relay, RelayOptions};
 use crate::stream::translate::{translate, TranslateState};
@@ -29,6 +29,11 @@ use crate::stream::{BodyStream, OnDone, StreamOutcome};
 use crate::unified::{ChatRequest, Usage};
 
 mod messages;
+// The catalog's share of the pipeline: metadata, costs, endpoints.
+use crate::catalog::Prices;
+use crate::catalog_api;
+use crate::cost::{completion_cost, format_cost, prices_audio, splice_cost, TokenUsage};
+use crate::model_meta::{model_meta, ModelMeta};
 
 /// A request as the shell hands it over, body already read.
 pub struct IncomingRequest {
@@ -173,11 +178,27 @@ impl<P: Ports> Gateway<P> {
             "/v1/models" | "/models" => {
                 expect_method(method, Method::GET)?;
                 self.authenticate(&req.headers)?;
-                Ok(self.models())
+                Ok(self.models(req.query.as_deref()))
+            }
+            "/model/info" | "/v1/model/info" => {
+                expect_method(method, Method::GET)?;
+                self.authenticate(&req.headers)?;
+                catalog_api::model_info(&self.config, &self.ports, req.query.as_deref())
+            }
+            "/cost/estimate" | "/v1/cost/estimate" => {
+                expect_method(method, Method::POST)?;
+                self.authenticate(&req.headers)?;
+                catalog_api::cost_estimate(&self.config, &self.ports, &req.body)
+            }
+            "/utils/token_counter" | "/v1/utils/token_counter" => {
+                expect_method(method, Method::POST)?;
+                self.authenticate(&req.headers)?;
+                catalog_api::token_counter(&self.config, &self.ports, &req.body)
             }
             p if p.starts_with("/v1/models/") && method == Method::GET => {
                 self.authenticate(&req.headers)?;
-                self.model(&p["/v1/models/".len()..])
+                // SDKs escape the `/` of `provider/model` ids.
+                self.model(&catalog_api::percent_decode(&p["/v1/models/".len()..]))
             }
             _ => Err(GatewayError::new(
                 ErrorKind::NotFound,
@@ -215,7 +236,10 @@ impl<P: Ports> Gateway<P> {
         }
     }
 
-    fn models(&self) -> GatewayResponse {
+    fn models(&self, query: Option<&str>) -> GatewayResponse {
+        if catalog_api::query_param(query, "catalog").is_some_and(|v| v == "true" || v == "1") {
+            return self.models_with_catalog(query);
+        }
         #[derive(Serialize)]
         struct Model<'a> {
             id: &'a str,
@@ -248,13 +272,32 @@ impl<P: Ports> Gateway<P> {
         json(StatusCode::OK, body)
     }
 
-    fn model(&self, id: &str) -> Result<GatewayResponse, GatewayError> {
-        let entry = self
+    /// `?catalog=true`: the configured names, then every catalog model the
+    /// gateway can call as `provider/model` (`&provider=` narrows it).
+    fn models_with_catalog(&self, query: Option<&str>) -> GatewayResponse {
+        let provider = catalog_api::query_param(query, "provider");
+        let mut data: Vec<serde_json::Value> = self
             .config
             .model_list
             .iter()
-            .find(|e| e.model_name == id)
-            .ok_or_else(|| GatewayError::model_not_found(id))?;
+            .filter(|e| !e.model_name.ends_with('*') && provider.is_none())
+            .map(|e| {
+                serde_json::json!({"id": e.model_name, "object": "model", "created": 0, "owned_by": owner(e)})
+            })
+            .collect();
+        data.extend(catalog_api::catalog_model_entries(provider.as_deref()));
+        let body = serde_json::json!({"object": "list", "data": data});
+        json(StatusCode::OK, body.to_string())
+    }
+
+    fn model(&self, id: &str) -> Result<GatewayResponse, GatewayError> {
+        let Some(entry) = self.config.model_list.iter().find(|e| e.model_name == id) else {
+            let d = catalog_api::describe(id, &self.config, &self.ports)?;
+            let body = serde_json::json!({
+                "id": id, "object": "model", "created": 0, "owned_by": d.provider,
+            });
+            return Ok(json(StatusCode::OK, body.to_string()));
+        };
         let body = serde_json::json!({
             "id": entry.model_name, "object": "model", "created": 0, "owned_by": owner(entry),
         });
@@ -273,13 +316,19 @@ impl<P: Ports> Gateway<P> {
         let mut envelope = ChatEnvelope::parse(&req.body)?;
         log.model = envelope.model.clone();
         log.stream = envelope.stream;
-        let deployment = resolve_model(&envelope.model, &self.config, &self.ports)?;
+        let (deployment, entry) = resolve_entry(&envelope.model, &self.config, &self.ports)?;
         log.provider = deployment.provider.id;
         log.upstream_model = deployment.upstream_model.clone();
         let drop_params = deployment
             .params
             .drop_params
             .unwrap_or(self.config.general.drop_params);
+        let meta = model_meta(&deployment, entry);
+        check_context_window(&envelope, &meta, req.body.len())?;
+        log.prices = meta
+            .prices
+            .is_known()
+            .then(|| Arc::new(meta.prices.clone()));
         let mut resp = match deployment.codec() {
             c if deployment.passthrough && codec::speaks_openai_chat(c) => {
                 log.adjusted = quirks::apply(&mut envelope, &deployment, drop_params)?.to_string();
@@ -292,7 +341,15 @@ impl<P: Ports> Gateway<P> {
                 self.translated(&req, &deployment, log).await?
             }
         };
+        self.add_cost(&mut resp, log);
         let headers = resp.headers_mut();
+        if let Some(v) = meta
+            .deprecated
+            .as_deref()
+            .and_then(|v| HeaderValue::from_str(v).ok())
+        {
+            headers.insert("x-dx-deprecated", v);
+        }
         headers.insert(
             "x-dx-provider",
             HeaderValue::from_static(deployment.provider.id),
@@ -330,6 +387,7 @@ impl<P: Ports> Gateway<P> {
                 RelayOptions {
                     idle_timeout_ms: idle_ms,
                     strip_usage_chunk: !envelope.include_usage,
+                    prices: log.prices.clone(),
                 },
                 on_done,
             );
@@ -375,7 +433,8 @@ impl<P: Ports> Gateway<P> {
             let state = TranslateState::new(
                 StreamDecoder::new(deployment.codec())?.stamped(deployment, ctx.now_ms),
                 ChunkRenderer::new(req.include_usage)
-                    .with_fallback(&deployment.upstream_model, ctx.now_ms / 1000),
+                    .with_fallback(&deployment.upstream_model, ctx.now_ms / 1000)
+                    .with_prices(log.prices.clone()),
             );
             let on_done = self.stream_logger(log);
             return Ok(sse(translate(
@@ -444,7 +503,13 @@ impl<P: Ports> Gateway<P> {
         }
         let mut events: Vec<Bytes> = mock::answer_chunks(&response, req.include_usage)
             .iter()
-            .map(render_chunk_event)
+            .map(|c| match (&c.usage, &log.prices) {
+                (Some(u), Some(p)) => {
+                    let cost = completion_cost(p, &TokenUsage::from(*u)).unwrap_or(0.0);
+                    event_with_cost(&render_chunk_event(c), cost)
+                }
+                _ => render_chunk_event(c),
+            })
             .collect();
         events.push(Bytes::from_static(DONE_EVENT));
         Ok(sse(Box::pin(futures::stream::iter(events))))
@@ -542,11 +607,96 @@ impl<P: Ports> Gateway<P> {
         OnDone::new(move |outcome: StreamOutcome| {
             line.latency_ms = ports.now_ms().saturating_sub(line.ts);
             line.usage = outcome.usage;
+            line.cost = cost_of(line.prices.as_deref(), outcome.usage);
             line.error = outcome.error;
             line.client_gone = outcome.client_gone;
             ports.log(&line.line());
         })
     }
+}
+
+impl<P: Ports> Gateway<P> {
+    /// A whole (non-streamed) answer gets its cost as `x-dx-cost-usd` and as
+    /// `cost` beside `usage`. Streams carry it in their final usage chunk
+    /// only: their headers leave before the usage is known.
+    fn add_cost(&self, resp: &mut GatewayResponse, log: &mut AccessLog) {
+        let (Some(prices), Some(usage)) = (log.prices.as_deref(), log.usage) else {
+            return;
+        };
+        let body = match resp.body() {
+            Body::Full(body) if resp.status() == StatusCode::OK => Some(body),
+            _ => None,
+        };
+        let mut tokens = TokenUsage::from(usage);
+        if let (true, Some(body)) = (prices_audio(prices), body) {
+            tokens = tokens.with_openai_audio(body);
+        }
+        let Some(cost) = completion_cost(prices, &tokens) else {
+            return;
+        };
+        log.cost = Some(cost);
+        let Some(body) = body else {
+            return;
+        };
+        if let Some(with_cost) = splice_cost(body, cost) {
+            *resp.body_mut() = Body::Full(Bytes::from(with_cost));
+        }
+        if let Ok(v) = HeaderValue::from_str(&format_cost(cost)) {
+            resp.headers_mut().insert("x-dx-cost-usd", v);
+        }
+    }
+}
+
+fn cost_of(prices: Option<&Prices>, usage: Option<Usage>) -> Option<f64> {
+    completion_cost(prices?, &TokenUsage::from(usage?))
+}
+
+/// An SSE `data: {...}` event with `"cost"` added to its JSON.
+pub(crate) fn event_with_cost(event: &[u8], cost: f64) -> Bytes {
+    let Some(json) = event
+        .strip_prefix(b"data: ")
+        .and_then(|rest| rest.strip_suffix(b"\n\n"))
+    else {
+        return Bytes::copy_from_slice(event);
+    };
+    match splice_cost(json, cost) {
+        Some(j) => {
+            let mut out = Vec::with_capacity(j.len() + 8);
+            out.extend_from_slice(b"data: ");
+            out.extend_from_slice(&j);
+            out.extend_from_slice(b"\n\n");
+            Bytes::from(out)
+        }
+        None => Bytes::copy_from_slice(event),
+    }
+}
+
+/// OpenAI's `context_length_exceeded`, before any upstream call, when the
+/// prompt cannot fit the model's window. Every BPE token covers a byte or
+/// more, so bodies no larger than the window are never estimated.
+fn check_context_window(
+    envelope: &ChatEnvelope<'_>,
+    meta: &ModelMeta,
+    body_len: usize,
+) -> Result<(), GatewayError> {
+    let Some(window) = meta.input_window else {
+        return Ok(());
+    };
+    if body_len as u64 <= window {
+        return Ok(());
+    }
+    let estimated = crate::tokens::count_request(&envelope.to_unified()?);
+    if estimated <= window {
+        return Ok(());
+    }
+    Err(GatewayError::new(
+        ErrorKind::ContextWindowExceeded,
+        format!(
+            "This model's maximum context length is {window} tokens. However, your messages resulted in about {estimated} tokens (estimated before sending). Please reduce the length of the messages."
+        ),
+    )
+    .with_code("context_length_exceeded")
+    .with_param("messages"))
 }
 
 fn owner(entry: &crate::config::ModelEntry) -> &str {
@@ -644,6 +794,11 @@ struct AccessLog {
     client_gone: bool,
     #[serde(skip)]
     deferred: bool,
+    /// USD, from the reported usage and the deployment's prices.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cost: Option<f64>,
+    #[serde(skip)]
+    prices: Option<Arc<Prices>>,
 }
 
 #[derive(Debug, Clone, Copy, Serialize)]

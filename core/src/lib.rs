@@ -17,6 +17,14 @@ mod resolve;
 mod router;
 mod secret;
 
+// The model catalog, costs and the endpoints that expose them.
+pub mod catalog;
+mod catalog_api;
+mod catalog_resolve;
+pub mod cost;
+pub mod model_meta;
+pub mod tokens;
+
 pub mod codec;
 pub mod ingress;
 pub mod ports;
@@ -29,6 +37,6 @@ pub use gateway::{
     Body, Gateway, GatewayResponse, IncomingRequest, INGRESS_HEADERS, UPSTREAM_SUCCESS_HEADERS,
 };
 pub use providers::{Codec, ProviderSpec, PROVIDERS};
-pub use resolve::{resolve_model, Deployment};
+pub use resolve::{resolve_entry, resolve_model, Deployment};
 pub use router::{RouterConfig, Rule};
 pub use secret::Secret;

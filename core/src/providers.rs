@@ -156,6 +156,11 @@ pub static PROVIDERS: &[ProviderSpec] = &[
     },
 ];
 
+/// A provider by id: the static table first, then the catalog (its
+/// OpenAI-compatible providers and the aliases of all its providers).
 pub fn provider(id: &str) -> Option<&'static ProviderSpec> {
-    PROVIDERS.iter().find(|p| p.id == id)
+    PROVIDERS
+        .iter()
+        .find(|p| p.id == id)
+        .or_else(|| crate::catalog_resolve::catalog_provider(id))
 }

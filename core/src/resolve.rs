@@ -1,7 +1,11 @@
 //! Model resolution: the name a client sends → the deployment that serves it.
 //!
 //! Order: an exact `model_list` name, then a `model_list` wildcard, then
-//! `provider/model` for any known provider with its defaults.
+//! `provider/model` for any known provider with its defaults (the static
+//! `PROVIDERS`, then the catalog's providers and their aliases), then
+//! `model@provider`, then a bare catalog id served by its maker
+//! (`gpt-4o` → `openai/gpt-4o`). Anything else is a 404 naming the closest
+//! known ids.
 
 use crate::config::{resolve_secret, ApiMode, Config, ModelEntry};
 use crate::error::{ErrorKind, GatewayError};
@@ -130,7 +134,9 @@ impl ProviderParams {
             codec: None,
             drop_params: entry.and_then(|e| e.drop_params),
             auto_cache: entry.and_then(|e| e.auto_cache).unwrap_or(false),
-            max_output_tokens: entry.and_then(|e| e.max_output_tokens),
+            max_output_tokens: entry
+                .and_then(|e| e.max_output_tokens)
+                .map(|v| u32::try_from(v).unwrap_or(u32::MAX)),
         }
     }
 }
@@ -152,8 +158,18 @@ pub fn resolve_model(
     config: &Config,
     env: &impl Env,
 ) -> Result<Deployment, GatewayError> {
+    resolve_entry(requested, config, env).map(|(d, _)| d)
+}
+
+/// Like [`resolve_model`], also naming the `model_list` entry used, if any
+/// (its metadata overrides apply to the deployment).
+pub fn resolve_entry<'c>(
+    requested: &str,
+    config: &'c Config,
+    env: &impl Env,
+) -> Result<(Deployment, Option<&'c ModelEntry>), GatewayError> {
     if let Some(entry) = config.model_list.iter().find(|e| e.model_name == requested) {
-        return from_entry(entry, None, env);
+        return Ok((from_entry(entry, None, env)?, Some(entry)));
     }
     let wildcard = config.model_list.iter().find_map(|e| {
         let prefix = e.model_name.strip_suffix('*')?;
@@ -161,16 +177,23 @@ pub fn resolve_model(
         (!rest.is_empty()).then_some((e, rest))
     });
     if let Some((entry, rest)) = wildcard {
-        return from_entry(entry, Some(rest), env);
+        return Ok((from_entry(entry, Some(rest), env)?, Some(entry)));
     }
     if let Some((pid, model)) = requested.split_once('/') {
         if let Some(spec) = provider(pid) {
             if !model.is_empty() {
-                return build(spec, model.to_owned(), None, env);
+                return Ok((build(spec, model.to_owned(), None, env)?, None));
             }
         }
     }
-    Err(GatewayError::model_not_found(requested))
+    if let Some((model, pid)) = requested.rsplit_once('@') {
+        if let Some(spec) = provider(pid) {
+            if !model.is_empty() {
+                return Ok((build(spec, model.to_owned(), None, env)?, None));
+            }
+        }
+    }
+    crate::catalog_resolve::bare_model(requested, config, env)
 }
 
 fn from_entry(
@@ -202,7 +225,7 @@ fn from_entry(
     build(spec, model, Some(entry), env)
 }
 
-fn build(
+pub(crate) fn build(
     spec: &'static ProviderSpec,
     upstream_model: String,
     entry: Option<&ModelEntry>,
@@ -210,9 +233,16 @@ fn build(
 ) -> Result<Deployment, GatewayError> {
     let api_base = entry.and_then(|e| e.api_base.as_deref());
     let api_key = entry.and_then(|e| e.api_key.as_deref());
+    let catalog = crate::catalog_resolve::catalog_defaults(spec);
     let api_base = match api_base {
         Some(b) => Some(b.to_owned()),
-        None => first_env(env, spec.base_env).or_else(|| spec.base_url.map(str::to_owned)),
+        None => first_env(env, spec.base_env)
+            .or_else(|| spec.base_url.map(str::to_owned))
+            .or_else(|| catalog.base_url.map(str::to_owned)),
+    };
+    let api_base = match api_base {
+        Some(b) => Some(crate::catalog_resolve::fill_placeholders(&b, spec.id, env)?),
+        None => None,
     };
     let api_base = match (api_base, spec.codec) {
         (Some(b), _) => b.trim_end_matches('/').to_owned(),
@@ -226,10 +256,17 @@ fn build(
     };
     let api_key = match api_key {
         Some(v) => resolve_secret(v, env),
-        None => first_env(env, spec.key_env).map(Secret::new),
+        None => first_env(env, spec.key_env)
+            .or_else(|| first_env(env, catalog.key_env))
+            .map(Secret::new),
     };
     if api_key.is_none() && !spec.key_optional {
-        let hint = spec.key_env.first().copied().unwrap_or("api_key");
+        let hint = spec
+            .key_env
+            .first()
+            .or(catalog.key_env.first())
+            .copied()
+            .unwrap_or("api_key");
         return Err(GatewayError::new(
             ErrorKind::Configuration,
             format!(
@@ -416,5 +453,129 @@ mod tests {
         assert_eq!(d.mock_response.as_deref(), Some("hi"));
         let d = resolve_model("mock/anything", &config(), &MapEnv(HashMap::new())).unwrap();
         assert_eq!(d.upstream_model, "anything");
+    }
+
+    #[test]
+    fn catalog_providers_by_id_alias_and_at_form() {
+        let env = MapEnv(HashMap::from([
+            ("DEEPSEEK_API_KEY", "dk"),
+            ("TOGETHER_API_KEY", "tk"),
+        ]));
+        let cfg = Config::default();
+        for name in ["deepseek/deepseek-chat", "deepseek-chat@deepseek"] {
+            let d = resolve_model(name, &cfg, &env).unwrap();
+            assert_eq!(d.provider.id, "deepseek");
+            assert_eq!(d.upstream_model, "deepseek-chat");
+            assert_eq!(d.api_base, "https://api.deepseek.com");
+            assert!(d.api_key.unwrap().matches("dk"));
+        }
+        // LiteLLM's provider name reaches the same provider
+        let d = resolve_model("together_ai/Qwen/Qwen2.5-72B-Instruct-Turbo", &cfg, &env).unwrap();
+        assert_eq!(d.provider.id, "togetherai");
+        assert_eq!(d.upstream_model, "Qwen/Qwen2.5-72B-Instruct-Turbo");
+        assert_eq!(d.api_base, "https://api.together.xyz/v1");
+        // a model the catalog does not list is still forwarded
+        let d = resolve_model("deepseek/deepseek-v9", &cfg, &env).unwrap();
+        assert_eq!(d.upstream_model, "deepseek-v9");
+        // the key variable is named when missing
+        let e = resolve_model("groq/llama-3.1-8b-instant", &cfg, &env).unwrap_err();
+        assert_eq!(e.code.as_deref(), Some("provider_key_missing"));
+        assert!(e.message.contains("GROQ_API_KEY"), "{}", e.message);
+    }
+
+    #[test]
+    fn catalog_base_urls_take_env_overrides_and_placeholders() {
+        let cfg = Config::default();
+        let env = MapEnv(HashMap::from([
+            ("DEEPSEEK_API_KEY", "dk"),
+            ("DEEPSEEK_API_BASE", "http://127.0.0.1:9/openai/v1/"),
+        ]));
+        let d = resolve_model("deepseek/deepseek-chat", &cfg, &env).unwrap();
+        assert_eq!(d.api_base, "http://127.0.0.1:9/openai/v1");
+        let env = MapEnv(HashMap::from([("CLOUDFLARE_API_KEY", "ck")]));
+        let e = resolve_model(
+            "cloudflare-workers-ai/@cf/meta/llama-3.2-1b-instruct",
+            &cfg,
+            &env,
+        )
+        .unwrap_err();
+        assert_eq!(e.code.as_deref(), Some("provider_config_missing"));
+        assert!(e.message.contains("CLOUDFLARE_ACCOUNT_ID"));
+        let env = MapEnv(HashMap::from([
+            ("CLOUDFLARE_API_KEY", "ck"),
+            ("CLOUDFLARE_ACCOUNT_ID", "acc123"),
+        ]));
+        let d = resolve_model(
+            "cloudflare-workers-ai/@cf/meta/llama-3.2-1b-instruct",
+            &cfg,
+            &env,
+        )
+        .unwrap();
+        assert_eq!(
+            d.api_base,
+            "https://api.cloudflare.com/client/v4/accounts/acc123/ai/v1"
+        );
+        assert_eq!(d.upstream_model, "@cf/meta/llama-3.2-1b-instruct");
+    }
+
+    #[test]
+    fn local_servers_need_no_key() {
+        let cfg = Config::default();
+        let d = resolve_model("ollama/llama3.2", &cfg, &MapEnv(HashMap::new())).unwrap();
+        assert_eq!(d.api_base, "http://localhost:11434");
+        assert!(d.api_key.is_none());
+        let env = MapEnv(HashMap::from([("VLLM_API_BASE", "http://gpu-box:8000/v1")]));
+        let d = resolve_model("vllm/meta-llama/Llama-3.1-8B-Instruct", &cfg, &env).unwrap();
+        assert_eq!(d.api_base, "http://gpu-box:8000/v1");
+        assert_eq!(d.upstream_model, "meta-llama/Llama-3.1-8B-Instruct");
+    }
+
+    #[test]
+    fn bare_ids_and_config_entries_naming_catalog_providers() {
+        let env = MapEnv(HashMap::from([
+            ("OPENAI_API_KEY", "ok"),
+            ("DEEPSEEK_API_KEY", "dk"),
+            ("XAI_API_KEY", "xk"),
+        ]));
+        let d = resolve_model("gpt-4o", &config(), &env).unwrap();
+        assert_eq!(
+            (d.provider.id, d.upstream_model.as_str()),
+            ("openai", "gpt-4o")
+        );
+        let d = resolve_model("deepseek-reasoner", &config(), &env).unwrap();
+        assert_eq!(d.provider.id, "deepseek");
+        let d = resolve_model("grok-3-mini", &config(), &env).unwrap();
+        assert_eq!(
+            (d.provider.id, d.api_base.as_str()),
+            ("xai", "https://api.x.ai/v1")
+        );
+        let cfg = Config::parse(
+            r#"
+            [[model_list]]
+            model_name = "cheap"
+            provider = "deepseek"
+            model = "deepseek-chat"
+            "#,
+        )
+        .unwrap();
+        let (d, entry) = resolve_entry("cheap", &cfg, &env).unwrap();
+        assert_eq!(d.api_base, "https://api.deepseek.com");
+        assert_eq!(entry.unwrap().model_name, "cheap");
+    }
+
+    #[test]
+    fn unknown_models_name_the_closest() {
+        let e = resolve_model("gpt-4o-mnii", &config(), &env()).unwrap_err();
+        assert_eq!(e.code.as_deref(), Some("model_not_found"));
+        assert!(e.message.contains("Did you mean"), "{}", e.message);
+        assert!(e.message.contains("`gpt-4o-mini`"), "{}", e.message);
+        let e = resolve_model("fastt", &config(), &env()).unwrap_err();
+        assert!(e.message.contains("`fast`"), "{}", e.message);
+        let e = resolve_model("deepsek/deepseek-chat", &config(), &env()).unwrap_err();
+        assert!(
+            e.message.contains("`deepseek/deepseek-chat`"),
+            "{}",
+            e.message
+        );
     }
 }

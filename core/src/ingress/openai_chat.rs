@@ -738,6 +738,7 @@ pub struct ChunkRenderer {
     id: String,
     model: String,
     created: u64,
+    prices: Option<std::sync::Arc<crate::catalog::Prices>>,
 }
 
 impl ChunkRenderer {
@@ -753,6 +754,12 @@ impl ChunkRenderer {
     pub fn with_fallback(mut self, model: &str, created: u64) -> Self {
         self.model = model.to_owned();
         self.created = created;
+        self
+    }
+
+    /// The usage chunk gains `cost`, priced with these.
+    pub fn with_prices(mut self, prices: Option<std::sync::Arc<crate::catalog::Prices>>) -> Self {
+        self.prices = prices;
         self
     }
 }
@@ -792,13 +799,21 @@ impl Renderer for ChunkRenderer {
     fn end(&mut self, usage: Option<Usage>) -> Bytes {
         let mut out = Vec::new();
         if let (true, Some(u)) = (self.include_usage, usage) {
-            out.extend_from_slice(&render_chunk_event(&ChatChunk {
+            let event = render_chunk_event(&ChatChunk {
                 id: self.id.clone(),
                 created: self.created,
                 model: self.model.clone(),
                 choices: Vec::new(),
                 usage: Some(u),
-            }));
+            });
+            let cost = self
+                .prices
+                .as_deref()
+                .and_then(|p| crate::cost::completion_cost(p, &crate::cost::TokenUsage::from(u)));
+            match cost {
+                Some(cost) => out.extend_from_slice(&crate::gateway::event_with_cost(&event, cost)),
+                None => out.extend_from_slice(&event),
+            }
         }
         out.extend_from_slice(DONE_EVENT);
         Bytes::from(out)

@@ -13,11 +13,17 @@ use crate::stream::sse::{Decoder, Event};
 use crate::stream::{BodyStream, OnDone, StreamOutcome};
 use crate::unified::Usage;
 
+use crate::catalog::Prices;
+use crate::cost::{completion_cost, TokenUsage};
+use std::sync::Arc;
+
 pub struct RelayOptions {
     /// Longest silence allowed from the upstream.
     pub idle_timeout_ms: u64,
     /// The client did not ask for the usage chunk: drop it after reading it.
     pub strip_usage_chunk: bool,
+    /// The deployment's prices: a relayed usage chunk gains `cost`.
+    pub prices: Option<Arc<Prices>>,
 }
 
 /// The per-stream state, independent of any IO: feed upstream bytes in,
@@ -32,9 +38,16 @@ pub struct RelayState {
     /// Set once the relay must stop: after `[DONE]`, an in-band error, or a fault.
     pub finished: bool,
     pub error: Option<String>,
+    prices: Option<Arc<Prices>>,
 }
 
 impl RelayState {
+    /// Adds `cost` to the usage chunk(s) passed to the client.
+    pub fn with_prices(mut self, prices: Option<Arc<Prices>>) -> Self {
+        self.prices = prices;
+        self
+    }
+
     pub fn new(strip_usage_chunk: bool) -> Self {
         RelayState {
             strip_usage_chunk,
@@ -138,9 +151,26 @@ impl RelayState {
             self.saw_finish = true;
         }
         if let Some(u) = &probe.usage {
-            self.usage = Some(usage_from_wire(u));
+            let usage = usage_from_wire(u);
+            self.usage = Some(usage);
             if self.strip_usage_chunk && choices.is_empty() {
                 return None;
+            }
+            let cost = self.prices.as_deref().and_then(|p| {
+                let mut tokens = TokenUsage::from(usage);
+                if crate::cost::prices_audio(p) {
+                    tokens = tokens.with_openai_audio(data);
+                }
+                completion_cost(p, &tokens)
+            });
+            if let Some(cost) = cost {
+                if let Some(json) = crate::cost::splice_cost(data, cost) {
+                    let mut out = Vec::with_capacity(json.len() + 8);
+                    out.extend_from_slice(b"data: ");
+                    out.extend_from_slice(&json);
+                    out.extend_from_slice(b"\n\n");
+                    return Some(Bytes::from(out));
+                }
             }
         }
         Some(event.raw)
@@ -174,7 +204,7 @@ pub fn relay<S: Sleep + Clock + Clone + MaybeSend + MaybeSync + 'static>(
     let st = St {
         timer: IdleTimer::new(sleep, opts.idle_timeout_ms),
         upstream,
-        relay: RelayState::new(opts.strip_usage_chunk),
+        relay: RelayState::new(opts.strip_usage_chunk).with_prices(opts.prices),
         idle_ms: opts.idle_timeout_ms,
         on_done,
     };

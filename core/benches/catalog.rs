@@ -1,0 +1,55 @@
+//! The catalog's first use in an isolate: indexing the embedded text (what
+//! `catalog::embedded()` does once), then lookups, which parse one model
+//! line each. First use = load + one lookup.
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use dx_core::catalog::{self, Catalog, EMBEDDED_TEXT};
+use dx_core::cost::{completion_cost, TokenUsage};
+
+fn bench(c: &mut Criterion) {
+    c.bench_function("catalog/load (index the embedded text)", |b| {
+        b.iter(|| Catalog::load(std::hint::black_box(EMBEDDED_TEXT)).map(|c| c.model_count()))
+    });
+    let cat = catalog::embedded();
+    let openai = cat.provider("openai").expect("openai");
+    c.bench_function("catalog/lookup openai/gpt-4o", |b| {
+        b.iter(|| {
+            cat.lookup(openai, std::hint::black_box("gpt-4o"))
+                .map(|f| f.info.context)
+        })
+    });
+    let deepseek = cat.provider("deepseek").expect("deepseek");
+    c.bench_function("catalog/provider + lookup deepseek/deepseek-chat", |b| {
+        b.iter(|| {
+            cat.provider(std::hint::black_box("deepseek"))
+                .and_then(|p| cat.lookup(p, "deepseek-chat"))
+                .map(|f| f.info.context)
+        })
+    });
+    c.bench_function("catalog/lookup by a dated id not listed (fallbacks)", |b| {
+        b.iter(|| {
+            cat.lookup(deepseek, std::hint::black_box("deepseek-chat-2099-01-01"))
+                .is_some()
+        })
+    });
+    c.bench_function("catalog/bare id to its maker (claude-haiku-4-5)", |b| {
+        b.iter(|| {
+            cat.first_party(std::hint::black_box("claude-haiku-4-5"))
+                .is_some()
+        })
+    });
+    let prices = cat.lookup(openai, "gpt-4o").expect("gpt-4o").info.prices;
+    let usage = TokenUsage {
+        input_tokens: 1200,
+        output_tokens: 300,
+        cache_read_tokens: 1000,
+        requests: 1,
+        ..TokenUsage::default()
+    };
+    c.bench_function("cost/completion_cost", |b| {
+        b.iter(|| completion_cost(std::hint::black_box(&prices), &usage))
+    });
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

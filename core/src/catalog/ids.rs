@@ -1,0 +1,262 @@
+//! How model ids are matched: across the two sources when the catalog is
+//! built, and from what a client sends to a catalog entry at run time.
+//!
+//! Both sides spell the same model differently: LiteLLM prefixes ids with its
+//! provider (`groq/llama-3.1-8b-instant`), Vertex AI writes versions with `@`
+//! (`claude-sonnet-4-5@20250929`) where Anthropic writes `-`, models.dev gives
+//! Vertex's rolling versions as `@default`, Bedrock prefixes cross-region
+//! inference profiles (`us.anthropic...`), and clients send dated and undated
+//! ids interchangeably (`claude-haiku-4-5` / `claude-haiku-4-5-20251001`).
+
+/// Why an id matched a catalog entry with another id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MatchKind {
+    Exact,
+    /// A catalog alias (an undated name, another source's spelling).
+    Alias,
+    /// Same letters, other case.
+    CaseInsensitive,
+    /// `x` ↔ `x@default`, `x-20250101` ↔ `x@20250101`.
+    VersionSpelling,
+    /// A Bedrock cross-region profile priced like the base model.
+    RegionPrefix,
+    /// A dated id not in the catalog, priced like its undated entry.
+    Undated,
+}
+
+impl MatchKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MatchKind::Exact => "exact",
+            MatchKind::Alias => "alias",
+            MatchKind::CaseInsensitive => "case_insensitive",
+            MatchKind::VersionSpelling => "version_spelling",
+            MatchKind::RegionPrefix => "region_prefix",
+            MatchKind::Undated => "undated",
+        }
+    }
+}
+
+/// Bedrock cross-region inference profile prefixes.
+const REGION_PREFIXES: [&str; 8] = [
+    "us.", "eu.", "apac.", "global.", "us-gov.", "jp.", "au.", "ca.",
+];
+
+fn is_digits(s: &str, n: usize) -> bool {
+    s.len() == n && s.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// `claude-x-20250929` → (`claude-x`, `20250929`); `gpt-4o-2024-08-06` →
+/// (`gpt-4o`, `2024-08-06`); `claude-x@20250929` → (`claude-x`, `20250929`).
+pub fn split_date(id: &str) -> Option<(&str, &str)> {
+    if id.len() > 11 {
+        let (base, tail) = id.split_at(id.len() - 11);
+        let b = tail.as_bytes();
+        if b[0] == b'-'
+            && is_digits(&tail[1..5], 4)
+            && b[5] == b'-'
+            && is_digits(&tail[6..8], 2)
+            && b[8] == b'-'
+            && is_digits(&tail[9..11], 2)
+        {
+            return Some((base, &tail[1..]));
+        }
+    }
+    if id.len() > 9 {
+        let (base, tail) = id.split_at(id.len() - 9);
+        if (tail.starts_with('-') || tail.starts_with('@'))
+            && is_digits(&tail[1..], 8)
+            && tail[1..].starts_with("20")
+        {
+            return Some((base, &tail[1..]));
+        }
+    }
+    None
+}
+
+/// Other spellings of the same version: `@` ↔ `-` before an 8-digit date,
+/// and `@default` added or removed.
+pub fn version_spellings(id: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Some(base) = id.strip_suffix("@default") {
+        out.push(base.to_owned());
+    } else if !id.contains('@') {
+        out.push(format!("{id}@default"));
+    }
+    if let Some((base, date)) = split_date(id) {
+        if is_digits(date, 8) {
+            let at = id.as_bytes()[base.len()] == b'@';
+            out.push(format!("{base}{}{date}", if at { '-' } else { '@' }));
+        }
+    }
+    out
+}
+
+/// `us.anthropic.claude-...` → `anthropic.claude-...`.
+pub fn strip_region_prefix(id: &str) -> Option<&str> {
+    REGION_PREFIXES
+        .iter()
+        .find_map(|p| id.strip_prefix(p))
+        .filter(|rest| rest.contains('.'))
+}
+
+/// The candidate ids to try, in order, after the exact id and its aliases:
+/// other version spellings, then the region-less id, then the undated id.
+pub fn fallbacks(id: &str) -> Vec<(String, MatchKind)> {
+    let mut out: Vec<(String, MatchKind)> = version_spellings(id)
+        .into_iter()
+        .map(|s| (s, MatchKind::VersionSpelling))
+        .collect();
+    let base = strip_region_prefix(id);
+    if let Some(base) = base {
+        out.push((base.to_owned(), MatchKind::RegionPrefix));
+    }
+    for candidate in [Some(id), base].into_iter().flatten() {
+        if let Some((undated, _)) = split_date(candidate) {
+            out.push((undated.to_owned(), MatchKind::Undated));
+            out.push((format!("{undated}@default"), MatchKind::Undated));
+        }
+    }
+    out
+}
+
+/// Edit distance, giving up (returning `None`) once it must exceed `max`.
+pub fn bounded_distance(a: &str, b: &str, max: usize) -> Option<usize> {
+    let a: Vec<char> = a.chars().collect();
+    let b: Vec<char> = b.chars().collect();
+    if a.len().abs_diff(b.len()) > max {
+        return None;
+    }
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    let mut cur = vec![0; b.len() + 1];
+    for (i, ca) in a.iter().enumerate() {
+        cur[0] = i + 1;
+        let mut row_min = cur[0];
+        for (j, cb) in b.iter().enumerate() {
+            let cost = usize::from(!ca.eq_ignore_ascii_case(cb));
+            cur[j + 1] = (prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1);
+            row_min = row_min.min(cur[j + 1]);
+        }
+        if row_min > max {
+            return None;
+        }
+        std::mem::swap(&mut prev, &mut cur);
+    }
+    (prev[b.len()] <= max).then_some(prev[b.len()])
+}
+
+/// The closest few of `candidates` to `wanted` (case-insensitive edit
+/// distance, at most a third of its length), best first, ties by name.
+pub fn closest<'a>(
+    wanted: &str,
+    candidates: impl Iterator<Item = &'a str>,
+    n: usize,
+) -> Vec<&'a str> {
+    let max = (wanted.chars().count() / 3).clamp(2, 12);
+    let lower = wanted.to_ascii_lowercase();
+    let mut scored: Vec<(usize, &str)> = candidates
+        .filter_map(|c| {
+            if c.to_ascii_lowercase().contains(&lower) || lower.contains(&c.to_ascii_lowercase()) {
+                let d = c.len().abs_diff(wanted.len()).min(max);
+                return Some((d, c));
+            }
+            bounded_distance(wanted, c, max).map(|d| (d, c))
+        })
+        .collect();
+    scored.sort_unstable();
+    scored.dedup_by(|a, b| a.1 == b.1);
+    scored.into_iter().take(n).map(|(_, c)| c).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_are_found_in_each_spelling() {
+        assert_eq!(
+            split_date("claude-haiku-4-5-20251001"),
+            Some(("claude-haiku-4-5", "20251001"))
+        );
+        assert_eq!(
+            split_date("gpt-4o-2024-08-06"),
+            Some(("gpt-4o", "2024-08-06"))
+        );
+        assert_eq!(
+            split_date("claude-sonnet-4@20250514"),
+            Some(("claude-sonnet-4", "20250514"))
+        );
+        // Four-digit suffixes are part of names (kimi-k2-0905), not dates.
+        assert_eq!(split_date("kimi-k2-0905"), None);
+        assert_eq!(split_date("model-12345678"), None);
+        assert_eq!(split_date("20250101"), None);
+    }
+
+    #[test]
+    fn vertex_and_anthropic_version_spellings() {
+        assert_eq!(
+            version_spellings("claude-sonnet-4-5@20250929"),
+            vec!["claude-sonnet-4-5-20250929".to_string()]
+        );
+        assert_eq!(
+            version_spellings("claude-sonnet-4-5-20250929"),
+            vec![
+                "claude-sonnet-4-5-20250929@default".to_string(),
+                "claude-sonnet-4-5@20250929".to_string()
+            ]
+        );
+        assert_eq!(
+            version_spellings("claude-opus-4-6@default"),
+            vec!["claude-opus-4-6".to_string()]
+        );
+    }
+
+    #[test]
+    fn bedrock_region_prefixes() {
+        assert_eq!(
+            strip_region_prefix("us.anthropic.claude-3-haiku-20240307-v1:0"),
+            Some("anthropic.claude-3-haiku-20240307-v1:0")
+        );
+        assert_eq!(
+            strip_region_prefix("global.anthropic.claude-opus-4-7"),
+            Some("anthropic.claude-opus-4-7")
+        );
+        assert_eq!(strip_region_prefix("us.gpt"), None);
+        assert_eq!(strip_region_prefix("anthropic.claude"), None);
+    }
+
+    #[test]
+    fn fallback_order() {
+        let f = fallbacks("us.anthropic.claude-x-20250101");
+        let kinds: Vec<MatchKind> = f.iter().map(|(_, k)| *k).collect();
+        assert_eq!(f[0].0, "us.anthropic.claude-x-20250101@default");
+        assert_eq!(f[1].0, "us.anthropic.claude-x@20250101");
+        assert_eq!(f[2].0, "anthropic.claude-x-20250101");
+        assert_eq!(f[3].0, "us.anthropic.claude-x");
+        assert_eq!(f[5].0, "anthropic.claude-x");
+        assert_eq!(kinds[2], MatchKind::RegionPrefix);
+        assert_eq!(kinds[3], MatchKind::Undated);
+    }
+
+    #[test]
+    fn closest_ids() {
+        let ids = [
+            "gpt-4o",
+            "gpt-4o-mini",
+            "gpt-4.1",
+            "o3",
+            "claude-sonnet-4-5",
+        ];
+        assert_eq!(
+            closest("gpt-4o-mni", ids.iter().copied(), 2),
+            vec!["gpt-4o-mini", "gpt-4o"]
+        );
+        assert_eq!(
+            closest("claude-sonet-4-5", ids.iter().copied(), 3),
+            vec!["claude-sonnet-4-5"]
+        );
+        assert!(closest("zzzzzzzzzz", ids.iter().copied(), 3).is_empty());
+        assert_eq!(bounded_distance("abc", "abd", 1), Some(1));
+        assert_eq!(bounded_distance("abc", "xyz", 2), None);
+    }
+}

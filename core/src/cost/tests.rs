@@ -1,0 +1,323 @@
+//! The cost table: every case names a catalog model, restates the prices the
+//! snapshot gives it (USD per million tokens; checked against the catalog
+//! below so a data change cannot silently move the expectations), a usage,
+//! and the expected USD worked out by hand in the comment.
+
+use super::*;
+use crate::catalog;
+
+struct Case {
+    model: &'static str,
+    prices: &'static str,
+    usage: TokenUsage,
+    expected: f64,
+}
+
+fn u(input: u64, output: u64) -> TokenUsage {
+    TokenUsage {
+        input_tokens: input,
+        output_tokens: output,
+        requests: 1,
+        ..TokenUsage::default()
+    }
+}
+
+fn catalog_prices(model: &str) -> Prices {
+    let c = catalog::embedded();
+    let (p, id) = model.split_once('/').unwrap();
+    let p = c.provider(p).unwrap_or_else(|| panic!("no provider {p}"));
+    let found = c
+        .lookup(p, id)
+        .unwrap_or_else(|| panic!("no model {model}"));
+    assert_eq!(found.matched, catalog::MatchKind::Exact, "{model}");
+    found.info.prices
+}
+
+#[rustfmt::skip]
+fn cases() -> Vec<Case> {
+    vec![
+        // 1000 × 2.5 + 500 × 10 = 2500 + 5000 = 7500 µ$ → 0.0075
+        Case { model: "openai/gpt-4o", prices: "i=2.5,o=10,cr=1.25",
+            usage: u(1000, 500), expected: 0.0075 },
+        // text 6000 × 2.5 = 15000; cached 4000 × 1.25 = 5000; out 200 × 10 = 2000 → 22000 µ$
+        Case { model: "openai/gpt-4o", prices: "i=2.5,o=10,cr=1.25",
+            usage: TokenUsage { cache_read_tokens: 4000, ..u(10_000, 200) }, expected: 0.022 },
+        // a cache write without a write price costs the input price: 1000 × 2.5 = 2500 µ$
+        Case { model: "openai/gpt-4o", prices: "i=2.5,o=10,cr=1.25",
+            usage: TokenUsage { cache_write_tokens: 1000, ..u(1000, 0) }, expected: 0.0025 },
+        // 1M × 0.15 + 1M × 0.6 = 0.75 $
+        Case { model: "openai/gpt-4o-mini", prices: "i=0.15,o=0.6,cr=0.075",
+            usage: u(1_000_000, 1_000_000), expected: 0.75 },
+        // 12345 × 0.15 = 1851.75; 678 × 0.6 = 406.8 → 2258.55 µ$
+        Case { model: "openai/gpt-4o-mini", prices: "i=0.15,o=0.6,cr=0.075",
+            usage: u(12_345, 678), expected: 0.00225855 },
+        // reasoning without its own price is output: 2000 × 1.25 = 2500; 3000 × 10 = 30000 → 32500 µ$
+        Case { model: "openai/gpt-5", prices: "i=1.25,o=10,cr=0.125",
+            usage: TokenUsage { reasoning_tokens: 2500, ..u(2000, 3000) }, expected: 0.0325 },
+        // text 10000 × 1.25 = 12500; cached 40000 × 0.125 = 5000; out 100 × 10 = 1000 → 18500 µ$
+        Case { model: "openai/gpt-5", prices: "i=1.25,o=10,cr=0.125",
+            usage: TokenUsage { cache_read_tokens: 40_000, ..u(50_000, 100) }, expected: 0.0185 },
+        // 1000 × 2.5 + 600 audio × 40 → text 400 × 2.5 = 1000, audio 24000; out text 100 × 10 = 1000, audio 400 × 80 = 32000 → 58000 µ$
+        Case { model: "openai/gpt-4o-audio-preview", prices: "i=2.5,o=10,ia=40,oa=80",
+            usage: TokenUsage { input_audio_tokens: 600, output_audio_tokens: 400, ..u(1000, 500) }, expected: 0.058 },
+        // 1000 × 3 + 1000 × 15 = 18000 µ$
+        Case { model: "anthropic/claude-sonnet-4-5", prices: SONNET_45,
+            usage: u(1000, 1000), expected: 0.018 },
+        // text 1000 × 3 = 3000; 5-minute write 10000 × 3.75 = 37500; out 100 × 15 = 1500 → 42000 µ$
+        Case { model: "anthropic/claude-sonnet-4-5", prices: SONNET_45,
+            usage: TokenUsage { cache_write_tokens: 10_000, ..u(11_000, 100) }, expected: 0.042 },
+        // text 1000 × 3 = 3000; 1-hour write 10000 × 6 = 60000; out 100 × 15 = 1500 → 64500 µ$
+        Case { model: "anthropic/claude-sonnet-4-5", prices: SONNET_45,
+            usage: TokenUsage { cache_write_1h_tokens: 10_000, ..u(11_000, 100) }, expected: 0.0645 },
+        // text 10000 × 3 = 30000; read 90000 × 0.3 = 27000; out 500 × 15 = 7500 → 64500 µ$
+        Case { model: "anthropic/claude-sonnet-4-5", prices: SONNET_45,
+            usage: TokenUsage { cache_read_tokens: 90_000, ..u(100_000, 500) }, expected: 0.0645 },
+        // above 200k: 250000 × 6 = 1.5 $; 1000 × 22.5 = 22500 µ$ → 1.5225
+        Case { model: "anthropic/claude-sonnet-4-5", prices: SONNET_45,
+            usage: u(250_000, 1000), expected: 1.5225 },
+        // exactly 200k is not above it: 200000 × 3 = 0.6 $
+        Case { model: "anthropic/claude-sonnet-4-5", prices: SONNET_45,
+            usage: u(200_000, 0), expected: 0.6 },
+        // tier with cache: text 50000 × 6 = 0.3; read 200000 × 0.6 = 0.12; write 50000 × 7.5 = 0.375; out 2000 × 22.5 = 0.045 → 0.84
+        Case { model: "anthropic/claude-sonnet-4-5", prices: SONNET_45,
+            usage: TokenUsage { cache_read_tokens: 200_000, cache_write_tokens: 50_000, ..u(300_000, 2000) }, expected: 0.84 },
+        // 1-hour writes keep their price above the tier: text 200000 × 6 = 1.2; 10000 × 6 = 0.06 → 1.26
+        Case { model: "anthropic/claude-sonnet-4-5", prices: SONNET_45,
+            usage: TokenUsage { cache_write_1h_tokens: 10_000, ..u(210_000, 0) }, expected: 1.26 },
+        // text 1000 × 1 = 1000; read 1000 × 0.1 = 100; write 2000 × 1.25 = 2500; 1h 1000 × 2 = 2000; out 800 × 5 = 4000 → 9600 µ$
+        Case { model: "anthropic/claude-haiku-4-5", prices: "i=1,o=5,cr=0.1,cw=1.25,cw1h=2",
+            usage: TokenUsage { cache_read_tokens: 1000, cache_write_tokens: 2000, cache_write_1h_tokens: 1000, ..u(5000, 800) }, expected: 0.0096 },
+        // the dated id has its own entry: 1 × 1 + 1 × 5 = 6 µ$
+        Case { model: "anthropic/claude-haiku-4-5-20251001", prices: "i=1,o=5,cr=0.1,cw=1.25,cw1h=2",
+            usage: u(1, 1), expected: 0.000006 },
+        // 100000 × 1.25 = 125000; 10000 out (8000 reasoning, at the output price) × 10 = 100000 → 0.225
+        Case { model: "google/gemini-2.5-pro", prices: GEMINI_25_PRO,
+            usage: TokenUsage { reasoning_tokens: 8000, ..u(100_000, 10_000) }, expected: 0.225 },
+        // one token over 200k: 200001 × 2.5 = 500002.5; 1 × 15 = 15 → 500017.5 µ$
+        Case { model: "google/gemini-2.5-pro", prices: GEMINI_25_PRO,
+            usage: u(200_001, 1), expected: 0.5000175 },
+        // text 200000 × 2.5 = 0.5; read 100000 × 0.25 = 0.025; out 5000 × 15 = 0.075 → 0.6
+        Case { model: "google/gemini-2.5-pro", prices: GEMINI_25_PRO,
+            usage: TokenUsage { cache_read_tokens: 100_000, ..u(300_000, 5000) }, expected: 0.6 },
+        // 1000 × 0.1 + 1000 × 0.4 = 500 µ$
+        Case { model: "google/gemini-2.0-flash", prices: "i=0.1,o=0.4,cr=0.025,ia=0.7",
+            usage: u(1000, 1000), expected: 0.0005 },
+        // text 1000 × 0.1 = 100; audio 1000 × 0.7 = 700; out 0 → 800 µ$
+        Case { model: "google/gemini-2.0-flash", prices: "i=0.1,o=0.4,cr=0.025,ia=0.7",
+            usage: TokenUsage { input_audio_tokens: 1000, ..u(2000, 0) }, expected: 0.0008 },
+        // LiteLLM-only 128k tier: 130000 × 0.15 = 19500 µ$
+        Case { model: "google/gemini-1.5-flash", prices: "i=0.075,o=0,i@128000=0.15",
+            usage: u(130_000, 0), expected: 0.0195 },
+        // text 2000 × 0.14 = 280; read 8000 × 0.0028 = 22.4; out 1000 × 0.28 = 280 → 582.4 µ$
+        Case { model: "deepseek/deepseek-chat", prices: "i=0.14,o=0.28,cr=0.0028,cw=0",
+            usage: TokenUsage { cache_read_tokens: 8000, ..u(10_000, 1000) }, expected: 0.0005824 },
+        // LiteLLM prices DeepSeek cache writes at zero: 1000 × 0 = 0
+        Case { model: "deepseek/deepseek-chat", prices: "i=0.14,o=0.28,cr=0.0028,cw=0",
+            usage: TokenUsage { cache_write_tokens: 1000, ..u(1000, 0) }, expected: 0.0 },
+        // 1M × 0.435 = 0.435 $
+        Case { model: "deepseek/deepseek-v4-pro", prices: "i=0.435,o=0.87,cr=0.003625,cw=0",
+            usage: u(1_000_000, 0), expected: 0.435 },
+        // reasoning priced apart: 1000 × 0.4 = 400; text out 1000 × 1.2 = 1200; reasoning 2000 × 4 = 8000 → 9600 µ$
+        Case { model: "alibaba/qwen-plus", prices: "i=0.4,o=1.2,r=4",
+            usage: TokenUsage { reasoning_tokens: 2000, ..u(1000, 3000) }, expected: 0.0096 },
+        // 1M reasoning × 0.5 = 0.5 $
+        Case { model: "alibaba/qwen-turbo", prices: "i=0.05,o=0.2,r=0.5",
+            usage: TokenUsage { reasoning_tokens: 1_000_000, ..u(0, 1_000_000) }, expected: 0.5 },
+        // audio in 10000 × 4.44 = 44400; text out 1000 × 0.27 = 270; audio out 1000 × 8.89 = 8890 → 53560 µ$
+        Case { model: "alibaba/qwen-omni-turbo", prices: "i=0.07,o=0.27,ia=4.44,oa=8.89",
+            usage: TokenUsage { input_audio_tokens: 10_000, output_audio_tokens: 1000, ..u(10_000, 2000) }, expected: 0.05356 },
+        // text 500 × 0.1 = 50; audio 500 × 6.76 = 3380; audio out without a price at output: 1000 × 0.4 = 400 → 3830 µ$
+        Case { model: "alibaba/qwen2-5-omni-7b", prices: "i=0.1,o=0.4,ia=6.76",
+            usage: TokenUsage { input_audio_tokens: 500, output_audio_tokens: 1000, ..u(1000, 1000) }, expected: 0.00383 },
+        // 500 × 0 + 1000 × 0.28 = 280 µ$ + one request at 0.005 $ → 0.00528
+        Case { model: "perplexity/sonar-small-online", prices: "i=0,o=0.28,rq=0.005",
+            usage: u(500, 1000), expected: 0.00528 },
+        // only the request fee: 0.005 $
+        Case { model: "perplexity/pplx-70b-online", prices: "i=0,o=2.8,rq=0.005",
+            usage: u(0, 0), expected: 0.005 },
+        // 1000 × 0.8 = 800 µ$ + 3 images × 0.00006 = 180 µ$ → 0.00098
+        Case { model: "amazon-bedrock/amazon.titan-embed-image-v1", prices: "i=0.8,o=0,ii=0.00006",
+            usage: TokenUsage { input_images: 3, ..u(1000, 0) }, expected: 0.00098 },
+        // two generated clips at 0.04 $ → 0.08
+        Case { model: "google/lyria-3-clip-preview", prices: "i=0,o=0,oi=0.04",
+            usage: TokenUsage { output_images: 2, ..u(10, 0) }, expected: 0.08 },
+        // 1000 × 2 + 1000 × 12 = 14000 µ$ + 1 image × 0.00012 = 120 µ$ → 0.01412
+        Case { model: "google-vertex/gemini-3.1-pro-preview", prices: "i=2,o=12,cr=0.2,oi=0.00012,i@200000=4,o@200000=18,cr@200000=0.4",
+            usage: TokenUsage { output_images: 1, ..u(1000, 1000) }, expected: 0.01412 },
+        // above 272k: 272001 × 5 = 1360005; 100 × 22.5 = 2250 → 1.362255
+        Case { model: "aihubmix/gpt-5.4", prices: GPT_54,
+            usage: u(272_001, 100), expected: 1.362255 },
+        // exactly 272k: 272000 × 2.5 = 0.68
+        Case { model: "aihubmix/gpt-5.4", prices: GPT_54,
+            usage: u(272_000, 0), expected: 0.68 },
+        // above 272k with cache: text 172001 × 5 = 860005; read 100000 × 0.5 = 50000 → 0.910005
+        Case { model: "aihubmix/gpt-5.4", prices: GPT_54,
+            usage: TokenUsage { cache_read_tokens: 100_000, ..u(272_001, 0) }, expected: 0.910005 },
+        // 128k tier: text 100000 × 2.11 = 211000; read 10000 × 0.2112 = 2112; write 20000 × 2.64 = 52800; out 1000 × 12.67 = 12670 → 278582 µ$
+        Case { model: "aihubmix/qwen3.6-max-preview", prices: QWEN_MAX,
+            usage: TokenUsage { cache_read_tokens: 10_000, cache_write_tokens: 20_000, ..u(130_000, 1000) }, expected: 0.278582 },
+        // a 1-hour write without its price costs the 5-minute one: text 1000 × 1.27 = 1270; 1000 × 1.585 = 1585 → 2855 µ$
+        Case { model: "aihubmix/qwen3.6-max-preview", prices: QWEN_MAX,
+            usage: TokenUsage { cache_write_1h_tokens: 1000, ..u(2000, 0) }, expected: 0.002855 },
+        // two tiers, the 32k one applies: 50000 × 0.72 = 36000; 1000 × 3.62 = 3620 → 39620 µ$
+        Case { model: "aihubmix/doubao-seed-2-0-pro", prices: DOUBAO_PRO,
+            usage: u(50_000, 1000), expected: 0.03962 },
+        // the 128k one: 200000 × 1.45 = 0.29
+        Case { model: "aihubmix/doubao-seed-2-0-pro", prices: DOUBAO_PRO,
+            usage: u(200_000, 0), expected: 0.29 },
+        // no tier at 32000 exactly: 32000 × 0.48 = 15360 µ$
+        Case { model: "aihubmix/doubao-seed-2-0-pro", prices: DOUBAO_PRO,
+            usage: u(32_000, 0), expected: 0.01536 },
+        // free: 0
+        Case { model: "aihubmix/coding-glm-5.1-free", prices: "i=0,o=0",
+            usage: u(1_000_000, 1_000_000), expected: 0.0 },
+        // a local Ollama model from LiteLLM's map, free
+        Case { model: "ollama/llama2:7b", prices: "i=0,o=0",
+            usage: TokenUsage { reasoning_tokens: 10, ..u(4000, 100) }, expected: 0.0 },
+        // 7000 × 0.05 = 350; 3000 × 0.08 = 240 → 590 µ$
+        Case { model: "groq/llama-3.1-8b-instant", prices: "i=0.05,o=0.08",
+            usage: u(7000, 3000), expected: 0.00059 },
+        // cached tokens without a cache price pay input: 500 × 0.05 + 500 × 0.05 = 50 µ$
+        Case { model: "groq/llama-3.1-8b-instant", prices: "i=0.05,o=0.08",
+            usage: TokenUsage { cache_read_tokens: 500, ..u(1000, 0) }, expected: 0.00005 },
+        // text 1000 × 0.15 = 150; read 1000 × 0.075 = 75; out 500 × 0.6 = 300 → 525 µ$
+        Case { model: "groq/openai/gpt-oss-120b", prices: "i=0.15,o=0.6,cr=0.075",
+            usage: TokenUsage { cache_read_tokens: 1000, ..u(2000, 500) }, expected: 0.000525 },
+        // 3000 × 3 + 2000 × 15 = 9000 + 30000 = 39000 µ$
+        Case { model: "xai/grok-4", prices: "i=3,o=15",
+            usage: u(3000, 2000), expected: 0.039 },
+        // 10000 × 0.5 + 5000 × 1.5 = 5000 + 7500 = 12500 µ$
+        Case { model: "mistral/mistral-large-latest", prices: "i=0.5,o=1.5",
+            usage: u(10_000, 5000), expected: 0.0125 },
+        // aggregator: 1000 × 3 + 1000 × 15 = 18000 µ$ + 1 image × 0.0048 = 4800 µ$ → 0.0228
+        Case { model: "openrouter/anthropic/claude-sonnet-4.5", prices: "i=3,o=15,cr=0.3,cw=3.75,ii=0.0048,i@200000=6,o@200000=22.5,cr@200000=0.6,cw@200000=7.5",
+            usage: TokenUsage { input_images: 1, ..u(1000, 1000) }, expected: 0.0228 },
+        // 4096 × 0.1 + 1024 × 0.1 = 409.6 + 102.4 = 512 µ$
+        Case { model: "cerebras/llama3.1-8b", prices: "i=0.1,o=0.1",
+            usage: u(4096, 1024), expected: 0.000512 },
+        // 128 × 0.56 + 64 × 1.68 = 71.68 + 107.52 = 179.2 µ$
+        Case { model: "fireworks-ai/accounts/fireworks/models/deepseek-v3p1", prices: "i=0.56,o=1.68",
+            usage: u(128, 64), expected: 0.0001792 },
+    ]
+}
+
+const SONNET_45: &str =
+    "i=3,o=15,cr=0.3,cw=3.75,cw1h=6,i@200000=6,o@200000=22.5,cr@200000=0.6,cw@200000=7.5";
+const GEMINI_25_PRO: &str = "i=1.25,o=10,cr=0.125,i@200000=2.5,o@200000=15,cr@200000=0.25";
+const GPT_54: &str = "i=2.5,o=15,cr=0.25,i@272000=5,o@272000=22.5,cr@272000=0.5";
+const QWEN_MAX: &str =
+    "i=1.27,o=7.61,cr=0.1268,cw=1.585,i@128000=2.11,o@128000=12.67,cr@128000=0.2112,cw@128000=2.64";
+const DOUBAO_PRO: &str = "i=0.48,o=2.41,cr=0.09644,i@32000=0.72,o@32000=3.62,cr@32000=0.144656,i@128000=1.45,o@128000=7.23,cr@128000=0.28932";
+
+#[test]
+fn cost_table() {
+    let cases = cases();
+    assert!(cases.len() >= 40, "{} cases", cases.len());
+    for c in &cases {
+        let prices = catalog_prices(c.model);
+        assert_eq!(
+            prices,
+            Prices::decode(c.prices).unwrap(),
+            "{}: the snapshot's prices moved",
+            c.model
+        );
+        let got = completion_cost(&prices, &c.usage).unwrap();
+        assert!(
+            (got - c.expected).abs() < 1e-12,
+            "{}: got {got}, expected {}",
+            c.model,
+            c.expected
+        );
+    }
+}
+
+#[test]
+fn free_flag_and_unknown_prices() {
+    assert!(catalog_prices("aihubmix/coding-glm-5.1-free").is_free());
+    assert!(catalog_prices("ollama/llama2:7b").is_free());
+    // Zero per token but charged per clip: not free.
+    assert!(!catalog_prices("google/lyria-3-clip-preview").is_free());
+    assert!(!catalog_prices("openai/gpt-4o").is_free());
+    assert_eq!(completion_cost(&Prices::default(), &u(10, 10)), None);
+}
+
+#[test]
+fn breakdown_splits_prompt_and_completion() {
+    // claude-sonnet-4-5 below the tier: prompt = 1000 × 3 + read 1000 × 0.3 = 3300 µ$; completion 100 × 15 = 1500 µ$
+    let prices = Prices::decode(SONNET_45).unwrap();
+    let b = cost_per_token(
+        &prices,
+        &TokenUsage {
+            cache_read_tokens: 1000,
+            ..u(2000, 100)
+        },
+    );
+    assert!((b.prompt() - 0.0033).abs() < 1e-12);
+    assert!((b.completion() - 0.0015).abs() < 1e-12);
+    assert!((b.total() - 0.0048).abs() < 1e-12);
+}
+
+#[test]
+fn deployment_overrides_in_litellm_units() {
+    let base = Prices::decode(GEMINI_25_PRO).unwrap();
+    // 1e-6 $/token in, 2e-6 out: 300000 × 1e-6 = 0.3; 1000 × 2e-6 = 0.002; the 200k tier is gone.
+    let o = PriceOverrides {
+        input_cost_per_token: Some(1e-6),
+        output_cost_per_token: Some(2e-6),
+        ..PriceOverrides::default()
+    };
+    let p = o.apply(&base);
+    assert!(p.tiers.is_empty());
+    assert_eq!(p.cache_read, Some(0.125));
+    let got = completion_cost(&p, &u(300_000, 1000)).unwrap();
+    assert!((got - 0.302).abs() < 1e-12, "{got}");
+    // Priced at zero by config: free.
+    let zero = PriceOverrides {
+        input_cost_per_token: Some(0.0),
+        output_cost_per_token: Some(0.0),
+        ..PriceOverrides::default()
+    };
+    let p = zero.apply(&Prices::default());
+    assert!(p.is_free());
+    assert_eq!(completion_cost(&p, &u(5, 5)), Some(0.0));
+    // Only a cache price on an unpriced model: still unknown overall? No —
+    // one side priced means the other is zero.
+    let only_in = PriceOverrides {
+        input_cost_per_token: Some(2e-6),
+        ..PriceOverrides::default()
+    };
+    let p = only_in.apply(&Prices::default());
+    // 10 × 2e-6 = 2e-5; output priced 0.
+    assert!((completion_cost(&p, &u(10, 10)).unwrap() - 2e-5).abs() < 1e-12);
+}
+
+#[test]
+fn cost_is_spliced_into_json_objects() {
+    assert_eq!(
+        splice_cost(br#"{"id":"x","usage":{"prompt_tokens":1}}"#, 0.0075).unwrap(),
+        br#"{"id":"x","usage":{"prompt_tokens":1},"cost":0.0075}"#.to_vec()
+    );
+    assert_eq!(
+        splice_cost(b"{ }\n", 0.5).unwrap(),
+        b"{ \"cost\":0.5}\n".to_vec()
+    );
+    assert!(splice_cost(b"[1]", 1.0).is_none());
+    assert_eq!(format_cost(0.000_001_234_5), "0.0000012345");
+    assert_eq!(format_cost(0.0), "0");
+    assert_eq!(format_cost(1.5225), "1.5225");
+}
+
+#[test]
+fn audio_counts_are_read_from_openai_usage() {
+    let body = br#"{"id":"x","usage":{"prompt_tokens":1000,"completion_tokens":500,
+        "prompt_tokens_details":{"cached_tokens":0,"audio_tokens":600},
+        "completion_tokens_details":{"reasoning_tokens":0,"audio_tokens":400}}}"#;
+    let t = u(1000, 500).with_openai_audio(body);
+    assert_eq!((t.input_audio_tokens, t.output_audio_tokens), (600, 400));
+    // gpt-4o-audio-preview, as in the table: 58000 µ$
+    let prices = catalog_prices("openai/gpt-4o-audio-preview");
+    assert!(prices_audio(&prices));
+    assert!((completion_cost(&prices, &t).unwrap() - 0.058).abs() < 1e-12);
+    // no usage, no change
+    assert_eq!(u(1, 1).with_openai_audio(b"{}"), u(1, 1));
+}
