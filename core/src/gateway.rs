@@ -620,6 +620,12 @@ impl<P: Ports> Gateway<P> {
     /// `cost` beside `usage`. Streams carry it in their final usage chunk
     /// only: their headers leave before the usage is known.
     fn add_cost(&self, resp: &mut GatewayResponse, log: &mut AccessLog) {
+        self.price_response(resp, log, true);
+    }
+
+    /// Prices a whole answer into the log and `x-dx-cost-usd`; `splice` also
+    /// writes `cost` into the body (OpenAI's shape has a place beside `usage`).
+    fn price_response(&self, resp: &mut GatewayResponse, log: &mut AccessLog, splice: bool) {
         let (Some(prices), Some(usage)) = (log.prices.as_deref(), log.usage) else {
             return;
         };
@@ -638,10 +644,11 @@ impl<P: Ports> Gateway<P> {
         let Some(body) = body else {
             return;
         };
-        if let Some(with_cost) = splice_cost(body, cost) {
+        let header = HeaderValue::from_str(&format_cost(cost));
+        if let (true, Some(with_cost)) = (splice, splice_cost(body, cost)) {
             *resp.body_mut() = Body::Full(Bytes::from(with_cost));
         }
-        if let Ok(v) = HeaderValue::from_str(&format_cost(cost)) {
+        if let Ok(v) = header {
             resp.headers_mut().insert("x-dx-cost-usd", v);
         }
     }

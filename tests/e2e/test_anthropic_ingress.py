@@ -518,3 +518,18 @@ def test_configured_claude_name_is_not_auto_mapped(gateway, fleet):
     r = routed(gateway, {"model": "claude-configured-name", "max_tokens": 50, "messages": user(f"mine {t}")})
     assert (r.headers["x-dx-route"], r.headers["x-dx-model"]) == ("requested", "claude-configured-name")
     upstream(fleet, "routed-configured", t)
+
+
+def test_non_stream_answer_is_priced_in_a_header(gateway):
+    # models.dev snapshot, anthropic/claude-haiku-4-5: input $1.00, output $5.00,
+    # cache read $0.10, cache write $1.25 per million tokens.
+    r = post(gateway, {"model": "anthropic-fleet/claude-haiku-4-5", "max_tokens": 50,
+                       "messages": user("price me please")})
+    assert r.status_code == 200, r.text
+    u = r.json()["usage"]
+    expected = (u["input_tokens"] * 1.00 + u["output_tokens"] * 5.00
+                + u.get("cache_read_input_tokens", 0) * 0.10
+                + u.get("cache_creation_input_tokens", 0) * 1.25) / 1e6
+    assert expected > 0
+    assert abs(float(r.headers["x-dx-cost-usd"]) - expected) < 1e-12
+    assert "cost" not in r.json(), "Anthropic's response shape is left as the upstream sent it"

@@ -24,10 +24,11 @@ use crate::ingress::anthropic_messages::{
     beta_features, clamp_max_tokens, estimate_tokens, passthrough_body, render_response, route,
     translated_request, EventRenderer, MessagesEnvelope, Route, COUNT_FIELDS,
 };
+use crate::model_meta::model_meta;
 use crate::ports::Ports;
 use crate::providers::Codec;
 use crate::quirks;
-use crate::resolve::{resolve_model, Deployment};
+use crate::resolve::{resolve_entry, resolve_model, Deployment};
 use crate::stream::anthropic_relay;
 use crate::stream::translate::{translate, Renderer, TranslateState};
 use crate::unified::ChatRequest;
@@ -67,7 +68,12 @@ impl<P: Ports> Gateway<P> {
         let plan = self.messages_route(&env)?;
         log.route = plan.rule.as_str();
         log.routed_model = plan.model.clone();
-        let deployment = resolve_model(&plan.model, &self.config, &self.ports)?;
+        let (deployment, entry) = resolve_entry(&plan.model, &self.config, &self.ports)?;
+        let meta = model_meta(&deployment, entry);
+        log.prices = meta
+            .prices
+            .is_known()
+            .then(|| std::sync::Arc::new(meta.prices.clone()));
         log.provider = deployment.provider.id;
         log.upstream_model = deployment.upstream_model.clone();
         let betas = beta_features(&req.headers);
@@ -120,6 +126,8 @@ impl<P: Ports> Gateway<P> {
                 }
             }
         };
+        // Anthropic's response shape has no place for a cost: header and log only.
+        self.price_response(&mut resp, log, false);
         let h = resp.headers_mut();
         h.insert("x-dx-route", HeaderValue::from_static(plan.rule.as_str()));
         for (name, value) in [
