@@ -533,3 +533,52 @@ def test_non_stream_answer_is_priced_in_a_header(gateway):
     assert expected > 0
     assert abs(float(r.headers["x-dx-cost-usd"]) - expected) < 1e-12
     assert "cost" not in r.json(), "Anthropic's response shape is left as the upstream sent it"
+
+
+# ---- Gemini upstream: translated both ways ------------------------------------
+
+
+def test_gemini_create_through_the_anthropic_sdk(claude, fleet):
+    t = tag()
+    msg = claude.messages.create(model=f"gemini/gemini-2.5-flash-{t}", max_tokens=100,
+                                 system="be brief", messages=user(f"hello gemini {t}"))
+    assert msg.type == "message" and msg.role == "assistant"
+    assert msg.content[0].type == "text" and msg.content[0].text == f"Echo: hello gemini {t}"
+    assert msg.stop_reason == "end_turn"
+    assert msg.usage.input_tokens > 0 and msg.usage.output_tokens > 0
+    got = upstream(fleet, f"gemini-2.5-flash-{t}")
+    assert got["path"].endswith(f"/models/gemini-2.5-flash-{t}:generateContent")
+    assert got["body"]["systemInstruction"]["parts"][0]["text"] == "be brief"
+    assert got["body"]["generationConfig"]["maxOutputTokens"] == 100
+
+
+def test_gemini_stream_through_the_anthropic_sdk(claude):
+    t = tag()
+    with claude.messages.stream(model=f"gemini/gemini-2.5-flash-{t}", max_tokens=100,
+                                messages=user(f"one two three {t}")) as stream:
+        kinds = [e.type for e in stream]
+        final = stream.get_final_message()
+    assert kinds[0] == "message_start" and kinds[-1] == "message_stop"
+    assert "content_block_delta" in kinds and "message_delta" in kinds
+    assert final.content[0].text == f"Echo: one two three {t}"
+    assert final.stop_reason == "end_turn" and final.usage.output_tokens > 0
+
+
+def test_gemini_tool_use_round_trip_through_the_anthropic_sdk(claude, fleet):
+    t = tag()
+    model = f"gemini/gemini-2.5-flash-{t}"
+    first = claude.messages.create(model=model, max_tokens=100, tools=[WEATHER],
+                                   messages=user(f"weather in Paris? {t}"))
+    assert first.stop_reason == "tool_use"
+    call = next(b for b in first.content if b.type == "tool_use")
+    assert call.name == "get_weather" and isinstance(call.input, dict)
+    second = claude.messages.create(
+        model=model, max_tokens=100, tools=[WEATHER],
+        messages=[*user(f"weather in Paris? {t}"),
+                  {"role": "assistant", "content": [b.model_dump(exclude_none=True) for b in first.content]},
+                  {"role": "user", "content": [{"type": "tool_result", "tool_use_id": call.id, "content": "sunny"}]}],
+    )
+    assert second.stop_reason == "end_turn"
+    parts = [p for c in upstream(fleet, f"gemini-2.5-flash-{t}")["body"]["contents"] for p in c["parts"]]
+    answers = [p["functionResponse"] for p in parts if "functionResponse" in p]
+    assert answers and answers[0]["name"] == "get_weather"

@@ -875,3 +875,92 @@ fn empty_upstream_answer_still_frames_a_message() {
     assert_eq!(evs[0].1["message"]["model"], "gpt-x");
     assert_eq!(evs[1].1["delta"]["stop_reason"], "end_turn");
 }
+
+#[test]
+fn every_claude_code_request_to_gemini() {
+    let d = deployment("gemini", "gemini-2.5-flash", "http://up/gemini");
+    let mut tool_results = 0;
+    for (name, file) in CLAUDE_CODE {
+        let (body, betas) = recorded(file);
+        let env = MessagesEnvelope::parse(body.as_bytes()).unwrap();
+        let original: Value = serde_json::from_str(body).unwrap();
+        let r = route(&env, &router(), configured).unwrap();
+        let (req, _) = translated_request(&env, &r, &d, &betas, None, &router()).unwrap();
+        let ctx = EncodeContext {
+            now_ms: 0,
+            access_token: None,
+        };
+        let http = codec::encode(&req, &d, &ctx).unwrap();
+        // Claude Code always streams: Gemini's SSE endpoint, key in a header.
+        assert_eq!(
+            http.uri().to_string(),
+            "http://up/gemini/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse",
+            "{name}"
+        );
+        assert_eq!(http.headers()["x-goog-api-key"], "sk-up");
+        let out: Value = serde_json::from_slice(http.body()).unwrap();
+        // The system blocks land in systemInstruction, not in the turns.
+        let instruction = out["systemInstruction"].to_string();
+        for block in original["system"].as_array().unwrap() {
+            let first_line = block["text"].as_str().unwrap().lines().next().unwrap();
+            let quoted = serde_json::to_string(first_line).unwrap();
+            assert!(
+                instruction.contains(quoted.trim_matches('"')),
+                "{name}: {first_line}"
+            );
+        }
+        let contents = out["contents"].as_array().unwrap();
+        assert!(contents
+            .iter()
+            .all(|c| c["role"] == "user" || c["role"] == "model"));
+        assert_eq!(contents[0]["role"], "user");
+        let first_user = original["messages"][0]["content"][0]["text"]
+            .as_str()
+            .unwrap();
+        assert!(contents[0].to_string().contains(
+            serde_json::to_string(first_user.lines().next().unwrap())
+                .unwrap()
+                .trim_matches('"')
+        ));
+        // Every client tool as a function declaration, in order.
+        let declared: Vec<&str> = out["tools"][0]["functionDeclarations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["name"].as_str().unwrap())
+            .collect();
+        let offered: Vec<&str> = original["tools"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(declared, offered, "{name}");
+        assert_eq!(
+            out["generationConfig"]["maxOutputTokens"], original["max_tokens"],
+            "{name}"
+        );
+        assert!(out.get("thinking").is_none() && out.get("context_management").is_none());
+        // A tool result answers the call it belongs to, by the tool's name.
+        let calls: Vec<&str> = original["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|m| m["role"] == "assistant")
+            .filter_map(|m| m["content"].as_array())
+            .flatten()
+            .filter(|b| b["type"] == "tool_use")
+            .map(|b| b["name"].as_str().unwrap())
+            .collect();
+        let answered: Vec<&str> = contents
+            .iter()
+            .filter_map(|c| c["parts"].as_array())
+            .flatten()
+            .filter_map(|p| p["functionResponse"]["name"].as_str())
+            .collect();
+        assert_eq!(answered, calls, "{name}");
+        tool_results += answered.len();
+    }
+    // The recordings with a tool-result turn were really exercised.
+    assert!(tool_results >= 2, "{tool_results}");
+}
