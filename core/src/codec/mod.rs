@@ -10,6 +10,7 @@ pub mod gemini;
 pub mod mock;
 pub mod openai_chat;
 pub mod openai_responses;
+pub mod request;
 
 pub mod azure;
 pub mod cohere;

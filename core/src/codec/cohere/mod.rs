@@ -13,8 +13,7 @@ pub use encode::render_request;
 pub use stream::StreamDecoder;
 
 use bytes::Bytes;
-use http::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE};
-use http::{HeaderMap, HeaderValue, Method, StatusCode};
+use http::{HeaderMap, StatusCode};
 use serde::Deserialize;
 
 use crate::codec::upstream_error;
@@ -29,42 +28,13 @@ pub fn encode(
     let body = render_request(req, &deployment.upstream_model)?;
     let base = deployment.api_base.trim_end_matches('/');
     let base = base.strip_suffix("/v2").unwrap_or(base);
-    let mut builder = http::Request::builder()
-        .method(Method::POST)
-        .uri(format!("{base}/v2/chat"))
-        .header(CONTENT_TYPE, "application/json")
-        .header(
-            ACCEPT,
-            if req.stream {
-                "text/event-stream"
-            } else {
-                "application/json"
-            },
-        );
-    if let Some(key) = &deployment.api_key {
-        let mut value =
-            HeaderValue::from_str(&format!("Bearer {}", key.expose())).map_err(|_| {
-                GatewayError::new(
-                    ErrorKind::Configuration,
-                    format!(
-                        "the API key for provider `{}` is not a valid header value",
-                        deployment.provider.id
-                    ),
-                )
-            })?;
-        value.set_sensitive(true);
-        builder = builder.header(AUTHORIZATION, value);
-    }
-    for (name, value) in &deployment.params.extra_headers {
-        builder = builder.header(name.as_str(), value.as_str());
-    }
-    builder.body(Bytes::from(body)).map_err(|_| {
-        GatewayError::new(
-            ErrorKind::Configuration,
-            format!("invalid api_base for provider `{}`", deployment.provider.id),
-        )
-        .with_code("config_error")
-    })
+    let accept = if req.stream {
+        "text/event-stream"
+    } else {
+        "application/json"
+    };
+    let url = format!("{base}/v2/chat");
+    super::request::post_json(deployment, &url, accept, super::request::Auth::Bearer, body)
 }
 
 // ---- responses ------------------------------------------------------------

@@ -8,6 +8,7 @@ use crate::codec::test_support::{assemble, decode_in_pieces, deployment, sse_fro
 use crate::codec::StreamDecoder as AnyDecoder;
 use crate::ingress::openai_chat::ChatEnvelope;
 use crate::providers::Codec;
+use http::HeaderValue;
 
 macro_rules! fixture {
     ($name:literal) => {

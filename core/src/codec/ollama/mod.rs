@@ -13,8 +13,8 @@ pub use encode::render_request;
 pub use stream::StreamDecoder;
 
 use bytes::Bytes;
-use http::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE};
-use http::{HeaderMap, HeaderValue, Method, StatusCode};
+
+use http::{HeaderMap, StatusCode};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
@@ -28,43 +28,14 @@ pub fn encode(
     deployment: &Deployment,
 ) -> Result<http::Request<Bytes>, GatewayError> {
     let body = render_request(req, &deployment.upstream_model)?;
-    let mut builder = http::Request::builder()
-        .method(Method::POST)
-        .uri(chat_url(&deployment.api_base))
-        .header(CONTENT_TYPE, "application/json")
-        .header(
-            ACCEPT,
-            if req.stream {
-                "application/x-ndjson"
-            } else {
-                "application/json"
-            },
-        );
+    let accept = if req.stream {
+        "application/x-ndjson"
+    } else {
+        "application/json"
+    };
     // Local servers need no key; one set means Ollama sits behind a proxy or is ollama.com.
-    if let Some(key) = &deployment.api_key {
-        let mut value =
-            HeaderValue::from_str(&format!("Bearer {}", key.expose())).map_err(|_| {
-                GatewayError::new(
-                    ErrorKind::Configuration,
-                    format!(
-                        "the API key for provider `{}` is not a valid header value",
-                        deployment.provider.id
-                    ),
-                )
-            })?;
-        value.set_sensitive(true);
-        builder = builder.header(AUTHORIZATION, value);
-    }
-    for (name, value) in &deployment.params.extra_headers {
-        builder = builder.header(name.as_str(), value.as_str());
-    }
-    builder.body(Bytes::from(body)).map_err(|_| {
-        GatewayError::new(
-            ErrorKind::Configuration,
-            format!("invalid api_base for provider `{}`", deployment.provider.id),
-        )
-        .with_code("config_error")
-    })
+    let url = chat_url(&deployment.api_base);
+    super::request::post_json(deployment, &url, accept, super::request::Auth::Bearer, body)
 }
 
 /// `OLLAMA_HOST` is often written without a scheme (`0.0.0.0:11434`).

@@ -10,8 +10,7 @@ pub use encode::render_request;
 pub use stream::StreamDecoder;
 
 use bytes::Bytes;
-use http::header::{AUTHORIZATION, CONTENT_TYPE};
-use http::{HeaderMap, HeaderValue, Method, StatusCode};
+use http::{HeaderMap, StatusCode};
 use serde::de::IgnoredAny;
 use serde::Deserialize;
 
@@ -29,40 +28,12 @@ pub fn build_request(
     stream: bool,
 ) -> Result<http::Request<Bytes>, GatewayError> {
     let url = format!("{}/chat/completions", deployment.api_base);
-    let mut builder = http::Request::builder()
-        .method(Method::POST)
-        .uri(url.as_str())
-        .header(CONTENT_TYPE, "application/json")
-        .header(
-            http::header::ACCEPT,
-            if stream {
-                "text/event-stream"
-            } else {
-                "application/json"
-            },
-        );
-    if let Some(key) = &deployment.api_key {
-        let value = HeaderValue::from_str(&format!("Bearer {}", key.expose())).map_err(|_| {
-            GatewayError::new(
-                ErrorKind::Configuration,
-                format!(
-                    "the API key for provider `{}` is not a valid header value",
-                    deployment.provider.id
-                ),
-            )
-        })?;
-        builder = builder.header(AUTHORIZATION, value);
-    }
-    for (name, value) in &deployment.params.extra_headers {
-        builder = builder.header(name.as_str(), value.as_str());
-    }
-    builder.body(Bytes::from(body)).map_err(|_| {
-        GatewayError::new(
-            ErrorKind::Configuration,
-            format!("invalid api_base for provider `{}`", deployment.provider.id),
-        )
-        .with_code("config_error")
-    })
+    let accept = if stream {
+        "text/event-stream"
+    } else {
+        "application/json"
+    };
+    super::request::post_json(deployment, &url, accept, super::request::Auth::Bearer, body)
 }
 
 pub fn usage_from_wire(u: &wire::Usage) -> Usage {

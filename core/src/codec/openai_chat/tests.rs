@@ -6,6 +6,7 @@ use crate::secret::Secret;
 use crate::stream::openai_relay::RelayState;
 use crate::stream::sse::Decoder;
 use crate::unified::ChatChunk;
+use http::HeaderValue;
 
 macro_rules! fixture {
     ($name:literal) => {

@@ -16,21 +16,12 @@ pub use encode::render_request;
 pub use stream::StreamDecoder;
 
 use bytes::Bytes;
-use http::header::{AUTHORIZATION, CONTENT_TYPE};
-use http::{HeaderValue, Method};
 
 use crate::error::{ErrorKind, GatewayError};
 use crate::resolve::Deployment;
 use crate::unified::{ChatRequest, ChatResponse, Choice, FinishReason, Part, Usage};
 
-/// How the upstream wants the key.
-#[derive(Debug, Clone, Copy)]
-pub enum Auth {
-    /// `Authorization: Bearer <key>` (OpenAI, Azure with Entra tokens).
-    Bearer,
-    /// The key as the value of this header (Azure's `api-key`).
-    Header(&'static str),
-}
+pub use super::request::Auth;
 
 /// The unified request as a Responses call to `{api_base}/responses`.
 pub fn encode(
@@ -49,47 +40,12 @@ pub fn encode_to(
     auth: Auth,
 ) -> Result<http::Request<Bytes>, GatewayError> {
     let body = render_request(req, &deployment.upstream_model);
-    let mut builder = http::Request::builder()
-        .method(Method::POST)
-        .uri(url)
-        .header(CONTENT_TYPE, "application/json")
-        .header(
-            http::header::ACCEPT,
-            if req.stream {
-                "text/event-stream"
-            } else {
-                "application/json"
-            },
-        );
-    if let Some(key) = &deployment.api_key {
-        let value = match auth {
-            Auth::Bearer => format!("Bearer {}", key.expose()),
-            Auth::Header(_) => key.expose().to_owned(),
-        };
-        let value = HeaderValue::from_str(&value).map_err(|_| {
-            GatewayError::new(
-                ErrorKind::Configuration,
-                format!(
-                    "the API key for provider `{}` is not a valid header value",
-                    deployment.provider.id
-                ),
-            )
-        })?;
-        builder = match auth {
-            Auth::Bearer => builder.header(AUTHORIZATION, value),
-            Auth::Header(name) => builder.header(name, value),
-        };
-    }
-    for (name, value) in &deployment.params.extra_headers {
-        builder = builder.header(name.as_str(), value.as_str());
-    }
-    builder.body(Bytes::from(body)).map_err(|_| {
-        GatewayError::new(
-            ErrorKind::Configuration,
-            format!("invalid api_base for provider `{}`", deployment.provider.id),
-        )
-        .with_code("config_error")
-    })
+    let accept = if req.stream {
+        "text/event-stream"
+    } else {
+        "application/json"
+    };
+    super::request::post_json(deployment, url, accept, auth, body)
 }
 
 /// A whole (non-streamed) response object.
