@@ -4,14 +4,13 @@
 //! upstream turned into Anthropic's own `event: error` instead of a silent end.
 
 use bytes::{Bytes, BytesMut};
-use futures::StreamExt;
 
 use crate::codec::anthropic::{merge_usage, usage_from_wire, wire};
 use crate::error::{ErrorKind, GatewayError};
 use crate::ingress::anthropic_messages::error_event;
-use crate::ports::{with_timeout, ByteStream, MaybeSend, MaybeSync, Sleep};
+use crate::ports::{ByteStream, Clock, MaybeSend, MaybeSync, Sleep};
 use crate::stream::sse::{Decoder, Event};
-use crate::stream::{BodyStream, OnDone, StreamOutcome};
+use crate::stream::{drive, BodyStream, OnDone, Relay, StreamOutcome};
 use crate::unified::Usage;
 
 /// The per-stream state without IO: upstream bytes in, client bytes out.
@@ -145,59 +144,36 @@ impl RelayState {
 }
 
 /// The async relay: pulls the upstream with an idle timeout and yields client bytes.
-pub fn relay<S: Sleep + Clone + MaybeSend + MaybeSync + 'static>(
-    sleep: S,
+pub fn relay<S: Sleep + Clock + Clone + MaybeSend + MaybeSync + 'static>(
+    ports: S,
     upstream: ByteStream,
     idle_ms: u64,
     on_done: OnDone,
 ) -> BodyStream {
-    struct St<S> {
-        sleep: S,
-        upstream: ByteStream,
-        relay: RelayState,
-        idle_ms: u64,
-        on_done: OnDone,
+    drive(ports, upstream, RelayState::new(), idle_ms, on_done)
+}
+
+impl Relay for RelayState {
+    fn push(&mut self, chunk: &[u8]) -> Option<Bytes> {
+        RelayState::push(self, chunk)
     }
-    impl<S> Drop for St<S> {
-        fn drop(&mut self) {
-            self.on_done.fire(StreamOutcome {
-                usage: self.relay.usage(),
-                completed: self.relay.completed(),
-                error: self.relay.error.clone(),
-                client_gone: !self.relay.finished,
-            });
+    fn end(&mut self) -> Option<Bytes> {
+        RelayState::end(self)
+    }
+    fn fail(&mut self, message: String) -> Bytes {
+        RelayState::fail(self, message)
+    }
+    fn finished(&self) -> bool {
+        self.finished
+    }
+    fn outcome(&self) -> StreamOutcome {
+        StreamOutcome {
+            usage: self.usage(),
+            completed: self.completed(),
+            error: self.error.clone(),
+            client_gone: false,
         }
     }
-    let st = St {
-        sleep,
-        upstream,
-        relay: RelayState::new(),
-        idle_ms,
-        on_done,
-    };
-    Box::pin(futures::stream::unfold(st, |mut st| async move {
-        loop {
-            if st.relay.finished {
-                return None;
-            }
-            let next = with_timeout(&st.sleep, st.idle_ms, st.upstream.next()).await;
-            let out = match next {
-                None => Some(st.relay.fail(format!(
-                    "The upstream sent nothing for {} ms; the stream was abandoned.",
-                    st.idle_ms
-                ))),
-                Some(None) => st.relay.end(),
-                Some(Some(Err(e))) => Some(
-                    st.relay
-                        .fail(format!("The upstream connection broke mid-stream: {e}.")),
-                ),
-                Some(Some(Ok(chunk))) => st.relay.push(&chunk),
-            };
-            if let Some(bytes) = out {
-                return Some((bytes, st));
-            }
-        }
-    }))
 }
 
 #[cfg(test)]

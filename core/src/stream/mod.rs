@@ -9,7 +9,7 @@ pub mod translate;
 
 use bytes::Bytes;
 
-use crate::ports::{BoxStream, MaybeSend};
+use crate::ports::{BoxStream, ByteStream, Clock, IdleTimer, MaybeSend, MaybeSync, Sleep};
 use crate::unified::Usage;
 
 /// A response body on its way to the client. Errors are already rendered
@@ -51,4 +51,78 @@ impl OnDone {
             f(outcome);
         }
     }
+}
+
+/// A stream relay's state machine, free of IO: upstream bytes in, client
+/// bytes out. [`drive`] adds the waiting; each relay only says what to send.
+pub trait Relay {
+    /// One upstream chunk; what to send the client now.
+    fn push(&mut self, chunk: &[u8]) -> Option<Bytes>;
+    /// The upstream body ended; the last bytes for the client.
+    fn end(&mut self) -> Option<Bytes>;
+    /// The upstream broke or went silent: the client's error event.
+    fn fail(&mut self, message: String) -> Bytes;
+    /// Nothing more will be sent.
+    fn finished(&self) -> bool;
+    /// How the stream went so far (`client_gone` is the driver's to set).
+    fn outcome(&self) -> StreamOutcome;
+}
+
+/// Pulls `upstream` with one idle timer, feeds `relay`, yields what it says,
+/// and reports the outcome exactly once — when the stream ends or the client
+/// drops it.
+pub fn drive<P, R>(
+    ports: P,
+    upstream: ByteStream,
+    relay: R,
+    idle_ms: u64,
+    on_done: OnDone,
+) -> BodyStream
+where
+    P: Sleep + Clock + Clone + MaybeSend + MaybeSync + 'static,
+    R: Relay + MaybeSend + 'static,
+{
+    struct St<P, R: Relay> {
+        timer: IdleTimer<P>,
+        upstream: ByteStream,
+        relay: R,
+        idle_ms: u64,
+        on_done: OnDone,
+    }
+    impl<P, R: Relay> Drop for St<P, R> {
+        fn drop(&mut self) {
+            let mut outcome = self.relay.outcome();
+            outcome.client_gone = !self.relay.finished();
+            self.on_done.fire(outcome);
+        }
+    }
+    let st = St {
+        timer: IdleTimer::new(ports, idle_ms),
+        upstream,
+        relay,
+        idle_ms,
+        on_done,
+    };
+    Box::pin(futures::stream::unfold(st, |mut st| async move {
+        loop {
+            if st.relay.finished() {
+                return None;
+            }
+            let out = match st.timer.next(&mut st.upstream).await {
+                None => Some(st.relay.fail(format!(
+                    "The upstream sent nothing for {} ms; the stream was abandoned.",
+                    st.idle_ms
+                ))),
+                Some(None) => st.relay.end(),
+                Some(Some(Err(e))) => Some(
+                    st.relay
+                        .fail(format!("The upstream connection broke mid-stream: {e}.")),
+                ),
+                Some(Some(Ok(chunk))) => st.relay.push(&chunk),
+            };
+            if let Some(bytes) = out {
+                return Some((bytes, st));
+            }
+        }
+    }))
 }

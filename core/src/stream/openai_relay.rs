@@ -8,9 +8,9 @@ use bytes::{Bytes, BytesMut};
 use crate::codec::openai_chat::{usage_from_wire, ChunkProbe};
 use crate::error::{ErrorKind, GatewayError};
 use crate::ingress::openai_chat::{render_error_event, DONE_EVENT};
-use crate::ports::{ByteStream, Clock, IdleTimer, MaybeSend, MaybeSync, Sleep};
+use crate::ports::{ByteStream, Clock, MaybeSend, MaybeSync, Sleep};
 use crate::stream::sse::{Decoder, Event};
-use crate::stream::{BodyStream, OnDone, StreamOutcome};
+use crate::stream::{drive, BodyStream, OnDone, Relay, StreamOutcome};
 use crate::unified::Usage;
 
 use crate::catalog::Prices;
@@ -179,56 +179,34 @@ impl RelayState {
 
 /// The async relay: pulls the upstream with an idle timeout and yields client bytes.
 pub fn relay<S: Sleep + Clock + Clone + MaybeSend + MaybeSync + 'static>(
-    sleep: S,
+    ports: S,
     upstream: ByteStream,
     opts: RelayOptions,
     on_done: OnDone,
 ) -> BodyStream {
-    struct St<S> {
-        timer: IdleTimer<S>,
-        upstream: ByteStream,
-        relay: RelayState,
-        idle_ms: u64,
-        on_done: OnDone,
+    let state = RelayState::new(opts.strip_usage_chunk).with_prices(opts.prices);
+    drive(ports, upstream, state, opts.idle_timeout_ms, on_done)
+}
+
+impl Relay for RelayState {
+    fn push(&mut self, chunk: &[u8]) -> Option<Bytes> {
+        RelayState::push(self, chunk)
     }
-    impl<S> Drop for St<S> {
-        fn drop(&mut self) {
-            self.on_done.fire(StreamOutcome {
-                usage: self.relay.usage,
-                completed: self.relay.completed(),
-                error: self.relay.error.clone(),
-                client_gone: !self.relay.finished,
-            });
+    fn end(&mut self) -> Option<Bytes> {
+        RelayState::end(self)
+    }
+    fn fail(&mut self, message: String) -> Bytes {
+        RelayState::fail(self, message)
+    }
+    fn finished(&self) -> bool {
+        self.finished
+    }
+    fn outcome(&self) -> StreamOutcome {
+        StreamOutcome {
+            usage: self.usage,
+            completed: self.completed(),
+            error: self.error.clone(),
+            client_gone: false,
         }
     }
-    let st = St {
-        timer: IdleTimer::new(sleep, opts.idle_timeout_ms),
-        upstream,
-        relay: RelayState::new(opts.strip_usage_chunk).with_prices(opts.prices),
-        idle_ms: opts.idle_timeout_ms,
-        on_done,
-    };
-    Box::pin(futures::stream::unfold(st, |mut st| async move {
-        loop {
-            if st.relay.finished {
-                return None;
-            }
-            let next = st.timer.next(&mut st.upstream).await;
-            let out = match next {
-                None => Some(st.relay.fail(format!(
-                    "The upstream sent nothing for {} ms; the stream was abandoned.",
-                    st.idle_ms
-                ))),
-                Some(None) => st.relay.end(),
-                Some(Some(Err(e))) => Some(
-                    st.relay
-                        .fail(format!("The upstream connection broke mid-stream: {e}.")),
-                ),
-                Some(Some(Ok(chunk))) => st.relay.push(&chunk),
-            };
-            if let Some(bytes) = out {
-                return Some((bytes, st));
-            }
-        }
-    }))
 }

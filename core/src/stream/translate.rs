@@ -6,8 +6,8 @@ use bytes::Bytes;
 
 use crate::codec::StreamDecoder;
 use crate::error::GatewayError;
-use crate::ports::{ByteStream, Clock, IdleTimer, MaybeSend, MaybeSync, Sleep};
-use crate::stream::{BodyStream, OnDone, StreamOutcome};
+use crate::ports::{ByteStream, Clock, MaybeSend, MaybeSync, Sleep};
+use crate::stream::{drive, BodyStream, OnDone, Relay, StreamOutcome};
 use crate::unified::{ChatChunk, Usage};
 
 /// How unified chunks look to the client: one implementation per ingress format.
@@ -105,7 +105,7 @@ impl<R: Renderer> TranslateState<R> {
 
 /// The async wrapper: pulls the upstream with an idle timeout.
 pub fn translate<S, R>(
-    sleep: S,
+    ports: S,
     upstream: ByteStream,
     state: TranslateState<R>,
     idle_ms: u64,
@@ -115,53 +115,28 @@ where
     S: Sleep + Clock + Clone + MaybeSend + MaybeSync + 'static,
     R: Renderer + MaybeSend + 'static,
 {
-    struct St<S, R: Renderer> {
-        timer: IdleTimer<S>,
-        upstream: ByteStream,
-        state: TranslateState<R>,
-        idle_ms: u64,
-        on_done: OnDone,
+    drive(ports, upstream, state, idle_ms, on_done)
+}
+
+impl<R: Renderer> Relay for TranslateState<R> {
+    fn push(&mut self, chunk: &[u8]) -> Option<Bytes> {
+        TranslateState::push(self, chunk)
     }
-    impl<S, R: Renderer> Drop for St<S, R> {
-        fn drop(&mut self) {
-            self.on_done.fire(StreamOutcome {
-                usage: self.state.usage,
-                completed: self.state.completed(),
-                error: self.state.error.clone(),
-                client_gone: !self.state.finished,
-            });
+    fn end(&mut self) -> Option<Bytes> {
+        TranslateState::end(self)
+    }
+    fn fail(&mut self, message: String) -> Bytes {
+        TranslateState::fail(self, crate::codec::openai_chat::stream_error(message))
+    }
+    fn finished(&self) -> bool {
+        self.finished
+    }
+    fn outcome(&self) -> StreamOutcome {
+        StreamOutcome {
+            usage: self.usage,
+            completed: self.completed(),
+            error: self.error.clone(),
+            client_gone: false,
         }
     }
-    let st = St {
-        timer: IdleTimer::new(sleep, idle_ms),
-        upstream,
-        state,
-        idle_ms,
-        on_done,
-    };
-    Box::pin(futures::stream::unfold(st, |mut st| async move {
-        loop {
-            if st.state.finished {
-                return None;
-            }
-            let next = st.timer.next(&mut st.upstream).await;
-            let out = match next {
-                None => Some(
-                    st.state
-                        .fail(crate::codec::openai_chat::stream_error(format!(
-                            "The upstream sent nothing for {} ms; the stream was abandoned.",
-                            st.idle_ms
-                        ))),
-                ),
-                Some(None) => st.state.end(),
-                Some(Some(Err(e))) => Some(st.state.fail(crate::codec::openai_chat::stream_error(
-                    format!("The upstream connection broke mid-stream: {e}."),
-                ))),
-                Some(Some(Ok(chunk))) => st.state.push(&chunk),
-            };
-            if let Some(bytes) = out {
-                return Some((bytes, st));
-            }
-        }
-    }))
 }
