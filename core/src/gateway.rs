@@ -94,11 +94,20 @@ impl<P: Ports> Gateway<P> {
 
     /// Refuses a body whose declared size is over the limit, so the shell
     /// need not read it at all.
-    pub fn precheck(&self, content_length: Option<u64>) -> Option<GatewayResponse> {
+    /// The refusal is in the shape of the ingress `path` belongs to.
+    pub fn precheck(&self, path: &str, content_length: Option<u64>) -> Option<GatewayResponse> {
         let limit = self.config.general.max_request_bytes;
         match content_length {
-            Some(len) if len > limit as u64 => Some(self.error_response(&too_large(limit))),
+            Some(len) if len > limit as u64 => Some(self.ingress_error(path, &too_large(limit))),
             _ => None,
+        }
+    }
+
+    fn ingress_error(&self, path: &str, e: &GatewayError) -> GatewayResponse {
+        if crate::ingress::anthropic_messages::is_messages_path(path) {
+            messages::anthropic_error(e)
+        } else {
+            self.error_response(e)
         }
     }
 
@@ -114,11 +123,7 @@ impl<P: Ports> Gateway<P> {
             Ok(resp) => resp,
             Err(e) => {
                 log.error = Some(e.message.clone());
-                if crate::ingress::anthropic_messages::is_messages_path(&req.path) {
-                    messages::anthropic_error(&e)
-                } else {
-                    self.error_response(&e)
-                }
+                self.ingress_error(&req.path, &e)
             }
         };
         log.status = resp.status().as_u16();

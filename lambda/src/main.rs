@@ -49,7 +49,7 @@ async fn handle(
         lambda_http::Body::Binary(b) => Bytes::from(b),
         _ => Bytes::new(),
     };
-    let response = match gateway.precheck(Some(body.len() as u64)) {
+    let response = match gateway.precheck(parts.uri.path(), Some(body.len() as u64)) {
         Some(refusal) => refusal,
         None => {
             gateway

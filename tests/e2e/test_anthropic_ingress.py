@@ -421,6 +421,8 @@ def test_request_too_large_is_413(claude):
     with pytest.raises(anthropic.APIStatusError) as e:
         claude.messages.create(model="fleet/gpt-4o-mini", max_tokens=10, messages=user("x" * (1024 * 1024 + 10)))
     assert e.value.status_code == 413
+    # Refused before the body is read, still in Anthropic's error shape.
+    assert e.value.body["type"] == "error" and e.value.body["error"]["type"] == "request_too_large"
 
 
 @pytest.mark.parametrize("model", ["anthropic-fleet/fault:cut_after=3|claude-sonnet-4-5", "fleet/fault:cut_after=3|gpt-4o-mini"])

@@ -51,10 +51,10 @@ async fn fetch(mut req: Request, env: Env, ctx: Context) -> Result<web_sys::Resp
         .ok()
         .flatten()
         .and_then(|v| v.parse::<u64>().ok());
-    if let Some(refusal) = gateway.precheck(declared) {
+    let url = req.url()?;
+    if let Some(refusal) = gateway.precheck(url.path(), declared) {
         return into_worker(refusal);
     }
-    let url = req.url()?;
     let mut headers = http::HeaderMap::new();
     let incoming = req.headers();
     for name in INGRESS_HEADERS {
