@@ -1,6 +1,6 @@
 //! Small response builders and body readers shared by the routes.
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use futures::StreamExt;
 use http::header::{CONTENT_TYPE, RETRY_AFTER};
 use http::{HeaderValue, StatusCode};
@@ -8,6 +8,7 @@ use http::{HeaderValue, StatusCode};
 use crate::error::{ErrorKind, GatewayError};
 use crate::gateway::{Body, GatewayResponse};
 use crate::ports::{with_timeout, ByteStream, Sleep};
+use crate::stream::Joiner;
 
 pub fn json(status: StatusCode, body: impl Into<Bytes>) -> GatewayResponse {
     let mut resp = http::Response::new(Body::Full(body.into()));
@@ -51,8 +52,7 @@ pub async fn read_body<S: Sleep>(
 }
 
 async fn collect(mut body: ByteStream, max: usize) -> Result<Bytes, GatewayError> {
-    let mut first: Option<Bytes> = None;
-    let mut buf: Option<BytesMut> = None;
+    let mut out = Joiner::default();
     while let Some(next) = body.next().await {
         let chunk = next.map_err(|e| {
             GatewayError::new(
@@ -61,27 +61,14 @@ async fn collect(mut body: ByteStream, max: usize) -> Result<Bytes, GatewayError
             )
             .with_code("upstream_interrupted")
         })?;
-        let len = first.as_ref().map_or(0, Bytes::len) + buf.as_ref().map_or(0, BytesMut::len);
-        if len + chunk.len() > max {
+        if out.len() + chunk.len() > max {
             return Err(GatewayError::new(
                 ErrorKind::UpstreamUnavailable,
                 format!("The upstream response exceeds {max} bytes."),
             )
             .with_code("upstream_response_too_large"));
         }
-        match (&mut buf, first.take()) {
-            (Some(b), _) => b.extend_from_slice(&chunk),
-            (None, Some(f)) => {
-                let mut b = BytesMut::with_capacity(f.len() + chunk.len());
-                b.extend_from_slice(&f);
-                b.extend_from_slice(&chunk);
-                buf = Some(b);
-            }
-            (None, None) => first = Some(chunk),
-        }
+        out.push(chunk);
     }
-    Ok(match buf {
-        Some(b) => b.freeze(),
-        None => first.unwrap_or_default(),
-    })
+    Ok(out.finish().unwrap_or_default())
 }

@@ -10,7 +10,7 @@ use crate::error::{ErrorKind, GatewayError};
 use crate::ingress::anthropic_messages::error_event;
 use crate::ports::{ByteStream, Clock, MaybeSend, MaybeSync, Sleep};
 use crate::stream::sse::{Decoder, Event};
-use crate::stream::{drive, BodyStream, OnDone, Relay, StreamOutcome};
+use crate::stream::{drive, BodyStream, Joiner, OnDone, Relay, StreamOutcome};
 use crate::unified::Usage;
 
 /// The per-stream state without IO: upstream bytes in, client bytes out.
@@ -40,28 +40,14 @@ impl RelayState {
     /// Consumes one upstream chunk; returns what to send to the client now.
     pub fn push(&mut self, chunk: &[u8]) -> Option<Bytes> {
         self.decoder.push(chunk);
-        let mut first: Option<Bytes> = None;
-        let mut joined: Option<BytesMut> = None;
+        let mut out = Joiner::default();
         while !self.finished {
             let Some(event) = self.decoder.next_event() else {
                 break;
             };
-            let out = self.on_event(event);
-            match (&mut joined, &first) {
-                (Some(j), _) => j.extend_from_slice(&out),
-                (None, Some(f)) => {
-                    let mut j = BytesMut::with_capacity(f.len() + out.len() + 256);
-                    j.extend_from_slice(f);
-                    j.extend_from_slice(&out);
-                    joined = Some(j);
-                }
-                (None, None) => first = Some(out),
-            }
+            out.push(self.on_event(event));
         }
-        match joined {
-            Some(j) => Some(j.freeze()),
-            None => first,
-        }
+        out.finish()
     }
 
     /// The upstream body ended; returns the last bytes for the client.

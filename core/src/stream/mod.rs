@@ -7,6 +7,9 @@ pub mod openai_relay;
 pub mod sse;
 pub mod translate;
 
+mod joiner;
+pub use joiner::Joiner;
+
 use bytes::Bytes;
 
 use crate::ports::{BoxStream, ByteStream, Clock, IdleTimer, MaybeSend, MaybeSync, Sleep};
