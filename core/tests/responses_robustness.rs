@@ -9,19 +9,8 @@ use dx_core::Codec;
 const RECORDED: &[u8] =
     include_bytes!("../../fixtures/openai/responses-stream-reasoning-function-calls.chunks.jsonl");
 
-/// xorshift64*: deterministic, so a failure reproduces.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-}
+mod support;
+use support::Rng;
 
 /// The first run of the recording, framed as the API sends it.
 fn wire() -> Vec<u8> {

@@ -13,19 +13,8 @@ const OLLAMA: &[u8] =
 const OLLAMA_TOOLS: &[u8] = include_bytes!("../../fixtures/ollama/api-chat-stream-tools.ndjson");
 const AZURE: &[u8] = include_bytes!("../../fixtures/azure/chat-stream-content-filter-blocked.sse");
 
-/// xorshift64*: deterministic, so a failure reproduces.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-}
+mod support;
+use support::Rng;
 
 fn mutate(rng: &mut Rng, input: &[u8]) -> Vec<u8> {
     let mut out = input.to_vec();
