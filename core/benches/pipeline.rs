@@ -7,55 +7,17 @@ use bytes::Bytes;
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use dx_core::codec::openai_chat::decode_chunk;
 use dx_core::ingress::openai_chat::render_chunk_event;
-use dx_core::ports::{
-    Background, BoxFuture, Clock, Env, HttpClient, Log, Sleep, TransportError, UpstreamResponse,
-};
 use dx_core::stream::openai_relay::RelayState;
 use dx_core::{Body, Config, Gateway, IncomingRequest};
 use futures::StreamExt;
-use http::{HeaderMap, Method, StatusCode};
+use http::{HeaderMap, Method};
 
 const COMPLETION: &[u8] = include_bytes!("../../fixtures/openai/chat-completion-text.json");
 const STREAM: &[u8] = include_bytes!("../../fixtures/openai/chat-stream-text-usage.sse");
 
-/// Answers every request with a recorded body, instantly.
-#[derive(Clone)]
-struct Canned {
-    body: Bytes,
-}
-
-impl HttpClient for Canned {
-    async fn send(&self, _req: http::Request<Bytes>) -> Result<UpstreamResponse, TransportError> {
-        Ok(UpstreamResponse::full(
-            StatusCode::OK,
-            HeaderMap::new(),
-            self.body.clone(),
-        ))
-    }
-}
-impl Clock for Canned {
-    fn now_ms(&self) -> u64 {
-        1_700_000_000_000
-    }
-}
-impl Sleep for Canned {
-    async fn sleep(&self, _ms: u64) {
-        futures::future::pending::<()>().await
-    }
-}
-impl Background for Canned {
-    fn defer(&self, _work: BoxFuture<'static, ()>) {}
-}
-impl Env for Canned {
-    fn var(&self, name: &str) -> Option<String> {
-        (name == "DX_MASTER_KEY").then(|| "sk-bench".to_owned())
-    }
-}
-impl Log for Canned {
-    fn log(&self, line: &str) {
-        std::hint::black_box(line);
-    }
-}
+#[path = "support/canned.rs"]
+mod canned;
+use canned::Canned;
 
 fn gateway(body: &'static [u8]) -> Gateway<Canned> {
     let config = Config::parse(
