@@ -17,6 +17,62 @@ pub struct Config {
     /// Task-based routing of Anthropic Messages requests (Claude Code).
     #[serde(default)]
     pub router: crate::router::RouterConfig,
+    /// Runtime refresh of the model catalog.
+    #[serde(default)]
+    pub catalog: CatalogSettings,
+}
+
+/// Where the scheduled refresh fetches the catalog sources, what it accepts,
+/// and how often instances look for a refreshed copy in storage.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CatalogSettings {
+    pub models_dev_url: String,
+    pub litellm_url: String,
+    /// Time allowed for each source, and their largest accepted size.
+    pub fetch_timeout_ms: u64,
+    pub max_source_bytes: usize,
+    /// A merged catalog smaller than this is refused as truncated.
+    pub min_providers: usize,
+    pub min_models: usize,
+    /// Providers a usable catalog must list with models.
+    pub required_providers: Vec<String>,
+    /// How often an instance checks the stored copy's version (one small read).
+    pub sync_interval_s: u64,
+}
+
+impl Default for CatalogSettings {
+    fn default() -> Self {
+        let r = crate::catalog::refresh::RefreshConfig::default();
+        CatalogSettings {
+            models_dev_url: r.models_dev_url,
+            litellm_url: r.litellm_url,
+            fetch_timeout_ms: r.timeout_ms,
+            max_source_bytes: r.max_bytes,
+            min_providers: r.min_providers,
+            min_models: r.min_models,
+            required_providers: r.required_providers,
+            sync_interval_s: 300,
+        }
+    }
+}
+
+impl CatalogSettings {
+    pub fn refresh(&self) -> crate::catalog::refresh::RefreshConfig {
+        crate::catalog::refresh::RefreshConfig {
+            models_dev_url: self.models_dev_url.clone(),
+            litellm_url: self.litellm_url.clone(),
+            timeout_ms: self.fetch_timeout_ms,
+            max_bytes: self.max_source_bytes,
+            min_providers: self.min_providers,
+            min_models: self.min_models,
+            required_providers: self.required_providers.clone(),
+        }
+    }
+
+    pub fn sync_interval_ms(&self) -> u64 {
+        self.sync_interval_s.saturating_mul(1_000)
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -317,6 +373,24 @@ mod tests {
             assert_eq!(c.general.request_timeout_ms, 600_000);
             assert_eq!(c.model_list[0].model.as_deref(), Some("llama-3"));
         }
+    }
+
+    #[test]
+    fn catalog_settings_default_to_the_public_sources() {
+        let c = Config::parse(
+            "[catalog]\nlitellm_url = \"http://files.local/ll.json\"\nsync_interval_s = 2",
+        )
+        .unwrap();
+        let r = c.catalog.refresh();
+        assert_eq!(r.models_dev_url, "https://models.dev/api.json");
+        assert_eq!(r.litellm_url, "http://files.local/ll.json");
+        assert_eq!(r.min_providers, 100);
+        assert_eq!(c.catalog.sync_interval_ms(), 2_000);
+        assert_eq!(
+            Config::parse("").unwrap().catalog.sync_interval_ms(),
+            300_000
+        );
+        assert!(Config::parse("[catalog]\nsync_interval = 2").is_err());
     }
 
     #[test]

@@ -30,6 +30,7 @@ use crate::unified::{ChatRequest, Usage};
 
 mod messages;
 // The catalog's share of the pipeline: metadata, costs, endpoints.
+use crate::catalog::sync::{self, SyncGate};
 use crate::catalog::Prices;
 use crate::catalog_api;
 use crate::cost::{completion_cost, format_cost, prices_audio, splice_cost, TokenUsage};
@@ -76,6 +77,7 @@ pub struct Gateway<P> {
     ports: P,
     config: Arc<Config>,
     master_key: Option<Secret>,
+    catalog_sync: Option<Arc<SyncGate>>,
 }
 
 impl<P: Ports> Gateway<P> {
@@ -85,7 +87,15 @@ impl<P: Ports> Gateway<P> {
             ports,
             config,
             master_key,
+            catalog_sync: None,
         }
+    }
+
+    /// Lets requests that name an unknown model wait for this instance's
+    /// catalog sync in flight, then route again.
+    pub fn with_catalog_sync(mut self, gate: Arc<SyncGate>) -> Self {
+        self.catalog_sync = Some(gate);
+        self
     }
 
     pub fn config(&self) -> &Config {
@@ -118,7 +128,16 @@ impl<P: Ports> Gateway<P> {
             path: req.path.clone(),
             ..AccessLog::default()
         };
-        let result = self.route(&req, &mut log).await;
+        let mut result = self.route(&req, &mut log).await;
+        if let (Err(e), Some(gate)) = (&result, &self.catalog_sync) {
+            // Nothing has gone upstream before a model is resolved, so
+            // routing again is safe.
+            if e.code.as_deref() == Some("model_not_found")
+                && gate.settle(&self.ports, sync::SETTLE_MS).await
+            {
+                result = self.route(&req, &mut log).await;
+            }
+        }
         let mut resp = match result {
             Ok(resp) => resp,
             Err(e) => {

@@ -16,6 +16,7 @@ pub mod model;
 pub mod query;
 pub mod refresh;
 pub mod sources;
+pub mod sync;
 pub mod text;
 
 use std::sync::{OnceLock, RwLock};
@@ -83,6 +84,10 @@ pub fn install(text: String) -> Result<&'static Catalog, String> {
     }
     Ok(catalog)
 }
+
+/// Serializes the tests that install catalogs or check which one is current.
+#[cfg(test)]
+pub(crate) static TEST_INSTALL_LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 /// Back to the embedded catalog (tests).
 pub fn uninstall() {

@@ -26,35 +26,64 @@ pub const MODELS_DEV_URL: &str = "https://models.dev/api.json";
 pub const LITELLM_URL: &str =
     "https://raw.githubusercontent.com/BerriAI/litellm/main/model_prices_and_context_window.json";
 
-/// Where the catalog copy is kept between runs and instances.
+/// A stored catalog copy and its version tag ([`version_of`] its text).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stored {
+    pub version: String,
+    pub text: String,
+}
+
+/// Where the catalog copy is kept between runs and instances (Workers KV,
+/// DynamoDB). The version is readable on its own so that instances can poll
+/// it cheaply and fetch the text only when it changed. `save` writes the
+/// text before the version: a reader never sees a version whose text is
+/// not there yet.
 pub trait CatalogStore {
-    fn load(&self) -> impl Future<Output = Result<Option<String>, String>> + MaybeSend;
-    fn save(&self, text: &str) -> impl Future<Output = Result<(), String>> + MaybeSend;
+    fn version(&self) -> impl Future<Output = Result<Option<String>, String>> + MaybeSend;
+    fn load(&self) -> impl Future<Output = Result<Option<Stored>, String>> + MaybeSend;
+    fn save(&self, stored: &Stored) -> impl Future<Output = Result<(), String>> + MaybeSend;
+}
+
+/// The version tag of catalog text: the first 16 hex digits of its SHA-256.
+pub fn version_of(text: &str) -> String {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(text.as_bytes());
+    digest[..8].iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// A store in memory: tests, and single-instance local runs.
 #[derive(Default)]
-pub struct MemoryStore(Mutex<Option<String>>);
+pub struct MemoryStore(Mutex<Option<Stored>>);
 
 impl MemoryStore {
-    pub fn get(&self) -> Option<String> {
+    pub fn get(&self) -> Option<Stored> {
         self.0.lock().ok().and_then(|g| g.clone())
     }
 
+    /// Stores `text` under its own version (`None` empties the store).
     pub fn set(&self, text: Option<String>) {
         if let Ok(mut g) = self.0.lock() {
-            *g = text;
+            *g = text.map(|text| Stored {
+                version: version_of(&text),
+                text,
+            });
         }
     }
 }
 
 impl CatalogStore for MemoryStore {
-    async fn load(&self) -> Result<Option<String>, String> {
+    async fn version(&self) -> Result<Option<String>, String> {
+        Ok(self.get().map(|s| s.version))
+    }
+
+    async fn load(&self) -> Result<Option<Stored>, String> {
         Ok(self.get())
     }
 
-    async fn save(&self, text: &str) -> Result<(), String> {
-        self.set(Some(text.to_owned()));
+    async fn save(&self, stored: &Stored) -> Result<(), String> {
+        if let Ok(mut g) = self.0.lock() {
+            *g = Some(stored.clone());
+        }
         Ok(())
     }
 }
@@ -175,20 +204,84 @@ where
     if super::current().index.text == text {
         return Ok(RefreshOutcome::Unchanged);
     }
-    store.save(&text).await?;
-    install(text)?;
+    let stored = Stored {
+        version: version_of(&text),
+        text,
+    };
+    store.save(&stored).await?;
+    install(stored.text)?;
     Ok(RefreshOutcome::Installed { providers, models })
 }
 
 /// Installs the stored copy when there is a valid one. `Ok(false)`: nothing
 /// stored; `Err`: a stored copy was refused and the current catalog kept.
 pub async fn load_stored<S: CatalogStore>(store: &S, cfg: &RefreshConfig) -> Result<bool, String> {
-    let Some(text) = store.load().await? else {
+    let Some(stored) = store.load().await? else {
         return Ok(false);
     };
-    check(&text, cfg)?;
-    install(text)?;
+    check(&stored.text, cfg)?;
+    install(stored.text)?;
     Ok(true)
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SyncOutcome {
+    /// The store holds no catalog: the one in use stays.
+    NothingStored,
+    /// The stored version is the one seen last time (installed or refused).
+    Unchanged,
+    /// The stored copy (this version) is now in use.
+    Installed { version: String },
+}
+
+/// What an instance remembers between syncs: the last stored version it
+/// looked at, so that an unchanged store costs one small read and a copy
+/// refused once is not fetched and checked again on every poll.
+#[derive(Default)]
+pub struct SyncMemory(Mutex<Option<String>>);
+
+impl SyncMemory {
+    fn seen(&self) -> Option<String> {
+        self.0.lock().ok().and_then(|g| g.clone())
+    }
+
+    fn remember(&self, version: &str) {
+        if let Ok(mut g) = self.0.lock() {
+            *g = Some(version.to_owned());
+        }
+    }
+}
+
+/// Brings this instance's catalog in line with the store: reads the stored
+/// version, and only when it differs from the last one seen loads, checks
+/// and installs the text. A refused copy leaves the catalog in use as it is.
+pub async fn sync_stored<S: CatalogStore>(
+    store: &S,
+    cfg: &RefreshConfig,
+    memory: &SyncMemory,
+) -> Result<SyncOutcome, String> {
+    let Some(version) = store.version().await? else {
+        return Ok(SyncOutcome::NothingStored);
+    };
+    if memory.seen().as_deref() == Some(version.as_str()) {
+        return Ok(SyncOutcome::Unchanged);
+    }
+    let Some(stored) = store.load().await? else {
+        return Ok(SyncOutcome::NothingStored);
+    };
+    memory.remember(&stored.version);
+    if version_of(&stored.text) != stored.version {
+        return Err(format!(
+            "the stored catalog {} does not match its version tag",
+            stored.version
+        ));
+    }
+    check(&stored.text, cfg)
+        .map_err(|e| format!("the stored catalog {} is refused: {e}", stored.version))?;
+    install(stored.text)?;
+    Ok(SyncOutcome::Installed {
+        version: stored.version,
+    })
 }
 
 #[cfg(test)]
@@ -257,6 +350,9 @@ mod tests {
 
     #[test]
     fn failures_keep_the_catalog_in_use() {
+        let _serial = crate::catalog::TEST_INSTALL_LOCK
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
         let before = crate::catalog::current() as *const crate::catalog::Catalog;
         let e = refresh_with((500, ""), (200, "{}")).unwrap_err();
         assert!(e.contains("HTTP 500"), "{e}");
@@ -275,6 +371,9 @@ mod tests {
 
     #[test]
     fn stored_copies_are_checked_before_use() {
+        let _serial = crate::catalog::TEST_INSTALL_LOCK
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
         let store = MemoryStore::default();
         assert_eq!(block_on(load_stored(&store, &cfg())), Ok(false));
         store.set(Some("#dx-catalog\t1\tgarbage\nP\tx".into()));
@@ -287,6 +386,67 @@ mod tests {
             crate::catalog::current(),
             crate::catalog::embedded()
         ));
+    }
+
+    /// Counts full loads, to show what an unchanged store costs.
+    #[derive(Default)]
+    struct Counting {
+        inner: MemoryStore,
+        loads: std::sync::atomic::AtomicUsize,
+    }
+
+    impl CatalogStore for Counting {
+        async fn version(&self) -> Result<Option<String>, String> {
+            self.inner.version().await
+        }
+        async fn load(&self) -> Result<Option<Stored>, String> {
+            self.loads.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            self.inner.load().await
+        }
+        async fn save(&self, stored: &Stored) -> Result<(), String> {
+            self.inner.save(stored).await
+        }
+    }
+
+    #[test]
+    fn sync_reads_the_text_only_when_the_version_changed() {
+        let _serial = crate::catalog::TEST_INSTALL_LOCK
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        let store = Counting::default();
+        let memory = SyncMemory::default();
+        let sync = || block_on(sync_stored(&store, &cfg(), &memory));
+        let loads = || store.loads.load(std::sync::atomic::Ordering::SeqCst);
+        assert_eq!(sync(), Ok(SyncOutcome::NothingStored));
+
+        // A copy refused once is remembered, not fetched again on each poll.
+        let small = build_text(SMALL_MD.as_bytes(), b"{}", "small").unwrap();
+        store.inner.set(Some(small));
+        let e = sync().unwrap_err();
+        assert!(e.contains("refused") && e.contains(" 1 models"), "{e}");
+        assert_eq!(sync(), Ok(SyncOutcome::Unchanged));
+        assert_eq!(loads(), 1);
+
+        // A text that does not match its tag (a torn write) is refused.
+        let text = crate::catalog::EMBEDDED_TEXT.replacen(
+            "#dx-catalog\t1\t",
+            "#dx-catalog\t1\tstored ",
+            1,
+        );
+        store.inner.0.lock().unwrap().replace(Stored {
+            version: "0000000000000000".into(),
+            text: text.clone(),
+        });
+        assert!(sync().unwrap_err().contains("does not match"));
+
+        store.inner.set(Some(text.clone()));
+        let version = version_of(&text);
+        assert_eq!(sync(), Ok(SyncOutcome::Installed { version }));
+        assert!(crate::catalog::current().source().starts_with("stored "));
+        assert_eq!(loads(), 3);
+        assert_eq!(sync(), Ok(SyncOutcome::Unchanged));
+        assert_eq!(loads(), 3, "an unchanged version costs no text read");
+        crate::catalog::uninstall();
     }
 
     #[test]

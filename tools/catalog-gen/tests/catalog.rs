@@ -84,6 +84,8 @@ fn refresh_from_the_same_snapshots_reproduces_the_embedded_catalog() {
         matches!(outcome, RefreshOutcome::Installed { providers, models } if providers > 150 && models > 6000)
     );
     let saved = store.get().expect("saved for the other instances");
+    assert_eq!(saved.version, refresh::version_of(&saved.text));
+    let saved = saved.text;
     assert_same_lines(body(&saved), body(EMBEDDED_TEXT));
     assert!(saved.starts_with("#dx-catalog\t1\trefreshed from http://127.0.0.1:1/api.json"));
     let now = catalog::current();

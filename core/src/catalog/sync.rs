@@ -1,0 +1,160 @@
+//! When an instance looks at the stored catalog copy, and how a request that
+//! names an unknown model waits for a look already under way.
+//!
+//! Instances start on the embedded snapshot and never wait for storage on
+//! their way up (cold starts stay in milliseconds). The shell asks
+//! [`SyncGate::start_if_due`] on each request; at most once per interval it
+//! hands back a sync to run in the background (Workers: `waitUntil`;
+//! Lambda: a task). A request that fails with `model_not_found` while that
+//! sync is in flight waits for it ([`SyncGate::settle`]) and is routed again:
+//! a model added by a refresh is never refused by a fresh instance.
+
+use std::sync::Mutex;
+
+use futures::future::{FutureExt, Shared};
+
+use crate::ports::{with_timeout, BoxFuture, Sleep};
+
+type SyncFuture = Shared<BoxFuture<'static, ()>>;
+
+/// How long a request naming an unknown model waits for a sync in flight.
+pub const SETTLE_MS: u64 = 3_000;
+
+pub struct SyncGate {
+    interval_ms: u64,
+    state: Mutex<GateState>,
+}
+
+#[derive(Default)]
+struct GateState {
+    last_start_ms: Option<u64>,
+    in_flight: Option<SyncFuture>,
+}
+
+impl SyncGate {
+    pub fn new(interval_ms: u64) -> Self {
+        SyncGate {
+            interval_ms,
+            state: Mutex::new(GateState::default()),
+        }
+    }
+
+    /// Claims the next sync when none started within the interval and none
+    /// is still running; the caller runs the returned future to completion
+    /// off the request path.
+    pub fn start_if_due(
+        &self,
+        now_ms: u64,
+        make: impl FnOnce() -> BoxFuture<'static, ()>,
+    ) -> Option<SyncFuture> {
+        let mut state = self.state.lock().ok()?;
+        if let Some(last) = state.last_start_ms {
+            if now_ms < last.saturating_add(self.interval_ms) {
+                return None;
+            }
+        }
+        if state.in_flight.as_ref().is_some_and(|f| f.peek().is_none()) {
+            return None;
+        }
+        let sync = make().shared();
+        state.last_start_ms = Some(now_ms);
+        state.in_flight = Some(sync.clone());
+        Some(sync)
+    }
+
+    /// Waits at most `max_ms` for a sync in flight. `true` when one finished
+    /// meanwhile, so that a lookup that failed before it is worth repeating.
+    pub async fn settle<P: Sleep>(&self, ports: &P, max_ms: u64) -> bool {
+        let running = match self.state.lock() {
+            Ok(state) => state
+                .in_flight
+                .as_ref()
+                .filter(|f| f.peek().is_none())
+                .cloned(),
+            Err(_) => None,
+        };
+        match running {
+            Some(sync) => with_timeout(ports, max_ms, sync).await.is_some(),
+            None => false,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use futures::channel::oneshot;
+    use futures::executor::block_on;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    struct NoSleep;
+    impl Sleep for NoSleep {
+        async fn sleep(&self, _ms: u64) {}
+    }
+
+    struct NeverSleep;
+    impl Sleep for NeverSleep {
+        async fn sleep(&self, _ms: u64) {
+            futures::future::pending::<()>().await
+        }
+    }
+
+    #[test]
+    fn one_sync_per_interval_and_none_while_one_runs() {
+        let gate = SyncGate::new(1_000);
+        let made = Arc::new(AtomicUsize::new(0));
+        let make = || {
+            let made = made.clone();
+            move || -> BoxFuture<'static, ()> {
+                made.fetch_add(1, Ordering::SeqCst);
+                Box::pin(async {})
+            }
+        };
+        let first = gate
+            .start_if_due(10, make())
+            .expect("the first request starts one");
+        assert!(
+            gate.start_if_due(500, make()).is_none(),
+            "within the interval"
+        );
+        block_on(first);
+        assert!(gate.start_if_due(1_009, make()).is_none());
+        let second = gate.start_if_due(1_010, make()).expect("due again");
+        block_on(second);
+        assert_eq!(made.load(Ordering::SeqCst), 2);
+
+        // A sync still running when the interval is over is not doubled.
+        let gate = SyncGate::new(1_000);
+        let (_tx, rx) = oneshot::channel::<()>();
+        let slow = gate.start_if_due(0, || Box::pin(async move { rx.await.unwrap_or(()) }));
+        assert!(slow.is_some());
+        assert!(gate.start_if_due(5_000, make()).is_none());
+    }
+
+    #[test]
+    fn settle_waits_only_for_a_sync_in_flight() {
+        let gate = SyncGate::new(1_000);
+        assert!(!block_on(gate.settle(&NoSleep, 100)), "nothing in flight");
+        let (tx, rx) = oneshot::channel::<()>();
+        let sync = gate
+            .start_if_due(0, || Box::pin(async move { rx.await.unwrap_or(()) }))
+            .unwrap();
+        // The waiter starts waiting first, then the sync finishes.
+        let waiter = gate.settle(&NeverSleep, 100);
+        let (waited, ()) = block_on(futures::future::join(waiter, async move {
+            tx.send(()).unwrap();
+            sync.await
+        }));
+        assert!(waited);
+        assert!(!block_on(gate.settle(&NoSleep, 100)), "already finished");
+    }
+
+    #[test]
+    fn settle_gives_up_after_its_bound() {
+        let gate = SyncGate::new(1_000);
+        let (_tx, rx) = oneshot::channel::<()>();
+        let _sync = gate.start_if_due(0, || Box::pin(async move { rx.await.unwrap_or(()) }));
+        assert!(!block_on(gate.settle(&NoSleep, 100)));
+    }
+}
