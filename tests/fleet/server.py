@@ -21,6 +21,8 @@ Faces (each its own module, mounted under its prefix):
 * ``/azure``   -> ``azure_face`` (Azure OpenAI deployments and Foundry), base ``…/azure``
 * ``/cohere``  -> ``cohere_face`` (Chat v2), base ``…/cohere``
 * ``/ollama``  -> ``ollama_face`` (``/api/chat``, NDJSON), base ``…/ollama``
+* ``/catalog`` -> ``catalog_face`` (models.dev ``api.json`` and LiteLLM's price
+  map, as published by ``PUT /_fleet/catalog/<source>``)
 
 A new face (anthropic, gemini, bedrock, ...) is a module with ``NAME``,
 ``PREFIX`` and ``register(app, prefix)``, added to ``FACES`` below; it reuses
@@ -70,10 +72,10 @@ if __package__ in (None, ""):  # run as a script: make "fleet" importable
     __package__ = "fleet"
 
 from fleet import anthropic_face, bedrock_face, gemini_face, openai_face  # noqa: E402
-from fleet import azure_face, cohere_face, ollama_face  # noqa: E402
+from fleet import azure_face, catalog_face, cohere_face, ollama_face  # noqa: E402
 
 FACES = [openai_face, gemini_face, bedrock_face, anthropic_face]
-FACES += [azure_face, cohere_face, ollama_face]
+FACES += [azure_face, cohere_face, ollama_face, catalog_face]
 
 LOG_KEY = web.AppKey("fleet_log", list)
 MAX_RAW = 64 * 1024
