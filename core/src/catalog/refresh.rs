@@ -118,8 +118,12 @@ impl Default for RefreshConfig {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RefreshOutcome {
-    /// A new catalog is in use (and saved).
-    Installed { providers: usize, models: usize },
+    /// A new catalog is in use (and saved under `version`).
+    Installed {
+        providers: usize,
+        models: usize,
+        version: String,
+    },
     /// The sources produced the catalog already in use.
     Unchanged,
 }
@@ -210,7 +214,11 @@ where
     };
     store.save(&stored).await?;
     install(stored.text)?;
-    Ok(RefreshOutcome::Installed { providers, models })
+    Ok(RefreshOutcome::Installed {
+        providers,
+        models,
+        version: stored.version,
+    })
 }
 
 /// Installs the stored copy when there is a valid one. `Ok(false)`: nothing
@@ -241,11 +249,17 @@ pub enum SyncOutcome {
 pub struct SyncMemory(Mutex<Option<String>>);
 
 impl SyncMemory {
+    pub const fn new() -> Self {
+        SyncMemory(Mutex::new(None))
+    }
+
     fn seen(&self) -> Option<String> {
         self.0.lock().ok().and_then(|g| g.clone())
     }
 
-    fn remember(&self, version: &str) {
+    /// Records a version this instance already has (e.g. the one its own
+    /// refresh just saved), so that the next sync does not load it again.
+    pub fn remember(&self, version: &str) {
         if let Ok(mut g) = self.0.lock() {
             *g = Some(version.to_owned());
         }
