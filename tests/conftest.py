@@ -121,11 +121,30 @@ def _fail_start(name: str, why: str, proc: Proc | None = None) -> None:
     pytest.fail(f"cannot start the {name} shell: {why}{tail}", pytrace=False)
 
 
-@pytest.fixture(scope="session")
-def worker_gateway(workdir: Path, gateway_env: dict[str, str]):
+WRANGLER_ENV = {
+    "WRANGLER_SEND_METRICS": "false",
+    "CLOUDFLARE_CF_FETCH_ENABLED": "false",
+    "WRANGLER_HIDE_BANNER": "true",
+    "NO_COLOR": "1",
+}
+
+
+def wrangler_bin() -> Path:
     wrangler = REPO_ROOT / "node_modules" / ".bin" / "wrangler"
     if not wrangler.exists():
         _fail_start("worker", f"{wrangler} not found (npm ci at the repo root)")
+    return wrangler
+
+
+def worker_state_dir(workdir: Path) -> Path:
+    """Where ``wrangler dev`` keeps local KV / Durable Object state."""
+    return workdir / "wrangler-state"
+
+
+def start_worker(workdir: Path, gateway_env: dict[str, str], log_name: str = "worker.log") -> Gateway:
+    """A ``wrangler dev`` of the Worker; several can share the state directory
+    (each is its own isolate, like two Cloudflare locations)."""
+    wrangler = wrangler_bin()
     if not any((REPO_ROOT / n).exists() for n in ("wrangler.toml", "wrangler.json", "wrangler.jsonc")):
         _fail_start("worker", f"no wrangler.toml / wrangler.json(c) at {REPO_ROOT}")
     port = free_port()
@@ -133,28 +152,31 @@ def worker_gateway(workdir: Path, gateway_env: dict[str, str]):
         str(wrangler), "dev",
         "--ip", "127.0.0.1", "--port", str(port),
         "--inspector-port", str(free_port()),
-        "--persist-to", str(workdir / "wrangler-state"),
+        "--persist-to", str(worker_state_dir(workdir)),
         "--show-interactive-dev-session=false",
         "--log-level", "warn",
+        # GET /__scheduled runs the cron handler (the catalog refresh tests).
+        "--test-scheduled",
     ]
     for k, v in gateway_env.items():
         argv += ["--var", f"{k}:{v}"]  # wrangler splits on the first ':' only
-    env = {
-        **os.environ,
-        "WRANGLER_SEND_METRICS": "false",
-        "CLOUDFLARE_CF_FETCH_ENABLED": "false",
-        "WRANGLER_HIDE_BANNER": "true",
-        "NO_COLOR": "1",
-    }
-    proc = Proc("wrangler dev", argv, workdir / "worker.log", env=env, cwd=REPO_ROOT)
+    env = {**os.environ, **WRANGLER_ENV}
+    proc = Proc("wrangler dev", argv, workdir / log_name, env=env, cwd=REPO_ROOT)
     base = f"http://127.0.0.1:{port}"
     try:
         wait_http_ok(f"{base}/health", proc, float(os.environ.get("DX_WORKER_START_TIMEOUT", "600")))
     except RuntimeError as e:
         proc.stop()
         _fail_start("worker", str(e))
-    yield Gateway("worker", base, proc)
-    proc.stop()
+    return Gateway("worker", base, proc)
+
+
+@pytest.fixture(scope="session")
+def worker_gateway(workdir: Path, gateway_env: dict[str, str]):
+    gw = start_worker(workdir, gateway_env)
+    yield gw
+    assert gw.proc is not None
+    gw.proc.stop()
 
 
 @pytest.fixture(scope="session")
@@ -224,3 +246,11 @@ def client(gateway):
     import openai
 
     return openai.OpenAI(base_url=f"{gateway.base_url}/v1", api_key=MASTER_KEY, max_retries=0, timeout=30)
+
+
+@pytest.fixture
+def client_for():
+    """The OpenAI SDK for a gateway chosen by the test (e.g. a second instance)."""
+    import openai
+
+    return lambda gw: openai.OpenAI(base_url=f"{gw.base_url}/v1", api_key=MASTER_KEY, max_retries=0, timeout=30)

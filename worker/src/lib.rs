@@ -3,6 +3,7 @@
 //! implements its ports with `fetch`, `setTimeout`, `Date.now()` and
 //! `ctx.waitUntil`.
 
+mod catalog;
 mod ports;
 
 use std::sync::{Arc, OnceLock};
@@ -10,7 +11,7 @@ use std::sync::{Arc, OnceLock};
 use bytes::Bytes;
 use dx_core::{Body, Config, Gateway, GatewayResponse, IncomingRequest, INGRESS_HEADERS};
 use futures::StreamExt;
-use worker::{event, Context, Env, Request, Result};
+use worker::{event, Context, Env, Request, Result, ScheduleContext, ScheduledEvent};
 
 use crate::ports::WorkerPorts;
 
@@ -44,7 +45,11 @@ async fn fetch(mut req: Request, env: Env, ctx: Context) -> Result<web_sys::Resp
             );
         }
     };
-    let gateway = Gateway::new(ports, config);
+    let mut gateway = Gateway::new(ports.clone(), config.clone());
+    if let Some(gate) = catalog::gate(&ports, &config) {
+        catalog::sync_if_due(&gate, &ports, &config);
+        gateway = gateway.with_catalog_sync(gate);
+    }
     let declared = req
         .headers()
         .get("content-length")
@@ -79,6 +84,16 @@ async fn fetch(mut req: Request, env: Env, ctx: Context) -> Result<web_sys::Resp
         body,
     };
     into_worker(gateway.handle(incoming).await)
+}
+
+/// The cron trigger (wrangler.toml `[triggers]`): refreshes the catalog.
+#[event(scheduled)]
+async fn scheduled(event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
+    let ports = WorkerPorts::scheduled(env);
+    match config(&ports) {
+        Ok(config) => catalog::scheduled_refresh(&ports, &config, &event.cron()).await,
+        Err(message) => worker::console_error!("{message}"),
+    }
 }
 
 /// Builds the JS response directly: workers-rs's `Response` would copy the

@@ -20,14 +20,34 @@ use wasm_bindgen::JsCast;
 #[derive(Clone)]
 pub struct WorkerPorts {
     env: Rc<worker::Env>,
-    ctx: Rc<worker::Context>,
+    /// `None` in a scheduled event, whose handler awaits all its work itself.
+    ctx: Option<Rc<worker::Context>>,
 }
 
 impl WorkerPorts {
     pub fn new(env: worker::Env, ctx: worker::Context) -> Self {
         WorkerPorts {
             env: Rc::new(env),
-            ctx: Rc::new(ctx),
+            ctx: Some(Rc::new(ctx)),
+        }
+    }
+
+    pub fn scheduled(env: worker::Env) -> Self {
+        WorkerPorts {
+            env: Rc::new(env),
+            ctx: None,
+        }
+    }
+
+    pub fn env(&self) -> &worker::Env {
+        &self.env
+    }
+
+    /// Runs `work` after the response, within the event's lifetime.
+    pub fn wait_until(&self, work: impl std::future::Future<Output = ()> + 'static) {
+        match &self.ctx {
+            Some(ctx) => ctx.wait_until(work),
+            None => wasm_bindgen_futures::spawn_local(work),
         }
     }
 }
@@ -213,7 +233,7 @@ impl Drop for Timer {
 
 impl Background for WorkerPorts {
     fn defer(&self, work: BoxFuture<'static, ()>) {
-        self.ctx.wait_until(work);
+        self.wait_until(work);
     }
 }
 
