@@ -8,4 +8,5 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
 bash scripts/setup.sh
 export WRANGLER_SEND_METRICS=false CLOUDFLARE_CF_FETCH_ENABLED=false WRANGLER_HIDE_BANNER=true
-exec node_modules/.bin/wrangler dev --ip 127.0.0.1 --port "${PORT:-8787}" "$@"
+# --test-scheduled: GET /__scheduled runs the cron handler (the catalog refresh).
+exec node_modules/.bin/wrangler dev --ip 127.0.0.1 --port "${PORT:-8787}" --test-scheduled "$@"
