@@ -27,6 +27,10 @@ pub struct Config {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct CatalogSettings {
+    /// Off: the scheduled job does nothing and instances never look at
+    /// storage; the embedded snapshot is used. (On the Workers Free plan a
+    /// refresh does not fit its 10 ms of CPU per invocation.)
+    pub refresh: bool,
     pub models_dev_url: String,
     pub litellm_url: String,
     /// Time allowed for each source, and their largest accepted size.
@@ -45,6 +49,7 @@ impl Default for CatalogSettings {
     fn default() -> Self {
         let r = crate::catalog::refresh::RefreshConfig::default();
         CatalogSettings {
+            refresh: true,
             models_dev_url: r.models_dev_url,
             litellm_url: r.litellm_url,
             fetch_timeout_ms: r.timeout_ms,

@@ -80,6 +80,9 @@ impl CatalogStore for KvCatalogStore {
 pub fn gate(ports: &WorkerPorts, config: &Config) -> Option<Arc<SyncGate>> {
     GATE.with(|cell| {
         cell.get_or_init(|| {
+            if !config.catalog.refresh {
+                return None;
+            }
             KvCatalogStore::open(ports.env())
                 .map(|_| Arc::new(SyncGate::new(config.catalog.sync_interval_ms())))
         })
@@ -112,6 +115,10 @@ pub fn sync_if_due(gate: &SyncGate, ports: &WorkerPorts, config: &Arc<Config>) {
 
 /// The cron trigger's work: fetch, merge, check, store, install.
 pub async fn scheduled_refresh(ports: &WorkerPorts, config: &Config, cron: &str) {
+    if !config.catalog.refresh {
+        ports.log(r#"{"event":"catalog_refresh","outcome":"disabled"}"#);
+        return;
+    }
     let Some(store) = KvCatalogStore::open(ports.env()) else {
         ports.log(&error_line(
             "catalog_refresh",

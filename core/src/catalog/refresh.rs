@@ -16,7 +16,7 @@ use std::sync::Mutex;
 use bytes::Bytes;
 
 use super::build::{build, Sources};
-use super::install;
+use super::install_checked;
 use super::sources::{parse_litellm, parse_models_dev_api, Overlay, EMBEDDED_OVERLAY};
 use super::text::Index;
 use crate::http_util::read_body;
@@ -213,7 +213,7 @@ where
         text,
     };
     store.save(&stored).await?;
-    install(stored.text)?;
+    install_checked(stored.text)?;
     Ok(RefreshOutcome::Installed {
         providers,
         models,
@@ -228,7 +228,7 @@ pub async fn load_stored<S: CatalogStore>(store: &S, cfg: &RefreshConfig) -> Res
         return Ok(false);
     };
     check(&stored.text, cfg)?;
-    install(stored.text)?;
+    install_checked(stored.text)?;
     Ok(true)
 }
 
@@ -292,7 +292,7 @@ pub async fn sync_stored<S: CatalogStore>(
     }
     check(&stored.text, cfg)
         .map_err(|e| format!("the stored catalog {} is refused: {e}", stored.version))?;
-    install(stored.text)?;
+    install_checked(stored.text)?;
     Ok(SyncOutcome::Installed {
         version: stored.version,
     })
