@@ -8,7 +8,7 @@ use dx_core::catalog::refresh::{
     refresh, sync_stored, CatalogStore, RefreshOutcome, Stored, SyncMemory, SyncOutcome,
 };
 use dx_core::catalog::sync::SyncGate;
-use dx_core::ports::{Clock, Log};
+use dx_core::ports::{with_timeout, Clock, Log};
 use dx_core::Config;
 use worker::kv::KvStore;
 
@@ -21,6 +21,8 @@ const TEXT_KEY: &str = "catalog:text";
 /// KV's shortest edge cache: a new version reaches an isolate within about
 /// this long after it is visible in its location.
 const KV_CACHE_TTL_S: u64 = 60;
+
+const SYNC_TIMEOUT_MS: u64 = 10_000;
 
 static MEMORY: SyncMemory = SyncMemory::new();
 
@@ -99,12 +101,15 @@ pub fn sync_if_due(gate: &SyncGate, ports: &WorkerPorts, config: &Arc<Config>) {
             let Some(store) = KvCatalogStore::open(ports.env()) else {
                 return;
             };
-            match sync_stored(&store, &config.catalog.refresh(), &MEMORY).await {
-                Ok(SyncOutcome::Installed { version }) => ports.log(&format!(
+            // A KV read that never answers must not stall every later sync.
+            let sync = sync_stored(&store, &config.catalog.refresh(), &MEMORY);
+            match with_timeout(&ports, SYNC_TIMEOUT_MS, sync).await {
+                Some(Ok(SyncOutcome::Installed { version })) => ports.log(&format!(
                     r#"{{"event":"catalog_sync","outcome":"installed","version":"{version}"}}"#
                 )),
-                Ok(_) => {}
-                Err(e) => ports.log(&error_line("catalog_sync", &e)),
+                Some(Ok(_)) => {}
+                Some(Err(e)) => ports.log(&error_line("catalog_sync", &e)),
+                None => ports.log(&error_line("catalog_sync", "no answer from KV in time")),
             }
         })
     });
