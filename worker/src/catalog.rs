@@ -102,7 +102,8 @@ pub fn sync_if_due(gate: &SyncGate, ports: &WorkerPorts, config: &Arc<Config>) {
                 return;
             };
             // A KV read that never answers must not stall every later sync.
-            let sync = sync_stored(&store, &config.catalog.refresh(), &MEMORY);
+            let cfg = config.catalog.refresh();
+            let sync = sync_stored(&store, &cfg, &MEMORY);
             match with_timeout(&ports, SYNC_TIMEOUT_MS, sync).await {
                 Some(Ok(SyncOutcome::Installed { version })) => ports.log(&format!(
                     r#"{{"event":"catalog_sync","outcome":"installed","version":"{version}"}}"#
