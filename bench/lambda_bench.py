@@ -16,9 +16,11 @@ taken right where the runtime talks to it:
   requests, --n each, after --warmup, against the benchmark upstream.
   Measured twice: against a plain server socket ("warm": the kernel's
   delayed ACKs apply, as with most servers), and against one that sets
-  TCP_QUICKACK after every read ("warm_quickack"). The difference is what a
-  client without TCP_NODELAY loses to Nagle + delayed ACK (~40 ms on Linux)
-  when it writes the request head and the first body chunk separately.
+  TCP_QUICKACK after every read ("warm_quickack"). The two match now that
+  the shell's Runtime API client sets TCP_NODELAY (the patched
+  vendor/lambda_runtime_api_client); a client without it loses ~40 ms per
+  invocation to Nagle + delayed ACK on the plain server, because it writes
+  the request head and the first body chunk separately.
 * RSS: VmHWM / VmRSS from /proc/<pid>/status after all invocations; CPU-ms
   per invocation from /proc/<pid>/stat utime+stime over the measured ones.
 

@@ -177,6 +177,10 @@ def print_summary(r: dict) -> None:
         p(f"    per invocation p50: non-stream {g(w, 'non_stream', 'invocation_ms', 'p50')} ms, stream"
           f" {g(w, 'stream', 'invocation_ms', 'p50')} ms; with a quick-ACK Runtime API {g(q, 'non_stream', 'invocation_ms', 'p50')}"
           f" / {g(q, 'stream', 'invocation_ms', 'p50')} ms; CPU {g(q, 'non_stream', 'cpu_ms_per_invocation')} ms/invocation")
+        plain, quick = g(w, "non_stream", "invocation_ms", "p50"), g(q, "non_stream", "invocation_ms", "p50")
+        if isinstance(plain, (int, float)) and isinstance(quick, (int, float)) and plain - quick > 10:
+            p("    !! the plain Runtime API run is >10 ms slower than the quick-ACK one: the runtime client"
+              " waits for delayed ACKs (TCP_NODELAY off? see vendor/lambda_runtime_api_client)")
         p(f"    upstream alone, same machine: {g(lm, 'upstream_direct_ms', 'non_stream', 'p50')} /"
           f" {g(lm, 'upstream_direct_ms', 'stream', 'p50')} ms")
         bl = lm.get("binary_log") or {}

@@ -179,22 +179,23 @@ def worker_gateway(workdir: Path, gateway_env: dict[str, str]):
     gw.proc.stop()
 
 
-@pytest.fixture(scope="session")
-def lambda_gateway(workdir: Path, gateway_env: dict[str, str]):
+def start_lambda(workdir: Path, gateway_env: dict[str, str], instances: int | None = None, name: str = "lambda") -> Gateway:
+    """The Lambda binary under ``tests/lambda_rt/runtime_api.py`` (``DX_LAMBDA_INSTANCES``
+    instances unless given); log and port file are ``<name>.log`` / ``<name>.port``."""
     binary = Path(os.environ.get("DX_LAMBDA_BIN", REPO_ROOT / "target" / "release" / "dx-lambda"))
     if not (binary.is_file() and os.access(binary, os.X_OK)):
         _fail_start("lambda", f"{binary} is not an executable file (cargo build --release -p dx-lambda)")
-    port_file = workdir / "lambda.port"
+    port_file = workdir / f"{name}.port"
     argv = [
         sys.executable, str(RUNTIME_API),
         "--binary", str(binary),
         "--port", "0", "--port-file", str(port_file),
-        "--instances", os.environ.get("DX_LAMBDA_INSTANCES", "4"),
+        "--instances", str(instances or os.environ.get("DX_LAMBDA_INSTANCES", "4")),
         "--timeout", "30",
     ]
     for k, v in gateway_env.items():
         argv += ["--env", f"{k}={v}"]
-    proc = Proc("lambda runtime", argv, workdir / "lambda.log", cwd=REPO_ROOT)
+    proc = Proc("lambda runtime", argv, workdir / f"{name}.log", cwd=REPO_ROOT)
     try:
         port = wait_port_file(port_file, proc)
         base = f"http://127.0.0.1:{port}"
@@ -202,8 +203,15 @@ def lambda_gateway(workdir: Path, gateway_env: dict[str, str]):
     except RuntimeError as e:
         proc.stop()
         _fail_start("lambda", str(e))
-    yield Gateway("lambda", base, proc)
-    proc.stop()
+    return Gateway("lambda", base, proc)
+
+
+@pytest.fixture(scope="session")
+def lambda_gateway(workdir: Path, gateway_env: dict[str, str]):
+    gw = start_lambda(workdir, gateway_env)
+    yield gw
+    assert gw.proc is not None
+    gw.proc.stop()
 
 
 @pytest.fixture(scope="session")

@@ -7,7 +7,9 @@ answers each Function URL event according to its ``rawPath``:
 ``/stream?n=N&delay_ms=D``  streamed response (prelude + 8 NULs), N chunks
                             ``chunk-<i>\\n`` D ms apart; status 201, headers
                             ``content-type: text/plain``, ``x-multi: a``,
-                            ``x-multi: b``, cookies ``a=1``, ``b=2``
+                            ``x-multi: b``, cookies ``a=1``, ``b=2``;
+                            ``&head_gap_ms=G``: the POST head alone, then the
+                            body G ms later (a stalled first chunk)
 ``/buffered``               buffered JSON response, status 202, base64 body
 ``/raw-json``               buffered plain JSON (not an HTTP response object)
 ``/echo-event``             buffered response whose body is the event JSON
@@ -94,7 +96,13 @@ def handle(conn: Conn, req_id: str, event: dict) -> None:
     q = {k: v[0] for k, v in parse_qs(event.get("rawQueryString", "")).items()}
     if path == "/stream":
         n, delay = int(q.get("n", "3")), int(q.get("delay_ms", "0"))
-        conn.send(stream_head(req_id) + chunk(PRELUDE) + chunk(b"\0" * 8))
+        gap = int(q.get("head_gap_ms", "0"))
+        if gap:
+            conn.send(stream_head(req_id))
+            time.sleep(gap / 1000)
+            conn.send(chunk(PRELUDE) + chunk(b"\0" * 8))
+        else:
+            conn.send(stream_head(req_id) + chunk(PRELUDE) + chunk(b"\0" * 8))
         for i in range(n):
             if i and delay:
                 time.sleep(delay / 1000)

@@ -47,7 +47,13 @@ What it does
 * Measurements: each instance's init duration (spawn -> first ``/next``) is
   printed on stderr and served, with per-instance counters and RSS, by
   ``GET /_rt/stats`` on the front port.  ``--quiet`` drops the per-invocation
-  lines.
+  lines.  For the last 256 streamed responses, ``stats["streams"]`` holds
+  ``{"id", "instance", "head_to_body_ms"}``: the time from the response POST's
+  head to its first body chunk.  A runtime client that leaves Nagle on
+  (no ``TCP_NODELAY``) and writes the two separately waits there for this
+  server's delayed ACK of the head, ~40 ms on Linux.  The listeners
+  deliberately keep the kernel's default ACK behaviour (no ``TCP_QUICKACK``),
+  as the real Runtime API does, so such a stall shows.
 """
 
 from __future__ import annotations
@@ -134,6 +140,7 @@ class Invocation:
         self.t_start = 0.0
         self.sent_bytes = 0
         self.outcome = ""
+        self.head_to_body_ms: float | None = None  # streamed responses: POST head -> first body chunk
 
     @property
     def done(self) -> bool:
@@ -544,9 +551,10 @@ class Instance:
             await write_response(writer, 400, {"errorMessage": "Invalid request ID", "errorType": "InvalidRequestID"})
             return
         streaming = headers.get("lambda-runtime-function-response-mode", "").lower() == "streaming"
+        t_head = time.perf_counter()  # the head was parsed just before this call
         try:
             if streaming:
-                await self._relay_stream(inv, reader, headers)
+                await self._relay_stream(inv, reader, headers, t_head)
             else:
                 self._finish_buffered(inv, await read_body(reader, headers))
         except (ConnectionError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError) as e:
@@ -558,7 +566,7 @@ class Instance:
             self.current = None
         await write_response(writer, 202, {"status": "OK"})
 
-    async def _relay_stream(self, inv: Invocation, reader: asyncio.StreamReader, headers: dict[str, str]) -> None:
+    async def _relay_stream(self, inv: Invocation, reader: asyncio.StreamReader, headers: dict[str, str], t_head: float) -> None:
         ctype = headers.get("content-type", "")
         integration = ctype.split(";")[0].strip().lower() == INTEGRATION_CT
         if not integration:
@@ -568,6 +576,9 @@ class Instance:
         trailers: dict[str, str] = {}
         errored = False
         async for chunk in iter_body(reader, headers, trailers):
+            if inv.head_to_body_ms is None:
+                inv.head_to_body_ms = (time.perf_counter() - t_head) * 1000
+                self.rt.streams.append({"id": inv.id, "instance": self.index, "head_to_body_ms": round(inv.head_to_body_ms, 3)})
             if errored:
                 continue
             if not have_prelude:
@@ -718,6 +729,7 @@ class Runtime:
         self.dispatcher = Dispatcher()
         self.invocations: dict[str, Invocation] = {}
         self.total = 0
+        self.streams: deque[dict[str, Any]] = deque(maxlen=256)  # see "Measurements" above
         self.stopping = False
         self.n_instances = args.instances
 
@@ -757,6 +769,7 @@ class Runtime:
             "queued": len(self.dispatcher.pending),
             "init_ms_max": max(inits) if inits else None,
             "instances": [i.stats() for i in self.instances],
+            "streams": list(self.streams),
         }
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
@@ -812,7 +825,8 @@ class Runtime:
             if not self.quiet:
                 ms = (time.perf_counter() - inv.t_submit) * 1000
                 where = f"instance {inv.instance.index}" if inv.instance else "not started"
-                log(f"inv {inv.id[:8]} {inv.method} {inv.path} -> {relayed} {ms:.1f} ms ({where})")
+                gap = f", head->body {inv.head_to_body_ms:.1f} ms" if inv.head_to_body_ms is not None else ""
+                log(f"inv {inv.id[:8]} {inv.method} {inv.path} -> {relayed} {ms:.1f} ms ({where}{gap})")
 
     @staticmethod
     def _apply_headers(resp: web.StreamResponse, head: Head, inv: Invocation) -> None:

@@ -94,6 +94,24 @@ def test_streaming_is_relayed_chunk_by_chunk(rt):
     assert stamps[0] - t0 < 0.25
 
 
+def head_to_body_ms(rt, request_id: str) -> float:
+    got = [s["head_to_body_ms"] for s in rt.stats()["streams"] if s["id"] == request_id]
+    assert len(got) == 1, rt.stats()["streams"]
+    return got[0]
+
+
+def test_stats_time_the_response_head_to_its_first_chunk(rt):
+    # What tests/e2e/test_lambda_runtime_api.py relies on to catch a Nagle stall:
+    # a first chunk sent 150 ms after the head is timed as such, one sent with it as ~0.
+    stalled = requests.get(f"{rt.base}/stream?n=1&head_gap_ms=150", timeout=10)
+    prompt = requests.get(f"{rt.base}/stream?n=1", timeout=10)
+    assert stalled.content == prompt.content == b"chunk-0\n"
+    assert head_to_body_ms(rt, stalled.headers["x-amzn-requestid"]) >= 140
+    assert head_to_body_ms(rt, prompt.headers["x-amzn-requestid"]) < 100
+    buffered = requests.get(f"{rt.base}/buffered", timeout=10)
+    assert not [s for s in rt.stats()["streams"] if s["id"] == buffered.headers["x-amzn-requestid"]]
+
+
 def test_buffered_response(rt):
     r = requests.get(f"{rt.base}/buffered", timeout=10)
     assert r.status_code == 202
