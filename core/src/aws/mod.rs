@@ -3,4 +3,9 @@
 //! [`HttpClient`](crate::ports::HttpClient) port, and what the gateway keeps
 //! in DynamoDB (the refreshed model catalog).
 
+pub mod catalog_store;
+pub mod credentials;
+pub mod dynamodb;
+#[cfg(test)]
+mod fake_dynamodb;
 pub mod sigv4;
