@@ -34,6 +34,15 @@ What it does
   ``{"statusCode","headers","cookies","body","isBase64Encoded"}`` is also
   accepted (any other JSON is returned as a 200 ``application/json`` body).
 
+* The Lambda Invoke API (as AWS's Runtime Interface Emulator serves it) on
+  the same port: ``POST /2015-03-31/functions/{name}/invocations`` with the
+  raw event as the body (synchronous ``RequestResponse`` invocations only)
+  answers 200 with the function's response payload as it was posted, or,
+  when the invocation failed, 200 with ``X-Amz-Function-Error: Unhandled``
+  and the error document (``{"errorType", "errorMessage"}``) -- what the
+  runtime posted to ``/error``, or one made up for a crash or a timeout.
+  Scheduled and other non-HTTP events go this way.
+
 * Failures: an ``/error`` report, an instance that dies, an invocation that
   outlives ``--timeout`` (the instance is killed, like Lambda) -> 502 if nothing
   was sent yet; once the prelude was relayed, the client connection is closed
@@ -84,6 +93,7 @@ ERROR_IN_DATA = b"Lambda-Runtime-Function-Error-Type:"
 HOP_BY_HOP = {"content-length", "transfer-encoding", "connection", "keep-alive", "upgrade", "te", "trailer"}
 
 _RESP_RE = re.compile(rf"^{API}/runtime/invocation/([^/]+)/(response|error)$")
+_INVOKE_RE = re.compile(r"^/2015-03-31/functions/[^/]+/invocations$")
 
 
 def log(msg: str) -> None:
@@ -116,8 +126,12 @@ class Head:
 
 
 class Invocation:
-    def __init__(self, event: bytes, method: str, path: str):
+    def __init__(self, event: bytes, method: str, path: str, raw: bool = False):
         self.id = str(uuid.uuid4())
+        # raw: an Invoke API call, whose answer is the payload as posted
+        # (not an HTTP response object for a Function URL)
+        self.raw = raw
+        self.error_doc: bytes | None = None
         self.event = event
         self.method = method
         self.path = path
@@ -527,6 +541,7 @@ class Instance:
         if inv is None:
             await write_response(writer, 400, {"errorMessage": "Invalid request ID", "errorType": "InvalidRequestID"})
             return
+        inv.error_doc = body
         try:
             detail = json.loads(body)
             reason = f"{detail.get('errorType', '')}: {detail.get('errorMessage', '')}"
@@ -605,6 +620,9 @@ class Instance:
     def _finish_buffered(self, inv: Invocation, body: bytes) -> None:
         if len(body) > MAX_BUFFERED_RESPONSE:
             inv.fail(f"Response payload size ({len(body)} bytes) exceeded maximum allowed payload size ({MAX_BUFFERED_RESPONSE} bytes).")
+            return
+        if inv.raw:
+            inv.buffered(200, [("content-type", "application/json")], [], body)
             return
         try:
             doc = json.loads(body) if body else None
@@ -762,6 +780,8 @@ class Runtime:
     async def handle(self, request: web.Request) -> web.StreamResponse:
         if request.path == "/_rt/stats":
             return web.json_response(self.stats())
+        if request.method == "POST" and _INVOKE_RE.match(request.path):
+            return await self.invoke(request)
         body = await request.read()
         if len(body) > MAX_REQUEST_BYTES:
             return _lambda_error(413, f"Request must be smaller than {MAX_REQUEST_BYTES} bytes for the InvokeFunction operation", "RequestEntityTooLargeException")
@@ -813,6 +833,51 @@ class Runtime:
                 ms = (time.perf_counter() - inv.t_submit) * 1000
                 where = f"instance {inv.instance.index}" if inv.instance else "not started"
                 log(f"inv {inv.id[:8]} {inv.method} {inv.path} -> {relayed} {ms:.1f} ms ({where})")
+
+    async def invoke(self, request: web.Request) -> web.Response:
+        """The Invoke API: the raw event in, the raw payload (or the error document) out."""
+        kind = request.headers.get("X-Amz-Invocation-Type", "RequestResponse")
+        if kind != "RequestResponse":
+            return _lambda_error(400, f"X-Amz-Invocation-Type {kind} is not emulated", "InvalidParameterValueException")
+        body = await request.read()
+        if len(body) > MAX_REQUEST_BYTES:
+            return _lambda_error(413, f"Request must be smaller than {MAX_REQUEST_BYTES} bytes for the InvokeFunction operation", "RequestEntityTooLargeException")
+        inv = Invocation(body or b"{}", "INVOKE", request.path, raw=True)
+        self.invocations[inv.id] = inv
+        self.total += 1
+        self.dispatcher.submit(inv)
+        headers = {"x-amzn-RequestId": inv.id, "X-Amz-Executed-Version": "$LATEST"}
+        payload, failed = b"", ""
+        try:
+            head = await inv.head
+            if head.kind == "buffered":
+                payload = head.body
+            elif head.kind == "stream":  # a raw streamed answer: gather it
+                chunks = bytearray()
+                while True:
+                    item = await inv.chunks.get()
+                    if isinstance(item, bytes):
+                        chunks += item
+                    elif item is END:
+                        break
+                    else:
+                        failed = item.reason
+                        break
+                payload = bytes(chunks)
+            else:
+                failed = head.reason
+            if failed:
+                headers["X-Amz-Function-Error"] = "Unhandled"
+                payload = inv.error_doc or json.dumps({"errorMessage": failed, "errorType": "Runtime.Unknown"}).encode()
+            return web.Response(status=200, body=payload, content_type="application/json", headers=headers)
+        finally:
+            inv.abandoned = True
+            if inv.done or inv.state == "queued":
+                self.invocations.pop(inv.id, None)
+            if not self.quiet:
+                ms = (time.perf_counter() - inv.t_submit) * 1000
+                where = f"instance {inv.instance.index}" if inv.instance else "not started"
+                log(f"inv {inv.id[:8]} invoke -> {'error: ' + failed if failed else 'ok'} {ms:.1f} ms ({where})")
 
     @staticmethod
     def _apply_headers(resp: web.StreamResponse, head: Head, inv: Invocation) -> None:
