@@ -224,9 +224,14 @@ fn missing_short_or_tampered_chunks_are_errors_never_installs() {
     let memory = SyncMemory::default();
     assert_eq!(
         block_on(sync_stored(&s, &cfg, &memory)),
-        Ok(SyncOutcome::Installed { version: v })
+        Ok(SyncOutcome::Installed { version: v.clone() })
     );
     assert!(catalog::current().source().starts_with("stored "));
+    assert_eq!(catalog::current().version(), v);
+    assert_eq!(
+        catalog::current().provider_count(),
+        catalog::embedded().provider_count()
+    );
     catalog::uninstall();
 }
 
