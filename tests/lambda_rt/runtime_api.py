@@ -33,6 +33,8 @@ What it does
   (chunked), under the prelude's status/headers/cookies.  A buffered answer
   ``{"statusCode","headers","cookies","body","isBase64Encoded"}`` is also
   accepted (any other JSON is returned as a 200 ``application/json`` body).
+  Answers carry ``x-rt-instance: <index>`` (not Lambda's: tells tests which
+  instance answered).
 
 * The Lambda Invoke API (as AWS's Runtime Interface Emulator serves it) on
   the same port: ``POST /2015-03-31/functions/{name}/invocations`` with the
@@ -888,6 +890,8 @@ class Runtime:
         for c in head.cookies:
             resp.headers.add("Set-Cookie", c)
         resp.headers["x-amzn-requestid"] = inv.id
+        if inv.instance is not None:  # the emulator's own: which instance answered
+            resp.headers["x-rt-instance"] = str(inv.instance.index)
 
 
 async def _main(args: argparse.Namespace) -> None:

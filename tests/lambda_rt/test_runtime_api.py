@@ -206,6 +206,7 @@ def test_one_invocation_per_instance_and_queueing(rt):
     assert all(r.status_code == 200 for r in results)
     pids = {r.json()["pid"] for r in results}
     assert len(pids) == 2  # both instances served
+    assert {r.headers["x-rt-instance"] for r in results} == {"0", "1"}
     # 6 requests, 2 instances, 400 ms each -> 3 rounds
     assert 1.15 < elapsed < 2.5, elapsed
 
