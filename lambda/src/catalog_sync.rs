@@ -1,5 +1,5 @@
 //! The gateway role's view of the stored catalog: at most once per
-//! `[catalog] sync_interval_s` an invocation starts a sync in a tokio task
+//! `[catalog] sync_interval_s` an invocation starts a sync in the background
 //! (one small DynamoDB read unless the stored version changed) and never
 //! waits for it; requests naming an unknown model wait for a sync in flight
 //! through the [`SyncGate`].
@@ -48,14 +48,19 @@ impl CatalogSync {
         self.gate.clone()
     }
 
-    /// Starts a sync in the background when one is due.
+    /// Starts a sync in the background when one is due, on a thread of its
+    /// own: checking and indexing a changed copy is milliseconds of CPU
+    /// (`cargo bench -p dx-core --bench catalog`), which on the runtime's
+    /// only thread would hold up the requests in flight. Its IO still runs
+    /// on the runtime (`Handle::block_on` while `main` drives the drivers).
     pub fn start_if_due(self: &Arc<Self>, now_ms: u64) {
         let me = self.clone();
         if let Some(sync) = self
             .gate
             .start_if_due(now_ms, move || Box::pin(async move { me.sync().await }))
         {
-            tokio::spawn(sync);
+            let runtime = tokio::runtime::Handle::current();
+            tokio::task::spawn_blocking(move || runtime.block_on(sync));
         }
     }
 
