@@ -204,6 +204,23 @@ class DynamoLocal:
             "AWS_SECRET_ACCESS_KEY": DYNAMODB_SECRET,
         }
 
+    def put_catalog_copy(self, table: str, text: bytes, version: str | None = None) -> str:
+        """A catalog copy written straight into ``table`` in the gateway's
+        layout (chunks of 256 KiB, then the pointer); ``version`` defaults to
+        the text's own tag (first 16 hex digits of its SHA-256)."""
+        import hashlib
+
+        version = version or hashlib.sha256(text).hexdigest()[:16]
+        chunk = 256 * 1024
+        parts = [text[i:i + chunk] for i in range(0, len(text), chunk)] or [b""]
+        for n, data in enumerate(parts):
+            self.client.put_item(TableName=table, Item={"pk": {"S": f"catalog#{version}#{n}"}, "data": {"B": data}})
+        self.client.put_item(TableName=table, Item={
+            "pk": {"S": "catalog"}, "version": {"S": version},
+            "parts": {"N": str(len(parts))}, "bytes": {"N": str(len(text))}, "saved_at": {"N": "0"},
+        })
+        return version
+
     def create_state_table(self, name: str) -> None:
         """The gateway's state table, as template.yaml declares it."""
         self.client.create_table(

@@ -132,18 +132,6 @@ def version_of(text: bytes) -> str:
     return hashlib.sha256(text).hexdigest()[:16]
 
 
-def put_copy(dynamodb, version: str, text: bytes) -> None:
-    """A catalog copy written straight into DynamoDB, chunks then pointer."""
-    chunk = 256 * 1024
-    parts = [text[i:i + chunk] for i in range(0, len(text), chunk)] or [b""]
-    for n, data in enumerate(parts):
-        dynamodb.client.put_item(TableName=STATE_TABLE, Item={"pk": {"S": f"catalog#{version}#{n}"}, "data": {"B": data}})
-    dynamodb.client.put_item(TableName=STATE_TABLE, Item={
-        "pk": {"S": "catalog"}, "version": {"S": version},
-        "parts": {"N": str(len(parts))}, "bytes": {"N": str(len(text))}, "saved_at": {"N": "0"},
-    })
-
-
 def stored_text(dynamodb) -> tuple[str, bytes]:
     items = catalog_items(dynamodb)
     pointer = items["catalog"]
@@ -266,12 +254,12 @@ def test_damaged_copies_in_dynamodb_are_refused(workdir, gateway_env, lambda_gat
     # 1. tampered: another version tag over an edited text (same length)
     tampered = good_text.replace(b"DX refresh probe", b"DX TAMPER probe!")
     assert len(tampered) == len(good_text) and tampered != good_text
-    put_copy(dynamodb, "feedfacefeedface", tampered)
+    dynamodb.put_catalog_copy(STATE_TABLE, tampered, version="feedfacefeedface")
     # the running instances look at it, refuse it and keep what they have
     keep_serving_the_probe(lambda_gateway, 3)
     # 2. garbage under its own correct tag (a torn or foreign write)
     garbage = b"#dx-catalog\t1\tgarbage\nP\tx\n"
-    put_copy(dynamodb, version_of(garbage), garbage)
+    dynamodb.put_catalog_copy(STATE_TABLE, garbage)
     keep_serving_the_probe(lambda_gateway, 3)
 
     # a fresh instance refuses it too, and starts (stays) on the embedded catalog
