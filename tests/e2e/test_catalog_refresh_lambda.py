@@ -230,6 +230,23 @@ def test_the_refreshed_model_is_served_and_priced(lambda_gateway, fleet, name):
     assert got["headers"]["authorization"] == "Bearer sk-fleet-openai"
 
 
+def test_a_fresh_instance_serves_the_refreshed_model_from_its_first_request(workdir, gateway_env, dynamodb, fleet):
+    """Its first request arrives while the stored copy is still loading:
+    the unknown model waits for that sync instead of being refused."""
+    env = {**gateway_env, **dynamodb.env(STATE_TABLE)}
+    fresh = start_lambda("lambda-first-request", workdir, env, instances=1)
+    try:
+        t = tag()
+        r = raw_post(fresh, {"model": PROBE_MODEL, "messages": user(f"hi {t}")})
+        assert r.status_code == 200, r.text
+        assert float(r.headers["x-dx-cost-usd"]) == pytest.approx(PROBE_COST, abs=1e-12)
+        fleet.request_with(PROBE_MODEL, t)
+        assert [line.get("outcome") for line in sync_log_lines(fresh)] == ["installed"]
+    finally:
+        assert fresh.proc is not None
+        fresh.proc.stop()
+
+
 def test_the_same_refresh_again_is_unchanged(refresh_fn, dynamodb):
     before = catalog_items(dynamodb)
     ok, summary = invoke(refresh_fn)
