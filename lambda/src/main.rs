@@ -14,6 +14,7 @@ mod state_table;
 
 use std::sync::Arc;
 
+use dx_core::ports::Env;
 use dx_core::Config;
 
 const EMBEDDED_CONFIG: &str = include_str!("../../dx.toml");
@@ -23,7 +24,7 @@ const ROLE_ENV: &str = "DX_ROLE";
 async fn main() -> Result<(), lambda_runtime::Error> {
     let shared = ports::Shared::from_process_env();
     let config = Arc::new(Config::load(EMBEDDED_CONFIG, &shared).map_err(|e| e.to_string())?);
-    let role = std::env::var(ROLE_ENV).unwrap_or_default();
+    let role = shared.var(ROLE_ENV).unwrap_or_default();
     let shared = Arc::new(shared);
     match role.as_str() {
         "" | "gateway" => gateway::run(shared, config).await,
