@@ -236,6 +236,19 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         metafunc.parametrize("gateway", selected_shells(), indirect=True, scope="session")
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests written for one shell (they use ``lambda_gateway`` or
+    ``worker_gateway`` directly) run only when ``DX_SHELLS`` picks it."""
+    shells = set(selected_shells())
+    keep, drop = [], []
+    for item in items:
+        bound = {s for s in KNOWN_SHELLS if f"{s}_gateway" in getattr(item, "fixturenames", ())}
+        (drop if bound and not bound & shells else keep).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
+
+
 @pytest.fixture(scope="session")
 def gateway(request: pytest.FixtureRequest) -> Gateway:
     return request.getfixturevalue(f"{request.param}_gateway")

@@ -31,6 +31,9 @@ from catalog_sources import (LITELLM, PROBE_CONTEXT, PROBE_INPUT_PER_M, PROBE_MO
 from conftest import MASTER_KEY, STATE_TABLE, start_lambda
 from sdk import check_error_body, raw_post, tag, user
 
+# Lambda only: run when DX_SHELLS picks the lambda shell (conftest).
+pytestmark = pytest.mark.usefixtures("lambda_gateway")
+
 PROBE = f"{PROBE_PROVIDER}/{PROBE_MODEL}"
 PROBE_COST = 3 * PROBE_INPUT_PER_M / 1e6 + 3 * PROBE_OUTPUT_PER_M / 1e6
 INVOKE = "/2015-03-31/functions/function/invocations"
