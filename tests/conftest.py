@@ -185,6 +185,7 @@ def start_lambda(name: str, workdir: Path, env: dict[str, str], instances: int, 
     """The Lambda binary under the local runtime (``tests/lambda_rt``), as
     ``name`` (log ``<workdir>/<name>.log``): its Function URL and Invoke API."""
     port_file = workdir / f"{name}.port"
+    port_file.unlink(missing_ok=True)  # a stale one would name a dead port
     argv = [
         sys.executable, str(RUNTIME_API),
         "--binary", str(lambda_binary()),

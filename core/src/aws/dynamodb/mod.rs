@@ -205,6 +205,10 @@ impl<P: HttpClient + Clock + Sleep> DynamoDb<P> {
 
     /// Any operation: its request as DynamoDB's JSON, its answer likewise.
     /// Retries what [`DynamoError`] deems retryable, with exponential backoff.
+    /// A retried write may already have been applied once (a 500 after the
+    /// write, a connection lost after the request went out): writes that are
+    /// not idempotent (`ADD` in an UpdateItem) should carry a condition that
+    /// a repeat fails.
     pub async fn call(&self, operation: &'static str, body: &Value) -> Result<Value, DynamoError> {
         let payload = Bytes::from(body.to_string());
         let mut attempt = 1;
