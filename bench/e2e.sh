@@ -18,6 +18,7 @@
 #   BENCH_LOAD_CPU=1          core for wrk, the clients and the fake upstream
 #   BENCH_SKIP_WORKER=1 / BENCH_SKIP_LAMBDA=1   leave a part out
 #   BENCH_EMULATOR=0          skip the tests/lambda_rt/runtime_api.py cross-check
+#   BENCH_STATE_TABLE=0       skip the cold starts with DX_STATE_TABLE (DynamoDB Local)
 #   BENCH_REFERENCE=0         skip the JS passthrough reference runs
 #
 # Only 127.0.0.1 is used. Every process started here runs in its own process
@@ -220,10 +221,15 @@ if [ "${BENCH_SKIP_LAMBDA:-}" != 1 ]; then
   if [ "${BENCH_EMULATOR:-1}" != 0 ] && [ -f tests/lambda_rt/runtime_api.py ]; then
     emulator=(--emulator tests/lambda_rt/runtime_api.py)
   fi
+  state_table=()
+  if [ "${BENCH_STATE_TABLE:-1}" != 0 ]; then
+    state_table=(--state-table)
+  fi
   run_fg lambda-bench timeout 400 taskset -c "$LOAD_CPU" \
     python3 bench/lambda_bench.py --binary target/lambda/dx-lambda --upstream-port "$up_port" \
       --out "$work/lambda.json" --log "$work/lambda-binary.log" --cpu "$GW_CPU" \
       --cold-runs "$COLD_RUNS" --n "$LAMBDA_N" "${emulator[@]+"${emulator[@]}"}" \
+      "${state_table[@]+"${state_table[@]}"}" \
     || die "lambda benchmark failed (see $work/lambda-bench.log, $work/lambda-binary.log)"
   lambda_json="$work/lambda.json"
 fi

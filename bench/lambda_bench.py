@@ -21,6 +21,9 @@ taken right where the runtime talks to it:
   vendor/lambda_runtime_api_client); a client without it loses ~40 ms per
   invocation to Nagle + delayed ACK on the plain server, because it writes
   the request head and the first body chunk separately.
+* cold init with a state table (--state-table): the same, with
+  DX_STATE_TABLE set against a DynamoDB Local that holds a stored catalog
+  copy, so that every start also starts loading it (in the background).
 * RSS: VmHWM / VmRSS from /proc/<pid>/status after all invocations; CPU-ms
   per invocation from /proc/<pid>/stat utime+stime over the measured ones.
 
@@ -46,6 +49,7 @@ import sys
 import tempfile
 import time
 import uuid
+from pathlib import Path
 
 sys.path.insert(0, os.path.dirname(__file__))
 import procstat  # noqa: E402
@@ -340,8 +344,8 @@ class Bench:
         self.log_path = a.log
         self.procs: list[asyncio.subprocess.Process] = []
 
-    async def spawn(self, rt: RuntimeAPI) -> tuple[asyncio.subprocess.Process, float]:
-        env = dict(self.env, AWS_LAMBDA_RUNTIME_API=f"127.0.0.1:{rt.port}")
+    async def spawn(self, rt: RuntimeAPI, extra_env: dict[str, str] | None = None) -> tuple[asyncio.subprocess.Process, float]:
+        env = dict(self.env, AWS_LAMBDA_RUNTIME_API=f"127.0.0.1:{rt.port}", **(extra_env or {}))
         mine = os.sched_getaffinity(0)
         os.sched_setaffinity(0, {self.a.cpu})  # the child inherits the spawning thread's mask
         try:
@@ -359,7 +363,7 @@ class Bench:
             proc.kill()
         await proc.wait()
 
-    async def cold_inits(self) -> dict:
+    async def cold_inits(self, extra_env: dict[str, str] | None = None) -> dict:
         times, failures = [], []
         deadline = time.monotonic() + self.a.max_seconds / 3
         for i in range(self.a.cold_runs):
@@ -368,7 +372,7 @@ class Bench:
                 break
             rt = RuntimeAPI()
             await rt.start()
-            proc, t0 = await self.spawn(rt)
+            proc, t0 = await self.spawn(rt, extra_env)
             try:
                 t1 = await asyncio.wait_for(rt.first_next, 5.0)
                 times.append((t1 - t0) * 1000)
@@ -517,12 +521,38 @@ def emulator_check(a: argparse.Namespace) -> dict:
     return out
 
 
+async def cold_inits_with_state_table(b: Bench, runs: int) -> dict:
+    sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests"))
+    from harness import start_dynamodb_local  # noqa: E402
+
+    with tempfile.TemporaryDirectory() as d:
+        try:
+            db = start_dynamodb_local(Path(d))
+        except RuntimeError as e:
+            return {"runs": 0, "failures": [f"DynamoDB Local: {e}"]}
+        try:
+            db.create_state_table("dx-bench")
+            root = Path(__file__).resolve().parent.parent
+            text = (root / "core" / "data" / "catalog.tsv").read_bytes()
+            text = text.replace(b"#dx-catalog\t1\t", b"#dx-catalog\t1\tstored ", 1)
+            version = db.put_catalog_copy("dx-bench", text)
+            out = await b.cold_inits(db.env("dx-bench"))
+            out["stored_version"] = version
+            return out
+        finally:
+            assert db.proc is not None
+            db.proc.stop()
+
+
 async def amain(a: argparse.Namespace) -> dict:
     b = Bench(a)
     res: dict = {"binary": a.binary, "binary_bytes": os.path.getsize(a.binary), "cpu": a.cpu}
     try:
         log(f"cold init x{a.cold_runs}")
         res["cold_init"] = await b.cold_inits()
+        if a.state_table:
+            log(f"cold init x{a.cold_runs} with DX_STATE_TABLE (DynamoDB Local holding a catalog copy)")
+            res["cold_init_state_table"] = await cold_inits_with_state_table(b, a.cold_runs)
         log(f"warm invocations: {a.warmup} warm-up + {a.n} measured, non-stream and stream")
         res["warm"] = await b.warm()
         log("again, with a Runtime API that ACKs every segment at once (TCP_QUICKACK)")
@@ -548,6 +578,8 @@ def main() -> None:
     p.add_argument("--cpu", type=int, default=0, help="core the binary runs on")
     p.add_argument("--max-seconds", type=float, default=180.0)
     p.add_argument("--emulator", help="also cross-check with this runtime_api.py")
+    p.add_argument("--state-table", action="store_true",
+                   help="also cold-start with DX_STATE_TABLE set (DynamoDB Local from node_modules, Java)")
     a = p.parse_args()
     res = asyncio.run(amain(a))
     if a.emulator:

@@ -24,6 +24,7 @@ BUDGETS = {
     "added_ttfb_ms": ("added TTFB, streamed, median", "ms", 1.0, "le"),
     "lambda_binary_bytes": ("Lambda binary", "MiB", 10 * MiB, "le"),
     "lambda_cold_init_ms": ("Lambda cold init, median", "ms", 30, "le"),
+    "lambda_cold_init_state_table_ms": ("Lambda cold init, state table set", "ms", 30, "le"),
     "lambda_rss_bytes": ("Lambda RSS (VmHWM)", "MiB", 32 * MiB, "le"),
 }
 
@@ -85,6 +86,7 @@ def final(a: argparse.Namespace) -> None:
         "added_ttfb_ms": g(wk, "ttfb", "added_ttfb_body_ms", "p50"),
         "lambda_binary_bytes": g(lm, "binary_bytes"),
         "lambda_cold_init_ms": g(lm, "cold_init", "init_ms", "p50"),
+        "lambda_cold_init_state_table_ms": g(lm, "cold_init_state_table", "init_ms", "p50"),
         "lambda_rss_bytes": (g(lm, "warm", "mem_kb", "VmHWM") or 0) * 1024 or None,
         "lambda_invocation_ms": g(lm, "warm", "non_stream", "invocation_ms", "p50"),
         "lambda_invocation_stream_ms": g(lm, "warm", "stream", "invocation_ms", "p50"),
@@ -174,6 +176,10 @@ def print_summary(r: dict) -> None:
         p("  Lambda (own Runtime API on 127.0.0.1, binary pinned to one core)")
         p(f"    cold init p50 {g(lm, 'cold_init', 'init_ms', 'p50')} ms (max {g(lm, 'cold_init', 'init_ms', 'max')}) over"
           f" {g(lm, 'cold_init', 'runs')} starts; VmHWM {g(w, 'mem_kb', 'VmHWM')} kB")
+        st = lm.get("cold_init_state_table")
+        if st:
+            p(f"    cold init with DX_STATE_TABLE p50 {g(st, 'init_ms', 'p50')} ms (max {g(st, 'init_ms', 'max')}) over"
+              f" {st.get('runs')} starts" + (f"; failures {st['failures'][:2]}" if st.get("failures") else ""))
         p(f"    per invocation p50: non-stream {g(w, 'non_stream', 'invocation_ms', 'p50')} ms, stream"
           f" {g(w, 'stream', 'invocation_ms', 'p50')} ms; with a quick-ACK Runtime API {g(q, 'non_stream', 'invocation_ms', 'p50')}"
           f" / {g(q, 'stream', 'invocation_ms', 'p50')} ms; CPU {g(q, 'non_stream', 'cpu_ms_per_invocation')} ms/invocation")

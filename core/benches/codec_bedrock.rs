@@ -184,9 +184,9 @@ fn whole_request(c: &mut Criterion) {
                     .unwrap()
             },
             |mut r| {
-                dx_core::codec::bedrock::sign_request(
+                dx_core::aws::sigv4::sign_request(
                     &mut r,
-                    &dx_core::codec::bedrock::Credentials {
+                    &dx_core::aws::sigv4::Credentials {
                         access_key_id: "AKIDEXAMPLE",
                         secret_access_key: "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
                         session_token: None,

@@ -25,6 +25,7 @@ pub mod cost;
 pub mod model_meta;
 pub mod tokens;
 
+pub mod aws;
 pub mod codec;
 pub mod ingress;
 pub mod ports;

@@ -1,81 +1,38 @@
-//! DX Gateway on AWS Lambda: a Function URL handler with response streaming.
-//! Adapts `lambda_http` types to `dx-core`; the ports run on tokio.
+//! DX Gateway on AWS Lambda. One binary, two roles chosen by `DX_ROLE`:
+//!
+//! - the gateway (default): a Function URL handler with response streaming
+//!   ([`gateway`]), which keeps its model catalog in step with the copy in
+//!   DynamoDB when `DX_STATE_TABLE` is set ([`catalog_sync`]);
+//! - `catalog-refresh`: the scheduled job that fetches the public catalog
+//!   sources and saves a validated copy to DynamoDB ([`catalog_refresh`]).
 
+mod catalog_refresh;
+mod catalog_sync;
+mod gateway;
 mod ports;
+mod state_table;
 
-use std::convert::Infallible;
 use std::sync::Arc;
 
-use bytes::Bytes;
-use dx_core::{Body, Config, Gateway, IncomingRequest};
-use futures::StreamExt;
-use http_body::Frame;
-use http_body_util::StreamBody;
-use lambda_http::{service_fn, Request, RequestExt};
-
-use crate::ports::LambdaPorts;
+use dx_core::ports::Env;
+use dx_core::Config;
 
 const EMBEDDED_CONFIG: &str = include_str!("../../dx.toml");
-
-type ResponseBody =
-    StreamBody<dx_core::ports::BoxStream<'static, Result<Frame<Bytes>, Infallible>>>;
+const ROLE_ENV: &str = "DX_ROLE";
 
 #[tokio::main(flavor = "current_thread")]
-async fn main() -> Result<(), lambda_http::Error> {
+async fn main() -> Result<(), lambda_runtime::Error> {
     let shared = ports::Shared::from_process_env();
     let config = Arc::new(Config::load(EMBEDDED_CONFIG, &shared).map_err(|e| e.to_string())?);
+    let role = shared.var(ROLE_ENV).unwrap_or_default();
     let shared = Arc::new(shared);
-    lambda_http::run_with_streaming_response(service_fn(move |event: Request| {
-        let ports = LambdaPorts::new(shared.clone());
-        let gateway = Gateway::new(ports.clone(), config.clone());
-        async move { Ok::<_, Infallible>(handle(gateway, ports, event).await) }
-    }))
-    .await
-}
-
-async fn handle(
-    gateway: Gateway<LambdaPorts>,
-    ports: LambdaPorts,
-    event: Request,
-) -> http::Response<ResponseBody> {
-    let query = event
-        .query_string_parameters_ref()
-        .map(|_| ())
-        .and(event.uri().query().map(str::to_owned));
-    let (parts, body) = event.into_parts();
-    let body = match body {
-        lambda_http::Body::Empty => Bytes::new(),
-        lambda_http::Body::Text(t) => Bytes::from(t),
-        lambda_http::Body::Binary(b) => Bytes::from(b),
-        _ => Bytes::new(),
-    };
-    let response = match gateway.precheck(parts.uri.path(), Some(body.len() as u64)) {
-        Some(refusal) => refusal,
-        None => {
-            gateway
-                .handle(IncomingRequest {
-                    method: parts.method,
-                    path: parts.uri.path().to_owned(),
-                    query,
-                    headers: parts.headers,
-                    body,
-                })
-                .await
-        }
-    };
-    let (parts, body) = response.into_parts();
-    let stream: dx_core::ports::BoxStream<'static, Bytes> = match body {
-        Body::Empty => Box::pin(futures::stream::empty()),
-        Body::Full(b) => Box::pin(futures::stream::once(async move { b })),
-        Body::Stream(s) => s,
-    };
-    // Deferred work runs after the last byte, still inside the invocation:
-    // Lambda may freeze the environment as soon as the response ends.
-    let finish = futures::stream::once(async move {
-        ports.run_deferred().await;
-    })
-    .filter_map(|()| async { None::<Bytes> });
-    let frames: dx_core::ports::BoxStream<'static, Result<Frame<Bytes>, Infallible>> =
-        Box::pin(stream.chain(finish).map(|b| Ok(Frame::data(b))));
-    http::Response::from_parts(parts, StreamBody::new(frames))
+    match role.as_str() {
+        "" | "gateway" => gateway::run(shared, config).await,
+        catalog_refresh::ROLE => catalog_refresh::run(shared, config).await,
+        other => Err(format!(
+            "{ROLE_ENV}={other:?}: expected `gateway` or `{}`",
+            catalog_refresh::ROLE
+        )
+        .into()),
+    }
 }

@@ -159,3 +159,8 @@ impl Log for LambdaPorts {
         println!("{line}");
     }
 }
+
+/// One JSON line for CloudWatch (the shell's own events; never secrets).
+pub fn log_json(line: &serde_json::Value) {
+    println!("{line}");
+}

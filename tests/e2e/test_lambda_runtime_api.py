@@ -34,7 +34,7 @@ INVOCATIONS = 20
 
 @pytest.fixture(scope="module")
 def one_instance(workdir, gateway_env):
-    gw = start_lambda(workdir, gateway_env, instances=1, name="lambda-one-instance")
+    gw = start_lambda("lambda-one-instance", workdir, gateway_env, instances=1)
     yield gw
     assert gw.proc is not None
     gw.proc.stop()

@@ -22,6 +22,11 @@ answers each Function URL event according to its ``rawPath``:
 ``/slow?ms=M``              sleeps M ms, then a buffered answer naming the pid
 ``/hang``                   never answers (for timeouts)
 =========================== ==================================================
+
+An Invoke API event (any JSON with an ``"invoke"`` key, not a Function URL
+event) is answered by that key: ``echo`` posts ``{"echo": <event>, "pid"}``,
+``http-shaped`` posts ``{"statusCode": 201, "body": "..."}`` (to show it is
+relayed as it is), ``error`` reports ``/error``, ``crash`` exits.
 """
 
 from __future__ import annotations
@@ -91,7 +96,22 @@ PRELUDE = json.dumps({
 }).encode()
 
 
+def handle_invoke(conn: Conn, req_id: str, event: dict) -> None:
+    what = event["invoke"]
+    if what == "error":
+        body = json.dumps({"errorType": "FakeError", "errorMessage": "the invocation broke"}).encode()
+        conn.request("POST", f"{BASE}/invocation/{req_id}/error", body, {"Lambda-Runtime-Function-Error-Type": "Unhandled"})
+        return
+    if what == "crash":
+        os._exit(5)
+    resp = {"statusCode": 201, "body": "not for a URL"} if what == "http-shaped" else {"echo": event, "pid": os.getpid()}
+    conn.request("POST", f"{BASE}/invocation/{req_id}/response", json.dumps(resp).encode(), {"Content-Type": "application/json"})
+
+
 def handle(conn: Conn, req_id: str, event: dict) -> None:
+    if "invoke" in event:
+        handle_invoke(conn, req_id, event)
+        return
     path = event.get("rawPath", "/")
     q = {k: v[0] for k, v in parse_qs(event.get("rawQueryString", "")).items()}
     if path == "/stream":

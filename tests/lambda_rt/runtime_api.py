@@ -33,6 +33,17 @@ What it does
   (chunked), under the prelude's status/headers/cookies.  A buffered answer
   ``{"statusCode","headers","cookies","body","isBase64Encoded"}`` is also
   accepted (any other JSON is returned as a 200 ``application/json`` body).
+  Answers carry ``x-rt-instance: <index>`` (not Lambda's: tells tests which
+  instance answered).
+
+* The Lambda Invoke API (as AWS's Runtime Interface Emulator serves it) on
+  the same port: ``POST /2015-03-31/functions/{name}/invocations`` with the
+  raw event as the body (synchronous ``RequestResponse`` invocations only)
+  answers 200 with the function's response payload as it was posted, or,
+  when the invocation failed, 200 with ``X-Amz-Function-Error: Unhandled``
+  and the error document (``{"errorType", "errorMessage"}``) -- what the
+  runtime posted to ``/error``, or one made up for a crash or a timeout.
+  Scheduled and other non-HTTP events go this way.
 
 * Failures: an ``/error`` report, an instance that dies, an invocation that
   outlives ``--timeout`` (the instance is killed, like Lambda) -> 502 if nothing
@@ -90,6 +101,7 @@ ERROR_IN_DATA = b"Lambda-Runtime-Function-Error-Type:"
 HOP_BY_HOP = {"content-length", "transfer-encoding", "connection", "keep-alive", "upgrade", "te", "trailer"}
 
 _RESP_RE = re.compile(rf"^{API}/runtime/invocation/([^/]+)/(response|error)$")
+_INVOKE_RE = re.compile(r"^/2015-03-31/functions/[^/]+/invocations$")
 
 
 def log(msg: str) -> None:
@@ -122,8 +134,12 @@ class Head:
 
 
 class Invocation:
-    def __init__(self, event: bytes, method: str, path: str):
+    def __init__(self, event: bytes, method: str, path: str, raw: bool = False):
         self.id = str(uuid.uuid4())
+        # raw: an Invoke API call, whose answer is the payload as posted
+        # (not an HTTP response object for a Function URL)
+        self.raw = raw
+        self.error_doc: bytes | None = None
         self.event = event
         self.method = method
         self.path = path
@@ -534,6 +550,7 @@ class Instance:
         if inv is None:
             await write_response(writer, 400, {"errorMessage": "Invalid request ID", "errorType": "InvalidRequestID"})
             return
+        inv.error_doc = body
         try:
             detail = json.loads(body)
             reason = f"{detail.get('errorType', '')}: {detail.get('errorMessage', '')}"
@@ -616,6 +633,9 @@ class Instance:
     def _finish_buffered(self, inv: Invocation, body: bytes) -> None:
         if len(body) > MAX_BUFFERED_RESPONSE:
             inv.fail(f"Response payload size ({len(body)} bytes) exceeded maximum allowed payload size ({MAX_BUFFERED_RESPONSE} bytes).")
+            return
+        if inv.raw:
+            inv.buffered(200, [("content-type", "application/json")], [], body)
             return
         try:
             doc = json.loads(body) if body else None
@@ -775,6 +795,8 @@ class Runtime:
     async def handle(self, request: web.Request) -> web.StreamResponse:
         if request.path == "/_rt/stats":
             return web.json_response(self.stats())
+        if request.method == "POST" and _INVOKE_RE.match(request.path):
+            return await self.invoke(request)
         body = await request.read()
         if len(body) > MAX_REQUEST_BYTES:
             return _lambda_error(413, f"Request must be smaller than {MAX_REQUEST_BYTES} bytes for the InvokeFunction operation", "RequestEntityTooLargeException")
@@ -828,6 +850,51 @@ class Runtime:
                 gap = f", head->body {inv.head_to_body_ms:.1f} ms" if inv.head_to_body_ms is not None else ""
                 log(f"inv {inv.id[:8]} {inv.method} {inv.path} -> {relayed} {ms:.1f} ms ({where}{gap})")
 
+    async def invoke(self, request: web.Request) -> web.Response:
+        """The Invoke API: the raw event in, the raw payload (or the error document) out."""
+        kind = request.headers.get("X-Amz-Invocation-Type", "RequestResponse")
+        if kind != "RequestResponse":
+            return _lambda_error(400, f"X-Amz-Invocation-Type {kind} is not emulated", "InvalidParameterValueException")
+        body = await request.read()
+        if len(body) > MAX_REQUEST_BYTES:
+            return _lambda_error(413, f"Request must be smaller than {MAX_REQUEST_BYTES} bytes for the InvokeFunction operation", "RequestEntityTooLargeException")
+        inv = Invocation(body or b"{}", "INVOKE", request.path, raw=True)
+        self.invocations[inv.id] = inv
+        self.total += 1
+        self.dispatcher.submit(inv)
+        headers = {"x-amzn-RequestId": inv.id, "X-Amz-Executed-Version": "$LATEST"}
+        payload, failed = b"", ""
+        try:
+            head = await inv.head
+            if head.kind == "buffered":
+                payload = head.body
+            elif head.kind == "stream":  # a raw streamed answer: gather it
+                chunks = bytearray()
+                while True:
+                    item = await inv.chunks.get()
+                    if isinstance(item, bytes):
+                        chunks += item
+                    elif item is END:
+                        break
+                    else:
+                        failed = item.reason
+                        break
+                payload = bytes(chunks)
+            else:
+                failed = head.reason
+            if failed:
+                headers["X-Amz-Function-Error"] = "Unhandled"
+                payload = inv.error_doc or json.dumps({"errorMessage": failed, "errorType": "Runtime.Unknown"}).encode()
+            return web.Response(status=200, body=payload, content_type="application/json", headers=headers)
+        finally:
+            inv.abandoned = True
+            if inv.done or inv.state == "queued":
+                self.invocations.pop(inv.id, None)
+            if not self.quiet:
+                ms = (time.perf_counter() - inv.t_submit) * 1000
+                where = f"instance {inv.instance.index}" if inv.instance else "not started"
+                log(f"inv {inv.id[:8]} invoke -> {'error: ' + failed if failed else 'ok'} {ms:.1f} ms ({where})")
+
     @staticmethod
     def _apply_headers(resp: web.StreamResponse, head: Head, inv: Invocation) -> None:
         for k, v in head.headers:
@@ -837,6 +904,8 @@ class Runtime:
         for c in head.cookies:
             resp.headers.add("Set-Cookie", c)
         resp.headers["x-amzn-requestid"] = inv.id
+        if inv.instance is not None:  # the emulator's own: which instance answered
+            resp.headers["x-rt-instance"] = str(inv.instance.index)
 
 
 async def _main(args: argparse.Namespace) -> None:

@@ -156,6 +156,34 @@ def test_function_url_event_shape(rt):
     assert env["FAKE_X"] == "from-env=with-equals"
 
 
+INVOKE = "/2015-03-31/functions/function/invocations"
+
+
+def test_invoke_api_relays_the_raw_event_and_payload(rt):
+    event = {"invoke": "echo", "source": "aws.events", "detail-type": "Scheduled Event", "detail": {}}
+    r = requests.post(f"{rt.base}{INVOKE}", json=event, timeout=10)
+    assert r.status_code == 200 and "X-Amz-Function-Error" not in r.headers
+    assert r.json()["echo"] == event  # the event as posted, not a Function URL event
+    assert r.headers["x-amzn-RequestId"]
+    # a payload that looks like an HTTP response is still the payload
+    r = requests.post(f"{rt.base}{INVOKE}", json={"invoke": "http-shaped"}, timeout=10)
+    assert r.status_code == 200 and r.json() == {"statusCode": 201, "body": "not for a URL"}
+    # any function name, like the Invoke API's path
+    r = requests.post(f"{rt.base}/2015-03-31/functions/dx-gateway/invocations", json={"invoke": "echo"}, timeout=10)
+    assert r.json()["echo"] == {"invoke": "echo"}
+
+
+def test_invoke_api_reports_function_errors(rt, fresh_rt):
+    r = requests.post(f"{rt.base}{INVOKE}", json={"invoke": "error"}, timeout=10)
+    assert r.status_code == 200 and r.headers["X-Amz-Function-Error"] == "Unhandled"
+    assert r.json() == {"errorType": "FakeError", "errorMessage": "the invocation broke"}
+    r = requests.post(f"{fresh_rt.base}{INVOKE}", json={"invoke": "crash"}, timeout=10)
+    assert r.status_code == 200 and r.headers["X-Amz-Function-Error"] == "Unhandled"
+    assert "exit status 5" in r.json()["errorMessage"]
+    r = requests.post(f"{rt.base}{INVOKE}", json={}, headers={"X-Amz-Invocation-Type": "Event"}, timeout=10)
+    assert r.status_code == 400
+
+
 def test_binary_body_is_base64(rt):
     raw = bytes(range(256))
     ev = requests.post(f"{rt.base}/echo-event", data=raw, timeout=10).json()["event"]
@@ -196,6 +224,7 @@ def test_one_invocation_per_instance_and_queueing(rt):
     assert all(r.status_code == 200 for r in results)
     pids = {r.json()["pid"] for r in results}
     assert len(pids) == 2  # both instances served
+    assert {r.headers["x-rt-instance"] for r in results} == {"0", "1"}
     # 6 requests, 2 instances, 400 ms each -> 3 rounds
     assert 1.15 < elapsed < 2.5, elapsed
 

@@ -169,6 +169,16 @@ impl Catalog {
         self.index.model_count()
     }
 
+    pub fn provider_count(&self) -> usize {
+        self.index.providers.len()
+    }
+
+    /// The version tag of this catalog's text, as a store keeps it
+    /// ([`refresh::version_of`]).
+    pub fn version(&self) -> String {
+        refresh::version_of(self.index.text)
+    }
+
     pub fn validate(&self) -> Result<(), String> {
         self.index.validate()
     }

@@ -8,18 +8,17 @@
 //! access keys, as in the AWS SDKs.
 
 mod encode;
-mod sigv4;
 mod stream;
 pub mod wire;
 
 pub use encode::{is_claude, render_request};
-pub use sigv4::{sign_request, Credentials};
 pub use stream::StreamDecoder;
 
 use bytes::Bytes;
 use http::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE};
 use http::{HeaderMap, HeaderValue, Method, StatusCode};
 
+use crate::aws::sigv4::{sign_request, Credentials};
 use crate::error::{ErrorKind, GatewayError};
 use crate::resolve::Deployment;
 use crate::unified::{ChatRequest, ChatResponse, Choice, FinishReason, Part, Usage};
@@ -159,7 +158,13 @@ pub fn build_request(
         region,
         SIGNING_SERVICE,
         now_ms,
-    )?;
+    )
+    .map_err(|e| {
+        config_error(format!(
+            "Could not sign the Bedrock request (SigV4): {}.",
+            e.reason()
+        ))
+    })?;
     Ok(request)
 }
 
