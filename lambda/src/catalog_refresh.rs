@@ -19,6 +19,15 @@ use crate::state_table::{catalog_store, CatalogStore};
 pub const ROLE: &str = "catalog-refresh";
 
 pub async fn run(shared: Arc<Shared>, config: Arc<Config>) -> Result<(), lambda_runtime::Error> {
+    if !config.catalog.refresh {
+        // Scheduled anyway (the template cannot read dx.toml): say so and do nothing.
+        return lambda_runtime::run(service_fn(|_event: LambdaEvent<Value>| async {
+            let summary = json!({"outcome": "disabled"});
+            log_json(&json!({"event": "catalog_refresh", "summary": summary}));
+            Ok::<_, Diagnostic>(summary)
+        }))
+        .await;
+    }
     let store = catalog_store(&shared)?.ok_or(
         "the catalog-refresh role needs DX_STATE_TABLE (the DynamoDB table to save the catalog to)",
     )?;

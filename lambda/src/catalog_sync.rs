@@ -24,10 +24,13 @@ pub struct CatalogSync {
 }
 
 impl CatalogSync {
-    /// `None` when no state table is set, or when DynamoDB cannot be
+    /// `None` when `[catalog] refresh = false`, when no state table is set, or when DynamoDB cannot be
     /// reached with this environment (logged once; the gateway then serves
     /// the embedded catalog).
     pub fn from_env(shared: &Arc<Shared>, config: &Config) -> Option<Arc<Self>> {
+        if !config.catalog.refresh {
+            return None;
+        }
         let store = match catalog_store(shared) {
             Ok(store) => store?,
             Err(e) => {
