@@ -448,3 +448,17 @@ pub fn token_counter(
     });
     Ok(ok(&body))
 }
+
+/// `GET /catalog/status`: which catalog this instance uses, so operators can
+/// see whether a refresh reached it.
+pub fn catalog_status() -> GatewayResponse {
+    let current = catalog::current();
+    let body = serde_json::json!({
+        "source": current.source(),
+        "version": current.version(),
+        "embedded": std::ptr::eq(current, catalog::embedded()),
+        "providers": current.provider_count(),
+        "models": current.model_count(),
+    });
+    json_response(StatusCode::OK, body.to_string())
+}

@@ -209,6 +209,11 @@ impl<P: Ports> Gateway<P> {
                 self.authenticate(&req.headers)?;
                 catalog_api::model_info(&self.config, &self.ports, req.query.as_deref())
             }
+            "/catalog/status" => {
+                expect_method(method, Method::GET)?;
+                self.authenticate(&req.headers)?;
+                Ok(catalog_api::catalog_status())
+            }
             "/cost/estimate" | "/v1/cost/estimate" => {
                 expect_method(method, Method::POST)?;
                 self.authenticate(&req.headers)?;

@@ -162,6 +162,8 @@ def test_before_any_refresh_instances_serve_the_embedded_catalog(lambda_gateway,
     for _ in range(INSTANCES):
         _, info = probe_info(lambda_gateway)
         assert not knows_probe(info) and info["priced"] is False, info
+    status = get(lambda_gateway, "/catalog/status").json()
+    assert status["embedded"] is True and status["source"].startswith("models.dev "), status
     # the snapshot's own models are there as always
     r = get(lambda_gateway, "/model/info", model="deepseek/deepseek-chat")
     assert r.json()["data"][0]["model_info"]["input_cost_per_token"] == 1.4e-7
@@ -216,6 +218,17 @@ def test_a_good_refresh_reaches_every_instance(refresh_fn, lambda_gateway, dynam
         assert info["input_cost_per_token"] == pytest.approx(PROBE_INPUT_PER_M / 1e6)
         assert info["output_cost_per_token"] == pytest.approx(PROBE_OUTPUT_PER_M / 1e6)
         assert info["name"] == "DX refresh probe" and info["sources"] == ["models.dev"]
+    # every instance reports the stored version as the catalog it uses
+    statuses: dict[str, dict] = {}
+    deadline = time.monotonic() + SYNC_BOUND_S
+    while len(statuses) < INSTANCES and time.monotonic() < deadline:
+        r = get(lambda_gateway, "/catalog/status")
+        assert r.status_code == 200, r.text
+        statuses[r.headers["x-rt-instance"]] = r.json()
+    assert len(statuses) == INSTANCES
+    for status in statuses.values():
+        assert status["embedded"] is False and status["version"] == summary["version"], status
+        assert status["models"] == summary["models"]
 
 
 @pytest.mark.parametrize("name", [PROBE, PROBE_MODEL])

@@ -85,7 +85,16 @@ def info_entry(r: requests.Response) -> dict:
     return body["data"][0] if "data" in body else body
 
 
+def catalog_status(gw) -> dict:
+    r = requests.get(f"{gw.base_url}/catalog/status", headers={"Authorization": f"Bearer {MASTER_KEY}"}, timeout=30)
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
 def test_probe_model_is_unknown_before_any_refresh(worker_gateway, client_for):
+    status = catalog_status(worker_gateway)
+    assert status["embedded"] is True and status["models"] > 6000
+    assert requests.get(f"{worker_gateway.base_url}/catalog/status", timeout=30).status_code == 401
     # Named with its provider it is routable, but the catalog knows nothing of it.
     entry = info_entry(model_info(worker_gateway, PROBE))
     assert entry["model_info"]["priced"] is False
@@ -133,6 +142,10 @@ def test_refresh_installs_and_stores_the_catalog(worker_gateway, fleet, workdir,
     assert version and stored
     assert version.decode().strip() == hashlib.sha256(stored).hexdigest()[:16]
     assert stored.startswith(b"#dx-catalog\t1\trefreshed from " + fleet.base_url.encode())
+    status = catalog_status(worker_gateway)
+    assert status["embedded"] is False
+    assert status["version"] == version.decode().strip()
+    assert status["source"].startswith("refreshed from " + fleet.base_url)
     assert f"\t{PROBE_MODEL}\t".encode() in stored or PROBE_MODEL.encode() in stored
 
     # Priced from the refreshed catalog: 3 prompt and 3 completion tokens.
