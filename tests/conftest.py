@@ -185,6 +185,9 @@ def start_worker(workdir: Path, gateway_env: dict[str, str], log_name: str = "wo
     except RuntimeError as e:
         proc.stop()
         _fail_start("worker", str(e))
+    except BaseException:  # a test timeout while waiting: leave no wrangler behind
+        proc.stop()
+        raise
     return Gateway("worker", base, proc)
 
 
@@ -225,6 +228,9 @@ def start_lambda(name: str, workdir: Path, env: dict[str, str], instances: int, 
     except RuntimeError as e:
         proc.stop()
         _fail_start(name, str(e))
+    except BaseException:  # a test timeout while waiting: leave no runtime behind
+        proc.stop()
+        raise
     return Gateway(name, base, proc)
 
 
