@@ -32,6 +32,8 @@ extern "C" {
         headers: &str,
         body: &JsValue,
     ) -> Result<web_sys::Response, JsValue>;
+    #[wasm_bindgen(js_name = useCheapMicrotasks)]
+    pub(crate) fn use_cheap_microtasks();
 }
 
 /// A list of header names as a JS array, built once per isolate.

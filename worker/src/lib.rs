@@ -27,6 +27,11 @@ fn config(ports: &WorkerPorts) -> std::result::Result<Arc<Config>, String> {
     Ok(CONFIG.get_or_init(|| parsed).clone())
 }
 
+#[event(start)]
+fn start() {
+    glue::use_cheap_microtasks();
+}
+
 thread_local! {
     static INGRESS_HEADER_NAMES: js_sys::Array = glue::names_array(INGRESS_HEADERS);
 }
