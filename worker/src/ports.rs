@@ -53,7 +53,7 @@ impl HttpClient for WorkerPorts {
             .map_err(|e| TransportError::InvalidRequest(js_message(&e)))?;
         let answer: js_sys::Array = wasm_bindgen_futures::JsFuture::from(promise)
             .await
-            .map_err(|e| TransportError::Connect(js_message(&e)))?
+            .map_err(send_error)?
             .unchecked_into();
         let status = answer
             .get(0)
@@ -88,6 +88,18 @@ impl HttpClient for WorkerPorts {
 
 thread_local! {
     static SUCCESS_HEADER_NAMES: js_sys::Array = crate::glue::names_array(UPSTREAM_SUCCESS_HEADERS);
+}
+
+/// `glue.js`'s `send` rejects with `[kind, message]`.
+fn send_error(e: JsValue) -> TransportError {
+    if let Some(pair) = e.dyn_ref::<js_sys::Array>() {
+        let message = pair.get(1).as_string().unwrap_or_default();
+        if pair.get(0).as_string().as_deref() == Some("invalid") {
+            return TransportError::InvalidRequest(message);
+        }
+        return TransportError::Connect(message);
+    }
+    TransportError::Connect(js_message(&e))
 }
 
 /// A JS exception's message, without the stack trace.
