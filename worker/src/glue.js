@@ -65,40 +65,68 @@ export function requestHead(request, names) {
   return request.method + "\n" + request.url + "\n" + pick(request.headers, names);
 }
 
-/** The request body as bytes. */
-export function requestBody(request) {
-  return request.arrayBuffer().then((b) => new Uint8Array(b));
+/**
+ * Promises the wasm side awaits report through one callback set once per
+ * instance, `settle(key, ok, value)`, rather than a pair of fresh wasm
+ * closures per promise (wasm-bindgen's JsFuture: two JS functions and two
+ * FinalizationRegistry entries each time).
+ */
+let settle = null;
+
+export function onSettled(callback) {
+  settle = callback;
+}
+
+function track(promise, key) {
+  // The callback of the instance that asked, even if it is reset meanwhile.
+  const callback = settle;
+  promise.then(
+    (value) => callback(key, true, value),
+    (error) => callback(key, false, error),
+  );
+}
+
+/** The request body as bytes, settled under `key`. */
+export function requestBody(request, key) {
+  track(request.arrayBuffer().then((b) => new Uint8Array(b)), key);
 }
 
 /**
- * Sends a request upstream. Resolves to [status, headers, body, bodyError]:
- * for a 2xx answer only the headers of `names`, else all of them; the body
- * whole as a Uint8Array when `whole` or not 2xx (bodyError set if reading it
- * failed), else the ReadableStream (or null). Rejects with ["invalid", message]
- * when the request cannot be built (workerd's fetch rejects with a TypeError
- * for a bad URL, method or header, before any IO) and ["connect", message]
- * when the upstream cannot be reached. (`fetch(url, init)` rather than
- * `fetch(new Request(...))`: one object less per request.)
+ * Sends a request upstream; the outcome settles under `key`. It resolves to
+ * [status, headers, body, bodyError]: for a 2xx answer only the headers of
+ * `names`, else all of them; the body whole as a Uint8Array when `whole` or
+ * not 2xx (bodyError set if reading it failed), else the ReadableStream (or
+ * null). It rejects with ["invalid", message] when the request cannot be
+ * built (workerd's fetch rejects with a TypeError for a bad URL, method or
+ * header, before any IO) and ["connect", message] when the upstream cannot
+ * be reached. (`fetch(url, init)` rather than `fetch(new Request(...))`: one
+ * object less per request.)
  */
-export function send(url, method, headers, body, whole, names) {
-  const init = { method, headers: headersInit(headers) };
-  // `body` is a view into wasm memory: copy it before anything can move it.
-  if (body.length > 0) init.body = body.slice();
-  return fetch(url, init).then(
-    (resp) => {
-      const status = resp.status;
-      const ok = status >= 200 && status < 300;
-      const head = ok ? pick(resp.headers, names) : all(resp.headers);
-      if (ok && !whole) return [status, head, resp.body, null];
-      return resp.arrayBuffer().then(
-        (b) => [status, head, new Uint8Array(b), null],
-        (e) => [status, head, null, message(e)],
-      );
-    },
-    (e) => {
-      throw [e instanceof TypeError ? "invalid" : "connect", message(e)];
-    },
-  );
+export function send(url, method, headers, body, whole, names, key) {
+  let answer;
+  try {
+    const init = { method, headers: headersInit(headers) };
+    // `body` is a view into wasm memory: copy it before anything can move it.
+    if (body.length > 0) init.body = body.slice();
+    answer = fetch(url, init).then(
+      (resp) => {
+        const status = resp.status;
+        const ok = status >= 200 && status < 300;
+        const head = ok ? pick(resp.headers, names) : all(resp.headers);
+        if (ok && !whole) return [status, head, resp.body, null];
+        return resp.arrayBuffer().then(
+          (b) => [status, head, new Uint8Array(b), null],
+          (e) => [status, head, null, message(e)],
+        );
+      },
+      (e) => {
+        throw [e instanceof TypeError ? "invalid" : "connect", message(e)];
+      },
+    );
+  } catch (e) {
+    answer = Promise.reject(["invalid", message(e)]);
+  }
+  track(answer, key);
 }
 
 /** A response with a whole body (`body` views wasm memory, hence the copy). */

@@ -2,6 +2,12 @@
 //! and the runtime's JS objects, through the few calls of `glue.js` (why:
 //! see there). Header lists cross as "name:value\n" lines.
 
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll, Waker};
+
 use bytes::Bytes;
 use dx_core::{Body, GatewayResponse};
 use futures::StreamExt;
@@ -12,8 +18,10 @@ use wasm_bindgen::JsCast;
 extern "C" {
     #[wasm_bindgen(js_name = requestHead)]
     fn request_head(request: &web_sys::Request, names: &js_sys::Array) -> String;
+    #[wasm_bindgen(js_name = onSettled)]
+    fn on_settled(callback: &Closure<dyn FnMut(u32, bool, JsValue)>);
     #[wasm_bindgen(js_name = requestBody)]
-    fn request_body(request: &web_sys::Request) -> js_sys::Promise;
+    fn request_body(request: &web_sys::Request, key: u32);
     #[wasm_bindgen(catch)]
     pub(crate) fn send(
         url: &str,
@@ -22,7 +30,8 @@ extern "C" {
         body: &[u8],
         whole: bool,
         names: &js_sys::Array,
-    ) -> Result<js_sys::Promise, JsValue>;
+        key: u32,
+    ) -> Result<(), JsValue>;
     #[wasm_bindgen(js_name = respondBytes, catch)]
     fn respond_bytes(status: u16, headers: &str, body: &[u8])
         -> Result<web_sys::Response, JsValue>;
@@ -67,12 +76,101 @@ impl RequestHead {
 
 /// The whole request body.
 pub(crate) async fn read_body(request: &web_sys::Request) -> Option<Bytes> {
-    let bytes = wasm_bindgen_futures::JsFuture::from(request_body(request))
-        .await
-        .ok()?;
+    let bytes = Settled::start(|key| {
+        request_body(request, key);
+        Ok(())
+    })
+    .await
+    .ok()?;
     Some(Bytes::from(
         bytes.unchecked_into::<js_sys::Uint8Array>().to_vec(),
     ))
+}
+
+/// A promise that `glue.js` tracks under a key (`track`), as a future of
+/// its outcome. Dropped before it settles, the outcome is discarded.
+pub(crate) struct Settled {
+    key: u32,
+    failed: Option<JsValue>,
+}
+
+#[derive(Default)]
+struct Slot {
+    outcome: Option<Result<JsValue, JsValue>>,
+    waker: Option<Waker>,
+}
+
+thread_local! {
+    static SLOTS: RefCell<HashMap<u32, Slot>> = RefCell::new(HashMap::new());
+    static NEXT_KEY: Cell<u32> = const { Cell::new(0) };
+    /// Registered with `glue.js` on first use (again after the instance is
+    /// reset: promises of the old instance then reach the old callback).
+    static ON_SETTLED: Closure<dyn FnMut(u32, bool, JsValue)> = {
+        let callback = Closure::new(settle);
+        on_settled(&callback);
+        callback
+    };
+}
+
+fn settle(key: u32, ok: bool, value: JsValue) {
+    let waker = SLOTS.with(|s| {
+        let mut slots = s.borrow_mut();
+        let slot = slots.get_mut(&key)?;
+        slot.outcome = Some(if ok { Ok(value) } else { Err(value) });
+        slot.waker.take()
+    });
+    if let Some(w) = waker {
+        w.wake();
+    }
+}
+
+impl Settled {
+    /// Runs `start` with a fresh key; it hands its promise to `glue.js`
+    /// under that key, or fails synchronously.
+    pub(crate) fn start(start: impl FnOnce(u32) -> Result<(), JsValue>) -> Self {
+        ON_SETTLED.with(|_| ());
+        let key = NEXT_KEY.with(|n| {
+            let key = n.get();
+            n.set(key.wrapping_add(1));
+            key
+        });
+        SLOTS.with(|s| s.borrow_mut().insert(key, Slot::default()));
+        let failed = start(key).err();
+        Settled { key, failed }
+    }
+}
+
+impl Future for Settled {
+    type Output = Result<JsValue, JsValue>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        if let Some(e) = self.failed.take() {
+            return Poll::Ready(Err(e));
+        }
+        let key = self.key;
+        SLOTS.with(|s| {
+            let mut slots = s.borrow_mut();
+            let Some(slot) = slots.get_mut(&key) else {
+                return Poll::Ready(Err(JsValue::from_str("already settled")));
+            };
+            match slot.outcome.take() {
+                Some(outcome) => {
+                    slots.remove(&key);
+                    Poll::Ready(outcome)
+                }
+                None => {
+                    slot.waker = Some(cx.waker().clone());
+                    Poll::Pending
+                }
+            }
+        })
+    }
+}
+
+impl Drop for Settled {
+    fn drop(&mut self) {
+        SLOTS.with(|s| s.borrow_mut().remove(&self.key));
+    }
 }
 
 /// Path and query of a serialized absolute URL (a `Request.url`, which the

@@ -39,22 +39,23 @@ impl HttpClient for WorkerPorts {
         let (parts, body) = req.into_parts();
         let whole = parts.extensions.get::<ReadWhole>().is_some();
         let headers = crate::glue::flatten_headers(&parts.headers);
-        let promise = SUCCESS_HEADER_NAMES
-            .with(|names| {
+        let url = parts.uri.to_string();
+        let answer: js_sys::Array = crate::glue::Settled::start(|key| {
+            SUCCESS_HEADER_NAMES.with(|names| {
                 crate::glue::send(
-                    &parts.uri.to_string(),
+                    &url,
                     parts.method.as_str(),
                     &headers,
                     &body,
                     whole,
                     names,
+                    key,
                 )
             })
-            .map_err(|e| TransportError::InvalidRequest(js_message(&e)))?;
-        let answer: js_sys::Array = wasm_bindgen_futures::JsFuture::from(promise)
-            .await
-            .map_err(send_error)?
-            .unchecked_into();
+        })
+        .await
+        .map_err(send_error)?
+        .unchecked_into();
         let status = answer
             .get(0)
             .as_f64()
