@@ -271,6 +271,25 @@ pub fn format_cost(cost: f64) -> String {
     if !cost.is_finite() || cost <= 0.0 {
         return "0".into();
     }
+    // Fast path (fixed-precision formatting falls back to slow bignum
+    // arithmetic for most costs; this runs on every priced answer). Below
+    // 4096 an f64's neighbours are under 1e-12 apart, so when the shortest
+    // round-trip decimal has at most 12 decimals it is also the value rounded
+    // to 12 decimals, which is what the slow path prints.
+    if cost < 4096.0 {
+        let shortest = cost.to_string();
+        if shortest
+            .split_once('.')
+            .is_none_or(|(_, frac)| frac.len() <= 12)
+        {
+            return shortest;
+        }
+    }
+    format_cost_fixed(cost)
+}
+
+/// The value rounded to 12 decimals, trailing zeros dropped.
+fn format_cost_fixed(cost: f64) -> String {
     let s = format!("{cost:.12}");
     let s = s.trim_end_matches('0').trim_end_matches('.');
     if s.is_empty() || s == "0" {
