@@ -14,6 +14,8 @@ use futures::StreamExt;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
+use crate::fnv::FnvBuild;
+
 #[wasm_bindgen(module = "/src/glue.js")]
 extern "C" {
     #[wasm_bindgen(js_name = requestHead)]
@@ -101,7 +103,7 @@ struct Slot {
 }
 
 thread_local! {
-    static SLOTS: RefCell<HashMap<u32, Slot>> = RefCell::new(HashMap::new());
+    static SLOTS: RefCell<HashMap<u32, Slot, FnvBuild>> = RefCell::new(HashMap::default());
     static NEXT_KEY: Cell<u32> = const { Cell::new(0) };
     /// Registered with `glue.js` on first use (again after the instance is
     /// reset: promises of the old instance then reach the old callback).

@@ -3,6 +3,7 @@
 //! implements its ports with `fetch`, `setTimeout`, `Date.now()` and
 //! `ctx.waitUntil`.
 
+mod fnv;
 mod glue;
 mod ports;
 

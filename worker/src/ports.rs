@@ -13,6 +13,8 @@ use dx_core::ports::{
     UpstreamResponse,
 };
 use dx_core::UPSTREAM_SUCCESS_HEADERS;
+
+use crate::fnv::FnvBuild;
 use futures::StreamExt;
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
@@ -143,7 +145,7 @@ struct TimerSlot {
 
 thread_local! {
     /// The armed timers, by key.
-    static TIMERS: RefCell<HashMap<u32, TimerSlot>> = RefCell::new(HashMap::new());
+    static TIMERS: RefCell<HashMap<u32, TimerSlot, FnvBuild>> = RefCell::new(HashMap::default());
     static NEXT_TIMER: Cell<u32> = const { Cell::new(0) };
     /// One callback for all timers, which `setTimeout` hands the timer's key:
     /// a closure per timer would be a JS function to create, and to collect,
@@ -248,7 +250,8 @@ impl Background for WorkerPorts {
 thread_local! {
     /// Vars and secrets are fixed for the life of an isolate; each uncached
     /// lookup is a round trip into JS (and a thrown error when absent).
-    static ENV_CACHE: RefCell<HashMap<String, Option<String>>> = RefCell::new(HashMap::new());
+    static ENV_CACHE: RefCell<HashMap<String, Option<String>, FnvBuild>> =
+        RefCell::new(HashMap::default());
 }
 
 impl Env for WorkerPorts {
