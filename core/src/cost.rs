@@ -271,18 +271,23 @@ pub fn format_cost(cost: f64) -> String {
     if !cost.is_finite() || cost <= 0.0 {
         return "0".into();
     }
-    // Fast path (fixed-precision formatting falls back to slow bignum
-    // arithmetic for most costs; this runs on every priced answer). Below
-    // 4096 an f64's neighbours are under 1e-12 apart, so when the shortest
-    // round-trip decimal has at most 12 decimals it is also the value rounded
-    // to 12 decimals, which is what the slow path prints.
+    // Fast path: fixed-precision formatting falls back to slow bignum
+    // arithmetic for most costs, and this runs on every priced answer. Below
+    // 4096, cost × 10¹² is under 2⁵², so the float product is within 0.25 of
+    // the exact one and rounds the same way unless it lies near a half.
     if cost < 4096.0 {
-        let shortest = cost.to_string();
-        if shortest
-            .split_once('.')
-            .is_none_or(|(_, frac)| frac.len() <= 12)
-        {
-            return shortest;
+        let scaled = cost * 1e12;
+        let frac = scaled - scaled.floor();
+        if (frac - 0.5).abs() > 0.3 {
+            let n = scaled.round() as u64;
+            if n > 0 {
+                let (int, dec) = (n / 1_000_000_000_000, n % 1_000_000_000_000);
+                if dec == 0 {
+                    return int.to_string();
+                }
+                let dec = format!("{dec:012}");
+                return format!("{int}.{}", dec.trim_end_matches('0'));
+            }
         }
     }
     format_cost_fixed(cost)

@@ -321,6 +321,16 @@ fn format_cost_fast_path_prints_what_fixed_precision_prints() {
             }
         }
     }
+    // Input plus output at different rates, as completion_cost adds them.
+    for (input, output) in [(0.15, 0.6), (2.5, 10.0), (3.0, 15.0), (0.075, 0.3)] {
+        for prompt in (1..3_000u64).step_by(13) {
+            for completion in [1u64, 7, 42, 333, 1_000] {
+                let cost = input / 1e6 * prompt as f64 + output / 1e6 * completion as f64;
+                assert_eq!(format_cost(cost), format_cost_fixed(cost), "{cost:e}");
+                checked += 1;
+            }
+        }
+    }
     let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
     for _ in 0..200_000 {
         x ^= x << 13;
