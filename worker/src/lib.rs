@@ -6,6 +6,7 @@
 mod fnv;
 mod glue;
 mod ports;
+mod task;
 
 use std::sync::{Arc, OnceLock};
 
@@ -37,8 +38,28 @@ thread_local! {
     static INGRESS_HEADER_NAMES: js_sys::Array = glue::names_array(INGRESS_HEADERS);
 }
 
-#[event(fetch)]
-async fn fetch(req: web_sys::Request, env: Env, ctx: Context) -> Result<web_sys::Response> {
+/// The fetch handler's export, as `#[event(fetch)]` would make it but run by
+/// `task` (no executor hop per wake-up).
+#[wasm_bindgen::prelude::wasm_bindgen]
+pub fn fetch(req: web_sys::Request, env: Env, ctx: worker::worker_sys::Context) -> js_sys::Promise {
+    task::promise(async move {
+        match handle_fetch(req, env, Context::new(ctx)).await {
+            Ok(response) => response.into(),
+            Err(e) => {
+                worker::console_error!("{e}");
+                internal_error().map_or(wasm_bindgen::JsValue::NULL, Into::into)
+            }
+        }
+    })
+}
+
+fn internal_error() -> Option<web_sys::Response> {
+    let init = web_sys::ResponseInit::new();
+    init.set_status(500);
+    web_sys::Response::new_with_opt_str_and_init(Some("INTERNAL SERVER ERROR"), &init).ok()
+}
+
+async fn handle_fetch(req: web_sys::Request, env: Env, ctx: Context) -> Result<web_sys::Response> {
     let ports = WorkerPorts::new(env, ctx);
     let config = match config(&ports) {
         Ok(c) => c,
