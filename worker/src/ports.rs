@@ -271,14 +271,9 @@ impl Env for WorkerPorts {
 }
 
 impl Log for WorkerPorts {
+    /// After the response (see `logAfterResponse` in glue.js).
     fn log(&self, line: &str) {
-        console_log(line);
+        let ctx: &worker::worker_sys::Context = (*self.ctx).as_ref();
+        crate::glue::log_after_response(ctx, line);
     }
-}
-
-#[wasm_bindgen::prelude::wasm_bindgen]
-extern "C" {
-    /// `console.log` of one string, passed without an intermediate copy.
-    #[wasm_bindgen(js_namespace = console, js_name = log)]
-    fn console_log(line: &str);
 }
