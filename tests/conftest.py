@@ -171,7 +171,7 @@ def start_worker(workdir: Path, gateway_env: dict[str, str], log_name: str = "wo
         "--inspector-port", str(free_port()),
         "--persist-to", str(worker_state_dir(workdir)),
         "--show-interactive-dev-session=false",
-        "--log-level", "warn",
+        "--log-level", os.environ.get("DX_WORKER_LOG_LEVEL", "warn"),
         # GET /__scheduled runs the cron handler (the catalog refresh tests).
         "--test-scheduled",
     ]

@@ -271,6 +271,30 @@ pub fn format_cost(cost: f64) -> String {
     if !cost.is_finite() || cost <= 0.0 {
         return "0".into();
     }
+    // Fast path: fixed-precision formatting falls back to slow bignum
+    // arithmetic for most costs, and this runs on every priced answer. Below
+    // 4096, cost × 10¹² is under 2⁵², so the float product is within 0.25 of
+    // the exact one and rounds the same way unless it lies near a half.
+    if cost < 4096.0 {
+        let scaled = cost * 1e12;
+        let frac = scaled - scaled.floor();
+        if (frac - 0.5).abs() > 0.3 {
+            let n = scaled.round() as u64;
+            if n > 0 {
+                let (int, dec) = (n / 1_000_000_000_000, n % 1_000_000_000_000);
+                if dec == 0 {
+                    return int.to_string();
+                }
+                let dec = format!("{dec:012}");
+                return format!("{int}.{}", dec.trim_end_matches('0'));
+            }
+        }
+    }
+    format_cost_fixed(cost)
+}
+
+/// The value rounded to 12 decimals, trailing zeros dropped.
+fn format_cost_fixed(cost: f64) -> String {
     let s = format!("{cost:.12}");
     let s = s.trim_end_matches('0').trim_end_matches('.');
     if s.is_empty() || s == "0" {

@@ -4,14 +4,16 @@
 //! `ctx.waitUntil`.
 
 mod catalog;
+mod fnv;
+mod glue;
 mod ports;
+mod task;
 
 use std::sync::{Arc, OnceLock};
 
 use bytes::Bytes;
 use dx_core::{Body, Config, Gateway, GatewayResponse, IncomingRequest, INGRESS_HEADERS};
-use futures::StreamExt;
-use worker::{event, Context, Env, Request, Result, ScheduleContext, ScheduledEvent};
+use worker::{event, Context, Env, Result, ScheduleContext, ScheduledEvent};
 
 use crate::ports::WorkerPorts;
 
@@ -28,8 +30,37 @@ fn config(ports: &WorkerPorts) -> std::result::Result<Arc<Config>, String> {
     Ok(CONFIG.get_or_init(|| parsed).clone())
 }
 
-#[event(fetch)]
-async fn fetch(mut req: Request, env: Env, ctx: Context) -> Result<web_sys::Response> {
+#[event(start)]
+fn start() {
+    glue::use_cheap_microtasks();
+}
+
+thread_local! {
+    static INGRESS_HEADER_NAMES: js_sys::Array = glue::names_array(INGRESS_HEADERS);
+}
+
+/// The fetch handler's export, as `#[event(fetch)]` would make it but run by
+/// `task` (no executor hop per wake-up).
+#[wasm_bindgen::prelude::wasm_bindgen]
+pub fn fetch(req: web_sys::Request, env: Env, ctx: worker::worker_sys::Context) -> js_sys::Promise {
+    task::promise(async move {
+        match handle_fetch(req, env, Context::new(ctx)).await {
+            Ok(response) => response.into(),
+            Err(e) => {
+                worker::console_error!("{e}");
+                internal_error().map_or(wasm_bindgen::JsValue::NULL, Into::into)
+            }
+        }
+    })
+}
+
+fn internal_error() -> Option<web_sys::Response> {
+    let init = web_sys::ResponseInit::new();
+    init.set_status(500);
+    web_sys::Response::new_with_opt_str_and_init(Some("INTERNAL SERVER ERROR"), &init).ok()
+}
+
+async fn handle_fetch(req: web_sys::Request, env: Env, ctx: Context) -> Result<web_sys::Response> {
     let ports = WorkerPorts::new(env, ctx);
     let config = match config(&ports) {
         Ok(c) => c,
@@ -50,37 +81,25 @@ async fn fetch(mut req: Request, env: Env, ctx: Context) -> Result<web_sys::Resp
         catalog::sync_if_due(&gate, &ports, &config);
         gateway = gateway.with_catalog_sync(gate);
     }
-    let declared = req
-        .headers()
-        .get("content-length")
-        .ok()
-        .flatten()
+    let head = INGRESS_HEADER_NAMES.with(|names| glue::RequestHead::read(&req, names));
+    let declared = head
+        .headers
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    let url = req.url()?;
-    if let Some(refusal) = gateway.precheck(url.path(), declared) {
+    if let Some(refusal) = gateway.precheck(&head.path, declared) {
         return into_worker(refusal);
     }
-    let mut headers = http::HeaderMap::new();
-    let incoming = req.headers();
-    for name in INGRESS_HEADERS {
-        if let Some(value) = incoming.get(name).ok().flatten() {
-            if let Ok(v) = http::HeaderValue::from_str(&value) {
-                headers.insert(*name, v);
-            }
-        }
-    }
-    let method =
-        http::Method::from_bytes(req.method().as_ref().as_bytes()).unwrap_or(http::Method::GET);
-    let body = if method == http::Method::GET || method == http::Method::HEAD {
+    let body = if head.method == http::Method::GET || head.method == http::Method::HEAD {
         Bytes::new()
     } else {
-        Bytes::from(req.bytes().await.unwrap_or_default())
+        glue::read_body(&req).await.unwrap_or_default()
     };
     let incoming = IncomingRequest {
-        method,
-        path: url.path().to_owned(),
-        query: url.query().map(str::to_owned),
-        headers,
+        method: head.method,
+        path: head.path,
+        query: head.query,
+        headers: head.headers,
         body,
     };
     into_worker(gateway.handle(incoming).await)
@@ -96,30 +115,6 @@ async fn scheduled(event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
     }
 }
 
-/// Builds the JS response directly: workers-rs's `Response` would copy the
-/// body and headers once more on the way out.
 fn into_worker(resp: GatewayResponse) -> Result<web_sys::Response> {
-    let (parts, body) = resp.into_parts();
-    let headers = web_sys::Headers::new()?;
-    for (name, value) in &parts.headers {
-        if let Ok(v) = value.to_str() {
-            headers.append(name.as_str(), v)?;
-        }
-    }
-    let init = web_sys::ResponseInit::new();
-    init.set_status(parts.status.as_u16());
-    init.set_headers(&headers);
-    let response = match body {
-        Body::Empty => web_sys::Response::new_with_opt_str_and_init(None, &init)?,
-        Body::Full(bytes) => web_sys::Response::new_with_opt_buffer_source_and_init(
-            Some(&js_sys::Uint8Array::from(&bytes[..])),
-            &init,
-        )?,
-        Body::Stream(stream) => {
-            let chunks = stream.map(|b| Ok(js_sys::Uint8Array::from(&b[..]).into()));
-            let readable = wasm_streams::ReadableStream::from_stream(chunks).into_raw();
-            web_sys::Response::new_with_opt_readable_stream_and_init(Some(&readable), &init)?
-        }
-    };
-    Ok(response)
+    glue::into_js(resp)
 }

@@ -13,9 +13,11 @@ use dx_core::ports::{
     UpstreamResponse,
 };
 use dx_core::UPSTREAM_SUCCESS_HEADERS;
+
+use crate::fnv::FnvBuild;
 use futures::StreamExt;
 use wasm_bindgen::closure::Closure;
-use wasm_bindgen::JsCast;
+use wasm_bindgen::{JsCast, JsValue};
 
 #[derive(Clone)]
 pub struct WorkerPorts {
@@ -47,75 +49,63 @@ impl WorkerPorts {
     pub fn wait_until(&self, work: impl std::future::Future<Output = ()> + 'static) {
         match &self.ctx {
             Some(ctx) => ctx.wait_until(work),
-            None => wasm_bindgen_futures::spawn_local(work),
+            // Polled on its own; the scheduled handler outlives it.
+            None => {
+                let _ = crate::task::promise(async move {
+                    work.await;
+                    wasm_bindgen::JsValue::UNDEFINED
+                });
+            }
         }
     }
 }
 
-/// `fetch` through web-sys directly: workers-rs's `Fetch` converts the JS
-/// response into its own type and back, which costs several boundary
-/// crossings per request on the hot path.
+/// `fetch` through `glue.js`: one call builds and sends the request and, for
+/// a buffered or failed answer, reads the whole body too.
 impl HttpClient for WorkerPorts {
     async fn send(&self, req: http::Request<Bytes>) -> Result<UpstreamResponse, TransportError> {
         let (parts, body) = req.into_parts();
-        let buffered = parts.extensions.get::<ReadWhole>().is_some();
-        let invalid = |what: String| TransportError::InvalidRequest(what);
-        let headers = web_sys::Headers::new().map_err(|_| invalid("headers".into()))?;
-        for (name, value) in &parts.headers {
-            let value = value
-                .to_str()
-                .map_err(|_| invalid(format!("header {name}")))?;
-            headers
-                .append(name.as_str(), value)
-                .map_err(|_| invalid(format!("header {name}")))?;
+        let whole = parts.extensions.get::<ReadWhole>().is_some();
+        let headers = crate::glue::flatten_headers(&parts.headers);
+        let url = parts.uri.to_string();
+        let answer: js_sys::Array = crate::glue::Settled::start(|key| {
+            SUCCESS_HEADER_NAMES.with(|names| {
+                crate::glue::send(
+                    &url,
+                    parts.method.as_str(),
+                    &headers,
+                    &body,
+                    whole,
+                    names,
+                    key,
+                )
+            })
+        })
+        .await
+        .map_err(send_error)?
+        .unchecked_into();
+        let status = answer
+            .get(0)
+            .as_f64()
+            .and_then(|s| http::StatusCode::from_u16(s as u16).ok())
+            .unwrap_or(http::StatusCode::BAD_GATEWAY);
+        let head = answer.get(1).as_string().unwrap_or_default();
+        let header_map = crate::glue::parse_headers(head.split('\n'));
+        if let Some(error) = answer.get(3).as_string() {
+            return Err(TransportError::Interrupted(error));
         }
-        let init = web_sys::RequestInit::new();
-        init.set_method(parts.method.as_str());
-        init.set_headers(&headers);
-        if !body.is_empty() {
-            init.set_body(&js_sys::Uint8Array::from(&body[..]));
-        }
-        let request = web_sys::Request::new_with_str_and_init(&parts.uri.to_string(), &init)
-            .map_err(|e| invalid(format!("{e:?}")))?;
-        let global: web_sys::WorkerGlobalScope = js_sys::global().unchecked_into();
-        let response: web_sys::Response =
-            wasm_bindgen_futures::JsFuture::from(global.fetch_with_request(&request))
-                .await
-                .map_err(|e| TransportError::Connect(js_message(&e)))?
-                .unchecked_into();
-        let status =
-            http::StatusCode::from_u16(response.status()).unwrap_or(http::StatusCode::BAD_GATEWAY);
-        let upstream_headers = response.headers();
-        let mut header_map = http::HeaderMap::new();
-        if status.is_success() {
-            for name in UPSTREAM_SUCCESS_HEADERS {
-                if let Some(value) = upstream_headers.get(name).ok().flatten() {
-                    if let Ok(v) = http::HeaderValue::from_str(&value) {
-                        header_map.insert(*name, v);
-                    }
-                }
-            }
-        } else {
-            copy_all_headers(&upstream_headers, &mut header_map);
-        }
-        if buffered || !status.is_success() {
-            // One arrayBuffer() promise instead of a reader loop across the boundary.
-            let promise = response
-                .array_buffer()
-                .map_err(|_| TransportError::Interrupted("body already used".into()))?;
-            let buffer = wasm_bindgen_futures::JsFuture::from(promise)
-                .await
-                .map_err(|e| TransportError::Interrupted(js_message(&e)))?;
-            let bytes = Bytes::from(js_sys::Uint8Array::new(&buffer).to_vec());
+        let body = answer.get(2);
+        if let Some(bytes) = body.dyn_ref::<js_sys::Uint8Array>() {
+            let bytes = Bytes::from(bytes.to_vec());
             return Ok(UpstreamResponse::full(status, header_map, bytes));
         }
-        let body: ByteStream = match response.body() {
-            Some(stream) => Box::pin(worker::ByteStream::from(stream).map(|chunk| {
+        let body: ByteStream = match body.dyn_into::<web_sys::ReadableStream>() {
+            Ok(stream) => Box::pin(worker::ByteStream::from(stream).map(|chunk| {
                 chunk
                     .map(Bytes::from)
                     .map_err(|e| TransportError::Interrupted(e.to_string()))
             })),
-            None => Box::pin(futures::stream::empty()),
+            Err(_) => Box::pin(futures::stream::empty()),
         };
         Ok(UpstreamResponse {
             status,
@@ -125,22 +115,20 @@ impl HttpClient for WorkerPorts {
     }
 }
 
-fn copy_all_headers(from: &web_sys::Headers, to: &mut http::HeaderMap) {
-    let Ok(Some(entries)) = js_sys::try_iter(from) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        let pair: js_sys::Array = entry.unchecked_into();
-        let (Some(name), Some(value)) = (pair.get(0).as_string(), pair.get(1).as_string()) else {
-            continue;
-        };
-        if let (Ok(n), Ok(v)) = (
-            http::HeaderName::from_bytes(name.as_bytes()),
-            http::HeaderValue::from_str(&value),
-        ) {
-            to.append(n, v);
+thread_local! {
+    static SUCCESS_HEADER_NAMES: js_sys::Array = crate::glue::names_array(UPSTREAM_SUCCESS_HEADERS);
+}
+
+/// `glue.js`'s `send` rejects with `[kind, message]`.
+fn send_error(e: JsValue) -> TransportError {
+    if let Some(pair) = e.dyn_ref::<js_sys::Array>() {
+        let message = pair.get(1).as_string().unwrap_or_default();
+        if pair.get(0).as_string().as_deref() == Some("invalid") {
+            return TransportError::InvalidRequest(message);
         }
+        return TransportError::Connect(message);
     }
+    TransportError::Connect(js_message(&e))
 }
 
 /// A JS exception's message, without the stack trace.
@@ -153,7 +141,7 @@ fn js_message(e: &wasm_bindgen::JsValue) -> String {
 
 impl Clock for WorkerPorts {
     fn now_ms(&self) -> u64 {
-        worker::Date::now().as_millis()
+        js_sys::Date::now() as u64
     }
 }
 
@@ -167,16 +155,40 @@ impl Sleep for WorkerPorts {
 /// (workers-rs's `Delay` keeps the waker of its first poll, so a timer kept
 /// across polls from different tasks — an idle timeout over a response body
 /// that JS pulls chunk by chunk — would never wake its current poller.)
+/// It is only armed when first polled, so a race it loses at once (a body
+/// already read) costs nothing.
 struct Timer {
     ms: u64,
-    state: Rc<TimerState>,
-    armed: Option<(i32, Closure<dyn FnMut()>)>,
+    /// Once armed: its key in `TIMERS` and the `setTimeout` handle.
+    armed: Option<(u32, i32)>,
 }
 
 #[derive(Default)]
-struct TimerState {
-    fired: Cell<bool>,
-    waker: RefCell<Option<Waker>>,
+struct TimerSlot {
+    fired: bool,
+    waker: Option<Waker>,
+}
+
+thread_local! {
+    /// The armed timers, by key.
+    static TIMERS: RefCell<HashMap<u32, TimerSlot, FnvBuild>> = RefCell::new(HashMap::default());
+    static NEXT_TIMER: Cell<u32> = const { Cell::new(0) };
+    /// One callback for all timers, which `setTimeout` hands the timer's key:
+    /// a closure per timer would be a JS function to create, and to collect,
+    /// per request.
+    static ON_TIMER: Closure<dyn FnMut(u32)> = Closure::new(fire);
+}
+
+fn fire(key: u32) {
+    let waker = TIMERS.with(|t| {
+        let mut timers = t.borrow_mut();
+        let slot = timers.get_mut(&key)?;
+        slot.fired = true;
+        slot.waker.take()
+    });
+    if let Some(w) = waker {
+        crate::task::wake_from_js(w);
+    }
 }
 
 impl Timer {
@@ -184,7 +196,6 @@ impl Timer {
         Timer {
             // setTimeout takes an i32: longer waits would wrap around and fire at once.
             ms: ms.min(i32::MAX as u64),
-            state: Rc::default(),
             armed: None,
         }
     }
@@ -194,39 +205,64 @@ impl std::future::Future for Timer {
     type Output = ();
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        if self.state.fired.get() {
-            return Poll::Ready(());
-        }
-        *self.state.waker.borrow_mut() = Some(cx.waker().clone());
-        if self.armed.is_none() {
-            let state = self.state.clone();
-            let callback = Closure::<dyn FnMut()>::new(move || {
-                state.fired.set(true);
-                if let Some(w) = state.waker.borrow_mut().take() {
-                    w.wake();
+        if let Some((key, _)) = self.armed {
+            let fired = TIMERS.with(|t| {
+                let mut timers = t.borrow_mut();
+                match timers.get_mut(&key) {
+                    Some(slot) if !slot.fired => {
+                        slot.waker = Some(cx.waker().clone());
+                        false
+                    }
+                    _ => true,
                 }
             });
-            let global: web_sys::WorkerGlobalScope = js_sys::global().unchecked_into();
-            match global.set_timeout_with_callback_and_timeout_and_arguments_0(
+            return if fired {
+                Poll::Ready(())
+            } else {
+                Poll::Pending
+            };
+        }
+        let key = NEXT_TIMER.with(|n| {
+            let key = n.get();
+            n.set(key.wrapping_add(1));
+            key
+        });
+        let slot = TimerSlot {
+            fired: false,
+            waker: Some(cx.waker().clone()),
+        };
+        TIMERS.with(|t| t.borrow_mut().insert(key, slot));
+        let global: web_sys::WorkerGlobalScope = js_sys::global().unchecked_into();
+        let handle = ON_TIMER.with(|callback| {
+            global.set_timeout_with_callback_and_timeout_and_arguments_1(
                 callback.as_ref().unchecked_ref(),
                 self.ms as i32,
-            ) {
-                Ok(id) => self.armed = Some((id, callback)),
-                // Without a timer the wait cannot end: treat it as elapsed.
-                Err(_) => return Poll::Ready(()),
+                &JsValue::from(key),
+            )
+        });
+        match handle {
+            Ok(handle) => {
+                self.armed = Some((key, handle));
+                Poll::Pending
+            }
+            // Without a timer the wait cannot end: treat it as elapsed.
+            Err(_) => {
+                TIMERS.with(|t| t.borrow_mut().remove(&key));
+                Poll::Ready(())
             }
         }
-        Poll::Pending
     }
 }
 
 impl Drop for Timer {
     fn drop(&mut self) {
-        if let Some((id, _)) = self.armed.take() {
-            if !self.state.fired.get() {
-                let global: web_sys::WorkerGlobalScope = js_sys::global().unchecked_into();
-                global.clear_timeout_with_handle(id);
-            }
+        let Some((key, handle)) = self.armed.take() else {
+            return;
+        };
+        let slot = TIMERS.with(|t| t.borrow_mut().remove(&key));
+        if slot.is_some_and(|s| !s.fired) {
+            let global: web_sys::WorkerGlobalScope = js_sys::global().unchecked_into();
+            global.clear_timeout_with_handle(handle);
         }
     }
 }
@@ -240,7 +276,8 @@ impl Background for WorkerPorts {
 thread_local! {
     /// Vars and secrets are fixed for the life of an isolate; each uncached
     /// lookup is a round trip into JS (and a thrown error when absent).
-    static ENV_CACHE: RefCell<HashMap<String, Option<String>>> = RefCell::new(HashMap::new());
+    static ENV_CACHE: RefCell<HashMap<String, Option<String>, FnvBuild>> =
+        RefCell::new(HashMap::default());
 }
 
 impl Env for WorkerPorts {
@@ -260,7 +297,15 @@ impl Env for WorkerPorts {
 }
 
 impl Log for WorkerPorts {
+    /// After the response (see `logAfterResponse` in glue.js).
     fn log(&self, line: &str) {
-        worker::console_log!("{line}");
+        match &self.ctx {
+            Some(ctx) => {
+                let ctx: &worker::worker_sys::Context = (**ctx).as_ref();
+                crate::glue::log_after_response(ctx, line);
+            }
+            // A scheduled event: no response to wait for.
+            None => worker::console_log!("{line}"),
+        }
     }
 }

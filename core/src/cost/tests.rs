@@ -308,6 +308,44 @@ fn cost_is_spliced_into_json_objects() {
 }
 
 #[test]
+fn format_cost_fast_path_prints_what_fixed_precision_prints() {
+    // Prices are per-token rates times token counts: sweep that shape, plus
+    // arbitrary bit patterns across the fast path's range.
+    let mut checked = 0;
+    for per_million in [0.01, 0.1, 0.15, 0.4, 1.1, 2.5, 3.0, 10.0, 15.0, 60.0, 75.0] {
+        for tokens in (0..20_000u64).step_by(7) {
+            let cost = per_million / 1e6 * tokens as f64;
+            if cost > 0.0 {
+                assert_eq!(format_cost(cost), format_cost_fixed(cost), "{cost:e}");
+                checked += 1;
+            }
+        }
+    }
+    // Input plus output at different rates, as completion_cost adds them.
+    for (input, output) in [(0.15, 0.6), (2.5, 10.0), (3.0, 15.0), (0.075, 0.3)] {
+        for prompt in (1..3_000u64).step_by(13) {
+            for completion in [1u64, 7, 42, 333, 1_000] {
+                let cost = input / 1e6 * prompt as f64 + output / 1e6 * completion as f64;
+                assert_eq!(format_cost(cost), format_cost_fixed(cost), "{cost:e}");
+                checked += 1;
+            }
+        }
+    }
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    for _ in 0..200_000 {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        let cost = f64::from_bits(x).abs();
+        if cost.is_finite() && cost > 0.0 && cost < 4096.0 {
+            assert_eq!(format_cost(cost), format_cost_fixed(cost), "{cost:e}");
+            checked += 1;
+        }
+    }
+    assert!(checked > 50_000, "only {checked} values checked");
+}
+
+#[test]
 fn audio_counts_are_read_from_openai_usage() {
     let body = br#"{"id":"x","usage":{"prompt_tokens":1000,"completion_tokens":500,
         "prompt_tokens_details":{"cached_tokens":0,"audio_tokens":600},

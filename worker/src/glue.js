@@ -1,0 +1,177 @@
+// The Worker's hot path on the JS side (bound in src/glue.rs).
+//
+// Why: every call from wasm into a runtime API costs a boundary crossing plus
+// workerd's own bookkeeping, and every Headers/Request/Response/closure object
+// is C++ state to create and later collect. Doing the per-request JS work here,
+// in a few calls that take and return flat strings, replaces some 50
+// crossings and several short-lived objects per request with about 10.
+//
+// Header lists travel as "name:value\n" lines: header names cannot contain
+// ':' and values cannot contain '\n', so the split is unambiguous.
+
+/**
+ * "name:value\n" lines to a HeadersInit: a plain record, which workerd reads
+ * much faster than a Headers object or a list of pairs; a Headers object only
+ * when a name repeats (a record would merge or lose the values).
+ */
+function headersInit(flat) {
+  const record = Object.create(null);
+  let start = 0;
+  while (start < flat.length) {
+    let end = flat.indexOf("\n", start);
+    if (end < 0) end = flat.length;
+    const colon = flat.indexOf(":", start);
+    const name = flat.slice(start, colon);
+    if (name in record) return headersObject(flat);
+    record[name] = flat.slice(colon + 1, end);
+    start = end + 1;
+  }
+  return record;
+}
+
+function headersObject(flat) {
+  const headers = new Headers();
+  for (const line of flat.split("\n")) {
+    const colon = line.indexOf(":");
+    if (colon > 0) headers.append(line.slice(0, colon), line.slice(colon + 1));
+  }
+  return headers;
+}
+
+/** The headers of `names` that are present, as "name:value\n" lines. */
+function pick(headers, names) {
+  let out = "";
+  for (const name of names) {
+    const value = headers.get(name);
+    if (value !== null) out += name + ":" + value + "\n";
+  }
+  return out;
+}
+
+/** Every header, as "name:value\n" lines. */
+function all(headers) {
+  let out = "";
+  for (const [name, value] of headers) out += name + ":" + value + "\n";
+  return out;
+}
+
+function message(e) {
+  if (e instanceof Error) return e.message;
+  return typeof e === "string" ? e : "fetch failed";
+}
+
+/** "METHOD\nURL\n" then the headers of `names` the request has. */
+export function requestHead(request, names) {
+  return request.method + "\n" + request.url + "\n" + pick(request.headers, names);
+}
+
+/**
+ * Promises the wasm side awaits report through one callback set once per
+ * instance, `settle(key, ok, value)`, rather than a pair of fresh wasm
+ * closures per promise (wasm-bindgen's JsFuture: two JS functions and two
+ * FinalizationRegistry entries each time).
+ */
+let settle = null;
+
+export function onSettled(callback) {
+  settle = callback;
+}
+
+function track(promise, key) {
+  // The callback of the instance that asked, even if it is reset meanwhile.
+  const callback = settle;
+  promise.then(
+    (value) => callback(key, true, value),
+    (error) => callback(key, false, error),
+  );
+}
+
+/** The request body as bytes, settled under `key`. */
+export function requestBody(request, key) {
+  track(request.arrayBuffer().then((b) => new Uint8Array(b)), key);
+}
+
+/**
+ * Sends a request upstream; the outcome settles under `key`. It resolves to
+ * [status, headers, body, bodyError]: for a 2xx answer only the headers of
+ * `names`, else all of them; the body whole as a Uint8Array when `whole` or
+ * not 2xx (bodyError set if reading it failed), else the ReadableStream (or
+ * null). It rejects with ["invalid", message] when the request cannot be
+ * built (workerd's fetch rejects with a TypeError for a bad URL, method or
+ * header, before any IO) and ["connect", message] when the upstream cannot
+ * be reached. (`fetch(url, init)` rather than `fetch(new Request(...))`: one
+ * object less per request.)
+ */
+export function send(url, method, headers, body, whole, names, key) {
+  let answer;
+  try {
+    const init = { method, headers: headersInit(headers) };
+    // `body` is a view into wasm memory: copy it before anything can move it.
+    if (body.length > 0) init.body = body.slice();
+    answer = fetch(url, init).then(
+      (resp) => {
+        const status = resp.status;
+        const ok = status >= 200 && status < 300;
+        const head = ok ? pick(resp.headers, names) : all(resp.headers);
+        if (ok && !whole) return [status, head, resp.body, null];
+        return resp.arrayBuffer().then(
+          (b) => [status, head, new Uint8Array(b), null],
+          (e) => [status, head, null, message(e)],
+        );
+      },
+      (e) => {
+        throw [e instanceof TypeError ? "invalid" : "connect", message(e)];
+      },
+    );
+  } catch (e) {
+    answer = Promise.reject(["invalid", message(e)]);
+  }
+  track(answer, key);
+}
+
+/** A response with a whole body (`body` views wasm memory, hence the copy). */
+export function respondBytes(status, headers, body) {
+  return new Response(body.slice(), { status, headers: headersInit(headers) });
+}
+
+/** A response with no body (null) or a ReadableStream. */
+export function respondWith(status, headers, body) {
+  return new Response(body, { status, headers: headersInit(headers) });
+}
+
+/**
+ * Writes an access-log line once the response is on its way: a timer turn
+ * later, under waitUntil. (console.log costs about a tenth of a request's
+ * own work; written before the response, it is latency.) Where no timer can
+ * be set (the request's context is gone), it is written at once.
+ */
+export function logAfterResponse(ctx, line) {
+  let done;
+  const written = new Promise((resolve) => {
+    done = resolve;
+  });
+  try {
+    setTimeout(() => {
+      console.log(line);
+      done();
+    }, 0);
+    ctx.waitUntil(written);
+  } catch {
+    console.log(line);
+  }
+}
+
+/**
+ * wasm-bindgen's futures executor schedules each wake-up with
+ * `queueMicrotask` when the global has one. workerd's implementation wraps
+ * every callback in a new native function (for error reporting and async
+ * context), which costs more than the work it schedules; a resolved promise's
+ * `then` is a plain V8 microtask with the same ordering.
+ */
+export function useCheapMicrotasks() {
+  const resolved = Promise.resolve();
+  globalThis.queueMicrotask = (callback) => {
+    if (typeof callback !== "function") throw new TypeError("queueMicrotask: callback is not a function");
+    resolved.then(callback);
+  };
+}

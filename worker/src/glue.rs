@@ -1,0 +1,243 @@
+//! The request and response conversions between the core's `http` types
+//! and the runtime's JS objects, through the few calls of `glue.js` (why:
+//! see there). Header lists cross as "name:value\n" lines.
+
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll, Waker};
+
+use bytes::Bytes;
+use dx_core::{Body, GatewayResponse};
+use futures::StreamExt;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+
+use crate::fnv::FnvBuild;
+
+#[wasm_bindgen(module = "/src/glue.js")]
+extern "C" {
+    #[wasm_bindgen(js_name = requestHead)]
+    fn request_head(request: &web_sys::Request, names: &js_sys::Array) -> String;
+    #[wasm_bindgen(js_name = onSettled)]
+    fn on_settled(callback: &Closure<dyn FnMut(u32, bool, JsValue)>);
+    #[wasm_bindgen(js_name = requestBody)]
+    fn request_body(request: &web_sys::Request, key: u32);
+    #[wasm_bindgen(catch)]
+    pub(crate) fn send(
+        url: &str,
+        method: &str,
+        headers: &str,
+        body: &[u8],
+        whole: bool,
+        names: &js_sys::Array,
+        key: u32,
+    ) -> Result<(), JsValue>;
+    #[wasm_bindgen(js_name = respondBytes, catch)]
+    fn respond_bytes(status: u16, headers: &str, body: &[u8])
+        -> Result<web_sys::Response, JsValue>;
+    #[wasm_bindgen(js_name = respondWith, catch)]
+    fn respond_with(
+        status: u16,
+        headers: &str,
+        body: &JsValue,
+    ) -> Result<web_sys::Response, JsValue>;
+    #[wasm_bindgen(js_name = logAfterResponse)]
+    pub(crate) fn log_after_response(ctx: &JsValue, line: &str);
+    #[wasm_bindgen(js_name = useCheapMicrotasks)]
+    pub(crate) fn use_cheap_microtasks();
+}
+
+/// A list of header names as a JS array, built once per isolate.
+pub(crate) fn names_array(names: &[&str]) -> js_sys::Array {
+    names.iter().map(|n| JsValue::from_str(n)).collect()
+}
+
+/// What the core needs of an incoming request, before its body.
+pub(crate) struct RequestHead {
+    pub method: http::Method,
+    pub path: String,
+    pub query: Option<String>,
+    pub headers: http::HeaderMap,
+}
+
+impl RequestHead {
+    pub(crate) fn read(request: &web_sys::Request, names: &js_sys::Array) -> Self {
+        let flat = request_head(request, names);
+        let mut lines = flat.split('\n');
+        let method = lines.next().unwrap_or("GET");
+        let url = lines.next().unwrap_or("/");
+        let (path, query) = split_url(url);
+        RequestHead {
+            method: http::Method::from_bytes(method.as_bytes()).unwrap_or(http::Method::GET),
+            path: path.to_owned(),
+            query: query.map(str::to_owned),
+            headers: parse_headers(lines),
+        }
+    }
+}
+
+/// The whole request body.
+pub(crate) async fn read_body(request: &web_sys::Request) -> Option<Bytes> {
+    let bytes = Settled::start(|key| {
+        request_body(request, key);
+        Ok(())
+    })
+    .await
+    .ok()?;
+    Some(Bytes::from(
+        bytes.unchecked_into::<js_sys::Uint8Array>().to_vec(),
+    ))
+}
+
+/// A promise that `glue.js` tracks under a key (`track`), as a future of
+/// its outcome. Dropped before it settles, the outcome is discarded.
+pub(crate) struct Settled {
+    key: u32,
+    failed: Option<JsValue>,
+}
+
+#[derive(Default)]
+struct Slot {
+    outcome: Option<Result<JsValue, JsValue>>,
+    waker: Option<Waker>,
+}
+
+thread_local! {
+    static SLOTS: RefCell<HashMap<u32, Slot, FnvBuild>> = RefCell::new(HashMap::default());
+    static NEXT_KEY: Cell<u32> = const { Cell::new(0) };
+    /// Registered with `glue.js` on first use (again after the instance is
+    /// reset: promises of the old instance then reach the old callback).
+    static ON_SETTLED: Closure<dyn FnMut(u32, bool, JsValue)> = {
+        let callback = Closure::new(settle);
+        on_settled(&callback);
+        callback
+    };
+}
+
+fn settle(key: u32, ok: bool, value: JsValue) {
+    let waker = SLOTS.with(|s| {
+        let mut slots = s.borrow_mut();
+        let slot = slots.get_mut(&key)?;
+        slot.outcome = Some(if ok { Ok(value) } else { Err(value) });
+        slot.waker.take()
+    });
+    if let Some(w) = waker {
+        crate::task::wake_from_js(w);
+    }
+}
+
+impl Settled {
+    /// Runs `start` with a fresh key; it hands its promise to `glue.js`
+    /// under that key, or fails synchronously.
+    pub(crate) fn start(start: impl FnOnce(u32) -> Result<(), JsValue>) -> Self {
+        ON_SETTLED.with(|_| ());
+        let key = NEXT_KEY.with(|n| {
+            let key = n.get();
+            n.set(key.wrapping_add(1));
+            key
+        });
+        SLOTS.with(|s| s.borrow_mut().insert(key, Slot::default()));
+        let failed = start(key).err();
+        Settled { key, failed }
+    }
+}
+
+impl Future for Settled {
+    type Output = Result<JsValue, JsValue>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        if let Some(e) = self.failed.take() {
+            return Poll::Ready(Err(e));
+        }
+        let key = self.key;
+        SLOTS.with(|s| {
+            let mut slots = s.borrow_mut();
+            let Some(slot) = slots.get_mut(&key) else {
+                return Poll::Ready(Err(JsValue::from_str("already settled")));
+            };
+            match slot.outcome.take() {
+                Some(outcome) => {
+                    slots.remove(&key);
+                    Poll::Ready(outcome)
+                }
+                None => {
+                    slot.waker = Some(cx.waker().clone());
+                    Poll::Pending
+                }
+            }
+        })
+    }
+}
+
+impl Drop for Settled {
+    fn drop(&mut self) {
+        SLOTS.with(|s| s.borrow_mut().remove(&self.key));
+    }
+}
+
+/// Path and query of a serialized absolute URL (a `Request.url`, which the
+/// runtime has already normalized: the first `/` after `scheme://host` starts
+/// the path, and `?`/`#` inside the path are percent-encoded).
+fn split_url(url: &str) -> (&str, Option<&str>) {
+    let after_scheme = url.find("://").map_or(0, |i| i + 3);
+    let rest = match url[after_scheme..].find('/') {
+        Some(i) => &url[after_scheme + i..],
+        None => "/",
+    };
+    let rest = rest.split_once('#').map_or(rest, |(r, _)| r);
+    match rest.split_once('?') {
+        Some((path, query)) => (path, Some(query)),
+        None => (rest, None),
+    }
+}
+
+/// "name:value" lines into a header map (lines that do not parse are left out).
+pub(crate) fn parse_headers<'a>(lines: impl Iterator<Item = &'a str>) -> http::HeaderMap {
+    let mut headers = http::HeaderMap::new();
+    for line in lines {
+        let Some((name, value)) = line.split_once(':') else {
+            continue;
+        };
+        if let (Ok(n), Ok(v)) = (
+            http::HeaderName::from_bytes(name.as_bytes()),
+            http::HeaderValue::from_str(value),
+        ) {
+            headers.append(n, v);
+        }
+    }
+    headers
+}
+
+/// A header map as "name:value\n" lines (values that are not visible ASCII
+/// are left out, as `Headers` would refuse them).
+pub(crate) fn flatten_headers(headers: &http::HeaderMap) -> String {
+    let mut out = String::with_capacity(headers.len() * 32);
+    for (name, value) in headers {
+        if let Ok(v) = value.to_str() {
+            out.push_str(name.as_str());
+            out.push(':');
+            out.push_str(v);
+            out.push('\n');
+        }
+    }
+    out
+}
+
+/// The core's response as a JS `Response`.
+pub(crate) fn into_js(resp: GatewayResponse) -> worker::Result<web_sys::Response> {
+    let (parts, body) = resp.into_parts();
+    let status = parts.status.as_u16();
+    let headers = flatten_headers(&parts.headers);
+    let response = match body {
+        Body::Empty => respond_with(status, &headers, &JsValue::NULL),
+        Body::Full(bytes) => respond_bytes(status, &headers, &bytes),
+        Body::Stream(stream) => {
+            let chunks = stream.map(|b| Ok(js_sys::Uint8Array::from(&b[..]).into()));
+            let readable = wasm_streams::ReadableStream::from_stream(chunks).into_raw();
+            respond_with(status, &headers, &readable)
+        }
+    };
+    response.map_err(worker::Error::from)
+}
