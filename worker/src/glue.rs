@@ -1,6 +1,7 @@
 //! The request and response conversions between the core's `http` types
 //! and the runtime's JS objects, through the few calls of `glue.js` (why:
-//! see there). Header lists cross as "name:value\n" lines.
+//! see there), and `Settled`, the future of a promise `glue.js` tracks.
+//! Header lists cross as "name:value\n" lines.
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
