@@ -67,9 +67,10 @@ export function requestHead(request, names) {
 
 /**
  * Promises the wasm side awaits report through one callback set once per
- * instance, `settle(key, ok, value)`, rather than a pair of fresh wasm
+ * instance, `settle(key, ok, value, text)`, rather than a pair of fresh wasm
  * closures per promise (wasm-bindgen's JsFuture: two JS functions and two
- * FinalizationRegistry entries each time).
+ * FinalizationRegistry entries each time). A promise may resolve to a
+ * `Text` to hand over a string beside the value in the same call.
  */
 let settle = null;
 
@@ -77,12 +78,19 @@ export function onSettled(callback) {
   settle = callback;
 }
 
+class Text {
+  constructor(value, text) {
+    this.value = value;
+    this.text = text;
+  }
+}
+
 function track(promise, key) {
   // The callback of the instance that asked, even if it is reset meanwhile.
   const callback = settle;
   promise.then(
-    (value) => callback(key, true, value),
-    (error) => callback(key, false, error),
+    (v) => (v instanceof Text ? callback(key, true, v.value, v.text) : callback(key, true, v, undefined)),
+    (error) => callback(key, false, error, undefined),
   );
 }
 
@@ -93,14 +101,14 @@ export function requestBody(request, key) {
 
 /**
  * Sends a request upstream; the outcome settles under `key`. It resolves to
- * [status, headers, body, bodyError]: for a 2xx answer only the headers of
- * `names`, else all of them; the body whole as a Uint8Array when `whole` or
- * not 2xx (bodyError set if reading it failed), else the ReadableStream (or
- * null). It rejects with ["invalid", message] when the request cannot be
- * built (workerd's fetch rejects with a TypeError for a bad URL, method or
- * header, before any IO) and ["connect", message] when the upstream cannot
- * be reached. (`fetch(url, init)` rather than `fetch(new Request(...))`: one
- * object less per request.)
+ * the body with "status\nheaders" as its text: for a 2xx answer only the
+ * headers of `names`, else all of them; the body whole as a Uint8Array when
+ * `whole` or not 2xx (the error's message, a string, if reading it failed),
+ * else the ReadableStream (or null). It rejects with ["invalid", message]
+ * when the request cannot be built (workerd's fetch rejects with a TypeError
+ * for a bad URL, method or header, before any IO) and ["connect", message]
+ * when the upstream cannot be reached. (`fetch(url, init)` rather than
+ * `fetch(new Request(...))`: one object less per request.)
  */
 export function send(url, method, headers, body, whole, names, key) {
   let answer;
@@ -112,11 +120,11 @@ export function send(url, method, headers, body, whole, names, key) {
       (resp) => {
         const status = resp.status;
         const ok = status >= 200 && status < 300;
-        const head = ok ? pick(resp.headers, names) : all(resp.headers);
-        if (ok && !whole) return [status, head, resp.body, null];
+        const head = status + "\n" + (ok ? pick(resp.headers, names) : all(resp.headers));
+        if (ok && !whole) return new Text(resp.body, head);
         return resp.arrayBuffer().then(
-          (b) => [status, head, new Uint8Array(b), null],
-          (e) => [status, head, null, message(e)],
+          (b) => new Text(new Uint8Array(b), head),
+          (e) => new Text(message(e), head),
         );
       },
       (e) => {
@@ -127,6 +135,25 @@ export function send(url, method, headers, body, whole, names, key) {
     answer = Promise.reject(["invalid", message(e)]);
   }
   track(answer, key);
+}
+
+/**
+ * Timers call back one function set once per instance with their key (a
+ * plain JS closure here is cheaper than extra setTimeout arguments).
+ */
+let onTimer = null;
+
+export function onTimerFired(callback) {
+  onTimer = callback;
+}
+
+export function startTimer(ms, key) {
+  const callback = onTimer;
+  return setTimeout(() => callback(key), ms);
+}
+
+export function stopTimer(handle) {
+  clearTimeout(handle);
 }
 
 /** A response with a whole body (`body` views wasm memory, hence the copy). */

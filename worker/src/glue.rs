@@ -1,6 +1,7 @@
 //! The request and response conversions between the core's `http` types
 //! and the runtime's JS objects, through the few calls of `glue.js` (why:
-//! see there). Header lists cross as "name:value\n" lines.
+//! see there), and `Settled`, the future of a promise `glue.js` tracks.
+//! Header lists cross as "name:value\n" lines.
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
@@ -21,7 +22,13 @@ extern "C" {
     #[wasm_bindgen(js_name = requestHead)]
     fn request_head(request: &web_sys::Request, names: &js_sys::Array) -> String;
     #[wasm_bindgen(js_name = onSettled)]
-    fn on_settled(callback: &Closure<dyn FnMut(u32, bool, JsValue)>);
+    fn on_settled(callback: &Closure<dyn FnMut(u32, bool, JsValue, Option<String>)>);
+    #[wasm_bindgen(js_name = onTimerFired)]
+    pub(crate) fn on_timer_fired(callback: &Closure<dyn FnMut(u32)>);
+    #[wasm_bindgen(js_name = startTimer, catch)]
+    pub(crate) fn start_timer(ms: i32, key: u32) -> Result<i32, JsValue>;
+    #[wasm_bindgen(js_name = stopTimer)]
+    pub(crate) fn stop_timer(handle: i32);
     #[wasm_bindgen(js_name = requestBody)]
     fn request_body(request: &web_sys::Request, key: u32);
     #[wasm_bindgen(catch)]
@@ -85,22 +92,26 @@ pub(crate) async fn read_body(request: &web_sys::Request) -> Option<Bytes> {
         Ok(())
     })
     .await
-    .ok()?;
+    .ok()?
+    .0;
     Some(Bytes::from(
         bytes.unchecked_into::<js_sys::Uint8Array>().to_vec(),
     ))
 }
 
 /// A promise that `glue.js` tracks under a key (`track`), as a future of
-/// its outcome. Dropped before it settles, the outcome is discarded.
+/// its outcome: the value and the text handed over beside it, or the
+/// rejection. Dropped before it settles, the outcome is discarded.
 pub(crate) struct Settled {
     key: u32,
     failed: Option<JsValue>,
 }
 
+type Outcome = Result<(JsValue, Option<String>), JsValue>;
+
 #[derive(Default)]
 struct Slot {
-    outcome: Option<Result<JsValue, JsValue>>,
+    outcome: Option<Outcome>,
     waker: Option<Waker>,
 }
 
@@ -109,18 +120,18 @@ thread_local! {
     static NEXT_KEY: Cell<u32> = const { Cell::new(0) };
     /// Registered with `glue.js` on first use (again after the instance is
     /// reset: promises of the old instance then reach the old callback).
-    static ON_SETTLED: Closure<dyn FnMut(u32, bool, JsValue)> = {
+    static ON_SETTLED: Closure<dyn FnMut(u32, bool, JsValue, Option<String>)> = {
         let callback = Closure::new(settle);
         on_settled(&callback);
         callback
     };
 }
 
-fn settle(key: u32, ok: bool, value: JsValue) {
+fn settle(key: u32, ok: bool, value: JsValue, text: Option<String>) {
     let waker = SLOTS.with(|s| {
         let mut slots = s.borrow_mut();
         let slot = slots.get_mut(&key)?;
-        slot.outcome = Some(if ok { Ok(value) } else { Err(value) });
+        slot.outcome = Some(if ok { Ok((value, text)) } else { Err(value) });
         slot.waker.take()
     });
     if let Some(w) = waker {
@@ -145,7 +156,7 @@ impl Settled {
 }
 
 impl Future for Settled {
-    type Output = Result<JsValue, JsValue>;
+    type Output = Outcome;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         if let Some(e) = self.failed.take() {

@@ -68,7 +68,7 @@ impl HttpClient for WorkerPorts {
         let whole = parts.extensions.get::<ReadWhole>().is_some();
         let headers = crate::glue::flatten_headers(&parts.headers);
         let url = parts.uri.to_string();
-        let answer: js_sys::Array = crate::glue::Settled::start(|key| {
+        let (body, head) = crate::glue::Settled::start(|key| {
             SUCCESS_HEADER_NAMES.with(|names| {
                 crate::glue::send(
                     &url,
@@ -82,19 +82,19 @@ impl HttpClient for WorkerPorts {
             })
         })
         .await
-        .map_err(send_error)?
-        .unchecked_into();
-        let status = answer
-            .get(0)
-            .as_f64()
-            .and_then(|s| http::StatusCode::from_u16(s as u16).ok())
+        .map_err(send_error)?;
+        let head = head.unwrap_or_default();
+        let mut lines = head.split('\n');
+        let status = lines
+            .next()
+            .and_then(|s| s.parse::<u16>().ok())
+            .and_then(|s| http::StatusCode::from_u16(s).ok())
             .unwrap_or(http::StatusCode::BAD_GATEWAY);
-        let head = answer.get(1).as_string().unwrap_or_default();
-        let header_map = crate::glue::parse_headers(head.split('\n'));
-        if let Some(error) = answer.get(3).as_string() {
+        let header_map = crate::glue::parse_headers(lines);
+        // A string in place of the body: reading it failed.
+        if let Some(error) = body.as_string() {
             return Err(TransportError::Interrupted(error));
         }
-        let body = answer.get(2);
         if let Some(bytes) = body.dyn_ref::<js_sys::Uint8Array>() {
             let bytes = Bytes::from(bytes.to_vec());
             return Ok(UpstreamResponse::full(status, header_map, bytes));
@@ -173,10 +173,14 @@ thread_local! {
     /// The armed timers, by key.
     static TIMERS: RefCell<HashMap<u32, TimerSlot, FnvBuild>> = RefCell::new(HashMap::default());
     static NEXT_TIMER: Cell<u32> = const { Cell::new(0) };
-    /// One callback for all timers, which `setTimeout` hands the timer's key:
-    /// a closure per timer would be a JS function to create, and to collect,
-    /// per request.
-    static ON_TIMER: Closure<dyn FnMut(u32)> = Closure::new(fire);
+    /// One callback for all timers, called with the timer's key (registered
+    /// with glue.js on first use): a wasm closure per timer would be a JS
+    /// function and a FinalizationRegistry entry per request.
+    static ON_TIMER: Closure<dyn FnMut(u32)> = {
+        let callback = Closure::new(fire);
+        crate::glue::on_timer_fired(&callback);
+        callback
+    };
 }
 
 fn fire(key: u32) {
@@ -232,14 +236,8 @@ impl std::future::Future for Timer {
             waker: Some(cx.waker().clone()),
         };
         TIMERS.with(|t| t.borrow_mut().insert(key, slot));
-        let global: web_sys::WorkerGlobalScope = js_sys::global().unchecked_into();
-        let handle = ON_TIMER.with(|callback| {
-            global.set_timeout_with_callback_and_timeout_and_arguments_1(
-                callback.as_ref().unchecked_ref(),
-                self.ms as i32,
-                &JsValue::from(key),
-            )
-        });
+        ON_TIMER.with(|_| ());
+        let handle = crate::glue::start_timer(self.ms as i32, key);
         match handle {
             Ok(handle) => {
                 self.armed = Some((key, handle));
@@ -261,8 +259,7 @@ impl Drop for Timer {
         };
         let slot = TIMERS.with(|t| t.borrow_mut().remove(&key));
         if slot.is_some_and(|s| !s.fired) {
-            let global: web_sys::WorkerGlobalScope = js_sys::global().unchecked_into();
-            global.clear_timeout_with_handle(handle);
+            crate::glue::stop_timer(handle);
         }
     }
 }
