@@ -9,13 +9,56 @@
 //! sync is in flight waits for it ([`SyncGate::settle`]) and is routed again:
 //! a model added by a refresh is never refused by a fresh instance.
 
-use std::sync::Mutex;
-
-use futures::future::{FutureExt, Shared};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Waker};
 
 use crate::ports::{with_timeout, BoxFuture, Sleep};
 
-type SyncFuture = Shared<BoxFuture<'static, ()>>;
+/// Only the instance that started a sync polls it (on Workers its I/O
+/// belongs to the request that started it); others wait for this signal.
+#[derive(Default)]
+struct Done {
+    done: AtomicBool,
+    waiters: Mutex<Vec<Waker>>,
+}
+
+impl Done {
+    fn finish(&self) {
+        self.done.store(true, Ordering::SeqCst);
+        // Woken outside the lock: a waker may poll its task right away.
+        let waiters = self
+            .waiters
+            .lock()
+            .map(|mut w| std::mem::take(&mut *w))
+            .unwrap_or_default();
+        for w in waiters {
+            w.wake();
+        }
+    }
+}
+
+struct WaitDone(Arc<Done>);
+
+impl Future for WaitDone {
+    type Output = ();
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.0.done.load(Ordering::SeqCst) {
+            return Poll::Ready(());
+        }
+        if let Ok(mut w) = self.0.waiters.lock() {
+            w.push(cx.waker().clone());
+        }
+        if self.0.done.load(Ordering::SeqCst) {
+            return Poll::Ready(());
+        }
+        Poll::Pending
+    }
+}
+
+type SyncFuture = BoxFuture<'static, ()>;
 
 /// How long a request naming an unknown model waits for a sync in flight.
 pub const SETTLE_MS: u64 = 3_000;
@@ -28,7 +71,7 @@ pub struct SyncGate {
 #[derive(Default)]
 struct GateState {
     last_start_ms: Option<u64>,
-    in_flight: Option<SyncFuture>,
+    in_flight: Option<Arc<Done>>,
 }
 
 impl SyncGate {
@@ -53,13 +96,21 @@ impl SyncGate {
                 return None;
             }
         }
-        if state.in_flight.as_ref().is_some_and(|f| f.peek().is_none()) {
+        if state
+            .in_flight
+            .as_ref()
+            .is_some_and(|d| !d.done.load(Ordering::SeqCst))
+        {
             return None;
         }
-        let sync = make().shared();
+        let done = Arc::new(Done::default());
         state.last_start_ms = Some(now_ms);
-        state.in_flight = Some(sync.clone());
-        Some(sync)
+        state.in_flight = Some(done.clone());
+        let work = make();
+        Some(Box::pin(async move {
+            work.await;
+            done.finish();
+        }))
     }
 
     /// Waits at most `max_ms` for a sync in flight. `true` when one finished
@@ -69,12 +120,12 @@ impl SyncGate {
             Ok(state) => state
                 .in_flight
                 .as_ref()
-                .filter(|f| f.peek().is_none())
+                .filter(|d| !d.done.load(Ordering::SeqCst))
                 .cloned(),
             Err(_) => None,
         };
         match running {
-            Some(sync) => with_timeout(ports, max_ms, sync).await.is_some(),
+            Some(done) => with_timeout(ports, max_ms, WaitDone(done)).await.is_some(),
             None => false,
         }
     }
