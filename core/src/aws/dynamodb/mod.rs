@@ -176,13 +176,7 @@ impl<P: HttpClient + Clock + Sleep> DynamoDb<P> {
         item: Item,
         condition: Option<Condition>,
     ) -> Result<(), DynamoError> {
-        let mut body = Map::new();
-        body.insert("TableName".into(), table.into());
-        body.insert("Item".into(), item.into());
-        if let Some(c) = condition {
-            c.add_to(&mut body);
-        }
-        self.call("PutItem", &Value::Object(body)).await.map(drop)
+        self.write("PutItem", table, "Item", item, condition).await
     }
 
     /// Deletes an item (deleting one that is not there is no error).
@@ -192,15 +186,25 @@ impl<P: HttpClient + Clock + Sleep> DynamoDb<P> {
         key: Item,
         condition: Option<Condition>,
     ) -> Result<(), DynamoError> {
+        self.write("DeleteItem", table, "Key", key, condition).await
+    }
+
+    /// PutItem and DeleteItem: one item (or key) and an optional condition.
+    async fn write(
+        &self,
+        operation: &'static str,
+        table: &str,
+        field: &str,
+        item: Item,
+        condition: Option<Condition>,
+    ) -> Result<(), DynamoError> {
         let mut body = Map::new();
         body.insert("TableName".into(), table.into());
-        body.insert("Key".into(), key.into());
+        body.insert(field.into(), item.into());
         if let Some(c) = condition {
             c.add_to(&mut body);
         }
-        self.call("DeleteItem", &Value::Object(body))
-            .await
-            .map(drop)
+        self.call(operation, &Value::Object(body)).await.map(drop)
     }
 
     /// Any operation: its request as DynamoDB's JSON, its answer likewise.
