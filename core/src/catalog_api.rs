@@ -350,6 +350,7 @@ pub fn cost_estimate(
         input_images: req.input_images,
         output_images: req.output_images,
         requests: 1,
+        inference_geo: None,
     };
     let b = cost_per_token(prices, &usage);
     let per_request = b.total();
