@@ -137,20 +137,7 @@ impl TokenUsage {
         }
         self
     }
-}
 
-/// Whether a price list prices audio apart (then audio counts are read).
-pub fn prices_audio(p: &Prices) -> bool {
-    p.input_audio.is_some() || p.output_audio.is_some()
-}
-
-/// Whether a price list depends on where the request ran (then Anthropic's
-/// `inference_geo` is read, see [`TokenUsage::with_anthropic_geo`]).
-pub fn prices_geo(p: &Prices) -> bool {
-    !p.geo.is_empty()
-}
-
-impl TokenUsage {
     /// Adds `usage.inference_geo` of an Anthropic Messages body, or of a
     /// `message_start` / `message_delta` stream event's data, which the
     /// unified usage does not carry. Only worth the parse when
@@ -181,6 +168,17 @@ impl TokenUsage {
         }
         self
     }
+}
+
+/// Whether a price list prices audio apart (then audio counts are read).
+pub fn prices_audio(p: &Prices) -> bool {
+    p.input_audio.is_some() || p.output_audio.is_some()
+}
+
+/// Whether a price list depends on where the request ran (then Anthropic's
+/// `inference_geo` is read, see [`TokenUsage::with_anthropic_geo`]).
+pub fn prices_geo(p: &Prices) -> bool {
+    !p.geo.is_empty()
 }
 
 /// The cost split by what was charged.
@@ -221,6 +219,16 @@ pub fn tier_for(prices: &Prices, input_tokens: u64) -> Option<&Tier> {
 
 const PER: f64 = 1_000_000.0;
 
+/// What running the request in `geo` multiplies its token prices by.
+pub fn geo_factor(prices: &Prices, geo: Option<Geo>) -> f64 {
+    // LiteLLM: requests served "global" (or where the geo is not known)
+    // carry no regional uplift whatever the model lists.
+    match geo.as_ref().map(Geo::as_str) {
+        None | Some("global" | "not_available") => 1.0,
+        Some(geo) => prices.geo_factor(geo),
+    }
+}
+
 /// LiteLLM's `cost_per_token`, with every component apart.
 pub fn cost_per_token(prices: &Prices, u: &TokenUsage) -> CostBreakdown {
     let tier = tier_for(prices, u.input_tokens);
@@ -242,12 +250,7 @@ pub fn cost_per_token(prices: &Prices, u: &TokenUsage) -> CostBreakdown {
         .and_then(|t| t.reasoning)
         .or(prices.reasoning)
         .unwrap_or(output);
-    // LiteLLM: requests served "global" (or where the geo is not known)
-    // carry no regional uplift whatever the model lists.
-    let factor = match u.inference_geo.as_ref().map(Geo::as_str) {
-        None | Some("global" | "not_available") => 1.0,
-        Some(geo) => prices.geo_factor(geo),
-    };
+    let factor = geo_factor(prices, u.inference_geo);
     let text_in = u
         .input_tokens
         .saturating_sub(u.cache_read_tokens)

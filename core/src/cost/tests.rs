@@ -438,3 +438,45 @@ fn audio_counts_are_read_from_openai_usage() {
     // no usage, no change
     assert_eq!(u(1, 1).with_openai_audio(b"{}"), u(1, 1));
 }
+
+#[test]
+fn the_inference_geo_is_read_from_anthropic_usage() {
+    let body = br#"{"id":"msg_1","type":"message","usage":{"input_tokens":1000,
+        "output_tokens":1000,"service_tier":"standard","inference_geo":"us"}}"#;
+    let start = br#"{"type":"message_start","message":{"id":"msg_1",
+        "usage":{"input_tokens":1000,"output_tokens":1,"inference_geo":"US"}}}"#;
+    let delta = br#"{"type":"message_delta","delta":{"stop_reason":"end_turn"},
+        "usage":{"output_tokens":1000}}"#;
+    let us = Geo::parse("us");
+    assert_eq!(u(1000, 1000).with_anthropic_geo(body).inference_geo, us);
+    assert_eq!(u(1000, 1000).with_anthropic_geo(start).inference_geo, us);
+    // a later event without it keeps what an earlier one said
+    assert_eq!(
+        geo(u(1, 1), "us").with_anthropic_geo(delta).inference_geo,
+        us
+    );
+    assert_eq!(u(1, 1).with_anthropic_geo(b"not json").inference_geo, None);
+    // claude-opus-4-6 served in the US: (1000 × 5 + 1000 × 25) × 1.1 = 33000 µ$ (LiteLLM 0.033)
+    let prices = catalog_prices("anthropic/claude-opus-4-6");
+    assert!(prices_geo(&prices) && !prices_geo(&catalog_prices("openai/gpt-4o")));
+    let t = u(1000, 1000).with_anthropic_geo(body);
+    assert!((completion_cost(&prices, &t).unwrap() - 0.033).abs() < 1e-12);
+    assert_eq!(geo_factor(&prices, us), 1.1);
+    assert_eq!(geo_factor(&prices, Geo::parse("global")), 1.0);
+}
+
+#[test]
+fn geo_names_are_short_ascii_words() {
+    assert_eq!(
+        Geo::parse(" US ").map(|g| g.as_str().to_owned()),
+        Some("us".into())
+    );
+    assert_eq!(
+        Geo::parse("not_available").map(|g| g.as_str().len()),
+        Some(13)
+    );
+    assert_eq!(Geo::parse(""), None);
+    assert_eq!(Geo::parse("é"), None);
+    assert_eq!(Geo::parse("a-very-long-region-name"), None);
+    assert_eq!(format!("{:?}", Geo::parse("eu").unwrap()), "Geo(\"eu\")");
+}
