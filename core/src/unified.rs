@@ -4,13 +4,16 @@
 
 use serde_json::value::RawValue;
 
+/// Who speaks a turn. There is no tool role: a tool result is a
+/// [`Part::ToolResult`] in a user turn, whichever way the client sent it
+/// (OpenAI's `role: "tool"` messages become such turns at the ingress), so
+/// every encoder and the mock look for results in one place.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Role {
     System,
     Developer,
     User,
     Assistant,
-    Tool,
 }
 
 impl Role {
@@ -20,7 +23,6 @@ impl Role {
             Role::Developer => "developer",
             Role::User => "user",
             Role::Assistant => "assistant",
-            Role::Tool => "tool",
         }
     }
 }
@@ -85,6 +87,13 @@ pub struct Message {
 }
 
 impl Message {
+    /// Whether this turn answers tool calls.
+    pub fn has_tool_results(&self) -> bool {
+        self.content
+            .iter()
+            .any(|p| matches!(p, Part::ToolResult { .. }))
+    }
+
     /// The text blocks of this turn, concatenated.
     pub fn text(&self) -> String {
         let mut out = String::new();

@@ -186,7 +186,9 @@ fn pick_tool(req: &ChatRequest) -> Option<(String, String)> {
     if req.tools.is_empty() || req.tool_choice == Some(ToolChoice::None) {
         return None;
     }
-    if req.messages.last().map(|m| m.role) == Some(Role::Tool) {
+    // A turn that answers tool calls gets text: calling again would loop
+    // an agent (Claude Code) forever.
+    if req.messages.last().is_some_and(Message::has_tool_results) {
         return None;
     }
     let tool = match &req.tool_choice {
@@ -294,6 +296,59 @@ mod tests {
         assert_eq!(v["days"], 1);
         assert_eq!(v["unit"], "c");
         assert_eq!(r.choices[0].finish_reason, Some(FinishReason::ToolCalls));
+    }
+
+    /// The tool-result turns Claude Code really sends, through the
+    /// Anthropic ingress: the mock must answer them in text, or the agent
+    /// calls the tool again forever.
+    #[test]
+    fn claude_code_tool_result_turns_get_text() {
+        use crate::ingress::anthropic_messages::MessagesEnvelope;
+        for file in [
+            &include_bytes!("../../../fixtures/claude-code/request-2.1.197-tool-result-turn.json")
+                [..],
+            &include_bytes!("../../../fixtures/claude-code/request-2.1.330-tool-result-turn.json")
+                [..],
+        ] {
+            let recorded: Value = serde_json::from_slice(file).unwrap();
+            let body = serde_json::to_vec(&recorded["body"]).unwrap();
+            let req = MessagesEnvelope::parse(&body)
+                .unwrap()
+                .to_unified(&[])
+                .unwrap();
+            assert!(!req.tools.is_empty(), "tools are offered");
+            let r = answer(&req, None, "m", 0);
+            assert_eq!(r.choices[0].finish_reason, Some(FinishReason::Stop));
+            assert_eq!(r.choices[0].text().as_deref(), Some(DEFAULT_TEXT));
+            // The turn before, which asked for the tool, still gets a call.
+            let mut asking = req.clone();
+            asking.messages.pop();
+            asking.messages.push(Message {
+                role: Role::User,
+                content: vec![Part::Text {
+                    text: "again".into(),
+                    cache_control: None,
+                }],
+                name: None,
+            });
+            let r = answer(&asking, None, "m", 0);
+            assert_eq!(r.choices[0].finish_reason, Some(FinishReason::ToolCalls));
+        }
+    }
+
+    /// An OpenAI `role: tool` message is the same user turn with a result.
+    #[test]
+    fn openai_tool_messages_get_text() {
+        use crate::ingress::openai_chat::ChatEnvelope;
+        let body = br#"{"model":"m","messages":[
+            {"role":"user","content":"weather?"},
+            {"role":"assistant","content":null,"tool_calls":[{"id":"c1","type":"function","function":{"name":"get_weather","arguments":"{}"}}]},
+            {"role":"tool","tool_call_id":"c1","content":"sunny"}],
+            "tools":[{"type":"function","function":{"name":"get_weather","parameters":{"type":"object"}}}]}"#;
+        let req = ChatEnvelope::parse(body).unwrap().to_unified().unwrap();
+        assert_eq!(req.messages[2].role, Role::User);
+        let r = answer(&req, None, "m", 0);
+        assert_eq!(r.choices[0].finish_reason, Some(FinishReason::Stop));
     }
 
     #[test]

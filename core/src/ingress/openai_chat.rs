@@ -414,13 +414,20 @@ fn merged_stream_options(raw: &RawValue) -> Vec<u8> {
 }
 
 fn message_from_wire(i: usize, m: wire::Message) -> Result<Message, GatewayError> {
-    let role = role_from_openai(&m.role).ok_or_else(|| {
-        GatewayError::invalid_request(format!(
-            "Invalid value for `messages[{i}].role`: `{}` is not one of system, developer, user, assistant, tool.",
-            m.role
-        ))
-        .with_param(&format!("messages[{i}].role"))
-    })?;
+    // A tool's answer (`tool`, or the legacy `function`) is a user turn
+    // holding a tool result: the one way the unified request says it.
+    let tool_result = matches!(m.role.as_str(), "tool" | "function");
+    let role = match role_from_openai(&m.role) {
+        Some(role) => role,
+        None if tool_result => Role::User,
+        None => {
+            return Err(GatewayError::invalid_request(format!(
+                "Invalid value for `messages[{i}].role`: `{}` is not one of system, developer, user, assistant, tool.",
+                m.role
+            ))
+            .with_param(&format!("messages[{i}].role")))
+        }
+    };
     let mut content = Vec::new();
     if let Some(reasoning) = m.reasoning_content {
         content.push(Part::Thinking {
@@ -453,7 +460,7 @@ fn message_from_wire(i: usize, m: wire::Message) -> Result<Message, GatewayError
             arguments: call.function.arguments,
         });
     }
-    if role == Role::Tool {
+    if tool_result {
         content = vec![Part::ToolResult {
             tool_use_id: m.tool_call_id.unwrap_or_default(),
             content,

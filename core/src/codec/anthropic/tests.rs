@@ -593,9 +593,9 @@ fn tool_round_trip_alternates_roles() {
                     tool_use("toolu_2", "get_weather", ""),
                 ],
             ),
-            msg(Role::Tool, vec![tool_result("toolu_1", "sunny")]),
+            msg(Role::User, vec![tool_result("toolu_1", "sunny")]),
             msg(
-                Role::Tool,
+                Role::User,
                 vec![Part::ToolResult {
                     tool_use_id: "toolu_2".into(),
                     content: vec![text("rain")],
@@ -643,7 +643,7 @@ fn tool_results_go_first_in_their_user_turn() {
             msg(Role::User, vec![text("q")]),
             msg(Role::Assistant, vec![tool_use("t1", "f", "{}")]),
             msg(Role::User, vec![text("also this")]),
-            msg(Role::Tool, vec![tool_result("t1", "r")]),
+            msg(Role::User, vec![tool_result("t1", "r")]),
         ],
         ..ChatRequest::default()
     };
@@ -915,7 +915,7 @@ fn thinking_and_signatures_round_trip() {
         messages: vec![
             msg(Role::User, vec![text("What is 925 / 5?")]),
             msg(Role::Assistant, assistant),
-            msg(Role::Tool, vec![tool_result("toolu_9", "185")]),
+            msg(Role::User, vec![tool_result("toolu_9", "185")]),
         ],
         reasoning_effort: Some("low".into()),
         ..ChatRequest::default()

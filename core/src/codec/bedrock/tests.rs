@@ -706,7 +706,7 @@ fn roles_alternate_system_is_lifted_and_tool_results_are_user_turns() {
                 name: None,
             },
             Message {
-                role: Role::Tool,
+                role: Role::User,
                 content: vec![Part::ToolResult {
                     tool_use_id: "t1".into(),
                     content: vec![Part::Text {
@@ -718,7 +718,7 @@ fn roles_alternate_system_is_lifted_and_tool_results_are_user_turns() {
                 name: None,
             },
             Message {
-                role: Role::Tool,
+                role: Role::User,
                 content: vec![Part::ToolResult {
                     tool_use_id: "t2".into(),
                     content: vec![],

@@ -199,7 +199,6 @@ fn push_message<'a>(
         Role::System | Role::Developer => "system",
         Role::User => "user",
         Role::Assistant => "assistant",
-        Role::Tool => "tool",
     };
     let mut parts: Vec<PartOut<'a>> = Vec::new();
     let mut calls = Vec::new();

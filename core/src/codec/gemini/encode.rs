@@ -179,7 +179,7 @@ pub fn render_request(req: &ChatRequest, model: &str) -> Result<Vec<u8>, Gateway
                 continue;
             }
             Role::Assistant => ("model", model_parts(&message.content)),
-            Role::User | Role::Tool => ("user", user_parts(i, message, &names)?),
+            Role::User => ("user", user_parts(i, message, &names)?),
         };
         if parts.is_empty() {
             continue;

@@ -155,13 +155,14 @@ pub fn decode_chunk(data: &[u8]) -> Result<ChatChunk, GatewayError> {
     })
 }
 
+/// The speaker of an OpenAI message or delta; `None` for `tool` and
+/// `function`, whose messages are tool results rather than a role.
 pub fn role_from_openai(role: &str) -> Option<Role> {
     Some(match role {
         "system" => Role::System,
         "developer" => Role::Developer,
         "user" => Role::User,
         "assistant" => Role::Assistant,
-        "tool" | "function" => Role::Tool,
         _ => return None,
     })
 }

@@ -117,7 +117,6 @@ fn push_message<'a>(m: &'a Message, out: &mut Vec<InputItem<'a>>) {
         // A system turn after the conversation started cannot go into
         // `instructions` without moving it; developer is its place in `input`.
         Role::System | Role::Developer => "developer",
-        Role::Tool => "user",
     };
     let mut parts: Vec<ContentPart<'a>> = Vec::new();
     let mut text_only = true;
