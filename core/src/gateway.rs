@@ -11,12 +11,12 @@ use serde::Serialize;
 
 use crate::auth::google;
 use crate::codec::openai_chat::{self, ResponseProbe};
-use crate::codec::{self, mock, EncodeContext, ErrorDecoder, StreamDecoder};
+use crate::codec::{self, mock, DecodeContext, EncodeContext, ErrorDecoder, StreamDecoder};
 use crate::config::Config;
 use crate::error::{ErrorKind, GatewayError};
 use crate::http_util::{json, openai_error, read_body};
 use crate::ingress::openai_chat::{
-    render_chunk_event, render_response, ChatEnvelope, ChunkRenderer, DONE_EVENT,
+    render_chunk_event, render_response, ChatEnvelope, ChunkRenderer, DONE_EVENT, ID_PREFIX,
 };
 use crate::ports::{with_timeout, Ports, ReadWhole, TransportError, UpstreamResponse};
 use crate::providers::Codec;
@@ -458,12 +458,15 @@ impl<P: Ports> Gateway<P> {
             )
             .await?;
         let idle_ms = self.config.general.stream_idle_timeout_ms;
+        let decode = DecodeContext {
+            now_ms: ctx.now_ms,
+            model: &deployment.upstream_model,
+            id_prefix: ID_PREFIX,
+        };
         if req.stream {
             let state = TranslateState::new(
-                StreamDecoder::new(deployment.codec())?.stamped(deployment, ctx.now_ms),
-                ChunkRenderer::new(req.include_usage)
-                    .with_fallback(&deployment.upstream_model, ctx.now_ms / 1000)
-                    .with_prices(log.prices.clone()),
+                StreamDecoder::new(deployment.codec(), &decode)?,
+                ChunkRenderer::new(req.include_usage).with_prices(log.prices.clone()),
             );
             let on_done = self.stream_logger(log);
             return Ok(sse(translate(
@@ -475,8 +478,7 @@ impl<P: Ports> Gateway<P> {
             )));
         }
         let body = read_body(&self.ports, upstream.body, idle_ms, MAX_UPSTREAM_BODY).await?;
-        let mut response = codec::decode_response(deployment.codec(), &body)?;
-        codec::stamp_response(&mut response, deployment, ctx.now_ms);
+        let response = codec::decode_response(deployment.codec(), &body, &decode)?;
         log.usage = response.usage;
         Ok(json(StatusCode::OK, render_response(&response)))
     }
@@ -520,12 +522,12 @@ impl<P: Ports> Gateway<P> {
         log: &mut AccessLog,
     ) -> Result<GatewayResponse, GatewayError> {
         let req = envelope.to_unified()?;
-        let response = mock::answer(
-            &req,
-            deployment.mock_response.as_deref(),
-            &deployment.upstream_model,
-            self.ports.now_ms(),
-        );
+        let ctx = DecodeContext {
+            now_ms: self.ports.now_ms(),
+            model: &deployment.upstream_model,
+            id_prefix: ID_PREFIX,
+        };
+        let response = mock::answer(&req, deployment.mock_response.as_deref(), &ctx);
         log.usage = response.usage;
         if !req.stream {
             return Ok(json(StatusCode::OK, render_response(&response)));

@@ -7,6 +7,8 @@
 //! with arguments that satisfy the schema's required properties.
 
 use serde::Deserialize;
+
+use super::DecodeContext;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
@@ -17,7 +19,9 @@ use crate::unified::{
 
 pub const DEFAULT_TEXT: &str = "This is a mock response from DX Gateway.";
 
-pub fn answer(req: &ChatRequest, fixed: Option<&str>, model: &str, now_ms: u64) -> ChatResponse {
+/// The answer to `req`, named and timed by `ctx` like a decoded upstream
+/// answer (its ids take the client format's prefix: `msg_` on `/v1/messages`).
+pub fn answer(req: &ChatRequest, fixed: Option<&str>, ctx: &DecodeContext<'_>) -> ChatResponse {
     let requested: Option<String> = req
         .extra
         .iter()
@@ -64,9 +68,9 @@ pub fn answer(req: &ChatRequest, fixed: Option<&str>, model: &str, now_ms: u64) 
         })
         .sum();
     ChatResponse {
-        id: format!("chatcmpl-mock-{now_ms}"),
-        created: now_ms / 1000,
-        model: model.to_owned(),
+        id: format!("{}mock-{}", ctx.id_prefix, ctx.now_ms),
+        created: ctx.created(),
+        model: ctx.model.to_owned(),
         choices,
         usage: Some(Usage {
             input_tokens: estimate_tokens(prompt_chars(&req.messages)),
@@ -248,6 +252,14 @@ mod tests {
     use super::*;
     use crate::unified::Tool;
 
+    fn ctx(model: &str, now_ms: u64) -> DecodeContext<'_> {
+        DecodeContext {
+            now_ms,
+            model,
+            id_prefix: "chatcmpl-",
+        }
+    }
+
     fn request(tools: bool) -> ChatRequest {
         ChatRequest {
             model: "mock-chat".into(),
@@ -278,7 +290,11 @@ mod tests {
 
     #[test]
     fn text_answer_with_usage() {
-        let r = answer(&request(false), Some("hello there"), "mock-chat", 5_000);
+        let r = answer(
+            &request(false),
+            Some("hello there"),
+            &ctx("mock-chat", 5_000),
+        );
         assert_eq!(r.choices[0].text().as_deref(), Some("hello there"));
         assert_eq!(r.choices[0].finish_reason, Some(FinishReason::Stop));
         let u = r.usage.unwrap();
@@ -288,7 +304,7 @@ mod tests {
 
     #[test]
     fn tool_call_satisfies_required_properties() {
-        let r = answer(&request(true), None, "m", 0);
+        let r = answer(&request(true), None, &ctx("m", 0));
         let (_, name, args) = r.choices[0].tool_uses().next().unwrap();
         assert_eq!(name, "get_weather");
         let v: Value = serde_json::from_str(args).unwrap();
@@ -317,7 +333,12 @@ mod tests {
                 .to_unified(&[])
                 .unwrap();
             assert!(!req.tools.is_empty(), "tools are offered");
-            let r = answer(&req, None, "m", 0);
+            let messages = DecodeContext {
+                id_prefix: crate::ingress::anthropic_messages::ID_PREFIX,
+                ..ctx("m", 0)
+            };
+            let r = answer(&req, None, &messages);
+            assert!(r.id.starts_with("msg_"), "{}", r.id);
             assert_eq!(r.choices[0].finish_reason, Some(FinishReason::Stop));
             assert_eq!(r.choices[0].text().as_deref(), Some(DEFAULT_TEXT));
             // The turn before, which asked for the tool, still gets a call.
@@ -331,7 +352,7 @@ mod tests {
                 }],
                 name: None,
             });
-            let r = answer(&asking, None, "m", 0);
+            let r = answer(&asking, None, &ctx("m", 0));
             assert_eq!(r.choices[0].finish_reason, Some(FinishReason::ToolCalls));
         }
     }
@@ -347,13 +368,13 @@ mod tests {
             "tools":[{"type":"function","function":{"name":"get_weather","parameters":{"type":"object"}}}]}"#;
         let req = ChatEnvelope::parse(body).unwrap().to_unified().unwrap();
         assert_eq!(req.messages[2].role, Role::User);
-        let r = answer(&req, None, "m", 0);
+        let r = answer(&req, None, &ctx("m", 0));
         assert_eq!(r.choices[0].finish_reason, Some(FinishReason::Stop));
     }
 
     #[test]
     fn chunks_reassemble_to_the_answer() {
-        let r = answer(&request(false), Some("one two three"), "m", 0);
+        let r = answer(&request(false), Some("one two three"), &ctx("m", 0));
         let chunks = answer_chunks(&r, true);
         let text: String = chunks
             .iter()
@@ -363,7 +384,7 @@ mod tests {
         assert_eq!(text, "one two three");
         assert!(chunks.len() >= 5);
         assert_eq!(chunks.last().unwrap().usage, r.usage);
-        let r = answer(&request(true), None, "m", 0);
+        let r = answer(&request(true), None, &ctx("m", 0));
         let args: String = answer_chunks(&r, false)
             .iter()
             .flat_map(|c| c.choices.iter())

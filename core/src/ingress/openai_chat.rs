@@ -21,6 +21,9 @@ use crate::unified::{
     Role, Tool, ToolChoice, Usage,
 };
 
+/// How ids the gateway makes up for OpenAI clients begin.
+pub const ID_PREFIX: &str = "chatcmpl-";
+
 /// A parsed request body that still holds its fields as raw JSON.
 #[derive(Debug)]
 pub struct ChatEnvelope<'a> {

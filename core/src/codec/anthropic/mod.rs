@@ -14,7 +14,7 @@ use bytes::Bytes;
 use http::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE};
 use http::{HeaderMap, HeaderValue, Method, StatusCode};
 
-use crate::codec::{openai_chat, EncodeContext};
+use crate::codec::{openai_chat, DecodeContext, EncodeContext};
 use crate::error::{ErrorKind, GatewayError};
 use crate::resolve::Deployment;
 use crate::secret::Secret;
@@ -283,8 +283,8 @@ pub fn stop_reason(finish: &FinishReason) -> &str {
     }
 }
 
-/// A whole (non-streamed) response body.
-pub fn decode_response(body: &[u8]) -> Result<ChatResponse, GatewayError> {
+/// A whole (non-streamed) response body; it names no creation time.
+pub fn decode_response(body: &[u8], ctx: &DecodeContext<'_>) -> Result<ChatResponse, GatewayError> {
     let r: wire::Response<'_> = serde_json::from_slice(body).map_err(invalid_upstream)?;
     let mut content = Vec::with_capacity(r.content.len());
     for block in r.content {
@@ -312,9 +312,9 @@ pub fn decode_response(body: &[u8]) -> Result<ChatResponse, GatewayError> {
         }
     }
     Ok(ChatResponse {
-        id: r.id.into_owned(),
-        created: 0,
-        model: r.model.into_owned(),
+        id: ctx.id_or_new(r.id.into_owned()),
+        created: ctx.created(),
+        model: ctx.model_or_called(r.model.into_owned()),
         choices: vec![Choice {
             index: 0,
             content,

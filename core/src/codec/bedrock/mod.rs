@@ -23,7 +23,7 @@ use crate::error::{ErrorKind, GatewayError};
 use crate::resolve::Deployment;
 use crate::unified::{ChatRequest, ChatResponse, Choice, FinishReason, Part, Usage};
 
-use super::EncodeContext;
+use super::{DecodeContext, EncodeContext};
 
 /// SigV4 signs Bedrock Runtime requests for the `bedrock` service name.
 const SIGNING_SERVICE: &str = "bedrock";
@@ -196,9 +196,9 @@ fn arguments_text(input: &serde_json::value::RawValue) -> String {
     }
 }
 
-/// A whole Converse response body. It names no id, model or time: the
-/// gateway stamps those (see [`crate::codec::stamp_response`]).
-pub fn decode_response(body: &[u8]) -> Result<ChatResponse, GatewayError> {
+/// A whole Converse response body. It names no id, model or time: those
+/// come from the context.
+pub fn decode_response(body: &[u8], ctx: &DecodeContext<'_>) -> Result<ChatResponse, GatewayError> {
     let r: wire::ConverseResponse = serde_json::from_slice(body).map_err(|e| {
         GatewayError::new(
             ErrorKind::UpstreamUnavailable,
@@ -236,9 +236,9 @@ pub fn decode_response(body: &[u8]) -> Result<ChatResponse, GatewayError> {
         }
     }
     Ok(ChatResponse {
-        id: String::new(),
-        created: 0,
-        model: String::new(),
+        id: ctx.new_id(),
+        created: ctx.created(),
+        model: ctx.model.to_owned(),
         choices: vec![Choice {
             index: 0,
             content,

@@ -3,6 +3,7 @@
 //! values are read off the fixture files by hand.
 
 use super::*;
+use crate::codec::test_support::decode_ctx;
 use crate::providers::provider;
 use crate::resolve::ProviderParams;
 use crate::secret::Secret;
@@ -77,7 +78,7 @@ fn exception_frame(kind: &str, message: &str) -> Vec<u8> {
 
 /// Feeds the whole body in pieces of `step` bytes.
 fn decode_stream(body: &[u8], step: usize) -> (Vec<ChatChunk>, bool) {
-    let mut d = StreamDecoder::new();
+    let mut d = StreamDecoder::new(&decode_ctx());
     let mut out = Vec::new();
     for piece in body.chunks(step) {
         out.extend(d.push(piece).unwrap());
@@ -164,7 +165,7 @@ const CLAUDE: &str = "anthropic.claude-3-7-sonnet-20250219-v1:0";
 
 #[test]
 fn converse_text_fixture() {
-    let r = decode_response(TEXT).unwrap();
+    let r = decode_response(TEXT, &decode_ctx()).unwrap();
     assert_eq!(r.choices.len(), 1);
     assert_eq!(
         r.choices[0].text().unwrap(),
@@ -177,7 +178,7 @@ fn converse_text_fixture() {
 
 #[test]
 fn converse_tool_call_fixture() {
-    let r = decode_response(TOOL).unwrap();
+    let r = decode_response(TOOL, &decode_ctx()).unwrap();
     let calls: Vec<_> = r.choices[0].tool_uses().collect();
     assert_eq!(calls, [("tool-use-id", "bash", r#"{"command":"ls -l"}"#)]);
     assert_eq!(r.choices[0].text(), None);
@@ -193,7 +194,7 @@ fn response_with_reasoning_cache_and_every_stop_reason() {
         {"text":"hi"},{"image":{"format":"png"}}]}},
         "stopReason":"max_tokens",
         "usage":{"inputTokens":5,"outputTokens":7,"cacheReadInputTokens":100,"cacheWriteInputTokens":20,"totalTokens":132}}"#;
-    let r = decode_response(body).unwrap();
+    let r = decode_response(body, &decode_ctx()).unwrap();
     assert_eq!(
         r.choices[0].content,
         [
@@ -236,7 +237,7 @@ fn response_with_reasoning_cache_and_every_stop_reason() {
     ] {
         assert_eq!(finish_reason(wire_reason), want, "{wire_reason}");
     }
-    assert!(decode_response(b"{not json").is_err());
+    assert!(decode_response(b"{not json", &decode_ctx()).is_err());
 }
 
 // ---------------------------------------------------------------- stream fixtures
@@ -277,7 +278,7 @@ fn converse_stream_tool_call_fixture() {
     assert_eq!(c.finish, [FinishReason::ToolCalls]);
     assert_eq!(c.usage, Some(usage(125, 45)));
     // This recording sends metadata before messageStop: not done until both.
-    let mut d = StreamDecoder::new();
+    let mut d = StreamDecoder::new(&decode_ctx());
     let f = frames(STREAM_TOOL);
     for frame in &f[..f.len() - 1] {
         d.push(frame).unwrap();
@@ -315,13 +316,17 @@ fn converse_stream_reasoning_fixture() {
 }
 
 #[test]
-fn stream_chunks_carry_the_stamped_identity() {
-    let mut d = StreamDecoder::new();
-    d.set_identity("chatcmpl-x".into(), "m".into(), 42);
+fn stream_chunks_carry_the_identity_of_the_context() {
+    let ctx = crate::codec::DecodeContext {
+        now_ms: 42_000,
+        model: "m",
+        id_prefix: "chatcmpl-",
+    };
+    let mut d = StreamDecoder::new(&ctx);
     let chunks = d.push(&frames(STREAM_TEXT).concat()).unwrap();
     assert!(chunks
         .iter()
-        .all(|c| c.id == "chatcmpl-x" && c.model == "m" && c.created == 42));
+        .all(|c| c.id == "chatcmpl-dxa410" && c.model == "m" && c.created == 42));
 }
 
 #[test]
@@ -366,7 +371,7 @@ fn exception_frames_end_the_stream_with_their_kind() {
         let f = frames(STREAM_TEXT);
         let mut body = f[..3].concat();
         body.extend(exception_frame(kind, "Too many tokens, please wait."));
-        let mut d = StreamDecoder::new();
+        let mut d = StreamDecoder::new(&decode_ctx());
         let first = d.push(&body[..body.len() - 10]).unwrap();
         assert_eq!(collect(&first).text, "Let me count the \"");
         let err = d.push(&body[body.len() - 10..]).unwrap_err();
@@ -388,7 +393,7 @@ fn exception_frames_end_the_stream_with_their_kind() {
         ],
         b"",
     );
-    let err = StreamDecoder::new().push(&frame).unwrap_err();
+    let err = StreamDecoder::new(&decode_ctx()).push(&frame).unwrap_err();
     assert_eq!(err.kind, ErrorKind::UpstreamServer);
     assert!(err.message.contains("boom"));
 }
@@ -399,12 +404,12 @@ fn corrupted_and_cut_streams() {
     let (_, done) = decode_stream(&body[..body.len() - 3], 50);
     assert!(!done, "a cut stream is not done");
     body[40] ^= 0x55;
-    let mut d = StreamDecoder::new();
+    let mut d = StreamDecoder::new(&decode_ctx());
     let err = d.push(&body).unwrap_err();
     assert_eq!(err.code.as_deref(), Some("upstream_stream_error"));
     assert!(err.message.contains("checksum mismatch"), "{}", err.message);
     // SSE text where frames belong is caught by the prelude checksum.
-    let err = StreamDecoder::new()
+    let err = StreamDecoder::new(&decode_ctx())
         .push(b"data: {\"not\":\"eventstream\"}\n\n")
         .unwrap_err();
     assert!(
@@ -423,7 +428,10 @@ fn unknown_events_are_skipped() {
         ],
         b"{}",
     );
-    assert!(StreamDecoder::new().push(&frame).unwrap().is_empty());
+    assert!(StreamDecoder::new(&decode_ctx())
+        .push(&frame)
+        .unwrap()
+        .is_empty());
 }
 
 // ---------------------------------------------------------------- errors
@@ -1019,11 +1027,25 @@ fn invalid_tool_arguments_are_a_clear_400() {
 }
 
 #[test]
-fn response_identity_is_stamped_by_the_gateway() {
-    let mut r = decode_response(TEXT).unwrap();
-    assert!(r.id.is_empty() && r.model.is_empty());
-    crate::codec::stamp_response(&mut r, &deployment(), 1_700_000_000_123);
+fn response_identity_comes_from_the_context() {
+    let d = deployment();
+    let ctx = crate::codec::DecodeContext {
+        now_ms: 1_700_000_000_123,
+        model: &d.upstream_model,
+        id_prefix: "chatcmpl-",
+    };
+    let r = decode_response(TEXT, &ctx).unwrap();
     assert_eq!(r.model, "anthropic.claude-3-5-sonnet-20240620-v1:0");
     assert_eq!(r.created, 1_700_000_000);
     assert!(r.id.starts_with("chatcmpl-"));
+    // On /v1/messages the made-up id is a message id.
+    let r = decode_response(
+        TEXT,
+        &crate::codec::DecodeContext {
+            id_prefix: "msg_",
+            ..ctx
+        },
+    )
+    .unwrap();
+    assert!(r.id.starts_with("msg_"), "{}", r.id);
 }

@@ -3,13 +3,15 @@
 
 use std::borrow::Cow;
 
+use crate::codec::DecodeContext;
 use crate::error::{ErrorKind, GatewayError};
 use crate::unified::{ChatResponse, Choice, FinishReason, Part, Usage};
 
 use super::tool_call_id_with_signature;
 use super::wire::{self, UsageMetadata};
 
-pub fn decode_response(body: &[u8]) -> Result<ChatResponse, GatewayError> {
+/// A whole response; Gemini names no creation time.
+pub fn decode_response(body: &[u8], ctx: &DecodeContext<'_>) -> Result<ChatResponse, GatewayError> {
     let r: wire::Response = serde_json::from_slice(body).map_err(invalid_upstream)?;
     if let Some(status) = r.error {
         return Err(super::error::status_to_error(status, None));
@@ -63,9 +65,8 @@ pub fn decode_response(body: &[u8]) -> Result<ChatResponse, GatewayError> {
     }
     Ok(ChatResponse {
         id: response_id(r.response_id.as_deref(), seed),
-        // Gemini does not say when; the gateway has no clock in a codec.
-        created: 0,
-        model: r.model_version.map(Cow::into_owned).unwrap_or_default(),
+        created: ctx.created(),
+        model: ctx.model_or_called(r.model_version.map(Cow::into_owned).unwrap_or_default()),
         choices,
         usage: r.usage_metadata.as_ref().map(usage),
         system_fingerprint: None,

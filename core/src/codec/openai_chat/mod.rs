@@ -14,6 +14,7 @@ use http::{HeaderMap, StatusCode};
 use serde::de::IgnoredAny;
 use serde::Deserialize;
 
+use crate::codec::DecodeContext;
 use crate::error::{ErrorKind, GatewayError};
 use crate::resolve::Deployment;
 use crate::unified::{
@@ -65,8 +66,9 @@ pub fn usage_to_wire(u: &Usage) -> wire::Usage {
     }
 }
 
-/// A whole (non-streamed) response body.
-pub fn decode_response(body: &[u8]) -> Result<ChatResponse, GatewayError> {
+/// A whole (non-streamed) response body; what a compatible server leaves
+/// out of it (id, model, time) comes from the context.
+pub fn decode_response(body: &[u8], ctx: &DecodeContext<'_>) -> Result<ChatResponse, GatewayError> {
     let r: wire::Response = serde_json::from_slice(body).map_err(invalid_upstream)?;
     let choices = r
         .choices
@@ -101,9 +103,9 @@ pub fn decode_response(body: &[u8]) -> Result<ChatResponse, GatewayError> {
         })
         .collect();
     Ok(ChatResponse {
-        id: r.id,
-        created: r.created,
-        model: r.model,
+        id: ctx.id_or_new(r.id),
+        created: ctx.created_or_now(r.created),
+        model: ctx.model_or_called(r.model),
         choices,
         usage: r.usage.as_ref().map(usage_from_wire),
         system_fingerprint: r.system_fingerprint,

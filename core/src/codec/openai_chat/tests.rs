@@ -1,6 +1,7 @@
 //! The OpenAI codec against real recorded responses (`fixtures/openai/`).
 
 use super::*;
+use crate::codec::test_support::decode_ctx;
 use crate::providers::provider;
 use crate::secret::Secret;
 use crate::stream::openai_relay::RelayState;
@@ -88,7 +89,7 @@ fn usage(input: u64, output: u64) -> Option<Usage> {
 
 #[test]
 fn non_stream_text() {
-    let r = decode_response(fixture!("chat-completion-text.json")).unwrap();
+    let r = decode_response(fixture!("chat-completion-text.json"), &decode_ctx()).unwrap();
     assert_eq!(r.model, "gpt-4.1-nano-2025-04-14");
     assert_eq!(r.choices.len(), 1);
     let text = r.choices[0].text().unwrap();
@@ -101,7 +102,11 @@ fn non_stream_text() {
 
 #[test]
 fn non_stream_parallel_tool_calls() {
-    let r = decode_response(fixture!("chat-completion-parallel-tool-calls.json")).unwrap();
+    let r = decode_response(
+        fixture!("chat-completion-parallel-tool-calls.json"),
+        &decode_ctx(),
+    )
+    .unwrap();
     let calls: Vec<_> = r.choices[0].tool_uses().collect();
     assert_eq!(
         calls,

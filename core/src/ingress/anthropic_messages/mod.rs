@@ -31,6 +31,10 @@ use crate::unified::{
     ToolChoice,
 };
 
+/// How ids the gateway makes up for Anthropic clients begin (message ids
+/// are `msg_…`).
+pub const ID_PREFIX: &str = "msg_";
+
 /// Paths served by this ingress: their errors take Anthropic's shape.
 pub fn is_messages_path(path: &str) -> bool {
     path.trim_end_matches('/').starts_with("/v1/messages")

@@ -4,6 +4,7 @@
 
 use super::*;
 use crate::codec::anthropic::Target;
+use crate::codec::test_support::decode_ctx;
 use crate::codec::{self, EncodeContext};
 use crate::ingress::openai_chat::Fields;
 use crate::providers::provider;
@@ -707,7 +708,7 @@ fn events(raw: &[u8]) -> Vec<(String, Value)> {
 
 fn translate_all(codec: crate::providers::Codec, wire: &[u8], model: &str) -> Vec<u8> {
     let mut state = TranslateState::new(
-        codec::StreamDecoder::new(codec).unwrap(),
+        codec::StreamDecoder::new(codec, &decode_ctx()).unwrap(),
         EventRenderer::new(model),
     );
     let mut out = Vec::new();
@@ -819,7 +820,7 @@ fn anthropic_thinking_stream_round_trips_through_unified() {
 fn response_renders_as_an_anthropic_message() {
     let body =
         include_bytes!("../../../../fixtures/openai/chat-completion-parallel-tool-calls.json");
-    let r = crate::codec::openai_chat::decode_response(body).unwrap();
+    let r = crate::codec::openai_chat::decode_response(body, &decode_ctx()).unwrap();
     let out: Value = serde_json::from_slice(&render_response(&r)).unwrap();
     assert_eq!(out["type"], "message");
     assert_eq!(out["role"], "assistant");
@@ -838,7 +839,7 @@ fn response_renders_as_an_anthropic_message() {
     assert_eq!(out["usage"]["output_tokens"], usage.output_tokens);
     // An Anthropic body decoded and rendered again keeps its content.
     let body = include_bytes!("../../../../fixtures/anthropic/messages-thinking.json");
-    let r = crate::codec::anthropic::decode_response(body).unwrap();
+    let r = crate::codec::anthropic::decode_response(body, &decode_ctx()).unwrap();
     let out: Value = serde_json::from_slice(&render_response(&r)).unwrap();
     let original: Value = serde_json::from_slice(body).unwrap();
     assert_eq!(out["content"], original["content"]);
