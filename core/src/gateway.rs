@@ -33,7 +33,7 @@ mod messages;
 use crate::catalog::sync::{self, SyncGate};
 use crate::catalog::Prices;
 use crate::catalog_api;
-use crate::cost::{completion_cost, format_cost, prices_audio, splice_cost, TokenUsage};
+use crate::cost::{completion_cost, format_cost, splice_cost, TokenUsage};
 use crate::model_meta::{model_meta, ModelMeta};
 
 /// A request as the shell hands it over, body already read.
@@ -664,11 +664,7 @@ impl<P: Ports> Gateway<P> {
             Body::Full(body) if resp.status() == StatusCode::OK => Some(body),
             _ => None,
         };
-        let mut tokens = TokenUsage::from(usage);
-        if let (true, Some(body)) = (prices_audio(prices), body) {
-            tokens = tokens.with_openai_audio(body);
-        }
-        let Some(cost) = completion_cost(prices, &tokens) else {
+        let Some(cost) = completion_cost(prices, &TokenUsage::from(usage)) else {
             return;
         };
         log.cost = Some(cost);

@@ -198,15 +198,26 @@ pub struct ChatRequest {
     pub use_max_completion_tokens: bool,
 }
 
+/// Token counts as an upstream reported them, in one meaning for every
+/// format: each `*_tokens` field below `input_tokens` / `output_tokens` is a
+/// part of that total, priced apart where a model prices it apart.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Usage {
     /// All prompt tokens, cached ones included (OpenAI's `prompt_tokens`).
     pub input_tokens: u64,
     pub output_tokens: u64,
     pub cache_read_tokens: u64,
+    /// Every cache write, whatever its lifetime.
     pub cache_write_tokens: u64,
+    /// Part of `cache_write_tokens` kept for an hour (Anthropic's
+    /// `ephemeral_1h_input_tokens`), dearer than the 5-minute kind.
+    pub cache_write_1h_tokens: u64,
     /// Part of `output_tokens` spent reasoning.
     pub reasoning_tokens: u64,
+    /// Part of `input_tokens` that was audio.
+    pub input_audio_tokens: u64,
+    /// Part of `output_tokens` that was audio.
+    pub output_audio_tokens: u64,
 }
 
 impl Usage {

@@ -226,7 +226,11 @@ pub fn usage_from_wire(u: &wire::Usage) -> Usage {
         output_tokens: u.output_tokens,
         cache_read_tokens: cache_read,
         cache_write_tokens: cache_write,
+        cache_write_1h_tokens: u
+            .cache_creation
+            .map_or(0, |c| c.ephemeral_1h_input_tokens.min(cache_write)),
         reasoning_tokens: u.output_tokens_details.map_or(0, |d| d.thinking_tokens),
+        ..Usage::default()
     }
 }
 
@@ -245,6 +249,9 @@ pub fn merge_usage(total: &mut wire::Usage, u: &wire::Usage) {
         u.cache_creation_input_tokens,
     );
     total.cache_read_input_tokens = max(total.cache_read_input_tokens, u.cache_read_input_tokens);
+    if u.cache_creation.is_some() {
+        total.cache_creation = u.cache_creation;
+    }
     if u.output_tokens_details.is_some() {
         total.output_tokens_details = u.output_tokens_details;
     }
@@ -258,6 +265,12 @@ pub fn usage_to_wire(u: &Usage) -> wire::Usage {
         output_tokens: u.output_tokens,
         cache_creation_input_tokens: Some(u.cache_write_tokens),
         cache_read_input_tokens: Some(u.cache_read_tokens),
+        // Without the split every write is a 5-minute one, as Anthropic
+        // reads it; the split is said only when some write is not.
+        cache_creation: (u.cache_write_1h_tokens > 0).then(|| wire::CacheCreation {
+            ephemeral_5m_input_tokens: u.cache_write_tokens.saturating_sub(u.cache_write_1h_tokens),
+            ephemeral_1h_input_tokens: u.cache_write_1h_tokens,
+        }),
         output_tokens_details: None,
     }
 }

@@ -109,6 +109,7 @@ fn usage(input: u64, output: u64, read: u64, write: u64) -> Option<Usage> {
         cache_read_tokens: read,
         cache_write_tokens: write,
         reasoning_tokens: 0,
+        ..Usage::default()
     })
 }
 
@@ -1203,4 +1204,55 @@ fn dispatch_through_the_codec_table() {
     chunks.extend(s.finish().unwrap());
     assert!(s.is_done());
     assert!(chunks.iter().all(|c| c.created == 1_700_000_000));
+}
+
+/// `cache_creation.ephemeral_1h_input_tokens` is the 1-hour part of the
+/// writes, stream or whole answer, and goes back out to Anthropic clients.
+#[test]
+fn one_hour_cache_writes_are_kept() {
+    let wire = std::str::from_utf8(fixture!(
+        "messages-stream-cache-write-server-tool.chunks.jsonl"
+    ))
+    .unwrap()
+    .replace(
+        "\"ephemeral_5m_input_tokens\":3068,\"ephemeral_1h_input_tokens\":0",
+        "\"ephemeral_5m_input_tokens\":1068,\"ephemeral_1h_input_tokens\":2000",
+    );
+    let a = decode_stream(&reframe(wire.as_bytes(), true), 256);
+    let u = a.usage.unwrap();
+    // message_delta's total writes (3337) with message_start's split.
+    assert_eq!(
+        (u.cache_write_tokens, u.cache_write_1h_tokens),
+        (3337, 2000)
+    );
+    let body = std::str::from_utf8(fixture!("messages-text.json"))
+        .unwrap()
+        .replace(
+            "\"cache_creation_input_tokens\": 0",
+            "\"cache_creation_input_tokens\": 1500",
+        )
+        .replace(
+            "\"ephemeral_1h_input_tokens\": 0",
+            "\"ephemeral_1h_input_tokens\": 1500",
+        );
+    let r = decode_response(body.as_bytes(), &decode_ctx()).unwrap();
+    let u = r.usage.unwrap();
+    assert_eq!(
+        (u.cache_write_tokens, u.cache_write_1h_tokens),
+        (1500, 1500)
+    );
+    let cost = crate::cost::TokenUsage::from(u);
+    assert_eq!(
+        (cost.cache_write_tokens, cost.cache_write_1h_tokens),
+        (0, 1500)
+    );
+    let back = serde_json::to_value(usage_to_wire(&u)).unwrap();
+    assert_eq!(
+        back["cache_creation"],
+        json!({"ephemeral_5m_input_tokens": 0, "ephemeral_1h_input_tokens": 1500})
+    );
+    assert_eq!(back["cache_creation_input_tokens"], 1500);
+    // Only 5-minute writes: no split is said.
+    let back = serde_json::to_value(usage_to_wire(&usage(10, 1, 0, 5).unwrap())).unwrap();
+    assert!(back.get("cache_creation").is_none());
 }

@@ -174,7 +174,8 @@ pub fn usage_from_wire(u: &wire::TokenUsage) -> Usage {
         output_tokens: u.output_tokens,
         cache_read_tokens: u.cache_read_input_tokens,
         cache_write_tokens: u.cache_write_input_tokens,
-        reasoning_tokens: 0,
+        cache_write_1h_tokens: u.cache_write_1h_tokens.min(u.cache_write_input_tokens),
+        ..Usage::default()
     }
 }
 

@@ -220,7 +220,8 @@ fn response_with_reasoning_cache_and_every_stop_reason() {
             output_tokens: 7,
             cache_read_tokens: 100,
             cache_write_tokens: 20,
-            reasoning_tokens: 0
+            reasoning_tokens: 0,
+            ..Usage::default()
         })
     );
     for (wire_reason, want) in [
@@ -1048,4 +1049,47 @@ fn response_identity_comes_from_the_context() {
     )
     .unwrap();
     assert!(r.id.starts_with("msg_"), "{}", r.id);
+}
+
+/// `cacheDetails` splits the writes by lifetime; the 1-hour part is kept.
+#[test]
+fn one_hour_cache_writes_from_cache_details() {
+    let mut v: serde_json::Value = serde_json::from_slice(TEXT).unwrap();
+    v["usage"]["cacheWriteInputTokens"] = 3000.into();
+    v["usage"]["cacheDetails"] = serde_json::json!([
+        {"ttl": "1h", "inputTokens": 2000},
+        {"ttl": "5m", "inputTokens": 1000}
+    ]);
+    let r = decode_response(&serde_json::to_vec(&v).unwrap(), &decode_ctx()).unwrap();
+    let u = r.usage.unwrap();
+    assert_eq!(
+        (u.cache_write_tokens, u.cache_write_1h_tokens),
+        (3000, 2000)
+    );
+    assert_eq!(u.input_tokens, 22 + 3000);
+    // The stream's metadata event says the same.
+    let metadata = STREAM_TEXT
+        .lines()
+        .find(|l| l.contains("\"metadata\""))
+        .unwrap();
+    let mut m: serde_json::Value = serde_json::from_str(metadata).unwrap();
+    m["metadata"]["usage"]["cacheWriteInputTokens"] = 500.into();
+    m["metadata"]["usage"]["cacheDetails"] = serde_json::json!([{"ttl": "1h", "inputTokens": 500}]);
+    let body: Vec<u8> = STREAM_TEXT
+        .lines()
+        .map(|l| {
+            if l.contains("\"metadata\"") {
+                frame_for(&m.to_string())
+            } else {
+                frame_for(l)
+            }
+        })
+        .collect::<Vec<_>>()
+        .concat();
+    let (chunks, _) = decode_stream(&body, 64);
+    let u = chunks.iter().rev().find_map(|c| c.usage).unwrap();
+    assert_eq!((u.cache_write_tokens, u.cache_write_1h_tokens), (500, 500));
+    // Without details every write is a 5-minute one.
+    let u = decode_response(TEXT, &decode_ctx()).unwrap().usage.unwrap();
+    assert_eq!(u.cache_write_1h_tokens, 0);
 }

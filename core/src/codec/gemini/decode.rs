@@ -85,8 +85,10 @@ pub(super) fn usage(u: &UsageMetadata) -> Usage {
         // Thinking is billed as output; `candidatesTokenCount` leaves it out.
         output_tokens: u.candidates_token_count + u.thoughts_token_count,
         cache_read_tokens: u.cached_content_token_count,
-        cache_write_tokens: 0,
         reasoning_tokens: u.thoughts_token_count,
+        input_audio_tokens: u.prompt_audio_tokens,
+        output_audio_tokens: u.candidates_audio_tokens,
+        ..Usage::default()
     }
 }
 

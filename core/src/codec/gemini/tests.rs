@@ -57,6 +57,7 @@ fn usage(input: u64, output: u64, reasoning: u64) -> Option<Usage> {
         cache_read_tokens: 0,
         cache_write_tokens: 0,
         reasoning_tokens: reasoning,
+        ..Usage::default()
     })
 }
 
@@ -852,4 +853,34 @@ fn vertex_urls_by_location_and_bearer_token() {
     )
     .unwrap_err();
     assert_eq!(e.kind, ErrorKind::Configuration);
+}
+
+/// Audio tokens come from the per-modality details of the usage.
+#[test]
+fn audio_tokens_from_modality_details() {
+    let mut v = fixture_json(fixture!("generateContent-text.json"));
+    v["usageMetadata"]["promptTokenCount"] = 57.into();
+    v["usageMetadata"]["promptTokensDetails"] = serde_json::json!([
+        {"modality": "TEXT", "tokenCount": 7},
+        {"modality": "AUDIO", "tokenCount": 50}
+    ]);
+    v["usageMetadata"]["candidatesTokensDetails"] = serde_json::json!([
+        {"modality": "AUDIO", "tokenCount": 20},
+        {"modality": "TEXT", "tokenCount": 2}
+    ]);
+    let r = decode_response(&serde_json::to_vec(&v).unwrap(), &decode_ctx()).unwrap();
+    let u = r.usage.unwrap();
+    assert_eq!((u.input_tokens, u.output_tokens), (57, 22));
+    assert_eq!((u.input_audio_tokens, u.output_audio_tokens), (50, 20));
+    // Text only (as recorded), or no details at all: no audio.
+    let r = decode_response(fixture!("generateContent-text.json"), &decode_ctx()).unwrap();
+    assert_eq!(r.usage, usage(7, 22, 0));
+    v["usageMetadata"]["promptTokensDetails"] = serde_json::Value::Null;
+    v["usageMetadata"]
+        .as_object_mut()
+        .unwrap()
+        .remove("candidatesTokensDetails");
+    let r = decode_response(&serde_json::to_vec(&v).unwrap(), &decode_ctx()).unwrap();
+    let u = r.usage.unwrap();
+    assert_eq!((u.input_audio_tokens, u.output_audio_tokens), (0, 0));
 }

@@ -38,19 +38,22 @@ pub fn build_request(
 }
 
 pub fn usage_from_wire(u: &wire::Usage) -> Usage {
-    let details = u.prompt_tokens_details.unwrap_or_default();
+    let prompt = u.prompt_tokens_details.unwrap_or_default();
+    let completion = u.completion_tokens_details.unwrap_or_default();
     Usage {
         input_tokens: u.prompt_tokens,
         output_tokens: u.completion_tokens,
-        cache_read_tokens: details.cached_tokens,
-        cache_write_tokens: details.cache_creation_tokens,
-        reasoning_tokens: u
-            .completion_tokens_details
-            .map(|d| d.reasoning_tokens)
-            .unwrap_or(0),
+        cache_read_tokens: prompt.cached_tokens,
+        cache_write_tokens: prompt.cache_creation_tokens,
+        reasoning_tokens: completion.reasoning_tokens,
+        input_audio_tokens: prompt.audio_tokens,
+        output_audio_tokens: completion.audio_tokens,
+        ..Usage::default()
     }
 }
 
+/// OpenAI's usage object has no place for 1-hour cache writes: they are
+/// among `cache_creation_tokens`.
 pub fn usage_to_wire(u: &Usage) -> wire::Usage {
     wire::Usage {
         prompt_tokens: u.input_tokens,
@@ -59,9 +62,11 @@ pub fn usage_to_wire(u: &Usage) -> wire::Usage {
         prompt_tokens_details: Some(wire::PromptDetails {
             cached_tokens: u.cache_read_tokens,
             cache_creation_tokens: u.cache_write_tokens,
+            audio_tokens: u.input_audio_tokens,
         }),
         completion_tokens_details: Some(wire::CompletionDetails {
             reasoning_tokens: u.reasoning_tokens,
+            audio_tokens: u.output_audio_tokens,
         }),
     }
 }

@@ -195,12 +195,24 @@ pub struct PromptDetails {
         skip_serializing_if = "is_zero"
     )]
     pub cache_creation_tokens: u64,
+    #[serde(
+        default,
+        deserialize_with = "nullable_u64",
+        skip_serializing_if = "is_zero"
+    )]
+    pub audio_tokens: u64,
 }
 
 #[derive(Debug, Deserialize, Serialize, Default, Clone, Copy)]
 pub struct CompletionDetails {
     #[serde(default, deserialize_with = "nullable_u64")]
     pub reasoning_tokens: u64,
+    #[serde(
+        default,
+        deserialize_with = "nullable_u64",
+        skip_serializing_if = "is_zero"
+    )]
+    pub audio_tokens: u64,
 }
 
 fn is_zero(v: &u64) -> bool {

@@ -141,8 +141,8 @@ pub fn usage_from_wire(u: &wire::Usage) -> Usage {
         input_tokens: u.input_tokens,
         output_tokens: u.output_tokens,
         cache_read_tokens: u.input_tokens_details.map_or(0, |d| d.cached_tokens),
-        cache_write_tokens: 0,
         reasoning_tokens: u.output_tokens_details.map_or(0, |d| d.reasoning_tokens),
+        ..Usage::default()
     }
 }
 

@@ -128,6 +128,7 @@ fn usage(input: u64, cached: u64, output: u64, reasoning: u64) -> Option<Usage> 
         cache_read_tokens: cached,
         cache_write_tokens: 0,
         reasoning_tokens: reasoning,
+        ..Usage::default()
     })
 }
 
