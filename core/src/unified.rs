@@ -27,7 +27,11 @@ impl Role {
     }
 }
 
-/// Prompt-cache breakpoint (Anthropic `cache_control`), kept wherever a client puts it.
+/// Prompt-cache breakpoint (Anthropic `cache_control`), kept wherever a
+/// client puts it: on any part Anthropic takes one on (text, image,
+/// document, tool use, tool result) and on tool definitions. Encoders for
+/// formats without breakpoints leave it out; Bedrock's is a `cachePoint`
+/// block after the part.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CacheControl {
     pub kind: String,
@@ -50,10 +54,12 @@ pub enum Part {
     Image {
         source: MediaSource,
         detail: Option<String>,
+        cache_control: Option<CacheControl>,
     },
     Document {
         source: MediaSource,
         name: Option<String>,
+        cache_control: Option<CacheControl>,
     },
     Audio {
         data: String,
@@ -64,11 +70,13 @@ pub enum Part {
         id: String,
         name: String,
         arguments: String,
+        cache_control: Option<CacheControl>,
     },
     ToolResult {
         tool_use_id: String,
         content: Vec<Part>,
         is_error: bool,
+        cache_control: Option<CacheControl>,
     },
     Thinking {
         text: String,
@@ -77,6 +85,20 @@ pub enum Part {
     RedactedThinking {
         data: String,
     },
+}
+
+impl Part {
+    /// The cache breakpoint after this part, if the client set one.
+    pub fn cache_control(&self) -> Option<&CacheControl> {
+        match self {
+            Part::Text { cache_control, .. }
+            | Part::Image { cache_control, .. }
+            | Part::Document { cache_control, .. }
+            | Part::ToolUse { cache_control, .. }
+            | Part::ToolResult { cache_control, .. } => cache_control.as_ref(),
+            Part::Audio { .. } | Part::Thinking { .. } | Part::RedactedThinking { .. } => None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -121,6 +143,7 @@ pub struct Tool {
     /// JSON Schema of the arguments, as the client wrote it.
     pub parameters: Option<Box<RawValue>>,
     pub strict: Option<bool>,
+    pub cache_control: Option<CacheControl>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -286,6 +309,7 @@ impl Choice {
                 id,
                 name,
                 arguments,
+                ..
             } => Some((id.as_str(), name.as_str(), arguments.as_str())),
             _ => None,
         })

@@ -41,6 +41,7 @@ pub fn answer(req: &ChatRequest, fixed: Option<&str>, ctx: &DecodeContext<'_>) -
                     id: format!("call_mock_{index}"),
                     name: name.clone(),
                     arguments: args.clone(),
+                    cache_control: None,
                 }],
                 refusal: None,
                 finish_reason: Some(FinishReason::ToolCalls),
@@ -130,6 +131,7 @@ pub fn answer_chunks(response: &ChatResponse, include_usage: bool) -> Vec<ChatCh
                     id,
                     name,
                     arguments,
+                    ..
                 } => {
                     out.push(chunk(
                         vec![one(
@@ -272,7 +274,7 @@ mod tests {
                 name: None,
             }],
             tools: if tools {
-                vec![Tool {
+                vec![Tool { cache_control: None,
                     name: "get_weather".into(),
                     description: None,
                     parameters: RawValue::from_string(

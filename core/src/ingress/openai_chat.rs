@@ -217,6 +217,7 @@ impl<'a> ChatEnvelope<'a> {
                             description: t.function.description,
                             parameters: t.function.parameters,
                             strict: t.function.strict,
+                            cache_control: t.cache_control.map(cache_control),
                         })
                         .collect();
                 }
@@ -438,11 +439,14 @@ fn message_from_wire(i: usize, m: wire::Message) -> Result<Message, GatewayError
             signature: None,
         });
     }
+    // A message-level breakpoint (LiteLLM's) marks a string content, or,
+    // on a tool message, the result.
+    let message_cache = m.cache_control.map(cache_control);
     match m.content {
         None => {}
         Some(wire::Content::Text(text)) => content.push(Part::Text {
             text,
-            cache_control: None,
+            cache_control: message_cache.clone().filter(|_| !tool_result),
         }),
         Some(wire::Content::Parts(parts)) => {
             for p in parts {
@@ -461,6 +465,7 @@ fn message_from_wire(i: usize, m: wire::Message) -> Result<Message, GatewayError
             id: call.id,
             name: call.function.name,
             arguments: call.function.arguments,
+            cache_control: None,
         });
     }
     if tool_result {
@@ -468,6 +473,7 @@ fn message_from_wire(i: usize, m: wire::Message) -> Result<Message, GatewayError
             tool_use_id: m.tool_call_id.unwrap_or_default(),
             content,
             is_error: false,
+            cache_control: message_cache,
         }];
     }
     Ok(Message {
@@ -477,19 +483,26 @@ fn message_from_wire(i: usize, m: wire::Message) -> Result<Message, GatewayError
     })
 }
 
+fn cache_control(c: wire::CacheControl) -> CacheControl {
+    CacheControl {
+        kind: c.kind,
+        ttl: c.ttl,
+    }
+}
+
 fn part_from_wire(p: wire::ContentPart) -> Part {
     match p {
         wire::ContentPart::Text {
             text,
-            cache_control,
+            cache_control: cc,
         } => Part::Text {
             text,
-            cache_control: cache_control.map(|c| CacheControl {
-                kind: c.kind,
-                ttl: c.ttl,
-            }),
+            cache_control: cc.map(cache_control),
         },
-        wire::ContentPart::ImageUrl { image_url } => {
+        wire::ContentPart::ImageUrl {
+            image_url,
+            cache_control: cc,
+        } => {
             let (url, detail) = match image_url {
                 wire::ImageUrl::Object { url, detail } => (url, detail),
                 wire::ImageUrl::Bare(url) => (url, None),
@@ -497,19 +510,24 @@ fn part_from_wire(p: wire::ContentPart) -> Part {
             Part::Image {
                 source: media_source(url),
                 detail,
+                cache_control: cc.map(cache_control),
             }
         }
         wire::ContentPart::InputAudio { input_audio } => Part::Audio {
             data: input_audio.data,
             format: input_audio.format,
         },
-        wire::ContentPart::File { file } => Part::Document {
+        wire::ContentPart::File {
+            file,
+            cache_control: cc,
+        } => Part::Document {
             source: match (file.file_data, file.file_id) {
                 (Some(data), _) => media_source(data),
                 (None, Some(id)) => MediaSource::Url(id),
                 (None, None) => MediaSource::Url(String::new()),
             },
             name: file.filename,
+            cache_control: cc.map(cache_control),
         },
         wire::ContentPart::Refusal { refusal } => Part::Text {
             text: refusal,
@@ -913,7 +931,7 @@ mod tests {
         assert_eq!(req.messages.len(), 4);
         assert_eq!(req.messages[0].role, Role::System);
         assert!(
-            matches!(&req.messages[1].content[1], Part::Image { source: MediaSource::Base64 { media_type, .. }, detail: Some(d) } if media_type == "image/png" && d == "low")
+            matches!(&req.messages[1].content[1], Part::Image { source: MediaSource::Base64 { media_type, .. }, detail: Some(d), .. } if media_type == "image/png" && d == "low")
         );
         assert!(
             matches!(&req.messages[2].content[0], Part::ToolUse { name, .. } if name == "look")
@@ -980,6 +998,100 @@ mod tests {
             .to_unified()
             .unwrap_err();
         assert_eq!(e.param.as_deref(), Some("response_format.type"));
+    }
+
+    /// LiteLLM's `cache_control` on OpenAI-format requests: on text, image
+    /// and file parts, on a whole message (its string content, or a tool
+    /// message's result) and on tool definitions.
+    const LITELLM_CACHED: &[u8] = br#"{"model":"m","messages":[
+        {"role":"system","content":"be brief","cache_control":{"type":"ephemeral"}},
+        {"role":"user","content":[
+            {"type":"image_url","image_url":{"url":"data:image/png;base64,AAAA"},"cache_control":{"type":"ephemeral"}},
+            {"type":"file","file":{"file_data":"data:application/pdf;base64,JVBE","filename":"r.pdf"},"cache_control":{"type":"ephemeral","ttl":"1h"}},
+            {"type":"text","text":"what is this"}]},
+        {"role":"assistant","content":null,"tool_calls":[{"id":"c1","type":"function","function":{"name":"look","arguments":"{}"}}]},
+        {"role":"tool","tool_call_id":"c1","content":"a cat","cache_control":{"type":"ephemeral"}}],
+        "tools":[{"type":"function","function":{"name":"look","parameters":{"type":"object"}},"cache_control":{"type":"ephemeral"}}]}"#;
+
+    #[test]
+    fn cache_control_on_every_part_reaches_anthropic() {
+        use crate::codec::anthropic::{render_request, Options, Target};
+        let req = ChatEnvelope::parse(LITELLM_CACHED)
+            .unwrap()
+            .to_unified()
+            .unwrap();
+        let opts = Options {
+            model: "claude-sonnet-4-5",
+            target: Target::Anthropic,
+            auto_cache: false,
+        };
+        let out: serde_json::Value =
+            serde_json::from_slice(&render_request(&req, &opts).unwrap()).unwrap();
+        let eph = serde_json::json!({"type": "ephemeral"});
+        assert_eq!(out["system"][0]["cache_control"], eph);
+        let user = &out["messages"][0]["content"];
+        assert_eq!(user[0]["type"], "image");
+        assert_eq!(user[0]["cache_control"], eph);
+        assert_eq!(user[1]["type"], "document");
+        assert_eq!(
+            user[1]["cache_control"],
+            serde_json::json!({"type": "ephemeral", "ttl": "1h"})
+        );
+        assert!(user[2].get("cache_control").is_none());
+        let result = &out["messages"][2]["content"][0];
+        assert_eq!(result["type"], "tool_result");
+        assert_eq!(result["content"], "a cat");
+        assert_eq!(result["cache_control"], eph);
+        assert_eq!(out["tools"][0]["cache_control"], eph);
+        // auto_cache counts the client's marks (five, over Anthropic's four
+        // already) wherever they are, and adds none.
+        let auto = Options {
+            auto_cache: true,
+            ..opts
+        };
+        let with_auto: serde_json::Value =
+            serde_json::from_slice(&render_request(&req, &auto).unwrap()).unwrap();
+        assert!(with_auto["messages"][0]["content"][2]
+            .get("cache_control")
+            .is_none());
+    }
+
+    #[test]
+    fn cache_control_on_every_part_reaches_bedrock() {
+        let req = ChatEnvelope::parse(LITELLM_CACHED)
+            .unwrap()
+            .to_unified()
+            .unwrap();
+        let out: serde_json::Value = serde_json::from_slice(
+            &crate::codec::bedrock::render_request(
+                &req,
+                "anthropic.claude-3-7-sonnet-20250219-v1:0",
+            )
+            .unwrap(),
+        )
+        .unwrap();
+        let point = serde_json::json!({"cachePoint": {"type": "default"}});
+        assert_eq!(out["system"][1], point);
+        let user: Vec<String> = out["messages"][0]["content"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|b| b.as_object().unwrap().keys().next().unwrap().clone())
+            .collect();
+        assert_eq!(
+            user,
+            ["image", "cachePoint", "document", "cachePoint", "text"]
+        );
+        assert_eq!(
+            out["messages"][0]["content"][3],
+            serde_json::json!({"cachePoint": {"type": "default", "ttl": "1h"}})
+        );
+        let result = &out["messages"][2]["content"];
+        assert!(result[0].get("toolResult").is_some());
+        assert_eq!(result[1], point);
+        let tools = &out["toolConfig"]["tools"];
+        assert_eq!(tools[0]["toolSpec"]["name"], "look");
+        assert_eq!(tools[1], point);
     }
 
     #[test]

@@ -312,6 +312,7 @@ pub fn decode_response(body: &[u8], ctx: &DecodeContext<'_>) -> Result<ChatRespo
                 arguments: block
                     .input
                     .map_or_else(|| "{}".to_owned(), |i| i.get().to_owned()),
+                cache_control: None,
             }),
             "thinking" => content.push(Part::Thinking {
                 text: block.thinking.map(Into::into).unwrap_or_default(),

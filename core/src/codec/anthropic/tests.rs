@@ -518,6 +518,7 @@ fn tool_use(id: &str, name: &str, args: &str) -> Part {
         id: id.into(),
         name: name.into(),
         arguments: args.into(),
+        cache_control: None,
     }
 }
 
@@ -526,11 +527,12 @@ fn tool_result(id: &str, content: &str) -> Part {
         tool_use_id: id.into(),
         content: vec![text(content)],
         is_error: false,
+        cache_control: None,
     }
 }
 
 fn weather_tool() -> Tool {
-    Tool {
+    Tool { cache_control: None,
         name: "get_weather".into(),
         description: Some("Weather".into()),
         parameters: Some(
@@ -602,6 +604,7 @@ fn tool_round_trip_alternates_roles() {
                     tool_use_id: "toolu_2".into(),
                     content: vec![text("rain")],
                     is_error: true,
+                    cache_control: None,
                 }],
             ),
             msg(Role::User, vec![text("thanks")]),
@@ -711,10 +714,12 @@ fn media_documents_and_request_fields() {
                         data: "iVBORw0KGgo=".into(),
                     },
                     detail: Some("low".into()),
+                    cache_control: None,
                 },
                 Part::Image {
                     source: MediaSource::Url("https://example.com/cat.jpg".into()),
                     detail: None,
+                    cache_control: None,
                 },
                 Part::Document {
                     source: MediaSource::Base64 {
@@ -722,10 +727,12 @@ fn media_documents_and_request_fields() {
                         data: "JVBERi0=".into(),
                     },
                     name: Some("report.pdf".into()),
+                    cache_control: None,
                 },
                 Part::Document {
                     source: MediaSource::Url("https://example.com/a.pdf".into()),
                     name: None,
+                    cache_control: None,
                 },
             ],
         )],

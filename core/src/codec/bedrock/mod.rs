@@ -224,6 +224,7 @@ pub fn decode_response(body: &[u8], ctx: &DecodeContext<'_>) -> Result<ChatRespo
                 id: tool.tool_use_id,
                 name: tool.name,
                 arguments: arguments_text(&tool.input),
+                cache_control: None,
             });
         } else if let Some(reasoning) = block.reasoning_content {
             if let Some(t) = reasoning.reasoning_text {

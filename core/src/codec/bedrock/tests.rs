@@ -705,11 +705,13 @@ fn roles_alternate_system_is_lifted_and_tool_results_are_user_turns() {
                         id: "t1".into(),
                         name: "get_weather".into(),
                         arguments: r#"{"location":"Paris"}"#.into(),
+                        cache_control: None,
                     },
                     Part::ToolUse {
                         id: "t2".into(),
                         name: "get_time".into(),
                         arguments: "".into(),
+                        cache_control: None,
                     },
                 ],
                 name: None,
@@ -723,6 +725,7 @@ fn roles_alternate_system_is_lifted_and_tool_results_are_user_turns() {
                         cache_control: None,
                     }],
                     is_error: false,
+                    cache_control: None,
                 }],
                 name: None,
             },
@@ -732,6 +735,7 @@ fn roles_alternate_system_is_lifted_and_tool_results_are_user_turns() {
                     tool_use_id: "t2".into(),
                     content: vec![],
                     is_error: true,
+                    cache_control: None,
                 }],
                 name: None,
             },
@@ -797,7 +801,7 @@ fn a_conversation_that_starts_with_the_assistant_gets_a_user_turn_first() {
 
 #[test]
 fn inference_config_tools_and_tool_choice() {
-    let tool = Tool {
+    let tool = Tool { cache_control: None,
         name: "get_weather".into(),
         description: Some("Current weather".into()),
         parameters: Some(
@@ -962,6 +966,7 @@ fn media_documents_and_cache_points() {
                         data: "/9j/AAAA".into(),
                     },
                     detail: None,
+                    cache_control: None,
                 },
                 Part::Document {
                     source: MediaSource::Base64 {
@@ -969,6 +974,7 @@ fn media_documents_and_cache_points() {
                         data: "JVBERi0=".into(),
                     },
                     name: Some("Q3 report.v2.pdf".into()),
+                    cache_control: None,
                 },
                 Part::Audio {
                     data: "UklGRg==".into(),
@@ -996,6 +1002,7 @@ fn media_documents_and_cache_points() {
             content: vec![Part::Image {
                 source: MediaSource::Url("https://example.com/cat.png".into()),
                 detail: None,
+                cache_control: None,
             }],
             name: None,
         }],
@@ -1017,6 +1024,7 @@ fn invalid_tool_arguments_are_a_clear_400() {
                     id: "t".into(),
                     name: "f".into(),
                     arguments: "{oops".into(),
+                    cache_control: None,
                 }],
                 name: None,
             },

@@ -206,7 +206,7 @@ fn push_message<'a>(
     for part in &m.content {
         match part {
             Part::Text { text, .. } => parts.push(PartOut::Text { text }),
-            Part::Image { source, detail } if m.role == Role::User => {
+            Part::Image { source, detail, .. } if m.role == Role::User => {
                 parts.push(PartOut::ImageUrl {
                     image_url: ImageUrl {
                         url: match source {
@@ -223,6 +223,7 @@ fn push_message<'a>(
                 id,
                 name,
                 arguments,
+                ..
             } => calls.push(ToolCallOut {
                 id,
                 kind: "function",

@@ -160,6 +160,7 @@ pub fn decode_response(body: &[u8], ctx: &DecodeContext<'_>) -> Result<ChatRespo
             id: call.id,
             name: call.function.name,
             arguments: call.function.arguments,
+            cache_control: None,
         });
     }
     Ok(ChatResponse {

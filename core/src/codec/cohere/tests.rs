@@ -371,6 +371,7 @@ fn anthropic_style_tool_results_in_user_turns_become_tool_turns() {
                     id: "t1".into(),
                     name: "f".into(),
                     arguments: String::new(),
+                    cache_control: None,
                 }],
                 name: None,
             },
@@ -384,6 +385,7 @@ fn anthropic_style_tool_results_in_user_turns_become_tool_turns() {
                             cache_control: None,
                         }],
                         is_error: false,
+                        cache_control: None,
                     },
                     Part::Text {
                         text: "and now?".into(),

@@ -28,6 +28,7 @@ pub fn decode_response(body: &[u8], ctx: &DecodeContext<'_>) -> Result<ChatRespo
                     id: tool_call_id(seed, index, calls, &call, part.thought_signature.as_deref()),
                     arguments: arguments(call.args),
                     name: call.name.into_owned(),
+                    cache_control: None,
                 });
                 calls += 1;
             } else if let Some(text) = part.text {

@@ -309,6 +309,7 @@ pub fn decode_response(body: &[u8], ctx: &DecodeContext<'_>) -> Result<ChatRespo
             id,
             name,
             arguments,
+            cache_control: None,
         });
     }
     Ok(ChatResponse {

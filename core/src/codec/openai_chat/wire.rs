@@ -20,6 +20,10 @@ pub struct Message {
     pub refusal: Option<String>,
     #[serde(default)]
     pub reasoning_content: Option<String>,
+    /// LiteLLM's breakpoint on a whole message: its string content's, or a
+    /// tool message's result.
+    #[serde(default)]
+    pub cache_control: Option<CacheControl>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -39,11 +43,19 @@ pub enum ContentPart {
         cache_control: Option<CacheControl>,
     },
     #[serde(rename = "image_url")]
-    ImageUrl { image_url: ImageUrl },
+    ImageUrl {
+        image_url: ImageUrl,
+        #[serde(default)]
+        cache_control: Option<CacheControl>,
+    },
     #[serde(rename = "input_audio")]
     InputAudio { input_audio: InputAudio },
     #[serde(rename = "file")]
-    File { file: FileRef },
+    File {
+        file: FileRef,
+        #[serde(default)]
+        cache_control: Option<CacheControl>,
+    },
     #[serde(rename = "refusal")]
     Refusal { refusal: String },
 }
@@ -108,6 +120,9 @@ pub struct Tool {
     #[serde(rename = "type", default = "function_type")]
     pub kind: String,
     pub function: FunctionDef,
+    /// LiteLLM's breakpoint after this tool definition.
+    #[serde(default)]
+    pub cache_control: Option<CacheControl>,
 }
 
 #[derive(Debug, Deserialize)]

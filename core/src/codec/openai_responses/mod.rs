@@ -85,6 +85,7 @@ pub fn decode_response(body: &[u8], ctx: &DecodeContext<'_>) -> Result<ChatRespo
                     id: call_id,
                     name,
                     arguments,
+                    cache_control: None,
                 });
             }
             wire::OutputItem::Reasoning {

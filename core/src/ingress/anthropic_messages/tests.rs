@@ -387,7 +387,64 @@ fn claude_code_request_served_by_claude_through_the_codec() {
         out["messages"][2]["content"][0]["tool_use_id"],
         "toolu_probe000002"
     );
+    // Claude Code's breakpoint on its tool result survives the codec.
+    assert_eq!(
+        out["messages"][2]["content"][0]["cache_control"],
+        json!({"type": "ephemeral"})
+    );
     assert!(adjusted.header().contains("dropped context_management"));
+}
+
+/// Every breakpoint of the recorded tool-result turns (system blocks and the
+/// tool result) reaches Claude on Bedrock as a cache point after its block.
+#[test]
+fn claude_code_breakpoints_become_bedrock_cache_points() {
+    let d = deployment(
+        "bedrock",
+        "us.anthropic.claude-sonnet-4-5-20250929-v1:0",
+        "https://bedrock-runtime.us-east-1.amazonaws.com",
+    );
+    for i in [2, 4] {
+        let (name, file) = CLAUDE_CODE[i];
+        let (body, betas) = recorded(file);
+        let env = MessagesEnvelope::parse(body.as_bytes()).unwrap();
+        let r = route(&env, &RouterConfig::default(), |_| false).unwrap();
+        let (req, _) =
+            translated_request(&env, &r, &d, &betas, None, &RouterConfig::default()).unwrap();
+        let result = req.messages.last().unwrap();
+        assert!(
+            matches!(&result.content[0], Part::ToolResult { cache_control: Some(c), .. } if c.kind == "ephemeral"),
+            "{name}"
+        );
+        let out: Value = serde_json::from_slice(
+            &crate::codec::bedrock::render_request(&req, &d.upstream_model).unwrap(),
+        )
+        .unwrap();
+        let last = out["messages"].as_array().unwrap().last().unwrap()["content"]
+            .as_array()
+            .unwrap()
+            .clone();
+        assert!(last[0].get("toolResult").is_some(), "{name}");
+        assert_eq!(
+            last[1],
+            json!({"cachePoint": {"type": "default"}}),
+            "{name}"
+        );
+        let original: Value = serde_json::from_str(body).unwrap();
+        let marked = original["system"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|b| b.get("cache_control").is_some())
+            .count();
+        let points = out["system"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|b| b.get("cachePoint").is_some())
+            .count();
+        assert_eq!(points, marked, "{name}");
+    }
 }
 
 // ---- routing rules ----------------------------------------------------------------
@@ -650,14 +707,16 @@ fn blocks_become_unified_parts() {
                 media_type: "image/png".into(),
                 data: "AAAA".into()
             },
-            detail: None
+            detail: None,
+            cache_control: None,
         }
     );
     assert_eq!(
         user[1],
         Part::Image {
             source: MediaSource::Url("https://x/cat.png".into()),
-            detail: None
+            detail: None,
+            cache_control: None,
         }
     );
     assert!(matches!(&user[2], Part::Document { name: Some(n), .. } if n == "r.pdf"));
