@@ -433,7 +433,16 @@ fn message_from_wire(i: usize, m: wire::Message) -> Result<Message, GatewayError
         }
     };
     let mut content = Vec::new();
-    if let Some(reasoning) = m.reasoning_content {
+    // LiteLLM's signed thinking blocks come back first, as Anthropic wants
+    // them; `reasoning_content` beside them says the same text unsigned.
+    let blocks = m.thinking_blocks.unwrap_or_default();
+    if !blocks.is_empty() {
+        content.extend(
+            blocks
+                .into_iter()
+                .filter_map(wire::ThinkingBlock::into_part),
+        );
+    } else if let Some(reasoning) = m.reasoning_content {
         content.push(Part::Thinking {
             text: reasoning,
             signature: None,
@@ -581,8 +590,45 @@ struct OutMessage<'a> {
     refusal: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     reasoning_content: Option<String>,
+    /// LiteLLM's field: the thinking with its signatures, which a client
+    /// sends back for Claude to accept the turn.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    thinking_blocks: Vec<OutThinking<'a>>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     tool_calls: Vec<OutToolCall<'a>>,
+}
+
+/// One of LiteLLM's `thinking_blocks`, whole or (on a stream) a piece.
+#[derive(Serialize)]
+struct OutThinking<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    thinking: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    signature: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    data: Option<&'a str>,
+}
+
+impl<'a> OutThinking<'a> {
+    fn thinking(text: &'a str, signature: Option<&'a str>) -> Self {
+        OutThinking {
+            kind: "thinking",
+            thinking: Some(text),
+            signature,
+            data: None,
+        }
+    }
+
+    fn redacted(data: &'a str) -> Self {
+        OutThinking {
+            kind: "redacted_thinking",
+            thinking: None,
+            signature: None,
+            data: Some(data),
+        }
+    }
 }
 
 #[derive(Serialize)]
@@ -619,6 +665,17 @@ pub fn render_response(r: &ChatResponse) -> Vec<u8> {
                     content: c.text(),
                     refusal: c.refusal.as_deref(),
                     reasoning_content: (!reasoning.is_empty()).then_some(reasoning),
+                    thinking_blocks: c
+                        .content
+                        .iter()
+                        .filter_map(|p| match p {
+                            Part::Thinking { text, signature } => {
+                                Some(OutThinking::thinking(text, signature.as_deref()))
+                            }
+                            Part::RedactedThinking { data } => Some(OutThinking::redacted(data)),
+                            _ => None,
+                        })
+                        .collect(),
                     tool_calls: c
                         .tool_uses()
                         .map(|(id, name, arguments)| OutToolCall {
@@ -672,10 +729,44 @@ struct OutDelta<'a> {
     content: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     reasoning_content: Option<&'a str>,
+    #[serde(skip_serializing_if = "DeltaThinking::is_empty")]
+    thinking_blocks: DeltaThinking<'a>,
     #[serde(skip_serializing_if = "Option::is_none")]
     refusal: Option<&'a str>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     tool_calls: Vec<OutToolDelta<'a>>,
+}
+
+/// A delta's `thinking_blocks`, as LiteLLM streams them: the reasoning text
+/// and the signature that closes it as a thinking block, a redacted block
+/// whole. Written without collecting them (it is on every reasoning chunk).
+struct DeltaThinking<'a> {
+    text: Option<&'a str>,
+    signature: Option<&'a str>,
+    redacted: Option<&'a str>,
+}
+
+impl DeltaThinking<'_> {
+    fn is_empty(&self) -> bool {
+        self.text.is_none() && self.signature.is_none() && self.redacted.is_none()
+    }
+}
+
+impl Serialize for DeltaThinking<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeSeq;
+        let mut seq = s.serialize_seq(None)?;
+        if self.text.is_some() || self.signature.is_some() {
+            seq.serialize_element(&OutThinking::thinking(
+                self.text.unwrap_or(""),
+                self.signature,
+            ))?;
+        }
+        if let Some(data) = self.redacted {
+            seq.serialize_element(&OutThinking::redacted(data))?;
+        }
+        seq.end()
+    }
 }
 
 #[derive(Serialize)]
@@ -717,6 +808,11 @@ fn render_chunk_as(c: &ChatChunk, id: &str, model: &str, created: u64, usage: bo
                     role: ch.delta.role.map(Role::as_str),
                     content: ch.delta.text.as_deref(),
                     reasoning_content: ch.delta.reasoning.as_deref(),
+                    thinking_blocks: DeltaThinking {
+                        text: ch.delta.reasoning.as_deref(),
+                        signature: ch.delta.reasoning_signature.as_deref(),
+                        redacted: ch.delta.redacted_reasoning.as_deref(),
+                    },
                     refusal: ch.delta.refusal.as_deref(),
                     tool_calls: ch
                         .delta
@@ -1092,6 +1188,162 @@ mod tests {
         let tools = &out["toolConfig"]["tools"];
         assert_eq!(tools[0]["toolSpec"]["name"], "look");
         assert_eq!(tools[1], point);
+    }
+
+    const THINKING: &[u8] = include_bytes!("../../../fixtures/anthropic/messages-thinking.json");
+    const THINKING_STREAM: &[u8] =
+        include_bytes!("../../../fixtures/anthropic/messages-stream-thinking.chunks.jsonl");
+
+    fn decode_ctx() -> crate::codec::DecodeContext<'static> {
+        crate::codec::DecodeContext {
+            now_ms: 1_700_000_000_000,
+            model: "claude-sonnet-4-5",
+            id_prefix: ID_PREFIX,
+        }
+    }
+
+    /// Claude's signed thinking reaches an OpenAI client as LiteLLM's
+    /// `thinking_blocks`, and what the client sends back with its next turn
+    /// (the tool loop) reaches Claude with the signature intact.
+    #[test]
+    fn thinking_blocks_round_trip_openai_client_to_anthropic() {
+        use crate::codec::anthropic::{decode_response, render_request, Options, Target};
+        let fixture: serde_json::Value = serde_json::from_slice(THINKING).unwrap();
+        let signature = fixture["content"][0]["signature"].as_str().unwrap();
+        let r = decode_response(THINKING, &decode_ctx()).unwrap();
+        let out: serde_json::Value = serde_json::from_slice(&render_response(&r)).unwrap();
+        let msg = &out["choices"][0]["message"];
+        assert_eq!(msg["reasoning_content"], "925 divided by 5 = 185");
+        assert_eq!(
+            msg["thinking_blocks"],
+            serde_json::json!([{"type": "thinking", "thinking": "925 divided by 5 = 185", "signature": signature}])
+        );
+        // The client's next request: the assistant turn as it received it
+        // (with a tool call, as in an agent loop), then the tool's answer.
+        let mut assistant = msg.clone();
+        assistant["tool_calls"] = serde_json::json!([{"id": "toolu_1", "type": "function",
+            "function": {"name": "calc", "arguments": "{\"x\":185}"}}]);
+        let next = serde_json::json!({"model": "m", "messages": [
+            {"role": "user", "content": "925 / 5?"},
+            assistant,
+            {"role": "tool", "tool_call_id": "toolu_1", "content": "185"}],
+            "tools": [{"type": "function", "function": {"name": "calc", "parameters": {"type": "object"}}}],
+            "thinking": {"type": "enabled", "budget_tokens": 1024}});
+        let body = serde_json::to_vec(&next).unwrap();
+        let req = ChatEnvelope::parse(&body).unwrap().to_unified().unwrap();
+        let opts = Options {
+            model: "claude-sonnet-4-5",
+            target: Target::Anthropic,
+            auto_cache: false,
+        };
+        let sent: serde_json::Value =
+            serde_json::from_slice(&render_request(&req, &opts).unwrap()).unwrap();
+        let turn = &sent["messages"][1];
+        assert_eq!(turn["role"], "assistant");
+        assert_eq!(
+            turn["content"][0],
+            serde_json::json!({"type": "thinking", "thinking": "925 divided by 5 = 185", "signature": signature}),
+            "thinking first, signed, said once"
+        );
+        assert_eq!(turn["content"].as_array().unwrap().len(), 3);
+        assert_eq!(turn["content"][2]["type"], "tool_use");
+        assert_eq!(sent["messages"][2]["content"][0]["type"], "tool_result");
+        // Without thinking_blocks, reasoning_content alone is unsigned: not sent.
+        let mut unsigned = next.clone();
+        unsigned["messages"][1]
+            .as_object_mut()
+            .unwrap()
+            .remove("thinking_blocks");
+        let body = serde_json::to_vec(&unsigned).unwrap();
+        let req = ChatEnvelope::parse(&body).unwrap().to_unified().unwrap();
+        let sent: serde_json::Value =
+            serde_json::from_slice(&render_request(&req, &opts).unwrap()).unwrap();
+        assert_eq!(sent["messages"][1]["content"][0]["type"], "text");
+    }
+
+    /// On a stream each reasoning delta carries its piece of the block and
+    /// the signature delta closes it, as LiteLLM streams them.
+    #[test]
+    fn thinking_blocks_stream_to_openai_clients() {
+        let mut wire = Vec::new();
+        for line in THINKING_STREAM
+            .split(|&b| b == b'\n')
+            .filter(|l| !l.is_empty())
+        {
+            wire.extend_from_slice(b"data: ");
+            wire.extend_from_slice(line);
+            wire.extend_from_slice(b"\n\n");
+        }
+        let fixture = std::str::from_utf8(THINKING_STREAM).unwrap();
+        let signature = fixture
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .find_map(|v| v["delta"]["signature"].as_str().map(str::to_owned))
+            .unwrap();
+        let mut decoder =
+            crate::codec::StreamDecoder::new(crate::providers::Codec::Anthropic, &decode_ctx())
+                .unwrap();
+        let mut r = ChunkRenderer::new(false);
+        let mut events = Vec::new();
+        for c in decoder.push(&wire).unwrap() {
+            if let Some(b) = r.chunk(&c) {
+                events.push(b);
+            }
+        }
+        let (mut reasoning, mut thought, mut signatures) =
+            (String::new(), String::new(), Vec::new());
+        for e in &events {
+            let v: serde_json::Value = serde_json::from_slice(&e[6..e.len() - 2]).unwrap();
+            let delta = &v["choices"][0]["delta"];
+            reasoning.push_str(delta["reasoning_content"].as_str().unwrap_or(""));
+            for b in delta["thinking_blocks"].as_array().into_iter().flatten() {
+                assert_eq!(b["type"], "thinking");
+                thought.push_str(b["thinking"].as_str().unwrap());
+                if let Some(s) = b["signature"].as_str() {
+                    signatures.push(s.to_owned());
+                }
+            }
+            if delta.get("content").is_some() {
+                assert!(
+                    delta.get("thinking_blocks").is_none(),
+                    "text deltas carry none"
+                );
+            }
+        }
+        assert!(reasoning.starts_with("The previous result was 925."));
+        assert_eq!(thought, reasoning);
+        assert_eq!(signatures, [signature]);
+    }
+
+    /// An OpenAI-format upstream in LiteLLM's dialect: its signed blocks are
+    /// read too (and reach Anthropic clients signed).
+    #[test]
+    fn thinking_blocks_from_a_litellm_upstream() {
+        let body = br#"{"id":"x","created":1,"model":"claude","choices":[{"index":0,"finish_reason":"stop",
+            "message":{"role":"assistant","content":"185","reasoning_content":"925 / 5",
+            "thinking_blocks":[{"type":"thinking","thinking":"925 / 5","signature":"sig"},{"type":"redacted_thinking","data":"enc"}]}}]}"#;
+        let r = crate::codec::openai_chat::decode_response(body, &decode_ctx()).unwrap();
+        assert_eq!(
+            r.choices[0].content[..2],
+            [
+                Part::Thinking {
+                    text: "925 / 5".into(),
+                    signature: Some("sig".into())
+                },
+                Part::RedactedThinking { data: "enc".into() }
+            ]
+        );
+        let anthropic: serde_json::Value =
+            serde_json::from_slice(&crate::ingress::anthropic_messages::render_response(&r))
+                .unwrap();
+        assert_eq!(anthropic["content"][0]["signature"], "sig");
+        let chunk = br#"{"id":"x","created":1,"model":"claude","choices":[{"index":0,"delta":{"reasoning_content":"",
+            "thinking_blocks":[{"type":"thinking","thinking":"","signature":"sig"}]}}]}"#;
+        let c = crate::codec::openai_chat::decode_chunk(chunk).unwrap();
+        assert_eq!(
+            c.choices[0].delta.reasoning_signature.as_deref(),
+            Some("sig")
+        );
     }
 
     #[test]

@@ -80,7 +80,15 @@ pub fn decode_response(body: &[u8], ctx: &DecodeContext<'_>) -> Result<ChatRespo
         .into_iter()
         .map(|c| {
             let mut content = Vec::new();
-            if let Some(reasoning) = c.message.reasoning_content.filter(|s| !s.is_empty()) {
+            // Signed blocks say all `reasoning_content` says, and more.
+            let blocks = c.message.thinking_blocks.unwrap_or_default();
+            if !blocks.is_empty() {
+                content.extend(
+                    blocks
+                        .into_iter()
+                        .filter_map(wire::ThinkingBlock::into_part),
+                );
+            } else if let Some(reasoning) = c.message.reasoning_content.filter(|s| !s.is_empty()) {
                 content.push(Part::Thinking {
                     text: reasoning,
                     signature: None,
@@ -126,13 +134,28 @@ pub fn decode_chunk(data: &[u8]) -> Result<ChatChunk, GatewayError> {
         .into_iter()
         .map(|ch| {
             let d = ch.delta.unwrap_or_default();
+            let mut reasoning = d.reasoning_content;
+            let (mut signature, mut redacted) = (None, None);
+            for b in d.thinking_blocks.unwrap_or_default() {
+                match b.kind.as_str() {
+                    "thinking" => {
+                        if reasoning.is_none() {
+                            reasoning = b.thinking.filter(|t| !t.is_empty());
+                        }
+                        signature = b.signature.filter(|s| !s.is_empty()).or(signature);
+                    }
+                    "redacted_thinking" => redacted = b.data,
+                    _ => {}
+                }
+            }
             ChunkChoice {
                 index: ch.index,
                 delta: Delta {
                     role: d.role.as_deref().and_then(role_from_openai),
                     text: d.content,
-                    reasoning: d.reasoning_content,
-                    reasoning_signature: None,
+                    reasoning,
+                    reasoning_signature: signature,
+                    redacted_reasoning: redacted,
                     refusal: d.refusal,
                     tool_calls: d
                         .tool_calls
@@ -148,7 +171,6 @@ pub fn decode_chunk(data: &[u8]) -> Result<ChatChunk, GatewayError> {
                             }
                         })
                         .collect(),
-                    ..Delta::default()
                 },
                 finish_reason: ch.finish_reason.as_deref().map(FinishReason::from_openai),
             }
