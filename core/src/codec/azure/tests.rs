@@ -1,5 +1,6 @@
 //! Azure against its recordings (`fixtures/azure/`) and the URL/auth rules.
 
+use crate::codec::test_support::decode_ctx;
 use http::header::{AUTHORIZATION, RETRY_AFTER};
 use http::HeaderValue;
 
@@ -35,6 +36,7 @@ fn foundry_deepseek_with_reasoning_content() {
     let r = codec::decode_response(
         Codec::AzureAi,
         fixture!("chat-completion-foundry-deepseek.json"),
+        &decode_ctx(),
     )
     .unwrap();
     assert_eq!(r.id, "d1d4c43a0e854cbc9a14f9099a8afb81");
@@ -65,7 +67,7 @@ fn stream_with_filter_results_drops_the_prompt_annotation() {
         true,
     );
     for split in [1, 17, 100_000] {
-        let mut d = AnyDecoder::new(Codec::AzureOpenAi).unwrap();
+        let mut d = AnyDecoder::new(Codec::AzureOpenAi, &decode_ctx()).unwrap();
         let chunks = decode_in_pieces(&mut d, &wire, split).unwrap();
         assert!(d.is_done());
         // 8 recorded lines: the prompt-annotation chunk carries nothing for a client.
@@ -90,7 +92,7 @@ fn stream_with_filter_results_drops_the_prompt_annotation() {
 #[test]
 fn blocked_stream_ends_in_content_filter_under_the_real_id() {
     let wire = fixture!("chat-stream-content-filter-blocked.sse");
-    let mut d = AnyDecoder::new(Codec::AzureOpenAi).unwrap();
+    let mut d = AnyDecoder::new(Codec::AzureOpenAi, &decode_ctx()).unwrap();
     let chunks = decode_in_pieces(&mut d, wire, 33).unwrap();
     assert!(d.is_done());
     let a = assemble(&chunks);
@@ -195,18 +197,16 @@ fn azure_error_shapes_for_rate_limits_and_missing_deployments() {
     assert_eq!(e.kind, ErrorKind::NotFound);
     assert_eq!(e.code.as_deref(), Some("DeploymentNotFound"));
     let body = br#"{"error":{"code":"401","message":"Access denied due to invalid subscription key azure-key-123."}}"#;
-    let e = decode_error(
-        StatusCode::UNAUTHORIZED,
-        &HeaderMap::new(),
-        body,
-        &azure("m"),
-    );
+    let d = azure("m");
+    let e = decode_error(StatusCode::UNAUTHORIZED, &HeaderMap::new(), body, &d);
+    let e = crate::codec::redact_credentials(e, &d, &HeaderMap::new());
     assert_eq!(e.kind, ErrorKind::Authentication);
     assert!(!e.message.contains("azure-key-123"), "{}", e.message);
     let mut d = azure("m");
     d.params.azure_ad_token = Some(Secret::new("eyJ0eXAi.entra-token"));
     let body = br#"{"error":{"code":"401","message":"Token eyJ0eXAi.entra-token has expired."}}"#;
     let e = decode_error(StatusCode::UNAUTHORIZED, &HeaderMap::new(), body, &d);
+    let e = crate::codec::redact_credentials(e, &d, &HeaderMap::new());
     assert_eq!(e.message, "Token [redacted] has expired.");
 }
 
@@ -261,13 +261,15 @@ fn entra_token_and_bearer_keys_use_authorization() {
 }
 
 #[test]
-fn no_credential_at_all_is_a_configuration_error() {
+fn no_credential_at_all_is_a_provider_not_configured() {
     let mut d = azure("m");
     d.api_key = None;
     let e = build_request(&d, Vec::new(), false).unwrap_err();
-    assert_eq!(e.kind, ErrorKind::Configuration);
-    assert_eq!(e.code.as_deref(), Some("provider_key_missing"));
-    assert!(e.message.contains("AZURE_API_KEY") && e.message.contains("AZURE_AD_TOKEN"));
+    assert_eq!(e.status.as_u16(), 404);
+    assert_eq!(e.code.as_deref(), Some("provider_not_configured"));
+    assert!(!e.message.contains("AZURE_API_KEY"), "{}", e.message);
+    let note = e.operator_note.as_deref().unwrap_or_default();
+    assert!(note.contains("AZURE_API_KEY") && note.contains("AZURE_AD_TOKEN"));
 }
 
 #[test]
