@@ -1,14 +1,17 @@
 //! Upstream bytes through every codec: the non-streamed response decoder,
 //! the stream decoder and the error decoder of each wire format, and the
-//! client renderings of what they decode.
+//! client renderings of what they decode (a whole answer told as a stream
+//! included).
 //!
-//! Input: codec byte, mode byte (response / stream / error / Bedrock frames
-//! built from `eventType payload` lines), split-or-status byte, then the body.
+//! Input: codec byte, mode byte (bits 0-1: response / stream / error /
+//! Bedrock frames built from `eventType payload` lines; bit 7: Anthropic
+//! ids), split-or-status byte, then the body.
 
 #![no_main]
 
-use dx_core::codec::{self, StreamDecoder};
+use dx_core::codec::{self, DecodeContext, StreamDecoder};
 use dx_core::ingress::{anthropic_messages, openai_chat};
+use dx_core::stream::{sniff, whole};
 use dx_fuzz::{bedrock_frames, deployments, pieces, Input};
 use http::{HeaderMap, HeaderValue, StatusCode};
 use libfuzzer_sys::fuzz_target;
@@ -19,17 +22,33 @@ fuzz_target!(|data: &[u8]| {
     let mode = input.byte();
     let third = input.byte();
     let body = input.rest();
+    let ctx = DecodeContext {
+        now_ms: 1_784_917_423_000,
+        model: &deployment.upstream_model,
+        id_prefix: if mode & 0x80 == 0 {
+            "chatcmpl-"
+        } else {
+            "msg_"
+        },
+    };
     match mode % 4 {
         0 => {
-            if let Ok(r) = codec::decode_response(*codec, body) {
+            // A stream request answered with one body is sniffed, decoded,
+            // then told as a stream.
+            let _ = sniff::classify(Some(b"application/json; charset=utf-8"), body);
+            let _ = sniff::classify(None, body);
+            if let Ok(r) = codec::decode_response(*codec, body, &ctx) {
                 assert_json(&openai_chat::render_response(&r), "OpenAI response");
                 assert_json(
                     &anthropic_messages::render_response(&r),
                     "Anthropic response",
                 );
+                for c in whole::chunks_of(&r, third & 1 == 0) {
+                    assert_event(&openai_chat::render_chunk_event(&c));
+                }
             }
         }
-        1 => stream(*codec, deployment, &pieces(body, third)),
+        1 => stream(*codec, &ctx, &pieces(body, third)),
         2 => {
             const STATUSES: [u16; 10] = [400, 401, 403, 404, 408, 413, 422, 429, 500, 529];
             let status = StatusCode::from_u16(STATUSES[usize::from(third) % STATUSES.len()])
@@ -48,15 +67,14 @@ fuzz_target!(|data: &[u8]| {
             assert_json(&e.to_openai_json(), "OpenAI error");
             assert_json(&e.to_anthropic_json(), "Anthropic error");
         }
-        _ => stream(*codec, deployment, &pieces(&bedrock_frames(body), third)),
+        _ => stream(*codec, &ctx, &pieces(&bedrock_frames(body), third)),
     }
 });
 
-fn stream(codec: dx_core::Codec, deployment: &dx_core::Deployment, chunks: &[&[u8]]) {
-    let Ok(decoder) = StreamDecoder::new(codec) else {
+fn stream(codec: dx_core::Codec, ctx: &DecodeContext<'_>, chunks: &[&[u8]]) {
+    let Ok(mut decoder) = StreamDecoder::new(codec, ctx) else {
         return;
     };
-    let mut decoder = decoder.stamped(deployment, 1_784_917_423_000);
     let mut events = Vec::new();
     for c in chunks {
         match decoder.push(c) {
@@ -72,13 +90,17 @@ fn stream(codec: dx_core::Codec, deployment: &dx_core::Deployment, chunks: &[&[u
     }
     let _ = decoder.is_done();
     for c in &events {
-        let event = openai_chat::render_chunk_event(c);
-        let data = event
-            .strip_prefix(b"data: ")
-            .and_then(|d| d.strip_suffix(b"\n\n"))
-            .unwrap_or_else(|| panic!("not one SSE event: {:?}", String::from_utf8_lossy(&event)));
-        assert_json(data, "OpenAI chunk");
+        assert_event(&openai_chat::render_chunk_event(c));
     }
+}
+
+/// One SSE event whose data is JSON.
+fn assert_event(event: &[u8]) {
+    let data = event
+        .strip_prefix(b"data: ")
+        .and_then(|d| d.strip_suffix(b"\n\n"))
+        .unwrap_or_else(|| panic!("not one SSE event: {:?}", String::from_utf8_lossy(event)));
+    assert_json(data, "OpenAI chunk");
 }
 
 /// JSON by the grammar: lone surrogate escapes (`"\ud800"`), which the

@@ -13,14 +13,16 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use bytes::Bytes;
-use dx_core::codec::StreamDecoder;
+use dx_core::codec::{DecodeContext, StreamDecoder};
 use dx_core::ingress::anthropic_messages::EventRenderer;
 use dx_core::ingress::openai_chat::ChunkRenderer;
 use dx_core::ports::{ByteStream, TransportError};
 use dx_core::stream::translate::TranslateState;
-use dx_core::stream::{anthropic_relay, drive, openai_relay, sse, OnDone, Relay, StreamOutcome};
+use dx_core::stream::{anthropic_relay, drive, openai_relay, OnDone, Relay, StreamOutcome};
 use dx_core::Codec;
-use dx_fuzz::{bedrock_frames, deployments, pieces, FakePorts, Input, Upstream};
+use dx_fuzz::{
+    bedrock_frames, check_client_stream, deployments, pieces, FakePorts, Input, Upstream,
+};
 use libfuzzer_sys::fuzz_target;
 
 #[derive(Clone, Copy, PartialEq)]
@@ -71,11 +73,15 @@ fuzz_target!(|data: &[u8]| {
             ),
         ),
         (_, Some(codec)) => {
-            let Ok(decoder) = StreamDecoder::new(codec) else {
+            let (_, d) = &deployments()[(k - 2) / 2];
+            let ctx = DecodeContext {
+                now_ms: 1_784_917_423_000,
+                model: &d.upstream_model,
+                id_prefix: if k % 2 == 0 { "chatcmpl-" } else { "msg_" },
+            };
+            let Ok(decoder) = StreamDecoder::new(codec, &ctx) else {
                 return;
             };
-            let (_, d) = &deployments()[(k - 2) / 2];
-            let decoder = decoder.stamped(d, 1_784_917_423_000);
             if k % 2 == 0 {
                 let renderer = ChunkRenderer::new(true).with_fallback("fuzz-model", 1);
                 let state = TranslateState::new(decoder, renderer);
@@ -101,7 +107,7 @@ fuzz_target!(|data: &[u8]| {
         !(outcome.completed && outcome.error.is_some()),
         "completed with an error: {outcome:?}"
     );
-    check_client_stream(client, &out);
+    check_client_stream(client == Client::Anthropic, &out);
 });
 
 fn upstream(body: &[u8], split: u8) -> ByteStream {
@@ -123,44 +129,4 @@ fn run<R: Relay + Send + 'static>(
     on_done: OnDone,
 ) -> Vec<u8> {
     dx_fuzz::read_all(drive(ports, upstream, relay, idle_ms, on_done))
-}
-
-/// The client's stream is whole SSE events, and the last one ends it the
-/// client format's way: `[DONE]` or an error object (OpenAI), `message_stop`
-/// or `error` (Anthropic).
-fn check_client_stream(client: Client, out: &[u8]) {
-    let mut d = sse::Decoder::new();
-    d.push(out);
-    let mut last = None;
-    while let Some(e) = d.next_event() {
-        last = Some(e);
-    }
-    let text = || String::from_utf8_lossy(out).into_owned();
-    assert!(
-        d.finish().is_none(),
-        "the client stream ends inside an event: {}",
-        text()
-    );
-    let Some(last) = last else {
-        panic!("the client got no event at all");
-    };
-    let json: Option<serde_json::Value> = serde_json::from_slice(&last.data).ok();
-    let ok = match client {
-        Client::OpenAi => {
-            &last.data[..] == b"[DONE]" || json.is_some_and(|v| v.get("error").is_some())
-        }
-        Client::Anthropic => {
-            let name = last.event.as_deref().unwrap_or_default();
-            let ty = json
-                .as_ref()
-                .and_then(|v| v.get("type")?.as_str().map(str::to_owned));
-            matches!(name, b"message_stop" | b"error")
-                || matches!(ty.as_deref(), Some("message_stop" | "error"))
-        }
-    };
-    assert!(
-        ok,
-        "the client stream does not end with its end or error event: {}",
-        text()
-    );
 }

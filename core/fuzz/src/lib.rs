@@ -114,10 +114,11 @@ impl Env for FakeEnv {
     }
 }
 
-/// Every secret of [`ENV`] (not the bases, region or endpoint).
+/// Every provider secret of [`ENV`] (not the master key, bases, region or
+/// endpoint).
 pub fn secrets() -> impl Iterator<Item = &'static str> {
     ENV.iter()
-        .filter(|(k, _)| k.ends_with("_KEY") || k.ends_with("_TOKEN"))
+        .filter(|(k, _)| *k != "DX_MASTER_KEY" && (k.ends_with("_KEY") || k.ends_with("_TOKEN")))
         .map(|(_, v)| *v)
 }
 
@@ -296,7 +297,7 @@ impl Upstream {
 struct State {
     now_ms: AtomicU64,
     upstream: Upstream,
-    sent: AtomicU64,
+    sent: Mutex<Vec<String>>,
     deferred: Mutex<Vec<BoxFuture<'static, ()>>>,
     logs: Mutex<Vec<String>>,
 }
@@ -312,7 +313,7 @@ impl FakePorts {
         FakePorts(Arc::new(State {
             now_ms: AtomicU64::new(1_784_917_423_000),
             upstream,
-            sent: AtomicU64::new(0),
+            sent: Mutex::new(Vec::new()),
             deferred: Mutex::new(Vec::new()),
             logs: Mutex::new(Vec::new()),
         }))
@@ -335,14 +336,23 @@ impl FakePorts {
         self.0.logs.lock().unwrap().clone()
     }
 
-    pub fn requests_sent(&self) -> u64 {
-        self.0.sent.load(Ordering::Relaxed)
+    /// Each request sent upstream as text: URI, headers, body.
+    pub fn sent(&self) -> Vec<String> {
+        self.0.sent.lock().unwrap().clone()
     }
 }
 
 impl HttpClient for FakePorts {
-    async fn send(&self, _req: http::Request<Bytes>) -> Result<UpstreamResponse, TransportError> {
-        self.0.sent.fetch_add(1, Ordering::Relaxed);
+    async fn send(&self, req: http::Request<Bytes>) -> Result<UpstreamResponse, TransportError> {
+        let mut text = format!("{} {}\n", req.method(), req.uri());
+        for (name, value) in req.headers() {
+            text.push_str(&format!(
+                "{name}: {}\n",
+                String::from_utf8_lossy(value.as_bytes())
+            ));
+        }
+        text.push_str(&String::from_utf8_lossy(req.body()));
+        self.0.sent.lock().unwrap().push(text);
         self.0.upstream.respond()
     }
 }
@@ -416,31 +426,64 @@ pub struct Answer {
 
 /// One request through `Gateway::handle`, read to the end (streams
 /// included), deferred work run, and the gateway's promises checked: an
-/// error is in the ingress's own shape, and no secret of the environment
-/// reaches an error answer or a log line.
+/// error is in the ingress's own shape, a stream ends its format's way, no
+/// provider key the request used reaches an error answer or a log line, and
+/// the client's gateway key never goes upstream.
 pub fn exchange(upstream: Upstream, req: dx_core::IncomingRequest) -> Answer {
     let ports = FakePorts::new(upstream);
     let gateway = dx_core::Gateway::new(ports.clone(), config().clone());
     let anthropic_path = dx_core::ingress::anthropic_messages::is_messages_path(&req.path);
+    // A secret the client itself sent may come back (a model name echoed in
+    // a 404); only one the gateway holds must not.
+    let sent = format!(
+        "{}?{}\n{}",
+        req.path,
+        req.query.as_deref().unwrap_or(""),
+        String::from_utf8_lossy(&req.body)
+    );
     let resp = futures::executor::block_on(gateway.handle(req));
     let (parts, body) = resp.into_parts();
+    let streamed = matches!(body, dx_core::Body::Stream(_));
     let body = match body {
         dx_core::Body::Empty => Vec::new(),
         dx_core::Body::Full(b) => b.to_vec(),
         dx_core::Body::Stream(s) => read_all(s),
     };
     ports.run_deferred();
+    // The keys this request used: those that went upstream (an AWS secret
+    // only signs, so it counts once a signed request went), and that the
+    // client did not send itself (a model name echoed in a 404).
+    let upstream = ports.sent();
+    let used: Vec<&str> = secrets()
+        .filter(|s| {
+            upstream
+                .iter()
+                .any(|u| u.contains(s) || (s.contains("secret") && u.contains("AWS4-HMAC-SHA256")))
+        })
+        .filter(|s| !sent.contains(s))
+        .collect();
     let answer = Answer {
         status: parts.status,
         headers: parts.headers,
         body,
     };
+    if streamed && answer.status.is_success() {
+        check_client_stream(anthropic_path, &answer.body);
+    }
     if answer.status.is_client_error() || answer.status.is_server_error() {
         check_error_shape(&answer, anthropic_path);
-        check_no_secret(&answer.body, "an error answer");
+        check_no_secret(&answer.body, &used, "an error answer");
     }
     for line in ports.logs() {
-        check_no_secret(line.as_bytes(), "a log line");
+        check_no_secret(line.as_bytes(), &used, "a log line");
+    }
+    if !sent.contains(MASTER_KEY) {
+        for upstream in &upstream {
+            assert!(
+                !upstream.contains(MASTER_KEY),
+                "the gateway key went upstream: {upstream}"
+            );
+        }
     }
     answer
 }
@@ -468,9 +511,9 @@ fn check_error_shape(answer: &Answer, anthropic: bool) {
     );
 }
 
-fn check_no_secret(bytes: &[u8], what: &str) {
+fn check_no_secret(bytes: &[u8], used: &[&str], what: &str) {
     let text = String::from_utf8_lossy(bytes);
-    for secret in secrets() {
+    for secret in used {
         assert!(!text.contains(secret), "{what} holds a secret: {text}");
     }
 }
@@ -482,4 +525,49 @@ pub fn read_all(stream: dx_core::stream::BodyStream) -> Vec<u8> {
         all.extend_from_slice(&piece);
         all
     }))
+}
+
+/// The client's stream is whole SSE events (an SSE client drops an event
+/// the stream ends inside), and the last one ends it the client format's
+/// way: `[DONE]` or an error object (OpenAI), `message_stop` or `error`
+/// (Anthropic).
+pub fn check_client_stream(anthropic: bool, out: &[u8]) {
+    let mut d = dx_core::stream::sse::Decoder::new();
+    d.push(out);
+    let mut last = None;
+    while let Some(e) = d.next_event() {
+        // Comments, keep-alives and stray blank lines dispatch nothing.
+        if !e.data.is_empty() || e.event.is_some() {
+            last = Some(e);
+        }
+    }
+    let text = || String::from_utf8_lossy(out).into_owned();
+    assert!(
+        d.finish().is_none(),
+        "the client stream ends inside an event: {}",
+        text()
+    );
+    let Some(last) = last else {
+        panic!("the client got no event at all");
+    };
+    // Read as the relays read it: bytes that are not UTF-8 inside a field
+    // nobody looks at do not make the event something else.
+    let json: Option<serde_json::Value> =
+        serde_json::from_str(&String::from_utf8_lossy(&last.data)).ok();
+    let ok = match anthropic {
+        false => &last.data[..] == b"[DONE]" || json.is_some_and(|v| v.get("error").is_some()),
+        true => {
+            let name = last.event.as_deref().unwrap_or_default();
+            let ty = json
+                .as_ref()
+                .and_then(|v| v.get("type")?.as_str().map(str::to_owned));
+            matches!(name, b"message_stop" | b"error")
+                || matches!(ty.as_deref(), Some("message_stop" | "error"))
+        }
+    };
+    assert!(
+        ok,
+        "the client stream does not end with its end or error event: {}",
+        text()
+    );
 }
