@@ -7,7 +7,7 @@
 
 #![no_main]
 
-use dx_core::codec::{self, StreamDecoder};
+use dx_core::codec::{self, DecodeContext, StreamDecoder};
 use dx_core::ingress::{anthropic_messages, openai_chat};
 use dx_fuzz::{bedrock_frames, deployments, pieces, Input};
 use http::{HeaderMap, HeaderValue, StatusCode};
@@ -21,7 +21,7 @@ fuzz_target!(|data: &[u8]| {
     let body = input.rest();
     match mode % 4 {
         0 => {
-            if let Ok(r) = codec::decode_response(*codec, body) {
+            if let Ok(r) = codec::decode_response(*codec, body, &context(deployment)) {
                 assert_json(&openai_chat::render_response(&r), "OpenAI response");
                 assert_json(
                     &anthropic_messages::render_response(&r),
@@ -53,10 +53,9 @@ fuzz_target!(|data: &[u8]| {
 });
 
 fn stream(codec: dx_core::Codec, deployment: &dx_core::Deployment, chunks: &[&[u8]]) {
-    let Ok(decoder) = StreamDecoder::new(codec) else {
+    let Ok(mut decoder) = StreamDecoder::new(codec, &context(deployment)) else {
         return;
     };
-    let mut decoder = decoder.stamped(deployment, 1_784_917_423_000);
     let mut events = Vec::new();
     for c in chunks {
         match decoder.push(c) {
@@ -89,5 +88,13 @@ fn assert_json(bytes: &[u8], what: &str) {
             "{what} is not JSON ({e}): {}",
             String::from_utf8_lossy(bytes)
         );
+    }
+}
+
+fn context(deployment: &dx_core::Deployment) -> DecodeContext<'_> {
+    DecodeContext {
+        now_ms: 1_784_917_423_000,
+        model: &deployment.upstream_model,
+        id_prefix: "chatcmpl-",
     }
 }

@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use bytes::Bytes;
-use dx_core::codec::StreamDecoder;
+use dx_core::codec::{DecodeContext, StreamDecoder};
 use dx_core::ingress::anthropic_messages::EventRenderer;
 use dx_core::ingress::openai_chat::ChunkRenderer;
 use dx_core::ports::{ByteStream, TransportError};
@@ -71,11 +71,15 @@ fuzz_target!(|data: &[u8]| {
             ),
         ),
         (_, Some(codec)) => {
-            let Ok(decoder) = StreamDecoder::new(codec) else {
+            let (_, d) = &deployments()[(k - 2) / 2];
+            let ctx = DecodeContext {
+                now_ms: 1_784_917_423_000,
+                model: &d.upstream_model,
+                id_prefix: if k % 2 == 0 { "chatcmpl-" } else { "msg_" },
+            };
+            let Ok(decoder) = StreamDecoder::new(codec, &ctx) else {
                 return;
             };
-            let (_, d) = &deployments()[(k - 2) / 2];
-            let decoder = decoder.stamped(d, 1_784_917_423_000);
             if k % 2 == 0 {
                 let renderer = ChunkRenderer::new(true).with_fallback("fuzz-model", 1);
                 let state = TranslateState::new(decoder, renderer);
