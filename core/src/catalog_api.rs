@@ -7,9 +7,9 @@ use http::StatusCode;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
-use crate::catalog::{self, Caps, Modalities, Prices};
+use crate::catalog::{self, Caps, Modalities, ModelInfo, Prices};
 use crate::config::Config;
-use crate::cost::{cost_per_token, format_cost, TokenUsage};
+use crate::cost::{cost_per_token, format_cost, geo_factor, Geo, TokenUsage};
 use crate::error::{ErrorKind, GatewayError};
 use crate::gateway::GatewayResponse;
 use crate::http_util::json as json_response;
@@ -67,7 +67,12 @@ pub fn catalog_model_entries(provider_filter: Option<&str>) -> Vec<Value> {
             }
         }
         let prefix = p.gateway_or_id();
-        for id in c.model_ids(p) {
+        // LiteLLM's per-region entries (`eu/gpt-4o-...`) are prices, not
+        // names an upstream serves.
+        for id in c
+            .model_ids(p)
+            .filter(|id| catalog::ids::strip_region_segment(id).is_none())
+        {
             out.push(json!({
                 "id": format!("{prefix}/{id}"),
                 "object": "model",
@@ -88,6 +93,11 @@ pub struct Described {
     pub meta: ModelMeta,
 }
 
+///
+/// A name no `model_list` entry serves never needs deployment settings: one
+/// the catalog does not price, for a provider this deployment has no
+/// settings for (`azure/my-deployment` without an api_base), is described
+/// without prices rather than failing on the missing settings.
 pub fn describe(name: &str, config: &Config, env: &impl Env) -> Result<Described, GatewayError> {
     match resolve_entry(name, config, env) {
         Ok((d, entry)) => Ok(Described {
@@ -97,7 +107,9 @@ pub fn describe(name: &str, config: &Config, env: &impl Env) -> Result<Described
             meta: model_meta(&d, entry),
         }),
         Err(e) if e.kind == ErrorKind::NotFound || e.kind == ErrorKind::Configuration => {
-            let found = lookup_name(catalog::current(), name).ok_or(e)?;
+            let Some(found) = lookup_name(catalog::current(), name) else {
+                return unpriced(name, config).ok_or(e);
+            };
             Ok(Described {
                 name: name.to_owned(),
                 provider: found.provider.gateway_or_id().to_owned(),
@@ -119,6 +131,25 @@ pub fn describe(name: &str, config: &Config, env: &impl Env) -> Result<Described
         }
         Err(e) => Err(e),
     }
+}
+
+/// A `provider/model` name of a provider the gateway knows, served by no
+/// `model_list` entry.
+fn unpriced(name: &str, config: &Config) -> Option<Described> {
+    let configured = config.model_list.iter().any(|e| {
+        e.model_name == name
+            || e.model_name
+                .strip_suffix('*')
+                .is_some_and(|prefix| name.starts_with(prefix))
+    });
+    let (pid, model) = name.split_once('/')?;
+    let spec = crate::providers::provider(pid)?;
+    (!configured && !model.is_empty()).then(|| Described {
+        name: name.to_owned(),
+        provider: spec.id.to_owned(),
+        upstream_model: model.to_owned(),
+        meta: ModelMeta::default(),
+    })
 }
 
 /// USD per million tokens → LiteLLM's USD per token, without float noise.
@@ -166,11 +197,65 @@ fn prices_json(p: &Prices) -> Map<String, Value> {
                 "output_cost_per_token": per_token(t.output),
                 "cache_read_input_token_cost": per_token(t.cache_read),
                 "cache_creation_input_token_cost": per_token(t.cache_write),
+                "cache_creation_input_token_cost_above_1hr": per_token(t.cache_write_1h),
+                "output_cost_per_reasoning_token": per_token(t.reasoning),
             })
         })
         .collect();
     m.insert("tiered_pricing".into(), Value::Array(tiers));
+    // LiteLLM's name for the per-geo factors (`{"us": 1.1}`).
+    let geo: Map<String, Value> = p.geo.iter().map(|(g, f)| (g.clone(), json!(f))).collect();
+    m.insert("provider_specific_entry".into(), Value::Object(geo));
     m
+}
+
+/// LiteLLM's field names of the flat prices, in `Prices::slots` order.
+const PRICE_FIELDS: [&str; 12] = [
+    "input_cost_per_token",
+    "output_cost_per_token",
+    "cache_read_input_token_cost",
+    "cache_creation_input_token_cost",
+    "cache_creation_input_token_cost_above_1hr",
+    "output_cost_per_reasoning_token",
+    "input_cost_per_audio_token",
+    "output_cost_per_audio_token",
+    "cache_read_input_audio_token_cost",
+    "input_cost_per_image",
+    "output_cost_per_image",
+    "input_cost_per_request",
+];
+
+/// Where models.dev and LiteLLM disagree on a price: both values, and which
+/// one the catalog uses (README, "Costs").
+fn price_conflicts(m: &ModelInfo) -> Map<String, Value> {
+    let mut out = Map::new();
+    let Some(other) = &m.other_prices else {
+        return out;
+    };
+    let used_source = match other.source {
+        catalog::Source::ModelsDev => catalog::Source::LiteLlm,
+        catalog::Source::LiteLlm => catalog::Source::ModelsDev,
+    };
+    let per_unit = |i: usize| i >= 9;
+    let pairs = m.prices.slots().into_iter().zip(other.prices.slots());
+    for (i, (used, lost)) in pairs.enumerate() {
+        let (Some(used), Some(lost)) = (used, lost) else {
+            continue;
+        };
+        let value = |v: f64| {
+            if per_unit(i) {
+                json!(v)
+            } else {
+                per_token(Some(v))
+            }
+        };
+        let mut entry = Map::new();
+        entry.insert(used_source.as_str().into(), value(used));
+        entry.insert(other.source.as_str().into(), value(lost));
+        entry.insert("used".into(), json!(used_source.as_str()));
+        out.insert(PRICE_FIELDS[i].into(), Value::Object(entry));
+    }
+    out
 }
 
 pub fn info_json(d: &Described) -> Value {
@@ -232,10 +317,17 @@ pub fn info_json(d: &Described) -> Value {
                 sources.push("litellm");
             }
             info.insert("sources".into(), json!(sources));
+            info.insert("price_conflicts".into(), Value::Object(price_conflicts(m)));
         }
         None => {
             info.insert("key".into(), Value::Null);
-            info.insert("sources".into(), json!(["config"]));
+            // Prices without a catalog entry can only be the config's.
+            let sources: &[&str] = if meta.prices.is_known() {
+                &["config"]
+            } else {
+                &[]
+            };
+            info.insert("sources".into(), json!(sources));
         }
     }
     json!({
@@ -318,6 +410,9 @@ struct EstimateRequest {
     requests_per_day: Option<f64>,
     #[serde(default)]
     days_per_month: Option<f64>,
+    /// Where the provider ran the request (Anthropic's `usage.inference_geo`).
+    #[serde(default)]
+    inference_geo: Option<String>,
 }
 
 /// `POST /cost/estimate`: a model and token counts → USD per request, per
@@ -328,6 +423,15 @@ pub fn cost_estimate(
     body: &[u8],
 ) -> Result<GatewayResponse, GatewayError> {
     let req: EstimateRequest = serde_json::from_slice(body).map_err(GatewayError::invalid_json)?;
+    let inference_geo = match req.inference_geo.as_deref() {
+        None => None,
+        Some(g) => Some(Geo::parse(g).ok_or_else(|| {
+            GatewayError::invalid_request(
+                "`inference_geo` is a short region name such as \"us\" or \"global\".",
+            )
+            .with_param("inference_geo")
+        })?),
+    };
     let d = describe(&req.model, config, env)?;
     let prices = &d.meta.prices;
     if !prices.is_known() {
@@ -350,6 +454,7 @@ pub fn cost_estimate(
         input_images: req.input_images,
         output_images: req.output_images,
         requests: 1,
+        inference_geo,
     };
     let b = cost_per_token(prices, &usage);
     let per_request = b.total();
@@ -370,6 +475,8 @@ pub fn cost_estimate(
         "catalog_model": d.meta.found.as_ref().map(|f| format!("{}/{}", f.provider.id, f.info.id)),
         "currency": "USD",
         "is_free": d.meta.free(),
+        "inference_geo": inference_geo.as_ref().map(Geo::as_str),
+        "geo_factor": geo_factor(prices, inference_geo),
         "cost_per_request": num(per_request),
         "prompt_cost": num(b.prompt()),
         "completion_cost": num(b.completion()),

@@ -66,13 +66,12 @@ pub fn fill_placeholders(
         match env.var(name).filter(|v| !v.is_empty()) {
             Some(v) => out.push_str(v.trim().trim_end_matches('/')),
             None => {
-                return Err(GatewayError::new(
-                    ErrorKind::Configuration,
+                return Err(GatewayError::provider_not_configured(
+                    provider_id,
                     format!(
                         "Provider `{provider_id}` needs {name} to build its URL: set it, or give api_base in a model_list entry."
                     ),
-                )
-                .with_code("provider_config_missing"))
+                ))
             }
         }
         rest = &after[len + 1..];

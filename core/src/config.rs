@@ -245,8 +245,133 @@ pub enum ApiMode {
     Responses,
 }
 
+/// Why a config does not load, fit for a log: parser errors are reduced to
+/// where (line, column, key) and what, never the text of the offending line
+/// or a value from it — a config may hold a literal API key.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConfigError(pub String);
+
+impl ConfigError {
+    fn toml(text: &str, e: &toml::de::Error) -> Self {
+        let at = e.span().map(|s| position(text, s.start));
+        ConfigError::located(at, e.message())
+    }
+
+    fn json(text: &str, e: &serde_json::Error) -> Self {
+        let at = (e.line() > 0).then(|| {
+            let line = text.lines().nth(e.line() - 1).unwrap_or("");
+            (e.line(), e.column(), key_of(line, e.column()))
+        });
+        // serde_json's text ends with its own " at line L column C".
+        let full = e.to_string();
+        let message = full
+            .rsplit_once(" at line ")
+            .map_or(full.as_str(), |(m, _)| m);
+        ConfigError::located(at, message)
+    }
+
+    fn located(at: Option<(usize, usize, Option<&str>)>, message: &str) -> Self {
+        let message = without_values(message);
+        ConfigError(match at {
+            Some((line, column, Some(key))) => {
+                format!("line {line}, column {column} (key `{key}`): {message}")
+            }
+            Some((line, column, None)) => format!("line {line}, column {column}: {message}"),
+            None => message,
+        })
+    }
+}
+
+/// Line and column (1-based, in characters) of byte `offset`, and the key
+/// the line assigns when the position is in its value.
+fn position(text: &str, offset: usize) -> (usize, usize, Option<&str>) {
+    let offset = (0..=offset.min(text.len()))
+        .rev()
+        .find(|&i| text.is_char_boundary(i))
+        .unwrap_or(0);
+    let before = &text[..offset];
+    let line_no = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    let column = before[line_start..].chars().count() + 1;
+    let line = text[line_start..].lines().next().unwrap_or("");
+    (line_no, column, key_of(line, column))
+}
+
+/// The key being assigned at `column` of a `key = value` (TOML) or
+/// `"key": value` (JSON) line. String contents are skipped, so a value is
+/// never taken for a key; only plain key names qualify.
+fn key_of(line: &str, column: usize) -> Option<&str> {
+    let end = line
+        .char_indices()
+        .nth(column.saturating_sub(1))
+        .map_or(line.len(), |(i, _)| i);
+    let before = &line[..end];
+    let (mut key, mut last_string) = (None, None);
+    let (mut in_string, mut escaped) = (false, false);
+    let (mut string_start, mut word_start) = (0, 0);
+    for (i, c) in before.char_indices() {
+        if in_string {
+            match c {
+                _ if escaped => escaped = false,
+                '\\' => escaped = true,
+                '"' => {
+                    in_string = false;
+                    last_string = Some(&before[string_start..i]);
+                }
+                _ => {}
+            }
+            continue;
+        }
+        match c {
+            '"' => {
+                in_string = true;
+                string_start = i + 1;
+            }
+            '=' | ':' => key = last_string.take().or(Some(before[word_start..i].trim())),
+            '{' | '[' | ',' => {
+                word_start = i + 1;
+                last_string = None;
+            }
+            _ => {}
+        }
+    }
+    key.filter(|k| {
+        !k.is_empty()
+            && k.len() <= 64
+            && k.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
+    })
+}
+
+/// A parser message without the values it quotes: serde puts a bad string
+/// value in double quotes (`invalid type: string "…"`) and an unknown enum
+/// value in backticks (`unknown variant `…``). Field names stay: they say
+/// what is wrong.
+fn without_values(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut rest = message;
+    while let Some(open) = rest.find('"') {
+        out.push_str(&rest[..=open]);
+        match rest[open + 1..].find('"') {
+            Some(close) => {
+                out.push_str("…\"");
+                rest = &rest[open + 1 + close + 1..];
+            }
+            None => {
+                out.push('…');
+                rest = "";
+            }
+        }
+    }
+    out.push_str(rest);
+    if let Some(start) = out.find("unknown variant `") {
+        let value_start = start + "unknown variant `".len();
+        if let Some(len) = out[value_start..].find('`') {
+            out.replace_range(value_start..value_start + len, "…");
+        }
+    }
+    out
+}
 
 impl std::fmt::Display for ConfigError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -263,9 +388,9 @@ impl Config {
     pub fn parse(text: &str) -> Result<Config, ConfigError> {
         let trimmed = text.trim_start();
         let config: Config = if trimmed.starts_with('{') {
-            serde_json::from_str(trimmed).map_err(|e| ConfigError(e.to_string()))?
+            serde_json::from_str(trimmed).map_err(|e| ConfigError::json(trimmed, &e))?
         } else {
-            toml::from_str(text).map_err(|e| ConfigError(e.to_string()))?
+            toml::from_str(text).map_err(|e| ConfigError::toml(text, &e))?
         };
         config.validate()?;
         Ok(config)
@@ -403,6 +528,41 @@ mod tests {
         assert!(Config::parse("[general]\nmax_request_byte = 3").is_err());
         assert!(Config::parse("[[model_list]]\nmodel_name = \"a*b\"").is_err());
         assert!(Config::parse("{not json").is_err());
+    }
+
+    #[test]
+    fn errors_say_where_but_never_quote_the_config() {
+        let secret = "sk-literal-0123456789";
+        let cases = [
+            // A value of the wrong type, next to a literal key.
+            format!("[general]\nmaster_key = \"{secret}\"\nmax_request_bytes = \"{secret}\"\n"),
+            // An unknown section holding a key.
+            format!("[secrets]\nopenai = \"{secret}\"\n"),
+            // A TOML syntax error inside a key's value.
+            format!("[general]\nmaster_key = \"{secret}\n"),
+            // An unknown enum value.
+            format!("[[model_list]]\nmodel_name = \"a\"\napi_mode = \"{secret}\"\n"),
+            // The same in JSON.
+            format!("{{\"general\": {{\"max_request_bytes\": \"{secret}\"}}}}"),
+            format!("{{\"general\": {{\"master_key\": \"{secret}\""),
+            // Separators inside a value are not keys.
+            format!("{{\"general\": {{\"max_request_bytes\": \"a=b:{secret}\"}}}}"),
+        ];
+        for text in &cases {
+            let e = Config::parse(text).unwrap_err().to_string();
+            assert!(!e.contains("sk-literal"), "{e}");
+            assert!(!e.contains('|'), "quotes a source line: {e}");
+            assert!(e.contains("line "), "{e}");
+        }
+        let e = Config::parse(&cases[0]).unwrap_err().to_string();
+        assert!(
+            e.contains("line 3") && e.contains("`max_request_bytes`"),
+            "{e}"
+        );
+        let e = Config::parse(&cases[1]).unwrap_err().to_string();
+        assert!(e.contains("unknown field `secrets`"), "{e}");
+        let e = Config::parse(&cases[4]).unwrap_err().to_string();
+        assert!(e.contains("`max_request_bytes`"), "{e}");
     }
 
     #[test]

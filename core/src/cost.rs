@@ -7,13 +7,18 @@
 //! * completion tokens include reasoning and audio tokens;
 //! * once the prompt exceeds a tier's threshold (128k, 200k, 272k, ...: more
 //!   input tokens than `above`), that tier's prices replace the base prices
-//!   it gives, for every token of the request;
+//!   it gives, for every token of the request. Providers whose thresholds
+//!   are inclusive (xAI) and LiteLLM's `tiered_pricing` ranges are written
+//!   into this one form when the catalog is built (see `catalog::build`);
 //! * a token kind without its own price costs what the kind it is part of
 //!   costs: cache reads, cache writes and input audio the input price,
 //!   1-hour cache writes the 5-minute price (else input), reasoning and
-//!   output audio the output price (LiteLLM charges a missing cache price as
-//!   zero; here a provider that reports cached tokens without publishing a
-//!   discount is assumed to charge the full price);
+//!   output audio the output price (as LiteLLM does; a provider that
+//!   reports cached tokens without publishing a discount is assumed to
+//!   charge the full price, except Fireworks, whose default the catalog
+//!   writes in);
+//! * where the provider says it ran the request (`inference_geo`) scales
+//!   every token price by the model's factor for that geo;
 //! * images and requests are charged per unit when priced.
 //!
 //! Per-deployment overrides use LiteLLM's names and units (USD per token).
@@ -22,6 +27,45 @@ use serde::Serialize;
 
 use crate::catalog::{Prices, Tier};
 use crate::unified::Usage;
+
+/// Where the provider says it ran a request (Anthropic's
+/// `usage.inference_geo`: `us`, `global`, ...): lowercase ASCII, at most 15
+/// bytes, kept inline so usage stays `Copy`.
+#[derive(Clone, Copy, Default, PartialEq, Eq)]
+pub struct Geo {
+    len: u8,
+    bytes: [u8; 15],
+}
+
+impl Geo {
+    /// `None` for an empty, long or non-ASCII-word value.
+    pub fn parse(s: &str) -> Option<Geo> {
+        let s = s.trim();
+        let ok = |b: u8| b.is_ascii_alphanumeric() || b == b'-' || b == b'_';
+        if s.is_empty() || s.len() > 15 || !s.bytes().all(ok) {
+            return None;
+        }
+        let mut bytes = [0u8; 15];
+        for (d, b) in bytes.iter_mut().zip(s.bytes()) {
+            *d = b.to_ascii_lowercase();
+        }
+        Some(Geo {
+            len: s.len() as u8,
+            bytes,
+        })
+    }
+
+    pub fn as_str(&self) -> &str {
+        let bytes = self.bytes.get(..usize::from(self.len)).unwrap_or(&[]);
+        std::str::from_utf8(bytes).unwrap_or("")
+    }
+}
+
+impl std::fmt::Debug for Geo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Geo({:?})", self.as_str())
+    }
+}
 
 /// Token counts as reported by the provider.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -40,6 +84,8 @@ pub struct TokenUsage {
     pub input_images: u64,
     pub output_images: u64,
     pub requests: u64,
+    /// Where the provider ran the request, when it says (Anthropic).
+    pub inference_geo: Option<Geo>,
 }
 
 impl From<Usage> for TokenUsage {
@@ -60,9 +106,48 @@ impl From<Usage> for TokenUsage {
     }
 }
 
+impl TokenUsage {
+    /// Adds `usage.inference_geo` of an Anthropic Messages body, or of a
+    /// `message_start` / `message_delta` stream event's data, which the
+    /// unified usage does not carry. Only worth the parse when
+    /// [`prices_geo`] says the model's price depends on it.
+    pub fn with_anthropic_geo(mut self, json: &[u8]) -> Self {
+        #[derive(serde::Deserialize)]
+        struct WireUsage<'a> {
+            #[serde(default, borrow)]
+            inference_geo: Option<std::borrow::Cow<'a, str>>,
+        }
+        #[derive(serde::Deserialize)]
+        struct Message<'a> {
+            #[serde(default, borrow)]
+            usage: Option<WireUsage<'a>>,
+        }
+        #[derive(serde::Deserialize)]
+        struct Probe<'a> {
+            #[serde(default, borrow)]
+            usage: Option<WireUsage<'a>>,
+            #[serde(default, borrow)]
+            message: Option<Message<'a>>,
+        }
+        if let Ok(p) = serde_json::from_slice::<Probe>(json) {
+            let usage = p.usage.or_else(|| p.message.and_then(|m| m.usage));
+            if let Some(geo) = usage.and_then(|u| u.inference_geo) {
+                self.inference_geo = Geo::parse(&geo);
+            }
+        }
+        self
+    }
+}
+
 /// Whether a price list prices audio apart.
 pub fn prices_audio(p: &Prices) -> bool {
     p.input_audio.is_some() || p.output_audio.is_some()
+}
+
+/// Whether a price list depends on where the request ran (then Anthropic's
+/// `inference_geo` is read, see [`TokenUsage::with_anthropic_geo`]).
+pub fn prices_geo(p: &Prices) -> bool {
+    !p.geo.is_empty()
 }
 
 /// The cost split by what was charged.
@@ -103,6 +188,16 @@ pub fn tier_for(prices: &Prices, input_tokens: u64) -> Option<&Tier> {
 
 const PER: f64 = 1_000_000.0;
 
+/// What running the request in `geo` multiplies its token prices by.
+pub fn geo_factor(prices: &Prices, geo: Option<Geo>) -> f64 {
+    // LiteLLM: requests served "global" (or where the geo is not known)
+    // carry no regional uplift whatever the model lists.
+    match geo.as_ref().map(Geo::as_str) {
+        None | Some("global" | "not_available") => 1.0,
+        Some(geo) => prices.geo_factor(geo),
+    }
+}
+
 /// LiteLLM's `cost_per_token`, with every component apart.
 pub fn cost_per_token(prices: &Prices, u: &TokenUsage) -> CostBreakdown {
     let tier = tier_for(prices, u.input_tokens);
@@ -116,7 +211,15 @@ pub fn cost_per_token(prices: &Prices, u: &TokenUsage) -> CostBreakdown {
         .and_then(|t| t.cache_write)
         .or(prices.cache_write)
         .unwrap_or(input);
-    let cache_write_1h = prices.cache_write_1h.unwrap_or(cache_write);
+    let cache_write_1h = tier
+        .and_then(|t| t.cache_write_1h)
+        .or(prices.cache_write_1h)
+        .unwrap_or(cache_write);
+    let reasoning = tier
+        .and_then(|t| t.reasoning)
+        .or(prices.reasoning)
+        .unwrap_or(output);
+    let factor = geo_factor(prices, u.inference_geo);
     let text_in = u
         .input_tokens
         .saturating_sub(u.cache_read_tokens)
@@ -127,7 +230,7 @@ pub fn cost_per_token(prices: &Prices, u: &TokenUsage) -> CostBreakdown {
         .output_tokens
         .saturating_sub(u.reasoning_tokens)
         .saturating_sub(u.output_audio_tokens);
-    let tokens = |n: u64, price: f64| n as f64 * price / PER;
+    let tokens = |n: u64, price: f64| n as f64 * price / PER * factor;
     CostBreakdown {
         input: tokens(text_in, input),
         cache_read: tokens(u.cache_read_tokens, cache_read),
@@ -135,7 +238,7 @@ pub fn cost_per_token(prices: &Prices, u: &TokenUsage) -> CostBreakdown {
             + tokens(u.cache_write_1h_tokens, cache_write_1h),
         input_audio: tokens(u.input_audio_tokens, prices.input_audio.unwrap_or(input)),
         output: tokens(text_out, output),
-        reasoning: tokens(u.reasoning_tokens, prices.reasoning.unwrap_or(output)),
+        reasoning: tokens(u.reasoning_tokens, reasoning),
         output_audio: tokens(u.output_audio_tokens, prices.output_audio.unwrap_or(output)),
         images: u.input_images as f64 * prices.per_input_image.unwrap_or(0.0)
             + u.output_images as f64 * prices.per_output_image.unwrap_or(0.0),

@@ -14,7 +14,7 @@ use crate::codec::openai_chat::{self, ResponseProbe};
 use crate::codec::{self, mock, DecodeContext, EncodeContext, ErrorDecoder, StreamDecoder};
 use crate::config::Config;
 use crate::error::{ErrorKind, GatewayError};
-use crate::http_util::{json, openai_error, read_body};
+use crate::http_util::{json, read_body};
 use crate::ingress::openai_chat::{
     render_chunk_event, render_response, ChatEnvelope, ChunkRenderer, DONE_EVENT, ID_PREFIX,
 };
@@ -24,9 +24,11 @@ use crate::quirks;
 use crate::resolve::{resolve_entry, Deployment};
 use crate::secret::Secret;
 use crate::stream::openai_relay::{relay, RelayOptions};
+use crate::stream::sniff::{not_a_stream, sniff, StreamAnswer};
 use crate::stream::translate::{translate, TranslateState};
+use crate::stream::whole;
 use crate::stream::{BodyStream, OnDone, StreamOutcome};
-use crate::unified::{ChatRequest, Usage};
+use crate::unified::{ChatChunk, ChatRequest, ChatResponse, Usage};
 
 mod messages;
 // The catalog's share of the pipeline: metadata, costs, endpoints.
@@ -114,11 +116,7 @@ impl<P: Ports> Gateway<P> {
     }
 
     fn ingress_error(&self, path: &str, e: &GatewayError) -> GatewayResponse {
-        if crate::ingress::anthropic_messages::is_messages_path(path) {
-            messages::anthropic_error(e)
-        } else {
-            self.error_response(e)
-        }
+        crate::http_util::error_response(path, e)
     }
 
     pub async fn handle(&self, req: IncomingRequest) -> GatewayResponse {
@@ -141,7 +139,7 @@ impl<P: Ports> Gateway<P> {
         let mut resp = match result {
             Ok(resp) => resp,
             Err(e) => {
-                log.error = Some(e.message.clone());
+                log.error = Some(e.log_text());
                 self.ingress_error(&req.path, &e)
             }
         };
@@ -160,10 +158,6 @@ impl<P: Ports> Gateway<P> {
             HeaderValue::from_static("*"),
         );
         resp
-    }
-
-    fn error_response(&self, e: &GatewayError) -> GatewayResponse {
-        openai_error(e)
     }
 
     async fn route(
@@ -409,10 +403,33 @@ impl<P: Ports> Gateway<P> {
             .await?;
         let idle_ms = self.config.general.stream_idle_timeout_ms;
         if envelope.stream {
+            let content_type = upstream
+                .headers
+                .get(CONTENT_TYPE)
+                .map(HeaderValue::as_bytes);
+            let (answer, body) = sniff(&self.ports, content_type, upstream.body, idle_ms).await?;
+            match answer {
+                StreamAnswer::EventStream => {}
+                StreamAnswer::Json => {
+                    let whole = read_body(&self.ports, body, idle_ms, MAX_UPSTREAM_BODY).await?;
+                    let decode = DecodeContext {
+                        now_ms: self.ports.now_ms(),
+                        model: &deployment.upstream_model,
+                        id_prefix: ID_PREFIX,
+                    };
+                    let response = whole_answer(&whole, deployment, &upstream.headers, &decode)?;
+                    log.usage = response.usage;
+                    let chunks = whole::chunks_of(&response, envelope.include_usage);
+                    return Ok(sse(chunk_events(&chunks, &log.prices)));
+                }
+                StreamAnswer::Other => {
+                    return Err(not_a_stream(deployment.provider.id, content_type))
+                }
+            }
             let on_done = self.stream_logger(log);
             let body = relay(
                 self.ports.clone(),
-                upstream.body,
+                body,
                 RelayOptions {
                     idle_timeout_ms: idle_ms,
                     strip_usage_chunk: !envelope.include_usage,
@@ -498,14 +515,13 @@ impl<P: Ports> Gateway<P> {
             return Ok(Some(token.clone()));
         }
         let credentials = deployment.params.vertex_credentials.as_ref().ok_or_else(|| {
-            GatewayError::new(
-                ErrorKind::Configuration,
+            GatewayError::provider_not_configured(
+                deployment.provider.id,
                 format!(
                     "Provider `{}` needs vertex_credentials (a service-account JSON, e.g. env:VERTEXAI_CREDENTIALS) or api_key (an access token).",
                     deployment.provider.id
                 ),
             )
-            .with_code("provider_key_missing")
         })?;
         let timeout = deployment
             .request_timeout_ms
@@ -532,18 +548,8 @@ impl<P: Ports> Gateway<P> {
         if !req.stream {
             return Ok(json(StatusCode::OK, render_response(&response)));
         }
-        let mut events: Vec<Bytes> = mock::answer_chunks(&response, req.include_usage)
-            .iter()
-            .map(|c| match (&c.usage, &log.prices) {
-                (Some(u), Some(p)) => {
-                    let cost = completion_cost(p, &TokenUsage::from(*u)).unwrap_or(0.0);
-                    event_with_cost(&render_chunk_event(c), cost)
-                }
-                _ => render_chunk_event(c),
-            })
-            .collect();
-        events.push(Bytes::from_static(DONE_EVENT));
-        Ok(sse(Box::pin(futures::stream::iter(events))))
+        let chunks = mock::answer_chunks(&response, req.include_usage);
+        Ok(sse(chunk_events(&chunks, &log.prices)))
     }
 
     /// Sends with the deployment's timeout; retries retryable failures up to
@@ -606,7 +612,7 @@ impl<P: Ports> Gateway<P> {
                             deployment.provider.id, err.message
                         );
                     }
-                    err
+                    codec::redact_credentials(err, deployment, request.headers())
                 }
             };
             if attempt >= general.num_retries || !err.kind.is_retryable() {
@@ -679,6 +685,46 @@ impl<P: Ports> Gateway<P> {
             resp.headers_mut().insert("x-dx-cost-usd", v);
         }
     }
+}
+
+/// Chunks known in advance as an OpenAI stream: the usage chunk gets its
+/// cost, `[DONE]` ends it.
+fn chunk_events(chunks: &[ChatChunk], prices: &Option<Arc<Prices>>) -> BodyStream {
+    let mut events: Vec<Bytes> = chunks
+        .iter()
+        .map(|c| match (&c.usage, prices) {
+            (Some(u), Some(p)) => {
+                let cost = completion_cost(p, &TokenUsage::from(*u)).unwrap_or(0.0);
+                event_with_cost(&render_chunk_event(c), cost)
+            }
+            _ => render_chunk_event(c),
+        })
+        .collect();
+    events.push(Bytes::from_static(DONE_EVENT));
+    Box::pin(futures::stream::iter(events))
+}
+
+/// An OpenAI-format upstream that answered a stream request with one JSON
+/// body: its chat completion, or the error it holds (a 502: the upstream
+/// said 200).
+pub(super) fn whole_answer(
+    body: &[u8],
+    deployment: &Deployment,
+    headers: &HeaderMap,
+    ctx: &DecodeContext<'_>,
+) -> Result<ChatResponse, GatewayError> {
+    let is_error = serde_json::from_slice::<serde_json::Value>(body)
+        .is_ok_and(|v| v.get("error").is_some_and(|e| !e.is_null()));
+    if is_error {
+        let decode_error = codec::error_decoder(deployment.codec());
+        let err = decode_error(StatusCode::BAD_GATEWAY, headers, body, deployment);
+        return Err(codec::redact_credentials(
+            err,
+            deployment,
+            &HeaderMap::new(),
+        ));
+    }
+    codec::decode_response(deployment.codec(), body, ctx)
 }
 
 fn cost_of(prices: Option<&Prices>, usage: Option<Usage>) -> Option<f64> {

@@ -18,8 +18,16 @@ pub fn json(status: StatusCode, body: impl Into<Bytes>) -> GatewayResponse {
     resp
 }
 
-pub fn openai_error(e: &GatewayError) -> GatewayResponse {
-    let mut resp = json(e.status, e.to_openai_json());
+/// An error in the shape of the ingress API `path` belongs to: Anthropic's
+/// on `/v1/messages…`, OpenAI's everywhere else. For the shells too, when
+/// they answer before a gateway exists (a config that does not load).
+pub fn error_response(path: &str, e: &GatewayError) -> GatewayResponse {
+    let body = if crate::ingress::anthropic_messages::is_messages_path(path) {
+        e.to_anthropic_json()
+    } else {
+        e.to_openai_json()
+    };
+    let mut resp = json(e.status, body);
     if let Some(v) = e
         .retry_after
         .as_deref()

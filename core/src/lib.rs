@@ -37,6 +37,7 @@ pub use error::{ErrorKind, GatewayError};
 pub use gateway::{
     Body, Gateway, GatewayResponse, IncomingRequest, INGRESS_HEADERS, UPSTREAM_SUCCESS_HEADERS,
 };
+pub use http_util::error_response;
 pub use providers::{Codec, ProviderSpec, PROVIDERS};
 pub use resolve::{resolve_entry, resolve_model, Deployment};
 pub use router::{RouterConfig, Rule};

@@ -151,6 +151,22 @@ impl Deployment {
     pub fn codec(&self) -> Codec {
         self.params.codec.unwrap_or(self.provider.codec)
     }
+
+    /// Every credential this deployment holds: what an upstream's answer
+    /// must never carry back to a client.
+    pub fn secrets(&self) -> impl Iterator<Item = &Secret> {
+        let p = &self.params;
+        [
+            self.api_key.as_ref(),
+            p.azure_ad_token.as_ref(),
+            p.aws_access_key_id.as_ref(),
+            p.aws_secret_access_key.as_ref(),
+            p.aws_session_token.as_ref(),
+            p.vertex_credentials.as_ref(),
+        ]
+        .into_iter()
+        .flatten()
+    }
 }
 
 pub fn resolve_model(
@@ -236,9 +252,27 @@ pub(crate) fn build(
     let catalog = crate::catalog_resolve::catalog_defaults(spec);
     let api_base = match api_base {
         Some(b) => Some(b.to_owned()),
-        None => first_env(env, spec.base_env)
-            .or_else(|| spec.base_url.map(str::to_owned))
-            .or_else(|| catalog.base_url.map(str::to_owned)),
+        None => match first_env(env, spec.base_env) {
+            Some(b) => Some(b),
+            None => {
+                let default = spec.base_url.or(catalog.base_url);
+                // A local server's default address is this machine's (or its
+                // network's): any caller could reach it through the gateway.
+                // Only the operator opens it: a model_list entry, or a base
+                // URL variable.
+                if let Some(local) = default.filter(|b| entry.is_none() && is_local_url(b)) {
+                    return Err(GatewayError::provider_not_configured(
+                        spec.id,
+                        format!(
+                            "Provider `{}` has only a local default address ({local}), which callers may not reach through the gateway: set {} or give api_base in a model_list entry.",
+                            spec.id,
+                            spec.base_env.first().copied().unwrap_or("its *_API_BASE variable"),
+                        ),
+                    ));
+                }
+                default.map(str::to_owned)
+            }
+        },
     };
     let api_base = match api_base {
         Some(b) => Some(crate::catalog_resolve::fill_placeholders(&b, spec.id, env)?),
@@ -248,10 +282,17 @@ pub(crate) fn build(
         (Some(b), _) => b.trim_end_matches('/').to_owned(),
         (None, Codec::Mock) => String::new(),
         (None, _) => {
-            return Err(config_error(format!(
-                "provider `{}` needs an api_base for model `{upstream_model}`",
-                spec.id
-            )))
+            return Err(GatewayError::provider_not_configured(
+                spec.id,
+                format!(
+                    "Provider `{}` needs an api_base for model `{upstream_model}`: give api_base in a model_list entry{}.",
+                    spec.id,
+                    spec.base_env
+                        .first()
+                        .map(|v| format!(" or set {v}"))
+                        .unwrap_or_default()
+                ),
+            ))
         }
     };
     let api_key = match api_key {
@@ -267,14 +308,13 @@ pub(crate) fn build(
             .or(catalog.key_env.first())
             .copied()
             .unwrap_or("api_key");
-        return Err(GatewayError::new(
-            ErrorKind::Configuration,
+        return Err(GatewayError::provider_not_configured(
+            spec.id,
             format!(
                 "No API key configured for provider `{}`: set {hint} or api_key in the model_list entry.",
                 spec.id
             ),
-        )
-        .with_code("provider_key_missing"));
+        ));
     }
     let mut params = ProviderParams::resolve(entry, env);
     params.codec = api_codec(spec, &upstream_model, entry.and_then(|e| e.api_mode))?;
@@ -312,6 +352,41 @@ fn api_codec(
         None if crate::quirks::responses_only(spec.id, model) => Some(Codec::OpenAiResponses),
         None => None,
     })
+}
+
+/// Whether a URL's host is this machine or a private network: loopback,
+/// `localhost`, the unspecified address, RFC 1918 / unique-local and
+/// link-local ranges. A host still holding a `${…}` placeholder is not.
+fn is_local_url(url: &str) -> bool {
+    use std::net::{IpAddr, Ipv6Addr};
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let host = match host_port.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or(""),
+        None => host_port.split(':').next().unwrap_or(""),
+    };
+    let host = host.trim_end_matches('.').to_ascii_lowercase();
+    if host == "localhost" || host.ends_with(".localhost") {
+        return true;
+    }
+    let v6_local = |ip: Ipv6Addr| {
+        let first = ip.segments()[0];
+        ip.is_loopback()
+            || ip.is_unspecified()
+            || (first & 0xfe00) == 0xfc00
+            || (first & 0xffc0) == 0xfe80
+    };
+    match host.parse::<IpAddr>() {
+        Ok(IpAddr::V4(ip)) => {
+            ip.is_loopback() || ip.is_private() || ip.is_unspecified() || ip.is_link_local()
+        }
+        Ok(IpAddr::V6(ip)) => match ip.to_ipv4_mapped() {
+            Some(v4) => v4.is_loopback() || v4.is_private() || v4.is_unspecified(),
+            None => v6_local(ip),
+        },
+        Err(_) => false,
+    }
 }
 
 fn config_error(message: String) -> GatewayError {
@@ -409,7 +484,8 @@ mod tests {
         assert_eq!(e.kind, ErrorKind::NotFound);
         let e = resolve_model("openai/gpt-4o", &Config::default(), &MapEnv(HashMap::new()))
             .unwrap_err();
-        assert_eq!(e.code.as_deref(), Some("provider_key_missing"));
+        assert_eq!(e.code.as_deref(), Some("provider_not_configured"));
+        assert_eq!(e.status, 404);
         assert!(!e.message.contains("ok"));
     }
 
@@ -477,10 +553,11 @@ mod tests {
         // a model the catalog does not list is still forwarded
         let d = resolve_model("deepseek/deepseek-v9", &cfg, &env).unwrap();
         assert_eq!(d.upstream_model, "deepseek-v9");
-        // the key variable is named when missing
+        // the key variable is named to the operator only
         let e = resolve_model("groq/llama-3.1-8b-instant", &cfg, &env).unwrap_err();
-        assert_eq!(e.code.as_deref(), Some("provider_key_missing"));
-        assert!(e.message.contains("GROQ_API_KEY"), "{}", e.message);
+        assert_eq!(e.code.as_deref(), Some("provider_not_configured"));
+        assert!(!e.message.contains("GROQ_API_KEY"), "{}", e.message);
+        assert!(e.log_text().contains("GROQ_API_KEY"), "{}", e.log_text());
     }
 
     #[test]
@@ -499,8 +576,9 @@ mod tests {
             &env,
         )
         .unwrap_err();
-        assert_eq!(e.code.as_deref(), Some("provider_config_missing"));
-        assert!(e.message.contains("CLOUDFLARE_ACCOUNT_ID"));
+        assert_eq!(e.code.as_deref(), Some("provider_not_configured"));
+        assert!(!e.message.contains("CLOUDFLARE_ACCOUNT_ID"));
+        assert!(e.log_text().contains("CLOUDFLARE_ACCOUNT_ID"));
         let env = MapEnv(HashMap::from([
             ("CLOUDFLARE_API_KEY", "ck"),
             ("CLOUDFLARE_ACCOUNT_ID", "acc123"),
@@ -521,13 +599,98 @@ mod tests {
     #[test]
     fn local_servers_need_no_key() {
         let cfg = Config::default();
-        let d = resolve_model("ollama/llama3.2", &cfg, &MapEnv(HashMap::new())).unwrap();
-        assert_eq!(d.api_base, "http://localhost:11434");
+        let env = MapEnv(HashMap::from([(
+            "OLLAMA_API_BASE",
+            "http://127.0.0.1:11434",
+        )]));
+        let d = resolve_model("ollama/llama3.2", &cfg, &env).unwrap();
+        assert_eq!(d.api_base, "http://127.0.0.1:11434");
         assert!(d.api_key.is_none());
         let env = MapEnv(HashMap::from([("VLLM_API_BASE", "http://gpu-box:8000/v1")]));
         let d = resolve_model("vllm/meta-llama/Llama-3.1-8B-Instruct", &cfg, &env).unwrap();
         assert_eq!(d.api_base, "http://gpu-box:8000/v1");
         assert_eq!(d.upstream_model, "meta-llama/Llama-3.1-8B-Instruct");
+    }
+
+    #[test]
+    fn local_default_addresses_are_closed_until_configured() {
+        let cfg = Config::default();
+        let none = MapEnv(HashMap::new());
+        for name in [
+            "ollama/llama3.2",
+            "lmstudio/x",
+            "atomic-chat/x",
+            "vllm/x",
+            "llamacpp/x",
+            "lemonade/x",
+            "localai/x",
+            "privatemode-ai/x",
+            "xinference/x",
+        ] {
+            let e = resolve_model(name, &cfg, &none).unwrap_err();
+            assert_eq!(e.status, 404, "{name}");
+            assert_eq!(e.code.as_deref(), Some("provider_not_configured"), "{name}");
+            assert!(!e.message.contains("_API_BASE"), "{name}: {}", e.message);
+            let note = e.operator_note.as_deref().unwrap_or_default();
+            assert!(note.contains("_API_BASE"), "{name}: {note}");
+        }
+        // A model_list entry opens the same server.
+        let cfg = Config::parse(
+            r#"
+            [[model_list]]
+            model_name = "studio/*"
+            provider = "lmstudio"
+            model = "*"
+            api_base = "http://127.0.0.1:1234/v1"
+            [[model_list]]
+            model_name = "local-llama"
+            provider = "ollama"
+            model = "llama3.2"
+            "#,
+        )
+        .unwrap();
+        let d = resolve_model("studio/qwen", &cfg, &none).unwrap();
+        assert_eq!(d.api_base, "http://127.0.0.1:1234/v1");
+        let d = resolve_model("local-llama", &cfg, &none).unwrap();
+        assert_eq!(d.api_base, "http://localhost:11434");
+        // Public defaults are untouched.
+        let env = MapEnv(HashMap::from([("DEEPSEEK_API_KEY", "dk")]));
+        assert!(resolve_model("deepseek/deepseek-chat", &Config::default(), &env).is_ok());
+    }
+
+    #[test]
+    fn local_urls_by_host() {
+        for url in [
+            "http://localhost:11434",
+            "http://LOCALHOST./v1",
+            "http://api.localhost/v1",
+            "http://127.0.0.1:1234/v1",
+            "http://127.8.9.10",
+            "http://0.0.0.0:8080",
+            "http://[::1]:8000/v1",
+            "http://[::]:8000",
+            "http://[::ffff:127.0.0.1]/v1",
+            "http://[fd00::1]/v1",
+            "http://[fe80::1]/v1",
+            "http://10.1.2.3/v1",
+            "http://172.16.0.1/v1",
+            "http://192.168.1.20:8000/v1",
+            "http://169.254.169.254/latest",
+            "http://user@localhost:1/v1",
+        ] {
+            assert!(is_local_url(url), "{url}");
+        }
+        for url in [
+            "https://api.openai.com/v1",
+            "https://${DATABRICKS_HOST}/ai-gateway/mlflow/v1",
+            "${NEON_AI_GATEWAY_BASE_URL}/ai-gateway/mlflow/v1",
+            "http://172.32.0.1/v1",
+            "http://8.8.8.8/v1",
+            "http://[2001:db8::1]/v1",
+            "https://localhost.example.com/v1",
+        ] {
+            assert!(!is_local_url(url), "{url}");
+        }
     }
 
     #[test]

@@ -23,10 +23,16 @@ impl Secret {
         diff == 0
     }
 
+    /// Whether `text` quotes this secret (too-short values never count: they
+    /// would match ordinary words).
+    pub fn occurs_in(&self, text: &str) -> bool {
+        self.0.len() >= 4 && text.contains(&self.0)
+    }
+
     /// Replaces every occurrence of this secret in `text`: upstream error bodies
     /// sometimes echo the credential they rejected.
     pub fn redact_in(&self, text: &str) -> String {
-        if self.0.len() < 4 || !text.contains(&self.0) {
+        if !self.occurs_in(text) {
             return text.to_owned();
         }
         text.replace(&self.0, "[redacted]")

@@ -352,3 +352,161 @@ fn models_list_can_include_the_catalog() {
     let groq = list(Some("catalog=true&provider=groq"));
     assert!(!groq.is_empty() && groq.iter().all(|m| m.starts_with("groq/")));
 }
+
+fn post_json(gw: &Gateway<Ports>, path: &str, body: Value) -> (StatusCode, Value) {
+    let (s, _, b) = read(block_on(gw.handle(request(Method::POST, path, None, body))));
+    (s, serde_json::from_slice(&b).unwrap())
+}
+
+fn close(v: &Value, expected: f64) -> bool {
+    v.as_f64().is_some_and(|x| (x - expected).abs() < 1e-12)
+}
+
+/// This gateway has no Azure, Cohere or Anthropic settings (no key, no
+/// api_base): an estimate reads the catalog alone.
+#[test]
+fn cost_estimates_need_no_deployment_settings() {
+    let (gw, _) = gateway(COMPLETION);
+    // LiteLLM's EU data-zone entry: 1000 × 2.75 + 1000 × 11 = 13750 µ$ (LiteLLM 0.01375)
+    let (s, v) = post_json(
+        &gw,
+        "/cost/estimate",
+        json!({"model": "azure/eu/gpt-4o-2024-08-06", "input_tokens": 1000, "output_tokens": 1000}),
+    );
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert!(close(&v["cost_per_request"], 0.01375), "{v}");
+    assert_eq!(v["catalog_model"], "azure/eu/gpt-4o-2024-08-06");
+    // the undated name is the latest dated EU entry (2024-11-20, same prices)
+    let (s, v) = post_json(
+        &gw,
+        "/cost/estimate",
+        json!({"model": "azure/eu/gpt-4o", "input_tokens": 1000, "output_tokens": 1000}),
+    );
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert!(close(&v["cost_per_request"], 0.01375), "{v}");
+    // an Azure deployment name the catalog cannot know: no price, a 400 in
+    // OpenAI's shape that says how to give one (was a 500 asking for api_base)
+    let (s, v) = post_json(
+        &gw,
+        "/cost/estimate",
+        json!({"model": "azure/my-deployment", "input_tokens": 1000}),
+    );
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
+    assert_eq!(v["error"]["code"], "model_price_unknown");
+    assert_eq!(v["error"]["param"], "model");
+    // LiteLLM's provider names: cohere/command-r, 1000 × 0.15 + 1000 × 0.6 = 750 µ$ (LiteLLM 0.00075)
+    let (s, v) = post_json(
+        &gw,
+        "/cost/estimate",
+        json!({"model": "cohere_chat/command-r", "input_tokens": 1000, "output_tokens": 1000}),
+    );
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert!(close(&v["cost_per_request"], 0.00075), "{v}");
+    // still a 404 for a name nobody knows
+    let (s, v) = post_json(
+        &gw,
+        "/cost/estimate",
+        json!({"model": "nosuchprovider/x", "input_tokens": 1}),
+    );
+    assert_eq!(s, StatusCode::NOT_FOUND, "{v}");
+}
+
+#[test]
+fn cost_estimates_take_the_inference_geo() {
+    let (gw, _) = gateway(COMPLETION);
+    let estimate = |geo: Value| {
+        post_json(
+            &gw,
+            "/cost/estimate",
+            json!({"model": "anthropic/claude-opus-4-6", "input_tokens": 1000,
+                   "output_tokens": 1000, "inference_geo": geo}),
+        )
+    };
+    // claude-opus-4-6: 1000 × 5 + 1000 × 25 = 30000 µ$; served in the US: × 1.1 = 33000 µ$ (LiteLLM 0.033)
+    let (s, v) = estimate(json!("us"));
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert!(close(&v["cost_per_request"], 0.033), "{v}");
+    assert!(close(&v["geo_factor"], 1.1), "{v}");
+    assert!(close(&v["breakdown"]["output"], 0.0275), "{v}");
+    for geo in [json!("global"), json!(null)] {
+        let (s, v) = estimate(geo);
+        assert_eq!(s, StatusCode::OK, "{v}");
+        assert!(close(&v["cost_per_request"], 0.03), "{v}");
+    }
+    let (s, v) = estimate(json!("ünïcode-and-far-too-long"));
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
+    assert_eq!(v["error"]["param"], "inference_geo");
+}
+
+#[test]
+fn model_info_shows_both_sources_where_they_disagree() {
+    let (gw, _) = gateway(COMPLETION);
+    let info = |name: &str| {
+        let q = format!("model={}", name.replace('/', "%2F"));
+        let (s, _, b) = read(block_on(gw.handle(request(
+            Method::GET,
+            "/model/info",
+            Some(&q),
+            Value::Null,
+        ))));
+        assert_eq!(s, StatusCode::OK);
+        serde_json::from_slice::<Value>(&b).unwrap()["data"][0]["model_info"].clone()
+    };
+    // DeepSeek: models.dev 0.14/0.28 per 1M (used), LiteLLM 0.28/0.42
+    let ds = info("deepseek/deepseek-chat");
+    assert_eq!(
+        ds["price_conflicts"]["input_cost_per_token"],
+        json!({"models.dev": 1.4e-7, "litellm": 2.8e-7, "used": "models.dev"})
+    );
+    assert_eq!(
+        ds["price_conflicts"]["output_cost_per_token"],
+        json!({"models.dev": 2.8e-7, "litellm": 4.2e-7, "used": "models.dev"})
+    );
+    assert_eq!(ds["input_cost_per_token"], 1.4e-7);
+    // Bedrock Llama 3.1 70B: models.dev 0.72, LiteLLM 0.99
+    let llama = info("bedrock/meta.llama3-1-70b-instruct-v1:0");
+    assert_eq!(
+        llama["price_conflicts"]["input_cost_per_token"],
+        json!({"models.dev": 7.2e-7, "litellm": 9.9e-7, "used": "models.dev"})
+    );
+    // a Bedrock profile: LiteLLM's own entry is used
+    let us = info("bedrock/us.anthropic.claude-opus-4-6-v1");
+    assert_eq!(
+        us["price_conflicts"]["input_cost_per_token"],
+        json!({"models.dev": 5e-6, "litellm": 5.5e-6, "used": "litellm"})
+    );
+    assert_eq!(us["input_cost_per_token"], 5.5e-6);
+    // no disagreement: an empty object
+    assert_eq!(
+        info("groq/llama-3.1-8b-instant")["price_conflicts"],
+        json!({})
+    );
+    // the per-geo factor and the new tier prices
+    let opus = info("anthropic/claude-opus-4-6");
+    assert_eq!(opus["provider_specific_entry"], json!({"us": 1.1}));
+    let sonnet = info("anthropic/claude-sonnet-4-5");
+    assert_eq!(
+        sonnet["tiered_pricing"][0]["cache_creation_input_token_cost_above_1hr"],
+        1.2e-5
+    );
+}
+
+#[test]
+fn regional_names_are_not_listed_as_callable() {
+    let (gw, _) = gateway(COMPLETION);
+    let (_, _, b) = read(block_on(gw.handle(request(
+        Method::GET,
+        "/v1/models",
+        Some("catalog=true&provider=azure"),
+        Value::Null,
+    ))));
+    let v: Value = serde_json::from_slice(&b).unwrap();
+    let ids: Vec<&str> = v["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["id"].as_str().unwrap())
+        .collect();
+    assert!(ids.contains(&"azure/gpt-4o"), "{ids:?}");
+    assert!(!ids.iter().any(|id| id.starts_with("azure/eu/")), "{ids:?}");
+}

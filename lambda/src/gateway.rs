@@ -5,13 +5,18 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use dx_core::ports::Clock;
-use dx_core::{Body, Config, Gateway, IncomingRequest};
+use dx_core::{
+    error_response, Body, Config, Gateway, GatewayError, GatewayResponse, IncomingRequest,
+};
 use futures::StreamExt;
 use http_body::Frame;
 use http_body_util::StreamBody;
+use lambda_http::lambda_runtime::tower::{Layer, Service};
+use lambda_http::lambda_runtime::{Error as BoxError, LambdaInvocation};
 use lambda_http::{service_fn, Request, RequestExt};
 
 use crate::catalog_sync::CatalogSync;
+use crate::event_text;
 use crate::ports::{LambdaPorts, Shared};
 
 type ResponseBody =
@@ -24,7 +29,7 @@ pub async fn run(shared: Arc<Shared>, config: Arc<Config>) -> Result<(), lambda_
     if let Some(sync) = &sync {
         sync.start_if_due(LambdaPorts::new(shared.clone()).now_ms());
     }
-    lambda_http::run_with_streaming_response(service_fn(move |event: Request| {
+    let handler = service_fn(move |event: Request| {
         let ports = LambdaPorts::new(shared.clone());
         let mut gateway = Gateway::new(ports.clone(), config.clone());
         if let Some(sync) = &sync {
@@ -32,8 +37,62 @@ pub async fn run(shared: Arc<Shared>, config: Arc<Config>) -> Result<(), lambda_
             gateway = gateway.with_catalog_sync(sync.gate());
         }
         async move { Ok::<_, Infallible>(handle(gateway, ports, event).await) }
-    }))
-    .await
+    });
+    lambda_http::streaming_runtime(handler)
+        .layer(RepairEventText)
+        .run()
+        .await
+}
+
+/// A gateway whose configuration does not load: every request gets the
+/// generic 500 `config_error` in its ingress's shape (the detail went to the
+/// log at start).
+pub async fn run_broken(detail: String) -> Result<(), lambda_runtime::Error> {
+    let handler = service_fn(move |event: Request| {
+        let error = GatewayError::config_invalid(detail.clone());
+        let response = error_response(event.uri().path(), &error);
+        async move { Ok::<_, Infallible>(streamed(response, futures::stream::empty())) }
+    });
+    lambda_http::streaming_runtime(handler)
+        .layer(RepairEventText)
+        .run()
+        .await
+}
+
+/// Runs before `lambda_http` parses an event: see [`event_text`].
+#[derive(Clone, Copy)]
+struct RepairEventText;
+
+impl<S> Layer<S> for RepairEventText {
+    type Service = RepairEventTextService<S>;
+    fn layer(&self, inner: S) -> Self::Service {
+        RepairEventTextService(inner)
+    }
+}
+
+struct RepairEventTextService<S>(S);
+
+impl<S> Service<LambdaInvocation> for RepairEventTextService<S>
+where
+    S: Service<LambdaInvocation, Response = (), Error = BoxError>,
+{
+    type Response = ();
+    type Error = BoxError;
+    type Future = S::Future;
+
+    fn poll_ready(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), BoxError>> {
+        self.0.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut invocation: LambdaInvocation) -> Self::Future {
+        if let Some(repaired) = event_text::repair(&invocation.body) {
+            invocation.body = Bytes::from(repaired);
+        }
+        self.0.call(invocation)
+    }
 }
 
 async fn handle(
@@ -52,8 +111,17 @@ async fn handle(
         lambda_http::Body::Binary(b) => Bytes::from(b),
         _ => Bytes::new(),
     };
+    let undecodable = event_text::undecodable_header(&parts.headers);
     let response = match gateway.precheck(parts.uri.path(), Some(body.len() as u64)) {
         Some(refusal) => refusal,
+        None if undecodable.is_some() => {
+            let name = undecodable.map(|n| n.as_str()).unwrap_or_default();
+            let error = GatewayError::invalid_request(format!(
+                "The request header `{name}` is not valid text (UTF-8)."
+            ))
+            .with_code("invalid_header");
+            error_response(parts.uri.path(), &error)
+        }
         None => {
             gateway
                 .handle(IncomingRequest {
@@ -66,19 +134,27 @@ async fn handle(
                 .await
         }
     };
-    let (parts, body) = response.into_parts();
-    let stream: dx_core::ports::BoxStream<'static, Bytes> = match body {
-        Body::Empty => Box::pin(futures::stream::empty()),
-        Body::Full(b) => Box::pin(futures::stream::once(async move { b })),
-        Body::Stream(s) => s,
-    };
     // Deferred work runs after the last byte, still inside the invocation:
     // Lambda may freeze the environment as soon as the response ends.
     let finish = futures::stream::once(async move {
         ports.run_deferred().await;
     })
     .filter_map(|()| async { None::<Bytes> });
+    streamed(response, finish)
+}
+
+/// The gateway's response as Lambda's streamed body, then `tail`.
+fn streamed(
+    response: GatewayResponse,
+    tail: impl futures::Stream<Item = Bytes> + Send + 'static,
+) -> http::Response<ResponseBody> {
+    let (parts, body) = response.into_parts();
+    let stream: dx_core::ports::BoxStream<'static, Bytes> = match body {
+        Body::Empty => Box::pin(futures::stream::empty()),
+        Body::Full(b) => Box::pin(futures::stream::once(async move { b })),
+        Body::Stream(s) => s,
+    };
     let frames: dx_core::ports::BoxStream<'static, Result<Frame<Bytes>, Infallible>> =
-        Box::pin(stream.chain(finish).map(|b| Ok(Frame::data(b))));
+        Box::pin(stream.chain(tail).map(|b| Ok(Frame::data(b))));
     http::Response::from_parts(parts, StreamBody::new(frames))
 }

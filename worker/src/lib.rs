@@ -12,22 +12,34 @@ mod task;
 use std::sync::{Arc, OnceLock};
 
 use bytes::Bytes;
-use dx_core::{Body, Config, Gateway, GatewayResponse, IncomingRequest, INGRESS_HEADERS};
+use dx_core::{
+    error_response, Config, Gateway, GatewayError, GatewayResponse, IncomingRequest,
+    INGRESS_HEADERS,
+};
 use worker::{event, Context, Env, Result, ScheduleContext, ScheduledEvent};
 
 use crate::ports::WorkerPorts;
 
 const EMBEDDED_CONFIG: &str = include_str!("../../dx.toml");
 
-/// Parsed once per isolate: vars and secrets cannot change without a new deployment.
-static CONFIG: OnceLock<Arc<Config>> = OnceLock::new();
+/// Parsed once per isolate: vars and secrets cannot change without a new
+/// deployment. A config that does not load stays broken for the isolate's
+/// life, so it is reported once, loudly, when the isolate first needs it (a
+/// Worker sees its variables only from inside a handler).
+static CONFIG: OnceLock<std::result::Result<Arc<Config>, String>> = OnceLock::new();
 
 fn config(ports: &WorkerPorts) -> std::result::Result<Arc<Config>, String> {
-    if let Some(c) = CONFIG.get() {
-        return Ok(c.clone());
-    }
-    let parsed = Arc::new(Config::load(EMBEDDED_CONFIG, ports).map_err(|e| e.to_string())?);
-    Ok(CONFIG.get_or_init(|| parsed).clone())
+    CONFIG
+        .get_or_init(|| match Config::load(EMBEDDED_CONFIG, ports) {
+            Ok(c) => Ok(Arc::new(c)),
+            Err(e) => {
+                worker::console_error!(
+                    "DX GATEWAY CONFIGURATION ERROR: {e}. Every request answers 500 config_error until DX_CONFIG (or the embedded dx.toml) is fixed."
+                );
+                Err(e.to_string())
+            }
+        })
+        .clone()
 }
 
 #[event(start)]
@@ -62,18 +74,16 @@ fn internal_error() -> Option<web_sys::Response> {
 
 async fn handle_fetch(req: web_sys::Request, env: Env, ctx: Context) -> Result<web_sys::Response> {
     let ports = WorkerPorts::new(env, ctx);
+    let head = INGRESS_HEADER_NAMES.with(|names| glue::RequestHead::read(&req, names));
     let config = match config(&ports) {
         Ok(c) => c,
-        Err(message) => {
-            worker::console_error!("{message}");
-            let body = serde_json::json!({"error": {"message": message, "type": "server_error", "param": null, "code": "config_error"}});
-            return into_worker(
-                http::Response::builder()
-                    .status(500)
-                    .header("content-type", "application/json")
-                    .body(Body::Full(Bytes::from(body.to_string())))
-                    .map_err(|e| worker::Error::RustError(e.to_string()))?,
-            );
+        // The detail was logged when the config was first read; the client
+        // learns only that the deployment is broken.
+        Err(detail) => {
+            return into_worker(error_response(
+                &head.path,
+                &GatewayError::config_invalid(detail),
+            ))
         }
     };
     let mut gateway = Gateway::new(ports.clone(), config.clone());
@@ -81,7 +91,6 @@ async fn handle_fetch(req: web_sys::Request, env: Env, ctx: Context) -> Result<w
         catalog::sync_if_due(&gate, &ports, &config);
         gateway = gateway.with_catalog_sync(gate);
     }
-    let head = INGRESS_HEADER_NAMES.with(|names| glue::RequestHead::read(&req, names));
     let declared = head
         .headers
         .get(http::header::CONTENT_LENGTH)

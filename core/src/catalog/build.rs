@@ -7,23 +7,37 @@
 //! * **Providers** come from models.dev plus the overlay (base URLs models.dev
 //!   lacks, local servers and LiteLLM-only providers, aliases). Key variables
 //!   are models.dev's `env` minus the ones that are URL placeholders or name
-//!   hosts/accounts/regions; `<ID>_API_BASE` overrides the base URL.
+//!   hosts/accounts/regions; `<ID>_API_BASE` overrides the base URL. Every
+//!   LiteLLM provider name (`cohere_chat`, `vertex_ai-anthropic_models`, ...)
+//!   is also a name of the provider its entries go to.
 //! * **Which LiteLLM entry is which model:** `litellm_provider` maps to a
 //!   catalog provider (overlay `[litellm]`, else the same id); the key loses
 //!   its provider prefix (`groq/`, `vertex_ai/`, `bedrock/`, an alias, ...);
 //!   then it matches a models.dev id exactly, else case-insensitively, else by
 //!   version spelling (`x` ↔ `x@default`, `x-20250929` ↔ `x@20250929`).
-//!   Entries priced per region (`bedrock/us-east-1/...`, `azure/eu/...`) and
-//!   modes the gateway does not serve (images, audio, video, search, ...) are
-//!   left out. Unmatched entries become models of their own.
+//!   Entries priced per data zone or region keep that segment and are models
+//!   of their own (`azure/eu/gpt-4o-2024-08-06` → `eu/gpt-4o-2024-08-06`);
+//!   per-hour commitments and modes the gateway does not serve (images,
+//!   audio, video, search, ...) are left out. Unmatched entries become models
+//!   of their own.
 //! * **Which source wins per field:** models.dev for names, dates, limits,
 //!   capabilities, modalities and the prices it gives (input, output,
 //!   reasoning, cache read/write, audio, context tiers); LiteLLM fills every
 //!   field models.dev leaves empty and gives the finer prices models.dev has
 //!   no field for (1-hour cache writes, audio cache reads, per image, per
-//!   request), its tiers when models.dev has none, the deprecation date and
-//!   the mode. When several LiteLLM keys land on one model, the first in the
-//!   file wins per field.
+//!   request, geo factors), the prices a models.dev tier leaves out at the
+//!   same threshold, its tiers when models.dev has none (`*_above_<N>k_tokens`
+//!   keys, else `tiered_pricing` rows), the deprecation date and the mode.
+//!   When several LiteLLM keys land on one model, the first in the file wins
+//!   per field. Exception: a provider with `profile_prices_from_litellm`
+//!   (Bedrock) takes LiteLLM's prices first for its cross-region profile ids,
+//!   which models.dev prices like the base model. Where both give a flat
+//!   price and disagree, the losing value is kept beside the model
+//!   ([`OtherPrices`]) for `/model/info`.
+//! * **Provider pricing rules** (overlay, after LiteLLM's cost calculator):
+//!   `inclusive_tiers` (xAI) stores each threshold one lower, so the cost
+//!   engine's `>` means `>=`; `cache_read_ratio` (Fireworks: 0.5) writes a
+//!   cache-read price where none is published.
 //! * **Aliases** (per provider): LiteLLM spellings that differ from the id,
 //!   `x` for `x@default`, and an undated id for its latest dated model when
 //!   the undated one is not a model itself.
@@ -32,8 +46,10 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{Map, Value};
 
-use super::ids::{split_date, version_spellings};
-use super::model::{Caps, Modalities, Mode, ModelInfo, Prices, Tier};
+use super::ids::{split_date, strip_region_prefix, version_spellings};
+use super::model::{
+    Caps, Modalities, Mode, ModelInfo, OtherPrices, Prices, Source, Tier, PRICE_KEYS, TIER_KEYS,
+};
 use super::sources::{LiteLlmMap, MdCost, MdModel, MdProvider, Overlay, OverlayProvider};
 use super::text::{ProviderKind, ProviderRecord, MAGIC};
 
@@ -58,7 +74,8 @@ pub struct MergeStats {
     pub matched: usize,
     pub added: usize,
     pub skipped_mode: usize,
-    pub skipped_region: usize,
+    /// Commitment (per-hour) and `invoke/` entries.
+    pub skipped_priced_apart: usize,
     pub skipped_provider: BTreeMap<String, usize>,
 }
 
@@ -320,6 +337,7 @@ fn md_prices_raw(cost: &MdCost) -> Prices {
             output: t.output,
             cache_read: t.cache_read,
             cache_write: t.cache_write,
+            ..Tier::default()
         };
     }
     if let Some(c) = &cost.context_over_200k {
@@ -329,18 +347,22 @@ fn md_prices_raw(cost: &MdCost) -> Prices {
             output: c.output,
             cache_read: c.cache_read,
             cache_write: c.cache_write,
+            ..Tier::default()
         };
     }
     p
 }
 
-/// LiteLLM's `<price>_above_<N>k_tokens` keys as tiers (service-tier
-/// variants such as `_priority` and 1-hour cache tiers are not modelled).
+/// LiteLLM's `<price>_above_<N>k_tokens` keys as tiers, 1-hour cache
+/// writes (`cache_creation_input_token_cost_above_1hr_above_200k_tokens`)
+/// included; service-tier variants such as `_priority` are not modelled.
 fn litellm_tiers(d: &Draft) -> Vec<Tier> {
     let mut prices = Prices::default();
     for m in &d.ll {
         for (key, value) in m.iter() {
-            let Some((field, rest)) = key.split_once("_above_") else {
+            // The last `_above_` is the threshold's: the 1-hour write price's
+            // own name holds one too.
+            let Some((field, rest)) = key.rsplit_once("_above_") else {
                 continue;
             };
             let Some(n) = rest.strip_suffix("k_tokens") else {
@@ -356,6 +378,7 @@ fn litellm_tiers(d: &Draft) -> Vec<Tier> {
                 "output_cost_per_token" => &mut tier.output,
                 "cache_read_input_token_cost" => &mut tier.cache_read,
                 "cache_creation_input_token_cost" => &mut tier.cache_write,
+                "cache_creation_input_token_cost_above_1hr" => &mut tier.cache_write_1h,
                 _ => continue,
             };
             if slot.is_none() {
@@ -363,14 +386,243 @@ fn litellm_tiers(d: &Draft) -> Vec<Tier> {
             }
         }
     }
-    prices
-        .tiers
-        .into_iter()
-        .filter(|t| t.input.is_some() || t.output.is_some() || t.cache_read.is_some())
+    prices.tiers.retain(|t| !t.is_empty());
+    prices.tiers
+}
+
+/// A LiteLLM `tiered_pricing` row (Dashscope, Volcengine): the prices for
+/// prompts of more than `range[0]` tokens, up to `range[1]`.
+fn litellm_ranges(d: &Draft) -> Vec<Tier> {
+    let Some(rows) =
+        d.ll.iter()
+            .find_map(|m| m.get("tiered_pricing").and_then(Value::as_array))
+    else {
+        return Vec::new();
+    };
+    let mut prices = Prices::default();
+    for row in rows {
+        let start = row
+            .get("range")
+            .and_then(Value::as_array)
+            .and_then(|r| r.first())
+            .and_then(Value::as_f64)
+            .filter(|v| v.is_finite() && *v >= 0.0);
+        let per_m = |key: &str| {
+            row.get(key)
+                .and_then(Value::as_f64)
+                .filter(|v| v.is_finite() && *v >= 0.0)
+                .map(per_million)
+        };
+        // LiteLLM ignores a row without an input price.
+        let (Some(start), Some(input)) = (start, per_m("input_cost_per_token")) else {
+            continue;
+        };
+        *prices.tier_mut(start as u64) = Tier {
+            above: start as u64,
+            input: Some(input),
+            output: per_m("output_cost_per_token"),
+            cache_read: per_m("cache_read_input_token_cost"),
+            cache_write: per_m("cache_creation_input_token_cost"),
+            cache_write_1h: None,
+            reasoning: per_m("output_cost_per_reasoning_token"),
+        };
+    }
+    prices.tiers
+}
+
+/// Installs `tiered_pricing` rows as tiers. LiteLLM bills a whole request
+/// at its row's rates, a row's missing cache price at the row's input rate
+/// and its missing reasoning price at the row's output rate (never at the
+/// base prices), so those are written out where the base would otherwise
+/// stand in. The first row usually starts at 0: it gives the base prices a
+/// model without flat ones lacks, and is dropped when it says nothing else.
+fn apply_ranges(prices: &mut Prices, ranges: Vec<Tier>) {
+    if let Some(first) = ranges.first().filter(|t| t.above == 0) {
+        for (key, v) in TIER_KEYS.iter().zip(first.slots()) {
+            if let Some(slot) = prices.slot_mut(key) {
+                if slot.is_none() {
+                    *slot = v;
+                }
+            }
+        }
+    }
+    for mut t in ranges {
+        if t.cache_read.is_none() && prices.cache_read.is_some() {
+            t.cache_read = t.input;
+        }
+        if t.cache_write.is_none() && prices.cache_write.is_some() {
+            t.cache_write = t.input;
+        }
+        if t.reasoning.is_none() && prices.reasoning.is_some() {
+            t.reasoning = t.output.or(prices.output);
+        }
+        let same_as_base = t.above == 0
+            && TIER_KEYS
+                .iter()
+                .zip(t.slots())
+                .all(|(key, v)| v.is_none() || prices.slots()[price_index(key)] == v);
+        if !same_as_base {
+            let above = t.above;
+            *prices.tier_mut(above) = t;
+        }
+    }
+}
+
+fn price_index(key: &str) -> usize {
+    PRICE_KEYS.iter().position(|k| *k == key).unwrap_or(0)
+}
+
+/// LiteLLM's per-geo multipliers (`provider_specific_entry: {"us": 1.1}`);
+/// its `fast` entry is a speed surcharge, not a place.
+fn litellm_geo(d: &Draft) -> Vec<(String, f64)> {
+    let Some(entry) =
+        d.ll.iter()
+            .find_map(|m| m.get("provider_specific_entry").and_then(Value::as_object))
+    else {
+        return Vec::new();
+    };
+    entry
+        .iter()
+        .filter(|(k, _)| k.as_str() != "fast" && !k.is_empty())
+        .filter(|(k, _)| {
+            k.bytes()
+                .all(|b| b.is_ascii_lowercase() || b == b'-' || b == b'_')
+        })
+        .filter_map(|(k, v)| Some((k.clone(), v.as_f64().filter(|f| f.is_finite() && *f > 0.0)?)))
         .collect()
 }
 
-fn finalize(id: &str, d: &Draft, first_party: bool) -> ModelInfo {
+/// Everything LiteLLM's entries price for a model, in the catalog's units.
+fn litellm_prices(d: &Draft) -> Prices {
+    let unit = |key: &str| d.ll_num(key).map(round_price);
+    Prices {
+        input: d.ll_per_m("input_cost_per_token"),
+        output: d.ll_per_m("output_cost_per_token"),
+        cache_read: d.ll_per_m("cache_read_input_token_cost"),
+        cache_write: d.ll_per_m("cache_creation_input_token_cost"),
+        cache_write_1h: d.ll_per_m("cache_creation_input_token_cost_above_1hr"),
+        reasoning: d.ll_per_m("output_cost_per_reasoning_token"),
+        input_audio: d.ll_per_m("input_cost_per_audio_token"),
+        output_audio: d.ll_per_m("output_cost_per_audio_token"),
+        cache_read_audio: d.ll_per_m("cache_read_input_audio_token_cost"),
+        per_input_image: unit("input_cost_per_image"),
+        per_output_image: unit("output_cost_per_image"),
+        per_request: unit("input_cost_per_request"),
+        tiers: litellm_tiers(d),
+        geo: litellm_geo(d),
+    }
+}
+
+/// `first`'s prices, with every price it leaves out taken from `second`:
+/// flat prices, fields of a tier at the same threshold (all of `second`'s
+/// tiers when `first` has none) and geo factors.
+fn merge_prices(mut first: Prices, second: &Prices) -> Prices {
+    for (key, v) in PRICE_KEYS.iter().zip(second.slots()) {
+        if let Some(slot) = first.slot_mut(key) {
+            if slot.is_none() {
+                *slot = v;
+            }
+        }
+    }
+    if first.tiers.is_empty() {
+        first.tiers = second.tiers.clone();
+    } else {
+        for t in &mut first.tiers {
+            let Some(other) = second.tiers.iter().find(|o| o.above == t.above) else {
+                continue;
+            };
+            for (key, v) in TIER_KEYS.iter().zip(other.slots()) {
+                if let Some(slot) = t.slot_mut(key) {
+                    if slot.is_none() {
+                        *slot = v;
+                    }
+                }
+            }
+        }
+    }
+    if first.geo.is_empty() {
+        first.geo = second.geo.clone();
+    }
+    first
+}
+
+/// `second`'s flat prices where both give one and they differ.
+fn disagreements(first: &Prices, second: &Prices) -> Prices {
+    let mut out = Prices::default();
+    for (key, (a, b)) in PRICE_KEYS
+        .iter()
+        .zip(first.slots().into_iter().zip(second.slots()))
+    {
+        if let (Some(a), Some(b), Some(slot)) = (a, b, out.slot_mut(key)) {
+            if a != b {
+                *slot = Some(b);
+            }
+        }
+    }
+    out
+}
+
+/// A provider's own pricing rules (overlay fields, after LiteLLM's cost
+/// calculator).
+#[derive(Debug, Clone, Copy, Default)]
+struct PriceRules {
+    inclusive_tiers: bool,
+    cache_read_ratio: Option<f64>,
+    profile_prices_from_litellm: bool,
+}
+
+impl PriceRules {
+    fn of(ov: Option<&OverlayProvider>) -> PriceRules {
+        ov.map_or_else(PriceRules::default, |o| PriceRules {
+            inclusive_tiers: o.inclusive_tiers,
+            cache_read_ratio: o.cache_read_ratio.filter(|r| r.is_finite() && *r >= 0.0),
+            profile_prices_from_litellm: o.profile_prices_from_litellm,
+        })
+    }
+}
+
+/// The model's prices from both sources (see the module doc for which
+/// wins), and what the other source says where they disagree.
+fn model_prices(id: &str, d: &Draft, rules: PriceRules) -> (Prices, Option<OtherPrices>) {
+    let md =
+        d.md.and_then(|m| m.cost.as_ref())
+            .map(md_prices)
+            .unwrap_or_default();
+    let ll = litellm_prices(d);
+    // models.dev's profile files inherit the base model's cost through
+    // `base_model`; the profiles themselves cost more (10 % for regional
+    // Claude profiles), which LiteLLM lists.
+    let litellm_first =
+        rules.profile_prices_from_litellm && strip_region_prefix(id).is_some() && ll.is_known();
+    let (first, second, loser) = if litellm_first {
+        (ll, md, Source::ModelsDev)
+    } else {
+        (md, ll, Source::LiteLlm)
+    };
+    let other = disagreements(&first, &second);
+    let mut prices = merge_prices(first, &second);
+    if prices.tiers.is_empty() {
+        apply_ranges(&mut prices, litellm_ranges(d));
+    }
+    if let (Some(ratio), None, Some(input)) =
+        (rules.cache_read_ratio, prices.cache_read, prices.input)
+    {
+        prices.cache_read = Some(round_price(input * ratio));
+    }
+    if rules.inclusive_tiers {
+        // `input >= N` is `input > N - 1`: the engine keeps one comparison.
+        for t in &mut prices.tiers {
+            t.above = t.above.saturating_sub(1);
+        }
+    }
+    let other = (other != Prices::default()).then_some(OtherPrices {
+        source: loser,
+        prices: other,
+    });
+    (prices, other)
+}
+
+fn finalize(id: &str, d: &Draft, first_party: bool, rules: PriceRules) -> ModelInfo {
     let md = d.md;
     let mut caps = Caps::default();
     let pick =
@@ -453,42 +705,7 @@ fn finalize(id: &str, d: &Draft, first_party: bool) -> ModelInfo {
     let max_input = nz(limit.and_then(|l| l.input));
     let max_output = nz(limit.and_then(|l| l.output)).or_else(|| ll_tokens("max_output_tokens"));
 
-    let mut prices = md
-        .and_then(|m| m.cost.as_ref())
-        .map(md_prices)
-        .unwrap_or_default();
-    let fill = |slot: &mut Option<f64>, key: &str| {
-        if slot.is_none() {
-            *slot = d.ll_per_m(key);
-        }
-    };
-    fill(&mut prices.input, "input_cost_per_token");
-    fill(&mut prices.output, "output_cost_per_token");
-    fill(&mut prices.cache_read, "cache_read_input_token_cost");
-    fill(&mut prices.cache_write, "cache_creation_input_token_cost");
-    fill(
-        &mut prices.cache_write_1h,
-        "cache_creation_input_token_cost_above_1hr",
-    );
-    fill(&mut prices.reasoning, "output_cost_per_reasoning_token");
-    fill(&mut prices.input_audio, "input_cost_per_audio_token");
-    fill(&mut prices.output_audio, "output_cost_per_audio_token");
-    fill(
-        &mut prices.cache_read_audio,
-        "cache_read_input_audio_token_cost",
-    );
-    if prices.per_input_image.is_none() {
-        prices.per_input_image = d.ll_num("input_cost_per_image").map(round_price);
-    }
-    if prices.per_output_image.is_none() {
-        prices.per_output_image = d.ll_num("output_cost_per_image").map(round_price);
-    }
-    if prices.per_request.is_none() {
-        prices.per_request = d.ll_num("input_cost_per_request").map(round_price);
-    }
-    if prices.tiers.is_empty() {
-        prices.tiers = litellm_tiers(d);
-    }
+    let (prices, other_prices) = model_prices(id, d, rules);
 
     let lower = id.to_ascii_lowercase();
     let mode = match d.ll_str("mode").and_then(Mode::from_litellm) {
@@ -515,6 +732,7 @@ fn finalize(id: &str, d: &Draft, first_party: bool) -> ModelInfo {
             .and_then(|m| m.name.as_deref())
             .map(clean)
             .unwrap_or_else(|| id.to_owned()),
+        other_prices,
     }
 }
 
@@ -530,19 +748,10 @@ fn litellm_root(lp: &str) -> &str {
     lp
 }
 
-fn is_region_segment(s: &str) -> bool {
-    // us-east-1, eu-central-2, us-gov-west-1, ap-northeast-1
-    let parts: Vec<&str> = s.split('-').collect();
-    parts.len() >= 3
-        && parts[0].len() == 2
-        && parts[0].bytes().all(|b| b.is_ascii_lowercase())
-        && parts[parts.len() - 1].bytes().all(|b| b.is_ascii_digit())
-}
-
-/// Azure data-zone and Bedrock commitment segments: priced apart from the model.
-const PRICING_SEGMENTS: [&str; 5] = ["eu", "us", "global", "global-standard", "invoke"];
-
-/// LiteLLM key → model id; `None` for entries priced per region.
+/// LiteLLM key → model id; `None` for entries the gateway cannot price per
+/// token: provisioned-throughput commitments (per hour) and Bedrock's
+/// `invoke/` route names. Entries priced per data zone or region keep
+/// their segment (`eu/gpt-4o-2024-08-06`): they are models of their own.
 pub fn litellm_model_id<'k>(key: &'k str, prefixes: &[&str]) -> Option<&'k str> {
     let mut id = key;
     if let Some((first, rest)) = id.split_once('/') {
@@ -550,14 +759,8 @@ pub fn litellm_model_id<'k>(key: &'k str, prefixes: &[&str]) -> Option<&'k str> 
             id = rest;
         }
     }
-    if let Some((first, rest)) = id.split_once('/') {
-        if is_region_segment(first)
-            || PRICING_SEGMENTS.contains(&first)
-            || first.contains("commitment")
-            || rest.contains("commitment")
-        {
-            return None;
-        }
+    if id.contains("commitment") || id.starts_with("invoke/") {
+        return None;
     }
     Some(id)
 }
@@ -611,10 +814,15 @@ pub fn build(src: &Sources) -> Result<Built, String> {
     }
 
     let mut stats = MergeStats::default();
+    let mut litellm_names: BTreeMap<&str, String> = BTreeMap::new();
     for (key, fields) in &src.litellm {
         let Some(lp) = fields.get("litellm_provider").and_then(Value::as_str) else {
             continue;
         };
+        if !litellm_names.contains_key(lp) {
+            let pid = overlay.litellm.get(lp).map_or(lp, String::as_str);
+            litellm_names.insert(lp, pid.to_owned());
+        }
         let mode = fields.get("mode").and_then(Value::as_str).unwrap_or("chat");
         if Mode::from_litellm(mode).is_none() {
             stats.skipped_mode += 1;
@@ -632,7 +840,7 @@ pub fn build(src: &Sources) -> Result<Built, String> {
         let mut prefixes: Vec<&str> = vec![lp, &pid, litellm_root(lp)];
         prefixes.extend(rec.aliases.iter().map(String::as_str));
         let Some(id) = litellm_model_id(key, &prefixes) else {
-            stats.skipped_region += 1;
+            stats.skipped_priced_apart += 1;
             continue;
         };
         if id.is_empty() || id.contains(['\t', '\n']) {
@@ -658,20 +866,18 @@ pub fn build(src: &Sources) -> Result<Built, String> {
         }
         models.entry(target).or_default().ll.push(fields);
     }
+    add_litellm_names(&mut records, &litellm_names);
 
     let first_party: BTreeSet<&str> = overlay.first_party.iter().map(String::as_str).collect();
     let mut providers = Vec::with_capacity(records.len());
     for (pid, record) in records {
+        let rules = PriceRules::of(overlay.providers.get(&pid));
+        let first = first_party.contains(pid.as_str());
         let models: BTreeMap<String, ModelInfo> = drafts
             .get(&pid)
             .map(|ds| {
                 ds.iter()
-                    .map(|(id, d)| {
-                        (
-                            id.clone(),
-                            finalize(id, d, first_party.contains(pid.as_str())),
-                        )
-                    })
+                    .map(|(id, d)| (id.clone(), finalize(id, d, first, rules)))
                     .collect()
             })
             .unwrap_or_default();
@@ -692,6 +898,33 @@ pub fn build(src: &Sources) -> Result<Built, String> {
         providers,
         stats,
     })
+}
+
+/// Every LiteLLM provider name (`cohere_chat`, `text-completion-codestral`,
+/// ...) names the catalog provider its entries went to, unless it already
+/// names one. Its `<NAME>_API_BASE` is not read: these are names for
+/// looking models up, not deployments.
+fn add_litellm_names(
+    records: &mut BTreeMap<String, ProviderRecord>,
+    names: &BTreeMap<&str, String>,
+) {
+    for (name, pid) in names {
+        let usable = !name.is_empty()
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.');
+        // A scan rather than a set of taken names: ~170 providers, and a
+        // sorted set would cost the Worker bundle a sort routine of its own.
+        let taken = records
+            .values()
+            .any(|r| r.id == **name || r.aliases.iter().any(|a| a == name));
+        if !usable || taken {
+            continue;
+        }
+        if let Some(rec) = records.get_mut(pid) {
+            rec.aliases.push((*name).to_owned());
+        }
+    }
 }
 
 /// `x` for `x@default`, and an undated id for the latest of its dated models.

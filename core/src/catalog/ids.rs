@@ -18,7 +18,8 @@ pub enum MatchKind {
     CaseInsensitive,
     /// `x` ↔ `x@default`, `x-20250101` ↔ `x@20250101`.
     VersionSpelling,
-    /// A Bedrock cross-region profile priced like the base model.
+    /// A Bedrock cross-region profile, or a LiteLLM regional name
+    /// (`eu/...`, `us-east-1/...`), priced like the base model.
     RegionPrefix,
     /// A dated id not in the catalog, priced like its undated entry.
     Undated,
@@ -100,6 +101,28 @@ pub fn strip_region_prefix(id: &str) -> Option<&str> {
         .filter(|rest| rest.contains('.'))
 }
 
+/// Azure data zones LiteLLM prices apart (`azure/eu/gpt-4o-2024-08-06`).
+const DATA_ZONES: [&str; 4] = ["eu", "us", "global", "global-standard"];
+
+/// `us-east-1`, `eu-central-2`, `us-gov-west-1`, `ap-northeast-1`.
+pub fn is_aws_region(s: &str) -> bool {
+    let area = s.split('-').next().unwrap_or("");
+    let last = s.rsplit('-').next().unwrap_or("");
+    s.split('-').count() >= 3
+        && area.len() == 2
+        && area.bytes().all(|b| b.is_ascii_lowercase())
+        && !last.is_empty()
+        && last.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// `eu/gpt-4o` → `gpt-4o`, `us-east-1/anthropic.claude-v2` →
+/// `anthropic.claude-v2`: LiteLLM's names for a model served (and priced)
+/// in one data zone or region.
+pub fn strip_region_segment(id: &str) -> Option<&str> {
+    let (first, rest) = id.split_once('/')?;
+    (!rest.is_empty() && (DATA_ZONES.contains(&first) || is_aws_region(first))).then_some(rest)
+}
+
 /// The candidate ids to try, in order, after the exact id and its aliases:
 /// other version spellings, then the region-less id, then the undated id.
 pub fn fallbacks(id: &str) -> Vec<(String, MatchKind)> {
@@ -107,7 +130,7 @@ pub fn fallbacks(id: &str) -> Vec<(String, MatchKind)> {
         .into_iter()
         .map(|s| (s, MatchKind::VersionSpelling))
         .collect();
-    let base = strip_region_prefix(id);
+    let base = strip_region_prefix(id).or_else(|| strip_region_segment(id));
     if let Some(base) = base {
         out.push((base.to_owned(), MatchKind::RegionPrefix));
     }
@@ -223,6 +246,26 @@ mod tests {
         );
         assert_eq!(strip_region_prefix("us.gpt"), None);
         assert_eq!(strip_region_prefix("anthropic.claude"), None);
+    }
+
+    #[test]
+    fn litellm_regional_names() {
+        assert_eq!(strip_region_segment("eu/gpt-4o"), Some("gpt-4o"));
+        assert_eq!(
+            strip_region_segment("global-standard/gpt-4o-mini"),
+            Some("gpt-4o-mini")
+        );
+        assert_eq!(
+            strip_region_segment("us-gov-west-1/anthropic.claude-v2"),
+            Some("anthropic.claude-v2")
+        );
+        assert_eq!(strip_region_segment("openai/gpt-4o"), None);
+        assert_eq!(strip_region_segment("eu/"), None);
+        assert_eq!(strip_region_segment("us-east-/x"), None);
+        assert!(is_aws_region("ap-northeast-1") && !is_aws_region("gpt-4-0613"));
+        let f = fallbacks("eu/gpt-4o-2024-08-06");
+        assert!(f.contains(&("gpt-4o-2024-08-06".to_owned(), MatchKind::RegionPrefix)));
+        assert!(f.contains(&("gpt-4o".to_owned(), MatchKind::Undated)));
     }
 
     #[test]

@@ -22,7 +22,7 @@ pub mod text;
 use std::sync::{OnceLock, RwLock};
 
 pub use ids::MatchKind;
-pub use model::{Caps, Modalities, Mode, ModelInfo, Prices, Tier};
+pub use model::{Caps, Modalities, Mode, ModelInfo, OtherPrices, Prices, Source, Tier};
 pub use text::ProviderKind;
 
 use crate::providers::{ProviderSpec, PROVIDERS};

@@ -176,6 +176,42 @@ pub struct Tier {
     pub output: Option<f64>,
     pub cache_read: Option<f64>,
     pub cache_write: Option<f64>,
+    /// 1-hour cache writes (LiteLLM's `..._above_1hr_above_200k_tokens`).
+    pub cache_write_1h: Option<f64>,
+    /// Reasoning tokens (Dashscope's `tiered_pricing` prices them per tier).
+    pub reasoning: Option<f64>,
+}
+
+/// The short keys of a tier's prices in the catalog text.
+pub(crate) const TIER_KEYS: [&str; 6] = ["i", "o", "cr", "cw", "cw1h", "r"];
+
+impl Tier {
+    pub(crate) fn slots(&self) -> [Option<f64>; 6] {
+        [
+            self.input,
+            self.output,
+            self.cache_read,
+            self.cache_write,
+            self.cache_write_1h,
+            self.reasoning,
+        ]
+    }
+
+    pub(crate) fn slot_mut(&mut self, key: &str) -> Option<&mut Option<f64>> {
+        Some(match key {
+            "i" => &mut self.input,
+            "o" => &mut self.output,
+            "cr" => &mut self.cache_read,
+            "cw" => &mut self.cache_write,
+            "cw1h" => &mut self.cache_write_1h,
+            "r" => &mut self.reasoning,
+            _ => return None,
+        })
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.slots().iter().all(Option::is_none)
+    }
 }
 
 /// Token prices in USD per million tokens; `image` and `request` prices in
@@ -200,15 +236,19 @@ pub struct Prices {
     pub per_request: Option<f64>,
     /// Ascending by `above`.
     pub tiers: Vec<Tier>,
+    /// Multipliers on every token price by where the provider says it ran
+    /// the request (Anthropic's `usage.inference_geo`: `us` costs 1.1×),
+    /// lowercase geo → factor. LiteLLM's `provider_specific_entry`.
+    pub geo: Vec<(String, f64)>,
 }
 
 /// The short keys of the price field in the catalog text.
-const PRICE_KEYS: [&str; 12] = [
+pub(crate) const PRICE_KEYS: [&str; 12] = [
     "i", "o", "cr", "cw", "cw1h", "r", "ia", "oa", "cra", "ii", "oi", "rq",
 ];
 
 impl Prices {
-    fn slots(&self) -> [Option<f64>; 12] {
+    pub(crate) fn slots(&self) -> [Option<f64>; 12] {
         [
             self.input,
             self.output,
@@ -225,7 +265,7 @@ impl Prices {
         ]
     }
 
-    fn slot_mut(&mut self, key: &str) -> Option<&mut Option<f64>> {
+    pub(crate) fn slot_mut(&mut self, key: &str) -> Option<&mut Option<f64>> {
         Some(match key {
             "i" => &mut self.input,
             "o" => &mut self.output,
@@ -252,14 +292,22 @@ impl Prices {
     pub fn is_free(&self) -> bool {
         self.is_known()
             && self.slots().iter().all(|p| p.unwrap_or(0.0) == 0.0)
-            && self.tiers.iter().all(|t| {
-                [t.input, t.output, t.cache_read, t.cache_write]
-                    .iter()
-                    .all(|p| p.unwrap_or(0.0) == 0.0)
-            })
+            && self
+                .tiers
+                .iter()
+                .all(|t| t.slots().iter().all(|p| p.unwrap_or(0.0) == 0.0))
     }
 
-    /// `i=0.15,o=0.6,i@200000=0.3`: unknown prices are left out.
+    /// The multiplier for requests the provider ran in `geo` (1 when none is
+    /// given for it).
+    pub fn geo_factor(&self, geo: &str) -> f64 {
+        self.geo
+            .iter()
+            .find(|(g, _)| g == geo)
+            .map_or(1.0, |(_, f)| *f)
+    }
+
+    /// `i=0.15,o=0.6,i@200000=0.3,g.us=1.1`: unknown prices are left out.
     pub fn encode(&self) -> String {
         let mut out = String::new();
         for (key, value) in PRICE_KEYS.iter().zip(self.slots()) {
@@ -269,17 +317,16 @@ impl Prices {
             }
         }
         for t in &self.tiers {
-            for (key, value) in [
-                ("i", t.input),
-                ("o", t.output),
-                ("cr", t.cache_read),
-                ("cw", t.cache_write),
-            ] {
+            for (key, value) in TIER_KEYS.iter().zip(t.slots()) {
                 if let Some(v) = value {
                     push_sep(&mut out);
                     let _ = write!(out, "{key}@{}={}", t.above, fmt_num(v));
                 }
             }
+        }
+        for (geo, factor) in &self.geo {
+            push_sep(&mut out);
+            let _ = write!(out, "g.{geo}={}", fmt_num(*factor));
         }
         out
     }
@@ -296,20 +343,21 @@ impl Prices {
             if !value.is_finite() || value < 0.0 {
                 return Err(format!("price `{item}` is negative or not finite"));
             }
+            if let Some(geo) = key.strip_prefix("g.") {
+                if geo.is_empty() {
+                    return Err(format!("price `{item}` names no geo"));
+                }
+                p.geo.push((geo.to_owned(), value));
+                continue;
+            }
             match key.split_once('@') {
                 Some((key, above)) => {
                     let above: u64 = above
                         .parse()
                         .map_err(|_| format!("price tier `{item}` has a bad threshold"))?;
-                    let tier = p.tier_mut(above);
-                    let slot = match key {
-                        "i" => &mut tier.input,
-                        "o" => &mut tier.output,
-                        "cr" => &mut tier.cache_read,
-                        "cw" => &mut tier.cache_write,
-                        _ => return Err(format!("unknown tier price `{key}`")),
-                    };
-                    *slot = Some(value);
+                    *p.tier_mut(above)
+                        .slot_mut(key)
+                        .ok_or_else(|| format!("unknown tier price `{key}`"))? = Some(value);
                 }
                 None => {
                     *p.slot_mut(key)
@@ -351,6 +399,57 @@ pub fn fmt_num(v: f64) -> String {
     s.strip_suffix(".0").map(str::to_owned).unwrap_or(s)
 }
 
+/// One of the catalog's two upstream sources.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    ModelsDev,
+    LiteLlm,
+}
+
+impl Source {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Source::ModelsDev => "models.dev",
+            Source::LiteLlm => "litellm",
+        }
+    }
+
+    fn letter(self) -> char {
+        match self {
+            Source::ModelsDev => 'M',
+            Source::LiteLlm => 'L',
+        }
+    }
+}
+
+/// What the source the merge did not take says about the prices the two
+/// disagree on (only those), so `/model/info` can show both.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OtherPrices {
+    pub source: Source,
+    pub prices: Prices,
+}
+
+impl OtherPrices {
+    /// `L:i=0.28,o=0.42`.
+    fn encode(&self) -> String {
+        format!("{}:{}", self.source.letter(), self.prices.encode())
+    }
+
+    fn decode(s: &str) -> Result<Option<OtherPrices>, String> {
+        if s.is_empty() {
+            return Ok(None);
+        }
+        let (source, prices) = match s.split_once(':') {
+            Some(("M", p)) => (Source::ModelsDev, p),
+            Some(("L", p)) => (Source::LiteLlm, p),
+            _ => return Err(format!("other-source prices `{s}` name no source")),
+        };
+        let prices = Prices::decode(prices)?;
+        Ok(Some(OtherPrices { source, prices }))
+    }
+}
+
 /// Everything the catalog says about one model of one provider.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct ModelInfo {
@@ -372,6 +471,8 @@ pub struct ModelInfo {
     pub deprecation_date: String,
     pub family: String,
     pub name: String,
+    /// The losing source's prices where the sources disagree.
+    pub other_prices: Option<OtherPrices>,
 }
 
 impl ModelInfo {
@@ -411,7 +512,8 @@ impl ModelInfo {
         }
         let num = |v: Option<u64>| v.map(|v| v.to_string()).unwrap_or_default();
         let name = if self.name == self.id { "" } else { &self.name };
-        [
+        let other = self.other_prices.as_ref().map(OtherPrices::encode);
+        let mut line = [
             "M",
             &self.id,
             &flags,
@@ -427,7 +529,14 @@ impl ModelInfo {
             &self.family,
             name,
         ]
-        .join("\t")
+        .join("\t");
+        // Optional last field: most models have none, and leaving it out
+        // keeps the line as it was.
+        if let Some(other) = other {
+            line.push('\t');
+            line.push_str(&other);
+        }
+        line
     }
 
     /// Reads a line written by [`ModelInfo::encode`].
@@ -461,6 +570,7 @@ impl ModelInfo {
         let deprecation_date = next().to_owned();
         let family = next().to_owned();
         let name = next().to_owned();
+        let other_prices = OtherPrices::decode(next()).map_err(|e| format!("model `{id}`: {e}"))?;
         let mut mode = Mode::Chat;
         let mut caps = Caps::default();
         for ch in flags.chars() {
@@ -492,6 +602,7 @@ impl ModelInfo {
             deprecation_date,
             family,
             name,
+            other_prices,
         })
     }
 }
@@ -527,6 +638,7 @@ mod tests {
             deprecation_date: String::new(),
             family: "gemini-pro".into(),
             name: "Gemini 2.5 Pro".into(),
+            other_prices: None,
         };
         let line = m.encode();
         assert_eq!(
@@ -534,6 +646,35 @@ mod tests {
             "M\tgemini-2.5-pro\ttF\t1048576\t\t65536\ttip\tt\ti=1.25,o=10,cr=0.125,i@200000=2.5\t2025-01\t2025-03-20\t\tgemini-pro\tGemini 2.5 Pro"
         );
         assert_eq!(ModelInfo::decode(&line).unwrap(), m);
+    }
+
+    #[test]
+    fn tier_geo_and_other_source_prices_round_trip() {
+        let text = "i=3,o=15,cw1h=6,i@200000=6,cw1h@200000=12,r@200000=30,g.us=1.1";
+        let p = Prices::decode(text).unwrap();
+        assert_eq!(p.tiers[0].cache_write_1h, Some(12.0));
+        assert_eq!(p.tiers[0].reasoning, Some(30.0));
+        assert_eq!(p.geo_factor("us"), 1.1);
+        assert_eq!(p.geo_factor("eu"), 1.0);
+        assert_eq!(p.encode(), text);
+        assert!(Prices::decode("g.=1.1").is_err());
+        assert!(!Prices::decode("i=0,o=0,r@1000=1").unwrap().is_free());
+
+        let mut m = ModelInfo::decode("M\tdeepseek-chat\t\t\t\t\t\t\ti=0.14,o=0.28").unwrap();
+        assert_eq!(m.other_prices, None);
+        m.other_prices = Some(OtherPrices {
+            source: Source::LiteLlm,
+            prices: Prices::decode("i=0.28,o=0.42").unwrap(),
+        });
+        let line = m.encode();
+        assert_eq!(
+            line,
+            "M\tdeepseek-chat\t\t\t\t\t\t\ti=0.14,o=0.28\t\t\t\t\t\tL:i=0.28,o=0.42"
+        );
+        assert_eq!(ModelInfo::decode(&line).unwrap(), m);
+        assert!(
+            ModelInfo::decode(&format!("{}\tX:i=1", &line[..line.rfind('\t').unwrap()])).is_err()
+        );
     }
 
     #[test]

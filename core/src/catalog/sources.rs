@@ -224,6 +224,18 @@ pub struct OverlayProvider {
     /// Not callable through its OpenAI-compatible face (metadata only).
     #[serde(default)]
     pub unsupported: bool,
+    /// Context tiers apply from their threshold on (`>=`), not above it
+    /// (LiteLLM's rule for xAI).
+    #[serde(default)]
+    pub inclusive_tiers: bool,
+    /// A model without a cache-read price reads its cache at this share of
+    /// the input price (LiteLLM's rule for Fireworks: 0.5).
+    #[serde(default)]
+    pub cache_read_ratio: Option<f64>,
+    /// Ids with a cross-region inference-profile prefix (`us.`, `eu.`, ...)
+    /// take LiteLLM's prices for the profile where it lists them.
+    #[serde(default)]
+    pub profile_prices_from_litellm: bool,
 }
 
 pub const EMBEDDED_OVERLAY: &str = include_str!("../../data/provider_overlay.toml");

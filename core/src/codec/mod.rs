@@ -18,6 +18,7 @@ pub mod ollama;
 #[cfg(test)]
 pub(crate) mod test_support;
 mod upstream_error;
+pub use upstream_error::redact_credentials;
 
 use bytes::Bytes;
 use http::{HeaderMap, StatusCode};

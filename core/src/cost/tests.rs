@@ -22,6 +22,13 @@ fn u(input: u64, output: u64) -> TokenUsage {
     }
 }
 
+fn geo(usage: TokenUsage, geo: &str) -> TokenUsage {
+    TokenUsage {
+        inference_geo: Geo::parse(geo),
+        ..usage
+    }
+}
+
 fn catalog_prices(model: &str) -> Prices {
     let c = catalog::embedded();
     let (p, id) = model.split_once('/').unwrap();
@@ -81,9 +88,39 @@ fn cases() -> Vec<Case> {
         // tier with cache: text 50000 × 6 = 0.3; read 200000 × 0.6 = 0.12; write 50000 × 7.5 = 0.375; out 2000 × 22.5 = 0.045 → 0.84
         Case { model: "anthropic/claude-sonnet-4-5", prices: SONNET_45,
             usage: TokenUsage { cache_read_tokens: 200_000, cache_write_tokens: 50_000, ..u(300_000, 2000) }, expected: 0.84 },
-        // 1-hour writes keep their price above the tier: text 200000 × 6 = 1.2; 10000 × 6 = 0.06 → 1.26
+        // 1-hour writes above the tier at their own tier price (LiteLLM:
+        // cache_creation_input_token_cost_above_1hr_above_200k_tokens):
+        // text 200000 × 6 = 1.2; 10000 × 12 = 0.12 → 1.32 (LiteLLM 1.32)
         Case { model: "anthropic/claude-sonnet-4-5", prices: SONNET_45,
-            usage: TokenUsage { cache_write_1h_tokens: 10_000, ..u(210_000, 0) }, expected: 1.26 },
+            usage: TokenUsage { cache_write_1h_tokens: 10_000, ..u(210_000, 0) }, expected: 1.32 },
+        // text 240000 × 6 = 1.44; 1h 10000 × 12 = 0.12; out 1000 × 22.5 = 0.0225 → 1.5825 (LiteLLM 1.5825)
+        Case { model: "anthropic/claude-sonnet-4-5", prices: SONNET_45,
+            usage: TokenUsage { cache_write_1h_tokens: 10_000, ..u(250_000, 1000) }, expected: 1.5825 },
+        // Vertex's entry has no 1-hour tier price, so LiteLLM keeps the base
+        // one: 240000 × 6 = 1.44; 10000 × 6 = 0.06; 1000 × 22.5 = 0.0225 → 1.5225 (LiteLLM 1.5225)
+        Case { model: "google-vertex-anthropic/claude-sonnet-4-5@20250929", prices: VERTEX_SONNET_45,
+            usage: TokenUsage { cache_write_1h_tokens: 10_000, ..u(250_000, 1000) }, expected: 1.5225 },
+        // a regional Bedrock profile at its own (LiteLLM) prices, 1-hour tier
+        // included: 240000 × 6.6 = 1.584; 10000 × 13.2 = 0.132; 1000 × 24.75 = 0.02475 → 1.74075 (LiteLLM 1.74075)
+        Case { model: "amazon-bedrock/us.anthropic.claude-sonnet-4-5-20250929-v1:0", prices: BEDROCK_US_SONNET_45,
+            usage: TokenUsage { cache_write_1h_tokens: 10_000, ..u(250_000, 1000) }, expected: 1.74075 },
+        // models.dev gives the US profile the base price (5/25); LiteLLM's 5.5/27.5:
+        // 1000 × 5.5 + 1000 × 27.5 = 33000 µ$ (LiteLLM 0.033)
+        Case { model: "amazon-bedrock/us.anthropic.claude-opus-4-6-v1", prices: "i=5.5,o=27.5,cr=0.55,cw=6.875,cw1h=11",
+            usage: u(1000, 1000), expected: 0.033 },
+        // the base model keeps its own: 1000 × 5 + 1000 × 25 = 30000 µ$
+        Case { model: "amazon-bedrock/anthropic.claude-opus-4-6-v1", prices: "i=5,o=25,cr=0.5,cw=6.25,cw1h=10",
+            usage: u(1000, 1000), expected: 0.03 },
+        // inference_geo "us" on a model with a US factor of 1.1: text 5000 × 5 = 25000;
+        // read 4000 × 0.5 = 2000; 1h 2000 × 10 = 20000; out 500 × 25 = 12500 → 59500 × 1.1 = 65450 µ$ (LiteLLM 0.06545)
+        Case { model: "anthropic/claude-opus-4-6", prices: OPUS_46,
+            usage: TokenUsage { cache_read_tokens: 4000, cache_write_1h_tokens: 2000, ..geo(u(11_000, 500), "us") }, expected: 0.06545 },
+        // "global" carries no uplift: 1000 × 5 + 1000 × 25 = 30000 µ$ (LiteLLM 0.03)
+        Case { model: "anthropic/claude-opus-4-6", prices: OPUS_46,
+            usage: geo(u(1000, 1000), "global"), expected: 0.03 },
+        // a geo the model lists no factor for: 30000 µ$ (LiteLLM 0.03 for "eu")
+        Case { model: "anthropic/claude-opus-4-6", prices: OPUS_46,
+            usage: geo(u(1000, 1000), "eu"), expected: 0.03 },
         // text 1000 × 1 = 1000; read 1000 × 0.1 = 100; write 2000 × 1.25 = 2500; 1h 1000 × 2 = 2000; out 800 × 5 = 4000 → 9600 µ$
         Case { model: "anthropic/claude-haiku-4-5", prices: "i=1,o=5,cr=0.1,cw=1.25,cw1h=2",
             usage: TokenUsage { cache_read_tokens: 1000, cache_write_tokens: 2000, cache_write_1h_tokens: 1000, ..u(5000, 800) }, expected: 0.0096 },
@@ -120,6 +157,24 @@ fn cases() -> Vec<Case> {
         // reasoning priced apart: 1000 × 0.4 = 400; text out 1000 × 1.2 = 1200; reasoning 2000 × 4 = 8000 → 9600 µ$
         Case { model: "alibaba/qwen-plus", prices: "i=0.4,o=1.2,r=4",
             usage: TokenUsage { reasoning_tokens: 2000, ..u(1000, 3000) }, expected: 0.0096 },
+        // LiteLLM's tiered_pricing only (no flat price in either source):
+        // the 256k-1M row: 300000 × 1.2 = 0.36; text out 1000 × 3.6 = 0.0036;
+        // reasoning 1000 × 12 = 0.012 → 0.3756 (LiteLLM 0.3756)
+        Case { model: "alibaba/qwen-plus-latest", prices: QWEN_PLUS_LATEST,
+            usage: TokenUsage { reasoning_tokens: 1000, ..u(300_000, 2000) }, expected: 0.3756 },
+        // the 0-256k row: 1000 × 0.4 = 400; 1000 × 1.2 = 1200; reasoning 1000 × 4 = 4000 → 5600 µ$ (LiteLLM 0.0056)
+        Case { model: "alibaba/qwen-plus-latest", prices: QWEN_PLUS_LATEST,
+            usage: TokenUsage { reasoning_tokens: 1000, ..u(1000, 2000) }, expected: 0.0056 },
+        // 32k-128k row with its cache price: text 50000 × 1.8 = 0.09; read 50000 × 0.18 = 0.009;
+        // out 1000 × 9 = 0.009 → 0.108 (LiteLLM 0.108)
+        Case { model: "alibaba/qwen3-coder-plus", prices: QWEN3_CODER_PLUS,
+            usage: TokenUsage { cache_read_tokens: 50_000, ..u(100_000, 1000) }, expected: 0.108 },
+        // a row's end is in it: 32000 × 1 = 0.032; 1000 × 5 = 0.005 → 0.037 (LiteLLM 0.037)
+        Case { model: "alibaba/qwen3-coder-plus", prices: QWEN3_CODER_PLUS,
+            usage: u(32_000, 1000), expected: 0.037 },
+        // above the last row (252k) its prices still apply: 300000 × 3 = 0.9; 1000 × 15 = 0.015 → 0.915 (LiteLLM 0.915)
+        Case { model: "alibaba/qwen3-max", prices: "i=1.2,o=6,i@32000=2.4,o@32000=12,i@128000=3,o@128000=15",
+            usage: u(300_000, 1000), expected: 0.915 },
         // 1M reasoning × 0.5 = 0.5 $
         Case { model: "alibaba/qwen-turbo", prices: "i=0.05,o=0.2,r=0.5",
             usage: TokenUsage { reasoning_tokens: 1_000_000, ..u(0, 1_000_000) }, expected: 0.5 },
@@ -142,7 +197,7 @@ fn cases() -> Vec<Case> {
         Case { model: "google/lyria-3-clip-preview", prices: "i=0,o=0,oi=0.04",
             usage: TokenUsage { output_images: 2, ..u(10, 0) }, expected: 0.08 },
         // 1000 × 2 + 1000 × 12 = 14000 µ$ + 1 image × 0.00012 = 120 µ$ → 0.01412
-        Case { model: "google-vertex/gemini-3.1-pro-preview", prices: "i=2,o=12,cr=0.2,oi=0.00012,i@200000=4,o@200000=18,cr@200000=0.4",
+        Case { model: "google-vertex/gemini-3.1-pro-preview", prices: "i=2,o=12,cr=0.2,oi=0.00012,i@200000=4,o@200000=18,cr@200000=0.4,cw@200000=0.25",
             usage: TokenUsage { output_images: 1, ..u(1000, 1000) }, expected: 0.01412 },
         // above 272k: 272001 × 5 = 1360005; 100 × 22.5 = 2250 → 1.362255
         Case { model: "aihubmix/gpt-5.4", prices: GPT_54,
@@ -186,6 +241,17 @@ fn cases() -> Vec<Case> {
         // 3000 × 3 + 2000 × 15 = 9000 + 30000 = 39000 µ$
         Case { model: "xai/grok-4", prices: "i=3,o=15",
             usage: u(3000, 2000), expected: 0.039 },
+        // xAI's tiers start at their threshold (128000 tokens is in the 128k
+        // tier; the catalog writes it as above 127999):
+        // 128000 × 6 = 0.768; 1000 × 30 = 0.03 → 0.798 (LiteLLM 0.798)
+        Case { model: "xai/grok-4-0709", prices: "i=3,o=15,i@127999=6,o@127999=30",
+            usage: u(128_000, 1000), expected: 0.798 },
+        // one token under: 127999 × 3 = 0.383997; 1000 × 15 = 0.015 → 0.398997 (LiteLLM 0.398997)
+        Case { model: "xai/grok-4-0709", prices: "i=3,o=15,i@127999=6,o@127999=30",
+            usage: u(127_999, 1000), expected: 0.398997 },
+        // exactly 200k with cache: text 100000 × 2.5 = 0.25; read 100000 × 0.4 = 0.04; out 1000 × 5 = 0.005 → 0.295 (LiteLLM 0.295)
+        Case { model: "xai/grok-4.3", prices: "i=1.25,o=2.5,cr=0.2,i@199999=2.5,o@199999=5,cr@199999=0.4",
+            usage: TokenUsage { cache_read_tokens: 100_000, ..u(200_000, 1000) }, expected: 0.295 },
         // 10000 × 0.5 + 5000 × 1.5 = 5000 + 7500 = 12500 µ$
         Case { model: "mistral/mistral-large-latest", prices: "i=0.5,o=1.5",
             usage: u(10_000, 5000), expected: 0.0125 },
@@ -196,13 +262,26 @@ fn cases() -> Vec<Case> {
         Case { model: "cerebras/llama3.1-8b", prices: "i=0.1,o=0.1",
             usage: u(4096, 1024), expected: 0.000512 },
         // 128 × 0.56 + 64 × 1.68 = 71.68 + 107.52 = 179.2 µ$
-        Case { model: "fireworks-ai/accounts/fireworks/models/deepseek-v3p1", prices: "i=0.56,o=1.68",
+        Case { model: "fireworks-ai/accounts/fireworks/models/deepseek-v3p1", prices: "i=0.56,o=1.68,cr=0.28",
             usage: u(128, 64), expected: 0.0001792 },
+        // Fireworks publishes no cache price: reads cost half the input (LiteLLM's rule):
+        // text 6000 × 3 = 0.018; read 4000 × 1.5 = 0.006; out 1000 × 8 = 0.008 → 0.032 (LiteLLM 0.032)
+        Case { model: "fireworks-ai/accounts/fireworks/models/deepseek-r1", prices: "i=3,o=8,cr=1.5",
+            usage: TokenUsage { cache_read_tokens: 4000, ..u(10_000, 1000) }, expected: 0.032 },
+        // LiteLLM's own EU data-zone entry: 1000 × 2.75 + 1000 × 11 = 13750 µ$ (LiteLLM 0.01375)
+        Case { model: "azure/eu/gpt-4o-2024-08-06", prices: "i=2.75,o=11,cr=1.375",
+            usage: u(1000, 1000), expected: 0.01375 },
     ]
 }
 
 const SONNET_45: &str =
+    "i=3,o=15,cr=0.3,cw=3.75,cw1h=6,i@200000=6,o@200000=22.5,cr@200000=0.6,cw@200000=7.5,cw1h@200000=12";
+const VERTEX_SONNET_45: &str =
     "i=3,o=15,cr=0.3,cw=3.75,cw1h=6,i@200000=6,o@200000=22.5,cr@200000=0.6,cw@200000=7.5";
+const BEDROCK_US_SONNET_45: &str = "i=3.3,o=16.5,cr=0.33,cw=4.125,cw1h=6.6,i@200000=6.6,o@200000=24.75,cr@200000=0.66,cw@200000=8.25,cw1h@200000=13.2";
+const OPUS_46: &str = "i=5,o=25,cr=0.5,cw=6.25,cw1h=10,g.us=1.1";
+const QWEN_PLUS_LATEST: &str = "i=0.4,o=1.2,r=4,i@256000=1.2,o@256000=3.6,r@256000=12";
+const QWEN3_CODER_PLUS: &str = "i=1,o=5,cr=0.1,i@32000=1.8,o@32000=9,cr@32000=0.18,i@128000=3,o@128000=15,cr@128000=0.3,i@256000=6,o@256000=60,cr@256000=0.6";
 const GEMINI_25_PRO: &str = "i=1.25,o=10,cr=0.125,i@200000=2.5,o@200000=15,cr@200000=0.25";
 const GPT_54: &str = "i=2.5,o=15,cr=0.25,i@272000=5,o@272000=22.5,cr@272000=0.5";
 const QWEN_MAX: &str =
@@ -367,4 +446,46 @@ fn audio_counts_are_read_from_openai_usage() {
         ..Default::default()
     });
     assert_eq!(t, u(1, 1));
+}
+
+#[test]
+fn the_inference_geo_is_read_from_anthropic_usage() {
+    let body = br#"{"id":"msg_1","type":"message","usage":{"input_tokens":1000,
+        "output_tokens":1000,"service_tier":"standard","inference_geo":"us"}}"#;
+    let start = br#"{"type":"message_start","message":{"id":"msg_1",
+        "usage":{"input_tokens":1000,"output_tokens":1,"inference_geo":"US"}}}"#;
+    let delta = br#"{"type":"message_delta","delta":{"stop_reason":"end_turn"},
+        "usage":{"output_tokens":1000}}"#;
+    let us = Geo::parse("us");
+    assert_eq!(u(1000, 1000).with_anthropic_geo(body).inference_geo, us);
+    assert_eq!(u(1000, 1000).with_anthropic_geo(start).inference_geo, us);
+    // a later event without it keeps what an earlier one said
+    assert_eq!(
+        geo(u(1, 1), "us").with_anthropic_geo(delta).inference_geo,
+        us
+    );
+    assert_eq!(u(1, 1).with_anthropic_geo(b"not json").inference_geo, None);
+    // claude-opus-4-6 served in the US: (1000 × 5 + 1000 × 25) × 1.1 = 33000 µ$ (LiteLLM 0.033)
+    let prices = catalog_prices("anthropic/claude-opus-4-6");
+    assert!(prices_geo(&prices) && !prices_geo(&catalog_prices("openai/gpt-4o")));
+    let t = u(1000, 1000).with_anthropic_geo(body);
+    assert!((completion_cost(&prices, &t).unwrap() - 0.033).abs() < 1e-12);
+    assert_eq!(geo_factor(&prices, us), 1.1);
+    assert_eq!(geo_factor(&prices, Geo::parse("global")), 1.0);
+}
+
+#[test]
+fn geo_names_are_short_ascii_words() {
+    assert_eq!(
+        Geo::parse(" US ").map(|g| g.as_str().to_owned()),
+        Some("us".into())
+    );
+    assert_eq!(
+        Geo::parse("not_available").map(|g| g.as_str().len()),
+        Some(13)
+    );
+    assert_eq!(Geo::parse(""), None);
+    assert_eq!(Geo::parse("é"), None);
+    assert_eq!(Geo::parse("a-very-long-region-name"), None);
+    assert_eq!(format!("{:?}", Geo::parse("eu").unwrap()), "Geo(\"eu\")");
 }

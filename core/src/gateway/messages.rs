@@ -10,11 +10,12 @@
 //!   → Anthropic's shapes.
 
 use bytes::Bytes;
-use http::header::RETRY_AFTER;
+use http::header::CONTENT_TYPE;
 use http::{HeaderValue, StatusCode};
 
 use super::{
-    sse, too_large, AccessLog, Gateway, GatewayResponse, IncomingRequest, MAX_UPSTREAM_BODY,
+    sse, too_large, whole_answer, AccessLog, Gateway, GatewayResponse, IncomingRequest,
+    MAX_UPSTREAM_BODY,
 };
 use crate::codec::anthropic::{self, count_tokens_url, wire, Target};
 use crate::codec::{self, mock, DecodeContext, EncodeContext, StreamDecoder};
@@ -30,20 +31,17 @@ use crate::providers::Codec;
 use crate::quirks;
 use crate::resolve::{resolve_entry, resolve_model, Deployment};
 use crate::stream::anthropic_relay;
+use crate::stream::sniff::{not_a_stream, sniff, StreamAnswer};
 use crate::stream::translate::{translate, Renderer, TranslateState};
-use crate::unified::ChatRequest;
+use crate::stream::whole;
+use crate::unified::{ChatChunk, ChatRequest, Usage};
 
-/// An error in Anthropic's shape, with the status its SDKs map to a class.
-pub(super) fn anthropic_error(e: &GatewayError) -> GatewayResponse {
-    let mut resp = json(e.status, e.to_anthropic_json());
-    if let Some(v) = e
-        .retry_after
-        .as_deref()
-        .and_then(|v| HeaderValue::from_str(v).ok())
-    {
-        resp.headers_mut().insert(RETRY_AFTER, v);
-    }
-    resp
+/// Chunks known in advance as Anthropic's stream events.
+fn events_of(chunks: &[ChatChunk], model: &str, usage: Option<Usage>) -> GatewayResponse {
+    let mut renderer = EventRenderer::new(model);
+    let mut events: Vec<Bytes> = chunks.iter().filter_map(|c| renderer.chunk(c)).collect();
+    events.push(renderer.end(usage));
+    sse(Box::pin(futures::stream::iter(events)))
 }
 
 impl<P: Ports> Gateway<P> {
@@ -175,10 +173,37 @@ impl<P: Ports> Gateway<P> {
             .await?;
         let idle_ms = self.config.general.stream_idle_timeout_ms;
         if stream {
+            let content_type = upstream
+                .headers
+                .get(CONTENT_TYPE)
+                .map(HeaderValue::as_bytes);
+            let (answer, body) = sniff(&self.ports, content_type, upstream.body, idle_ms).await?;
+            match answer {
+                StreamAnswer::EventStream => {}
+                StreamAnswer::Json => {
+                    let whole = read_body(&self.ports, body, idle_ms, MAX_UPSTREAM_BODY).await?;
+                    let decode = DecodeContext {
+                        now_ms: self.ports.now_ms(),
+                        model: &deployment.upstream_model,
+                        id_prefix: ID_PREFIX,
+                    };
+                    let response = whole_answer(&whole, deployment, &upstream.headers, &decode)?;
+                    log.usage = response.usage;
+                    let chunks = whole::chunks_of(&response, true);
+                    return Ok(events_of(
+                        &chunks,
+                        &deployment.upstream_model,
+                        response.usage,
+                    ));
+                }
+                StreamAnswer::Other => {
+                    return Err(not_a_stream(deployment.provider.id, content_type))
+                }
+            }
             let on_done = self.stream_logger(log);
             return Ok(sse(anthropic_relay::relay(
                 self.ports.clone(),
-                upstream.body,
+                body,
                 idle_ms,
                 on_done,
             )));
@@ -261,13 +286,8 @@ impl<P: Ports> Gateway<P> {
         if !ureq.stream {
             return json(StatusCode::OK, render_response(&response));
         }
-        let mut renderer = EventRenderer::new(&deployment.upstream_model);
-        let mut events: Vec<Bytes> = mock::answer_chunks(&response, true)
-            .iter()
-            .filter_map(|c| renderer.chunk(c))
-            .collect();
-        events.push(renderer.end(response.usage));
-        sse(Box::pin(futures::stream::iter(events)))
+        let chunks = mock::answer_chunks(&response, true);
+        events_of(&chunks, &deployment.upstream_model, response.usage)
     }
 
     pub(super) async fn count_tokens(

@@ -4,8 +4,10 @@ pub mod anthropic_relay;
 pub mod eventstream;
 pub mod ndjson;
 pub mod openai_relay;
+pub mod sniff;
 pub mod sse;
 pub mod translate;
+pub mod whole;
 
 mod joiner;
 pub use joiner::Joiner;

@@ -17,14 +17,14 @@ fn main() -> ExitCode {
     let text = built.to_text();
     let s = &built.stats;
     eprintln!(
-        "{} providers, {} models, {} bytes; LiteLLM entries: {} matched, {} added, {} skipped (mode), {} skipped (regional)",
+        "{} providers, {} models, {} bytes; LiteLLM entries: {} matched, {} added, {} skipped (mode), {} skipped (commitments, invoke/)",
         built.providers.len(),
         built.model_count(),
         text.len(),
         s.matched,
         s.added,
         s.skipped_mode,
-        s.skipped_region,
+        s.skipped_priced_apart,
     );
     if !s.skipped_provider.is_empty() {
         let list: Vec<String> = s

@@ -50,6 +50,7 @@ const LITELLM: &str = r#"{
   "acme/slow": {"litellm_provider": "acme", "max_output_tokens": 100},
   "acme/eu/acme-1": {"litellm_provider": "acme", "input_cost_per_token": 1e-5},
   "acme/us-east-1/acme-1": {"litellm_provider": "acme", "input_cost_per_token": 1e-5},
+  "acme/us-east-1/1-month-commitment/acme-1": {"litellm_provider": "acme", "input_cost_per_second": 0.01},
   "nowhere/model": {"litellm_provider": "nowhere", "input_cost_per_token": 1e-6},
   "locally": {"litellm_provider": "local_srv", "mode": "chat", "input_cost_per_token": 0, "output_cost_per_token": 0}
 }"#;
@@ -200,14 +201,16 @@ fn ids_are_matched_across_sources() {
     // modes: embeddings kept, image generation left out
     assert_eq!(model(&b, "acme", "acme-embed").mode, Mode::Embedding);
     assert!(!acme.models.contains_key("acme-draw"));
-    // regional price entries are left out
-    assert!(!acme.models.contains_key("eu/acme-1"));
-    assert!(!acme.models.keys().any(|k| k.contains("us-east-1")));
+    // entries priced per data zone or region are models of their own;
+    // per-hour commitments are left out
+    assert_eq!(model(&b, "acme", "eu/acme-1").prices.input, Some(10.0));
+    assert!(acme.models.contains_key("us-east-1/acme-1"));
+    assert!(!acme.models.keys().any(|k| k.contains("commitment")));
     // a provider only the overlay knows takes LiteLLM's models
     assert!(model(&b, "local_srv", "locally").prices.is_free());
     let s = &b.stats;
     assert_eq!(s.skipped_mode, 1);
-    assert_eq!(s.skipped_region, 2);
+    assert_eq!(s.skipped_priced_apart, 1);
     assert_eq!(s.skipped_provider.get("nowhere"), Some(&1));
 }
 
@@ -257,16 +260,21 @@ fn litellm_keys_lose_their_prefixes() {
         litellm_model_id("anthropic.claude-v2", &p),
         Some("anthropic.claude-v2")
     );
+    // priced per region or data zone: the segment stays in the id
     assert_eq!(
         litellm_model_id("bedrock/us-east-1/anthropic.claude-v2", &p),
-        None
+        Some("us-east-1/anthropic.claude-v2")
     );
-    assert_eq!(litellm_model_id("bedrock/us-gov-west-1/x", &p), None);
-    assert_eq!(litellm_model_id("azure/eu/gpt-4o", &["azure"]), None);
+    assert_eq!(
+        litellm_model_id("azure/eu/gpt-4o", &["azure"]),
+        Some("eu/gpt-4o")
+    );
+    // per-hour commitments and route names are not token prices
     assert_eq!(
         litellm_model_id("bedrock/ap-northeast-1/1-month-commitment/x", &p),
         None
     );
+    assert_eq!(litellm_model_id("bedrock/invoke/anthropic.x", &p), None);
     assert_eq!(litellm_root("vertex_ai-anthropic_models"), "vertex_ai");
     assert_eq!(litellm_root("bedrock_converse"), "bedrock");
     assert_eq!(litellm_root("cohere_chat"), "cohere");
@@ -338,4 +346,176 @@ fn provider_names_must_be_unique() {
     };
     let err = build(&sources).unwrap_err();
     assert!(err.contains("`acme`"), "{err}");
+}
+
+// ---- pricing rules (LiteLLM's cost calculator, on the same snapshot) -----
+
+const PRICING_MODELS_DEV: &str = r#"{
+  "grok": {"name": "Grok", "npm": "@ai-sdk/openai-compatible", "env": ["GROK_KEY"],
+           "api": "https://grok.example/v1", "models": {
+      "g1": {"name": "G1", "cost": {"input": 3, "output": 15,
+             "tiers": [{"tier": {"type": "context", "size": 128000}, "input": 6, "output": 30}]}}}},
+  "fw": {"name": "Fw", "npm": "@ai-sdk/openai-compatible", "env": ["FW_KEY"],
+         "api": "https://fw.example/v1", "models": {
+      "fw-1": {"name": "Fw 1", "cost": {"input": 3, "output": 8}},
+      "fw-2": {"name": "Fw 2", "cost": {"input": 3, "output": 8, "cache_read": 0.3}}}},
+  "rock": {"name": "Rock", "npm": "@ai-sdk/rock", "env": ["ROCK_KEY"], "models": {
+      "anthropic.c1": {"name": "C1", "cost": {"input": 5, "output": 25, "cache_read": 0.5}},
+      "us.anthropic.c1": {"name": "C1 (US)", "cost": {"input": 5, "output": 25, "cache_read": 0.5}},
+      "us.anthropic.c2": {"name": "C2 (US)", "cost": {"input": 3, "output": 15}},
+      "sonnet": {"name": "Sonnet", "cost": {"input": 3, "output": 15, "cache_write": 3.75,
+                 "context_over_200k": {"input": 6, "output": 22.5}}}}},
+  "qwenco": {"name": "Qwen Co", "npm": "@ai-sdk/openai-compatible", "env": ["QWENCO_KEY"],
+             "api": "https://qwen.example/v1", "models": {
+      "flat": {"name": "Flat", "cost": {"input": 1, "output": 5}}}}
+}"#;
+
+const PRICING_LITELLM: &str = r#"{
+  "grok/g1": {"litellm_provider": "grok", "input_cost_per_token": 3e-6, "output_cost_per_token": 1.5e-5},
+  "fw/fw-1": {"litellm_provider": "fw", "input_cost_per_token": 3e-6, "output_cost_per_token": 8e-6},
+  "us.anthropic.c1": {"litellm_provider": "rock_converse", "input_cost_per_token": 5.5e-6,
+      "output_cost_per_token": 2.75e-5, "cache_creation_input_token_cost_above_1hr": 1.1e-5},
+  "sonnet": {"litellm_provider": "rock", "cache_creation_input_token_cost_above_1hr": 6e-6,
+      "cache_creation_input_token_cost_above_200k_tokens": 7.5e-6,
+      "cache_creation_input_token_cost_above_1hr_above_200k_tokens": 1.2e-5,
+      "input_cost_per_token_above_200k_tokens_priority": 1e-5,
+      "provider_specific_entry": {"us": 1.1, "fast": 6.0}},
+  "qwenco/flat": {"litellm_provider": "qwenco_chat", "input_cost_per_token": 2e-6,
+      "tiered_pricing": [
+        {"input_cost_per_token": 1e-6, "output_cost_per_token": 5e-6, "cache_read_input_token_cost": 1e-7, "range": [0, 32000.0]},
+        {"input_cost_per_token": 2e-6, "output_cost_per_token": 1e-5, "range": [32000.0, 128000.0]}]},
+  "qwenco/ranged": {"litellm_provider": "qwenco", "mode": "chat",
+      "tiered_pricing": [
+        {"input_cost_per_token": 4e-7, "output_cost_per_token": 1.2e-6, "output_cost_per_reasoning_token": 4e-6, "range": [0, 256000.0]},
+        {"input_cost_per_token": 1.2e-6, "output_cost_per_token": 3.6e-6, "range": [256000.0, 1000000.0]},
+        {"output_cost_per_token": 1.0, "range": [1000000.0, 2000000.0]}]}
+}"#;
+
+const PRICING_OVERLAY: &str = r#"
+first_party = []
+[native]
+rock = "rockcodec"
+[litellm]
+rock_converse = "rock"
+qwenco_chat = "qwenco"
+[providers.grok]
+inclusive_tiers = true
+[providers.fw]
+cache_read_ratio = 0.5
+[providers.rock]
+aliases = ["rocky"]
+profile_prices_from_litellm = true
+"#;
+
+fn pricing_built() -> Built {
+    let sources = Sources {
+        models_dev: parse_models_dev_api(PRICING_MODELS_DEV.as_bytes()).unwrap(),
+        litellm: parse_litellm(PRICING_LITELLM.as_bytes()).unwrap(),
+        overlay: Overlay::parse(PRICING_OVERLAY).unwrap(),
+        description: "pricing".into(),
+    };
+    build(&sources).unwrap()
+}
+
+#[test]
+fn inclusive_tiers_start_one_token_lower() {
+    let b = pricing_built();
+    let g1 = &model(&b, "grok", "g1").prices;
+    assert_eq!(g1.tiers.len(), 1);
+    assert_eq!((g1.tiers[0].above, g1.tiers[0].input), (127_999, Some(6.0)));
+}
+
+#[test]
+fn a_missing_cache_read_price_follows_the_providers_ratio() {
+    let b = pricing_built();
+    assert_eq!(model(&b, "fw", "fw-1").prices.cache_read, Some(1.5));
+    // a published price stays
+    assert_eq!(model(&b, "fw", "fw-2").prices.cache_read, Some(0.3));
+    // other providers keep "no price" (the engine charges the input price)
+    assert_eq!(model(&b, "grok", "g1").prices.cache_read, None);
+}
+
+#[test]
+fn region_profiles_take_litellms_prices_and_keep_the_other() {
+    let b = pricing_built();
+    let us = model(&b, "rock", "us.anthropic.c1");
+    assert_eq!((us.prices.input, us.prices.output), (Some(5.5), Some(27.5)));
+    // what LiteLLM lacks still comes from models.dev
+    assert_eq!(us.prices.cache_read, Some(0.5));
+    assert_eq!(us.prices.cache_write_1h, Some(11.0));
+    let other = us.other_prices.as_ref().unwrap();
+    assert_eq!(other.source, Source::ModelsDev);
+    assert_eq!(other.prices, Prices::decode("i=5,o=25").unwrap());
+    // the base model, and a profile LiteLLM does not list, keep models.dev's
+    let base = model(&b, "rock", "anthropic.c1");
+    assert_eq!(base.prices.input, Some(5.0));
+    assert_eq!(model(&b, "rock", "us.anthropic.c2").prices.input, Some(3.0));
+}
+
+#[test]
+fn one_hour_writes_above_a_tier_fill_the_models_dev_tier() {
+    let b = pricing_built();
+    let p = &model(&b, "rock", "sonnet").prices;
+    assert_eq!(p.cache_write_1h, Some(6.0));
+    assert_eq!(p.tiers.len(), 1);
+    let t = &p.tiers[0];
+    // models.dev's tier, with the fields it lacks from LiteLLM's at the same
+    // threshold; service-tier (`_priority`) prices are not taken
+    assert_eq!(
+        (t.above, t.input, t.output),
+        (200_000, Some(6.0), Some(22.5))
+    );
+    assert_eq!((t.cache_write, t.cache_write_1h), (Some(7.5), Some(12.0)));
+    assert_eq!(p.geo, vec![("us".to_owned(), 1.1)]);
+}
+
+#[test]
+fn tiered_pricing_rows_become_tiers() {
+    let b = pricing_built();
+    // no flat price anywhere: the first row gives the base prices
+    let r = &model(&b, "qwenco", "ranged").prices;
+    assert_eq!(
+        (r.input, r.output, r.reasoning),
+        (Some(0.4), Some(1.2), Some(4.0))
+    );
+    assert_eq!(r.tiers.len(), 1, "{:?}", r.tiers);
+    let t = &r.tiers[0];
+    assert_eq!(
+        (t.above, t.input, t.output),
+        (256_000, Some(1.2), Some(3.6))
+    );
+    // a row without a reasoning price bills reasoning at its output price
+    assert_eq!(t.reasoning, Some(3.6));
+    // models.dev's flat prices stay; the rows that differ become tiers, a
+    // row's missing cache price is its input price (not the base's)
+    let f = model(&b, "qwenco", "flat");
+    assert_eq!(
+        (f.prices.input, f.prices.cache_read),
+        (Some(1.0), Some(0.1))
+    );
+    let t = &f.prices.tiers;
+    assert_eq!(t.len(), 1, "{t:?}");
+    assert_eq!(
+        (t[0].above, t[0].input, t[0].cache_read),
+        (32_000, Some(2.0), Some(2.0))
+    );
+    // models.dev and LiteLLM disagree on the flat input price: both are kept
+    let other = f.other_prices.as_ref().unwrap();
+    assert_eq!(
+        (other.source, other.prices.input),
+        (Source::LiteLlm, Some(2.0))
+    );
+    assert_eq!(model(&b, "fw", "fw-1").other_prices, None);
+}
+
+#[test]
+fn litellm_provider_names_name_their_catalog_provider() {
+    let b = pricing_built();
+    let rock = &provider(&b, "rock").record;
+    assert_eq!(rock.aliases, ["rocky", "rock_converse"]);
+    // a lookup name, not a deployment: no `<NAME>_API_BASE`
+    assert_eq!(rock.base_env, ["ROCK_API_BASE", "ROCKY_API_BASE"]);
+    assert_eq!(provider(&b, "qwenco").record.aliases, ["qwenco_chat"]);
+    // names that are a provider already are left alone
+    assert!(provider(&b, "grok").record.aliases.is_empty());
 }

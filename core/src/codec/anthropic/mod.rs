@@ -88,14 +88,13 @@ pub fn build_request(
             let token = access_token
                 .or(deployment.api_key.as_ref())
                 .ok_or_else(|| {
-                    GatewayError::new(
-                        ErrorKind::Configuration,
+                    GatewayError::provider_not_configured(
+                        deployment.provider.id,
                         format!(
                             "No access token for provider `{}`: set vertex_credentials or api_key.",
                             deployment.provider.id
                         ),
                     )
-                    .with_code("provider_key_missing")
                 })?;
             builder = builder.header(
                 AUTHORIZATION,
@@ -150,14 +149,13 @@ pub fn vertex_url(
 ) -> Result<String, GatewayError> {
     let params = &deployment.params;
     let project = params.vertex_project.as_deref().ok_or_else(|| {
-        GatewayError::new(
-            ErrorKind::Configuration,
+        GatewayError::provider_not_configured(
+            deployment.provider.id,
             format!(
                 "Provider `{}` needs vertex_project (or VERTEXAI_PROJECT).",
                 deployment.provider.id
             ),
         )
-        .with_code("config_error")
     })?;
     let location = params.vertex_location.as_deref().unwrap_or("global");
     // The global endpoint has no region in its host name.
@@ -401,11 +399,7 @@ pub fn decode_error(
             .and_then(|s| StatusCode::from_u16(s).ok())
             .unwrap_or(StatusCode::BAD_GATEWAY)
     };
-    let message = match &deployment.api_key {
-        Some(key) => key.redact_in(&error.message),
-        None => error.message.into_owned(),
-    };
-    let mut e = GatewayError::new(kind, message).with_status(status);
+    let mut e = GatewayError::new(kind, error.message.into_owned()).with_status(status);
     e.upstream_type = Some(error.kind.as_ref().into());
     e.retry_after = openai_chat::retry_after(headers).map(Into::into);
     if kind == ErrorKind::ContextWindowExceeded {

@@ -430,13 +430,11 @@ fn stream_garbage_is_an_error() {
 
 // ---- errors ---------------------------------------------------------------
 
+/// As the gateway sees it: decoded, then made safe to relay.
 fn decode_err(status: u16, body: &[u8], headers: HeaderMap) -> GatewayError {
-    decode_error(
-        StatusCode::from_u16(status).unwrap(),
-        &headers,
-        body,
-        &deployment("anthropic", "claude-sonnet-4-5"),
-    )
+    let d = deployment("anthropic", "claude-sonnet-4-5");
+    let e = decode_error(StatusCode::from_u16(status).unwrap(), &headers, body, &d);
+    crate::codec::redact_credentials(e, &d, &HeaderMap::new())
 }
 
 #[test]
@@ -1182,12 +1180,13 @@ fn vertex_url_body_and_token() {
 
     d.params.vertex_project = None;
     let e = encode(&req, &d, &ctx(None), Target::Vertex).unwrap_err();
-    assert_eq!(e.kind, ErrorKind::Configuration);
-    assert!(e.message.contains("vertex_project"));
+    assert_eq!(e.code.as_deref(), Some("provider_not_configured"));
+    assert!(e.log_text().contains("vertex_project"));
     d.params.vertex_project = Some("p".into());
     d.api_key = None;
     let e = encode(&req, &d, &ctx(None), Target::Vertex).unwrap_err();
-    assert_eq!(e.code.as_deref(), Some("provider_key_missing"));
+    assert_eq!(e.code.as_deref(), Some("provider_not_configured"));
+    assert_eq!(e.status.as_u16(), 404);
 }
 
 #[test]

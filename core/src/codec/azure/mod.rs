@@ -113,14 +113,13 @@ fn credential(deployment: &Deployment) -> Result<(http::HeaderName, HeaderValue)
                 .first()
                 .copied()
                 .unwrap_or("api_key");
-            return Err(GatewayError::new(
-                ErrorKind::Configuration,
+            return Err(GatewayError::provider_not_configured(
+                deployment.provider.id,
                 format!(
                     "No credential configured for provider `{}`: set {hint} or api_key, or an Entra token with azure_ad_token / AZURE_AD_TOKEN.",
                     deployment.provider.id
                 ),
-            )
-            .with_code("provider_key_missing"));
+            ));
         }
     };
     let mut value = HeaderValue::from_str(&value).map_err(|_| {
@@ -180,9 +179,6 @@ pub fn decode_error(
     deployment: &Deployment,
 ) -> GatewayError {
     let mut err = openai_chat::decode_error(status, headers, body, deployment);
-    if let Some(token) = &deployment.params.azure_ad_token {
-        err.message = token.redact_in(&err.message);
-    }
     let inner_code = serde_json::from_slice::<FilterErrorBody>(body)
         .ok()
         .and_then(|b| b.error.innererror);

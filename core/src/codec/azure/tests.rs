@@ -197,18 +197,16 @@ fn azure_error_shapes_for_rate_limits_and_missing_deployments() {
     assert_eq!(e.kind, ErrorKind::NotFound);
     assert_eq!(e.code.as_deref(), Some("DeploymentNotFound"));
     let body = br#"{"error":{"code":"401","message":"Access denied due to invalid subscription key azure-key-123."}}"#;
-    let e = decode_error(
-        StatusCode::UNAUTHORIZED,
-        &HeaderMap::new(),
-        body,
-        &azure("m"),
-    );
+    let d = azure("m");
+    let e = decode_error(StatusCode::UNAUTHORIZED, &HeaderMap::new(), body, &d);
+    let e = crate::codec::redact_credentials(e, &d, &HeaderMap::new());
     assert_eq!(e.kind, ErrorKind::Authentication);
     assert!(!e.message.contains("azure-key-123"), "{}", e.message);
     let mut d = azure("m");
     d.params.azure_ad_token = Some(Secret::new("eyJ0eXAi.entra-token"));
     let body = br#"{"error":{"code":"401","message":"Token eyJ0eXAi.entra-token has expired."}}"#;
     let e = decode_error(StatusCode::UNAUTHORIZED, &HeaderMap::new(), body, &d);
+    let e = crate::codec::redact_credentials(e, &d, &HeaderMap::new());
     assert_eq!(e.message, "Token [redacted] has expired.");
 }
 
@@ -263,13 +261,15 @@ fn entra_token_and_bearer_keys_use_authorization() {
 }
 
 #[test]
-fn no_credential_at_all_is_a_configuration_error() {
+fn no_credential_at_all_is_a_provider_not_configured() {
     let mut d = azure("m");
     d.api_key = None;
     let e = build_request(&d, Vec::new(), false).unwrap_err();
-    assert_eq!(e.kind, ErrorKind::Configuration);
-    assert_eq!(e.code.as_deref(), Some("provider_key_missing"));
-    assert!(e.message.contains("AZURE_API_KEY") && e.message.contains("AZURE_AD_TOKEN"));
+    assert_eq!(e.status.as_u16(), 404);
+    assert_eq!(e.code.as_deref(), Some("provider_not_configured"));
+    assert!(!e.message.contains("AZURE_API_KEY"), "{}", e.message);
+    let note = e.operator_note.as_deref().unwrap_or_default();
+    assert!(note.contains("AZURE_API_KEY") && note.contains("AZURE_AD_TOKEN"));
 }
 
 #[test]

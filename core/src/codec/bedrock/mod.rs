@@ -90,9 +90,12 @@ pub fn build_request(
         .or_else(|| region_from_base(&deployment.api_base));
     let base = if deployment.api_base.contains("{region}") {
         let region = region.ok_or_else(|| {
-            config_error(format!(
-                "Bedrock model `{model_id}` needs an AWS region: set aws_region_name or AWS_REGION."
-            ))
+            GatewayError::provider_not_configured(
+                deployment.provider.id,
+                format!(
+                    "Bedrock model `{model_id}` needs an AWS region: set aws_region_name or AWS_REGION."
+                ),
+            )
         })?;
         deployment.api_base.replace("{region}", region)
     } else {
@@ -135,18 +138,20 @@ pub fn build_request(
     let (Some(access_key_id), Some(secret)) =
         (&params.aws_access_key_id, &params.aws_secret_access_key)
     else {
-        return Err(GatewayError::new(
-            ErrorKind::Configuration,
+        return Err(GatewayError::provider_not_configured(
+            deployment.provider.id,
             "No AWS credentials for provider `bedrock`: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY \
              (or aws_access_key_id/aws_secret_access_key in the model_list entry), or a Bedrock API key \
              in AWS_BEARER_TOKEN_BEDROCK.",
-        )
-        .with_code("provider_key_missing"));
+        ));
     };
     let region = region.ok_or_else(|| {
-        config_error(format!(
-            "Bedrock model `{model_id}` needs an AWS region to sign requests: set aws_region_name or AWS_REGION."
-        ))
+        GatewayError::provider_not_configured(
+            deployment.provider.id,
+            format!(
+                "Bedrock model `{model_id}` needs an AWS region to sign requests: set aws_region_name or AWS_REGION."
+            ),
+        )
     })?;
     sign_request(
         &mut request,
@@ -328,31 +333,11 @@ fn classify(kind: &str, status: StatusCode, message: &str) -> (ErrorKind, Status
     }
 }
 
-/// Removes every credential of the deployment from upstream text: signature
-/// errors quote the credential scope, which starts with the access key id.
-fn redact(deployment: &Deployment, text: &str) -> String {
-    let p = &deployment.params;
-    let mut out = text.to_owned();
-    for secret in [
-        deployment.api_key.as_ref(),
-        p.aws_access_key_id.as_ref(),
-        p.aws_secret_access_key.as_ref(),
-        p.aws_session_token.as_ref(),
-    ]
-    .into_iter()
-    .flatten()
-    {
-        out = secret.redact_in(&out);
-    }
-    out
-}
-
 /// The error a Bedrock error type stands for, with the message Bedrock gave.
 pub fn error_for(
     kind_name: Option<&str>,
     status: StatusCode,
     message: Option<String>,
-    deployment: Option<&Deployment>,
 ) -> GatewayError {
     let message = message
         .filter(|m| !m.trim().is_empty())
@@ -361,10 +346,6 @@ pub fn error_for(
             None => format!("Bedrock returned HTTP {}.", status.as_u16()),
         });
     let (kind, status) = classify(kind_name.unwrap_or(""), status, &message);
-    let message = match deployment {
-        Some(d) => redact(d, &message),
-        None => message,
-    };
     let code = match kind {
         ErrorKind::ContextWindowExceeded => Some("context_length_exceeded".into()),
         _ => kind_name.map(Into::into),
@@ -377,6 +358,7 @@ pub fn error_for(
         code,
         upstream_type: None,
         retry_after: None,
+        operator_note: None,
     }
 }
 
@@ -385,17 +367,16 @@ pub fn decode_error(
     status: StatusCode,
     headers: &HeaderMap,
     body: &[u8],
-    deployment: &Deployment,
+    _deployment: &Deployment,
 ) -> GatewayError {
     let parsed: wire::ErrorBody = serde_json::from_slice(body).unwrap_or_default();
     let kind = error_type(headers, &parsed);
     let message = parsed.message.or_else(|| {
         let text = String::from_utf8_lossy(body);
         let text = text.trim();
-        (!text.is_empty() && !text.starts_with('{'))
-            .then(|| text.chars().take(1000).collect::<String>())
+        (!text.is_empty() && !text.starts_with('{')).then(|| text.to_owned())
     });
-    let mut err = error_for(kind.as_deref(), status, message, Some(deployment));
+    let mut err = error_for(kind.as_deref(), status, message);
     err.retry_after = super::openai_chat::retry_after(headers).map(Into::into);
     err
 }

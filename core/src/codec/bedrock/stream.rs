@@ -249,7 +249,7 @@ fn exception_error(kind: &str, message: Option<String>) -> GatewayError {
         name.extend(first.to_uppercase());
         name.extend(chars);
     }
-    let mut err = super::error_for(Some(&name), StatusCode::BAD_GATEWAY, message, None);
+    let mut err = super::error_for(Some(&name), StatusCode::BAD_GATEWAY, message);
     err.message = format!("Bedrock stream failed: {}", err.message);
     err
 }

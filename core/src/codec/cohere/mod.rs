@@ -190,7 +190,7 @@ pub fn decode_error(
     status: StatusCode,
     headers: &HeaderMap,
     body: &[u8],
-    deployment: &Deployment,
+    _deployment: &Deployment,
 ) -> GatewayError {
     let message = match serde_json::from_slice::<ErrorBody>(body) {
         Ok(b) if !b.message.is_empty() => b.message,
@@ -198,7 +198,7 @@ pub fn decode_error(
     };
     let context =
         status == StatusCode::BAD_REQUEST && upstream_error::says_context_exceeded(&message);
-    let err = upstream_error::from_status(status, headers, message, deployment);
+    let err = upstream_error::from_status(status, headers, message);
     if context {
         return upstream_error::context_exceeded(err);
     }

@@ -267,6 +267,7 @@ fn error_bodies_by_status() {
         br#"{"message":"invalid token co-key-98765"}"#,
         &d,
     );
+    let e = crate::codec::redact_credentials(e, &d, &HeaderMap::new());
     assert_eq!(
         (e.kind, e.status),
         (ErrorKind::Authentication, StatusCode::UNAUTHORIZED)

@@ -15,7 +15,7 @@ pub fn decode_error(
     status: StatusCode,
     headers: &HeaderMap,
     body: &[u8],
-    deployment: &Deployment,
+    _deployment: &Deployment,
 ) -> GatewayError {
     let parsed = serde_json::from_slice::<ErrorEnvelope>(body)
         .ok()
@@ -28,7 +28,7 @@ pub fn decode_error(
             let message = if text.is_empty() {
                 format!("Gemini returned HTTP {}", status.as_u16())
             } else {
-                truncate(text, 1000)
+                text.to_owned()
             };
             let kind = classify(status, None, false, &message);
             GatewayError::new(kind, message).with_status(client_status(kind, status))
@@ -36,9 +36,6 @@ pub fn decode_error(
     };
     if error.retry_after.is_none() {
         error.retry_after = retry_after(headers).map(Into::into);
-    }
-    if let Some(key) = &deployment.api_key {
-        error.message = key.redact_in(&error.message);
     }
     error
 }
@@ -144,11 +141,4 @@ fn client_status(kind: ErrorKind, upstream: StatusCode) -> StatusCode {
 fn delay_seconds(delay: &str) -> Option<String> {
     let secs: f64 = delay.trim().strip_suffix('s')?.parse().ok()?;
     (secs.is_finite() && secs >= 0.0).then(|| (secs.ceil() as u64).to_string())
-}
-
-fn truncate(s: &str, max: usize) -> String {
-    match s.char_indices().nth(max) {
-        Some((i, _)) => format!("{}…", &s[..i]),
-        None => s.to_owned(),
-    }
 }

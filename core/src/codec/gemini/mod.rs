@@ -111,11 +111,10 @@ pub fn url(deployment: &Deployment, stream: bool) -> Result<String, GatewayError
                         .and_then(crate::auth::google::project_id)
                 })
                 .ok_or_else(|| {
-                    GatewayError::new(
-                        ErrorKind::Configuration,
+                    GatewayError::provider_not_configured(
+                        deployment.provider.id,
                         "Vertex AI needs a project: set vertex_project (or VERTEXAI_PROJECT).",
                     )
-                    .with_code("config_error")
                 })?;
             let location = params
                 .vertex_location
@@ -166,11 +165,10 @@ pub fn build_request(
         }
         Endpoint::Vertex => {
             let token = access_token.ok_or_else(|| {
-                GatewayError::new(
-                    ErrorKind::Configuration,
+                GatewayError::provider_not_configured(
+                    deployment.provider.id,
                     "Vertex AI needs credentials: set vertex_credentials (a service-account JSON) or api_key (an access token).",
                 )
-                .with_code("config_error")
             })?;
             let bearer = format!("Bearer {}", token.expose());
             builder = builder.header(AUTHORIZATION, header_value(&bearer, deployment)?);

@@ -342,7 +342,7 @@ pub fn decode_error(
     status: StatusCode,
     headers: &HeaderMap,
     body: &[u8],
-    deployment: &Deployment,
+    _deployment: &Deployment,
 ) -> GatewayError {
     let message = match serde_json::from_slice::<ErrorBody>(body) {
         Ok(b) if !b.error.is_empty() => b.error,
@@ -353,7 +353,7 @@ pub fn decode_error(
         && message.contains("not found");
     let context =
         status == StatusCode::BAD_REQUEST && upstream_error::says_context_exceeded(&message);
-    let err = upstream_error::from_status(status, headers, message, deployment);
+    let err = upstream_error::from_status(status, headers, message);
     if not_found {
         return err.with_code("model_not_found").with_param("model");
     }

@@ -226,7 +226,7 @@ pub fn decode_error(
     status: StatusCode,
     headers: &HeaderMap,
     body: &[u8],
-    deployment: &Deployment,
+    _deployment: &Deployment,
 ) -> GatewayError {
     let parsed: Option<wire::ErrorBody> = serde_json::from_slice(body).ok();
     let (message, kind_s, param, code) = match parsed.map(|b| b.error) {
@@ -250,7 +250,7 @@ pub fn decode_error(
         if text.is_empty() {
             format!("upstream returned HTTP {}", status.as_u16())
         } else {
-            truncate(text, 1000)
+            text.to_owned()
         }
     });
     let kind = classify(status, code.as_deref(), kind_s.as_deref());
@@ -258,10 +258,6 @@ pub fn decode_error(
         status
     } else {
         StatusCode::BAD_GATEWAY
-    };
-    let message = match &deployment.api_key {
-        Some(key) => key.redact_in(&message),
-        None => message,
     };
     GatewayError {
         kind,
@@ -271,6 +267,7 @@ pub fn decode_error(
         code: code.map(Into::into),
         upstream_type: kind_s.map(Into::into),
         retry_after: retry_after(headers).map(Into::into),
+        operator_note: None,
     }
 }
 
@@ -313,13 +310,6 @@ fn json_scalar(v: serde_json::Value) -> Option<String> {
         serde_json::Value::String(s) => Some(s),
         serde_json::Value::Number(n) => Some(n.to_string()),
         _ => None,
-    }
-}
-
-fn truncate(s: &str, max: usize) -> String {
-    match s.char_indices().nth(max) {
-        Some((i, _)) => format!("{}…", &s[..i]),
-        None => s.to_owned(),
     }
 }
 

@@ -306,12 +306,9 @@ fn error_bodies_that_are_not_openai_shaped() {
 #[test]
 fn error_messages_never_echo_the_key() {
     let body = br#"{"error":{"message":"Incorrect API key provided: sk-live-123456. Check it.","type":"invalid_request_error","code":"invalid_api_key"}}"#;
-    let e = decode_error(
-        StatusCode::UNAUTHORIZED,
-        &HeaderMap::new(),
-        body,
-        &deployment("sk-live-123456"),
-    );
+    let d = deployment("sk-live-123456");
+    let e = decode_error(StatusCode::UNAUTHORIZED, &HeaderMap::new(), body, &d);
+    let e = crate::codec::redact_credentials(e, &d, &HeaderMap::new());
     assert_eq!(e.kind, ErrorKind::Authentication);
     assert!(!e.message.contains("sk-live-123456"));
     assert!(!String::from_utf8_lossy(&e.to_openai_json()).contains("sk-live-123456"));
