@@ -2,10 +2,10 @@
 # Installs what building and testing DX Gateway needs on a fresh machine, and
 # skips whatever is already there so reruns are quick:
 #   rust target wasm32-unknown-unknown, worker-build, wasm-bindgen-cli (the
-#   version Cargo.lock pins), npm packages (wrangler, workerd, wasm-opt,
-#   esbuild, DynamoDB Local), a Java runtime for DynamoDB Local (the Lambda
-#   tests' state store), and the Python test requirements (openai/anthropic
-#   SDKs, pytest).
+#   version Cargo.lock pins), cargo-fuzz (scripts/fuzz.sh), npm packages
+#   (wrangler, workerd, wasm-opt, esbuild, DynamoDB Local), a Java runtime
+#   for DynamoDB Local (the Lambda tests' state store), and the Python test
+#   requirements (openai/anthropic SDKs, pytest).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
@@ -28,6 +28,11 @@ have_bg=$(wasm-bindgen --version 2>/dev/null | awk '{print $2}' || true)
 if [ "$have_bg" != "$want_bg" ]; then
   say "installing wasm-bindgen-cli $want_bg"
   cargo install wasm-bindgen-cli --version "$want_bg"
+fi
+
+if ! cargo fuzz --version >/dev/null 2>&1; then
+  say "installing cargo-fuzz"
+  cargo install cargo-fuzz --locked
 fi
 
 # Up to date when every non-optional locked package is installed at its locked version.

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Sets up what is missing, then runs every check DX Gateway has:
-# format, lints (native and wasm32), the core's unit tests, the Worker and
+# format, lints (native and wasm32), the core's unit tests, a short fuzzing
+# run of every fuzz target (DX_FUZZ_SECONDS each, default 10), the Worker and
 # Lambda builds, template and bundle validation, and the end-to-end suite
 # (official SDKs against both shells over the fake provider fleet).
 set -euo pipefail
@@ -14,11 +15,15 @@ bash scripts/setup.sh
 
 step "format and lints"
 cargo fmt --all -- --check
+cargo fmt --manifest-path core/fuzz/Cargo.toml -- --check
 cargo clippy --workspace --all-targets -- -D warnings
 cargo clippy -p dx-core -p dx-worker --target wasm32-unknown-unknown -- -D warnings
 
 step "unit tests (dx-core)"
 cargo test --workspace
+
+step "fuzz: every target of core/fuzz, ${DX_FUZZ_SECONDS:-10} s each"
+bash scripts/fuzz.sh "${DX_FUZZ_SECONDS:-10}"
 
 step "build: Lambda binary and Worker bundle"
 cargo build --profile lambda -p dx-lambda

@@ -24,6 +24,14 @@ const OPENAI_STREAM: &[u8] = include_bytes!("../../fixtures/openai/chat-stream-t
 #[path = "support/canned.rs"]
 mod canned;
 use canned::Canned;
+use dx_core::codec::DecodeContext;
+
+/// Decoders name what upstreams leave out after this.
+const DECODE: DecodeContext<'static> = DecodeContext {
+    now_ms: 1_700_000_000_000,
+    model: "bench-model",
+    id_prefix: "chatcmpl-",
+};
 
 fn gateway(body: &'static [u8]) -> Gateway<Canned> {
     let config = Config::parse(
@@ -144,12 +152,12 @@ event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":0,
         b.iter(|| relay.push(anthropic_event))
     });
     g.bench_function("translated_from_openai", |b| {
-        let decoder = StreamDecoder::new(Codec::OpenAiChat).unwrap();
+        let decoder = StreamDecoder::new(Codec::OpenAiChat, &DECODE).unwrap();
         let mut state = TranslateState::new(decoder, EventRenderer::new("gpt"));
         b.iter(|| state.push(&openai_event))
     });
     g.bench_function("translated_from_anthropic", |b| {
-        let decoder = StreamDecoder::new(Codec::Anthropic).unwrap();
+        let decoder = StreamDecoder::new(Codec::Anthropic, &DECODE).unwrap();
         let mut state = TranslateState::new(decoder, EventRenderer::new("claude"));
         state.push(anthropic_head);
         b.iter(|| state.push(anthropic_event))

@@ -4,8 +4,16 @@
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use dx_core::codec::anthropic::{decode_response, render_request, Options, StreamDecoder, Target};
+use dx_core::codec::DecodeContext;
 use dx_core::ingress::openai_chat::render_chunk_event;
 use dx_core::unified::{ChatRequest, Message, Part, Role};
+
+/// Decoders name what upstreams leave out after this.
+const DECODE: DecodeContext<'static> = DecodeContext {
+    now_ms: 1_700_000_000_000,
+    model: "bench-model",
+    id_prefix: "chatcmpl-",
+};
 
 const STREAM: &[u8] = include_bytes!("../../fixtures/anthropic/messages-stream-tool-use.sse");
 const TEXT: &[u8] = include_bytes!("../../fixtures/anthropic/messages-text.json");
@@ -18,12 +26,12 @@ fn per_event(c: &mut Criterion) {
     let mut g = c.benchmark_group("anthropic_chunk");
     g.throughput(Throughput::Elements(1));
     g.bench_function("decode_text_delta", |b| {
-        let mut d = StreamDecoder::new();
+        let mut d = StreamDecoder::new(&DECODE);
         let _ = d.push(HEAD);
         b.iter(|| d.push(TEXT_DELTA))
     });
     g.bench_function("decode_and_render_openai_chunk", |b| {
-        let mut d = StreamDecoder::new();
+        let mut d = StreamDecoder::new(&DECODE);
         let _ = d.push(HEAD);
         b.iter(|| {
             let chunks = d.push(TEXT_DELTA).unwrap_or_default();
@@ -40,7 +48,7 @@ fn per_event(c: &mut Criterion) {
     g.throughput(Throughput::Elements(events));
     g.bench_function("whole_tool_use_stream_decode_and_render", |b| {
         b.iter(|| {
-            let mut d = StreamDecoder::new();
+            let mut d = StreamDecoder::new(&DECODE);
             let mut n = 0;
             for c in d.push(STREAM).unwrap_or_default() {
                 n += render_chunk_event(&c).len();
@@ -83,7 +91,9 @@ fn per_request(c: &mut Criterion) {
     g.bench_function("encode_small_request", |b| {
         b.iter(|| render_request(&req, &opts))
     });
-    g.bench_function("decode_text_response", |b| b.iter(|| decode_response(TEXT)));
+    g.bench_function("decode_text_response", |b| {
+        b.iter(|| decode_response(TEXT, &DECODE))
+    });
     g.finish();
 }
 

@@ -2,11 +2,19 @@
 //! times the bytes) through the same-format relay and through translation.
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use dx_core::codec::DecodeContext;
 use dx_core::codec::StreamDecoder;
 use dx_core::ingress::openai_chat::ChunkRenderer;
 use dx_core::stream::openai_relay::RelayState;
 use dx_core::stream::translate::Renderer;
 use dx_core::Codec;
+
+/// Decoders name what upstreams leave out after this.
+const DECODE: DecodeContext<'static> = DecodeContext {
+    now_ms: 1_700_000_000_000,
+    model: "bench-model",
+    id_prefix: "chatcmpl-",
+};
 
 const RECORDED: &str =
     include_str!("../../fixtures/azure/chat-stream-content-filter-results.chunks.jsonl");
@@ -25,7 +33,8 @@ fn per_chunk(c: &mut Criterion) {
         b.iter(|| relay.push(&event))
     });
     g.bench_function("decode_and_render_translation", |b| {
-        let mut decoder = StreamDecoder::new(Codec::AzureOpenAi).unwrap_or_else(|_| unreachable!());
+        let mut decoder =
+            StreamDecoder::new(Codec::AzureOpenAi, &DECODE).unwrap_or_else(|_| unreachable!());
         let mut renderer = ChunkRenderer::new(true);
         b.iter(|| {
             let mut n = 0;
@@ -38,7 +47,8 @@ fn per_chunk(c: &mut Criterion) {
     // The same bytes through the plain OpenAI decoder: what Azure's annotation
     // handling adds on top.
     g.bench_function("decode_and_render_openai_decoder_baseline", |b| {
-        let mut decoder = StreamDecoder::new(Codec::OpenAiChat).unwrap_or_else(|_| unreachable!());
+        let mut decoder =
+            StreamDecoder::new(Codec::OpenAiChat, &DECODE).unwrap_or_else(|_| unreachable!());
         let mut renderer = ChunkRenderer::new(true);
         b.iter(|| {
             let mut n = 0;

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
+use dx_core::codec::DecodeContext;
 use dx_core::codec::StreamDecoder;
 use dx_core::ingress::openai_chat::ChunkRenderer;
 use dx_core::ports::{
@@ -15,6 +16,13 @@ use dx_core::stream::translate::TranslateState;
 use dx_core::{Body, Codec, Config, Gateway, IncomingRequest};
 use futures::StreamExt;
 use http::{HeaderMap, Method, StatusCode};
+
+/// Decoders name what upstreams leave out after this.
+const DECODE: DecodeContext<'static> = DecodeContext {
+    now_ms: 1_700_000_000_000,
+    model: "bench-model",
+    id_prefix: "chatcmpl-",
+};
 
 const EVENTS: &str = include_str!("../../fixtures/bedrock/converse-stream-text.events.jsonl");
 const COMPLETION: &[u8] = include_bytes!("../../fixtures/bedrock/converse-text.json");
@@ -46,12 +54,12 @@ fn per_event(c: &mut Criterion) {
         })
     });
     g.bench_function("frame_json_to_unified", |b| {
-        let mut d = StreamDecoder::new(Codec::Bedrock).unwrap();
+        let mut d = StreamDecoder::new(Codec::Bedrock, &DECODE).unwrap();
         b.iter(|| d.push(&delta).unwrap())
     });
     g.bench_function("frame_json_render_openai_chunk", |b| {
         let mut st = TranslateState::new(
-            StreamDecoder::new(Codec::Bedrock).unwrap(),
+            StreamDecoder::new(Codec::Bedrock, &DECODE).unwrap(),
             ChunkRenderer::new(true),
         );
         b.iter(|| st.push(&delta))
@@ -65,7 +73,7 @@ fn per_event(c: &mut Criterion) {
         b.iter_batched(
             || {
                 TranslateState::new(
-                    StreamDecoder::new(Codec::Bedrock).unwrap(),
+                    StreamDecoder::new(Codec::Bedrock, &DECODE).unwrap(),
                     ChunkRenderer::new(true),
                 )
             },

@@ -2,10 +2,18 @@
 //! chunk event, the work the gateway does for every event Cohere sends.
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use dx_core::codec::DecodeContext;
 use dx_core::codec::StreamDecoder;
 use dx_core::ingress::openai_chat::ChunkRenderer;
 use dx_core::stream::translate::{Renderer, TranslateState};
 use dx_core::Codec;
+
+/// Decoders name what upstreams leave out after this.
+const DECODE: DecodeContext<'static> = DecodeContext {
+    now_ms: 1_700_000_000_000,
+    model: "bench-model",
+    id_prefix: "chatcmpl-",
+};
 
 const TEXT: &[u8] = include_bytes!("../../fixtures/cohere/chat-v2-stream-text.chunks.jsonl");
 const START: &[u8] = b"event: message-start\ndata: {\"id\":\"321d178c-2c12-44d3-ae42-2f5510f6b1cc\",\"type\":\"message-start\",\"delta\":{\"message\":{\"role\":\"assistant\",\"content\":[],\"tool_plan\":\"\",\"tool_calls\":[],\"citations\":[]}}}\n\n";
@@ -29,7 +37,7 @@ fn framed(lines: &[u8]) -> (Vec<u8>, u64) {
 }
 
 fn started() -> (StreamDecoder, ChunkRenderer) {
-    let mut decoder = StreamDecoder::new(Codec::Cohere).unwrap_or_else(|_| unreachable!());
+    let mut decoder = StreamDecoder::new(Codec::Cohere, &DECODE).unwrap_or_else(|_| unreachable!());
     let mut renderer = ChunkRenderer::new(true).with_fallback("command-a-03-2025", 1_700_000_000);
     for c in decoder.push(START).unwrap_or_default() {
         renderer.chunk(&c);
@@ -62,7 +70,8 @@ fn per_chunk(c: &mut Criterion) {
     g.throughput(Throughput::Elements(events));
     g.bench_function("recorded_text_stream_translated", |b| {
         b.iter(|| {
-            let decoder = StreamDecoder::new(Codec::Cohere).unwrap_or_else(|_| unreachable!());
+            let decoder =
+                StreamDecoder::new(Codec::Cohere, &DECODE).unwrap_or_else(|_| unreachable!());
             let mut state = TranslateState::new(decoder, ChunkRenderer::new(true));
             let n = state.push(&wire).map_or(0, |b| b.len());
             n + state.end().map_or(0, |b| b.len())

@@ -4,9 +4,17 @@
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use dx_core::codec::gemini::{decode_response, StreamDecoder};
+use dx_core::codec::DecodeContext;
 use dx_core::codec::StreamDecoder as AnyDecoder;
 use dx_core::ingress::openai_chat::{render_chunk_event, ChunkRenderer};
 use dx_core::stream::translate::TranslateState;
+
+/// Decoders name what upstreams leave out after this.
+const DECODE: DecodeContext<'static> = DecodeContext {
+    now_ms: 1_700_000_000_000,
+    model: "bench-model",
+    id_prefix: "chatcmpl-",
+};
 
 const TEXT_STREAM: &[u8] = include_bytes!("../../fixtures/gemini/streamGenerateContent-text.sse");
 const SAFETY_STREAM: &[u8] =
@@ -43,7 +51,7 @@ fn per_chunk(c: &mut Criterion) {
         ("tool_call_with_signature", &tool),
     ] {
         g.bench_function(format!("decode_and_render/{name}"), |b| {
-            let mut decoder = StreamDecoder::new();
+            let mut decoder = StreamDecoder::new(&DECODE);
             b.iter(|| {
                 let mut n = 0;
                 for chunk in decoder.push(event).unwrap_or_default() {
@@ -54,7 +62,7 @@ fn per_chunk(c: &mut Criterion) {
         });
         g.bench_function(format!("translate/{name}"), |b| {
             let mut state = TranslateState::new(
-                AnyDecoder::Gemini(StreamDecoder::new()),
+                AnyDecoder::Gemini(StreamDecoder::new(&DECODE)),
                 ChunkRenderer::new(true),
             );
             b.iter(|| state.push(event))
@@ -64,7 +72,7 @@ fn per_chunk(c: &mut Criterion) {
 
     let mut g = c.benchmark_group("gemini_response");
     g.bench_function("decode_tool_call_gemini3", |b| {
-        b.iter(|| decode_response(TOOL_RESPONSE))
+        b.iter(|| decode_response(TOOL_RESPONSE, &DECODE))
     });
     g.finish();
 }

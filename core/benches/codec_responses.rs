@@ -3,10 +3,18 @@
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use dx_core::codec::openai_responses::StreamDecoder as ResponsesDecoder;
+use dx_core::codec::DecodeContext;
 use dx_core::codec::StreamDecoder;
 use dx_core::ingress::openai_chat::{render_chunk_event, ChunkRenderer};
 use dx_core::stream::translate::TranslateState;
 use dx_core::Codec;
+
+/// Decoders name what upstreams leave out after this.
+const DECODE: DecodeContext<'static> = DecodeContext {
+    now_ms: 1_700_000_000_000,
+    model: "bench-model",
+    id_prefix: "chatcmpl-",
+};
 
 const TOOLS: &[u8] =
     include_bytes!("../../fixtures/openai/responses-stream-reasoning-function-calls.chunks.jsonl");
@@ -52,7 +60,7 @@ fn per_event(c: &mut Criterion) {
         g.bench_function(format!("decode_and_render/{kind}"), |b| {
             b.iter_batched(
                 || {
-                    let mut d = ResponsesDecoder::new();
+                    let mut d = ResponsesDecoder::new(&DECODE);
                     let mut out = Vec::new();
                     let _ = d.event(&created, &mut out);
                     (d, Vec::with_capacity(1))
@@ -79,7 +87,7 @@ fn whole_streams(c: &mut Criterion) {
         g.bench_function(format!("translate_per_event/{name}"), |b| {
             b.iter_batched(
                 || {
-                    let decoder = StreamDecoder::new(Codec::OpenAiResponses).ok();
+                    let decoder = StreamDecoder::new(Codec::OpenAiResponses, &DECODE).ok();
                     decoder.map(|d| TranslateState::new(d, ChunkRenderer::new(true)))
                 },
                 |state| {

@@ -94,8 +94,12 @@ impl From<Usage> for TokenUsage {
             input_tokens: u.input_tokens,
             output_tokens: u.output_tokens,
             cache_read_tokens: u.cache_read_tokens,
-            cache_write_tokens: u.cache_write_tokens,
+            // The unified usage counts every write in `cache_write_tokens`.
+            cache_write_tokens: u.cache_write_tokens.saturating_sub(u.cache_write_1h_tokens),
+            cache_write_1h_tokens: u.cache_write_1h_tokens,
             reasoning_tokens: u.reasoning_tokens,
+            input_audio_tokens: u.input_audio_tokens,
+            output_audio_tokens: u.output_audio_tokens,
             requests: 1,
             ..TokenUsage::default()
         }
@@ -103,41 +107,6 @@ impl From<Usage> for TokenUsage {
 }
 
 impl TokenUsage {
-    /// Adds the audio token counts of an OpenAI-shaped body or chunk
-    /// (`usage.prompt_tokens_details.audio_tokens`,
-    /// `usage.completion_tokens_details.audio_tokens`), which the unified
-    /// usage does not carry. Only worth the parse for audio-priced models.
-    pub fn with_openai_audio(mut self, json: &[u8]) -> Self {
-        #[derive(serde::Deserialize)]
-        struct Details {
-            #[serde(default)]
-            audio_tokens: Option<u64>,
-        }
-        #[derive(serde::Deserialize)]
-        struct WireUsage {
-            #[serde(default)]
-            prompt_tokens_details: Option<Details>,
-            #[serde(default)]
-            completion_tokens_details: Option<Details>,
-        }
-        #[derive(serde::Deserialize)]
-        struct Probe {
-            #[serde(default)]
-            usage: Option<WireUsage>,
-        }
-        if let Ok(Probe { usage: Some(u) }) = serde_json::from_slice::<Probe>(json) {
-            self.input_audio_tokens = u
-                .prompt_tokens_details
-                .and_then(|d| d.audio_tokens)
-                .unwrap_or(0);
-            self.output_audio_tokens = u
-                .completion_tokens_details
-                .and_then(|d| d.audio_tokens)
-                .unwrap_or(0);
-        }
-        self
-    }
-
     /// Adds `usage.inference_geo` of an Anthropic Messages body, or of a
     /// `message_start` / `message_delta` stream event's data, which the
     /// unified usage does not carry. Only worth the parse when
@@ -170,7 +139,7 @@ impl TokenUsage {
     }
 }
 
-/// Whether a price list prices audio apart (then audio counts are read).
+/// Whether a price list prices audio apart.
 pub fn prices_audio(p: &Prices) -> bool {
     p.input_audio.is_some() || p.output_audio.is_some()
 }

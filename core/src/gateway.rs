@@ -11,12 +11,12 @@ use serde::Serialize;
 
 use crate::auth::google;
 use crate::codec::openai_chat::{self, ResponseProbe};
-use crate::codec::{self, mock, EncodeContext, ErrorDecoder, StreamDecoder};
+use crate::codec::{self, mock, DecodeContext, EncodeContext, ErrorDecoder, StreamDecoder};
 use crate::config::Config;
 use crate::error::{ErrorKind, GatewayError};
 use crate::http_util::{json, read_body};
 use crate::ingress::openai_chat::{
-    render_chunk_event, render_response, ChatEnvelope, ChunkRenderer, DONE_EVENT,
+    render_chunk_event, render_response, ChatEnvelope, ChunkRenderer, DONE_EVENT, ID_PREFIX,
 };
 use crate::ports::{with_timeout, Ports, ReadWhole, TransportError, UpstreamResponse};
 use crate::providers::Codec;
@@ -35,7 +35,7 @@ mod messages;
 use crate::catalog::sync::{self, SyncGate};
 use crate::catalog::Prices;
 use crate::catalog_api;
-use crate::cost::{completion_cost, format_cost, prices_audio, splice_cost, TokenUsage};
+use crate::cost::{completion_cost, format_cost, splice_cost, TokenUsage};
 use crate::model_meta::{model_meta, ModelMeta};
 
 /// A request as the shell hands it over, body already read.
@@ -412,8 +412,12 @@ impl<P: Ports> Gateway<P> {
                 StreamAnswer::EventStream => {}
                 StreamAnswer::Json => {
                     let whole = read_body(&self.ports, body, idle_ms, MAX_UPSTREAM_BODY).await?;
-                    let mut response = whole_answer(&whole, deployment, &upstream.headers)?;
-                    codec::stamp_response(&mut response, deployment, self.ports.now_ms());
+                    let decode = DecodeContext {
+                        now_ms: self.ports.now_ms(),
+                        model: &deployment.upstream_model,
+                        id_prefix: ID_PREFIX,
+                    };
+                    let response = whole_answer(&whole, deployment, &upstream.headers, &decode)?;
                     log.usage = response.usage;
                     let chunks = whole::chunks_of(&response, envelope.include_usage);
                     return Ok(sse(chunk_events(&chunks, &log.prices)));
@@ -471,12 +475,15 @@ impl<P: Ports> Gateway<P> {
             )
             .await?;
         let idle_ms = self.config.general.stream_idle_timeout_ms;
+        let decode = DecodeContext {
+            now_ms: ctx.now_ms,
+            model: &deployment.upstream_model,
+            id_prefix: ID_PREFIX,
+        };
         if req.stream {
             let state = TranslateState::new(
-                StreamDecoder::new(deployment.codec())?.stamped(deployment, ctx.now_ms),
-                ChunkRenderer::new(req.include_usage)
-                    .with_fallback(&deployment.upstream_model, ctx.now_ms / 1000)
-                    .with_prices(log.prices.clone()),
+                StreamDecoder::new(deployment.codec(), &decode)?,
+                ChunkRenderer::new(req.include_usage).with_prices(log.prices.clone()),
             );
             let on_done = self.stream_logger(log);
             return Ok(sse(translate(
@@ -488,8 +495,7 @@ impl<P: Ports> Gateway<P> {
             )));
         }
         let body = read_body(&self.ports, upstream.body, idle_ms, MAX_UPSTREAM_BODY).await?;
-        let mut response = codec::decode_response(deployment.codec(), &body)?;
-        codec::stamp_response(&mut response, deployment, ctx.now_ms);
+        let response = codec::decode_response(deployment.codec(), &body, &decode)?;
         log.usage = response.usage;
         Ok(json(StatusCode::OK, render_response(&response)))
     }
@@ -532,12 +538,12 @@ impl<P: Ports> Gateway<P> {
         log: &mut AccessLog,
     ) -> Result<GatewayResponse, GatewayError> {
         let req = envelope.to_unified()?;
-        let response = mock::answer(
-            &req,
-            deployment.mock_response.as_deref(),
-            &deployment.upstream_model,
-            self.ports.now_ms(),
-        );
+        let ctx = DecodeContext {
+            now_ms: self.ports.now_ms(),
+            model: &deployment.upstream_model,
+            id_prefix: ID_PREFIX,
+        };
+        let response = mock::answer(&req, deployment.mock_response.as_deref(), &ctx);
         log.usage = response.usage;
         if !req.stream {
             return Ok(json(StatusCode::OK, render_response(&response)));
@@ -664,11 +670,7 @@ impl<P: Ports> Gateway<P> {
             Body::Full(body) if resp.status() == StatusCode::OK => Some(body),
             _ => None,
         };
-        let mut tokens = TokenUsage::from(usage);
-        if let (true, Some(body)) = (prices_audio(prices), body) {
-            tokens = tokens.with_openai_audio(body);
-        }
-        let Some(cost) = completion_cost(prices, &tokens) else {
+        let Some(cost) = completion_cost(prices, &TokenUsage::from(usage)) else {
             return;
         };
         log.cost = Some(cost);
@@ -709,6 +711,7 @@ pub(super) fn whole_answer(
     body: &[u8],
     deployment: &Deployment,
     headers: &HeaderMap,
+    ctx: &DecodeContext<'_>,
 ) -> Result<ChatResponse, GatewayError> {
     let is_error = serde_json::from_slice::<serde_json::Value>(body)
         .is_ok_and(|v| v.get("error").is_some_and(|e| !e.is_null()));
@@ -721,7 +724,7 @@ pub(super) fn whole_answer(
             &HeaderMap::new(),
         ));
     }
-    codec::decode_response(deployment.codec(), body)
+    codec::decode_response(deployment.codec(), body, ctx)
 }
 
 fn cost_of(prices: Option<&Prices>, usage: Option<Usage>) -> Option<f64> {

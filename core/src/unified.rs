@@ -4,13 +4,16 @@
 
 use serde_json::value::RawValue;
 
+/// Who speaks a turn. There is no tool role: a tool result is a
+/// [`Part::ToolResult`] in a user turn, whichever way the client sent it
+/// (OpenAI's `role: "tool"` messages become such turns at the ingress), so
+/// every encoder and the mock look for results in one place.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Role {
     System,
     Developer,
     User,
     Assistant,
-    Tool,
 }
 
 impl Role {
@@ -20,12 +23,15 @@ impl Role {
             Role::Developer => "developer",
             Role::User => "user",
             Role::Assistant => "assistant",
-            Role::Tool => "tool",
         }
     }
 }
 
-/// Prompt-cache breakpoint (Anthropic `cache_control`), kept wherever a client puts it.
+/// Prompt-cache breakpoint (Anthropic `cache_control`), kept wherever a
+/// client puts it: on any part Anthropic takes one on (text, image,
+/// document, tool use, tool result) and on tool definitions. Encoders for
+/// formats without breakpoints leave it out; Bedrock's is a `cachePoint`
+/// block after the part.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CacheControl {
     pub kind: String,
@@ -48,10 +54,12 @@ pub enum Part {
     Image {
         source: MediaSource,
         detail: Option<String>,
+        cache_control: Option<CacheControl>,
     },
     Document {
         source: MediaSource,
         name: Option<String>,
+        cache_control: Option<CacheControl>,
     },
     Audio {
         data: String,
@@ -62,11 +70,13 @@ pub enum Part {
         id: String,
         name: String,
         arguments: String,
+        cache_control: Option<CacheControl>,
     },
     ToolResult {
         tool_use_id: String,
         content: Vec<Part>,
         is_error: bool,
+        cache_control: Option<CacheControl>,
     },
     Thinking {
         text: String,
@@ -77,6 +87,20 @@ pub enum Part {
     },
 }
 
+impl Part {
+    /// The cache breakpoint after this part, if the client set one.
+    pub fn cache_control(&self) -> Option<&CacheControl> {
+        match self {
+            Part::Text { cache_control, .. }
+            | Part::Image { cache_control, .. }
+            | Part::Document { cache_control, .. }
+            | Part::ToolUse { cache_control, .. }
+            | Part::ToolResult { cache_control, .. } => cache_control.as_ref(),
+            Part::Audio { .. } | Part::Thinking { .. } | Part::RedactedThinking { .. } => None,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Message {
     pub role: Role,
@@ -85,6 +109,13 @@ pub struct Message {
 }
 
 impl Message {
+    /// Whether this turn answers tool calls.
+    pub fn has_tool_results(&self) -> bool {
+        self.content
+            .iter()
+            .any(|p| matches!(p, Part::ToolResult { .. }))
+    }
+
     /// The text blocks of this turn, concatenated.
     pub fn text(&self) -> String {
         let mut out = String::new();
@@ -112,6 +143,7 @@ pub struct Tool {
     /// JSON Schema of the arguments, as the client wrote it.
     pub parameters: Option<Box<RawValue>>,
     pub strict: Option<bool>,
+    pub cache_control: Option<CacheControl>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -189,15 +221,26 @@ pub struct ChatRequest {
     pub use_max_completion_tokens: bool,
 }
 
+/// Token counts as an upstream reported them, in one meaning for every
+/// format: each `*_tokens` field below `input_tokens` / `output_tokens` is a
+/// part of that total, priced apart where a model prices it apart.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Usage {
     /// All prompt tokens, cached ones included (OpenAI's `prompt_tokens`).
     pub input_tokens: u64,
     pub output_tokens: u64,
     pub cache_read_tokens: u64,
+    /// Every cache write, whatever its lifetime.
     pub cache_write_tokens: u64,
+    /// Part of `cache_write_tokens` kept for an hour (Anthropic's
+    /// `ephemeral_1h_input_tokens`), dearer than the 5-minute kind.
+    pub cache_write_1h_tokens: u64,
     /// Part of `output_tokens` spent reasoning.
     pub reasoning_tokens: u64,
+    /// Part of `input_tokens` that was audio.
+    pub input_audio_tokens: u64,
+    /// Part of `output_tokens` that was audio.
+    pub output_audio_tokens: u64,
 }
 
 impl Usage {
@@ -266,6 +309,7 @@ impl Choice {
                 id,
                 name,
                 arguments,
+                ..
             } => Some((id.as_str(), name.as_str(), arguments.as_str())),
             _ => None,
         })

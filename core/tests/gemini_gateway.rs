@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use dx_core::codec::gemini::StreamDecoder;
+use dx_core::codec::DecodeContext;
 use dx_core::codec::StreamDecoder as AnyDecoder;
 use dx_core::ingress::openai_chat::ChunkRenderer;
 use dx_core::ports::{
@@ -17,6 +18,12 @@ use dx_core::stream::translate::TranslateState;
 use dx_core::{Body, Config, Gateway, IncomingRequest};
 use futures::StreamExt;
 use http::{HeaderMap, Method, StatusCode};
+
+const DECODE: DecodeContext<'static> = DecodeContext {
+    now_ms: 1_700_000_000_000,
+    model: "test-model",
+    id_prefix: "chatcmpl-",
+};
 
 const TEST_SA: &str = include_str!("../../tests/fleet/vertex_test_service_account.json");
 const ANSWER: &[u8] = include_bytes!("../../fixtures/gemini/generateContent-text.json");
@@ -224,7 +231,7 @@ fn mangled_gemini_streams_end_in_done_or_an_error_event() {
             }
         }
         let mut state = TranslateState::new(
-            AnyDecoder::Gemini(StreamDecoder::new()),
+            AnyDecoder::Gemini(StreamDecoder::new(&DECODE)),
             ChunkRenderer::new(true),
         );
         let mut out = Vec::new();

@@ -10,7 +10,14 @@ const RECORDED: &[u8] =
     include_bytes!("../../fixtures/openai/responses-stream-reasoning-function-calls.chunks.jsonl");
 
 mod support;
+use dx_core::codec::DecodeContext;
 use support::Rng;
+
+const DECODE: DecodeContext<'static> = DecodeContext {
+    now_ms: 1_700_000_000_000,
+    model: "test-model",
+    id_prefix: "chatcmpl-",
+};
 
 /// The first run of the recording, framed as the API sends it.
 fn wire() -> Vec<u8> {
@@ -46,7 +53,7 @@ fn mangled_responses_streams_end_in_done_or_an_error_event() {
                 _ => bytes.truncate(i),
             }
         }
-        let decoder = StreamDecoder::new(Codec::OpenAiResponses).unwrap();
+        let decoder = StreamDecoder::new(Codec::OpenAiResponses, &DECODE).unwrap();
         let mut state = TranslateState::new(decoder, ChunkRenderer::new(true));
         let mut out = Vec::new();
         let mut rest = &bytes[..];

@@ -17,7 +17,14 @@ const EVENTS: &[&str] = &[
 const BODY: &[u8] = br#"{"model":"b","messages":[{"role":"system","content":"s"},{"role":"user","content":[{"type":"text","text":"hi"},{"type":"image_url","image_url":{"url":"data:image/png;base64,AAAA"}},{"type":"file","file":{"file_data":"data:application/pdf;base64,JVBE","filename":"a.pdf"}}]},{"role":"assistant","reasoning_content":"r","tool_calls":[{"id":"c","type":"function","function":{"name":"f","arguments":"{\"a\":1}"}}]},{"role":"tool","tool_call_id":"c","content":"x"}],"tools":[{"type":"function","function":{"name":"f","parameters":{"type":"object"}}}],"tool_choice":"required","reasoning_effort":"low","max_tokens":10,"stop":["x"],"stream":true}"#;
 
 mod support;
+use dx_core::codec::DecodeContext;
 use support::Rng;
+
+const DECODE: DecodeContext<'static> = DecodeContext {
+    now_ms: 1_700_000_000_000,
+    model: "test-model",
+    id_prefix: "chatcmpl-",
+};
 
 fn mutate(rng: &mut Rng, input: &[u8]) -> Vec<u8> {
     let mut out = input.to_vec();
@@ -73,7 +80,7 @@ fn wire(rng: &mut Rng, events: &str, mangle: bool) -> Vec<u8> {
 
 fn run(rng: &mut Rng, wire: &[u8]) -> String {
     let mut st = TranslateState::new(
-        StreamDecoder::new(Codec::Bedrock).unwrap(),
+        StreamDecoder::new(Codec::Bedrock, &DECODE).unwrap(),
         ChunkRenderer::new(rng.below(2) == 0),
     );
     let mut out = Vec::new();

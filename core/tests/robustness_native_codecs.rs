@@ -14,7 +14,14 @@ const OLLAMA_TOOLS: &[u8] = include_bytes!("../../fixtures/ollama/api-chat-strea
 const AZURE: &[u8] = include_bytes!("../../fixtures/azure/chat-stream-content-filter-blocked.sse");
 
 mod support;
+use dx_core::codec::DecodeContext;
 use support::Rng;
+
+const DECODE: DecodeContext<'static> = DecodeContext {
+    now_ms: 1_700_000_000_000,
+    model: "test-model",
+    id_prefix: "chatcmpl-",
+};
 
 fn mutate(rng: &mut Rng, input: &[u8]) -> Vec<u8> {
     let mut out = input.to_vec();
@@ -47,7 +54,7 @@ fn cohere_wire() -> Vec<u8> {
 }
 
 fn translate(codec: Codec, wire: &[u8], rng: &mut Rng) -> String {
-    let decoder = StreamDecoder::new(codec).unwrap();
+    let decoder = StreamDecoder::new(codec, &DECODE).unwrap();
     let mut state = TranslateState::new(decoder, ChunkRenderer::new(rng.below(2) == 0));
     let mut out = Vec::new();
     let mut rest = wire;

@@ -7,6 +7,8 @@
 //! with arguments that satisfy the schema's required properties.
 
 use serde::Deserialize;
+
+use super::DecodeContext;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
@@ -17,7 +19,9 @@ use crate::unified::{
 
 pub const DEFAULT_TEXT: &str = "This is a mock response from DX Gateway.";
 
-pub fn answer(req: &ChatRequest, fixed: Option<&str>, model: &str, now_ms: u64) -> ChatResponse {
+/// The answer to `req`, named and timed by `ctx` like a decoded upstream
+/// answer (its ids take the client format's prefix: `msg_` on `/v1/messages`).
+pub fn answer(req: &ChatRequest, fixed: Option<&str>, ctx: &DecodeContext<'_>) -> ChatResponse {
     let requested: Option<String> = req
         .extra
         .iter()
@@ -37,6 +41,7 @@ pub fn answer(req: &ChatRequest, fixed: Option<&str>, model: &str, now_ms: u64) 
                     id: format!("call_mock_{index}"),
                     name: name.clone(),
                     arguments: args.clone(),
+                    cache_control: None,
                 }],
                 refusal: None,
                 finish_reason: Some(FinishReason::ToolCalls),
@@ -64,9 +69,9 @@ pub fn answer(req: &ChatRequest, fixed: Option<&str>, model: &str, now_ms: u64) 
         })
         .sum();
     ChatResponse {
-        id: format!("chatcmpl-mock-{now_ms}"),
-        created: now_ms / 1000,
-        model: model.to_owned(),
+        id: format!("{}mock-{}", ctx.id_prefix, ctx.now_ms),
+        created: ctx.created(),
+        model: ctx.model.to_owned(),
         choices,
         usage: Some(Usage {
             input_tokens: estimate_tokens(prompt_chars(&req.messages)),
@@ -126,6 +131,7 @@ pub fn answer_chunks(response: &ChatResponse, include_usage: bool) -> Vec<ChatCh
                     id,
                     name,
                     arguments,
+                    ..
                 } => {
                     out.push(chunk(
                         vec![one(
@@ -186,7 +192,9 @@ fn pick_tool(req: &ChatRequest) -> Option<(String, String)> {
     if req.tools.is_empty() || req.tool_choice == Some(ToolChoice::None) {
         return None;
     }
-    if req.messages.last().map(|m| m.role) == Some(Role::Tool) {
+    // A turn that answers tool calls gets text: calling again would loop
+    // an agent (Claude Code) forever.
+    if req.messages.last().is_some_and(Message::has_tool_results) {
         return None;
     }
     let tool = match &req.tool_choice {
@@ -246,6 +254,14 @@ mod tests {
     use super::*;
     use crate::unified::Tool;
 
+    fn ctx(model: &str, now_ms: u64) -> DecodeContext<'_> {
+        DecodeContext {
+            now_ms,
+            model,
+            id_prefix: "chatcmpl-",
+        }
+    }
+
     fn request(tools: bool) -> ChatRequest {
         ChatRequest {
             model: "mock-chat".into(),
@@ -258,7 +274,7 @@ mod tests {
                 name: None,
             }],
             tools: if tools {
-                vec![Tool {
+                vec![Tool { cache_control: None,
                     name: "get_weather".into(),
                     description: None,
                     parameters: RawValue::from_string(
@@ -276,7 +292,11 @@ mod tests {
 
     #[test]
     fn text_answer_with_usage() {
-        let r = answer(&request(false), Some("hello there"), "mock-chat", 5_000);
+        let r = answer(
+            &request(false),
+            Some("hello there"),
+            &ctx("mock-chat", 5_000),
+        );
         assert_eq!(r.choices[0].text().as_deref(), Some("hello there"));
         assert_eq!(r.choices[0].finish_reason, Some(FinishReason::Stop));
         let u = r.usage.unwrap();
@@ -286,7 +306,7 @@ mod tests {
 
     #[test]
     fn tool_call_satisfies_required_properties() {
-        let r = answer(&request(true), None, "m", 0);
+        let r = answer(&request(true), None, &ctx("m", 0));
         let (_, name, args) = r.choices[0].tool_uses().next().unwrap();
         assert_eq!(name, "get_weather");
         let v: Value = serde_json::from_str(args).unwrap();
@@ -296,9 +316,67 @@ mod tests {
         assert_eq!(r.choices[0].finish_reason, Some(FinishReason::ToolCalls));
     }
 
+    /// The tool-result turns Claude Code really sends, through the
+    /// Anthropic ingress: the mock must answer them in text, or the agent
+    /// calls the tool again forever.
+    #[test]
+    fn claude_code_tool_result_turns_get_text() {
+        use crate::ingress::anthropic_messages::MessagesEnvelope;
+        for file in [
+            &include_bytes!("../../../fixtures/claude-code/request-2.1.197-tool-result-turn.json")
+                [..],
+            &include_bytes!("../../../fixtures/claude-code/request-2.1.330-tool-result-turn.json")
+                [..],
+        ] {
+            let recorded: Value = serde_json::from_slice(file).unwrap();
+            let body = serde_json::to_vec(&recorded["body"]).unwrap();
+            let req = MessagesEnvelope::parse(&body)
+                .unwrap()
+                .to_unified(&[])
+                .unwrap();
+            assert!(!req.tools.is_empty(), "tools are offered");
+            let messages = DecodeContext {
+                id_prefix: crate::ingress::anthropic_messages::ID_PREFIX,
+                ..ctx("m", 0)
+            };
+            let r = answer(&req, None, &messages);
+            assert!(r.id.starts_with("msg_"), "{}", r.id);
+            assert_eq!(r.choices[0].finish_reason, Some(FinishReason::Stop));
+            assert_eq!(r.choices[0].text().as_deref(), Some(DEFAULT_TEXT));
+            // The turn before, which asked for the tool, still gets a call.
+            let mut asking = req.clone();
+            asking.messages.pop();
+            asking.messages.push(Message {
+                role: Role::User,
+                content: vec![Part::Text {
+                    text: "again".into(),
+                    cache_control: None,
+                }],
+                name: None,
+            });
+            let r = answer(&asking, None, &ctx("m", 0));
+            assert_eq!(r.choices[0].finish_reason, Some(FinishReason::ToolCalls));
+        }
+    }
+
+    /// An OpenAI `role: tool` message is the same user turn with a result.
+    #[test]
+    fn openai_tool_messages_get_text() {
+        use crate::ingress::openai_chat::ChatEnvelope;
+        let body = br#"{"model":"m","messages":[
+            {"role":"user","content":"weather?"},
+            {"role":"assistant","content":null,"tool_calls":[{"id":"c1","type":"function","function":{"name":"get_weather","arguments":"{}"}}]},
+            {"role":"tool","tool_call_id":"c1","content":"sunny"}],
+            "tools":[{"type":"function","function":{"name":"get_weather","parameters":{"type":"object"}}}]}"#;
+        let req = ChatEnvelope::parse(body).unwrap().to_unified().unwrap();
+        assert_eq!(req.messages[2].role, Role::User);
+        let r = answer(&req, None, &ctx("m", 0));
+        assert_eq!(r.choices[0].finish_reason, Some(FinishReason::Stop));
+    }
+
     #[test]
     fn chunks_reassemble_to_the_answer() {
-        let r = answer(&request(false), Some("one two three"), "m", 0);
+        let r = answer(&request(false), Some("one two three"), &ctx("m", 0));
         let chunks = answer_chunks(&r, true);
         let text: String = chunks
             .iter()
@@ -308,7 +386,7 @@ mod tests {
         assert_eq!(text, "one two three");
         assert!(chunks.len() >= 5);
         assert_eq!(chunks.last().unwrap().usage, r.usage);
-        let r = answer(&request(true), None, "m", 0);
+        let r = answer(&request(true), None, &ctx("m", 0));
         let args: String = answer_chunks(&r, false)
             .iter()
             .flat_map(|c| c.choices.iter())

@@ -82,18 +82,76 @@ pub fn build_openai_format_request(
     }
 }
 
-pub fn decode_response(codec: Codec, body: &[u8]) -> Result<ChatResponse, GatewayError> {
-    match codec {
-        Codec::OpenAiResponses => openai_responses::decode_response(body),
-        Codec::Gemini => gemini::decode_response(body),
-        Codec::Bedrock => bedrock::decode_response(body),
-        Codec::OpenAiChat | Codec::AzureOpenAi | Codec::AzureAi => {
-            openai_chat::decode_response(body)
+/// What a decoder needs besides the upstream's bytes. Formats that leave out
+/// an answer's id, model or time (Bedrock names none of them, Anthropic and
+/// Cohere no time) take them from here, so what a decoder returns is
+/// complete: nothing is stamped on afterwards.
+#[derive(Debug, Clone, Copy)]
+pub struct DecodeContext<'a> {
+    /// When the request was made, in milliseconds since the epoch.
+    pub now_ms: u64,
+    /// The model the deployment called.
+    pub model: &'a str,
+    /// How ids the gateway makes up begin, in the client's format
+    /// (`chatcmpl-` for OpenAI's, `msg_` for Anthropic's).
+    pub id_prefix: &'static str,
+}
+
+impl DecodeContext<'_> {
+    /// Creation time in seconds, as the formats that carry one say it.
+    pub fn created(&self) -> u64 {
+        self.now_ms / 1000
+    }
+
+    /// An id for an answer whose upstream named none.
+    pub fn new_id(&self) -> String {
+        format!("{}dx{:x}", self.id_prefix, self.now_ms)
+    }
+
+    /// The upstream's id, or a new one when it sent none.
+    pub fn id_or_new(&self, id: String) -> String {
+        if id.is_empty() {
+            self.new_id()
+        } else {
+            id
         }
-        Codec::Cohere => cohere::decode_response(body),
-        Codec::Ollama => ollama::decode_response(body),
+    }
+
+    /// The model the upstream named, else the one the deployment called.
+    pub fn model_or_called(&self, model: String) -> String {
+        if model.is_empty() {
+            self.model.to_owned()
+        } else {
+            model
+        }
+    }
+
+    /// The upstream's creation time, else the request's.
+    pub fn created_or_now(&self, created: u64) -> u64 {
+        if created == 0 {
+            self.created()
+        } else {
+            created
+        }
+    }
+}
+
+pub fn decode_response(
+    codec: Codec,
+    body: &[u8],
+    ctx: &DecodeContext<'_>,
+) -> Result<ChatResponse, GatewayError> {
+    match codec {
+        Codec::OpenAiResponses => openai_responses::decode_response(body, ctx),
+        Codec::Gemini => gemini::decode_response(body, ctx),
+        Codec::Bedrock => bedrock::decode_response(body, ctx),
+        Codec::OpenAiChat | Codec::AzureOpenAi | Codec::AzureAi => {
+            openai_chat::decode_response(body, ctx)
+        }
+        Codec::Cohere => cohere::decode_response(body, ctx),
+        Codec::Ollama => ollama::decode_response(body, ctx),
         Codec::Mock => Err(no_wire_format()),
-        Codec::Anthropic | Codec::AnthropicVertex => anthropic::decode_response(body),
+        Codec::Anthropic | Codec::AnthropicVertex => anthropic::decode_response(body, ctx),
     }
 }
 
@@ -124,32 +182,26 @@ pub enum StreamDecoder {
 }
 
 impl StreamDecoder {
-    pub fn new(codec: Codec) -> Result<StreamDecoder, GatewayError> {
+    pub fn new(codec: Codec, ctx: &DecodeContext<'_>) -> Result<StreamDecoder, GatewayError> {
         match codec {
-            Codec::OpenAiChat => Ok(StreamDecoder::OpenAiChat(openai_chat::StreamDecoder::new())),
+            Codec::OpenAiChat => Ok(StreamDecoder::OpenAiChat(openai_chat::StreamDecoder::new(
+                ctx,
+            ))),
             Codec::OpenAiResponses => Ok(StreamDecoder::OpenAiResponses(
-                openai_responses::StreamDecoder::new(),
+                openai_responses::StreamDecoder::new(ctx),
             )),
-            Codec::Gemini => Ok(StreamDecoder::Gemini(gemini::StreamDecoder::new())),
-            Codec::Bedrock => Ok(StreamDecoder::Bedrock(bedrock::StreamDecoder::new())),
+            Codec::Gemini => Ok(StreamDecoder::Gemini(gemini::StreamDecoder::new(ctx))),
+            Codec::Bedrock => Ok(StreamDecoder::Bedrock(bedrock::StreamDecoder::new(ctx))),
             Codec::AzureOpenAi | Codec::AzureAi => {
-                Ok(StreamDecoder::Azure(azure::StreamDecoder::new()))
+                Ok(StreamDecoder::Azure(azure::StreamDecoder::new(ctx)))
             }
-            Codec::Cohere => Ok(StreamDecoder::Cohere(cohere::StreamDecoder::new())),
-            Codec::Ollama => Ok(StreamDecoder::Ollama(ollama::StreamDecoder::new())),
+            Codec::Cohere => Ok(StreamDecoder::Cohere(cohere::StreamDecoder::new(ctx))),
+            Codec::Ollama => Ok(StreamDecoder::Ollama(ollama::StreamDecoder::new(ctx))),
             Codec::Mock => Err(no_wire_format()),
             Codec::Anthropic | Codec::AnthropicVertex => {
-                Ok(StreamDecoder::Anthropic(anthropic::StreamDecoder::new()))
+                Ok(StreamDecoder::Anthropic(anthropic::StreamDecoder::new(ctx)))
             }
         }
-    }
-
-    /// Time stamp (seconds) for chunks of formats that carry none.
-    pub fn with_created(mut self, created: u64) -> Self {
-        if let StreamDecoder::Anthropic(d) = &mut self {
-            d.set_created(created);
-        }
-        self
     }
 
     /// Feeds bytes as they arrive; returns the chunks they complete.
@@ -195,39 +247,6 @@ impl StreamDecoder {
             StreamDecoder::Ollama(d) => d.is_done(),
         }
     }
-
-    /// For formats whose streams name no id, model or time (Bedrock): what
-    /// the chunks should report. Formats that name their own keep them.
-    pub fn stamped(mut self, deployment: &Deployment, now_ms: u64) -> Self {
-        match &mut self {
-            StreamDecoder::Bedrock(d) => d.set_identity(
-                generated_id(now_ms),
-                deployment.upstream_model.clone(),
-                now_ms / 1000,
-            ),
-            StreamDecoder::Anthropic(d) => d.set_created(now_ms / 1000),
-            _ => {}
-        }
-        self
-    }
-}
-
-/// Fills what a format's response does not name (Bedrock names no id, model
-/// or creation time) from the deployment and the clock.
-pub fn stamp_response(response: &mut ChatResponse, deployment: &Deployment, now_ms: u64) {
-    if response.id.is_empty() {
-        response.id = generated_id(now_ms);
-    }
-    if response.model.is_empty() {
-        response.model = deployment.upstream_model.clone();
-    }
-    if response.created == 0 {
-        response.created = now_ms / 1000;
-    }
-}
-
-fn generated_id(now_ms: u64) -> String {
-    format!("chatcmpl-dx{now_ms:x}")
 }
 
 fn no_wire_format() -> GatewayError {

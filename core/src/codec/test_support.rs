@@ -106,3 +106,13 @@ pub fn decode_in_pieces(
     out.extend(decoder.finish()?);
     Ok(out)
 }
+
+/// The decode context of the codec tests: a fixed clock and a model name
+/// no fixture uses, so where a value came from is plain.
+pub fn decode_ctx() -> crate::codec::DecodeContext<'static> {
+    crate::codec::DecodeContext {
+        now_ms: 1_700_000_000_123,
+        model: "deployment-model",
+        id_prefix: "chatcmpl-",
+    }
+}

@@ -426,17 +426,26 @@ fn format_cost_fast_path_prints_what_fixed_precision_prints() {
 
 #[test]
 fn audio_counts_are_read_from_openai_usage() {
+    // The OpenAI codec reads the counts into the unified usage, which the
+    // cost engine takes as it is.
     let body = br#"{"id":"x","usage":{"prompt_tokens":1000,"completion_tokens":500,
         "prompt_tokens_details":{"cached_tokens":0,"audio_tokens":600},
         "completion_tokens_details":{"reasoning_tokens":0,"audio_tokens":400}}}"#;
-    let t = u(1000, 500).with_openai_audio(body);
+    let probe: crate::codec::openai_chat::ResponseProbe = serde_json::from_slice(body).unwrap();
+    let usage = crate::codec::openai_chat::usage_from_wire(&probe.usage.unwrap());
+    let t = TokenUsage::from(usage);
     assert_eq!((t.input_audio_tokens, t.output_audio_tokens), (600, 400));
     // gpt-4o-audio-preview, as in the table: 58000 µ$
     let prices = catalog_prices("openai/gpt-4o-audio-preview");
     assert!(prices_audio(&prices));
     assert!((completion_cost(&prices, &t).unwrap() - 0.058).abs() < 1e-12);
-    // no usage, no change
-    assert_eq!(u(1, 1).with_openai_audio(b"{}"), u(1, 1));
+    // no audio, none counted
+    let t = TokenUsage::from(crate::unified::Usage {
+        input_tokens: 1,
+        output_tokens: 1,
+        ..Default::default()
+    });
+    assert_eq!(t, u(1, 1));
 }
 
 #[test]

@@ -18,12 +18,12 @@ use super::{
     MAX_UPSTREAM_BODY,
 };
 use crate::codec::anthropic::{self, count_tokens_url, wire, Target};
-use crate::codec::{self, mock, EncodeContext, StreamDecoder};
+use crate::codec::{self, mock, DecodeContext, EncodeContext, StreamDecoder};
 use crate::error::{ErrorKind, GatewayError};
 use crate::http_util::{json, read_body};
 use crate::ingress::anthropic_messages::{
     beta_features, clamp_max_tokens, estimate_tokens, passthrough_body, render_response, route,
-    translated_request, EventRenderer, MessagesEnvelope, Route, COUNT_FIELDS,
+    translated_request, EventRenderer, MessagesEnvelope, Route, COUNT_FIELDS, ID_PREFIX,
 };
 use crate::model_meta::model_meta;
 use crate::ports::Ports;
@@ -182,7 +182,12 @@ impl<P: Ports> Gateway<P> {
                 StreamAnswer::EventStream => {}
                 StreamAnswer::Json => {
                     let whole = read_body(&self.ports, body, idle_ms, MAX_UPSTREAM_BODY).await?;
-                    let response = whole_answer(&whole, deployment, &upstream.headers)?;
+                    let decode = DecodeContext {
+                        now_ms: self.ports.now_ms(),
+                        model: &deployment.upstream_model,
+                        id_prefix: ID_PREFIX,
+                    };
+                    let response = whole_answer(&whole, deployment, &upstream.headers, &decode)?;
                     log.usage = response.usage;
                     let chunks = whole::chunks_of(&response, true);
                     return Ok(events_of(
@@ -240,9 +245,14 @@ impl<P: Ports> Gateway<P> {
             )
             .await?;
         let idle_ms = self.config.general.stream_idle_timeout_ms;
+        let decode = DecodeContext {
+            now_ms,
+            model: &deployment.upstream_model,
+            id_prefix: ID_PREFIX,
+        };
         if ureq.stream {
             let state = TranslateState::new(
-                StreamDecoder::new(deployment.codec())?.with_created(now_ms / 1000),
+                StreamDecoder::new(deployment.codec(), &decode)?,
                 EventRenderer::new(&deployment.upstream_model),
             );
             let on_done = self.stream_logger(log);
@@ -255,7 +265,7 @@ impl<P: Ports> Gateway<P> {
             )));
         }
         let body = read_body(&self.ports, upstream.body, idle_ms, MAX_UPSTREAM_BODY).await?;
-        let response = codec::decode_response(deployment.codec(), &body)?;
+        let response = codec::decode_response(deployment.codec(), &body, &decode)?;
         log.usage = response.usage;
         Ok(json(StatusCode::OK, render_response(&response)))
     }
@@ -266,12 +276,12 @@ impl<P: Ports> Gateway<P> {
         deployment: &Deployment,
         log: &mut AccessLog,
     ) -> GatewayResponse {
-        let response = mock::answer(
-            ureq,
-            deployment.mock_response.as_deref(),
-            &deployment.upstream_model,
-            self.ports.now_ms(),
-        );
+        let ctx = DecodeContext {
+            now_ms: self.ports.now_ms(),
+            model: &deployment.upstream_model,
+            id_prefix: ID_PREFIX,
+        };
+        let response = mock::answer(ureq, deployment.mock_response.as_deref(), &ctx);
         log.usage = response.usage;
         if !ureq.stream {
             return json(StatusCode::OK, render_response(&response));

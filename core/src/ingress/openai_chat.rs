@@ -21,6 +21,9 @@ use crate::unified::{
     Role, Tool, ToolChoice, Usage,
 };
 
+/// How ids the gateway makes up for OpenAI clients begin.
+pub const ID_PREFIX: &str = "chatcmpl-";
+
 /// A parsed request body that still holds its fields as raw JSON.
 #[derive(Debug)]
 pub struct ChatEnvelope<'a> {
@@ -214,6 +217,7 @@ impl<'a> ChatEnvelope<'a> {
                             description: t.function.description,
                             parameters: t.function.parameters,
                             strict: t.function.strict,
+                            cache_control: t.cache_control.map(cache_control),
                         })
                         .collect();
                 }
@@ -414,25 +418,44 @@ fn merged_stream_options(raw: &RawValue) -> Vec<u8> {
 }
 
 fn message_from_wire(i: usize, m: wire::Message) -> Result<Message, GatewayError> {
-    let role = role_from_openai(&m.role).ok_or_else(|| {
-        GatewayError::invalid_request(format!(
-            "Invalid value for `messages[{i}].role`: `{}` is not one of system, developer, user, assistant, tool.",
-            m.role
-        ))
-        .with_param(&format!("messages[{i}].role"))
-    })?;
+    // A tool's answer (`tool`, or the legacy `function`) is a user turn
+    // holding a tool result: the one way the unified request says it.
+    let tool_result = matches!(m.role.as_str(), "tool" | "function");
+    let role = match role_from_openai(&m.role) {
+        Some(role) => role,
+        None if tool_result => Role::User,
+        None => {
+            return Err(GatewayError::invalid_request(format!(
+                "Invalid value for `messages[{i}].role`: `{}` is not one of system, developer, user, assistant, tool.",
+                m.role
+            ))
+            .with_param(&format!("messages[{i}].role")))
+        }
+    };
     let mut content = Vec::new();
-    if let Some(reasoning) = m.reasoning_content {
+    // LiteLLM's signed thinking blocks come back first, as Anthropic wants
+    // them; `reasoning_content` beside them says the same text unsigned.
+    let blocks = m.thinking_blocks.unwrap_or_default();
+    if !blocks.is_empty() {
+        content.extend(
+            blocks
+                .into_iter()
+                .filter_map(wire::ThinkingBlock::into_part),
+        );
+    } else if let Some(reasoning) = m.reasoning_content {
         content.push(Part::Thinking {
             text: reasoning,
             signature: None,
         });
     }
+    // A message-level breakpoint (LiteLLM's) marks a string content, or,
+    // on a tool message, the result.
+    let message_cache = m.cache_control.map(cache_control);
     match m.content {
         None => {}
         Some(wire::Content::Text(text)) => content.push(Part::Text {
             text,
-            cache_control: None,
+            cache_control: message_cache.clone().filter(|_| !tool_result),
         }),
         Some(wire::Content::Parts(parts)) => {
             for p in parts {
@@ -451,13 +474,15 @@ fn message_from_wire(i: usize, m: wire::Message) -> Result<Message, GatewayError
             id: call.id,
             name: call.function.name,
             arguments: call.function.arguments,
+            cache_control: None,
         });
     }
-    if role == Role::Tool {
+    if tool_result {
         content = vec![Part::ToolResult {
             tool_use_id: m.tool_call_id.unwrap_or_default(),
             content,
             is_error: false,
+            cache_control: message_cache,
         }];
     }
     Ok(Message {
@@ -467,19 +492,26 @@ fn message_from_wire(i: usize, m: wire::Message) -> Result<Message, GatewayError
     })
 }
 
+fn cache_control(c: wire::CacheControl) -> CacheControl {
+    CacheControl {
+        kind: c.kind,
+        ttl: c.ttl,
+    }
+}
+
 fn part_from_wire(p: wire::ContentPart) -> Part {
     match p {
         wire::ContentPart::Text {
             text,
-            cache_control,
+            cache_control: cc,
         } => Part::Text {
             text,
-            cache_control: cache_control.map(|c| CacheControl {
-                kind: c.kind,
-                ttl: c.ttl,
-            }),
+            cache_control: cc.map(cache_control),
         },
-        wire::ContentPart::ImageUrl { image_url } => {
+        wire::ContentPart::ImageUrl {
+            image_url,
+            cache_control: cc,
+        } => {
             let (url, detail) = match image_url {
                 wire::ImageUrl::Object { url, detail } => (url, detail),
                 wire::ImageUrl::Bare(url) => (url, None),
@@ -487,19 +519,24 @@ fn part_from_wire(p: wire::ContentPart) -> Part {
             Part::Image {
                 source: media_source(url),
                 detail,
+                cache_control: cc.map(cache_control),
             }
         }
         wire::ContentPart::InputAudio { input_audio } => Part::Audio {
             data: input_audio.data,
             format: input_audio.format,
         },
-        wire::ContentPart::File { file } => Part::Document {
+        wire::ContentPart::File {
+            file,
+            cache_control: cc,
+        } => Part::Document {
             source: match (file.file_data, file.file_id) {
                 (Some(data), _) => media_source(data),
                 (None, Some(id)) => MediaSource::Url(id),
                 (None, None) => MediaSource::Url(String::new()),
             },
             name: file.filename,
+            cache_control: cc.map(cache_control),
         },
         wire::ContentPart::Refusal { refusal } => Part::Text {
             text: refusal,
@@ -553,8 +590,45 @@ struct OutMessage<'a> {
     refusal: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     reasoning_content: Option<String>,
+    /// LiteLLM's field: the thinking with its signatures, which a client
+    /// sends back for Claude to accept the turn.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    thinking_blocks: Vec<OutThinking<'a>>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     tool_calls: Vec<OutToolCall<'a>>,
+}
+
+/// One of LiteLLM's `thinking_blocks`, whole or (on a stream) a piece.
+#[derive(Serialize)]
+struct OutThinking<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    thinking: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    signature: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    data: Option<&'a str>,
+}
+
+impl<'a> OutThinking<'a> {
+    fn thinking(text: &'a str, signature: Option<&'a str>) -> Self {
+        OutThinking {
+            kind: "thinking",
+            thinking: Some(text),
+            signature,
+            data: None,
+        }
+    }
+
+    fn redacted(data: &'a str) -> Self {
+        OutThinking {
+            kind: "redacted_thinking",
+            thinking: None,
+            signature: None,
+            data: Some(data),
+        }
+    }
 }
 
 #[derive(Serialize)]
@@ -591,6 +665,17 @@ pub fn render_response(r: &ChatResponse) -> Vec<u8> {
                     content: c.text(),
                     refusal: c.refusal.as_deref(),
                     reasoning_content: (!reasoning.is_empty()).then_some(reasoning),
+                    thinking_blocks: c
+                        .content
+                        .iter()
+                        .filter_map(|p| match p {
+                            Part::Thinking { text, signature } => {
+                                Some(OutThinking::thinking(text, signature.as_deref()))
+                            }
+                            Part::RedactedThinking { data } => Some(OutThinking::redacted(data)),
+                            _ => None,
+                        })
+                        .collect(),
                     tool_calls: c
                         .tool_uses()
                         .map(|(id, name, arguments)| OutToolCall {
@@ -644,10 +729,44 @@ struct OutDelta<'a> {
     content: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     reasoning_content: Option<&'a str>,
+    #[serde(skip_serializing_if = "DeltaThinking::is_empty")]
+    thinking_blocks: DeltaThinking<'a>,
     #[serde(skip_serializing_if = "Option::is_none")]
     refusal: Option<&'a str>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     tool_calls: Vec<OutToolDelta<'a>>,
+}
+
+/// A delta's `thinking_blocks`, as LiteLLM streams them: the reasoning text
+/// and the signature that closes it as a thinking block, a redacted block
+/// whole. Written without collecting them (it is on every reasoning chunk).
+struct DeltaThinking<'a> {
+    text: Option<&'a str>,
+    signature: Option<&'a str>,
+    redacted: Option<&'a str>,
+}
+
+impl DeltaThinking<'_> {
+    fn is_empty(&self) -> bool {
+        self.text.is_none() && self.signature.is_none() && self.redacted.is_none()
+    }
+}
+
+impl Serialize for DeltaThinking<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeSeq;
+        let mut seq = s.serialize_seq(None)?;
+        if self.text.is_some() || self.signature.is_some() {
+            seq.serialize_element(&OutThinking::thinking(
+                self.text.unwrap_or(""),
+                self.signature,
+            ))?;
+        }
+        if let Some(data) = self.redacted {
+            seq.serialize_element(&OutThinking::redacted(data))?;
+        }
+        seq.end()
+    }
 }
 
 #[derive(Serialize)]
@@ -689,6 +808,11 @@ fn render_chunk_as(c: &ChatChunk, id: &str, model: &str, created: u64, usage: bo
                     role: ch.delta.role.map(Role::as_str),
                     content: ch.delta.text.as_deref(),
                     reasoning_content: ch.delta.reasoning.as_deref(),
+                    thinking_blocks: DeltaThinking {
+                        text: ch.delta.reasoning.as_deref(),
+                        signature: ch.delta.reasoning_signature.as_deref(),
+                        redacted: ch.delta.redacted_reasoning.as_deref(),
+                    },
                     refusal: ch.delta.refusal.as_deref(),
                     tool_calls: ch
                         .delta
@@ -903,7 +1027,7 @@ mod tests {
         assert_eq!(req.messages.len(), 4);
         assert_eq!(req.messages[0].role, Role::System);
         assert!(
-            matches!(&req.messages[1].content[1], Part::Image { source: MediaSource::Base64 { media_type, .. }, detail: Some(d) } if media_type == "image/png" && d == "low")
+            matches!(&req.messages[1].content[1], Part::Image { source: MediaSource::Base64 { media_type, .. }, detail: Some(d), .. } if media_type == "image/png" && d == "low")
         );
         assert!(
             matches!(&req.messages[2].content[0], Part::ToolUse { name, .. } if name == "look")
@@ -970,6 +1094,256 @@ mod tests {
             .to_unified()
             .unwrap_err();
         assert_eq!(e.param.as_deref(), Some("response_format.type"));
+    }
+
+    /// LiteLLM's `cache_control` on OpenAI-format requests: on text, image
+    /// and file parts, on a whole message (its string content, or a tool
+    /// message's result) and on tool definitions.
+    const LITELLM_CACHED: &[u8] = br#"{"model":"m","messages":[
+        {"role":"system","content":"be brief","cache_control":{"type":"ephemeral"}},
+        {"role":"user","content":[
+            {"type":"image_url","image_url":{"url":"data:image/png;base64,AAAA"},"cache_control":{"type":"ephemeral"}},
+            {"type":"file","file":{"file_data":"data:application/pdf;base64,JVBE","filename":"r.pdf"},"cache_control":{"type":"ephemeral","ttl":"1h"}},
+            {"type":"text","text":"what is this"}]},
+        {"role":"assistant","content":null,"tool_calls":[{"id":"c1","type":"function","function":{"name":"look","arguments":"{}"}}]},
+        {"role":"tool","tool_call_id":"c1","content":"a cat","cache_control":{"type":"ephemeral"}}],
+        "tools":[{"type":"function","function":{"name":"look","parameters":{"type":"object"}},"cache_control":{"type":"ephemeral"}}]}"#;
+
+    #[test]
+    fn cache_control_on_every_part_reaches_anthropic() {
+        use crate::codec::anthropic::{render_request, Options, Target};
+        let req = ChatEnvelope::parse(LITELLM_CACHED)
+            .unwrap()
+            .to_unified()
+            .unwrap();
+        let opts = Options {
+            model: "claude-sonnet-4-5",
+            target: Target::Anthropic,
+            auto_cache: false,
+        };
+        let out: serde_json::Value =
+            serde_json::from_slice(&render_request(&req, &opts).unwrap()).unwrap();
+        let eph = serde_json::json!({"type": "ephemeral"});
+        assert_eq!(out["system"][0]["cache_control"], eph);
+        let user = &out["messages"][0]["content"];
+        assert_eq!(user[0]["type"], "image");
+        assert_eq!(user[0]["cache_control"], eph);
+        assert_eq!(user[1]["type"], "document");
+        assert_eq!(
+            user[1]["cache_control"],
+            serde_json::json!({"type": "ephemeral", "ttl": "1h"})
+        );
+        assert!(user[2].get("cache_control").is_none());
+        let result = &out["messages"][2]["content"][0];
+        assert_eq!(result["type"], "tool_result");
+        assert_eq!(result["content"], "a cat");
+        assert_eq!(result["cache_control"], eph);
+        assert_eq!(out["tools"][0]["cache_control"], eph);
+        // auto_cache counts the client's marks (five, over Anthropic's four
+        // already) wherever they are, and adds none.
+        let auto = Options {
+            auto_cache: true,
+            ..opts
+        };
+        let with_auto: serde_json::Value =
+            serde_json::from_slice(&render_request(&req, &auto).unwrap()).unwrap();
+        assert!(with_auto["messages"][0]["content"][2]
+            .get("cache_control")
+            .is_none());
+    }
+
+    #[test]
+    fn cache_control_on_every_part_reaches_bedrock() {
+        let req = ChatEnvelope::parse(LITELLM_CACHED)
+            .unwrap()
+            .to_unified()
+            .unwrap();
+        let out: serde_json::Value = serde_json::from_slice(
+            &crate::codec::bedrock::render_request(
+                &req,
+                "anthropic.claude-3-7-sonnet-20250219-v1:0",
+            )
+            .unwrap(),
+        )
+        .unwrap();
+        let point = serde_json::json!({"cachePoint": {"type": "default"}});
+        assert_eq!(out["system"][1], point);
+        let user: Vec<String> = out["messages"][0]["content"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|b| b.as_object().unwrap().keys().next().unwrap().clone())
+            .collect();
+        assert_eq!(
+            user,
+            ["image", "cachePoint", "document", "cachePoint", "text"]
+        );
+        assert_eq!(
+            out["messages"][0]["content"][3],
+            serde_json::json!({"cachePoint": {"type": "default", "ttl": "1h"}})
+        );
+        let result = &out["messages"][2]["content"];
+        assert!(result[0].get("toolResult").is_some());
+        assert_eq!(result[1], point);
+        let tools = &out["toolConfig"]["tools"];
+        assert_eq!(tools[0]["toolSpec"]["name"], "look");
+        assert_eq!(tools[1], point);
+    }
+
+    const THINKING: &[u8] = include_bytes!("../../../fixtures/anthropic/messages-thinking.json");
+    const THINKING_STREAM: &[u8] =
+        include_bytes!("../../../fixtures/anthropic/messages-stream-thinking.chunks.jsonl");
+
+    fn decode_ctx() -> crate::codec::DecodeContext<'static> {
+        crate::codec::DecodeContext {
+            now_ms: 1_700_000_000_000,
+            model: "claude-sonnet-4-5",
+            id_prefix: ID_PREFIX,
+        }
+    }
+
+    /// Claude's signed thinking reaches an OpenAI client as LiteLLM's
+    /// `thinking_blocks`, and what the client sends back with its next turn
+    /// (the tool loop) reaches Claude with the signature intact.
+    #[test]
+    fn thinking_blocks_round_trip_openai_client_to_anthropic() {
+        use crate::codec::anthropic::{decode_response, render_request, Options, Target};
+        let fixture: serde_json::Value = serde_json::from_slice(THINKING).unwrap();
+        let signature = fixture["content"][0]["signature"].as_str().unwrap();
+        let r = decode_response(THINKING, &decode_ctx()).unwrap();
+        let out: serde_json::Value = serde_json::from_slice(&render_response(&r)).unwrap();
+        let msg = &out["choices"][0]["message"];
+        assert_eq!(msg["reasoning_content"], "925 divided by 5 = 185");
+        assert_eq!(
+            msg["thinking_blocks"],
+            serde_json::json!([{"type": "thinking", "thinking": "925 divided by 5 = 185", "signature": signature}])
+        );
+        // The client's next request: the assistant turn as it received it
+        // (with a tool call, as in an agent loop), then the tool's answer.
+        let mut assistant = msg.clone();
+        assistant["tool_calls"] = serde_json::json!([{"id": "toolu_1", "type": "function",
+            "function": {"name": "calc", "arguments": "{\"x\":185}"}}]);
+        let next = serde_json::json!({"model": "m", "messages": [
+            {"role": "user", "content": "925 / 5?"},
+            assistant,
+            {"role": "tool", "tool_call_id": "toolu_1", "content": "185"}],
+            "tools": [{"type": "function", "function": {"name": "calc", "parameters": {"type": "object"}}}],
+            "thinking": {"type": "enabled", "budget_tokens": 1024}});
+        let body = serde_json::to_vec(&next).unwrap();
+        let req = ChatEnvelope::parse(&body).unwrap().to_unified().unwrap();
+        let opts = Options {
+            model: "claude-sonnet-4-5",
+            target: Target::Anthropic,
+            auto_cache: false,
+        };
+        let sent: serde_json::Value =
+            serde_json::from_slice(&render_request(&req, &opts).unwrap()).unwrap();
+        let turn = &sent["messages"][1];
+        assert_eq!(turn["role"], "assistant");
+        assert_eq!(
+            turn["content"][0],
+            serde_json::json!({"type": "thinking", "thinking": "925 divided by 5 = 185", "signature": signature}),
+            "thinking first, signed, said once"
+        );
+        assert_eq!(turn["content"].as_array().unwrap().len(), 3);
+        assert_eq!(turn["content"][2]["type"], "tool_use");
+        assert_eq!(sent["messages"][2]["content"][0]["type"], "tool_result");
+        // Without thinking_blocks, reasoning_content alone is unsigned: not sent.
+        let mut unsigned = next.clone();
+        unsigned["messages"][1]
+            .as_object_mut()
+            .unwrap()
+            .remove("thinking_blocks");
+        let body = serde_json::to_vec(&unsigned).unwrap();
+        let req = ChatEnvelope::parse(&body).unwrap().to_unified().unwrap();
+        let sent: serde_json::Value =
+            serde_json::from_slice(&render_request(&req, &opts).unwrap()).unwrap();
+        assert_eq!(sent["messages"][1]["content"][0]["type"], "text");
+    }
+
+    /// On a stream each reasoning delta carries its piece of the block and
+    /// the signature delta closes it, as LiteLLM streams them.
+    #[test]
+    fn thinking_blocks_stream_to_openai_clients() {
+        let mut wire = Vec::new();
+        for line in THINKING_STREAM
+            .split(|&b| b == b'\n')
+            .filter(|l| !l.is_empty())
+        {
+            wire.extend_from_slice(b"data: ");
+            wire.extend_from_slice(line);
+            wire.extend_from_slice(b"\n\n");
+        }
+        let fixture = std::str::from_utf8(THINKING_STREAM).unwrap();
+        let signature = fixture
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .find_map(|v| v["delta"]["signature"].as_str().map(str::to_owned))
+            .unwrap();
+        let mut decoder =
+            crate::codec::StreamDecoder::new(crate::providers::Codec::Anthropic, &decode_ctx())
+                .unwrap();
+        let mut r = ChunkRenderer::new(false);
+        let mut events = Vec::new();
+        for c in decoder.push(&wire).unwrap() {
+            if let Some(b) = r.chunk(&c) {
+                events.push(b);
+            }
+        }
+        let (mut reasoning, mut thought, mut signatures) =
+            (String::new(), String::new(), Vec::new());
+        for e in &events {
+            let v: serde_json::Value = serde_json::from_slice(&e[6..e.len() - 2]).unwrap();
+            let delta = &v["choices"][0]["delta"];
+            reasoning.push_str(delta["reasoning_content"].as_str().unwrap_or(""));
+            for b in delta["thinking_blocks"].as_array().into_iter().flatten() {
+                assert_eq!(b["type"], "thinking");
+                thought.push_str(b["thinking"].as_str().unwrap());
+                if let Some(s) = b["signature"].as_str() {
+                    signatures.push(s.to_owned());
+                }
+            }
+            if delta.get("content").is_some() {
+                assert!(
+                    delta.get("thinking_blocks").is_none(),
+                    "text deltas carry none"
+                );
+            }
+        }
+        assert!(reasoning.starts_with("The previous result was 925."));
+        assert_eq!(thought, reasoning);
+        assert_eq!(signatures, [signature]);
+    }
+
+    /// An OpenAI-format upstream in LiteLLM's dialect: its signed blocks are
+    /// read too (and reach Anthropic clients signed).
+    #[test]
+    fn thinking_blocks_from_a_litellm_upstream() {
+        let body = br#"{"id":"x","created":1,"model":"claude","choices":[{"index":0,"finish_reason":"stop",
+            "message":{"role":"assistant","content":"185","reasoning_content":"925 / 5",
+            "thinking_blocks":[{"type":"thinking","thinking":"925 / 5","signature":"sig"},{"type":"redacted_thinking","data":"enc"}]}}]}"#;
+        let r = crate::codec::openai_chat::decode_response(body, &decode_ctx()).unwrap();
+        assert_eq!(
+            r.choices[0].content[..2],
+            [
+                Part::Thinking {
+                    text: "925 / 5".into(),
+                    signature: Some("sig".into())
+                },
+                Part::RedactedThinking { data: "enc".into() }
+            ]
+        );
+        let anthropic: serde_json::Value =
+            serde_json::from_slice(&crate::ingress::anthropic_messages::render_response(&r))
+                .unwrap();
+        assert_eq!(anthropic["content"][0]["signature"], "sig");
+        let chunk = br#"{"id":"x","created":1,"model":"claude","choices":[{"index":0,"delta":{"reasoning_content":"",
+            "thinking_blocks":[{"type":"thinking","thinking":"","signature":"sig"}]}}]}"#;
+        let c = crate::codec::openai_chat::decode_chunk(chunk).unwrap();
+        assert_eq!(
+            c.choices[0].delta.reasoning_signature.as_deref(),
+            Some("sig")
+        );
     }
 
     #[test]

@@ -143,13 +143,10 @@ impl RelayState {
             if self.strip_usage_chunk && choices.is_empty() {
                 return None;
             }
-            let cost = self.prices.as_deref().and_then(|p| {
-                let mut tokens = TokenUsage::from(usage);
-                if crate::cost::prices_audio(p) {
-                    tokens = tokens.with_openai_audio(data);
-                }
-                completion_cost(p, &tokens)
-            });
+            let cost = self
+                .prices
+                .as_deref()
+                .and_then(|p| completion_cost(p, &TokenUsage::from(usage)));
             if let Some(cost) = cost {
                 if let Some(json) = crate::cost::splice_cost(data, cost) {
                     let mut out = Vec::with_capacity(json.len() + 8);

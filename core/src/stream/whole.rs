@@ -50,6 +50,7 @@ pub fn chunks_of(response: &ChatResponse, include_usage: bool) -> Vec<ChatChunk>
                     id,
                     name,
                     arguments,
+                    ..
                 } => {
                     tool_index += 1;
                     Delta {
@@ -113,11 +114,13 @@ mod tests {
                         id: "a".into(),
                         name: "f".into(),
                         arguments: "{}".into(),
+                        cache_control: None,
                     },
                     Part::ToolUse {
                         id: "b".into(),
                         name: "g".into(),
                         arguments: "{\"x\":1}".into(),
+                        cache_control: None,
                     },
                 ],
                 refusal: None,

@@ -114,7 +114,7 @@ pub fn render_request(req: &ChatRequest, opts: &Options<'_>) -> Result<Vec<u8>, 
         }
     }
     if opts.auto_cache {
-        place_breakpoints(&mut system, &mut turns);
+        place_breakpoints(&mut system, &mut turns, &req.tools);
     }
 
     let thinking = thinking_config(req);
@@ -133,7 +133,7 @@ pub fn render_request(req: &ChatRequest, opts: &Options<'_>) -> Result<Vec<u8>, 
                 name: Cow::Borrowed(&t.name),
                 description: t.description.as_deref().map(Cow::Borrowed),
                 input_schema: Some(t.parameters.as_deref().unwrap_or_else(|| empty_schema())),
-                cache_control: None,
+                cache_control: t.cache_control.as_ref().map(cache_control),
             })
         })
         .collect();
@@ -255,15 +255,25 @@ fn block(part: &Part, message: usize) -> Result<Option<Block<'_>>, GatewayError>
             }
             text_block(text, cache_control.as_ref())
         }
-        Part::Image { source: s, .. } => Block {
+        Part::Image {
+            source: s,
+            cache_control: cc,
+            ..
+        } => Block {
             kind: Cow::Borrowed("image"),
             source: Some(source(s)),
+            cache_control: cc.as_ref().map(cache_control),
             ..Block::default()
         },
-        Part::Document { source: s, name } => Block {
+        Part::Document {
+            source: s,
+            name,
+            cache_control: cc,
+        } => Block {
             kind: Cow::Borrowed("document"),
             source: Some(source(s)),
             title: name.as_deref().map(Cow::Borrowed),
+            cache_control: cc.as_ref().map(cache_control),
             ..Block::default()
         },
         Part::Audio { .. } => {
@@ -276,17 +286,20 @@ fn block(part: &Part, message: usize) -> Result<Option<Block<'_>>, GatewayError>
             id,
             name,
             arguments,
+            cache_control: cc,
         } => Block {
             kind: Cow::Borrowed("tool_use"),
             id: Some(Cow::Borrowed(id)),
             name: Some(Cow::Borrowed(name)),
             input: Some(tool_input(arguments)),
+            cache_control: cc.as_ref().map(cache_control),
             ..Block::default()
         },
         Part::ToolResult {
             tool_use_id,
             content,
             is_error,
+            cache_control: cc,
         } => {
             let mut inner = Vec::with_capacity(content.len());
             for p in content {
@@ -306,6 +319,7 @@ fn block(part: &Part, message: usize) -> Result<Option<Block<'_>>, GatewayError>
                 tool_use_id: Some(Cow::Borrowed(tool_use_id)),
                 content,
                 is_error: is_error.then_some(true),
+                cache_control: cc.as_ref().map(cache_control),
                 ..Block::default()
             }
         }
@@ -431,13 +445,24 @@ fn extra_u32(req: &ChatRequest, name: &str) -> Option<u32> {
 
 /// `auto_cache`: breakpoints on the last system block and on the last block
 /// of the last two user turns, within Anthropic's limit of four.
-fn place_breakpoints(system: &mut [Block<'_>], turns: &mut [Turn<'_>]) {
-    let mut used = system.iter().filter(|b| b.cache_control.is_some()).count()
+fn place_breakpoints(system: &mut [Block<'_>], turns: &mut [Turn<'_>], tools: &[unified::Tool]) {
+    let marked = |b: &Block<'_>| {
+        let nested = match &b.content {
+            Some(Content::Blocks(inner)) => {
+                inner.iter().filter(|b| b.cache_control.is_some()).count()
+            }
+            _ => 0,
+        };
+        usize::from(b.cache_control.is_some()) + nested
+    };
+    // The client's own breakpoints count against the limit wherever they are.
+    let mut used = system.iter().map(marked).sum::<usize>()
         + turns
             .iter()
             .flat_map(|t| &t.blocks)
-            .filter(|b| b.cache_control.is_some())
-            .count();
+            .map(marked)
+            .sum::<usize>()
+        + tools.iter().filter(|t| t.cache_control.is_some()).count();
     let mut mark = |b: &mut Block<'_>| {
         if b.cache_control.is_none() && used < MAX_BREAKPOINTS && cacheable(b) {
             b.cache_control = Some(CacheControl::ephemeral());

@@ -14,7 +14,7 @@ use bytes::Bytes;
 use http::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE};
 use http::{HeaderMap, HeaderValue, Method, StatusCode};
 
-use crate::codec::{openai_chat, EncodeContext};
+use crate::codec::{openai_chat, DecodeContext, EncodeContext};
 use crate::error::{ErrorKind, GatewayError};
 use crate::resolve::Deployment;
 use crate::secret::Secret;
@@ -224,7 +224,11 @@ pub fn usage_from_wire(u: &wire::Usage) -> Usage {
         output_tokens: u.output_tokens,
         cache_read_tokens: cache_read,
         cache_write_tokens: cache_write,
+        cache_write_1h_tokens: u
+            .cache_creation
+            .map_or(0, |c| c.ephemeral_1h_input_tokens.min(cache_write)),
         reasoning_tokens: u.output_tokens_details.map_or(0, |d| d.thinking_tokens),
+        ..Usage::default()
     }
 }
 
@@ -243,6 +247,9 @@ pub fn merge_usage(total: &mut wire::Usage, u: &wire::Usage) {
         u.cache_creation_input_tokens,
     );
     total.cache_read_input_tokens = max(total.cache_read_input_tokens, u.cache_read_input_tokens);
+    if u.cache_creation.is_some() {
+        total.cache_creation = u.cache_creation;
+    }
     if u.output_tokens_details.is_some() {
         total.output_tokens_details = u.output_tokens_details;
     }
@@ -256,6 +263,12 @@ pub fn usage_to_wire(u: &Usage) -> wire::Usage {
         output_tokens: u.output_tokens,
         cache_creation_input_tokens: Some(u.cache_write_tokens),
         cache_read_input_tokens: Some(u.cache_read_tokens),
+        // Without the split every write is a 5-minute one, as Anthropic
+        // reads it; the split is said only when some write is not.
+        cache_creation: (u.cache_write_1h_tokens > 0).then(|| wire::CacheCreation {
+            ephemeral_5m_input_tokens: u.cache_write_tokens.saturating_sub(u.cache_write_1h_tokens),
+            ephemeral_1h_input_tokens: u.cache_write_1h_tokens,
+        }),
         output_tokens_details: None,
     }
 }
@@ -281,8 +294,8 @@ pub fn stop_reason(finish: &FinishReason) -> &str {
     }
 }
 
-/// A whole (non-streamed) response body.
-pub fn decode_response(body: &[u8]) -> Result<ChatResponse, GatewayError> {
+/// A whole (non-streamed) response body; it names no creation time.
+pub fn decode_response(body: &[u8], ctx: &DecodeContext<'_>) -> Result<ChatResponse, GatewayError> {
     let r: wire::Response<'_> = serde_json::from_slice(body).map_err(invalid_upstream)?;
     let mut content = Vec::with_capacity(r.content.len());
     for block in r.content {
@@ -297,6 +310,7 @@ pub fn decode_response(body: &[u8]) -> Result<ChatResponse, GatewayError> {
                 arguments: block
                     .input
                     .map_or_else(|| "{}".to_owned(), |i| i.get().to_owned()),
+                cache_control: None,
             }),
             "thinking" => content.push(Part::Thinking {
                 text: block.thinking.map(Into::into).unwrap_or_default(),
@@ -310,9 +324,9 @@ pub fn decode_response(body: &[u8]) -> Result<ChatResponse, GatewayError> {
         }
     }
     Ok(ChatResponse {
-        id: r.id.into_owned(),
-        created: 0,
-        model: r.model.into_owned(),
+        id: ctx.id_or_new(r.id.into_owned()),
+        created: ctx.created(),
+        model: ctx.model_or_called(r.model.into_owned()),
         choices: vec![Choice {
             index: 0,
             content,

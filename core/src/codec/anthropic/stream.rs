@@ -5,6 +5,7 @@
 //! calls from 0 among tool calls only, so the decoder keeps which index is
 //! which kind of block.
 
+use crate::codec::DecodeContext;
 use crate::error::GatewayError;
 use crate::stream::sse;
 use crate::unified::{ChatChunk, ChunkChoice, Delta, Role, ToolCallDelta, Usage};
@@ -35,8 +36,15 @@ pub struct StreamDecoder {
 }
 
 impl StreamDecoder {
-    pub fn new() -> Self {
-        StreamDecoder::default()
+    /// Anthropic events carry no time stamp: the context's clock gives one
+    /// (and an id and model, should `message_start` lack them).
+    pub fn new(ctx: &DecodeContext<'_>) -> Self {
+        StreamDecoder {
+            id: ctx.new_id(),
+            model: ctx.model.to_owned(),
+            created: ctx.created(),
+            ..StreamDecoder::default()
+        }
     }
 
     pub fn push(&mut self, bytes: &[u8]) -> Result<Vec<ChatChunk>, GatewayError> {
@@ -54,11 +62,6 @@ impl StreamDecoder {
             self.event(&event, &mut out)?;
         }
         Ok(out)
-    }
-
-    /// Anthropic events carry no time stamp: the caller's clock gives one.
-    pub fn set_created(&mut self, created: u64) {
-        self.created = created;
     }
 
     /// `message_stop` arrived.
@@ -85,8 +88,12 @@ impl StreamDecoder {
         match ev.kind.as_ref() {
             "message_start" => {
                 if let Some(m) = ev.message {
-                    self.id = m.id.into_owned();
-                    self.model = m.model.into_owned();
+                    if !m.id.is_empty() {
+                        self.id = m.id.into_owned();
+                    }
+                    if !m.model.is_empty() {
+                        self.model = m.model.into_owned();
+                    }
                     self.usage = m.usage;
                 }
                 let delta = Delta {

@@ -2,6 +2,7 @@
 //! and the request bodies it builds. Expected values are read off the fixtures.
 
 use super::*;
+use crate::codec::test_support::decode_ctx;
 use crate::providers::provider;
 use crate::resolve::ProviderParams;
 use crate::unified::{
@@ -89,7 +90,7 @@ fn assemble_chunks(chunks: &[ChatChunk], a: &mut Assembled) {
 
 /// Decodes a whole stream, fed in pieces of `step` bytes.
 fn decode_stream(wire: &[u8], step: usize) -> Assembled {
-    let mut d = StreamDecoder::new();
+    let mut d = StreamDecoder::new(&decode_ctx());
     let mut a = Assembled::default();
     for piece in wire.chunks(step) {
         let chunks = d.push(piece).unwrap();
@@ -108,6 +109,7 @@ fn usage(input: u64, output: u64, read: u64, write: u64) -> Option<Usage> {
         cache_read_tokens: read,
         cache_write_tokens: write,
         reasoning_tokens: 0,
+        ..Usage::default()
     })
 }
 
@@ -160,7 +162,7 @@ fn body_with(req: &ChatRequest, model: &str, target: Target, auto_cache: bool) -
 
 #[test]
 fn non_stream_text() {
-    let r = decode_response(fixture!("messages-text.json")).unwrap();
+    let r = decode_response(fixture!("messages-text.json"), &decode_ctx()).unwrap();
     assert_eq!(r.id, "msg_01VdEjxAP5ahtHKrrRdNBteQ");
     assert_eq!(r.model, "claude-sonnet-4-5-20250929");
     assert_eq!(r.choices.len(), 1);
@@ -174,7 +176,7 @@ fn non_stream_text() {
 
 #[test]
 fn non_stream_thinking_keeps_the_signature() {
-    let r = decode_response(fixture!("messages-thinking.json")).unwrap();
+    let r = decode_response(fixture!("messages-thinking.json"), &decode_ctx()).unwrap();
     assert_eq!(r.id, "msg_01XrsJCi8CQoLcnnWdY8RsJz");
     let content = &r.choices[0].content;
     assert_eq!(content.len(), 2);
@@ -193,7 +195,7 @@ fn non_stream_thinking_keeps_the_signature() {
 
 #[test]
 fn non_stream_tool_use() {
-    let r = decode_response(fixture!("messages-tool-use.json")).unwrap();
+    let r = decode_response(fixture!("messages-tool-use.json"), &decode_ctx()).unwrap();
     let calls: Vec<_> = r.choices[0].tool_uses().collect();
     assert_eq!(calls.len(), 1);
     assert_eq!(calls[0].0, "toolu_01Q9ExVZnzZj7E2QQYHYtNUa");
@@ -213,7 +215,7 @@ fn non_stream_tool_use() {
 #[test]
 fn cached_tokens_are_part_of_input() {
     let body = br#"{"id":"msg_1","type":"message","role":"assistant","model":"claude-sonnet-4-5","content":[{"type":"text","text":"ok"},{"type":"redacted_thinking","data":"EmwKAhgB"}],"stop_reason":"pause_turn","usage":{"input_tokens":10,"cache_creation_input_tokens":200,"cache_read_input_tokens":3000,"output_tokens":5}}"#;
-    let r = decode_response(body).unwrap();
+    let r = decode_response(body, &decode_ctx()).unwrap();
     assert_eq!(r.usage, usage(3210, 5, 3000, 200));
     assert_eq!(
         r.choices[0].finish_reason,
@@ -222,7 +224,7 @@ fn cached_tokens_are_part_of_input() {
     assert!(r.choices[0].content.contains(&Part::RedactedThinking {
         data: "EmwKAhgB".into()
     }));
-    assert!(decode_response(b"{\"content\": 5}").is_err());
+    assert!(decode_response(b"{\"content\": 5}", &decode_ctx()).is_err());
 }
 
 #[test]
@@ -377,7 +379,7 @@ fn stream_message_delta_input_tokens_win() {
 
 #[test]
 fn stream_usage_at_start_is_reported_before_the_end() {
-    let mut d = StreamDecoder::new();
+    let mut d = StreamDecoder::new(&decode_ctx());
     let first = d
         .push(b"event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":\"m\",\"model\":\"c\",\"content\":[],\"usage\":{\"input_tokens\":5,\"cache_read_input_tokens\":100,\"output_tokens\":1}}}\n\n")
         .unwrap();
@@ -397,7 +399,7 @@ event: content_block_stop\ndata: {\"type\":\"content_block_stop\",\"index\":0}\n
 
 #[test]
 fn stream_error_event_is_an_overloaded_error() {
-    let mut d = StreamDecoder::new();
+    let mut d = StreamDecoder::new(&decode_ctx());
     let e = d
         .push(fixture!("error-overloaded-stream-event.sse"))
         .unwrap_err();
@@ -407,7 +409,7 @@ fn stream_error_event_is_an_overloaded_error() {
     assert_eq!(e.message, "Overloaded");
     assert_eq!(e.upstream_type.as_deref(), Some("overloaded_error"));
     // Mid-stream, after good events, the same.
-    let mut d = StreamDecoder::new();
+    let mut d = StreamDecoder::new(&decode_ctx());
     let mut wire = fixture!("messages-stream-basic.sse")[..600].to_vec();
     let cut = wire.windows(2).rposition(|w| w == b"\n\n").unwrap() + 2;
     wire.truncate(cut);
@@ -420,7 +422,7 @@ fn stream_error_event_is_an_overloaded_error() {
 
 #[test]
 fn stream_garbage_is_an_error() {
-    let mut d = StreamDecoder::new();
+    let mut d = StreamDecoder::new(&decode_ctx());
     assert!(d
         .push(b"event: content_block_delta\ndata: {not json\n\n")
         .is_err());
@@ -514,6 +516,7 @@ fn tool_use(id: &str, name: &str, args: &str) -> Part {
         id: id.into(),
         name: name.into(),
         arguments: args.into(),
+        cache_control: None,
     }
 }
 
@@ -522,11 +525,12 @@ fn tool_result(id: &str, content: &str) -> Part {
         tool_use_id: id.into(),
         content: vec![text(content)],
         is_error: false,
+        cache_control: None,
     }
 }
 
 fn weather_tool() -> Tool {
-    Tool {
+    Tool { cache_control: None,
         name: "get_weather".into(),
         description: Some("Weather".into()),
         parameters: Some(
@@ -591,13 +595,14 @@ fn tool_round_trip_alternates_roles() {
                     tool_use("toolu_2", "get_weather", ""),
                 ],
             ),
-            msg(Role::Tool, vec![tool_result("toolu_1", "sunny")]),
+            msg(Role::User, vec![tool_result("toolu_1", "sunny")]),
             msg(
-                Role::Tool,
+                Role::User,
                 vec![Part::ToolResult {
                     tool_use_id: "toolu_2".into(),
                     content: vec![text("rain")],
                     is_error: true,
+                    cache_control: None,
                 }],
             ),
             msg(Role::User, vec![text("thanks")]),
@@ -641,7 +646,7 @@ fn tool_results_go_first_in_their_user_turn() {
             msg(Role::User, vec![text("q")]),
             msg(Role::Assistant, vec![tool_use("t1", "f", "{}")]),
             msg(Role::User, vec![text("also this")]),
-            msg(Role::Tool, vec![tool_result("t1", "r")]),
+            msg(Role::User, vec![tool_result("t1", "r")]),
         ],
         ..ChatRequest::default()
     };
@@ -707,10 +712,12 @@ fn media_documents_and_request_fields() {
                         data: "iVBORw0KGgo=".into(),
                     },
                     detail: Some("low".into()),
+                    cache_control: None,
                 },
                 Part::Image {
                     source: MediaSource::Url("https://example.com/cat.jpg".into()),
                     detail: None,
+                    cache_control: None,
                 },
                 Part::Document {
                     source: MediaSource::Base64 {
@@ -718,10 +725,12 @@ fn media_documents_and_request_fields() {
                         data: "JVBERi0=".into(),
                     },
                     name: Some("report.pdf".into()),
+                    cache_control: None,
                 },
                 Part::Document {
                     source: MediaSource::Url("https://example.com/a.pdf".into()),
                     name: None,
+                    cache_control: None,
                 },
             ],
         )],
@@ -896,7 +905,7 @@ fn explicit_and_adaptive_thinking() {
 #[test]
 fn thinking_and_signatures_round_trip() {
     // The fixture's thinking block, given back on the next turn.
-    let first = decode_response(fixture!("messages-thinking.json")).unwrap();
+    let first = decode_response(fixture!("messages-thinking.json"), &decode_ctx()).unwrap();
     let mut assistant = first.choices[0].content.clone();
     assistant.push(tool_use("toolu_9", "calc", r#"{"x":1}"#));
     assistant.push(Part::RedactedThinking {
@@ -913,7 +922,7 @@ fn thinking_and_signatures_round_trip() {
         messages: vec![
             msg(Role::User, vec![text("What is 925 / 5?")]),
             msg(Role::Assistant, assistant),
-            msg(Role::Tool, vec![tool_result("toolu_9", "185")]),
+            msg(Role::User, vec![tool_result("toolu_9", "185")]),
         ],
         reasoning_effort: Some("low".into()),
         ..ChatRequest::default()
@@ -1190,15 +1199,66 @@ fn dispatch_through_the_codec_table() {
     assert_eq!(d.codec(), crate::providers::Codec::Anthropic);
     let r = crate::codec::encode(&req, &d, &ctx(None)).unwrap();
     assert_eq!(r.headers()["x-api-key"], "sk-ant-test-key");
-    let resp = crate::codec::decode_response(d.codec(), fixture!("messages-text.json")).unwrap();
+    let resp =
+        crate::codec::decode_response(d.codec(), fixture!("messages-text.json"), &decode_ctx())
+            .unwrap();
     assert_eq!(resp.usage, usage(12, 29, 0, 0));
-    let mut s = crate::codec::StreamDecoder::new(d.codec())
-        .unwrap()
-        .with_created(1_700_000_000);
+    let mut s = crate::codec::StreamDecoder::new(d.codec(), &decode_ctx()).unwrap();
     let mut chunks = s.push(fixture!("messages-stream-basic.sse")).unwrap();
     // The recording ends without the blank line after message_stop.
     assert!(!s.is_done());
     chunks.extend(s.finish().unwrap());
     assert!(s.is_done());
     assert!(chunks.iter().all(|c| c.created == 1_700_000_000));
+}
+
+/// `cache_creation.ephemeral_1h_input_tokens` is the 1-hour part of the
+/// writes, stream or whole answer, and goes back out to Anthropic clients.
+#[test]
+fn one_hour_cache_writes_are_kept() {
+    let wire = std::str::from_utf8(fixture!(
+        "messages-stream-cache-write-server-tool.chunks.jsonl"
+    ))
+    .unwrap()
+    .replace(
+        "\"ephemeral_5m_input_tokens\":3068,\"ephemeral_1h_input_tokens\":0",
+        "\"ephemeral_5m_input_tokens\":1068,\"ephemeral_1h_input_tokens\":2000",
+    );
+    let a = decode_stream(&reframe(wire.as_bytes(), true), 256);
+    let u = a.usage.unwrap();
+    // message_delta's total writes (3337) with message_start's split.
+    assert_eq!(
+        (u.cache_write_tokens, u.cache_write_1h_tokens),
+        (3337, 2000)
+    );
+    let body = std::str::from_utf8(fixture!("messages-text.json"))
+        .unwrap()
+        .replace(
+            "\"cache_creation_input_tokens\": 0",
+            "\"cache_creation_input_tokens\": 1500",
+        )
+        .replace(
+            "\"ephemeral_1h_input_tokens\": 0",
+            "\"ephemeral_1h_input_tokens\": 1500",
+        );
+    let r = decode_response(body.as_bytes(), &decode_ctx()).unwrap();
+    let u = r.usage.unwrap();
+    assert_eq!(
+        (u.cache_write_tokens, u.cache_write_1h_tokens),
+        (1500, 1500)
+    );
+    let cost = crate::cost::TokenUsage::from(u);
+    assert_eq!(
+        (cost.cache_write_tokens, cost.cache_write_1h_tokens),
+        (0, 1500)
+    );
+    let back = serde_json::to_value(usage_to_wire(&u)).unwrap();
+    assert_eq!(
+        back["cache_creation"],
+        json!({"ephemeral_5m_input_tokens": 0, "ephemeral_1h_input_tokens": 1500})
+    );
+    assert_eq!(back["cache_creation_input_tokens"], 1500);
+    // Only 5-minute writes: no split is said.
+    let back = serde_json::to_value(usage_to_wire(&usage(10, 1, 0, 5).unwrap())).unwrap();
+    assert!(back.get("cache_creation").is_none());
 }

@@ -4,7 +4,7 @@
 //! Translation drops what carries nothing for the client and gives the rest
 //! (notably the final `finish_reason: content_filter`) the stream's real id.
 
-use crate::codec::openai_chat;
+use crate::codec::{openai_chat, DecodeContext};
 use crate::error::GatewayError;
 use crate::unified::ChatChunk;
 
@@ -17,8 +17,11 @@ pub struct StreamDecoder {
 }
 
 impl StreamDecoder {
-    pub fn new() -> Self {
-        StreamDecoder::default()
+    pub fn new(ctx: &DecodeContext<'_>) -> Self {
+        StreamDecoder {
+            inner: openai_chat::StreamDecoder::new(ctx),
+            ..StreamDecoder::default()
+        }
     }
 
     pub fn push(&mut self, bytes: &[u8]) -> Result<Vec<ChatChunk>, GatewayError> {

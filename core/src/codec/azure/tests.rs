@@ -1,5 +1,6 @@
 //! Azure against its recordings (`fixtures/azure/`) and the URL/auth rules.
 
+use crate::codec::test_support::decode_ctx;
 use http::header::{AUTHORIZATION, RETRY_AFTER};
 use http::HeaderValue;
 
@@ -35,6 +36,7 @@ fn foundry_deepseek_with_reasoning_content() {
     let r = codec::decode_response(
         Codec::AzureAi,
         fixture!("chat-completion-foundry-deepseek.json"),
+        &decode_ctx(),
     )
     .unwrap();
     assert_eq!(r.id, "d1d4c43a0e854cbc9a14f9099a8afb81");
@@ -65,7 +67,7 @@ fn stream_with_filter_results_drops_the_prompt_annotation() {
         true,
     );
     for split in [1, 17, 100_000] {
-        let mut d = AnyDecoder::new(Codec::AzureOpenAi).unwrap();
+        let mut d = AnyDecoder::new(Codec::AzureOpenAi, &decode_ctx()).unwrap();
         let chunks = decode_in_pieces(&mut d, &wire, split).unwrap();
         assert!(d.is_done());
         // 8 recorded lines: the prompt-annotation chunk carries nothing for a client.
@@ -90,7 +92,7 @@ fn stream_with_filter_results_drops_the_prompt_annotation() {
 #[test]
 fn blocked_stream_ends_in_content_filter_under_the_real_id() {
     let wire = fixture!("chat-stream-content-filter-blocked.sse");
-    let mut d = AnyDecoder::new(Codec::AzureOpenAi).unwrap();
+    let mut d = AnyDecoder::new(Codec::AzureOpenAi, &decode_ctx()).unwrap();
     let chunks = decode_in_pieces(&mut d, wire, 33).unwrap();
     assert!(d.is_done());
     let a = assemble(&chunks);

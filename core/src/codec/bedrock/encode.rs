@@ -144,10 +144,12 @@ struct ToolConfig<'a> {
     tool_choice: Option<Value>,
 }
 
+/// A `toolConfig.tools` member: a tool, or the cache point after one.
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
-struct ToolOut<'a> {
-    tool_spec: ToolSpec<'a>,
+enum ToolOut<'a> {
+    ToolSpec(ToolSpec<'a>),
+    CachePoint(CachePointOut),
 }
 
 #[derive(Serialize)]
@@ -225,10 +227,14 @@ impl Serialize for Json<'_> {
 }
 
 fn cache_point(cc: &CacheControl) -> Block<'static> {
-    Block::CachePoint(CachePointOut {
+    Block::CachePoint(cache_point_out(cc))
+}
+
+fn cache_point_out(cc: &CacheControl) -> CachePointOut {
+    CachePointOut {
         kind: "default",
         ttl: (cc.ttl.as_deref() == Some("1h")).then_some("1h"),
-    })
+    }
 }
 
 fn image_format(media_type: &str) -> Option<&'static str> {
@@ -321,7 +327,7 @@ fn content_block<'a>(
                 ))
             }
         }),
-        Part::Document { source, name } => {
+        Part::Document { source, name, .. } => {
             let (format, source) = match source {
                 MediaSource::Base64 { media_type, data } => (
                     document_format(media_type).ok_or_else(|| {
@@ -392,20 +398,37 @@ fn push_turn<'a>(messages: &mut Vec<Msg<'a>>, role: &'static str, blocks: Vec<Bl
     }
 }
 
-/// Tool results open a user turn: text after them is fine, before them is not.
+/// Tool results open a user turn: text after them is fine, before them is
+/// not. A cache point moves with the block it follows.
 fn tool_results_first(msg: &mut Msg<'_>) {
-    if msg.role == "user"
-        && msg
+    if msg.role != "user"
+        || !msg
             .content
             .iter()
             .any(|b| matches!(b, Block::ToolResult(_)))
     {
-        let (mut results, rest): (Vec<_>, Vec<_>) = std::mem::take(&mut msg.content)
-            .into_iter()
-            .partition(|b| matches!(b, Block::ToolResult(_)));
-        results.extend(rest);
-        msg.content = results;
+        return;
     }
+    let mut results = Vec::with_capacity(msg.content.len());
+    let mut rest = Vec::new();
+    let mut after_result = false;
+    for b in std::mem::take(&mut msg.content) {
+        let first = match b {
+            Block::ToolResult(_) => true,
+            Block::CachePoint(_) => after_result,
+            _ => false,
+        };
+        if !matches!(b, Block::CachePoint(_)) {
+            after_result = first;
+        }
+        if first {
+            results.push(b);
+        } else {
+            rest.push(b);
+        }
+    }
+    results.extend(rest);
+    msg.content = results;
 }
 
 /// The Converse body for `model_id` (which selects model-specific fields:
@@ -447,11 +470,13 @@ pub fn render_request(req: &ChatRequest, model_id: &str) -> Result<Vec<u8>, Gate
         };
         let mut blocks = Vec::with_capacity(m.content.len());
         for part in &m.content {
+            let before = blocks.len();
             match part {
                 Part::ToolUse {
                     id,
                     name,
                     arguments,
+                    ..
                 } => {
                     used_tools.push(name);
                     blocks.push(Block::ToolUse(ToolUseOut {
@@ -464,6 +489,7 @@ pub fn render_request(req: &ChatRequest, model_id: &str) -> Result<Vec<u8>, Gate
                     tool_use_id,
                     content,
                     is_error,
+                    ..
                 } => {
                     let mut inner = Vec::with_capacity(content.len());
                     for c in content {
@@ -491,14 +517,11 @@ pub fn render_request(req: &ChatRequest, model_id: &str) -> Result<Vec<u8>, Gate
                     blocks.push(Block::Reasoning(ReasoningOut::Redacted(data)))
                 }
                 Part::Thinking { .. } | Part::RedactedThinking { .. } => {}
-                Part::Text {
-                    text,
-                    cache_control: Some(cc),
-                } if !blank(text) => {
-                    blocks.push(Block::Text(text));
-                    blocks.push(cache_point(cc));
-                }
                 other => blocks.extend(content_block(other, &where_, &mut doc_index)?),
+            }
+            // Converse's breakpoint is a block of its own after the one it closes.
+            if let (true, Some(cc)) = (blocks.len() > before, part.cache_control()) {
+                blocks.push(cache_point(cc));
             }
         }
         push_turn(&mut messages, role, blocks);
@@ -591,16 +614,26 @@ fn extra<'a>(req: &'a ChatRequest, name: &str) -> Option<&'a RawValue> {
 }
 
 fn tool_spec(t: &Tool) -> ToolOut<'_> {
-    ToolOut {
-        tool_spec: ToolSpec {
-            name: &t.name,
-            description: t.description.as_deref().filter(|d| !blank(d)),
-            input_schema: InputSchema {
-                json: t.parameters.as_deref().map_or(Json::AnyObject, Json::Raw),
-            },
-            strict: t.strict,
+    ToolOut::ToolSpec(ToolSpec {
+        name: &t.name,
+        description: t.description.as_deref().filter(|d| !blank(d)),
+        input_schema: InputSchema {
+            json: t.parameters.as_deref().map_or(Json::AnyObject, Json::Raw),
         },
+        strict: t.strict,
+    })
+}
+
+/// The declared tools, each followed by its cache point when it has one.
+fn tool_specs(tools: &[Tool]) -> Vec<ToolOut<'_>> {
+    let mut out = Vec::with_capacity(tools.len() + 1);
+    for t in tools {
+        out.push(tool_spec(t));
+        if let Some(cc) = &t.cache_control {
+            out.push(ToolOut::CachePoint(cache_point_out(cc)));
+        }
     }
+    out
 }
 
 /// `toolConfig`: the declared tools, or — when the history holds tool blocks
@@ -618,7 +651,7 @@ fn tool_config<'a>(req: &'a ChatRequest, used: &[&'a str]) -> Option<ToolConfig<
             Some(ToolChoice::Named(name)) => Some(serde_json::json!({"tool": {"name": name}})),
         };
         return Some(ToolConfig {
-            tools: req.tools.iter().map(tool_spec).collect(),
+            tools: tool_specs(&req.tools),
             tool_choice,
         });
     }
@@ -634,15 +667,15 @@ fn tool_config<'a>(req: &'a ChatRequest, used: &[&'a str]) -> Option<ToolConfig<
     Some(ToolConfig {
         tools: names
             .into_iter()
-            .map(|name| ToolOut {
-                tool_spec: ToolSpec {
+            .map(|name| {
+                ToolOut::ToolSpec(ToolSpec {
                     name,
                     description: None,
                     input_schema: InputSchema {
                         json: Json::AnyObject,
                     },
                     strict: None,
-                },
+                })
             })
             .collect(),
         tool_choice: None,

@@ -23,7 +23,7 @@ use crate::error::{ErrorKind, GatewayError};
 use crate::resolve::Deployment;
 use crate::unified::{ChatRequest, ChatResponse, Choice, FinishReason, Part, Usage};
 
-use super::EncodeContext;
+use super::{DecodeContext, EncodeContext};
 
 /// SigV4 signs Bedrock Runtime requests for the `bedrock` service name.
 const SIGNING_SERVICE: &str = "bedrock";
@@ -179,7 +179,8 @@ pub fn usage_from_wire(u: &wire::TokenUsage) -> Usage {
         output_tokens: u.output_tokens,
         cache_read_tokens: u.cache_read_input_tokens,
         cache_write_tokens: u.cache_write_input_tokens,
-        reasoning_tokens: 0,
+        cache_write_1h_tokens: u.cache_write_1h_tokens.min(u.cache_write_input_tokens),
+        ..Usage::default()
     }
 }
 
@@ -201,9 +202,9 @@ fn arguments_text(input: &serde_json::value::RawValue) -> String {
     }
 }
 
-/// A whole Converse response body. It names no id, model or time: the
-/// gateway stamps those (see [`crate::codec::stamp_response`]).
-pub fn decode_response(body: &[u8]) -> Result<ChatResponse, GatewayError> {
+/// A whole Converse response body. It names no id, model or time: those
+/// come from the context.
+pub fn decode_response(body: &[u8], ctx: &DecodeContext<'_>) -> Result<ChatResponse, GatewayError> {
     let r: wire::ConverseResponse = serde_json::from_slice(body).map_err(|e| {
         GatewayError::new(
             ErrorKind::UpstreamUnavailable,
@@ -228,6 +229,7 @@ pub fn decode_response(body: &[u8]) -> Result<ChatResponse, GatewayError> {
                 id: tool.tool_use_id,
                 name: tool.name,
                 arguments: arguments_text(&tool.input),
+                cache_control: None,
             });
         } else if let Some(reasoning) = block.reasoning_content {
             if let Some(t) = reasoning.reasoning_text {
@@ -241,9 +243,9 @@ pub fn decode_response(body: &[u8]) -> Result<ChatResponse, GatewayError> {
         }
     }
     Ok(ChatResponse {
-        id: String::new(),
-        created: 0,
-        model: String::new(),
+        id: ctx.new_id(),
+        created: ctx.created(),
+        model: ctx.model.to_owned(),
         choices: vec![Choice {
             index: 0,
             content,

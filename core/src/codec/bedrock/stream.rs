@@ -9,6 +9,7 @@
 
 use http::StatusCode;
 
+use crate::codec::DecodeContext;
 use crate::error::GatewayError;
 use crate::stream::eventstream::{Frame, FrameDecoder};
 use crate::unified::{ChatChunk, ChunkChoice, Delta, Role, ToolCallDelta};
@@ -28,16 +29,15 @@ pub struct StreamDecoder {
 }
 
 impl StreamDecoder {
-    pub fn new() -> Self {
-        StreamDecoder::default()
-    }
-
-    /// What each chunk reports as its id, model and creation time: the
-    /// stream itself names none of them.
-    pub fn set_identity(&mut self, id: String, model: String, created: u64) {
-        self.id = id;
-        self.model = model;
-        self.created = created;
+    /// The stream names no id, model or creation time: every chunk reports
+    /// the context's.
+    pub fn new(ctx: &DecodeContext<'_>) -> Self {
+        StreamDecoder {
+            id: ctx.new_id(),
+            model: ctx.model.to_owned(),
+            created: ctx.created(),
+            ..StreamDecoder::default()
+        }
     }
 
     pub fn push(&mut self, bytes: &[u8]) -> Result<Vec<ChatChunk>, GatewayError> {

@@ -3,6 +3,7 @@
 //! values are read off the fixture files by hand.
 
 use super::*;
+use crate::codec::test_support::decode_ctx;
 use crate::providers::provider;
 use crate::resolve::ProviderParams;
 use crate::secret::Secret;
@@ -77,7 +78,7 @@ fn exception_frame(kind: &str, message: &str) -> Vec<u8> {
 
 /// Feeds the whole body in pieces of `step` bytes.
 fn decode_stream(body: &[u8], step: usize) -> (Vec<ChatChunk>, bool) {
-    let mut d = StreamDecoder::new();
+    let mut d = StreamDecoder::new(&decode_ctx());
     let mut out = Vec::new();
     for piece in body.chunks(step) {
         out.extend(d.push(piece).unwrap());
@@ -164,7 +165,7 @@ const CLAUDE: &str = "anthropic.claude-3-7-sonnet-20250219-v1:0";
 
 #[test]
 fn converse_text_fixture() {
-    let r = decode_response(TEXT).unwrap();
+    let r = decode_response(TEXT, &decode_ctx()).unwrap();
     assert_eq!(r.choices.len(), 1);
     assert_eq!(
         r.choices[0].text().unwrap(),
@@ -177,7 +178,7 @@ fn converse_text_fixture() {
 
 #[test]
 fn converse_tool_call_fixture() {
-    let r = decode_response(TOOL).unwrap();
+    let r = decode_response(TOOL, &decode_ctx()).unwrap();
     let calls: Vec<_> = r.choices[0].tool_uses().collect();
     assert_eq!(calls, [("tool-use-id", "bash", r#"{"command":"ls -l"}"#)]);
     assert_eq!(r.choices[0].text(), None);
@@ -193,7 +194,7 @@ fn response_with_reasoning_cache_and_every_stop_reason() {
         {"text":"hi"},{"image":{"format":"png"}}]}},
         "stopReason":"max_tokens",
         "usage":{"inputTokens":5,"outputTokens":7,"cacheReadInputTokens":100,"cacheWriteInputTokens":20,"totalTokens":132}}"#;
-    let r = decode_response(body).unwrap();
+    let r = decode_response(body, &decode_ctx()).unwrap();
     assert_eq!(
         r.choices[0].content,
         [
@@ -219,7 +220,8 @@ fn response_with_reasoning_cache_and_every_stop_reason() {
             output_tokens: 7,
             cache_read_tokens: 100,
             cache_write_tokens: 20,
-            reasoning_tokens: 0
+            reasoning_tokens: 0,
+            ..Usage::default()
         })
     );
     for (wire_reason, want) in [
@@ -236,7 +238,7 @@ fn response_with_reasoning_cache_and_every_stop_reason() {
     ] {
         assert_eq!(finish_reason(wire_reason), want, "{wire_reason}");
     }
-    assert!(decode_response(b"{not json").is_err());
+    assert!(decode_response(b"{not json", &decode_ctx()).is_err());
 }
 
 // ---------------------------------------------------------------- stream fixtures
@@ -277,7 +279,7 @@ fn converse_stream_tool_call_fixture() {
     assert_eq!(c.finish, [FinishReason::ToolCalls]);
     assert_eq!(c.usage, Some(usage(125, 45)));
     // This recording sends metadata before messageStop: not done until both.
-    let mut d = StreamDecoder::new();
+    let mut d = StreamDecoder::new(&decode_ctx());
     let f = frames(STREAM_TOOL);
     for frame in &f[..f.len() - 1] {
         d.push(frame).unwrap();
@@ -315,13 +317,17 @@ fn converse_stream_reasoning_fixture() {
 }
 
 #[test]
-fn stream_chunks_carry_the_stamped_identity() {
-    let mut d = StreamDecoder::new();
-    d.set_identity("chatcmpl-x".into(), "m".into(), 42);
+fn stream_chunks_carry_the_identity_of_the_context() {
+    let ctx = crate::codec::DecodeContext {
+        now_ms: 42_000,
+        model: "m",
+        id_prefix: "chatcmpl-",
+    };
+    let mut d = StreamDecoder::new(&ctx);
     let chunks = d.push(&frames(STREAM_TEXT).concat()).unwrap();
     assert!(chunks
         .iter()
-        .all(|c| c.id == "chatcmpl-x" && c.model == "m" && c.created == 42));
+        .all(|c| c.id == "chatcmpl-dxa410" && c.model == "m" && c.created == 42));
 }
 
 #[test]
@@ -366,7 +372,7 @@ fn exception_frames_end_the_stream_with_their_kind() {
         let f = frames(STREAM_TEXT);
         let mut body = f[..3].concat();
         body.extend(exception_frame(kind, "Too many tokens, please wait."));
-        let mut d = StreamDecoder::new();
+        let mut d = StreamDecoder::new(&decode_ctx());
         let first = d.push(&body[..body.len() - 10]).unwrap();
         assert_eq!(collect(&first).text, "Let me count the \"");
         let err = d.push(&body[body.len() - 10..]).unwrap_err();
@@ -388,7 +394,7 @@ fn exception_frames_end_the_stream_with_their_kind() {
         ],
         b"",
     );
-    let err = StreamDecoder::new().push(&frame).unwrap_err();
+    let err = StreamDecoder::new(&decode_ctx()).push(&frame).unwrap_err();
     assert_eq!(err.kind, ErrorKind::UpstreamServer);
     assert!(err.message.contains("boom"));
 }
@@ -399,12 +405,12 @@ fn corrupted_and_cut_streams() {
     let (_, done) = decode_stream(&body[..body.len() - 3], 50);
     assert!(!done, "a cut stream is not done");
     body[40] ^= 0x55;
-    let mut d = StreamDecoder::new();
+    let mut d = StreamDecoder::new(&decode_ctx());
     let err = d.push(&body).unwrap_err();
     assert_eq!(err.code.as_deref(), Some("upstream_stream_error"));
     assert!(err.message.contains("checksum mismatch"), "{}", err.message);
     // SSE text where frames belong is caught by the prelude checksum.
-    let err = StreamDecoder::new()
+    let err = StreamDecoder::new(&decode_ctx())
         .push(b"data: {\"not\":\"eventstream\"}\n\n")
         .unwrap_err();
     assert!(
@@ -423,7 +429,10 @@ fn unknown_events_are_skipped() {
         ],
         b"{}",
     );
-    assert!(StreamDecoder::new().push(&frame).unwrap().is_empty());
+    assert!(StreamDecoder::new(&decode_ctx())
+        .push(&frame)
+        .unwrap()
+        .is_empty());
 }
 
 // ---------------------------------------------------------------- errors
@@ -699,17 +708,19 @@ fn roles_alternate_system_is_lifted_and_tool_results_are_user_turns() {
                         id: "t1".into(),
                         name: "get_weather".into(),
                         arguments: r#"{"location":"Paris"}"#.into(),
+                        cache_control: None,
                     },
                     Part::ToolUse {
                         id: "t2".into(),
                         name: "get_time".into(),
                         arguments: "".into(),
+                        cache_control: None,
                     },
                 ],
                 name: None,
             },
             Message {
-                role: Role::Tool,
+                role: Role::User,
                 content: vec![Part::ToolResult {
                     tool_use_id: "t1".into(),
                     content: vec![Part::Text {
@@ -717,15 +728,17 @@ fn roles_alternate_system_is_lifted_and_tool_results_are_user_turns() {
                         cache_control: None,
                     }],
                     is_error: false,
+                    cache_control: None,
                 }],
                 name: None,
             },
             Message {
-                role: Role::Tool,
+                role: Role::User,
                 content: vec![Part::ToolResult {
                     tool_use_id: "t2".into(),
                     content: vec![],
                     is_error: true,
+                    cache_control: None,
                 }],
                 name: None,
             },
@@ -791,7 +804,7 @@ fn a_conversation_that_starts_with_the_assistant_gets_a_user_turn_first() {
 
 #[test]
 fn inference_config_tools_and_tool_choice() {
-    let tool = Tool {
+    let tool = Tool { cache_control: None,
         name: "get_weather".into(),
         description: Some("Current weather".into()),
         parameters: Some(
@@ -956,6 +969,7 @@ fn media_documents_and_cache_points() {
                         data: "/9j/AAAA".into(),
                     },
                     detail: None,
+                    cache_control: None,
                 },
                 Part::Document {
                     source: MediaSource::Base64 {
@@ -963,6 +977,7 @@ fn media_documents_and_cache_points() {
                         data: "JVBERi0=".into(),
                     },
                     name: Some("Q3 report.v2.pdf".into()),
+                    cache_control: None,
                 },
                 Part::Audio {
                     data: "UklGRg==".into(),
@@ -990,6 +1005,7 @@ fn media_documents_and_cache_points() {
             content: vec![Part::Image {
                 source: MediaSource::Url("https://example.com/cat.png".into()),
                 detail: None,
+                cache_control: None,
             }],
             name: None,
         }],
@@ -1011,6 +1027,7 @@ fn invalid_tool_arguments_are_a_clear_400() {
                     id: "t".into(),
                     name: "f".into(),
                     arguments: "{oops".into(),
+                    cache_control: None,
                 }],
                 name: None,
             },
@@ -1022,11 +1039,68 @@ fn invalid_tool_arguments_are_a_clear_400() {
 }
 
 #[test]
-fn response_identity_is_stamped_by_the_gateway() {
-    let mut r = decode_response(TEXT).unwrap();
-    assert!(r.id.is_empty() && r.model.is_empty());
-    crate::codec::stamp_response(&mut r, &deployment(), 1_700_000_000_123);
+fn response_identity_comes_from_the_context() {
+    let d = deployment();
+    let ctx = crate::codec::DecodeContext {
+        now_ms: 1_700_000_000_123,
+        model: &d.upstream_model,
+        id_prefix: "chatcmpl-",
+    };
+    let r = decode_response(TEXT, &ctx).unwrap();
     assert_eq!(r.model, "anthropic.claude-3-5-sonnet-20240620-v1:0");
     assert_eq!(r.created, 1_700_000_000);
     assert!(r.id.starts_with("chatcmpl-"));
+    // On /v1/messages the made-up id is a message id.
+    let r = decode_response(
+        TEXT,
+        &crate::codec::DecodeContext {
+            id_prefix: "msg_",
+            ..ctx
+        },
+    )
+    .unwrap();
+    assert!(r.id.starts_with("msg_"), "{}", r.id);
+}
+
+/// `cacheDetails` splits the writes by lifetime; the 1-hour part is kept.
+#[test]
+fn one_hour_cache_writes_from_cache_details() {
+    let mut v: serde_json::Value = serde_json::from_slice(TEXT).unwrap();
+    v["usage"]["cacheWriteInputTokens"] = 3000.into();
+    v["usage"]["cacheDetails"] = serde_json::json!([
+        {"ttl": "1h", "inputTokens": 2000},
+        {"ttl": "5m", "inputTokens": 1000}
+    ]);
+    let r = decode_response(&serde_json::to_vec(&v).unwrap(), &decode_ctx()).unwrap();
+    let u = r.usage.unwrap();
+    assert_eq!(
+        (u.cache_write_tokens, u.cache_write_1h_tokens),
+        (3000, 2000)
+    );
+    assert_eq!(u.input_tokens, 22 + 3000);
+    // The stream's metadata event says the same.
+    let metadata = STREAM_TEXT
+        .lines()
+        .find(|l| l.contains("\"metadata\""))
+        .unwrap();
+    let mut m: serde_json::Value = serde_json::from_str(metadata).unwrap();
+    m["metadata"]["usage"]["cacheWriteInputTokens"] = 500.into();
+    m["metadata"]["usage"]["cacheDetails"] = serde_json::json!([{"ttl": "1h", "inputTokens": 500}]);
+    let body: Vec<u8> = STREAM_TEXT
+        .lines()
+        .map(|l| {
+            if l.contains("\"metadata\"") {
+                frame_for(&m.to_string())
+            } else {
+                frame_for(l)
+            }
+        })
+        .collect::<Vec<_>>()
+        .concat();
+    let (chunks, _) = decode_stream(&body, 64);
+    let u = chunks.iter().rev().find_map(|c| c.usage).unwrap();
+    assert_eq!((u.cache_write_tokens, u.cache_write_1h_tokens), (500, 500));
+    // Without details every write is a 5-minute one.
+    let u = decode_response(TEXT, &decode_ctx()).unwrap().usage.unwrap();
+    assert_eq!(u.cache_write_1h_tokens, 0);
 }

@@ -75,6 +75,28 @@ pub struct TokenUsage {
     pub output_tokens: u64,
     pub cache_read_input_tokens: u64,
     pub cache_write_input_tokens: u64,
+    /// The 1-hour part of the cache writes, from `cacheDetails`
+    /// (`[{"ttl": "1h" | "5m", "inputTokens": n}]`).
+    #[serde(rename = "cacheDetails", deserialize_with = "one_hour_writes")]
+    pub cache_write_1h_tokens: u64,
+}
+
+fn one_hour_writes<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Detail<'a> {
+        #[serde(borrow, default)]
+        ttl: Option<std::borrow::Cow<'a, str>>,
+        #[serde(default)]
+        input_tokens: u64,
+    }
+    let details: Option<Vec<Detail<'de>>> = Deserialize::deserialize(d)?;
+    Ok(details
+        .unwrap_or_default()
+        .iter()
+        .filter(|d| d.ttl.as_deref() == Some("1h"))
+        .map(|d| d.input_tokens)
+        .sum())
 }
 
 // ---- ConverseStream events: the payload of each eventstream message ------

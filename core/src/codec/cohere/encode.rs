@@ -199,7 +199,6 @@ fn push_message<'a>(
         Role::System | Role::Developer => "system",
         Role::User => "user",
         Role::Assistant => "assistant",
-        Role::Tool => "tool",
     };
     let mut parts: Vec<PartOut<'a>> = Vec::new();
     let mut calls = Vec::new();
@@ -207,7 +206,7 @@ fn push_message<'a>(
     for part in &m.content {
         match part {
             Part::Text { text, .. } => parts.push(PartOut::Text { text }),
-            Part::Image { source, detail } if m.role == Role::User => {
+            Part::Image { source, detail, .. } if m.role == Role::User => {
                 parts.push(PartOut::ImageUrl {
                     image_url: ImageUrl {
                         url: match source {
@@ -224,6 +223,7 @@ fn push_message<'a>(
                 id,
                 name,
                 arguments,
+                ..
             } => calls.push(ToolCallOut {
                 id,
                 kind: "function",

@@ -16,7 +16,7 @@ use bytes::Bytes;
 use http::{HeaderMap, StatusCode};
 use serde::Deserialize;
 
-use crate::codec::upstream_error;
+use crate::codec::{upstream_error, DecodeContext};
 use crate::error::{ErrorKind, GatewayError};
 use crate::resolve::Deployment;
 use crate::unified::{ChatRequest, ChatResponse, Choice, FinishReason, Part, Usage};
@@ -127,7 +127,8 @@ pub(crate) fn finish_reason(s: &str) -> FinishReason {
     }
 }
 
-pub fn decode_response(body: &[u8]) -> Result<ChatResponse, GatewayError> {
+/// A whole response; Cohere names no model or creation time.
+pub fn decode_response(body: &[u8], ctx: &DecodeContext<'_>) -> Result<ChatResponse, GatewayError> {
     let r: Response = serde_json::from_slice(body).map_err(invalid_upstream)?;
     let mut content = Vec::new();
     let mut thinking = String::new();
@@ -159,12 +160,13 @@ pub fn decode_response(body: &[u8]) -> Result<ChatResponse, GatewayError> {
             id: call.id,
             name: call.function.name,
             arguments: call.function.arguments,
+            cache_control: None,
         });
     }
     Ok(ChatResponse {
-        id: r.id,
-        created: 0,
-        model: String::new(),
+        id: ctx.id_or_new(r.id),
+        created: ctx.created(),
+        model: ctx.model.to_owned(),
         choices: vec![Choice {
             index: 0,
             content,

@@ -9,6 +9,7 @@ use std::borrow::Cow;
 use serde::Deserialize;
 
 use crate::codec::openai_chat::stream_error;
+use crate::codec::DecodeContext;
 use crate::error::GatewayError;
 use crate::stream::sse;
 use crate::unified::{ChatChunk, ChunkChoice, Delta, FinishReason, Role, ToolCallDelta};
@@ -19,6 +20,9 @@ use super::{finish_reason, usage_from_wire, WireUsage};
 pub struct StreamDecoder {
     sse: sse::Decoder,
     id: String,
+    /// Cohere's events name neither: the context's.
+    model: String,
+    created: u64,
     done: bool,
 }
 
@@ -100,8 +104,13 @@ struct EndDelta {
 }
 
 impl StreamDecoder {
-    pub fn new() -> Self {
-        StreamDecoder::default()
+    pub fn new(ctx: &DecodeContext<'_>) -> Self {
+        StreamDecoder {
+            id: ctx.new_id(),
+            model: ctx.model.to_owned(),
+            created: ctx.created(),
+            ..StreamDecoder::default()
+        }
     }
 
     pub fn push(&mut self, bytes: &[u8]) -> Result<Vec<ChatChunk>, GatewayError> {
@@ -221,8 +230,8 @@ impl StreamDecoder {
     fn chunk(&self, delta: Delta, finish_reason: Option<FinishReason>) -> ChatChunk {
         ChatChunk {
             id: self.id.clone(),
-            created: 0,
-            model: String::new(),
+            created: self.created,
+            model: self.model.clone(),
             choices: vec![ChunkChoice {
                 index: 0,
                 delta,

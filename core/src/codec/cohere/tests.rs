@@ -1,6 +1,7 @@
 //! Cohere v2 against its recordings (`fixtures/cohere/`), the request it
 //! receives, and its error bodies.
 
+use crate::codec::test_support::decode_ctx;
 use http::header::RETRY_AFTER;
 
 use super::*;
@@ -42,7 +43,7 @@ fn co() -> Deployment {
 
 #[test]
 fn non_stream_text() {
-    let r = decode_response(fixture!("chat-v2-text.json")).unwrap();
+    let r = decode_response(fixture!("chat-v2-text.json"), &decode_ctx()).unwrap();
     assert_eq!(r.id, "e7592632-1e3d-424f-b129-bd5f9f980f7b");
     assert_eq!(r.choices.len(), 1);
     assert_eq!(
@@ -56,7 +57,7 @@ fn non_stream_text() {
 
 #[test]
 fn non_stream_tool_calls_with_plan_as_reasoning() {
-    let r = decode_response(fixture!("chat-v2-tool-call.json")).unwrap();
+    let r = decode_response(fixture!("chat-v2-tool-call.json"), &decode_ctx()).unwrap();
     let c = &r.choices[0];
     assert_eq!(
         c.content[0],
@@ -95,7 +96,7 @@ fn stream_text() {
             false,
         );
         for split in [1, 9, 100_000] {
-            let mut d = AnyDecoder::new(Codec::Cohere).unwrap();
+            let mut d = AnyDecoder::new(Codec::Cohere, &decode_ctx()).unwrap();
             let chunks = decode_in_pieces(&mut d, &wire, split).unwrap();
             assert!(d.is_done());
             assert!(chunks
@@ -120,7 +121,7 @@ fn stream_tool_calls_with_plan() {
         true,
         false,
     );
-    let mut d = AnyDecoder::new(Codec::Cohere).unwrap();
+    let mut d = AnyDecoder::new(Codec::Cohere, &decode_ctx()).unwrap();
     let chunks = decode_in_pieces(&mut d, &wire, 64).unwrap();
     assert!(d.is_done());
     let a = assemble(&chunks);
@@ -157,25 +158,25 @@ fn stream_cut_before_message_end_is_not_done() {
         .rposition(|w| w == b"\n\n")
         .unwrap()
         + 2;
-    let mut d = AnyDecoder::new(Codec::Cohere).unwrap();
+    let mut d = AnyDecoder::new(Codec::Cohere, &decode_ctx()).unwrap();
     let chunks = decode_in_pieces(&mut d, &wire[..boundary], 100).unwrap();
     assert!(!d.is_done());
     assert!(!chunks.is_empty());
     assert!(assemble(&chunks).finish.is_none());
     // Cut inside an event: the torn JSON is an error.
-    let mut d = AnyDecoder::new(Codec::Cohere).unwrap();
+    let mut d = AnyDecoder::new(Codec::Cohere, &decode_ctx()).unwrap();
     assert!(decode_in_pieces(&mut d, &wire[..boundary + 30], 100).is_err());
     assert!(!d.is_done());
 }
 
 #[test]
 fn stream_garbage_and_error_payloads_are_errors() {
-    let mut d = AnyDecoder::new(Codec::Cohere).unwrap();
+    let mut d = AnyDecoder::new(Codec::Cohere, &decode_ctx()).unwrap();
     let e = d
         .push(b"event: content-delta\ndata: {not json\n\n")
         .unwrap_err();
     assert_eq!(e.code.as_deref(), Some("upstream_stream_error"));
-    let mut d = AnyDecoder::new(Codec::Cohere).unwrap();
+    let mut d = AnyDecoder::new(Codec::Cohere, &decode_ctx()).unwrap();
     let e = d
         .push(b"data: {\"message\":\"internal server error\"}\n\n")
         .unwrap_err();
@@ -371,6 +372,7 @@ fn anthropic_style_tool_results_in_user_turns_become_tool_turns() {
                     id: "t1".into(),
                     name: "f".into(),
                     arguments: String::new(),
+                    cache_control: None,
                 }],
                 name: None,
             },
@@ -384,6 +386,7 @@ fn anthropic_style_tool_results_in_user_turns_become_tool_turns() {
                             cache_control: None,
                         }],
                         is_error: false,
+                        cache_control: None,
                     },
                     Part::Text {
                         text: "and now?".into(),

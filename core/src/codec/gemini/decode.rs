@@ -3,13 +3,15 @@
 
 use std::borrow::Cow;
 
+use crate::codec::DecodeContext;
 use crate::error::{ErrorKind, GatewayError};
 use crate::unified::{ChatResponse, Choice, FinishReason, Part, Usage};
 
 use super::tool_call_id_with_signature;
 use super::wire::{self, UsageMetadata};
 
-pub fn decode_response(body: &[u8]) -> Result<ChatResponse, GatewayError> {
+/// A whole response; Gemini names no creation time.
+pub fn decode_response(body: &[u8], ctx: &DecodeContext<'_>) -> Result<ChatResponse, GatewayError> {
     let r: wire::Response = serde_json::from_slice(body).map_err(invalid_upstream)?;
     if let Some(status) = r.error {
         return Err(super::error::status_to_error(status, None));
@@ -26,6 +28,7 @@ pub fn decode_response(body: &[u8]) -> Result<ChatResponse, GatewayError> {
                     id: tool_call_id(seed, index, calls, &call, part.thought_signature.as_deref()),
                     arguments: arguments(call.args),
                     name: call.name.into_owned(),
+                    cache_control: None,
                 });
                 calls += 1;
             } else if let Some(text) = part.text {
@@ -63,9 +66,8 @@ pub fn decode_response(body: &[u8]) -> Result<ChatResponse, GatewayError> {
     }
     Ok(ChatResponse {
         id: response_id(r.response_id.as_deref(), seed),
-        // Gemini does not say when; the gateway has no clock in a codec.
-        created: 0,
-        model: r.model_version.map(Cow::into_owned).unwrap_or_default(),
+        created: ctx.created(),
+        model: ctx.model_or_called(r.model_version.map(Cow::into_owned).unwrap_or_default()),
         choices,
         usage: r.usage_metadata.as_ref().map(usage),
         system_fingerprint: None,
@@ -84,8 +86,10 @@ pub(super) fn usage(u: &UsageMetadata) -> Usage {
         // Thinking is billed as output; `candidatesTokenCount` leaves it out.
         output_tokens: u.candidates_token_count + u.thoughts_token_count,
         cache_read_tokens: u.cached_content_token_count,
-        cache_write_tokens: 0,
         reasoning_tokens: u.thoughts_token_count,
+        input_audio_tokens: u.prompt_audio_tokens,
+        output_audio_tokens: u.candidates_audio_tokens,
+        ..Usage::default()
     }
 }
 

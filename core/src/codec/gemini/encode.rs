@@ -179,7 +179,7 @@ pub fn render_request(req: &ChatRequest, model: &str) -> Result<Vec<u8>, Gateway
                 continue;
             }
             Role::Assistant => ("model", model_parts(&message.content)),
-            Role::User | Role::Tool => ("user", user_parts(i, message, &names)?),
+            Role::User => ("user", user_parts(i, message, &names)?),
         };
         if parts.is_empty() {
             continue;
@@ -258,6 +258,7 @@ fn model_parts(content: &[Part]) -> Vec<PartOut<'_>> {
                 id,
                 name,
                 arguments,
+                ..
             } => out.push(PartOut {
                 function_call: Some(FunctionCall {
                     name,
@@ -300,6 +301,7 @@ fn user_parts<'a>(
                 tool_use_id,
                 content,
                 is_error,
+                ..
             } => {
                 let name = names
                     .get(tool_use_id.as_str())

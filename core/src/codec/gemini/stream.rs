@@ -9,6 +9,7 @@
 //! Errors arrive in-band in two shapes: `data: {"error": {...}}`, or a bare
 //! (pretty-printed) `google.rpc.Status` JSON object outside any `data:` line.
 
+use crate::codec::DecodeContext;
 use crate::error::GatewayError;
 use crate::stream::sse;
 use crate::unified::{ChatChunk, ChunkChoice, Delta, FinishReason, Role, ToolCallDelta};
@@ -29,7 +30,10 @@ pub struct StreamDecoder {
     raw_error: Option<Vec<u8>>,
     /// Set by the first event; later events may omit them.
     id: Option<String>,
+    /// The context's until an event names the model version.
     model: String,
+    model_named: bool,
+    created: u64,
     seed: u64,
     candidates: Vec<CandidateState>,
     /// An error found after chunks that were still returned: reported next.
@@ -43,8 +47,13 @@ struct CandidateState {
 }
 
 impl StreamDecoder {
-    pub fn new() -> Self {
-        StreamDecoder::default()
+    /// Gemini's events carry no time stamp: the context's clock gives one.
+    pub fn new(ctx: &DecodeContext<'_>) -> Self {
+        StreamDecoder {
+            model: ctx.model.to_owned(),
+            created: ctx.created(),
+            ..StreamDecoder::default()
+        }
     }
 
     pub fn push(&mut self, bytes: &[u8]) -> Result<Vec<ChatChunk>, GatewayError> {
@@ -137,8 +146,9 @@ impl StreamDecoder {
             self.seed = id_seed(r.response_id.as_deref(), data);
             self.id = Some(response_id(r.response_id.as_deref(), self.seed));
         }
-        if let (Some(model), true) = (&r.model_version, self.model.is_empty()) {
+        if let (Some(model), false) = (&r.model_version, self.model_named) {
             self.model = model.clone().into_owned();
+            self.model_named = true;
         }
         let mut choices = Vec::with_capacity(r.candidates.len());
         for (i, candidate) in r.candidates.into_iter().enumerate() {
@@ -202,7 +212,7 @@ impl StreamDecoder {
         }
         ChatChunk {
             id: self.id.clone().unwrap_or_default(),
-            created: 0,
+            created: self.created,
             model: self.model.clone(),
             choices,
             usage: r.usage_metadata.as_ref().map(usage),

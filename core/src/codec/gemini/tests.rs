@@ -1,6 +1,7 @@
 //! The Gemini codec against the recorded fixtures (`fixtures/gemini/`); the
 //! expected values are read off the fixture files by hand.
 
+use crate::codec::test_support::decode_ctx;
 use std::collections::HashMap;
 
 use http::{HeaderMap, StatusCode};
@@ -56,6 +57,7 @@ fn usage(input: u64, output: u64, reasoning: u64) -> Option<Usage> {
         cache_read_tokens: 0,
         cache_write_tokens: 0,
         reasoning_tokens: reasoning,
+        ..Usage::default()
     })
 }
 
@@ -67,7 +69,7 @@ fn fixture_json(bytes: &[u8]) -> serde_json::Value {
 
 #[test]
 fn text_response() {
-    let r = decode_response(fixture!("generateContent-text.json")).unwrap();
+    let r = decode_response(fixture!("generateContent-text.json"), &decode_ctx()).unwrap();
     assert_eq!(r.model, "gemini-2.0-flash");
     assert!(r.id.starts_with("gemini-"), "{}", r.id);
     assert_eq!(r.choices.len(), 1);
@@ -85,7 +87,7 @@ fn text_response() {
 #[test]
 fn thinking_and_function_call_response() {
     let body = fixture!("generateContent-thinking-function-call.json");
-    let r = decode_response(body).unwrap();
+    let r = decode_response(body, &decode_ctx()).unwrap();
     assert_eq!(r.id, "38CHaLjMG6TujrEPtvTiuQk");
     assert_eq!(r.model, "gemini-2.5-pro");
     let c = &r.choices[0];
@@ -119,7 +121,11 @@ fn thinking_and_function_call_response() {
 
 #[test]
 fn gemini3_tool_call_response() {
-    let r = decode_response(fixture!("generateContent-tool-call-gemini3.json")).unwrap();
+    let r = decode_response(
+        fixture!("generateContent-tool-call-gemini3.json"),
+        &decode_ctx(),
+    )
+    .unwrap();
     assert_eq!(r.id, "m36LaZGyCLz1xs0PtNSB-QU");
     assert_eq!(r.model, "gemini-3-pro-preview");
     let c = &r.choices[0];
@@ -154,11 +160,11 @@ fn finish_reasons_and_blocked_prompts() {
         let body = format!(
             r#"{{"candidates":[{{"content":{{"parts":[{{"text":"x"}}],"role":"model"}},"finishReason":"{wire}"}}]}}"#
         );
-        let r = decode_response(body.as_bytes()).unwrap();
+        let r = decode_response(body.as_bytes(), &decode_ctx()).unwrap();
         assert_eq!(r.choices[0].finish_reason, Some(want), "{wire}");
     }
     let blocked = br#"{"promptFeedback":{"blockReason":"SAFETY","safetyRatings":[]},"usageMetadata":{"promptTokenCount":9,"totalTokenCount":9}}"#;
-    let r = decode_response(blocked).unwrap();
+    let r = decode_response(blocked, &decode_ctx()).unwrap();
     assert_eq!(r.choices.len(), 1);
     assert_eq!(
         r.choices[0].finish_reason,
@@ -167,7 +173,10 @@ fn finish_reasons_and_blocked_prompts() {
     assert!(r.choices[0].content.is_empty());
     assert_eq!(r.usage, usage(9, 0, 0));
     let cached = br#"{"candidates":[],"usageMetadata":{"promptTokenCount":100,"cachedContentTokenCount":60,"candidatesTokenCount":5,"toolUsePromptTokenCount":3}}"#;
-    let u = decode_response(cached).unwrap().usage.unwrap();
+    let u = decode_response(cached, &decode_ctx())
+        .unwrap()
+        .usage
+        .unwrap();
     assert_eq!(
         (u.input_tokens, u.output_tokens, u.cache_read_tokens),
         (103, 5, 60)
@@ -223,7 +232,7 @@ fn decode_stream(
     wire: &[u8],
     step: usize,
 ) -> Result<Vec<ChatChunk>, (Vec<ChatChunk>, GatewayError)> {
-    let mut d = StreamDecoder::new();
+    let mut d = StreamDecoder::new(&decode_ctx());
     let mut chunks = Vec::new();
     for piece in wire.chunks(step) {
         match d.push(piece) {
@@ -337,7 +346,7 @@ fn bare_error_object_mid_stream_fails_after_the_text_before_it() {
         );
     }
     // The same error with a blank line after it is caught without waiting for the end.
-    let mut d = StreamDecoder::new();
+    let mut d = StreamDecoder::new(&decode_ctx());
     let mut framed = wire.to_vec();
     framed.extend_from_slice(b"\n\n");
     assert_eq!(d.push(&framed).unwrap().len(), 2);
@@ -346,7 +355,7 @@ fn bare_error_object_mid_stream_fails_after_the_text_before_it() {
 
 #[test]
 fn data_error_event_and_garbage_fail_the_stream() {
-    let mut d = StreamDecoder::new();
+    let mut d = StreamDecoder::new(&decode_ctx());
     let e = d
         .push(b"data: {\"error\":{\"code\":429,\"message\":\"Resource has been exhausted\",\"status\":\"RESOURCE_EXHAUSTED\"}}\r\n\r\n")
         .unwrap_err();
@@ -355,17 +364,17 @@ fn data_error_event_and_garbage_fail_the_stream() {
         "{}",
         e.message
     );
-    let mut d = StreamDecoder::new();
+    let mut d = StreamDecoder::new(&decode_ctx());
     let e = d.push(b"data: {not json\n\n").unwrap_err();
     assert_eq!(e.code.as_deref(), Some("invalid_upstream_response"));
-    let mut d = StreamDecoder::new();
+    let mut d = StreamDecoder::new(&decode_ctx());
     d.push(b"{\"error\": {\"code\": 500, ").unwrap();
     assert!(d.finish().is_err());
 }
 
 #[test]
 fn blocked_prompt_in_a_stream_is_a_content_filter_finish() {
-    let mut d = StreamDecoder::new();
+    let mut d = StreamDecoder::new(&decode_ctx());
     let chunks = d
         .push(b"data: {\"promptFeedback\":{\"blockReason\":\"PROHIBITED_CONTENT\"},\"usageMetadata\":{\"promptTokenCount\":4}}\r\n\r\n")
         .unwrap();
@@ -614,7 +623,11 @@ fn tools_are_declared_with_cleaned_schemas() {
 #[test]
 fn tool_results_answer_calls_by_name_and_signatures_round_trip() {
     // The decoded call as an OpenAI client would receive it and send it back.
-    let r = decode_response(fixture!("generateContent-tool-call-gemini3.json")).unwrap();
+    let r = decode_response(
+        fixture!("generateContent-tool-call-gemini3.json"),
+        &decode_ctx(),
+    )
+    .unwrap();
     let (id, _, args) = r.choices[0].tool_uses().next().unwrap();
     let body = serde_json::json!({
         "model": "m",
@@ -844,4 +857,34 @@ fn vertex_urls_by_location_and_bearer_token() {
     )
     .unwrap_err();
     assert_eq!(e.code.as_deref(), Some("provider_not_configured"));
+}
+
+/// Audio tokens come from the per-modality details of the usage.
+#[test]
+fn audio_tokens_from_modality_details() {
+    let mut v = fixture_json(fixture!("generateContent-text.json"));
+    v["usageMetadata"]["promptTokenCount"] = 57.into();
+    v["usageMetadata"]["promptTokensDetails"] = serde_json::json!([
+        {"modality": "TEXT", "tokenCount": 7},
+        {"modality": "AUDIO", "tokenCount": 50}
+    ]);
+    v["usageMetadata"]["candidatesTokensDetails"] = serde_json::json!([
+        {"modality": "AUDIO", "tokenCount": 20},
+        {"modality": "TEXT", "tokenCount": 2}
+    ]);
+    let r = decode_response(&serde_json::to_vec(&v).unwrap(), &decode_ctx()).unwrap();
+    let u = r.usage.unwrap();
+    assert_eq!((u.input_tokens, u.output_tokens), (57, 22));
+    assert_eq!((u.input_audio_tokens, u.output_audio_tokens), (50, 20));
+    // Text only (as recorded), or no details at all: no audio.
+    let r = decode_response(fixture!("generateContent-text.json"), &decode_ctx()).unwrap();
+    assert_eq!(r.usage, usage(7, 22, 0));
+    v["usageMetadata"]["promptTokensDetails"] = serde_json::Value::Null;
+    v["usageMetadata"]
+        .as_object_mut()
+        .unwrap()
+        .remove("candidatesTokensDetails");
+    let r = decode_response(&serde_json::to_vec(&v).unwrap(), &decode_ctx()).unwrap();
+    let u = r.usage.unwrap();
+    assert_eq!((u.input_audio_tokens, u.output_audio_tokens), (0, 0));
 }

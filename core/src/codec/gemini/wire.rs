@@ -79,6 +79,46 @@ pub struct UsageMetadata {
     pub thoughts_token_count: u64,
     pub cached_content_token_count: u64,
     pub tool_use_prompt_token_count: u64,
+    /// The audio part of the prompt, from `promptTokensDetails`.
+    #[serde(rename = "promptTokensDetails", deserialize_with = "audio_tokens")]
+    pub prompt_audio_tokens: u64,
+    /// The audio part of the answer, from `candidatesTokensDetails`.
+    #[serde(rename = "candidatesTokensDetails", deserialize_with = "audio_tokens")]
+    pub candidates_audio_tokens: u64,
+}
+
+/// The `AUDIO` entries of a `[{"modality", "tokenCount"}]` list, summed as
+/// the list is read (usage comes with every stream event: no allocation).
+fn audio_tokens<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+    use serde::de::{SeqAccess, Visitor};
+    #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Count<'a> {
+        #[serde(borrow, default)]
+        modality: Option<Cow<'a, str>>,
+        #[serde(default)]
+        token_count: u64,
+    }
+    struct Sum;
+    impl<'de> Visitor<'de> for Sum {
+        type Value = u64;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a list of modality token counts")
+        }
+        fn visit_unit<E>(self) -> Result<u64, E> {
+            Ok(0)
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<u64, A::Error> {
+            let mut n = 0u64;
+            while let Some(c) = seq.next_element::<Count<'de>>()? {
+                if c.modality.as_deref() == Some("AUDIO") {
+                    n = n.saturating_add(c.token_count);
+                }
+            }
+            Ok(n)
+        }
+    }
+    d.deserialize_any(Sum)
 }
 
 /// `google.rpc.Status`: `{"code","message","status","details":[...]}`.

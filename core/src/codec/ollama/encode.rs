@@ -217,7 +217,6 @@ fn push_message<'a>(
         Role::System | Role::Developer => "system",
         Role::User => "user",
         Role::Assistant => "assistant",
-        Role::Tool => "tool",
     };
     let mut texts: Vec<&str> = Vec::new();
     let mut images = Vec::new();

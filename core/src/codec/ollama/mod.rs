@@ -18,7 +18,7 @@ use http::{HeaderMap, StatusCode};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use crate::codec::upstream_error;
+use crate::codec::{upstream_error, DecodeContext};
 use crate::error::{ErrorKind, GatewayError};
 use crate::resolve::Deployment;
 use crate::unified::{ChatRequest, ChatResponse, Choice, FinishReason, Part, Usage};
@@ -284,7 +284,7 @@ pub(crate) fn unix_seconds(s: &str) -> Option<u64> {
     u64::try_from(secs).ok()
 }
 
-pub fn decode_response(body: &[u8]) -> Result<ChatResponse, GatewayError> {
+pub fn decode_response(body: &[u8], ctx: &DecodeContext<'_>) -> Result<ChatResponse, GatewayError> {
     let line: Line = serde_json::from_slice(body).map_err(invalid_upstream)?;
     if let Some(error) = line.error.as_deref().filter(|e| !e.is_empty()) {
         return Err(GatewayError::new(ErrorKind::UpstreamServer, error).with_code("upstream_error"));
@@ -309,6 +309,7 @@ pub fn decode_response(body: &[u8]) -> Result<ChatResponse, GatewayError> {
             id,
             name,
             arguments,
+            cache_control: None,
         });
     }
     Ok(ChatResponse {
@@ -317,8 +318,8 @@ pub fn decode_response(body: &[u8]) -> Result<ChatResponse, GatewayError> {
             .created_at
             .as_deref()
             .and_then(unix_seconds)
-            .unwrap_or(0),
-        model: line.model.clone(),
+            .unwrap_or_else(|| ctx.created()),
+        model: ctx.model_or_called(line.model.clone()),
         choices: vec![Choice {
             index: 0,
             content,

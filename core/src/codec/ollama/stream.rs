@@ -3,6 +3,7 @@
 //! means the model failed after the 200 was sent.
 
 use crate::codec::openai_chat::stream_error;
+use crate::codec::DecodeContext;
 use crate::error::GatewayError;
 use crate::stream::ndjson;
 use crate::unified::{ChatChunk, ChunkChoice, Delta, Role, ToolCallDelta};
@@ -14,14 +15,20 @@ pub struct StreamDecoder {
     lines: ndjson::Decoder,
     id: String,
     created: u64,
+    /// For lines that name no model.
+    model: String,
     started: bool,
     tool_calls: u32,
     done: bool,
 }
 
 impl StreamDecoder {
-    pub fn new() -> Self {
-        StreamDecoder::default()
+    pub fn new(ctx: &DecodeContext<'_>) -> Self {
+        StreamDecoder {
+            created: ctx.created(),
+            model: ctx.model.to_owned(),
+            ..StreamDecoder::default()
+        }
     }
 
     pub fn push(&mut self, bytes: &[u8]) -> Result<Vec<ChatChunk>, GatewayError> {
@@ -61,11 +68,9 @@ impl StreamDecoder {
         if first {
             self.started = true;
             self.id = response_id(&line);
-            self.created = line
-                .created_at
-                .as_deref()
-                .and_then(unix_seconds)
-                .unwrap_or(0);
+            if let Some(created) = line.created_at.as_deref().and_then(unix_seconds) {
+                self.created = created;
+            }
         }
         let calls: Vec<ToolCallDelta> = tool_calls(&line, self.tool_calls)
             .into_iter()
@@ -95,7 +100,11 @@ impl StreamDecoder {
         out.push(ChatChunk {
             id: self.id.clone(),
             created: self.created,
-            model: line.model.clone(),
+            model: if line.model.is_empty() {
+                self.model.clone()
+            } else {
+                line.model.clone()
+            },
             choices: vec![ChunkChoice {
                 index: 0,
                 delta,

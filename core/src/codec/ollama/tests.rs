@@ -2,6 +2,7 @@
 //! receives, and its error bodies.
 
 use super::*;
+use crate::codec::test_support::decode_ctx;
 use crate::codec::test_support::{assemble, decode_in_pieces, deployment, usage};
 use crate::codec::StreamDecoder as AnyDecoder;
 use crate::ingress::openai_chat::ChatEnvelope;
@@ -25,7 +26,7 @@ fn local() -> Deployment {
 
 #[test]
 fn non_stream_text() {
-    let r = decode_response(fixture!("api-chat.json")).unwrap();
+    let r = decode_response(fixture!("api-chat.json"), &decode_ctx()).unwrap();
     assert_eq!(r.model, "llama3.2");
     assert_eq!(r.created, 1702390423);
     assert!(r.id.starts_with("chatcmpl-ollama-"));
@@ -39,7 +40,7 @@ fn non_stream_text() {
 
 #[test]
 fn non_stream_tool_call_arguments_become_compact_text() {
-    let r = decode_response(fixture!("api-chat-tools.json")).unwrap();
+    let r = decode_response(fixture!("api-chat-tools.json"), &decode_ctx()).unwrap();
     let c = &r.choices[0];
     assert_eq!(c.text(), None, "empty content is no text");
     let calls: Vec<_> = c.tool_uses().collect();
@@ -51,7 +52,7 @@ fn non_stream_tool_call_arguments_become_compact_text() {
     assert_eq!(c.finish_reason, Some(FinishReason::ToolCalls));
     assert_eq!(r.usage, Some(usage(169, 18)));
     // The same answer gets the same id; ids stay stable across retries of a decode.
-    let again = decode_response(fixture!("api-chat-tools.json")).unwrap();
+    let again = decode_response(fixture!("api-chat-tools.json"), &decode_ctx()).unwrap();
     assert_eq!(again.choices[0].tool_uses().next().unwrap().0, id);
 }
 
@@ -59,7 +60,7 @@ fn non_stream_tool_call_arguments_become_compact_text() {
 fn stream_first_and_final() {
     let wire = fixture!("api-chat-stream-first-and-final.ndjson");
     for split in [1, 10, 100_000] {
-        let mut d = AnyDecoder::new(Codec::Ollama).unwrap();
+        let mut d = AnyDecoder::new(Codec::Ollama, &decode_ctx()).unwrap();
         let chunks = decode_in_pieces(&mut d, wire, split).unwrap();
         assert!(d.is_done());
         let a = assemble(&chunks);
@@ -77,7 +78,7 @@ fn stream_first_and_final() {
 
 #[test]
 fn stream_tool_call() {
-    let mut d = AnyDecoder::new(Codec::Ollama).unwrap();
+    let mut d = AnyDecoder::new(Codec::Ollama, &decode_ctx()).unwrap();
     let chunks = decode_in_pieces(&mut d, fixture!("api-chat-stream-tools.ndjson"), 7).unwrap();
     assert!(d.is_done());
     let a = assemble(&chunks);
@@ -92,7 +93,7 @@ fn stream_tool_call() {
 
 #[test]
 fn generate_stream_lines_are_read_too() {
-    let mut d = AnyDecoder::new(Codec::Ollama).unwrap();
+    let mut d = AnyDecoder::new(Codec::Ollama, &decode_ctx()).unwrap();
     let chunks = decode_in_pieces(&mut d, fixture!("api-generate-stream.ndjson"), 50).unwrap();
     assert!(d.is_done());
     let a = assemble(&chunks);
@@ -104,7 +105,7 @@ fn generate_stream_lines_are_read_too() {
 #[test]
 fn error_line_mid_stream_fails_the_stream_after_the_text_before_it() {
     let wire = fixture!("stream-error-mid-stream.ndjson");
-    let mut d = AnyDecoder::new(Codec::Ollama).unwrap();
+    let mut d = AnyDecoder::new(Codec::Ollama, &decode_ctx()).unwrap();
     let mut text = String::new();
     let mut err = None;
     for line in wire.split_inclusive(|&b| b == b'\n') {
@@ -130,7 +131,7 @@ fn error_line_mid_stream_fails_the_stream_after_the_text_before_it() {
 
 #[test]
 fn malformed_line_is_an_error() {
-    let mut d = AnyDecoder::new(Codec::Ollama).unwrap();
+    let mut d = AnyDecoder::new(Codec::Ollama, &decode_ctx()).unwrap();
     let e = d
         .push(b"{\"message\":{\"content\":\"a\"},\"done\":false}\n{not json\n")
         .unwrap_err();
@@ -181,7 +182,7 @@ fn error_bodies() {
     );
     assert_eq!(e.kind, ErrorKind::UpstreamUnavailable);
     // A 200 whose body is an error object.
-    let e = decode_response(br#"{"error":"unexpected EOF"}"#).unwrap_err();
+    let e = decode_response(br#"{"error":"unexpected EOF"}"#, &decode_ctx()).unwrap_err();
     assert_eq!(e.message, "unexpected EOF");
 }
 

@@ -109,6 +109,7 @@ pub fn render_request(req: &ChatRequest, model: &str) -> Vec<u8> {
                     id,
                     name,
                     arguments,
+                    ..
                 } => tool_calls.push(serde_json::json!({
                     "id": id, "type": "function",
                     "function": {"name": name, "arguments": arguments},
@@ -213,14 +214,14 @@ fn text_of(parts: &[Part]) -> String {
 fn content_part(part: &Part) -> Option<serde_json::Value> {
     Some(match part {
         Part::Text { text, .. } => serde_json::json!({"type": "text", "text": text}),
-        Part::Image { source, detail } => {
+        Part::Image { source, detail, .. } => {
             let mut image = serde_json::json!({"url": data_url(source)});
             if let Some(d) = detail {
                 image["detail"] = d.as_str().into();
             }
             serde_json::json!({"type": "image_url", "image_url": image})
         }
-        Part::Document { source, name } => serde_json::json!({"type": "file", "file": {
+        Part::Document { source, name, .. } => serde_json::json!({"type": "file", "file": {
             "file_data": data_url(source), "filename": name,
         }}),
         Part::Audio { data, format } => {

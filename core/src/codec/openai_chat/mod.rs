@@ -14,6 +14,7 @@ use http::{HeaderMap, StatusCode};
 use serde::de::IgnoredAny;
 use serde::Deserialize;
 
+use crate::codec::DecodeContext;
 use crate::error::{ErrorKind, GatewayError};
 use crate::resolve::Deployment;
 use crate::unified::{
@@ -37,19 +38,22 @@ pub fn build_request(
 }
 
 pub fn usage_from_wire(u: &wire::Usage) -> Usage {
-    let details = u.prompt_tokens_details.unwrap_or_default();
+    let prompt = u.prompt_tokens_details.unwrap_or_default();
+    let completion = u.completion_tokens_details.unwrap_or_default();
     Usage {
         input_tokens: u.prompt_tokens,
         output_tokens: u.completion_tokens,
-        cache_read_tokens: details.cached_tokens,
-        cache_write_tokens: details.cache_creation_tokens,
-        reasoning_tokens: u
-            .completion_tokens_details
-            .map(|d| d.reasoning_tokens)
-            .unwrap_or(0),
+        cache_read_tokens: prompt.cached_tokens,
+        cache_write_tokens: prompt.cache_creation_tokens,
+        reasoning_tokens: completion.reasoning_tokens,
+        input_audio_tokens: prompt.audio_tokens,
+        output_audio_tokens: completion.audio_tokens,
+        ..Usage::default()
     }
 }
 
+/// OpenAI's usage object has no place for 1-hour cache writes: they are
+/// among `cache_creation_tokens`.
 pub fn usage_to_wire(u: &Usage) -> wire::Usage {
     wire::Usage {
         prompt_tokens: u.input_tokens,
@@ -58,22 +62,33 @@ pub fn usage_to_wire(u: &Usage) -> wire::Usage {
         prompt_tokens_details: Some(wire::PromptDetails {
             cached_tokens: u.cache_read_tokens,
             cache_creation_tokens: u.cache_write_tokens,
+            audio_tokens: u.input_audio_tokens,
         }),
         completion_tokens_details: Some(wire::CompletionDetails {
             reasoning_tokens: u.reasoning_tokens,
+            audio_tokens: u.output_audio_tokens,
         }),
     }
 }
 
-/// A whole (non-streamed) response body.
-pub fn decode_response(body: &[u8]) -> Result<ChatResponse, GatewayError> {
+/// A whole (non-streamed) response body; what a compatible server leaves
+/// out of it (id, model, time) comes from the context.
+pub fn decode_response(body: &[u8], ctx: &DecodeContext<'_>) -> Result<ChatResponse, GatewayError> {
     let r: wire::Response = serde_json::from_slice(body).map_err(invalid_upstream)?;
     let choices = r
         .choices
         .into_iter()
         .map(|c| {
             let mut content = Vec::new();
-            if let Some(reasoning) = c.message.reasoning_content.filter(|s| !s.is_empty()) {
+            // Signed blocks say all `reasoning_content` says, and more.
+            let blocks = c.message.thinking_blocks.unwrap_or_default();
+            if !blocks.is_empty() {
+                content.extend(
+                    blocks
+                        .into_iter()
+                        .filter_map(wire::ThinkingBlock::into_part),
+                );
+            } else if let Some(reasoning) = c.message.reasoning_content.filter(|s| !s.is_empty()) {
                 content.push(Part::Thinking {
                     text: reasoning,
                     signature: None,
@@ -90,6 +105,7 @@ pub fn decode_response(body: &[u8]) -> Result<ChatResponse, GatewayError> {
                     id: call.id,
                     name: call.function.name,
                     arguments: call.function.arguments,
+                    cache_control: None,
                 });
             }
             Choice {
@@ -101,9 +117,9 @@ pub fn decode_response(body: &[u8]) -> Result<ChatResponse, GatewayError> {
         })
         .collect();
     Ok(ChatResponse {
-        id: r.id,
-        created: r.created,
-        model: r.model,
+        id: ctx.id_or_new(r.id),
+        created: ctx.created_or_now(r.created),
+        model: ctx.model_or_called(r.model),
         choices,
         usage: r.usage.as_ref().map(usage_from_wire),
         system_fingerprint: r.system_fingerprint,
@@ -118,13 +134,28 @@ pub fn decode_chunk(data: &[u8]) -> Result<ChatChunk, GatewayError> {
         .into_iter()
         .map(|ch| {
             let d = ch.delta.unwrap_or_default();
+            let mut reasoning = d.reasoning_content;
+            let (mut signature, mut redacted) = (None, None);
+            for b in d.thinking_blocks.unwrap_or_default() {
+                match b.kind.as_str() {
+                    "thinking" => {
+                        if reasoning.is_none() {
+                            reasoning = b.thinking.filter(|t| !t.is_empty());
+                        }
+                        signature = b.signature.filter(|s| !s.is_empty()).or(signature);
+                    }
+                    "redacted_thinking" => redacted = b.data,
+                    _ => {}
+                }
+            }
             ChunkChoice {
                 index: ch.index,
                 delta: Delta {
                     role: d.role.as_deref().and_then(role_from_openai),
                     text: d.content,
-                    reasoning: d.reasoning_content,
-                    reasoning_signature: None,
+                    reasoning,
+                    reasoning_signature: signature,
+                    redacted_reasoning: redacted,
                     refusal: d.refusal,
                     tool_calls: d
                         .tool_calls
@@ -140,7 +171,6 @@ pub fn decode_chunk(data: &[u8]) -> Result<ChatChunk, GatewayError> {
                             }
                         })
                         .collect(),
-                    ..Delta::default()
                 },
                 finish_reason: ch.finish_reason.as_deref().map(FinishReason::from_openai),
             }
@@ -155,13 +185,14 @@ pub fn decode_chunk(data: &[u8]) -> Result<ChatChunk, GatewayError> {
     })
 }
 
+/// The speaker of an OpenAI message or delta; `None` for `tool` and
+/// `function`, whose messages are tool results rather than a role.
 pub fn role_from_openai(role: &str) -> Option<Role> {
     Some(match role {
         "system" => Role::System,
         "developer" => Role::Developer,
         "user" => Role::User,
         "assistant" => Role::Assistant,
-        "tool" | "function" => Role::Tool,
         _ => return None,
     })
 }

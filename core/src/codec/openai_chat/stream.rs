@@ -1,5 +1,6 @@
 //! OpenAI chat SSE → unified chunks, for translating to another ingress format.
 
+use crate::codec::DecodeContext;
 use crate::error::GatewayError;
 use crate::stream::sse;
 use crate::unified::ChatChunk;
@@ -10,11 +11,18 @@ use super::decode_chunk;
 pub struct StreamDecoder {
     sse: sse::Decoder,
     done: bool,
+    /// For chunks of servers that leave out the model or time.
+    model: String,
+    created: u64,
 }
 
 impl StreamDecoder {
-    pub fn new() -> Self {
-        StreamDecoder::default()
+    pub fn new(ctx: &DecodeContext<'_>) -> Self {
+        StreamDecoder {
+            model: ctx.model.to_owned(),
+            created: ctx.created(),
+            ..StreamDecoder::default()
+        }
     }
 
     pub fn push(&mut self, bytes: &[u8]) -> Result<Vec<ChatChunk>, GatewayError> {
@@ -63,7 +71,14 @@ impl StreamDecoder {
                 detail.unwrap_or_else(|| "upstream error".into()),
             ));
         }
-        out.push(decode_chunk(data)?);
+        let mut chunk = decode_chunk(data)?;
+        if chunk.model.is_empty() {
+            chunk.model.clone_from(&self.model);
+        }
+        if chunk.created == 0 {
+            chunk.created = self.created;
+        }
+        out.push(chunk);
         Ok(())
     }
 }

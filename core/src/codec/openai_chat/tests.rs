@@ -1,6 +1,7 @@
 //! The OpenAI codec against real recorded responses (`fixtures/openai/`).
 
 use super::*;
+use crate::codec::test_support::decode_ctx;
 use crate::providers::provider;
 use crate::secret::Secret;
 use crate::stream::openai_relay::RelayState;
@@ -88,7 +89,7 @@ fn usage(input: u64, output: u64) -> Option<Usage> {
 
 #[test]
 fn non_stream_text() {
-    let r = decode_response(fixture!("chat-completion-text.json")).unwrap();
+    let r = decode_response(fixture!("chat-completion-text.json"), &decode_ctx()).unwrap();
     assert_eq!(r.model, "gpt-4.1-nano-2025-04-14");
     assert_eq!(r.choices.len(), 1);
     let text = r.choices[0].text().unwrap();
@@ -101,7 +102,11 @@ fn non_stream_text() {
 
 #[test]
 fn non_stream_parallel_tool_calls() {
-    let r = decode_response(fixture!("chat-completion-parallel-tool-calls.json")).unwrap();
+    let r = decode_response(
+        fixture!("chat-completion-parallel-tool-calls.json"),
+        &decode_ctx(),
+    )
+    .unwrap();
     let calls: Vec<_> = r.choices[0].tool_uses().collect();
     assert_eq!(
         calls,
@@ -403,4 +408,60 @@ fn relay_completes_a_finished_stream_missing_done() {
         .unwrap()
         .ends_with("data: [DONE]\n\n"));
     assert!(state.completed());
+}
+
+/// Audio counts travel in the unified usage, whole answer or stream, and
+/// the relay prices the usage chunk with them.
+#[test]
+fn audio_tokens_reach_the_unified_usage() {
+    let body = std::str::from_utf8(fixture!("chat-completion-text.json"))
+        .unwrap()
+        .replacen("\"audio_tokens\": 0", "\"audio_tokens\": 6", 1)
+        .replacen("\"audio_tokens\": 0", "\"audio_tokens\": 300", 1);
+    let r = decode_response(body.as_bytes(), &decode_ctx()).unwrap();
+    let u = r.usage.unwrap();
+    assert_eq!((u.input_audio_tokens, u.output_audio_tokens), (6, 300));
+    // The passthrough reads the same from its probe.
+    let probe: ResponseProbe = serde_json::from_str(&body).unwrap();
+    assert_eq!(usage_from_wire(&probe.usage.unwrap()), u);
+    // Rendered back for a client, the counts are where OpenAI puts them.
+    let wire = serde_json::to_value(usage_to_wire(&u)).unwrap();
+    assert_eq!(wire["prompt_tokens_details"]["audio_tokens"], 6);
+    assert_eq!(wire["completion_tokens_details"]["audio_tokens"], 300);
+    let plain = serde_json::to_value(usage_to_wire(&usage(1, 1).unwrap())).unwrap();
+    assert!(plain["prompt_tokens_details"].get("audio_tokens").is_none());
+
+    let stream = std::str::from_utf8(fixture!("chat-stream-text-usage.sse"))
+        .unwrap()
+        .replace(
+            "\"completion_tokens_details\":{\"reasoning_tokens\":0}",
+            "\"prompt_tokens_details\":{\"audio_tokens\":10},\"completion_tokens_details\":{\"reasoning_tokens\":0,\"audio_tokens\":20}",
+        );
+    let prices = crate::catalog::embedded()
+        .provider("openai")
+        .and_then(|p| crate::catalog::embedded().lookup(p, "gpt-4o-audio-preview"))
+        .unwrap()
+        .info
+        .prices
+        .clone();
+    let mut state = RelayState::new(false).with_prices(Some(std::sync::Arc::new(prices.clone())));
+    let out = state.push(stream.as_bytes()).unwrap();
+    let u = state.usage.unwrap();
+    assert_eq!((u.input_audio_tokens, u.output_audio_tokens), (10, 20));
+    let want = crate::cost::completion_cost(&prices, &crate::cost::TokenUsage::from(u)).unwrap();
+    let text_only = crate::cost::completion_cost(
+        &prices,
+        &crate::cost::TokenUsage::from(Usage {
+            input_audio_tokens: 0,
+            output_audio_tokens: 0,
+            ..u
+        }),
+    )
+    .unwrap();
+    assert!(want > text_only, "audio is dearer than text here");
+    let text = String::from_utf8(out.to_vec()).unwrap();
+    assert!(
+        text.contains(&format!("\"cost\":{}", crate::cost::format_cost(want))),
+        "{text}"
+    );
 }

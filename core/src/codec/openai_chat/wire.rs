@@ -20,6 +20,45 @@ pub struct Message {
     pub refusal: Option<String>,
     #[serde(default)]
     pub reasoning_content: Option<String>,
+    /// LiteLLM's breakpoint on a whole message: its string content's, or a
+    /// tool message's result.
+    #[serde(default)]
+    pub cache_control: Option<CacheControl>,
+    /// LiteLLM's `thinking_blocks`: the assistant's thinking with the
+    /// signatures Anthropic needs to be given it back.
+    #[serde(default)]
+    pub thinking_blocks: Option<Vec<ThinkingBlock>>,
+}
+
+/// One of LiteLLM's `thinking_blocks` (on a message, or a piece of one on a
+/// stream delta): `{"type":"thinking","thinking","signature"}` or
+/// `{"type":"redacted_thinking","data"}`.
+#[derive(Debug, Deserialize, Serialize, Default)]
+pub struct ThinkingBlock {
+    #[serde(rename = "type", default)]
+    pub kind: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub thinking: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signature: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data: Option<String>,
+}
+
+impl ThinkingBlock {
+    /// The block as a unified part; `None` for a type it does not know.
+    pub fn into_part(self) -> Option<crate::unified::Part> {
+        Some(match self.kind.as_str() {
+            "thinking" => crate::unified::Part::Thinking {
+                text: self.thinking.unwrap_or_default(),
+                signature: self.signature.filter(|s| !s.is_empty()),
+            },
+            "redacted_thinking" => crate::unified::Part::RedactedThinking {
+                data: self.data.unwrap_or_default(),
+            },
+            _ => return None,
+        })
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -39,11 +78,19 @@ pub enum ContentPart {
         cache_control: Option<CacheControl>,
     },
     #[serde(rename = "image_url")]
-    ImageUrl { image_url: ImageUrl },
+    ImageUrl {
+        image_url: ImageUrl,
+        #[serde(default)]
+        cache_control: Option<CacheControl>,
+    },
     #[serde(rename = "input_audio")]
     InputAudio { input_audio: InputAudio },
     #[serde(rename = "file")]
-    File { file: FileRef },
+    File {
+        file: FileRef,
+        #[serde(default)]
+        cache_control: Option<CacheControl>,
+    },
     #[serde(rename = "refusal")]
     Refusal { refusal: String },
 }
@@ -108,6 +155,9 @@ pub struct Tool {
     #[serde(rename = "type", default = "function_type")]
     pub kind: String,
     pub function: FunctionDef,
+    /// LiteLLM's breakpoint after this tool definition.
+    #[serde(default)]
+    pub cache_control: Option<CacheControl>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -195,12 +245,24 @@ pub struct PromptDetails {
         skip_serializing_if = "is_zero"
     )]
     pub cache_creation_tokens: u64,
+    #[serde(
+        default,
+        deserialize_with = "nullable_u64",
+        skip_serializing_if = "is_zero"
+    )]
+    pub audio_tokens: u64,
 }
 
 #[derive(Debug, Deserialize, Serialize, Default, Clone, Copy)]
 pub struct CompletionDetails {
     #[serde(default, deserialize_with = "nullable_u64")]
     pub reasoning_tokens: u64,
+    #[serde(
+        default,
+        deserialize_with = "nullable_u64",
+        skip_serializing_if = "is_zero"
+    )]
+    pub audio_tokens: u64,
 }
 
 fn is_zero(v: &u64) -> bool {
@@ -244,6 +306,9 @@ pub struct ResponseMessage {
     pub refusal: Option<String>,
     #[serde(default)]
     pub reasoning_content: Option<String>,
+    /// Signed thinking from an upstream that speaks LiteLLM's dialect.
+    #[serde(default)]
+    pub thinking_blocks: Option<Vec<ThinkingBlock>>,
     #[serde(default)]
     pub tool_calls: Option<Vec<ToolCall>>,
 }
@@ -282,6 +347,10 @@ pub struct ChunkDelta {
     pub refusal: Option<String>,
     #[serde(default, alias = "reasoning")]
     pub reasoning_content: Option<String>,
+    /// LiteLLM's pieces of thinking blocks: what they add to
+    /// `reasoning_content` is the signature and redacted blocks.
+    #[serde(default)]
+    pub thinking_blocks: Option<Vec<ThinkingBlock>>,
     #[serde(default)]
     pub tool_calls: Option<Vec<ToolCallDelta>>,
 }

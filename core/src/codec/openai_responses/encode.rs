@@ -117,7 +117,6 @@ fn push_message<'a>(m: &'a Message, out: &mut Vec<InputItem<'a>>) {
         // A system turn after the conversation started cannot go into
         // `instructions` without moving it; developer is its place in `input`.
         Role::System | Role::Developer => "developer",
-        Role::Tool => "user",
     };
     let mut parts: Vec<ContentPart<'a>> = Vec::new();
     let mut text_only = true;
@@ -134,14 +133,14 @@ fn push_message<'a>(m: &'a Message, out: &mut Vec<InputItem<'a>>) {
     for part in &m.content {
         match part {
             Part::Text { text, .. } => parts.push(ContentPart::InputText { text }),
-            Part::Image { source, detail } => {
+            Part::Image { source, detail, .. } => {
                 text_only = false;
                 parts.push(ContentPart::InputImage {
                     image_url: data_url(source),
                     detail: detail.as_deref().unwrap_or("auto"),
                 });
             }
-            Part::Document { source, name } => {
+            Part::Document { source, name, .. } => {
                 text_only = false;
                 parts.push(file_part(source, name.as_deref()));
             }
@@ -151,6 +150,7 @@ fn push_message<'a>(m: &'a Message, out: &mut Vec<InputItem<'a>>) {
                 id,
                 name,
                 arguments,
+                ..
             } => {
                 flush(&mut parts, &mut text_only, out);
                 out.push(InputItem::FunctionCall {
@@ -231,14 +231,14 @@ fn tool_output(result: &[Part]) -> MessageContent<'_> {
     for p in result {
         match p {
             Part::Text { text, .. } => parts.push(ContentPart::InputText { text }),
-            Part::Image { source, detail } => {
+            Part::Image { source, detail, .. } => {
                 text_only = false;
                 parts.push(ContentPart::InputImage {
                     image_url: data_url(source),
                     detail: detail.as_deref().unwrap_or("auto"),
                 });
             }
-            Part::Document { source, name } => {
+            Part::Document { source, name, .. } => {
                 text_only = false;
                 parts.push(file_part(source, name.as_deref()));
             }

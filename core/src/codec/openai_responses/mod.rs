@@ -17,6 +17,7 @@ pub use stream::StreamDecoder;
 
 use bytes::Bytes;
 
+use crate::codec::DecodeContext;
 use crate::error::{ErrorKind, GatewayError};
 use crate::resolve::Deployment;
 use crate::unified::{ChatRequest, ChatResponse, Choice, FinishReason, Part, Usage};
@@ -49,7 +50,7 @@ pub fn encode_to(
 }
 
 /// A whole (non-streamed) response object.
-pub fn decode_response(body: &[u8]) -> Result<ChatResponse, GatewayError> {
+pub fn decode_response(body: &[u8], ctx: &DecodeContext<'_>) -> Result<ChatResponse, GatewayError> {
     let r: wire::Response = serde_json::from_slice(body).map_err(invalid_upstream)?;
     if r.status.as_deref() == Some("failed") {
         return Err(upstream_error(r.error.unwrap_or_default()));
@@ -84,6 +85,7 @@ pub fn decode_response(body: &[u8]) -> Result<ChatResponse, GatewayError> {
                     id: call_id,
                     name,
                     arguments,
+                    cache_control: None,
                 });
             }
             wire::OutputItem::Reasoning {
@@ -121,9 +123,9 @@ pub fn decode_response(body: &[u8]) -> Result<ChatResponse, GatewayError> {
     }
     let finish = finish_reason(r.status.as_deref(), r.incomplete_details.as_ref(), called);
     Ok(ChatResponse {
-        id: r.id,
-        created: r.created_at.unwrap_or(0.0) as u64,
-        model: r.model,
+        id: ctx.id_or_new(r.id),
+        created: ctx.created_or_now(r.created_at.unwrap_or(0.0) as u64),
+        model: ctx.model_or_called(r.model),
         choices: vec![Choice {
             index: 0,
             content,
@@ -140,8 +142,8 @@ pub fn usage_from_wire(u: &wire::Usage) -> Usage {
         input_tokens: u.input_tokens,
         output_tokens: u.output_tokens,
         cache_read_tokens: u.input_tokens_details.map_or(0, |d| d.cached_tokens),
-        cache_write_tokens: 0,
         reasoning_tokens: u.output_tokens_details.map_or(0, |d| d.reasoning_tokens),
+        ..Usage::default()
     }
 }
 

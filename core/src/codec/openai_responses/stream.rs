@@ -5,6 +5,7 @@
 //! `*.done` event repeats the whole text of its part: what the deltas did not
 //! already carry is sent then, so a stream that skipped deltas still adds up.
 
+use crate::codec::DecodeContext;
 use crate::error::GatewayError;
 use crate::stream::sse;
 use crate::unified::{ChatChunk, ChunkChoice, Delta, FinishReason, Role, ToolCallDelta, Usage};
@@ -43,8 +44,14 @@ pub struct StreamDecoder {
 }
 
 impl StreamDecoder {
-    pub fn new() -> Self {
-        StreamDecoder::default()
+    /// The context's id, model and time stand until `response.created` names its own.
+    pub fn new(ctx: &DecodeContext<'_>) -> Self {
+        StreamDecoder {
+            id: ctx.new_id(),
+            model: ctx.model.to_owned(),
+            created: ctx.created(),
+            ..StreamDecoder::default()
+        }
     }
 
     pub fn push(&mut self, bytes: &[u8]) -> Result<Vec<ChatChunk>, GatewayError> {
@@ -226,9 +233,15 @@ impl StreamDecoder {
     }
 
     fn head(&mut self, r: &ResponseHead) {
-        self.id.clone_from(&r.id);
-        self.model.clone_from(&r.model);
-        self.created = r.created_at.unwrap_or(0.0) as u64;
+        if !r.id.is_empty() {
+            self.id.clone_from(&r.id);
+        }
+        if !r.model.is_empty() {
+            self.model.clone_from(&r.model);
+        }
+        if let Some(at) = r.created_at.filter(|at| *at >= 1.0) {
+            self.created = at as u64;
+        }
     }
 
     /// The tool-call index of the function call at `output_index`.

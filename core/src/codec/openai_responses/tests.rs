@@ -1,6 +1,7 @@
 //! The Responses codec against recorded traffic (`fixtures/openai/responses-*`,
 //! `fixtures/azure/responses-*`). Expected values are read off the fixtures.
 
+use crate::codec::test_support::decode_ctx;
 use http::{HeaderMap, StatusCode};
 
 use super::*;
@@ -105,7 +106,7 @@ fn assemble(chunks: &[ChatChunk]) -> Assembled {
 
 /// Decodes one body fed in pieces of `step` bytes.
 fn decode_stream(body: &[u8], step: usize) -> (Result<Vec<ChatChunk>, GatewayError>, bool) {
-    let mut d = StreamDecoder::new();
+    let mut d = StreamDecoder::new(&decode_ctx());
     let mut chunks = Vec::new();
     for piece in body.chunks(step) {
         match d.push(piece) {
@@ -127,6 +128,7 @@ fn usage(input: u64, cached: u64, output: u64, reasoning: u64) -> Option<Usage> 
         cache_read_tokens: cached,
         cache_write_tokens: 0,
         reasoning_tokens: reasoning,
+        ..Usage::default()
     })
 }
 
@@ -136,7 +138,7 @@ const TEXT_STREAM_FIRST: &str = "Got it \u{2014} I\u{2019}ll quickly check relia
 
 #[test]
 fn non_stream_two_messages_become_two_paragraphs() {
-    let r = decode_response(fixture!("openai", "responses-text.json")).unwrap();
+    let r = decode_response(fixture!("openai", "responses-text.json"), &decode_ctx()).unwrap();
     assert_eq!(
         r.id,
         "resp_0465b6d1ae1f97c500699f88318ee481a3b627f7fcb4875152"
@@ -173,7 +175,7 @@ fn completed_response_with_reasoning() -> Vec<u8> {
 
 #[test]
 fn non_stream_reasoning_and_function_call() {
-    let r = decode_response(&completed_response_with_reasoning()).unwrap();
+    let r = decode_response(&completed_response_with_reasoning(), &decode_ctx()).unwrap();
     let c = &r.choices[0];
     assert_eq!(c.finish_reason, Some(FinishReason::ToolCalls));
     assert_eq!(
@@ -201,30 +203,30 @@ fn non_stream_incomplete_and_refusal_and_failed() {
         "incomplete_details":{"reason":"max_output_tokens"},
         "output":[{"type":"message","role":"assistant","content":[{"type":"output_text","text":"Half"}]}],
         "usage":{"input_tokens":3,"output_tokens":9,"output_tokens_details":{"reasoning_tokens":8}}}"#;
-    let r = decode_response(body).unwrap();
+    let r = decode_response(body, &decode_ctx()).unwrap();
     assert_eq!(r.choices[0].finish_reason, Some(FinishReason::Length));
     assert_eq!(r.choices[0].text().as_deref(), Some("Half"));
     assert_eq!(r.usage, usage(3, 0, 9, 8));
 
     let body =
         br#"{"status":"incomplete","incomplete_details":{"reason":"content_filter"},"output":[]}"#;
-    let r = decode_response(body).unwrap();
+    let r = decode_response(body, &decode_ctx()).unwrap();
     assert_eq!(
         r.choices[0].finish_reason,
         Some(FinishReason::ContentFilter)
     );
 
     let body = br#"{"status":"completed","output":[{"type":"message","content":[{"type":"refusal","refusal":"No."}]},{"type":"web_search_call","id":"ws_1"}]}"#;
-    let r = decode_response(body).unwrap();
+    let r = decode_response(body, &decode_ctx()).unwrap();
     assert_eq!(r.choices[0].refusal.as_deref(), Some("No."));
     assert_eq!(r.choices[0].text(), None);
 
     let body =
         br#"{"status":"failed","error":{"code":"server_error","message":"boom"},"output":[]}"#;
-    let e = decode_response(body).unwrap_err();
+    let e = decode_response(body, &decode_ctx()).unwrap_err();
     assert_eq!(e.kind, ErrorKind::UpstreamServer);
     assert_eq!(e.message, "boom");
-    assert!(decode_response(b"[1]").is_err());
+    assert!(decode_response(b"[1]", &decode_ctx()).is_err());
 }
 
 #[test]
@@ -387,14 +389,14 @@ fn stream_error_event_is_a_rate_limit() {
 
 #[test]
 fn stream_failed_and_incomplete_events() {
-    let mut d = StreamDecoder::new();
+    let mut d = StreamDecoder::new(&decode_ctx());
     let e = d
         .push(b"data: {\"type\":\"response.failed\",\"response\":{\"status\":\"failed\",\"error\":{\"code\":\"context_length_exceeded\",\"message\":\"too long\"}}}\n\n")
         .unwrap_err();
     assert_eq!(e.kind, ErrorKind::ContextWindowExceeded);
 
     // OpenAI's reference puts an error event's fields at the top level.
-    let mut d = StreamDecoder::new();
+    let mut d = StreamDecoder::new(&decode_ctx());
     let e = d
         .push(b"event: error\ndata: {\"type\":\"error\",\"code\":\"rate_limit_exceeded\",\"message\":\"slow\",\"param\":null}\n\n")
         .unwrap_err();
@@ -403,7 +405,7 @@ fn stream_failed_and_incomplete_events() {
         (ErrorKind::RateLimited, "slow")
     );
 
-    let mut d = StreamDecoder::new();
+    let mut d = StreamDecoder::new(&decode_ctx());
     let chunks = d
         .push(b"data: {\"type\":\"response.incomplete\",\"response\":{\"status\":\"incomplete\",\"incomplete_details\":{\"reason\":\"max_output_tokens\"},\"usage\":{\"input_tokens\":1,\"output_tokens\":2}}}\n\n")
         .unwrap();
@@ -414,7 +416,7 @@ fn stream_failed_and_incomplete_events() {
     );
     assert_eq!(chunks[0].usage, usage(1, 0, 2, 0));
 
-    let mut d = StreamDecoder::new();
+    let mut d = StreamDecoder::new(&decode_ctx());
     assert!(d.push(b"data: {not json\n\n").is_err());
 }
 
@@ -537,7 +539,7 @@ fn encode_minimal_request_has_no_optional_fields() {
 
 #[test]
 fn reasoning_items_go_back_as_they_came() {
-    let r = decode_response(&completed_response_with_reasoning()).unwrap();
+    let r = decode_response(&completed_response_with_reasoning(), &decode_ctx()).unwrap();
     let mut content = r.choices[0].content.clone();
     content.push(Part::RedactedThinking {
         data: reasoning_signature("rs_2", "gAAAA-opaque"),

@@ -31,6 +31,10 @@ use crate::unified::{
     ToolChoice,
 };
 
+/// How ids the gateway makes up for Anthropic clients begin (message ids
+/// are `msg_…`).
+pub const ID_PREFIX: &str = "msg_";
+
 /// Paths served by this ingress: their errors take Anthropic's shape.
 pub fn is_messages_path(path: &str) -> bool {
     path.trim_end_matches('/').starts_with("/v1/messages")
@@ -241,6 +245,7 @@ impl<'a> MessagesEnvelope<'a> {
                                 description: t.description.map(Cow::into_owned),
                                 parameters: t.input_schema.map(RawValue::to_owned),
                                 strict: None,
+                                cache_control: t.cache_control.map(cache_control),
                             });
                         }
                     }
@@ -351,17 +356,16 @@ fn message_from_wire(i: usize, m: wire::Message<'_>) -> Result<Message, GatewayE
 /// search results, container uploads, tool references).
 fn part_from_block(b: Block<'_>) -> Option<Part> {
     let owned = |c: Option<Cow<'_, str>>| c.map(Cow::into_owned).unwrap_or_default();
+    let cache_control = b.cache_control.map(cache_control);
     Some(match b.kind.as_ref() {
         "text" => Part::Text {
             text: owned(b.text),
-            cache_control: b.cache_control.map(|c| CacheControl {
-                kind: c.kind.into_owned(),
-                ttl: c.ttl.map(Cow::into_owned),
-            }),
+            cache_control,
         },
         "image" => Part::Image {
             source: media_source(b.source?)?,
             detail: None,
+            cache_control,
         },
         "document" => {
             let source = b.source?;
@@ -369,12 +373,13 @@ fn part_from_block(b: Block<'_>) -> Option<Part> {
                 // A plain-text document is text to any other model.
                 return Some(Part::Text {
                     text: owned(source.data),
-                    cache_control: None,
+                    cache_control,
                 });
             }
             Part::Document {
                 source: media_source(source)?,
                 name: b.title.map(Cow::into_owned),
+                cache_control,
             }
         }
         "tool_use" => Part::ToolUse {
@@ -383,6 +388,7 @@ fn part_from_block(b: Block<'_>) -> Option<Part> {
             arguments: b
                 .input
                 .map_or_else(|| "{}".to_owned(), |i| i.get().to_owned()),
+            cache_control,
         },
         "tool_result" => Part::ToolResult {
             tool_use_id: owned(b.tool_use_id),
@@ -397,6 +403,7 @@ fn part_from_block(b: Block<'_>) -> Option<Part> {
                 Some(Content::Raw(_)) | None => Vec::new(),
             },
             is_error: b.is_error.unwrap_or(false),
+            cache_control,
         },
         "thinking" => Part::Thinking {
             text: owned(b.thinking),
@@ -407,6 +414,13 @@ fn part_from_block(b: Block<'_>) -> Option<Part> {
         },
         _ => return None,
     })
+}
+
+fn cache_control(c: wire::CacheControl<'_>) -> CacheControl {
+    CacheControl {
+        kind: c.kind.into_owned(),
+        ttl: c.ttl.map(Cow::into_owned),
+    }
 }
 
 fn media_source(s: wire::Source<'_>) -> Option<MediaSource> {

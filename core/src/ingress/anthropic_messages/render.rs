@@ -62,6 +62,7 @@ pub fn render_response(r: &ChatResponse) -> Vec<u8> {
                     id,
                     name,
                     arguments,
+                    ..
                 } => content.push(Block {
                     kind: Cow::Borrowed("tool_use"),
                     id: Some(Cow::Borrowed(id)),

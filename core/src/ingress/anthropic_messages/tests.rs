@@ -4,6 +4,7 @@
 
 use super::*;
 use crate::codec::anthropic::Target;
+use crate::codec::test_support::decode_ctx;
 use crate::codec::{self, EncodeContext};
 use crate::ingress::openai_chat::Fields;
 use crate::providers::provider;
@@ -386,7 +387,64 @@ fn claude_code_request_served_by_claude_through_the_codec() {
         out["messages"][2]["content"][0]["tool_use_id"],
         "toolu_probe000002"
     );
+    // Claude Code's breakpoint on its tool result survives the codec.
+    assert_eq!(
+        out["messages"][2]["content"][0]["cache_control"],
+        json!({"type": "ephemeral"})
+    );
     assert!(adjusted.header().contains("dropped context_management"));
+}
+
+/// Every breakpoint of the recorded tool-result turns (system blocks and the
+/// tool result) reaches Claude on Bedrock as a cache point after its block.
+#[test]
+fn claude_code_breakpoints_become_bedrock_cache_points() {
+    let d = deployment(
+        "bedrock",
+        "us.anthropic.claude-sonnet-4-5-20250929-v1:0",
+        "https://bedrock-runtime.us-east-1.amazonaws.com",
+    );
+    for i in [2, 4] {
+        let (name, file) = CLAUDE_CODE[i];
+        let (body, betas) = recorded(file);
+        let env = MessagesEnvelope::parse(body.as_bytes()).unwrap();
+        let r = route(&env, &RouterConfig::default(), |_| false).unwrap();
+        let (req, _) =
+            translated_request(&env, &r, &d, &betas, None, &RouterConfig::default()).unwrap();
+        let result = req.messages.last().unwrap();
+        assert!(
+            matches!(&result.content[0], Part::ToolResult { cache_control: Some(c), .. } if c.kind == "ephemeral"),
+            "{name}"
+        );
+        let out: Value = serde_json::from_slice(
+            &crate::codec::bedrock::render_request(&req, &d.upstream_model).unwrap(),
+        )
+        .unwrap();
+        let last = out["messages"].as_array().unwrap().last().unwrap()["content"]
+            .as_array()
+            .unwrap()
+            .clone();
+        assert!(last[0].get("toolResult").is_some(), "{name}");
+        assert_eq!(
+            last[1],
+            json!({"cachePoint": {"type": "default"}}),
+            "{name}"
+        );
+        let original: Value = serde_json::from_str(body).unwrap();
+        let marked = original["system"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|b| b.get("cache_control").is_some())
+            .count();
+        let points = out["system"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|b| b.get("cachePoint").is_some())
+            .count();
+        assert_eq!(points, marked, "{name}");
+    }
 }
 
 // ---- routing rules ----------------------------------------------------------------
@@ -649,14 +707,16 @@ fn blocks_become_unified_parts() {
                 media_type: "image/png".into(),
                 data: "AAAA".into()
             },
-            detail: None
+            detail: None,
+            cache_control: None,
         }
     );
     assert_eq!(
         user[1],
         Part::Image {
             source: MediaSource::Url("https://x/cat.png".into()),
-            detail: None
+            detail: None,
+            cache_control: None,
         }
     );
     assert!(matches!(&user[2], Part::Document { name: Some(n), .. } if n == "r.pdf"));
@@ -707,7 +767,7 @@ fn events(raw: &[u8]) -> Vec<(String, Value)> {
 
 fn translate_all(codec: crate::providers::Codec, wire: &[u8], model: &str) -> Vec<u8> {
     let mut state = TranslateState::new(
-        codec::StreamDecoder::new(codec).unwrap(),
+        codec::StreamDecoder::new(codec, &decode_ctx()).unwrap(),
         EventRenderer::new(model),
     );
     let mut out = Vec::new();
@@ -819,7 +879,7 @@ fn anthropic_thinking_stream_round_trips_through_unified() {
 fn response_renders_as_an_anthropic_message() {
     let body =
         include_bytes!("../../../../fixtures/openai/chat-completion-parallel-tool-calls.json");
-    let r = crate::codec::openai_chat::decode_response(body).unwrap();
+    let r = crate::codec::openai_chat::decode_response(body, &decode_ctx()).unwrap();
     let out: Value = serde_json::from_slice(&render_response(&r)).unwrap();
     assert_eq!(out["type"], "message");
     assert_eq!(out["role"], "assistant");
@@ -838,7 +898,7 @@ fn response_renders_as_an_anthropic_message() {
     assert_eq!(out["usage"]["output_tokens"], usage.output_tokens);
     // An Anthropic body decoded and rendered again keeps its content.
     let body = include_bytes!("../../../../fixtures/anthropic/messages-thinking.json");
-    let r = crate::codec::anthropic::decode_response(body).unwrap();
+    let r = crate::codec::anthropic::decode_response(body, &decode_ctx()).unwrap();
     let out: Value = serde_json::from_slice(&render_response(&r)).unwrap();
     let original: Value = serde_json::from_slice(body).unwrap();
     assert_eq!(out["content"], original["content"]);
