@@ -31,8 +31,10 @@ import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import pytest
+import requests
 
 from harness import (REPO_ROOT, RUNTIME_API, DynamoLocal, Fleet, Proc, free_port, start_dynamodb_local, start_fleet,
                      wait_http_ok, wait_port_file)
@@ -158,9 +160,11 @@ def worker_state_dir(workdir: Path) -> Path:
     return workdir / "wrangler-state"
 
 
-def start_worker(workdir: Path, gateway_env: dict[str, str], log_name: str = "worker.log") -> Gateway:
+def start_worker(workdir: Path, gateway_env: dict[str, str], log_name: str = "worker.log",
+                 ready: Callable[[requests.Response], bool] | None = None) -> Gateway:
     """A ``wrangler dev`` of the Worker; several can share the state directory
-    (each is its own isolate, like two Cloudflare locations)."""
+    (each is its own isolate, like two Cloudflare locations). It is up when
+    ``/health`` answers 200 (or ``ready(response)``)."""
     wrangler = wrangler_bin()
     if not any((REPO_ROOT / n).exists() for n in ("wrangler.toml", "wrangler.json", "wrangler.jsonc")):
         _fail_start("worker", f"no wrangler.toml / wrangler.json(c) at {REPO_ROOT}")
@@ -181,7 +185,7 @@ def start_worker(workdir: Path, gateway_env: dict[str, str], log_name: str = "wo
     proc = Proc("wrangler dev", argv, workdir / log_name, env=env, cwd=REPO_ROOT)
     base = f"http://127.0.0.1:{port}"
     try:
-        wait_http_ok(f"{base}/health", proc, float(os.environ.get("DX_WORKER_START_TIMEOUT", "600")))
+        wait_http_ok(f"{base}/health", proc, float(os.environ.get("DX_WORKER_START_TIMEOUT", "600")), ready)
     except RuntimeError as e:
         proc.stop()
         _fail_start("worker", str(e))

@@ -166,48 +166,42 @@ fn per_token(per_million: Option<f64>) -> Value {
 
 fn prices_json(p: &Prices) -> Map<String, Value> {
     let mut m = Map::new();
-    let fields = [
-        ("input_cost_per_token", p.input),
-        ("output_cost_per_token", p.output),
-        ("cache_read_input_token_cost", p.cache_read),
-        ("cache_creation_input_token_cost", p.cache_write),
-        (
-            "cache_creation_input_token_cost_above_1hr",
-            p.cache_write_1h,
-        ),
-        ("output_cost_per_reasoning_token", p.reasoning),
-        ("input_cost_per_audio_token", p.input_audio),
-        ("output_cost_per_audio_token", p.output_audio),
-        ("cache_read_input_audio_token_cost", p.cache_read_audio),
-    ];
-    for (k, v) in fields {
-        m.insert(k.into(), per_token(v));
+    for (i, (k, v)) in PRICE_FIELDS.iter().zip(p.slots()).enumerate() {
+        m.insert((*k).into(), price_value(i, v));
     }
-    let unit = |v: Option<f64>| v.map_or(Value::Null, |v| json!(v));
-    m.insert("input_cost_per_image".into(), unit(p.per_input_image));
-    m.insert("output_cost_per_image".into(), unit(p.per_output_image));
-    m.insert("input_cost_per_request".into(), unit(p.per_request));
+    // A tier's prices are the first six flat ones (`Tier::slots` order).
     let tiers: Vec<Value> = p
         .tiers
         .iter()
         .map(|t| {
-            json!({
-                "above_input_tokens": t.above,
-                "input_cost_per_token": per_token(t.input),
-                "output_cost_per_token": per_token(t.output),
-                "cache_read_input_token_cost": per_token(t.cache_read),
-                "cache_creation_input_token_cost": per_token(t.cache_write),
-                "cache_creation_input_token_cost_above_1hr": per_token(t.cache_write_1h),
-                "output_cost_per_reasoning_token": per_token(t.reasoning),
-            })
+            let mut o = Map::new();
+            o.insert("above_input_tokens".into(), json!(t.above));
+            for (k, v) in PRICE_FIELDS.iter().zip(t.slots()) {
+                o.insert((*k).into(), per_token(v));
+            }
+            Value::Object(o)
         })
         .collect();
     m.insert("tiered_pricing".into(), Value::Array(tiers));
     // LiteLLM's name for the per-geo factors (`{"us": 1.1}`).
-    let geo: Map<String, Value> = p.geo.iter().map(|(g, f)| (g.clone(), json!(f))).collect();
+    let mut geo = Map::new();
+    for (g, f) in &p.geo {
+        geo.insert(g.clone(), json!(f));
+    }
     m.insert("provider_specific_entry".into(), Value::Object(geo));
     m
 }
+
+/// Per token for token prices, as given for per-image and per-request ones.
+fn price_value(slot: usize, v: Option<f64>) -> Value {
+    match v {
+        Some(v) if slot >= PER_UNIT_SLOTS => json!(v),
+        v => per_token(v),
+    }
+}
+
+/// `Prices::slots` from here on are USD per unit, not per million tokens.
+const PER_UNIT_SLOTS: usize = 9;
 
 /// LiteLLM's field names of the flat prices, in `Prices::slots` order.
 const PRICE_FIELDS: [&str; 12] = [

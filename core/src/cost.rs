@@ -139,7 +139,7 @@ impl TokenUsage {
     }
 }
 
-/// Whether a price list prices audio apart (then audio counts are read).
+/// Whether a price list prices audio apart.
 pub fn prices_audio(p: &Prices) -> bool {
     p.input_audio.is_some() || p.output_audio.is_some()
 }

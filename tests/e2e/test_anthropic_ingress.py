@@ -343,6 +343,42 @@ def test_claude_code_request_on_the_mock_provider(gateway):
     assert names[0] == "message_start" and names[-1] == "message_stop" and "content_block_delta" in names
 
 
+def test_mock_answers_a_tool_result_with_text(claude):
+    """An agent loop on the keyless mock ends: the tool call is answered, the
+    answer to its result is text (Claude Code used to loop forever here)."""
+    ask = user("weather in Paris?")
+    first = claude.messages.create(model="mock/demo", max_tokens=200, tools=[WEATHER], messages=ask)
+    assert first.id.startswith("msg_"), first.id
+    assert first.stop_reason == "tool_use"
+    call = next(b for b in first.content if b.type == "tool_use")
+    assert call.name == "get_weather" and call.input == {"location": "mock"}
+    turn = ask + [
+        {"role": "assistant", "content": [b.model_dump(exclude_none=True) for b in first.content]},
+        {"role": "user", "content": [{"type": "tool_result", "tool_use_id": call.id, "content": "sunny"}]},
+    ]
+    second = claude.messages.create(model="mock/demo", max_tokens=200, tools=[WEATHER], messages=turn)
+    assert second.id.startswith("msg_"), second.id
+    assert second.stop_reason == "end_turn"
+    assert [b.type for b in second.content] == ["text"] and second.content[0].text
+    with claude.messages.stream(model="mock/demo", max_tokens=200, tools=[WEATHER], messages=turn) as s:
+        streamed = s.get_final_message()
+    assert streamed.id.startswith("msg_"), streamed.id
+    assert streamed.stop_reason == "end_turn" and [b.type for b in streamed.content] == ["text"]
+
+
+@pytest.mark.parametrize("path", [p for p in CLAUDE_CODE if "tool-result" in p.name], ids=lambda p: p.stem)
+def test_claude_code_tool_result_turn_on_the_mock_ends_the_turn(gateway, path):
+    body, headers = claude_code(path)
+    r = post(gateway, {**body, "model": "mock/demo"}, headers=headers)
+    assert r.status_code == 200, r.text
+    evs = events_of(r.content)
+    assert evs[0][1]["message"]["id"].startswith("msg_")
+    blocks = [d["content_block"]["type"] for n, d in evs if n == "content_block_start"]
+    assert blocks == ["text"]
+    stop = next(d for n, d in evs if n == "message_delta")["delta"]["stop_reason"]
+    assert stop == "end_turn"
+
+
 # ---------------------------------------------------------------- count_tokens
 
 

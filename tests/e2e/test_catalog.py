@@ -165,3 +165,72 @@ def test_deprecated_model_gets_a_warning_header(client):
     raw = client.chat.completions.with_raw_response.create(model="openai/gpt-4-0613", messages=user("hi"))
     assert raw.headers["x-dx-deprecated"] == "2025-06-06"
     assert raw.parse().choices
+
+
+# qwen-plus-latest is priced only by LiteLLM's tiered_pricing rows (the
+# 0-256k row: in 0.4, out 1.2 per 1M): 3 × 0.4 + 3 × 1.2 = 4.8 µ$. Before
+# those rows were read the model had no price and answers no cost.
+QWEN_COST = 0.0000048
+
+
+def test_a_tiered_pricing_model_is_priced(client, fleet):
+    t = tag()
+    raw = client.chat.completions.with_raw_response.create(
+        model="dashscope/qwen-plus-latest", messages=user(f"hi {t}"))
+    r = raw.parse()
+    assert r.choices[0].message.content == f"Echo: hi {t}"
+    assert fleet.request_with("qwen-plus-latest", t)["path"] == UPSTREAM_PATH
+    assert (r.usage.prompt_tokens, r.usage.completion_tokens) == (3, 3)
+    assert close(r.model_extra["cost"], QWEN_COST), r.model_extra
+    assert close(float(raw.headers["x-dx-cost-usd"]), QWEN_COST), raw.headers["x-dx-cost-usd"]
+
+
+def test_a_tiered_pricing_model_is_priced_when_streamed(client):
+    t = tag()
+    chunks = list(client.chat.completions.create(
+        model="dashscope/qwen-plus-latest", messages=user(f"hi {t}"), stream=True,
+        stream_options={"include_usage": True}))
+    assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == f"Echo: hi {t}"
+    last = chunks[-1]
+    assert last.choices == [] and last.usage.prompt_tokens == 3
+    assert close(last.model_extra["cost"], QWEN_COST), last.model_extra
+
+
+def estimate(gateway, **body):
+    r = raw_post(gateway, body, path="/cost/estimate")
+    return r.status_code, r.json()
+
+
+def test_cost_estimate_reads_the_catalog_alone(gateway):
+    # LiteLLM's EU data-zone entry: 1000 × 2.75 + 1000 × 11 = 13750 µ$ (LiteLLM 0.01375)
+    status, v = estimate(gateway, model="azure/eu/gpt-4o-2024-08-06", input_tokens=1000, output_tokens=1000)
+    assert status == 200, v
+    assert close(v["cost_per_request"], 0.01375) and v["catalog_model"] == "azure/eu/gpt-4o-2024-08-06", v
+    # LiteLLM's provider name for Cohere chat: 1000 × 0.15 + 1000 × 0.6 = 750 µ$ (LiteLLM 0.00075)
+    status, v = estimate(gateway, model="cohere_chat/command-r", input_tokens=1000, output_tokens=1000)
+    assert status == 200, v
+    assert close(v["cost_per_request"], 0.00075), v
+    # a deployment the catalog cannot price, of a provider with no settings
+    # here (no MISTRAL_API_KEY): a 400 saying how to price it, never a 500
+    for name in ("mistral/my-finetune", "azure/my-deployment"):
+        status, v = estimate(gateway, model=name, input_tokens=1000)
+        assert status == 400, (name, v)
+        assert v["error"]["code"] == "model_price_unknown" and v["error"]["param"] == "model", v
+
+
+def test_cost_estimate_takes_the_inference_geo(gateway):
+    # claude-opus-4-6: 1000 × 5 + 1000 × 25 = 30000 µ$; served in the US × 1.1 = 33000 µ$ (LiteLLM 0.033)
+    body = {"model": "anthropic/claude-opus-4-6", "input_tokens": 1000, "output_tokens": 1000}
+    status, v = estimate(gateway, **body, inference_geo="us")
+    assert status == 200, v
+    assert close(v["cost_per_request"], 0.033) and v["geo_factor"] == 1.1, v
+    status, v = estimate(gateway, **body, inference_geo="global")
+    assert status == 200 and close(v["cost_per_request"], 0.03), v
+    status, v = estimate(gateway, **body, inference_geo="x" * 40)
+    assert status == 400 and v["error"]["param"] == "inference_geo", v
+
+
+def test_model_info_shows_both_prices_where_the_sources_disagree(gateway):
+    info = get(gateway, "/model/info", model="deepseek/deepseek-chat").json()["data"][0]["model_info"]
+    assert info["price_conflicts"]["input_cost_per_token"] == {
+        "models.dev": 1.4e-7, "litellm": 2.8e-7, "used": "models.dev"}, info["price_conflicts"]

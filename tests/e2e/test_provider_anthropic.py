@@ -185,6 +185,62 @@ def test_thinking_stream_reasoning_content(client, fleet):
     assert body["thinking"] == {"type": "enabled", "budget_tokens": 1024} and body["max_tokens"] == 1124
 
 
+def _thinking_tool_loop(client, fleet, model: str, first) -> None:
+    """Sends the assistant turn back as the OpenAI client holds it (LiteLLM's
+    ``thinking_blocks`` included) with the tool's answer: the fleet verifies
+    the signature it gave out, as Claude does."""
+    t = model.rsplit("-", 1)[1]
+    call = first["tool_calls"][0]
+    turn = [*user(f"weather {t}"), first, {"role": "tool", "tool_call_id": call["id"], "content": "sunny"}]
+    r = client.chat.completions.create(model=f"anthropic-fleet/{model}", messages=turn, tools=[WEATHER_TOOL],
+                                       reasoning_effort="low")
+    assert r.choices[0].message.content == "Tool said: sunny"
+    sent = upstream(fleet, model)["body"]["messages"][1]
+    assert sent["role"] == "assistant"
+    assert sent["content"][0] == first["thinking_blocks"][0], "the signed block goes back first, unchanged"
+    assert [b["type"] for b in sent["content"]] == ["thinking", "tool_use"]
+
+
+def test_thinking_blocks_reach_openai_clients_and_round_trip(client, fleet):
+    t = tag()
+    model = f"claude-sonnet-4-5-{t}"
+    r = client.chat.completions.create(model=f"anthropic-fleet/{model}", messages=user(f"weather {t}"),
+                                       tools=[WEATHER_TOOL], reasoning_effort="low")
+    msg = r.choices[0].message
+    blocks = msg.model_extra["thinking_blocks"]
+    assert len(blocks) == 1 and blocks[0]["type"] == "thinking"
+    assert blocks[0]["thinking"] == msg.model_extra["reasoning_content"] == f"Considering: weather {t}"
+    assert blocks[0]["signature"].startswith("fleetsig.")
+    assert r.choices[0].finish_reason == "tool_calls"
+    _thinking_tool_loop(client, fleet, model, msg.model_dump(exclude_none=True))
+
+
+def test_thinking_blocks_stream_to_openai_clients_and_round_trip(client, fleet):
+    t = tag()
+    model = f"claude-sonnet-4-5-{t}"
+    chunks = list(client.chat.completions.create(model=f"anthropic-fleet/{model}", messages=user(f"weather {t}"),
+                                                 tools=[WEATHER_TOOL], reasoning_effort="low", stream=True))
+    thought, signature, reasoning = "", None, ""
+    for c in chunks:
+        if not c.choices:
+            continue
+        extra = c.choices[0].delta.model_extra or {}
+        reasoning += extra.get("reasoning_content") or ""
+        for b in extra.get("thinking_blocks") or []:
+            assert b["type"] == "thinking"
+            thought += b.get("thinking") or ""
+            signature = b.get("signature") or signature
+    assert thought == reasoning == f"Considering: weather {t}"
+    assert signature and signature.startswith("fleetsig.")
+    # What a LiteLLM-style client builds from the stream.
+    calls = reassemble_tool_calls(chunks)
+    first = {"role": "assistant", "content": None, "reasoning_content": reasoning,
+             "thinking_blocks": [{"type": "thinking", "thinking": thought, "signature": signature}],
+             "tool_calls": [{"id": calls[0]["id"], "type": "function",
+                             "function": {"name": calls[0]["name"], "arguments": calls[0]["arguments"]}}]}
+    _thinking_tool_loop(client, fleet, model, first)
+
+
 def test_upstream_401(client):
     with pytest.raises(openai.AuthenticationError) as e:
         client.chat.completions.create(model="anthropic-fleet/fault:status=401", messages=user("x"))

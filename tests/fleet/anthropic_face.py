@@ -171,6 +171,15 @@ def sign(thinking: str) -> str:
     return "fleetsig." + base64.b64encode(digest).decode()
 
 
+def _credential(request: web.Request) -> str:
+    """The key or token the request carried (for faults that echo it)."""
+    key = request.headers.get("x-api-key")
+    if key is not None:
+        return key
+    _, _, token = request.headers.get("Authorization", "").partition(" ")
+    return token
+
+
 def check_auth(request: web.Request) -> None:
     # The API takes the key as x-api-key or, from newer SDKs, as a bearer token.
     key = request.headers.get("x-api-key")
@@ -672,7 +681,12 @@ async def _answer(request: web.Request, body: dict[str, Any], model: str, stream
                 return bad(f"fleet: {e}").response()
             return await wire.send_body(request, raw, fault, fault.status, headers)
         err = generic_error(fault.status, plan.model)
-        return await wire.send_body(request, json.dumps(err.body).encode(), fault, fault.status, headers)
+        raw, ctype = fault.error_body(err.body, _credential(request))
+        return await wire.send_body(request, raw, fault, fault.status, headers, ctype)
+
+    if stream and fault.answer is not None and plan.kind != "replay":
+        whole = json.dumps(Generated(body, plan.model, scope).message()).encode()
+        return await wire.send_not_a_stream(request, fault.answer, whole, headers)
 
     if plan.kind == "replay":
         stem = plan.fixture or ""

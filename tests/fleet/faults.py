@@ -37,6 +37,16 @@ Fault keys (all optional, combinable):
 ``error_after=<N>`` send N SSE events, then the face's in-stream error event
                     (faces whose format has one, e.g. Anthropic's
                     ``event: error``), then end the body normally
+``echo_key=<field>`` with ``status=``: the face's error JSON echoes the
+                    credential the request carried (``Bearer <key>``) in
+                    ``field``: ``message``, ``type``, ``param``, ``code`` or
+                    ``all`` (OpenAI and Anthropic faces)
+``key_at=<N>``      with ``status=``: a ``text/html`` error page, not JSON:
+                    N ``x`` characters, the credential, then 2,000 ``y``
+                    (a key across the 1,000-character mark: ``key_at=990``)
+``answer=<kind>``   a stream request answered as if it were not one: ``json``
+                    (the whole answer, ``application/json``) or ``html`` (a
+                    200 ``text/html`` page) (OpenAI and Anthropic faces)
 =================== =========================================================
 
 Examples (as seen by the fleet)::
@@ -54,6 +64,7 @@ starting ``fleet:``, so a typo in a test can never silently pass.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 
 INT_KEYS = {
@@ -69,8 +80,11 @@ INT_KEYS = {
     "stall_ms",
     "exception_after",
     "error_after",
+    "key_at",
 }
-STR_KEYS = {"body", "exception"}
+STR_KEYS = {"body", "exception", "echo_key", "answer"}
+ECHO_FIELDS = {"message", "type", "param", "code", "all"}
+ANSWER_KINDS = {"json", "html"}
 
 
 class GrammarError(ValueError):
@@ -93,6 +107,24 @@ class Fault:
     exception_after: int | None = None
     exception: str = "throttlingException"
     error_after: int | None = None
+    echo_key: str | None = None
+    key_at: int | None = None
+    answer: str | None = None
+
+    def error_body(self, error: dict, key: str) -> tuple[bytes, str]:
+        """The body (and content type) of this fault's error: ``error``, the
+        face's own error JSON, unless ``echo_key``/``key_at`` ask otherwise."""
+        if self.key_at is not None:
+            page = "x" * self.key_at + key + "y" * 2000
+            return page.encode(), "text/html"
+        if self.echo_key is not None:
+            inner = error.setdefault("error", {})
+            fields = ["message", "type", "param", "code"] if self.echo_key == "all" else [self.echo_key]
+            for f in fields:
+                if f in ("param", "code") and "param" not in inner and error.get("type") == "error":
+                    continue  # Anthropic's error object has no param/code
+                inner[f] = f"Bearer {key}"
+        return json.dumps(error).encode(), "application/json"
 
     def extra_headers(self) -> dict[str, str]:
         h: dict[str, str] = {}
@@ -149,6 +181,12 @@ def parse_fault(spec: str) -> Fault:
         raise GrammarError("fleet: status must be 400..599")
     if fault.body is not None and fault.status is None:
         raise GrammarError("fleet: body= needs status=")
+    if (fault.echo_key is not None or fault.key_at is not None) and fault.status is None:
+        raise GrammarError("fleet: echo_key= and key_at= need status=")
+    if fault.echo_key is not None and fault.echo_key not in ECHO_FIELDS:
+        raise GrammarError(f"fleet: echo_key must be one of {', '.join(sorted(ECHO_FIELDS))}")
+    if fault.answer is not None and fault.answer not in ANSWER_KINDS:
+        raise GrammarError(f"fleet: answer must be one of {', '.join(sorted(ANSWER_KINDS))}")
     return fault
 
 

@@ -191,6 +191,11 @@ def _type_name(v: Any) -> str:
     return "object"
 
 
+def _bearer(request: web.Request) -> str:
+    auth = request.headers.get("Authorization", "")
+    return auth[len("Bearer "):] if auth.startswith("Bearer ") else auth
+
+
 def check_auth(request: web.Request) -> None:
     auth = request.headers.get("Authorization")
     if not auth:
@@ -675,9 +680,12 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
                 return bad(f"fleet: {e}", "model").response()
             return await wire.send_body(request, raw, fault, fault.status, headers)
         err = generic_error(fault.status, plan.model)
-        return await wire.send_body(request, json.dumps(err.body).encode(), fault, fault.status, headers)
+        raw, ctype = fault.error_body(err.body, _bearer(request))
+        return await wire.send_body(request, raw, fault, fault.status, headers, ctype)
 
     stream = body.get("stream") is True
+    if stream and fault.answer is not None:
+        return await wire.send_not_a_stream(request, fault.answer, json.dumps(Generated(body, plan.model).completion()).encode(), headers)
     if plan.kind == "replay":
         stem = plan.fixture or ""
         status = fixtures.status_for_stem(stem)

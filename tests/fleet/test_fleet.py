@@ -243,6 +243,35 @@ def test_fault_grammar_errors_are_loud(fleet):
         assert r.json()["error"]["message"].startswith("fleet:"), model
 
 
+def test_fault_echo_key_and_key_at(fleet):
+    r = post(fleet, {"model": "fault:status=401,echo_key=all", "messages": user("x")})
+    assert r.status_code == 401
+    err = r.json()["error"]
+    assert [err[f] for f in ("message", "type", "param", "code")] == [f"Bearer {KEY}"] * 4
+    r = post(fleet, {"model": "fault:status=400,echo_key=param", "messages": user("x")})
+    assert r.json()["error"]["param"] == f"Bearer {KEY}"
+    assert r.json()["error"]["message"] != f"Bearer {KEY}"
+    r = post(fleet, {"model": "fault:status=502,key_at=990", "messages": user("x")})
+    assert r.status_code == 502
+    assert r.headers["content-type"].startswith("text/html")
+    assert r.text.index(KEY) == 990
+    for bad in ("fault:echo_key=all", "fault:status=400,echo_key=nope", "fault:answer=xml"):
+        r = post(fleet, {"model": bad, "messages": user("x")})
+        assert r.status_code == 400 and r.json()["error"]["message"].startswith("fleet:"), bad
+
+
+def test_fault_answer_not_a_stream(fleet):
+    body = {"model": "fault:answer=json|gpt-4o-mini", "messages": user("one two"), "stream": True}
+    r = post(fleet, body)
+    assert r.status_code == 200 and r.headers["content-type"].startswith("application/json")
+    assert r.json()["choices"][0]["message"]["content"] == "Echo: one two"
+    r = post(fleet, {**body, "model": "fault:answer=html|gpt-4o-mini"})
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
+    # Without stream the fault changes nothing.
+    r = post(fleet, {**body, "stream": False})
+    assert r.json()["choices"][0]["message"]["content"] == "Echo: one two"
+
+
 def test_fault_delay_headers(sdk):
     t0 = time.monotonic()
     r = sdk.chat.completions.create(model="fault:delay_headers_ms=600|gpt-4o-mini", messages=user("slow"))

@@ -96,6 +96,16 @@ async def send_stream(
     return resp
 
 
+HTML_PAGE = b"<!DOCTYPE html><html><head><title>502 Bad Gateway</title></head><body>upstream proxy</body></html>"
+
+
+async def send_not_a_stream(request: web.Request, kind: str, whole: bytes, headers: dict[str, str]) -> web.Response:
+    """A stream request answered with one body (``answer=json``) or an HTML page (``answer=html``)."""
+    if kind == "html":
+        return web.Response(status=200, body=HTML_PAGE, headers={**headers, "Content-Type": "text/html"})
+    return web.Response(status=200, body=whole, headers={**headers, "Content-Type": "application/json"})
+
+
 async def send_body(
     request: web.Request,
     body: bytes,

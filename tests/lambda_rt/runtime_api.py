@@ -662,6 +662,24 @@ class Instance:
 # --------------------------------------------------------------------------- the Function URL front
 
 
+# aiohttp hands over header bytes that are not UTF-8 as surrogate escapes
+# (U+DC80..U+DCFF), which json.dumps writes as lone ``\udcNN`` escapes.
+_SURROGATE_ESCAPE = re.compile(r"(?<!\\)((?:\\\\)*)\\udc([89a-f][0-9a-f])")
+
+
+def encode_event(event: dict[str, Any]) -> bytes:
+    r"""The event's JSON as Lambda's HTTP fronts write it.
+
+    AWS does not document what a Function URL puts in the event for header
+    bytes that are not UTF-8. What is on record is an AWS front (an ALB,
+    aws-lambda-rust-runtime issue #509) writing such a byte as a ``\xNN``
+    escape inside the JSON string -- not valid JSON, which ``lambda_http``
+    then refuses. This emulator does the same, so the runtime has to cope.
+    """
+    text = json.dumps(event, separators=(",", ":"))
+    return _SURROGATE_ESCAPE.sub(lambda m: m.group(1) + "\\x" + m.group(2), text).encode()
+
+
 def build_event(request: web.Request, body: bytes, request_id: str) -> dict[str, Any]:
     headers: dict[str, str] = {}
     cookies: list[str] = []
@@ -801,7 +819,7 @@ class Runtime:
         if len(body) > MAX_REQUEST_BYTES:
             return _lambda_error(413, f"Request must be smaller than {MAX_REQUEST_BYTES} bytes for the InvokeFunction operation", "RequestEntityTooLargeException")
         req_id = str(uuid.uuid4())
-        event = json.dumps(build_event(request, body, req_id), separators=(",", ":")).encode()
+        event = encode_event(build_event(request, body, req_id))
         if len(event) > MAX_REQUEST_BYTES:
             return _lambda_error(413, f"Request must be smaller than {MAX_REQUEST_BYTES} bytes for the InvokeFunction operation", "RequestEntityTooLargeException")
         inv = Invocation(event, request.method, request.path_qs)

@@ -254,3 +254,18 @@ def test_timeout_kills_the_instance(fresh_rt):
     assert 1.9 < time.monotonic() - t0 < 4
     assert requests.get(f"{fresh_rt.base}/echo-event", timeout=10).status_code == 200
     assert fresh_rt.stats()["instances"][0]["restarts"] == 1
+
+
+def test_header_bytes_that_are_not_utf8_are_written_as_aws_writes_them():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("runtime_api_under_test", RUNTIME_API)
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    undecodable = b"a\xffb".decode("utf-8", "surrogateescape")  # what aiohttp hands over
+    text = mod.encode_event({"headers": {"x-probe": undecodable, "y": "\\udcff is text", "z": "\\" + undecodable}})
+    assert text == b'{"headers":{"x-probe":"a\\xffb","y":"\\\\udcff is text","z":"\\\\a\\xffb"}}'
+    with pytest.raises(ValueError):
+        json.loads(text)  # not JSON: the runtime must cope
+    assert json.loads(mod.encode_event({"a": "caf\u00e9"})) == {"a": "caf\u00e9"}

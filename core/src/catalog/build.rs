@@ -908,22 +908,21 @@ fn add_litellm_names(
     records: &mut BTreeMap<String, ProviderRecord>,
     names: &BTreeMap<&str, String>,
 ) {
-    let mut taken: BTreeSet<String> = records
-        .values()
-        .flat_map(|r| std::iter::once(&r.id).chain(r.aliases.iter()))
-        .cloned()
-        .collect();
     for (name, pid) in names {
         let usable = !name.is_empty()
             && name
                 .bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.');
-        if !usable || taken.contains(*name) {
+        // A scan rather than a set of taken names: ~170 providers, and a
+        // sorted set would cost the Worker bundle a sort routine of its own.
+        let taken = records
+            .values()
+            .any(|r| r.id == **name || r.aliases.iter().any(|a| a == name));
+        if !usable || taken {
             continue;
         }
         if let Some(rec) = records.get_mut(pid) {
             rec.aliases.push((*name).to_owned());
-            taken.insert((*name).to_owned());
         }
     }
 }

@@ -104,15 +104,20 @@ pub fn strip_region_prefix(id: &str) -> Option<&str> {
 /// Azure data zones LiteLLM prices apart (`azure/eu/gpt-4o-2024-08-06`).
 const DATA_ZONES: [&str; 4] = ["eu", "us", "global", "global-standard"];
 
-/// `us-east-1`, `eu-central-2`, `us-gov-west-1`, `ap-northeast-1`.
+/// `us-east-1`, `eu-central-2`, `us-gov-west-1`, `ap-northeast-1`: two
+/// letters, one or more words, a number.
 pub fn is_aws_region(s: &str) -> bool {
-    let area = s.split('-').next().unwrap_or("");
-    let last = s.rsplit('-').next().unwrap_or("");
-    s.split('-').count() >= 3
-        && area.len() == 2
-        && area.bytes().all(|b| b.is_ascii_lowercase())
-        && !last.is_empty()
-        && last.bytes().all(|b| b.is_ascii_digit())
+    let b = s.as_bytes();
+    let Some(last_dash) = s.rfind('-') else {
+        return false;
+    };
+    b.len() > 5
+        && b[0].is_ascii_lowercase()
+        && b[1].is_ascii_lowercase()
+        && b[2] == b'-'
+        && last_dash > 3
+        && last_dash + 1 < b.len()
+        && b[last_dash + 1..].iter().all(u8::is_ascii_digit)
 }
 
 /// `eu/gpt-4o` → `gpt-4o`, `us-east-1/anthropic.claude-v2` →
