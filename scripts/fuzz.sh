@@ -44,6 +44,11 @@ for target in $(cargo fuzz list); do
     failed+=("$target")
     input=$(sed -n 's/.*Test unit written to \(.*\)$/\1/p' "$log" | tail -1)
     say "$target: FAILED; input: ${input:-none written}; log: core/fuzz/$log"
+    for seed in "seeds/$target"/*; do
+      if [ -n "$input" ] && [ -f "$seed" ] && cmp -s "$seed" "$input"; then
+        say "$target: that input is the regression seed core/fuzz/$seed"
+      fi
+    done
     grep -m1 -A12 -E "panicked at|ERROR: libFuzzer" "$log" >&2 || tail -20 "$log" >&2
     [ -z "$input" ] || say "reproduce: (cd core/fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run ${flags[*]} $target $input)"
   fi

@@ -77,12 +77,16 @@ fuzz_target!(|data: &[u8]| {
             let ctx = DecodeContext {
                 now_ms: 1_784_917_423_000,
                 model: &d.upstream_model,
-                id_prefix: if k % 2 == 0 { "chatcmpl-" } else { "msg_" },
+                id_prefix: if k.is_multiple_of(2) {
+                    "chatcmpl-"
+                } else {
+                    "msg_"
+                },
             };
             let Ok(decoder) = StreamDecoder::new(codec, &ctx) else {
                 return;
             };
-            if k % 2 == 0 {
+            if k.is_multiple_of(2) {
                 let renderer = ChunkRenderer::new(true).with_fallback("fuzz-model", 1);
                 let state = TranslateState::new(decoder, renderer);
                 (Client::OpenAi, run(ports, upstream, state, idle, on_done))
