@@ -9,16 +9,17 @@ use http::header::{AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE};
 use http::{HeaderMap, HeaderValue, Method, StatusCode};
 use serde::Serialize;
 
-use crate::auth::google;
+use crate::auth::google::{self, TokenCache};
 use crate::codec::openai_chat::{self, ResponseProbe};
 use crate::codec::{self, mock, DecodeContext, EncodeContext, ErrorDecoder, StreamDecoder};
 use crate::config::Config;
 use crate::error::{ErrorKind, GatewayError};
+use crate::http_util::error_response;
 use crate::http_util::{json, read_body};
 use crate::ingress::openai_chat::{
     render_chunk_event, render_response, ChatEnvelope, ChunkRenderer, DONE_EVENT, ID_PREFIX,
 };
-use crate::ports::{with_timeout, Ports, ReadWhole, TransportError, UpstreamResponse};
+use crate::ports::{with_timeout, Env, Ports, ReadWhole, TransportError, UpstreamResponse};
 use crate::providers::Codec;
 use crate::quirks;
 use crate::resolve::{resolve_entry, Deployment};
@@ -32,7 +33,7 @@ use crate::unified::{ChatChunk, ChatRequest, ChatResponse, Usage};
 
 mod messages;
 // The catalog's share of the pipeline: metadata, costs, endpoints.
-use crate::catalog::sync::{self, SyncGate};
+use crate::catalog::sync::{CatalogSync, SETTLE_MS};
 use crate::catalog::Prices;
 use crate::catalog_api;
 use crate::cost::{completion_cost, format_cost, splice_cost, TokenUsage};
@@ -74,29 +75,32 @@ pub const UPSTREAM_SUCCESS_HEADERS: &[&str] = &["content-type", "x-request-id"];
 /// Upstream error and non-stream bodies larger than this are refused.
 const MAX_UPSTREAM_BODY: usize = 64 * 1024 * 1024;
 
-#[derive(Clone)]
-pub struct Gateway<P> {
-    ports: P,
+/// One per isolate / execution environment: the configuration and the
+/// state an instance keeps between requests (upstream token cache, catalog
+/// sync). Requests bring their own ports ([`Gateway::handle`]).
+pub struct Gateway {
     config: Arc<Config>,
     master_key: Option<Secret>,
-    catalog_sync: Option<Arc<SyncGate>>,
+    tokens: TokenCache,
+    catalog_sync: Option<Arc<dyn CatalogSync>>,
 }
 
-impl<P: Ports> Gateway<P> {
-    pub fn new(ports: P, config: Arc<Config>) -> Self {
-        let master_key = config.master_key(&ports);
+impl Gateway {
+    pub fn new(config: Arc<Config>, env: &impl Env) -> Self {
+        let master_key = config.master_key(env);
         Gateway {
-            ports,
             config,
             master_key,
+            tokens: TokenCache::new(),
             catalog_sync: None,
         }
     }
 
-    /// Lets requests that name an unknown model wait for this instance's
-    /// catalog sync in flight, then route again.
-    pub fn with_catalog_sync(mut self, gate: Arc<SyncGate>) -> Self {
-        self.catalog_sync = Some(gate);
+    /// Keeps this instance's catalog in step with the stored copy: a sync is
+    /// started when due, and requests that name an unknown model wait for one
+    /// in flight, then route again.
+    pub fn with_catalog_sync(mut self, sync: Arc<dyn CatalogSync>) -> Self {
+        self.catalog_sync = Some(sync);
         self
     }
 
@@ -110,16 +114,58 @@ impl<P: Ports> Gateway<P> {
     pub fn precheck(&self, path: &str, content_length: Option<u64>) -> Option<GatewayResponse> {
         let limit = self.config.general.max_request_bytes;
         match content_length {
-            Some(len) if len > limit as u64 => Some(self.ingress_error(path, &too_large(limit))),
+            Some(len) if len > limit as u64 => Some(error_response(path, &too_large(limit))),
             _ => None,
         }
     }
 
-    fn ingress_error(&self, path: &str, e: &GatewayError) -> GatewayResponse {
-        crate::http_util::error_response(path, e)
+    pub async fn handle<P: Ports>(&self, ports: &P, req: IncomingRequest) -> GatewayResponse {
+        if let Some(sync) = &self.catalog_sync {
+            sync.start_if_due(ports.now_ms(), ports);
+        }
+        Call {
+            gw: self,
+            config: &self.config,
+            ports: ports.clone(),
+        }
+        .handle(req)
+        .await
+    }
+}
+
+/// A gateway with the ports it always serves with, for hosts with one
+/// instance and no per-request context (tests, benches, embedding).
+pub struct Bound<P> {
+    gateway: Gateway,
+    ports: P,
+}
+
+impl<P: Ports> Bound<P> {
+    pub fn new(ports: P, config: Arc<Config>) -> Self {
+        Bound {
+            gateway: Gateway::new(config, &ports),
+            ports,
+        }
     }
 
     pub async fn handle(&self, req: IncomingRequest) -> GatewayResponse {
+        self.gateway.handle(&self.ports, req).await
+    }
+
+    pub fn gateway(&self) -> &Gateway {
+        &self.gateway
+    }
+}
+
+/// One request's view of its gateway: the instance and this request's ports.
+struct Call<'g, P> {
+    gw: &'g Gateway,
+    config: &'g Arc<Config>,
+    ports: P,
+}
+
+impl<P: Ports> Call<'_, P> {
+    async fn handle(&self, req: IncomingRequest) -> GatewayResponse {
         let mut log = AccessLog {
             ts: self.ports.now_ms(),
             method: req.method.to_string(),
@@ -127,11 +173,11 @@ impl<P: Ports> Gateway<P> {
             ..AccessLog::default()
         };
         let mut result = self.route(&req, &mut log).await;
-        if let (Err(e), Some(gate)) = (&result, &self.catalog_sync) {
+        if let (Err(e), Some(sync)) = (&result, &self.gw.catalog_sync) {
             // Nothing has gone upstream before a model is resolved, so
             // routing again is safe.
             if e.code.as_deref() == Some("model_not_found")
-                && gate.settle(&self.ports, sync::SETTLE_MS).await
+                && sync.gate().settle(&self.ports, SETTLE_MS).await
             {
                 result = self.route(&req, &mut log).await;
             }
@@ -140,7 +186,7 @@ impl<P: Ports> Gateway<P> {
             Ok(resp) => resp,
             Err(e) => {
                 log.error = Some(e.log_text());
-                self.ingress_error(&req.path, &e)
+                error_response(&req.path, &e)
             }
         };
         log.status = resp.status().as_u16();
@@ -232,7 +278,7 @@ impl<P: Ports> Gateway<P> {
     }
 
     fn authenticate(&self, headers: &HeaderMap) -> Result<(), GatewayError> {
-        let Some(master) = &self.master_key else {
+        let Some(master) = &self.gw.master_key else {
             return Ok(());
         };
         let presented = headers
@@ -526,7 +572,9 @@ impl<P: Ports> Gateway<P> {
         let timeout = deployment
             .request_timeout_ms
             .unwrap_or(self.config.general.request_timeout_ms);
-        google::access_token(&self.ports, credentials, timeout)
+        self.gw
+            .tokens
+            .get(&self.ports, credentials, timeout)
             .await
             .map(Some)
     }
@@ -652,7 +700,7 @@ impl<P: Ports> Gateway<P> {
     }
 }
 
-impl<P: Ports> Gateway<P> {
+impl<P: Ports> Call<'_, P> {
     /// A whole (non-streamed) answer gets its cost as `x-dx-cost-usd` and as
     /// `cost` beside `usage`. Streams carry it in their final usage chunk
     /// only: their headers leave before the usage is known.

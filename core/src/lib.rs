@@ -35,7 +35,8 @@ pub mod unified;
 pub use config::{Config, ConfigError, General, ModelEntry};
 pub use error::{ErrorKind, GatewayError};
 pub use gateway::{
-    Body, Gateway, GatewayResponse, IncomingRequest, INGRESS_HEADERS, UPSTREAM_SUCCESS_HEADERS,
+    Body, Bound, Gateway, GatewayResponse, IncomingRequest, INGRESS_HEADERS,
+    UPSTREAM_SUCCESS_HEADERS,
 };
 pub use http_util::error_response;
 pub use providers::{Codec, ProviderSpec, PROVIDERS};

@@ -14,7 +14,7 @@ use http::header::CONTENT_TYPE;
 use http::{HeaderValue, StatusCode};
 
 use super::{
-    sse, too_large, whole_answer, AccessLog, Gateway, GatewayResponse, IncomingRequest,
+    sse, too_large, whole_answer, AccessLog, Call, GatewayResponse, IncomingRequest,
     MAX_UPSTREAM_BODY,
 };
 use crate::codec::anthropic::{self, count_tokens_url, wire, Target};
@@ -44,7 +44,7 @@ fn events_of(chunks: &[ChatChunk], model: &str, usage: Option<Usage>) -> Gateway
     sse(Box::pin(futures::stream::iter(events)))
 }
 
-impl<P: Ports> Gateway<P> {
+impl<P: Ports> Call<'_, P> {
     fn messages_route(&self, env: &MessagesEnvelope<'_>) -> Result<Route, GatewayError> {
         route(env, &self.config.router, |name| {
             self.config.model_list.iter().any(|e| e.model_name == name)
