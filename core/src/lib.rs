@@ -29,6 +29,7 @@ pub mod aws;
 pub mod codec;
 pub mod ingress;
 pub mod ports;
+pub mod state;
 pub mod stream;
 pub mod unified;
 
