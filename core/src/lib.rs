@@ -6,16 +6,18 @@
 //! traits in [`ports`]; the Workers and Lambda shells implement them and adapt
 //! their own request/response types to [`IncomingRequest`] / [`GatewayResponse`].
 
-mod auth;
 mod config;
+mod endpoints;
 mod error;
 mod gateway;
 mod http_util;
+mod pipeline;
 mod providers;
 mod quirks;
 mod resolve;
 mod router;
 mod secret;
+mod upstream_auth;
 
 // The model catalog, costs and the endpoints that expose them.
 pub mod catalog;
