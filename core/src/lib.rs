@@ -15,8 +15,8 @@ mod pipeline;
 mod providers;
 mod quirks;
 mod resolve;
-mod router;
 mod secret;
+mod task_routing;
 mod upstream_auth;
 
 // The model catalog, costs and the endpoints that expose them.
@@ -44,5 +44,5 @@ pub use gateway::{
 pub use http_util::error_response;
 pub use providers::{Codec, ProviderSpec, PROVIDERS};
 pub use resolve::{resolve_entry, resolve_model, Deployment};
-pub use router::{RouterConfig, Rule};
 pub use secret::Secret;
+pub use task_routing::{RouterConfig, Rule};

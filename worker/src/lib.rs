@@ -3,7 +3,7 @@
 //! implements its ports with `fetch`, `setTimeout`, `Date.now()` and
 //! `ctx.waitUntil`.
 
-mod catalog;
+mod catalog_store;
 mod fnv;
 mod glue;
 mod ports;
@@ -17,12 +17,12 @@ use bytes::Bytes;
 use dx_core::catalog::sync::{refresh_disabled, Syncer};
 use dx_core::ports::Log;
 use dx_core::{
-    error_response, Config, Gateway, GatewayError, GatewayResponse, IncomingRequest,
+    error_response, Config, ErrorKind, Gateway, GatewayError, GatewayResponse, IncomingRequest,
     INGRESS_HEADERS,
 };
 use worker::{event, Context, Env, Result, ScheduleContext, ScheduledEvent};
 
-use crate::catalog::KvCatalogStore;
+use crate::catalog_store::KvCatalogStore;
 use crate::ports::WorkerPorts;
 
 const EMBEDDED_CONFIG: &str = include_str!("../../dx.toml");
@@ -47,7 +47,7 @@ fn instance(env: &Env) -> std::result::Result<Rc<Instance>, String> {
             match Config::load(EMBEDDED_CONFIG, &ports) {
                 Ok(config) => {
                     let config = Arc::new(config);
-                    let syncer = catalog::syncer(env, &config);
+                    let syncer = catalog_store::syncer(env, &config);
                     let mut gateway = Gateway::new(config, &ports);
                     if let Some(syncer) = &syncer {
                         gateway = gateway.with_catalog_sync(syncer.clone());
@@ -83,20 +83,30 @@ thread_local! {
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub fn fetch(req: web_sys::Request, env: Env, ctx: worker::worker_sys::Context) -> js_sys::Promise {
     task::promise(async move {
+        let url = req.url();
         match handle_fetch(req, env, Context::new(ctx)).await {
             Ok(response) => response.into(),
             Err(e) => {
                 worker::console_error!("{e}");
-                internal_error().map_or(wasm_bindgen::JsValue::NULL, Into::into)
+                internal_error(&url).map_or(wasm_bindgen::JsValue::NULL, Into::into)
             }
         }
     })
 }
 
-fn internal_error() -> Option<web_sys::Response> {
-    let init = web_sys::ResponseInit::new();
-    init.set_status(500);
-    web_sys::Response::new_with_opt_str_and_init(Some("INTERNAL SERVER ERROR"), &init).ok()
+/// The core's 500 in the shape of the request's API, when the shell itself
+/// failed to make a response; the detail went to the log.
+fn internal_error(url: &str) -> Option<web_sys::Response> {
+    let path = url
+        .parse::<http::Uri>()
+        .map(|u| u.path().to_owned())
+        .unwrap_or_default();
+    let error = GatewayError::new(
+        ErrorKind::Configuration,
+        "The gateway failed to produce a response; the detail is in its log.",
+    )
+    .with_code("internal_error");
+    into_worker(error_response(&path, &error)).ok()
 }
 
 async fn handle_fetch(req: web_sys::Request, env: Env, ctx: Context) -> Result<web_sys::Response> {
@@ -125,7 +135,17 @@ async fn handle_fetch(req: web_sys::Request, env: Env, ctx: Context) -> Result<w
     let body = if head.method == http::Method::GET || head.method == http::Method::HEAD {
         Bytes::new()
     } else {
-        glue::read_body(&req).await.unwrap_or_default()
+        match glue::read_body(&req).await {
+            Some(body) => body,
+            // Not an empty body parsed as JSON: the client hears the body never arrived.
+            None => {
+                let error = GatewayError::invalid_request(
+                    "The request body could not be read (the connection broke or it was not a byte stream).",
+                )
+                .with_code("body_unreadable");
+                return into_worker(error_response(&head.path, &error));
+            }
+        }
     };
     let incoming = IncomingRequest {
         method: head.method,
@@ -151,7 +171,7 @@ async fn scheduled(event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
     }
     let Some(syncer) = &instance.syncer else {
         let line = serde_json::json!({"event": "catalog_refresh", "outcome": "error",
-            "error": format!("no KV namespace bound as {}: nowhere to keep the catalog", catalog::STATE_BINDING)});
+            "error": format!("no KV namespace bound as {}: nowhere to keep the catalog", catalog_store::STATE_BINDING)});
         return ports.log(&line.to_string());
     };
     // The outcome is in the log line the syncer writes.

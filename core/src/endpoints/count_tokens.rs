@@ -43,7 +43,7 @@ pub async fn count_tokens<P: Ports>(
             &deployment,
             Target::Anthropic,
             None,
-            &config.router,
+            &config.task_routing,
             Some(COUNT_FIELDS),
         )?;
         let betas = beta_features(&req.headers);

@@ -24,11 +24,11 @@ use crate::ports::{ByteStream, Ports};
 use crate::providers::Codec;
 use crate::quirks;
 use crate::resolve::Deployment;
-use crate::router::RouterConfig;
 use crate::secret::Secret;
 use crate::stream::anthropic_relay;
 use crate::stream::translate::Renderer;
 use crate::stream::{BodyStream, OnDone};
+use crate::task_routing::RouterConfig;
 use crate::unified::{ChatChunk, ChatRequest, ChatResponse, Usage};
 
 /// Holds the `[task_routing]` rules its plans and rewrites follow.
@@ -52,7 +52,7 @@ impl Messages<'_> {
 
 /// The `[task_routing]` plan for a request: the model to resolve and the rule that chose it.
 pub fn plan(env: &MessagesEnvelope<'_>, config: &Config) -> Result<Route, GatewayError> {
-    route(env, &config.router, |name| {
+    route(env, &config.task_routing, |name| {
         config.model_list.iter().any(|e| e.model_name == name)
     })
 }

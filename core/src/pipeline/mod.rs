@@ -190,7 +190,7 @@ pub async fn serve<P: Ports>(
         Endpoint::Messages => {
             exchange(
                 call,
-                &endpoints::messages::AnthropicMessages(&call.config.router),
+                &endpoints::messages::AnthropicMessages(&call.config.task_routing),
                 req,
                 ex,
             )
