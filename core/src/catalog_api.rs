@@ -12,7 +12,7 @@ use crate::config::Config;
 use crate::cost::{cost_per_token, format_cost, geo_factor, Geo, TokenUsage};
 use crate::error::{ErrorKind, GatewayError};
 use crate::gateway::GatewayResponse;
-use crate::http_util::json as json_response;
+use crate::http::json as json_response;
 use crate::ingress::openai_chat::ChatEnvelope;
 use crate::model_meta::{lookup_name, model_meta, ModelMeta};
 use crate::ports::Env;

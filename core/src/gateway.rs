@@ -4,14 +4,13 @@
 
 use std::sync::Arc;
 
-use bytes::Bytes;
 use http::header::{CACHE_CONTROL, CONTENT_TYPE};
-use http::{HeaderMap, HeaderValue, Method};
+use http::HeaderValue;
 
 use crate::catalog::sync::{CatalogSync, SETTLE_MS};
 use crate::config::Config;
+use crate::endpoints::error_response;
 use crate::error::{ErrorKind, GatewayError};
-use crate::http_util::error_response;
 use crate::pipeline::{self, Exchange};
 use crate::ports::{Env, Ports};
 use crate::resolve::Deployment;
@@ -19,22 +18,7 @@ use crate::secret::Secret;
 use crate::stream::BodyStream;
 use crate::upstream_auth::google::{self, TokenCache};
 
-/// A request as the shell hands it over, body already read.
-pub struct IncomingRequest {
-    pub method: Method,
-    pub path: String,
-    pub query: Option<String>,
-    pub headers: HeaderMap,
-    pub body: Bytes,
-}
-
-pub enum Body {
-    Empty,
-    Full(Bytes),
-    Stream(BodyStream),
-}
-
-pub type GatewayResponse = http::Response<Body>;
+pub use crate::http::{Body, GatewayResponse, IncomingRequest};
 
 /// The request headers the core reads. Shells where copying headers is costly
 /// (Workers: each one crosses the JS boundary) copy only these.

@@ -6,42 +6,58 @@
 //! traits in [`ports`]; the Workers and Lambda shells implement them and adapt
 //! their own request/response types to [`IncomingRequest`] / [`GatewayResponse`].
 
-mod config;
-mod endpoints;
+// Layers, lowest first. A module may use modules of its own layer and of
+// the layers below it, never above: `scripts/check-layers.py` (run by
+// `scripts/test.sh`) reads this list and fails on an import that climbs.
+// Cycles inside a layer are reported by the script but not refused yet.
+//
+// layer leaf: error secret ports unified tokens http
+// layer model: catalog cost config task_routing providers catalog_resolve resolve model_meta upstream_auth aws state
+// layer formats: codec ingress stream quirks
+// layer pipeline: pipeline endpoints gateway catalog_api
+
+// leaf: errors, secrets, the ports, the unified representation, HTTP types.
 mod error;
-mod gateway;
-mod http_util;
-mod pipeline;
-mod providers;
-mod quirks;
-mod resolve;
+mod http;
+pub mod ports;
 mod secret;
+pub mod tokens;
+pub mod unified;
+
+// model: the catalog, configuration, providers and resolution, upstream
+// credentials, storage ports.
+pub mod aws;
+pub mod catalog;
+mod catalog_resolve;
+mod config;
+pub mod cost;
+pub mod model_meta;
+mod providers;
+mod resolve;
+pub mod state;
 mod task_routing;
 mod upstream_auth;
 
-// The model catalog, costs and the endpoints that expose them.
-pub mod catalog;
-mod catalog_api;
-mod catalog_resolve;
-pub mod cost;
-pub mod model_meta;
-pub mod tokens;
-
-pub mod aws;
+// formats: codecs, ingress parsers and renderers, stream framing and relays,
+// per-model request quirks.
 pub mod codec;
 pub mod ingress;
-pub mod ports;
-pub mod state;
+mod quirks;
 pub mod stream;
-pub mod unified;
+
+// pipeline: the gateway instance, the request pipeline and its endpoints.
+mod catalog_api;
+mod endpoints;
+mod gateway;
+mod pipeline;
 
 pub use config::{Config, ConfigError, General, ModelEntry};
+pub use endpoints::error_response;
 pub use error::{ErrorKind, GatewayError};
 pub use gateway::{
     Body, Bound, Gateway, GatewayResponse, IncomingRequest, INGRESS_HEADERS,
     UPSTREAM_SUCCESS_HEADERS,
 };
-pub use http_util::error_response;
 pub use providers::{Codec, ProviderSpec, PROVIDERS};
 pub use resolve::{resolve_entry, resolve_model, Deployment};
 pub use secret::Secret;

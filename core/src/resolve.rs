@@ -45,7 +45,7 @@ pub struct ProviderParams {
     pub vertex_credentials: Option<Secret>,
     pub extra_headers: Vec<(String, String)>,
     /// The wire format when it is not the provider's own: OpenAI models that
-    /// only the Responses API serves (see [`crate::quirks::responses_only`]).
+    /// only the Responses API serves (see [`crate::providers::responses_only`]).
     pub codec: Option<Codec>,
     /// The deployment's `drop_params`, over `general.drop_params`.
     pub drop_params: Option<bool>,
@@ -349,7 +349,7 @@ fn api_codec(
     Ok(match mode {
         Some(ApiMode::Responses) => Some(Codec::OpenAiResponses),
         Some(ApiMode::Chat) => None,
-        None if crate::quirks::responses_only(spec.id, model) => Some(Codec::OpenAiResponses),
+        None if crate::providers::responses_only(spec.id, model) => Some(Codec::OpenAiResponses),
         None => None,
     })
 }

@@ -8,7 +8,7 @@ use super::messages::plan;
 use crate::codec::anthropic::{self, count_tokens_url, Target};
 use crate::error::{ErrorKind, GatewayError};
 use crate::gateway::{too_large, Call, GatewayResponse, IncomingRequest};
-use crate::http_util::{json, read_body};
+use crate::http::{json, read_body};
 use crate::ingress::anthropic_messages::{
     beta_features, estimate_tokens, passthrough_body, MessagesEnvelope, COUNT_FIELDS,
 };

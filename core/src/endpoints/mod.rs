@@ -7,12 +7,14 @@ pub mod count_tokens;
 pub mod messages;
 pub mod models;
 
+use http::header::RETRY_AFTER;
 use http::{HeaderValue, Method, StatusCode};
 
 use crate::catalog_api;
 use crate::error::GatewayError;
 use crate::gateway::{Body, Call, GatewayResponse, IncomingRequest};
-use crate::http_util::json;
+use crate::http::json;
+use crate::ingress::anthropic_messages::is_messages_path;
 use crate::ports::Ports;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -109,5 +111,25 @@ pub fn preflight() -> GatewayResponse {
         http::header::ACCESS_CONTROL_MAX_AGE,
         HeaderValue::from_static("86400"),
     );
+    resp
+}
+
+/// An error in the shape of the ingress API `path` belongs to: Anthropic's
+/// on `/v1/messages…`, OpenAI's everywhere else. For the shells too, when
+/// they answer before a gateway exists (a config that does not load).
+pub fn error_response(path: &str, e: &GatewayError) -> GatewayResponse {
+    let body = if is_messages_path(path) {
+        e.to_anthropic_json()
+    } else {
+        e.to_openai_json()
+    };
+    let mut resp = json(e.status, body);
+    if let Some(v) = e
+        .retry_after
+        .as_deref()
+        .and_then(|v| HeaderValue::from_str(v).ok())
+    {
+        resp.headers_mut().insert(RETRY_AFTER, v);
+    }
     resp
 }

@@ -7,7 +7,7 @@ use crate::catalog_api;
 use crate::config::{Config, ModelEntry};
 use crate::error::GatewayError;
 use crate::gateway::GatewayResponse;
-use crate::http_util::json;
+use crate::http::json;
 use crate::ports::Env;
 
 pub fn list(config: &Config, query: Option<&str>) -> GatewayResponse {

@@ -11,7 +11,7 @@ use crate::codec::{self, mock, DecodeContext, StreamDecoder};
 use crate::cost::{completion_cost, format_cost, splice_cost, TokenUsage};
 use crate::error::GatewayError;
 use crate::gateway::{sse, Body, Call, GatewayResponse, MAX_UPSTREAM_BODY};
-use crate::http_util::{json, read_body};
+use crate::http::{json, read_body};
 use crate::ports::{Ports, UpstreamResponse};
 use crate::resolve::Deployment;
 use crate::stream::sniff::{not_a_stream, sniff, StreamAnswer};

@@ -7,7 +7,7 @@ use super::route_plan::{Planner, RoutePlan};
 use crate::codec::{self, ErrorDecoder};
 use crate::config::General;
 use crate::error::{ErrorKind, GatewayError};
-use crate::http_util::read_body;
+use crate::http::read_body;
 use crate::ports::{with_timeout, Ports, TransportError, UpstreamResponse};
 use crate::resolve::Deployment;
 

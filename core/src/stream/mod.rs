@@ -9,8 +9,7 @@ pub mod sse;
 pub mod translate;
 pub mod whole;
 
-mod joiner;
-pub use joiner::Joiner;
+pub use crate::http::Joiner;
 
 use bytes::Bytes;
 

@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 
 use crate::error::{ErrorKind, GatewayError};
-use crate::http_util::read_body;
+use crate::http::read_body;
 use crate::ports::{with_timeout, Clock, HttpClient, Sleep};
 use crate::resolve::Deployment;
 use crate::secret::Secret;
