@@ -14,7 +14,9 @@
 // layer leaf: error secret ports unified tokens http
 // layer model: catalog cost config task_routing providers catalog_resolve resolve model_meta upstream_auth aws state
 // layer formats: codec ingress stream quirks
-// layer pipeline: pipeline endpoints gateway catalog_api
+// layer pipeline: pipeline
+// layer endpoints: endpoints catalog_api
+// layer instance: gateway
 
 // leaf: errors, secrets, the ports, the unified representation, HTTP types.
 mod error;
@@ -45,11 +47,15 @@ pub mod ingress;
 mod quirks;
 pub mod stream;
 
-// pipeline: the gateway instance, the request pipeline and its endpoints.
+// pipeline: the request pipeline's stages and its driver.
+mod pipeline;
+
+// endpoints: the path table, one file per endpoint.
 mod catalog_api;
 mod endpoints;
+
+// instance: the gateway an isolate / execution environment builds once.
 mod gateway;
-mod pipeline;
 
 pub use config::{Config, ConfigError, General, ModelEntry};
 pub use endpoints::error_response;

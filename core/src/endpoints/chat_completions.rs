@@ -11,7 +11,7 @@ use crate::codec::{self};
 use crate::config::Config;
 use crate::cost::{completion_cost, TokenUsage};
 use crate::error::{ErrorKind, GatewayError};
-use crate::gateway::GatewayResponse;
+use crate::http::GatewayResponse;
 use crate::ingress::openai_chat::{
     event_with_cost, render_chunk_event, render_response, ChatEnvelope, ChunkRenderer, DONE_EVENT,
     ID_PREFIX,

@@ -7,13 +7,13 @@ use http::{HeaderValue, StatusCode};
 use super::messages::plan;
 use crate::codec::anthropic::{self, count_tokens_url, Target};
 use crate::error::{ErrorKind, GatewayError};
-use crate::gateway::{too_large, Call, GatewayResponse, IncomingRequest};
 use crate::http::{json, read_body};
+use crate::http::{GatewayResponse, IncomingRequest};
 use crate::ingress::anthropic_messages::{
     beta_features, estimate_tokens, passthrough_body, MessagesEnvelope, COUNT_FIELDS,
 };
 use crate::pipeline::route_plan::Planner;
-use crate::pipeline::{send, Exchange};
+use crate::pipeline::{send, too_large, Call, Exchange};
 use crate::ports::Ports;
 use crate::providers::Codec;
 use crate::resolve::resolve_model;

@@ -13,7 +13,7 @@ use crate::catalog::Prices;
 use crate::codec::anthropic::{self, wire, Target};
 use crate::config::Config;
 use crate::error::{ErrorKind, GatewayError};
-use crate::gateway::GatewayResponse;
+use crate::http::GatewayResponse;
 use crate::ingress::anthropic_messages::{
     beta_features, clamp_max_tokens, passthrough_body, render_response, route, translated_request,
     EventRenderer, MessagesEnvelope, Route, ID_PREFIX,

@@ -1,6 +1,6 @@
 //! The path table and one file per endpoint. [`find`] names the endpoint a
 //! request is for, the method it takes and whether it needs the key; the
-//! pipeline ([`crate::pipeline::serve`]) does the rest.
+//! stages of [`crate::pipeline`] do the rest ([`serve`]).
 
 pub mod chat_completions;
 pub mod count_tokens;
@@ -11,10 +11,13 @@ use http::header::RETRY_AFTER;
 use http::{HeaderValue, Method, StatusCode};
 
 use crate::catalog_api;
+use crate::error::ErrorKind;
 use crate::error::GatewayError;
-use crate::gateway::{Body, Call, GatewayResponse, IncomingRequest};
 use crate::http::json;
+use crate::http::{Body, GatewayResponse, IncomingRequest};
 use crate::ingress::anthropic_messages::is_messages_path;
+use crate::pipeline::authenticate::authenticate;
+use crate::pipeline::{exchange, expect_method, Call, Exchange};
 use crate::ports::Ports;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -61,6 +64,44 @@ pub fn find(method: &Method, path: &str) -> Option<(Endpoint, Method, bool)> {
         _ => return None,
     };
     Some(found)
+}
+
+/// Every request: the endpoint table, the method, authentication, then the
+/// endpoint (the chat ingresses through the pipeline's `exchange`).
+pub async fn serve<P: Ports>(
+    call: &Call<'_, P>,
+    req: &IncomingRequest,
+    ex: &mut Exchange,
+) -> Result<GatewayResponse, GatewayError> {
+    if req.method == Method::OPTIONS {
+        return Ok(preflight());
+    }
+    let Some(found) = find(&req.method, &req.path) else {
+        return Err(GatewayError::new(
+            ErrorKind::NotFound,
+            format!("Unknown request URL: {} {}.", req.method, req.path),
+        )
+        .with_code("unknown_url"));
+    };
+    let (endpoint, method, protected) = found;
+    expect_method(&req.method, method)?;
+    if protected {
+        ex.principal = authenticate(call.master_key, &req.headers).await?;
+    }
+    match endpoint {
+        Endpoint::ChatCompletions => exchange(call, &chat_completions::OpenAiChat, req, ex).await,
+        Endpoint::Messages => {
+            exchange(
+                call,
+                &messages::AnthropicMessages(&call.config.task_routing),
+                req,
+                ex,
+            )
+            .await
+        }
+        Endpoint::CountTokens => count_tokens::count_tokens(call, req, ex).await,
+        other => serve_other(call, other, req),
+    }
 }
 
 /// The endpoints that are not a chat exchange: health, models, catalog.

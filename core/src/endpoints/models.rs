@@ -6,8 +6,8 @@ use serde::Serialize;
 use crate::catalog_api;
 use crate::config::{Config, ModelEntry};
 use crate::error::GatewayError;
-use crate::gateway::GatewayResponse;
 use crate::http::json;
+use crate::http::GatewayResponse;
 use crate::ports::Env;
 
 pub fn list(config: &Config, query: Option<&str>) -> GatewayResponse {

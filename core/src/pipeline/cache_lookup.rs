@@ -21,6 +21,6 @@ impl CacheStatus {
 }
 
 /// A cached answer to serve instead of calling upstream, when there is one.
-pub fn cache_lookup() -> (CacheStatus, Option<crate::gateway::GatewayResponse>) {
+pub fn cache_lookup() -> (CacheStatus, Option<crate::http::GatewayResponse>) {
     (CacheStatus::Off, None)
 }

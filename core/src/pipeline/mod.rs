@@ -1,5 +1,5 @@
-//! The one request pipeline. Every request runs [`serve`]: find the
-//! endpoint, check its method, then the stages in this fixed order, one
+//! The one request pipeline. Every request runs `endpoints::serve`: find
+//! the endpoint, check its method, then the stages in this fixed order, one
 //! file each:
 //!
 //! 1. [`authenticate`]: who is asking (async; a [`Principal`]);
@@ -32,16 +32,16 @@ pub mod settle;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use http::{HeaderMap, Method};
+use http::header::{CACHE_CONTROL, CONTENT_TYPE};
+use http::{HeaderMap, HeaderValue, Method};
 
 pub use exchange::Exchange;
 
 use crate::catalog::Prices;
 use crate::codec::{self, EncodeContext};
 use crate::config::Config;
-use crate::endpoints::{self, Endpoint};
 use crate::error::{ErrorKind, GatewayError};
-use crate::gateway::{too_large, Call, GatewayResponse, IncomingRequest};
+use crate::http::{Body, GatewayResponse, IncomingRequest};
 use crate::model_meta::{model_meta, ModelMeta};
 use crate::ports::{ByteStream, Ports, ReadWhole};
 use crate::providers::Codec;
@@ -50,6 +50,7 @@ use crate::secret::Secret;
 use crate::stream::translate::Renderer;
 use crate::stream::{BodyStream, OnDone};
 use crate::unified::{ChatChunk, ChatRequest, ChatResponse, Usage};
+use crate::upstream_auth::google::{self, TokenCache};
 use guard_input::{guard_input, InputView};
 use route_plan::Planner;
 
@@ -152,6 +153,68 @@ pub trait Ingress {
     );
 }
 
+/// One request's view of its gateway instance: the configuration, the
+/// instance state the stages use, and this request's ports.
+pub struct Call<'g, P> {
+    pub config: &'g Arc<Config>,
+    pub master_key: Option<&'g Secret>,
+    pub tokens: &'g TokenCache,
+    pub ports: P,
+}
+
+impl<P: Ports> Call<'_, P> {
+    /// The OAuth2 access token a deployment's requests carry, for providers
+    /// that authenticate with Google service accounts (Vertex AI, whatever
+    /// model family it serves). An `api_key` on such a deployment is taken as
+    /// an access token minted elsewhere.
+    pub async fn access_token_for(
+        &self,
+        deployment: &Deployment,
+    ) -> Result<Option<Secret>, GatewayError> {
+        if !google::needs_access_token(deployment) {
+            return Ok(None);
+        }
+        if let Some(token) = &deployment.api_key {
+            return Ok(Some(token.clone()));
+        }
+        let credentials = deployment.params.vertex_credentials.as_ref().ok_or_else(|| {
+            GatewayError::provider_not_configured(
+                deployment.provider.id,
+                format!(
+                    "Provider `{}` needs vertex_credentials (a service-account JSON, e.g. env:VERTEXAI_CREDENTIALS) or api_key (an access token).",
+                    deployment.provider.id
+                ),
+            )
+        })?;
+        let timeout = deployment
+            .request_timeout_ms
+            .unwrap_or(self.config.general.request_timeout_ms);
+        self.tokens
+            .get(&self.ports, credentials, timeout)
+            .await
+            .map(Some)
+    }
+}
+
+/// Upstream error and non-stream bodies larger than this are refused.
+pub const MAX_UPSTREAM_BODY: usize = 64 * 1024 * 1024;
+
+pub fn too_large(limit: usize) -> GatewayError {
+    GatewayError::new(
+        ErrorKind::PayloadTooLarge,
+        format!("The request body exceeds this gateway's limit of {limit} bytes."),
+    )
+    .with_code("request_too_large")
+}
+
+pub fn sse(body: BodyStream) -> GatewayResponse {
+    let mut resp = http::Response::new(Body::Stream(body));
+    let headers = resp.headers_mut();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    resp
+}
+
 /// How an answer is made: the body forwarded to an upstream that speaks the
 /// client's format, translated through a codec, or the mock's own answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -159,46 +222,6 @@ pub enum Path {
     Passthrough,
     Translated,
     Mock,
-}
-
-/// Every request: the endpoint table, the method, authentication, then the
-/// endpoint (the chat ingresses through [`exchange`]).
-pub async fn serve<P: Ports>(
-    call: &Call<'_, P>,
-    req: &IncomingRequest,
-    ex: &mut Exchange,
-) -> Result<GatewayResponse, GatewayError> {
-    if req.method == Method::OPTIONS {
-        return Ok(endpoints::preflight());
-    }
-    let Some(found) = endpoints::find(&req.method, &req.path) else {
-        return Err(GatewayError::new(
-            ErrorKind::NotFound,
-            format!("Unknown request URL: {} {}.", req.method, req.path),
-        )
-        .with_code("unknown_url"));
-    };
-    let (endpoint, method, protected) = found;
-    expect_method(&req.method, method)?;
-    if protected {
-        ex.principal = authenticate::authenticate(call.gw.master_key(), &req.headers).await?;
-    }
-    match endpoint {
-        Endpoint::ChatCompletions => {
-            exchange(call, &endpoints::chat_completions::OpenAiChat, req, ex).await
-        }
-        Endpoint::Messages => {
-            exchange(
-                call,
-                &endpoints::messages::AnthropicMessages(&call.config.task_routing),
-                req,
-                ex,
-            )
-            .await
-        }
-        Endpoint::CountTokens => endpoints::count_tokens::count_tokens(call, req, ex).await,
-        other => endpoints::serve_other(call, other, req),
-    }
 }
 
 /// A chat exchange in any ingress format: stages 2 to 8.

@@ -6,12 +6,13 @@ use bytes::Bytes;
 use http::header::CONTENT_TYPE;
 use http::{HeaderMap, HeaderValue, StatusCode};
 
+use super::{sse, Call, MAX_UPSTREAM_BODY};
 use super::{Exchange, Ingress};
 use crate::codec::{self, mock, DecodeContext, StreamDecoder};
 use crate::cost::{completion_cost, format_cost, splice_cost, TokenUsage};
 use crate::error::GatewayError;
-use crate::gateway::{sse, Body, Call, GatewayResponse, MAX_UPSTREAM_BODY};
 use crate::http::{json, read_body};
+use crate::http::{Body, GatewayResponse};
 use crate::ports::{Ports, UpstreamResponse};
 use crate::resolve::Deployment;
 use crate::stream::sniff::{not_a_stream, sniff, StreamAnswer};
