@@ -11,8 +11,8 @@ use dx_core::ingress::openai_chat::ChunkRenderer;
 use dx_core::ports::{
     Background, BoxFuture, Clock, Env, HttpClient, Log, Sleep, TransportError, UpstreamResponse,
 };
+use dx_core::relays::translate::TranslateState;
 use dx_core::stream::eventstream::{encode_frame, FrameDecoder, HeaderValue};
-use dx_core::stream::translate::TranslateState;
 use dx_core::{Body, Bound, Codec, Config, IncomingRequest};
 use futures::StreamExt;
 use http::{HeaderMap, Method, StatusCode};

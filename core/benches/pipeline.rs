@@ -7,7 +7,7 @@ use bytes::Bytes;
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use dx_core::codec::openai_chat::decode_chunk;
 use dx_core::ingress::openai_chat::render_chunk_event;
-use dx_core::stream::openai_relay::RelayState;
+use dx_core::relays::openai_relay::RelayState;
 use dx_core::{Body, Bound, Config, IncomingRequest};
 use futures::StreamExt;
 use http::{HeaderMap, Method};

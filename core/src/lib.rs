@@ -11,18 +11,21 @@
 // `scripts/test.sh`) reads this list and fails on an import that climbs.
 // Cycles inside a layer are reported by the script but not refused yet.
 //
-// layer leaf: error secret ports unified tokens http
+// layer leaf: error secret ports unified tokens http stream
 // layer model: catalog cost config task_routing providers catalog_resolve resolve model_meta upstream_auth aws state
-// layer formats: codec ingress stream quirks
+// layer formats: codec ingress quirks
+// layer relays: relays
 // layer pipeline: pipeline
 // layer endpoints: endpoints catalog_api
 // layer instance: gateway
 
-// leaf: errors, secrets, the ports, the unified representation, HTTP types.
+// leaf: errors, secrets, the ports, the unified representation, HTTP types,
+// format-neutral stream framing.
 mod error;
 mod http;
 pub mod ports;
 mod secret;
+pub mod stream;
 pub mod tokens;
 pub mod unified;
 
@@ -40,12 +43,13 @@ pub mod state;
 mod task_routing;
 mod upstream_auth;
 
-// formats: codecs, ingress parsers and renderers, stream framing and relays,
-// per-model request quirks.
+// formats: codecs, ingress parsers and renderers, per-model request quirks.
 pub mod codec;
 pub mod ingress;
 mod quirks;
-pub mod stream;
+
+// relays: same-format relays and cross-format translation of streams.
+pub mod relays;
 
 // pipeline: the request pipeline's stages and its driver.
 mod pipeline;

@@ -249,7 +249,7 @@ pub(crate) fn build(
 ) -> Result<Deployment, GatewayError> {
     let api_base = entry.and_then(|e| e.api_base.as_deref());
     let api_key = entry.and_then(|e| e.api_key.as_deref());
-    let catalog = crate::catalog_resolve::catalog_defaults(spec);
+    let catalog = crate::providers::catalog_defaults(spec);
     let api_base = match api_base {
         Some(b) => Some(b.to_owned()),
         None => match first_env(env, spec.base_env) {
@@ -275,7 +275,7 @@ pub(crate) fn build(
         },
     };
     let api_base = match api_base {
-        Some(b) => Some(crate::catalog_resolve::fill_placeholders(&b, spec.id, env)?),
+        Some(b) => Some(crate::providers::fill_placeholders(&b, spec.id, env)?),
         None => None,
     };
     let api_base = match (api_base, spec.codec) {

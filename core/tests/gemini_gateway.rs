@@ -14,7 +14,7 @@ use dx_core::ingress::openai_chat::ChunkRenderer;
 use dx_core::ports::{
     Background, BoxFuture, Clock, Env, HttpClient, Log, Sleep, TransportError, UpstreamResponse,
 };
-use dx_core::stream::translate::TranslateState;
+use dx_core::relays::translate::TranslateState;
 use dx_core::{Body, Bound, Config, IncomingRequest};
 use futures::StreamExt;
 use http::{HeaderMap, Method, StatusCode};

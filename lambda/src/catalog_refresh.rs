@@ -29,7 +29,9 @@ pub async fn run(shared: Arc<Shared>, config: Arc<Config>) -> Result<(), lambda_
     let store = catalog_store(&shared)?.ok_or(
         "the catalog-refresh role needs DX_STATE_TABLE (the DynamoDB table to save the catalog to)",
     )?;
-    let syncer = Arc::new(Syncer::new(store, ports.clone(), &config));
+    let interval_ms = config.catalog.sync_interval_ms();
+    let syncer = Syncer::new(store, ports.clone(), interval_ms, config.catalog.refresh());
+    let syncer = Arc::new(syncer);
     lambda_runtime::run(service_fn(move |_event: LambdaEvent<Value>| {
         let syncer = syncer.clone();
         let ports = ports.clone();

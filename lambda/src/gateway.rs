@@ -58,9 +58,9 @@ fn catalog_sync(shared: &Arc<Shared>, config: &Config) -> Option<Arc<dyn Catalog
         }
     };
     let ports = LambdaPorts::new(shared.clone());
-    Some(Arc::new(
-        Syncer::new(store, ports, config).with_spawner(OwnThread),
-    ))
+    let interval_ms = config.catalog.sync_interval_ms();
+    let syncer = Syncer::new(store, ports, interval_ms, config.catalog.refresh());
+    Some(Arc::new(syncer.with_spawner(OwnThread)))
 }
 
 /// Runs a catalog sync on a thread of its own: checking and indexing a

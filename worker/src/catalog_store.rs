@@ -75,9 +75,12 @@ pub fn syncer(
         return None;
     }
     let store = KvCatalogStore::open(env)?;
+    let ports = WorkerPorts::scheduled(env.clone());
+    let interval_ms = config.catalog.sync_interval_ms();
     Some(Arc::new(Syncer::new(
         store,
-        WorkerPorts::scheduled(env.clone()),
-        config,
+        ports,
+        interval_ms,
+        config.catalog.refresh(),
     )))
 }

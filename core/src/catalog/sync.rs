@@ -20,7 +20,6 @@ use serde_json::json;
 use super::refresh::{
     refresh, sync_stored, CatalogStore, RefreshConfig, RefreshOutcome, SyncMemory, SyncOutcome,
 };
-use crate::config::Config;
 use crate::ports::{
     with_timeout, Background, BoxFuture, Clock, HttpClient, Log, MaybeSend, MaybeSync, Sleep,
 };
@@ -181,14 +180,16 @@ where
     S: CatalogStore + MaybeSend + MaybeSync + 'static,
     Q: Clock + Sleep + Log + MaybeSend + MaybeSync + 'static,
 {
-    /// `ports` are the instance's own (syncs outlive the request that starts them).
-    pub fn new(store: S, ports: Q, config: &Config) -> Self {
+    /// `ports` are the instance's own (syncs outlive the request that
+    /// starts them); a sync is due every `interval_ms` (`[catalog]
+    /// sync_interval_s`), `cfg` is what a refresh fetches and accepts.
+    pub fn new(store: S, ports: Q, interval_ms: u64, cfg: RefreshConfig) -> Self {
         Syncer {
             inner: Arc::new(Inner {
-                gate: SyncGate::new(config.catalog.sync_interval_ms()),
+                gate: SyncGate::new(interval_ms),
                 store,
                 ports,
-                cfg: config.catalog.refresh(),
+                cfg,
                 memory: SyncMemory::new(),
                 last_logged: Mutex::new(String::new()),
             }),

@@ -20,9 +20,9 @@ use crate::model_meta::ModelMeta;
 use crate::pipeline::{Exchange, Ingress};
 use crate::ports::{ByteStream, Ports};
 use crate::quirks;
+use crate::relays::openai_relay::{relay, RelayOptions};
 use crate::resolve::Deployment;
 use crate::secret::Secret;
-use crate::stream::openai_relay::{relay, RelayOptions};
 use crate::stream::{BodyStream, OnDone};
 use crate::unified::{ChatChunk, ChatRequest, ChatResponse, Usage};
 

@@ -16,7 +16,7 @@ use serde_json::value::RawValue;
 use crate::codec::openai_chat::{role_from_openai, usage_to_wire, wire};
 use crate::cost::splice_cost;
 use crate::error::GatewayError;
-use crate::stream::translate::Renderer;
+use crate::stream::Renderer;
 use crate::unified::{
     CacheControl, ChatChunk, ChatRequest, ChatResponse, MediaSource, Message, Part, ResponseFormat,
     Role, Tool, ToolChoice, Usage,

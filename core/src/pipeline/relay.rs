@@ -14,9 +14,9 @@ use crate::error::GatewayError;
 use crate::http::{json, read_body};
 use crate::http::{Body, GatewayResponse};
 use crate::ports::{Ports, UpstreamResponse};
+use crate::relays::translate::{translate, TranslateState};
 use crate::resolve::Deployment;
 use crate::stream::sniff::{not_a_stream, sniff, StreamAnswer};
-use crate::stream::translate::{translate, TranslateState};
 use crate::stream::whole;
 use crate::unified::{ChatRequest, ChatResponse};
 

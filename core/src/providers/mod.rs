@@ -1,6 +1,10 @@
 //! Providers are data, formats are code: a provider is an entry in this table
 //! naming its wire format ([`Codec`]), base URL and where its key comes from.
 
+mod from_catalog;
+
+pub use from_catalog::{catalog_defaults, catalog_provider, fill_placeholders};
+
 /// The wire formats the gateway speaks upstream. Dispatch is a `match` on this.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Codec {
@@ -162,7 +166,7 @@ pub fn provider(id: &str) -> Option<&'static ProviderSpec> {
     PROVIDERS
         .iter()
         .find(|p| p.id == id)
-        .or_else(|| crate::catalog_resolve::catalog_provider(id))
+        .or_else(|| catalog_provider(id))
 }
 
 /// The providers that serve OpenAI's own models.
