@@ -1,6 +1,7 @@
 //! The gateway: one per isolate / execution environment, holding what an
-//! instance keeps between requests. Each request runs the pipeline
-//! ([`crate::pipeline::serve`]) with the ports its shell hands in.
+//! instance keeps between requests. Each request runs the endpoints and
+//! their pipeline ([`crate::endpoints::serve`]) with the ports its shell
+//! hands in.
 
 use std::sync::Arc;
 

@@ -949,6 +949,26 @@ impl Renderer for ChunkRenderer {
     }
 }
 
+/// An SSE `data: {...}` event with `"cost"` added to its JSON.
+pub fn event_with_cost(event: &[u8], cost: f64) -> Bytes {
+    let Some(json) = event
+        .strip_prefix(b"data: ")
+        .and_then(|rest| rest.strip_suffix(b"\n\n"))
+    else {
+        return Bytes::copy_from_slice(event);
+    };
+    match splice_cost(json, cost) {
+        Some(j) => {
+            let mut out = Vec::with_capacity(j.len() + 8);
+            out.extend_from_slice(b"data: ");
+            out.extend_from_slice(&j);
+            out.extend_from_slice(b"\n\n");
+            Bytes::from(out)
+        }
+        None => Bytes::copy_from_slice(event),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1355,25 +1375,5 @@ mod tests {
                 .to_unified()
                 .unwrap_err();
         assert!(e.message.contains("messages[0].role"), "{}", e.message);
-    }
-}
-
-/// An SSE `data: {...}` event with `"cost"` added to its JSON.
-pub fn event_with_cost(event: &[u8], cost: f64) -> Bytes {
-    let Some(json) = event
-        .strip_prefix(b"data: ")
-        .and_then(|rest| rest.strip_suffix(b"\n\n"))
-    else {
-        return Bytes::copy_from_slice(event);
-    };
-    match splice_cost(json, cost) {
-        Some(j) => {
-            let mut out = Vec::with_capacity(j.len() + 8);
-            out.extend_from_slice(b"data: ");
-            out.extend_from_slice(&j);
-            out.extend_from_slice(b"\n\n");
-            Bytes::from(out)
-        }
-        None => Bytes::copy_from_slice(event),
     }
 }
