@@ -138,16 +138,25 @@ async fn handle(
         .map(|_| ())
         .and(event.uri().query().map(str::to_owned));
     let (parts, body) = event.into_parts();
+    // A body kind this shell does not know is refused, not read as empty.
     let body = match body {
-        lambda_http::Body::Empty => Bytes::new(),
-        lambda_http::Body::Text(t) => Bytes::from(t),
-        lambda_http::Body::Binary(b) => Bytes::from(b),
-        _ => Bytes::new(),
+        lambda_http::Body::Empty => Some(Bytes::new()),
+        lambda_http::Body::Text(t) => Some(Bytes::from(t)),
+        lambda_http::Body::Binary(b) => Some(Bytes::from(b)),
+        _ => None,
     };
     let undecodable = event_text::undecodable_header(&parts.headers);
-    let response = match gateway.precheck(parts.uri.path(), Some(body.len() as u64)) {
-        Some(refusal) => refusal,
-        None if undecodable.is_some() => {
+    let declared = body.as_ref().map(|b| b.len() as u64);
+    let response = match (gateway.precheck(parts.uri.path(), declared), body) {
+        (Some(refusal), _) => refusal,
+        (None, None) => {
+            let error = GatewayError::invalid_request(
+                "The request body could not be read (an event body kind this gateway does not know).",
+            )
+            .with_code("body_unreadable");
+            error_response(parts.uri.path(), &error)
+        }
+        (None, Some(_)) if undecodable.is_some() => {
             let name = undecodable.map(|n| n.as_str()).unwrap_or_default();
             let error = GatewayError::invalid_request(format!(
                 "The request header `{name}` is not valid text (UTF-8)."
@@ -155,7 +164,7 @@ async fn handle(
             .with_code("invalid_header");
             error_response(parts.uri.path(), &error)
         }
-        None => {
+        (None, Some(body)) => {
             gateway
                 .handle(
                     &ports,
