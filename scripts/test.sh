@@ -18,6 +18,7 @@ cargo fmt --all -- --check
 cargo fmt --manifest-path core/fuzz/Cargo.toml -- --check
 cargo clippy --workspace --all-targets -- -D warnings
 cargo clippy -p dx-core -p dx-worker --target wasm32-unknown-unknown -- -D warnings
+python3 scripts/check-layers.py
 
 step "unit tests (dx-core)"
 cargo test --workspace

@@ -9,9 +9,9 @@ use bytes::Bytes;
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use dx_core::codec::StreamDecoder;
 use dx_core::ingress::anthropic_messages::EventRenderer;
-use dx_core::stream::anthropic_relay::RelayState;
-use dx_core::stream::translate::TranslateState;
-use dx_core::{Body, Codec, Config, Gateway, IncomingRequest};
+use dx_core::relays::anthropic_relay::RelayState;
+use dx_core::relays::translate::TranslateState;
+use dx_core::{Body, Bound, Codec, Config, IncomingRequest};
 use futures::StreamExt;
 use http::{HeaderMap, Method};
 
@@ -33,7 +33,7 @@ const DECODE: DecodeContext<'static> = DecodeContext {
     id_prefix: "chatcmpl-",
 };
 
-fn gateway(body: &'static [u8]) -> Gateway<Canned> {
+fn gateway(body: &'static [u8]) -> Bound<Canned> {
     let config = Config::parse(
         r#"
         [[model_list]]
@@ -51,7 +51,7 @@ fn gateway(body: &'static [u8]) -> Gateway<Canned> {
         "#,
     )
     .unwrap_or_default();
-    Gateway::new(
+    Bound::new(
         Canned {
             body: Bytes::from_static(body),
         },
@@ -81,7 +81,7 @@ fn request(model: &str, stream: bool) -> IncomingRequest {
     }
 }
 
-fn run(gw: &Gateway<Canned>, req: IncomingRequest) -> usize {
+fn run(gw: &Bound<Canned>, req: IncomingRequest) -> usize {
     futures::executor::block_on(async {
         match gw.handle(req).await.into_body() {
             Body::Full(b) => b.len(),

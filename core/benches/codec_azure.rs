@@ -5,8 +5,8 @@ use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use dx_core::codec::DecodeContext;
 use dx_core::codec::StreamDecoder;
 use dx_core::ingress::openai_chat::ChunkRenderer;
-use dx_core::stream::openai_relay::RelayState;
-use dx_core::stream::translate::Renderer;
+use dx_core::relays::openai_relay::RelayState;
+use dx_core::relays::translate::Renderer;
 use dx_core::Codec;
 
 /// Decoders name what upstreams leave out after this.

@@ -11,9 +11,9 @@ use dx_core::ingress::openai_chat::ChunkRenderer;
 use dx_core::ports::{
     Background, BoxFuture, Clock, Env, HttpClient, Log, Sleep, TransportError, UpstreamResponse,
 };
+use dx_core::relays::translate::TranslateState;
 use dx_core::stream::eventstream::{encode_frame, FrameDecoder, HeaderValue};
-use dx_core::stream::translate::TranslateState;
-use dx_core::{Body, Codec, Config, Gateway, IncomingRequest};
+use dx_core::{Body, Bound, Codec, Config, IncomingRequest};
 use futures::StreamExt;
 use http::{HeaderMap, Method, StatusCode};
 
@@ -169,7 +169,7 @@ fn whole_request(c: &mut Criterion) {
         now_ms: 1_700_000_000_000,
         access_token: None,
     };
-    let gw = Gateway::new(Canned, Arc::new(config));
+    let gw = Bound::new(Canned, Arc::new(config));
     let mut g = c.benchmark_group("bedrock_request");
     g.bench_function("encode_and_sign", |b| {
         b.iter(|| dx_core::codec::encode(&unified, &deployment, &ctx).unwrap())

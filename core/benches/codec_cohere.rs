@@ -5,7 +5,7 @@ use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use dx_core::codec::DecodeContext;
 use dx_core::codec::StreamDecoder;
 use dx_core::ingress::openai_chat::ChunkRenderer;
-use dx_core::stream::translate::{Renderer, TranslateState};
+use dx_core::relays::translate::{Renderer, TranslateState};
 use dx_core::Codec;
 
 /// Decoders name what upstreams leave out after this.

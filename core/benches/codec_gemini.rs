@@ -7,7 +7,7 @@ use dx_core::codec::gemini::{decode_response, StreamDecoder};
 use dx_core::codec::DecodeContext;
 use dx_core::codec::StreamDecoder as AnyDecoder;
 use dx_core::ingress::openai_chat::{render_chunk_event, ChunkRenderer};
-use dx_core::stream::translate::TranslateState;
+use dx_core::relays::translate::TranslateState;
 
 /// Decoders name what upstreams leave out after this.
 const DECODE: DecodeContext<'static> = DecodeContext {

@@ -6,7 +6,7 @@ use dx_core::codec::openai_responses::StreamDecoder as ResponsesDecoder;
 use dx_core::codec::DecodeContext;
 use dx_core::codec::StreamDecoder;
 use dx_core::ingress::openai_chat::{render_chunk_event, ChunkRenderer};
-use dx_core::stream::translate::TranslateState;
+use dx_core::relays::translate::TranslateState;
 use dx_core::Codec;
 
 /// Decoders name what upstreams leave out after this.

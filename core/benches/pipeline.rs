@@ -7,8 +7,8 @@ use bytes::Bytes;
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use dx_core::codec::openai_chat::decode_chunk;
 use dx_core::ingress::openai_chat::render_chunk_event;
-use dx_core::stream::openai_relay::RelayState;
-use dx_core::{Body, Config, Gateway, IncomingRequest};
+use dx_core::relays::openai_relay::RelayState;
+use dx_core::{Body, Bound, Config, IncomingRequest};
 use futures::StreamExt;
 use http::{HeaderMap, Method};
 
@@ -19,7 +19,7 @@ const STREAM: &[u8] = include_bytes!("../../fixtures/openai/chat-stream-text-usa
 mod canned;
 use canned::Canned;
 
-fn gateway(body: &'static [u8]) -> Gateway<Canned> {
+fn gateway(body: &'static [u8]) -> Bound<Canned> {
     let config = Config::parse(
         r#"
         [[model_list]]
@@ -31,7 +31,7 @@ fn gateway(body: &'static [u8]) -> Gateway<Canned> {
         "#,
     )
     .unwrap_or_default();
-    Gateway::new(
+    Bound::new(
         Canned {
             body: Bytes::from_static(body),
         },
@@ -66,7 +66,7 @@ fn chat_body(prompt: &str, stream: bool) -> Vec<u8> {
 }
 
 /// Drives one request to the last byte of its response.
-fn run(gw: &Gateway<Canned>, req: IncomingRequest) -> usize {
+fn run(gw: &Bound<Canned>, req: IncomingRequest) -> usize {
     futures::executor::block_on(async {
         match gw.handle(req).await.into_body() {
             Body::Full(b) => b.len(),

@@ -14,9 +14,10 @@ pub struct Config {
     pub general: General,
     #[serde(default)]
     pub model_list: Vec<ModelEntry>,
-    /// Task-based routing of Anthropic Messages requests (Claude Code).
-    #[serde(default)]
-    pub router: crate::router::RouterConfig,
+    /// Task-based routing of Anthropic Messages requests (Claude Code):
+    /// `[task_routing]`, or `[router]` as it was first called.
+    #[serde(default, alias = "router")]
+    pub task_routing: crate::task_routing::RouterConfig,
     /// Runtime refresh of the model catalog.
     #[serde(default)]
     pub catalog: CatalogSettings,
@@ -439,7 +440,7 @@ impl Config {
         if self.general.max_request_bytes == 0 {
             return Err(ConfigError("general.max_request_bytes must be > 0".into()));
         }
-        self.router.validate()?;
+        self.task_routing.validate().map_err(ConfigError)?;
         Ok(())
     }
 
@@ -481,6 +482,16 @@ mod tests {
         fn var(&self, name: &str) -> Option<String> {
             self.0.get(name).map(|v| v.to_string())
         }
+    }
+
+    #[test]
+    fn task_routing_is_also_read_under_its_first_name() {
+        for table in ["task_routing", "router"] {
+            let c = Config::parse(&format!("[{table}]\ndefault = \"big\"\n")).unwrap();
+            assert_eq!(c.task_routing.default.as_deref(), Some("big"), "[{table}]");
+        }
+        let bad = Config::parse("[task_routing]\nbackground_regex = \"(\"\n").unwrap_err();
+        assert!(bad.0.contains("background_regex"), "{}", bad.0);
     }
 
     #[test]

@@ -6,39 +6,69 @@
 //! traits in [`ports`]; the Workers and Lambda shells implement them and adapt
 //! their own request/response types to [`IncomingRequest`] / [`GatewayResponse`].
 
-mod auth;
-mod config;
+// Layers, lowest first. A module may use modules of its own layer and of
+// the layers below it, never above: `scripts/check-layers.py` (run by
+// `scripts/test.sh`) reads this list and fails on an import that climbs.
+// Cycles inside a layer are reported by the script but not refused yet.
+//
+// layer leaf: error secret ports unified tokens http stream
+// layer model: catalog cost config task_routing providers catalog_resolve resolve model_meta upstream_auth aws state
+// layer formats: codec ingress quirks
+// layer relays: relays
+// layer pipeline: pipeline
+// layer endpoints: endpoints catalog_api
+// layer instance: gateway
+
+// leaf: errors, secrets, the ports, the unified representation, HTTP types,
+// format-neutral stream framing.
 mod error;
-mod gateway;
-mod http_util;
-mod providers;
-mod quirks;
-mod resolve;
-mod router;
-mod secret;
-
-// The model catalog, costs and the endpoints that expose them.
-pub mod catalog;
-mod catalog_api;
-mod catalog_resolve;
-pub mod cost;
-pub mod model_meta;
-pub mod tokens;
-
-pub mod aws;
-pub mod codec;
-pub mod ingress;
+mod http;
 pub mod ports;
+mod secret;
 pub mod stream;
+pub mod tokens;
 pub mod unified;
 
+// model: the catalog, configuration, providers and resolution, upstream
+// credentials, storage ports.
+pub mod aws;
+pub mod catalog;
+mod catalog_resolve;
+mod config;
+pub mod cost;
+pub mod model_meta;
+mod providers;
+mod resolve;
+pub mod state;
+mod task_routing;
+mod upstream_auth;
+
+// formats: codecs, ingress parsers and renderers, per-model request quirks.
+pub mod codec;
+pub mod ingress;
+mod quirks;
+
+// relays: same-format relays and cross-format translation of streams.
+pub mod relays;
+
+// pipeline: the request pipeline's stages and its driver.
+mod pipeline;
+
+// endpoints: the path table, one file per endpoint.
+mod catalog_api;
+mod endpoints;
+
+// instance: the gateway an isolate / execution environment builds once.
+mod gateway;
+
 pub use config::{Config, ConfigError, General, ModelEntry};
+pub use endpoints::error_response;
 pub use error::{ErrorKind, GatewayError};
 pub use gateway::{
-    Body, Gateway, GatewayResponse, IncomingRequest, INGRESS_HEADERS, UPSTREAM_SUCCESS_HEADERS,
+    Body, Bound, Gateway, GatewayResponse, IncomingRequest, INGRESS_HEADERS,
+    UPSTREAM_SUCCESS_HEADERS,
 };
-pub use http_util::error_response;
 pub use providers::{Codec, ProviderSpec, PROVIDERS};
 pub use resolve::{resolve_entry, resolve_model, Deployment};
-pub use router::{RouterConfig, Rule};
 pub use secret::Secret;
+pub use task_routing::{RouterConfig, Rule};

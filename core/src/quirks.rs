@@ -70,7 +70,10 @@ const REASONING: &[&str] = &["o1*", "o3*", "o4-mini*", "codex-mini*", "gpt-5*"];
 /// Members of those families that are plain chat models.
 const NOT_REASONING: &[&str] = &["gpt-5-chat*"];
 /// Providers serving OpenAI's own models.
-const OPENAI: &[&str] = &["openai", "azure"];
+const OPENAI: &[&str] = crate::providers::OPENAI_FAMILY;
+
+// Model-name rules resolution needs too; they live below both.
+use crate::providers::glob;
 /// Providers serving Anthropic's models in Anthropic's format.
 const ANTHROPIC: &[&str] = &["anthropic"];
 const ANY: &[&str] = &["*"];
@@ -148,25 +151,6 @@ pub static RULES: &[Rule] = &[
     anthropic_thinking(Drop("top_p")),
     anthropic_thinking(Drop("top_k")),
 ];
-
-/// Models OpenAI serves only through the Responses API.
-pub static RESPONSES_ONLY: &[&str] = &[
-    "o1-pro*",
-    "o3-pro*",
-    "o3-deep-research*",
-    "o4-mini-deep-research*",
-    "gpt-5-pro*",
-    "gpt-5-codex*",
-    "gpt-5.1-codex*",
-    "gpt-5.2-pro*",
-    "codex-mini-latest*",
-    "computer-use-preview*",
-];
-
-/// Whether `provider` must send `model` to the Responses API.
-pub fn responses_only(provider: &str, model: &str) -> bool {
-    OPENAI.contains(&provider) && RESPONSES_ONLY.iter().any(|p| glob(p, model))
-}
 
 /// One change made to a request.
 #[derive(Debug, Clone, PartialEq)]
@@ -297,26 +281,6 @@ fn unsupported(field: &str, d: &Deployment, what: &str) -> GatewayError {
     ))
     .with_param(field)
     .with_code("unsupported_parameter")
-}
-
-/// `*` matches any run of characters (none included); nothing else is special.
-pub fn glob(pattern: &str, s: &str) -> bool {
-    let mut parts = pattern.split('*');
-    let first = parts.next().unwrap_or("");
-    let Some(mut rest) = s.strip_prefix(first) else {
-        return false;
-    };
-    let mut parts: Vec<&str> = parts.collect();
-    let Some(last) = parts.pop() else {
-        return rest.is_empty();
-    };
-    for mid in parts {
-        match rest.find(mid) {
-            Some(i) => rest = &rest[i + mid.len()..],
-            None => return false,
-        }
-    }
-    rest.len() >= last.len() && rest.ends_with(last)
 }
 
 // ---- the unified request --------------------------------------------------

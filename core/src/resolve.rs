@@ -45,7 +45,7 @@ pub struct ProviderParams {
     pub vertex_credentials: Option<Secret>,
     pub extra_headers: Vec<(String, String)>,
     /// The wire format when it is not the provider's own: OpenAI models that
-    /// only the Responses API serves (see [`crate::quirks::responses_only`]).
+    /// only the Responses API serves (see [`crate::providers::responses_only`]).
     pub codec: Option<Codec>,
     /// The deployment's `drop_params`, over `general.drop_params`.
     pub drop_params: Option<bool>,
@@ -249,7 +249,7 @@ pub(crate) fn build(
 ) -> Result<Deployment, GatewayError> {
     let api_base = entry.and_then(|e| e.api_base.as_deref());
     let api_key = entry.and_then(|e| e.api_key.as_deref());
-    let catalog = crate::catalog_resolve::catalog_defaults(spec);
+    let catalog = crate::providers::catalog_defaults(spec);
     let api_base = match api_base {
         Some(b) => Some(b.to_owned()),
         None => match first_env(env, spec.base_env) {
@@ -275,7 +275,7 @@ pub(crate) fn build(
         },
     };
     let api_base = match api_base {
-        Some(b) => Some(crate::catalog_resolve::fill_placeholders(&b, spec.id, env)?),
+        Some(b) => Some(crate::providers::fill_placeholders(&b, spec.id, env)?),
         None => None,
     };
     let api_base = match (api_base, spec.codec) {
@@ -349,7 +349,7 @@ fn api_codec(
     Ok(match mode {
         Some(ApiMode::Responses) => Some(Codec::OpenAiResponses),
         Some(ApiMode::Chat) => None,
-        None if crate::quirks::responses_only(spec.id, model) => Some(Codec::OpenAiResponses),
+        None if crate::providers::responses_only(spec.id, model) => Some(Codec::OpenAiResponses),
         None => None,
     })
 }

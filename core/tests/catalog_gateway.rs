@@ -8,7 +8,7 @@ use bytes::Bytes;
 use dx_core::ports::{
     Background, BoxFuture, Clock, Env, HttpClient, Log, Sleep, TransportError, UpstreamResponse,
 };
-use dx_core::{Body, Config, Gateway, GatewayResponse, IncomingRequest};
+use dx_core::{Body, Bound, Config, GatewayResponse, IncomingRequest};
 use futures::executor::block_on;
 use futures::StreamExt;
 use http::{HeaderMap, Method, StatusCode};
@@ -91,14 +91,14 @@ model = "deepseek-chat"
 passthrough = false
 "#;
 
-fn gateway(upstream: &'static [u8]) -> (Gateway<Ports>, Seen) {
+fn gateway(upstream: &'static [u8]) -> (Bound<Ports>, Seen) {
     let seen = Arc::new(Mutex::new(Vec::new()));
     let ports = Ports {
         body: Bytes::from_static(upstream),
         seen: seen.clone(),
     };
     (
-        Gateway::new(ports, Arc::new(Config::parse(CONFIG).unwrap())),
+        Bound::new(ports, Arc::new(Config::parse(CONFIG).unwrap())),
         seen,
     )
 }
@@ -353,7 +353,7 @@ fn models_list_can_include_the_catalog() {
     assert!(!groq.is_empty() && groq.iter().all(|m| m.starts_with("groq/")));
 }
 
-fn post_json(gw: &Gateway<Ports>, path: &str, body: Value) -> (StatusCode, Value) {
+fn post_json(gw: &Bound<Ports>, path: &str, body: Value) -> (StatusCode, Value) {
     let (s, _, b) = read(block_on(gw.handle(request(Method::POST, path, None, body))));
     (s, serde_json::from_slice(&b).unwrap())
 }

@@ -10,7 +10,7 @@ use bytes::Bytes;
 use dx_core::ports::{
     Background, BoxFuture, Clock, Env, HttpClient, Log, Sleep, TransportError, UpstreamResponse,
 };
-use dx_core::{Body, Config, Gateway, IncomingRequest};
+use dx_core::{Body, Bound, Config, IncomingRequest};
 use futures::StreamExt;
 use http::{HeaderMap, HeaderValue, Method, StatusCode};
 
@@ -92,7 +92,7 @@ struct Answer {
 }
 
 fn call(fake: &Fake, path: &str, body: serde_json::Value) -> Answer {
-    let gw = Gateway::new(fake.clone(), Arc::new(Config::default()));
+    let gw = Bound::new(fake.clone(), Arc::new(Config::default()));
     let req = IncomingRequest {
         method: Method::POST,
         path: path.into(),

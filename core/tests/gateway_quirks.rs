@@ -8,7 +8,7 @@ use bytes::Bytes;
 use dx_core::ports::{
     Background, BoxFuture, Clock, Env, HttpClient, Log, Sleep, TransportError, UpstreamResponse,
 };
-use dx_core::{Body, Config, Gateway, GatewayResponse, IncomingRequest};
+use dx_core::{Body, Bound, Config, GatewayResponse, IncomingRequest};
 use futures::StreamExt;
 use http::{HeaderMap, Method, StatusCode};
 
@@ -84,13 +84,13 @@ impl Log for Recorder {
     }
 }
 
-fn gateway(config: &str) -> (Gateway<Recorder>, Recorder) {
+fn gateway(config: &str) -> (Bound<Recorder>, Recorder) {
     let ports = Recorder::default();
     let config = Config::parse(config).unwrap();
-    (Gateway::new(ports.clone(), Arc::new(config)), ports)
+    (Bound::new(ports.clone(), Arc::new(config)), ports)
 }
 
-fn post(gw: &Gateway<Recorder>, body: serde_json::Value) -> (GatewayResponse, Vec<u8>) {
+fn post(gw: &Bound<Recorder>, body: serde_json::Value) -> (GatewayResponse, Vec<u8>) {
     let req = IncomingRequest {
         method: Method::POST,
         path: "/v1/chat/completions".into(),

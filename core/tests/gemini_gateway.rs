@@ -14,8 +14,8 @@ use dx_core::ingress::openai_chat::ChunkRenderer;
 use dx_core::ports::{
     Background, BoxFuture, Clock, Env, HttpClient, Log, Sleep, TransportError, UpstreamResponse,
 };
-use dx_core::stream::translate::TranslateState;
-use dx_core::{Body, Config, Gateway, IncomingRequest};
+use dx_core::relays::translate::TranslateState;
+use dx_core::{Body, Bound, Config, IncomingRequest};
 use futures::StreamExt;
 use http::{HeaderMap, Method, StatusCode};
 
@@ -107,7 +107,7 @@ impl Log for FakeGoogle {
     }
 }
 
-fn gateway(google: FakeGoogle) -> Gateway<FakeGoogle> {
+fn gateway(google: FakeGoogle) -> Bound<FakeGoogle> {
     let config = Config::parse(
         r#"
         [[model_list]]
@@ -119,7 +119,7 @@ fn gateway(google: FakeGoogle) -> Gateway<FakeGoogle> {
         "#,
     )
     .unwrap();
-    Gateway::new(google, Arc::new(config))
+    Bound::new(google, Arc::new(config))
 }
 
 fn chat() -> IncomingRequest {

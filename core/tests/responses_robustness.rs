@@ -3,7 +3,7 @@
 
 use dx_core::codec::StreamDecoder;
 use dx_core::ingress::openai_chat::ChunkRenderer;
-use dx_core::stream::translate::TranslateState;
+use dx_core::relays::translate::TranslateState;
 use dx_core::Codec;
 
 const RECORDED: &[u8] =

@@ -3,7 +3,7 @@
 //! `[DONE]` or an error event.
 
 use dx_core::ingress::openai_chat::ChatEnvelope;
-use dx_core::stream::openai_relay::RelayState;
+use dx_core::relays::openai_relay::RelayState;
 
 const BODY: &[u8] = br#"{"model":"fast","messages":[{"role":"user","content":[{"type":"text","text":"hi"},{"type":"image_url","image_url":{"url":"data:image/png;base64,AAAA"}}]},{"role":"assistant","tool_calls":[{"id":"c","type":"function","function":{"name":"f","arguments":"{}"}}]},{"role":"tool","tool_call_id":"c","content":"x"}],"tools":[{"type":"function","function":{"name":"f","parameters":{"type":"object"}}}],"stream":true,"stream_options":{"include_usage":true},"n":2}"#;
 const STREAM: &[u8] =

@@ -5,8 +5,8 @@
 
 use dx_core::codec::StreamDecoder;
 use dx_core::ingress::openai_chat::{ChatEnvelope, ChunkRenderer};
+use dx_core::relays::translate::TranslateState;
 use dx_core::stream::eventstream::{encode_frame, HeaderValue};
-use dx_core::stream::translate::TranslateState;
 use dx_core::Codec;
 
 const EVENTS: &[&str] = &[

@@ -4,7 +4,7 @@
 
 use dx_core::codec::StreamDecoder;
 use dx_core::ingress::openai_chat::ChunkRenderer;
-use dx_core::stream::translate::TranslateState;
+use dx_core::relays::translate::TranslateState;
 use dx_core::Codec;
 
 const COHERE: &[u8] = include_bytes!("../../fixtures/cohere/chat-v2-stream-tool-call.chunks.jsonl");

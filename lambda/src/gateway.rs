@@ -4,7 +4,8 @@ use std::convert::Infallible;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use dx_core::ports::Clock;
+use dx_core::catalog::sync::{CatalogSync, Syncer};
+use dx_core::ports::{Background, BoxFuture, Clock};
 use dx_core::{
     error_response, Body, Config, Gateway, GatewayError, GatewayResponse, IncomingRequest,
 };
@@ -15,33 +16,65 @@ use lambda_http::lambda_runtime::tower::{Layer, Service};
 use lambda_http::lambda_runtime::{Error as BoxError, LambdaInvocation};
 use lambda_http::{service_fn, Request, RequestExt};
 
-use crate::catalog_sync::CatalogSync;
 use crate::event_text;
-use crate::ports::{LambdaPorts, Shared};
+use crate::ports::{log_json, LambdaPorts, Shared};
+use crate::state_table::catalog_store;
 
 type ResponseBody =
     StreamBody<dx_core::ports::BoxStream<'static, Result<Frame<Bytes>, Infallible>>>;
 
 pub async fn run(shared: Arc<Shared>, config: Arc<Config>) -> Result<(), lambda_runtime::Error> {
-    // Started here, not awaited: the first requests are served from the
-    // embedded catalog while the stored copy loads.
-    let sync = CatalogSync::from_env(&shared, &config);
-    if let Some(sync) = &sync {
-        sync.start_if_due(LambdaPorts::new(shared.clone()).now_ms());
+    let mut gateway = Gateway::new(config.clone(), shared.as_ref());
+    if let Some(sync) = catalog_sync(&shared, &config) {
+        // Started here, not awaited: the first requests are served from the
+        // embedded catalog while the stored copy loads.
+        sync.start_if_due(LambdaPorts::new(shared.clone()).now_ms(), &OwnThread);
+        gateway = gateway.with_catalog_sync(sync);
     }
+    let gateway = Arc::new(gateway);
     let handler = service_fn(move |event: Request| {
         let ports = LambdaPorts::new(shared.clone());
-        let mut gateway = Gateway::new(ports.clone(), config.clone());
-        if let Some(sync) = &sync {
-            sync.start_if_due(ports.now_ms());
-            gateway = gateway.with_catalog_sync(sync.gate());
-        }
-        async move { Ok::<_, Infallible>(handle(gateway, ports, event).await) }
+        let gateway = gateway.clone();
+        async move { Ok::<_, Infallible>(handle(&gateway, ports, event).await) }
     });
     lambda_http::streaming_runtime(handler)
         .layer(RepairEventText)
         .run()
         .await
+}
+
+/// The stored catalog's sync, when `[catalog] refresh` is on and a state
+/// table is set. A table DynamoDB cannot be reached with is logged once; the
+/// gateway then serves the embedded catalog.
+fn catalog_sync(shared: &Arc<Shared>, config: &Config) -> Option<Arc<dyn CatalogSync>> {
+    if !config.catalog.refresh {
+        return None;
+    }
+    let store = match catalog_store(shared) {
+        Ok(store) => store?,
+        Err(e) => {
+            log_json(&serde_json::json!({"event": "catalog_sync", "outcome": "error", "error": e}));
+            return None;
+        }
+    };
+    let ports = LambdaPorts::new(shared.clone());
+    let interval_ms = config.catalog.sync_interval_ms();
+    let syncer = Syncer::new(store, ports, interval_ms, config.catalog.refresh());
+    Some(Arc::new(syncer.with_spawner(OwnThread)))
+}
+
+/// Runs a catalog sync on a thread of its own: checking and indexing a
+/// changed copy is milliseconds of CPU (`cargo bench -p dx-core --bench
+/// catalog`), which on the runtime's only thread would hold up the requests
+/// in flight. Its IO still runs on the runtime (`Handle::block_on` while
+/// `main` drives the drivers).
+struct OwnThread;
+
+impl Background for OwnThread {
+    fn defer(&self, work: BoxFuture<'static, ()>) {
+        let runtime = tokio::runtime::Handle::current();
+        tokio::task::spawn_blocking(move || runtime.block_on(work));
+    }
 }
 
 /// A gateway whose configuration does not load: every request gets the
@@ -96,7 +129,7 @@ where
 }
 
 async fn handle(
-    gateway: Gateway<LambdaPorts>,
+    gateway: &Gateway,
     ports: LambdaPorts,
     event: Request,
 ) -> http::Response<ResponseBody> {
@@ -105,16 +138,25 @@ async fn handle(
         .map(|_| ())
         .and(event.uri().query().map(str::to_owned));
     let (parts, body) = event.into_parts();
+    // A body kind this shell does not know is refused, not read as empty.
     let body = match body {
-        lambda_http::Body::Empty => Bytes::new(),
-        lambda_http::Body::Text(t) => Bytes::from(t),
-        lambda_http::Body::Binary(b) => Bytes::from(b),
-        _ => Bytes::new(),
+        lambda_http::Body::Empty => Some(Bytes::new()),
+        lambda_http::Body::Text(t) => Some(Bytes::from(t)),
+        lambda_http::Body::Binary(b) => Some(Bytes::from(b)),
+        _ => None,
     };
     let undecodable = event_text::undecodable_header(&parts.headers);
-    let response = match gateway.precheck(parts.uri.path(), Some(body.len() as u64)) {
-        Some(refusal) => refusal,
-        None if undecodable.is_some() => {
+    let declared = body.as_ref().map(|b| b.len() as u64);
+    let response = match (gateway.precheck(parts.uri.path(), declared), body) {
+        (Some(refusal), _) => refusal,
+        (None, None) => {
+            let error = GatewayError::invalid_request(
+                "The request body could not be read (an event body kind this gateway does not know).",
+            )
+            .with_code("body_unreadable");
+            error_response(parts.uri.path(), &error)
+        }
+        (None, Some(_)) if undecodable.is_some() => {
             let name = undecodable.map(|n| n.as_str()).unwrap_or_default();
             let error = GatewayError::invalid_request(format!(
                 "The request header `{name}` is not valid text (UTF-8)."
@@ -122,15 +164,18 @@ async fn handle(
             .with_code("invalid_header");
             error_response(parts.uri.path(), &error)
         }
-        None => {
+        (None, Some(body)) => {
             gateway
-                .handle(IncomingRequest {
-                    method: parts.method,
-                    path: parts.uri.path().to_owned(),
-                    query,
-                    headers: parts.headers,
-                    body,
-                })
+                .handle(
+                    &ports,
+                    IncomingRequest {
+                        method: parts.method,
+                        path: parts.uri.path().to_owned(),
+                        query,
+                        headers: parts.headers,
+                        body,
+                    },
+                )
                 .await
         }
     };

@@ -2,7 +2,7 @@
 //!
 //! - the gateway (default): a Function URL handler with response streaming
 //!   ([`gateway`]), which keeps its model catalog in step with the copy in
-//!   DynamoDB when `DX_STATE_TABLE` is set ([`catalog_sync`]);
+//!   DynamoDB when `DX_STATE_TABLE` is set (the core's `Syncer`);
 //! - `catalog-refresh`: the scheduled job that fetches the public catalog
 //!   sources and saves a validated copy to DynamoDB ([`catalog_refresh`]).
 //!
@@ -10,7 +10,6 @@
 //! ([`check_config`]).
 
 mod catalog_refresh;
-mod catalog_sync;
 mod check_config;
 mod event_text;
 mod gateway;

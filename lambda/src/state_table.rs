@@ -9,10 +9,10 @@ use dx_core::ports::Env;
 
 use crate::ports::{LambdaPorts, Shared};
 
-pub type CatalogStore = DynamoCatalogStore<LambdaPorts>;
-
 /// The catalog copy in the state table; `Ok(None)` when no table is set.
-pub fn catalog_store(shared: &Arc<Shared>) -> Result<Option<CatalogStore>, String> {
+pub fn catalog_store(
+    shared: &Arc<Shared>,
+) -> Result<Option<DynamoCatalogStore<LambdaPorts>>, String> {
     let Some(table) = shared.var(STATE_TABLE_ENV).filter(|t| !t.is_empty()) else {
         return Ok(None);
     };

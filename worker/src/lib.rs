@@ -3,43 +3,70 @@
 //! implements its ports with `fetch`, `setTimeout`, `Date.now()` and
 //! `ctx.waitUntil`.
 
-mod catalog;
+mod catalog_store;
 mod fnv;
 mod glue;
 mod ports;
 mod task;
 
-use std::sync::{Arc, OnceLock};
+use std::cell::OnceCell;
+use std::rc::Rc;
+use std::sync::Arc;
 
 use bytes::Bytes;
+use dx_core::catalog::sync::{refresh_disabled, Syncer};
+use dx_core::ports::Log;
 use dx_core::{
-    error_response, Config, Gateway, GatewayError, GatewayResponse, IncomingRequest,
+    error_response, Config, ErrorKind, Gateway, GatewayError, GatewayResponse, IncomingRequest,
     INGRESS_HEADERS,
 };
 use worker::{event, Context, Env, Result, ScheduleContext, ScheduledEvent};
 
+use crate::catalog_store::KvCatalogStore;
 use crate::ports::WorkerPorts;
 
 const EMBEDDED_CONFIG: &str = include_str!("../../dx.toml");
 
-/// Parsed once per isolate: vars and secrets cannot change without a new
-/// deployment. A config that does not load stays broken for the isolate's
-/// life, so it is reported once, loudly, when the isolate first needs it (a
-/// Worker sees its variables only from inside a handler).
-static CONFIG: OnceLock<std::result::Result<Arc<Config>, String>> = OnceLock::new();
+/// Built on an isolate's first request (a Worker sees its variables only
+/// from inside a handler) and kept for its life: vars and secrets cannot
+/// change without a new deployment. A config that does not load stays broken
+/// for the isolate's life, so it is reported once, loudly.
+struct Instance {
+    gateway: Rc<Gateway>,
+    syncer: Option<Arc<Syncer<KvCatalogStore, WorkerPorts>>>,
+}
 
-fn config(ports: &WorkerPorts) -> std::result::Result<Arc<Config>, String> {
-    CONFIG
-        .get_or_init(|| match Config::load(EMBEDDED_CONFIG, ports) {
-            Ok(c) => Ok(Arc::new(c)),
-            Err(e) => {
-                worker::console_error!(
-                    "DX GATEWAY CONFIGURATION ERROR: {e}. Every request answers 500 config_error until DX_CONFIG (or the embedded dx.toml) is fixed."
-                );
-                Err(e.to_string())
+thread_local! {
+    static INSTANCE: OnceCell<std::result::Result<Rc<Instance>, String>> = const { OnceCell::new() };
+}
+
+fn instance(env: &Env) -> std::result::Result<Rc<Instance>, String> {
+    INSTANCE.with(|cell| {
+        cell.get_or_init(|| {
+            let ports = WorkerPorts::scheduled(env.clone());
+            match Config::load(EMBEDDED_CONFIG, &ports) {
+                Ok(config) => {
+                    let config = Arc::new(config);
+                    let syncer = catalog_store::syncer(env, &config);
+                    let mut gateway = Gateway::new(config, &ports);
+                    if let Some(syncer) = &syncer {
+                        gateway = gateway.with_catalog_sync(syncer.clone());
+                    }
+                    Ok(Rc::new(Instance {
+                        gateway: Rc::new(gateway),
+                        syncer,
+                    }))
+                }
+                Err(e) => {
+                    worker::console_error!(
+                        "DX GATEWAY CONFIGURATION ERROR: {e}. Every request answers 500 config_error until DX_CONFIG (or the embedded dx.toml) is fixed."
+                    );
+                    Err(e.to_string())
+                }
             }
         })
         .clone()
+    })
 }
 
 #[event(start)]
@@ -56,27 +83,36 @@ thread_local! {
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub fn fetch(req: web_sys::Request, env: Env, ctx: worker::worker_sys::Context) -> js_sys::Promise {
     task::promise(async move {
+        let url = req.url();
         match handle_fetch(req, env, Context::new(ctx)).await {
             Ok(response) => response.into(),
             Err(e) => {
                 worker::console_error!("{e}");
-                internal_error().map_or(wasm_bindgen::JsValue::NULL, Into::into)
+                internal_error(&url).map_or(wasm_bindgen::JsValue::NULL, Into::into)
             }
         }
     })
 }
 
-fn internal_error() -> Option<web_sys::Response> {
-    let init = web_sys::ResponseInit::new();
-    init.set_status(500);
-    web_sys::Response::new_with_opt_str_and_init(Some("INTERNAL SERVER ERROR"), &init).ok()
+/// The core's 500 in the shape of the request's API, when the shell itself
+/// failed to make a response; the detail went to the log.
+fn internal_error(url: &str) -> Option<web_sys::Response> {
+    let path = url
+        .parse::<http::Uri>()
+        .map(|u| u.path().to_owned())
+        .unwrap_or_default();
+    let error = GatewayError::new(
+        ErrorKind::Configuration,
+        "The gateway failed to produce a response; the detail is in its log.",
+    )
+    .with_code("internal_error");
+    into_worker(error_response(&path, &error)).ok()
 }
 
 async fn handle_fetch(req: web_sys::Request, env: Env, ctx: Context) -> Result<web_sys::Response> {
-    let ports = WorkerPorts::new(env, ctx);
     let head = INGRESS_HEADER_NAMES.with(|names| glue::RequestHead::read(&req, names));
-    let config = match config(&ports) {
-        Ok(c) => c,
+    let instance = match instance(&env) {
+        Ok(i) => i,
         // The detail was logged when the config was first read; the client
         // learns only that the deployment is broken.
         Err(detail) => {
@@ -86,11 +122,8 @@ async fn handle_fetch(req: web_sys::Request, env: Env, ctx: Context) -> Result<w
             ))
         }
     };
-    let mut gateway = Gateway::new(ports.clone(), config.clone());
-    if let Some(gate) = catalog::gate(&ports, &config) {
-        catalog::sync_if_due(&gate, &ports, &config);
-        gateway = gateway.with_catalog_sync(gate);
-    }
+    let ports = WorkerPorts::new(env, ctx);
+    let gateway = &instance.gateway;
     let declared = head
         .headers
         .get(http::header::CONTENT_LENGTH)
@@ -102,7 +135,17 @@ async fn handle_fetch(req: web_sys::Request, env: Env, ctx: Context) -> Result<w
     let body = if head.method == http::Method::GET || head.method == http::Method::HEAD {
         Bytes::new()
     } else {
-        glue::read_body(&req).await.unwrap_or_default()
+        match glue::read_body(&req).await {
+            Some(body) => body,
+            // Not an empty body parsed as JSON: the client hears the body never arrived.
+            None => {
+                let error = GatewayError::invalid_request(
+                    "The request body could not be read (the connection broke or it was not a byte stream).",
+                )
+                .with_code("body_unreadable");
+                return into_worker(error_response(&head.path, &error));
+            }
+        }
     };
     let incoming = IncomingRequest {
         method: head.method,
@@ -111,17 +154,28 @@ async fn handle_fetch(req: web_sys::Request, env: Env, ctx: Context) -> Result<w
         headers: head.headers,
         body,
     };
-    into_worker(gateway.handle(incoming).await)
+    into_worker(gateway.handle(&ports, incoming).await)
 }
 
 /// The cron trigger (wrangler.toml `[triggers]`): refreshes the catalog.
 #[event(scheduled)]
 async fn scheduled(event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
-    let ports = WorkerPorts::scheduled(env);
-    match config(&ports) {
-        Ok(config) => catalog::scheduled_refresh(&ports, &config, &event.cron()).await,
-        Err(message) => worker::console_error!("{message}"),
+    let ports = WorkerPorts::scheduled(env.clone());
+    let instance = match instance(&env) {
+        Ok(i) => i,
+        Err(message) => return worker::console_error!("{message}"),
+    };
+    if !instance.gateway.config().catalog.refresh {
+        refresh_disabled(&ports);
+        return;
     }
+    let Some(syncer) = &instance.syncer else {
+        let line = serde_json::json!({"event": "catalog_refresh", "outcome": "error",
+            "error": format!("no KV namespace bound as {}: nowhere to keep the catalog", catalog_store::STATE_BINDING)});
+        return ports.log(&line.to_string());
+    };
+    // The outcome is in the log line the syncer writes.
+    let _ = syncer.refresh(&ports, Some(&event.cron())).await;
 }
 
 fn into_worker(resp: GatewayResponse) -> Result<web_sys::Response> {

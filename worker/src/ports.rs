@@ -41,10 +41,6 @@ impl WorkerPorts {
         }
     }
 
-    pub fn env(&self) -> &worker::Env {
-        &self.env
-    }
-
     /// Runs `work` after the response, within the event's lifetime.
     pub fn wait_until(&self, work: impl std::future::Future<Output = ()> + 'static) {
         match &self.ctx {

@@ -9,7 +9,7 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
-use dx_core::{Config, Gateway, IncomingRequest};
+use dx_core::{Bound, Config, IncomingRequest};
 use dx_fuzz::{FakeEnv, FakePorts, Upstream};
 use http::{HeaderMap, HeaderValue, Method};
 use libfuzzer_sys::fuzz_target;
@@ -30,10 +30,11 @@ fuzz_target!(|data: &[u8]| {
         let _ = entry.price_overrides();
     }
     let ports = FakePorts::new(Upstream::from_selectors(0, 0, 0, ANSWER));
-    let gateway = Gateway::new(ports.clone(), Arc::new(config));
+    let gateway = Bound::new(ports.clone(), Arc::new(config));
     let mut headers = HeaderMap::new();
     headers.insert("x-api-key", HeaderValue::from_static(dx_fuzz::MASTER_KEY));
     let first = gateway
+        .gateway()
         .config()
         .model_list
         .first()

@@ -47,7 +47,7 @@ fuzz_target!(|data: &[u8]| {
             Ok(env) => env,
             Err(e) => return client_error(&e),
         };
-        let cfg = &config().router;
+        let cfg = &config().task_routing;
         let route = match messages::route(&env, cfg, |m| {
             config().model_list.iter().any(|e| e.model_name == m)
         }) {

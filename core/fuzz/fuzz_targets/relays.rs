@@ -17,8 +17,9 @@ use dx_core::codec::{DecodeContext, StreamDecoder};
 use dx_core::ingress::anthropic_messages::EventRenderer;
 use dx_core::ingress::openai_chat::ChunkRenderer;
 use dx_core::ports::{ByteStream, TransportError};
-use dx_core::stream::translate::TranslateState;
-use dx_core::stream::{anthropic_relay, drive, openai_relay, OnDone, Relay, StreamOutcome};
+use dx_core::relays::translate::TranslateState;
+use dx_core::relays::{anthropic_relay, openai_relay};
+use dx_core::stream::{drive, OnDone, Relay, StreamOutcome};
 use dx_core::Codec;
 use dx_fuzz::{
     bedrock_frames, check_client_stream, deployments, pieces, FakePorts, Input, Upstream,

@@ -431,7 +431,7 @@ pub struct Answer {
 /// the client's gateway key never goes upstream.
 pub fn exchange(upstream: Upstream, req: dx_core::IncomingRequest) -> Answer {
     let ports = FakePorts::new(upstream);
-    let gateway = dx_core::Gateway::new(ports.clone(), config().clone());
+    let gateway = dx_core::Bound::new(ports.clone(), config().clone());
     let anthropic_path = dx_core::ingress::anthropic_messages::is_messages_path(&req.path);
     // A secret the client itself sent may come back (a model name echoed in
     // a 404); only one the gateway holds must not.

@@ -19,7 +19,7 @@ use super::build::{build, Sources};
 use super::install_checked;
 use super::sources::{parse_litellm, parse_models_dev_api, Overlay, EMBEDDED_OVERLAY};
 use super::text::Index;
-use crate::http_util::read_body;
+use crate::http::read_body;
 use crate::ports::{with_timeout, HttpClient, MaybeSend, Sleep};
 
 pub const MODELS_DEV_URL: &str = "https://models.dev/api.json";

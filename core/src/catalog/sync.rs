@@ -15,7 +15,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
 
-use crate::ports::{with_timeout, BoxFuture, Sleep};
+use serde_json::json;
+
+use super::refresh::{
+    refresh, sync_stored, CatalogStore, RefreshConfig, RefreshOutcome, SyncMemory, SyncOutcome,
+};
+use crate::ports::{
+    with_timeout, Background, BoxFuture, Clock, HttpClient, Log, MaybeSend, MaybeSync, Sleep,
+};
 
 /// Only the instance that started a sync polls it (on Workers its I/O
 /// belongs to the request that started it); others wait for this signal.
@@ -128,6 +135,175 @@ impl SyncGate {
             Some(done) => with_timeout(ports, max_ms, WaitDone(done)).await.is_some(),
             None => false,
         }
+    }
+}
+
+/// A sync that takes longer is given up: a store read that never answers
+/// must not stall every later sync.
+pub const SYNC_TIMEOUT_MS: u64 = 10_000;
+
+/// Runs a sync off the request path (Workers: `waitUntil`; Lambda: a thread
+/// of its own, see the shell).
+pub trait Spawner: Background + MaybeSend + MaybeSync {}
+impl<T: Background + MaybeSend + MaybeSync> Spawner for T {}
+
+/// What the gateway needs of an instance's catalog sync, without knowing its
+/// store: start one when due, and wait for one in flight.
+pub trait CatalogSync: MaybeSend + MaybeSync {
+    fn gate(&self) -> &SyncGate;
+    /// Starts a sync when one is due. It runs through `background` (the
+    /// request's) unless the syncer was given a spawner of its own.
+    fn start_if_due(&self, now_ms: u64, background: &dyn Background);
+}
+
+/// The one catalog sync and refresh both shells use: a stored copy polled at
+/// most once per `[catalog] sync_interval_s`, the version seen last
+/// remembered so that an unchanged store costs one small read, a timeout on
+/// every sync, and one log shape (`{"event":"catalog_sync"|"catalog_refresh",
+/// "outcome":...}`), a repeated line logged once.
+pub struct Syncer<S, Q> {
+    inner: Arc<Inner<S, Q>>,
+    spawner: Option<Box<dyn Spawner>>,
+}
+
+struct Inner<S, Q> {
+    gate: SyncGate,
+    store: S,
+    ports: Q,
+    cfg: RefreshConfig,
+    memory: SyncMemory,
+    last_logged: Mutex<String>,
+}
+
+impl<S, Q> Syncer<S, Q>
+where
+    S: CatalogStore + MaybeSend + MaybeSync + 'static,
+    Q: Clock + Sleep + Log + MaybeSend + MaybeSync + 'static,
+{
+    /// `ports` are the instance's own (syncs outlive the request that
+    /// starts them); a sync is due every `interval_ms` (`[catalog]
+    /// sync_interval_s`), `cfg` is what a refresh fetches and accepts.
+    pub fn new(store: S, ports: Q, interval_ms: u64, cfg: RefreshConfig) -> Self {
+        Syncer {
+            inner: Arc::new(Inner {
+                gate: SyncGate::new(interval_ms),
+                store,
+                ports,
+                cfg,
+                memory: SyncMemory::new(),
+                last_logged: Mutex::new(String::new()),
+            }),
+            spawner: None,
+        }
+    }
+
+    /// Syncs run through `spawner` instead of the request's `Background`.
+    pub fn with_spawner(mut self, spawner: impl Spawner + 'static) -> Self {
+        self.spawner = Some(Box::new(spawner));
+        self
+    }
+
+    /// The scheduled job: makes this instance's catalog the stored copy
+    /// (so that "unchanged" means the store already holds what the sources
+    /// give, and a missing or damaged copy is written again), then fetches,
+    /// merges, checks, stores and installs. Answers the summary it logged.
+    pub async fn refresh<P: HttpClient + Sleep>(
+        &self,
+        ports: &P,
+        trigger: Option<&str>,
+    ) -> Result<serde_json::Value, String> {
+        let inner = &self.inner;
+        match sync_stored(&inner.store, &inner.cfg, &SyncMemory::new()).await {
+            Ok(SyncOutcome::Installed { .. } | SyncOutcome::Unchanged) => {}
+            Ok(SyncOutcome::NothingStored) => super::uninstall(),
+            Err(e) => {
+                inner.log_once(json!({"event": "catalog_refresh", "outcome": "stored_copy_refused", "error": e}));
+                super::uninstall();
+            }
+        }
+        let outcome = refresh(ports, &inner.store, &inner.cfg).await;
+        let current = super::current();
+        let mut summary = match &outcome {
+            Ok(RefreshOutcome::Installed { version, .. }) => {
+                inner.memory.remember(version);
+                json!({"outcome": "installed"})
+            }
+            Ok(RefreshOutcome::Unchanged) => json!({"outcome": "unchanged"}),
+            Err(e) => json!({"outcome": "error", "error": e}),
+        };
+        if outcome.is_ok() {
+            summary["providers"] = current.provider_count().into();
+            summary["models"] = current.model_count().into();
+            summary["version"] = current.version().into();
+        }
+        if let Some(trigger) = trigger {
+            summary["trigger"] = trigger.into();
+        }
+        let mut line = json!({"event": "catalog_refresh"});
+        if let (Some(line), Some(fields)) = (line.as_object_mut(), summary.as_object()) {
+            line.extend(fields.iter().map(|(k, v)| (k.clone(), v.clone())));
+        }
+        inner.ports.log(&line.to_string());
+        outcome.map(|_| summary)
+    }
+}
+
+/// The line a scheduled refresh logs when `[catalog] refresh = false`.
+pub fn refresh_disabled(log: &impl Log) -> serde_json::Value {
+    log.log(r#"{"event":"catalog_refresh","outcome":"disabled"}"#);
+    json!({"outcome": "disabled"})
+}
+
+impl<S, Q> CatalogSync for Syncer<S, Q>
+where
+    S: CatalogStore + MaybeSend + MaybeSync + 'static,
+    Q: Clock + Sleep + Log + MaybeSend + MaybeSync + 'static,
+{
+    fn gate(&self) -> &SyncGate {
+        &self.inner.gate
+    }
+
+    fn start_if_due(&self, now_ms: u64, background: &dyn Background) {
+        let inner = self.inner.clone();
+        let work = self
+            .inner
+            .gate
+            .start_if_due(now_ms, move || Box::pin(async move { inner.sync().await }));
+        match (work, &self.spawner) {
+            (Some(work), Some(spawner)) => spawner.defer(work),
+            (Some(work), None) => background.defer(work),
+            (None, _) => {}
+        }
+    }
+}
+
+impl<S: CatalogStore, Q: Clock + Sleep + Log> Inner<S, Q> {
+    async fn sync(&self) {
+        let run = sync_stored(&self.store, &self.cfg, &self.memory);
+        let line = match with_timeout(&self.ports, SYNC_TIMEOUT_MS, run).await {
+            Some(Ok(SyncOutcome::Unchanged)) => return,
+            Some(Ok(SyncOutcome::Installed { version })) => {
+                json!({"event": "catalog_sync", "outcome": "installed", "version": version})
+            }
+            Some(Ok(SyncOutcome::NothingStored)) => {
+                json!({"event": "catalog_sync", "outcome": "nothing_stored"})
+            }
+            Some(Err(e)) => json!({"event": "catalog_sync", "outcome": "error", "error": e}),
+            None => json!({"event": "catalog_sync", "outcome": "error",
+                "error": format!("no answer from the store within {SYNC_TIMEOUT_MS} ms")}),
+        };
+        self.log_once(line);
+    }
+
+    fn log_once(&self, line: serde_json::Value) {
+        let text = line.to_string();
+        if let Ok(mut last) = self.last_logged.lock() {
+            if *last == text {
+                return;
+            }
+            last.clone_from(&text);
+        }
+        self.ports.log(&text);
     }
 }
 

@@ -14,8 +14,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
 use crate::codec::openai_chat::{role_from_openai, usage_to_wire, wire};
+use crate::cost::splice_cost;
 use crate::error::GatewayError;
-use crate::stream::translate::Renderer;
+use crate::stream::Renderer;
 use crate::unified::{
     CacheControl, ChatChunk, ChatRequest, ChatResponse, MediaSource, Message, Part, ResponseFormat,
     Role, Tool, ToolChoice, Usage,
@@ -935,7 +936,7 @@ impl Renderer for ChunkRenderer {
                 .as_deref()
                 .and_then(|p| crate::cost::completion_cost(p, &crate::cost::TokenUsage::from(u)));
             match cost {
-                Some(cost) => out.extend_from_slice(&crate::gateway::event_with_cost(&event, cost)),
+                Some(cost) => out.extend_from_slice(&event_with_cost(&event, cost)),
                 None => out.extend_from_slice(&event),
             }
         }
@@ -945,6 +946,26 @@ impl Renderer for ChunkRenderer {
 
     fn error(&mut self, error: &GatewayError) -> Bytes {
         render_error_event(error)
+    }
+}
+
+/// An SSE `data: {...}` event with `"cost"` added to its JSON.
+pub fn event_with_cost(event: &[u8], cost: f64) -> Bytes {
+    let Some(json) = event
+        .strip_prefix(b"data: ")
+        .and_then(|rest| rest.strip_suffix(b"\n\n"))
+    else {
+        return Bytes::copy_from_slice(event);
+    };
+    match splice_cost(json, cost) {
+        Some(j) => {
+            let mut out = Vec::with_capacity(j.len() + 8);
+            out.extend_from_slice(b"data: ");
+            out.extend_from_slice(&j);
+            out.extend_from_slice(b"\n\n");
+            Bytes::from(out)
+        }
+        None => Bytes::copy_from_slice(event),
     }
 }
 

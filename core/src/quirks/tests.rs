@@ -6,7 +6,7 @@ use super::*;
 use crate::codec::openai_chat::render_request;
 use crate::config::Config;
 use crate::ports::Env;
-use crate::providers::{provider, ProviderSpec};
+use crate::providers::{provider, responses_only, ProviderSpec};
 use crate::resolve::resolve_model;
 use crate::secret::Secret;
 

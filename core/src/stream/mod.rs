@@ -1,21 +1,18 @@
 //! Streaming: SSE framing and the relays that carry upstream streams to clients.
 
-pub mod anthropic_relay;
 pub mod eventstream;
 pub mod ndjson;
-pub mod openai_relay;
 pub mod sniff;
 pub mod sse;
-pub mod translate;
 pub mod whole;
 
-mod joiner;
-pub use joiner::Joiner;
+pub use crate::http::Joiner;
 
 use bytes::Bytes;
 
+use crate::error::GatewayError;
 use crate::ports::{BoxStream, ByteStream, Clock, IdleTimer, MaybeSend, MaybeSync, Sleep};
-use crate::unified::Usage;
+use crate::unified::{ChatChunk, Usage};
 
 /// A response body on its way to the client. Errors are already rendered
 /// into the stream (an SSE error event), so the stream itself cannot fail.
@@ -130,4 +127,14 @@ where
             }
         }
     }))
+}
+
+/// How unified chunks look to the client: one implementation per ingress format.
+pub trait Renderer {
+    /// Bytes for one chunk (may be empty when the format has nothing to say).
+    fn chunk(&mut self, chunk: &ChatChunk) -> Option<Bytes>;
+    /// The normal end of the stream.
+    fn end(&mut self, usage: Option<Usage>) -> Bytes;
+    /// The stream failed after it started.
+    fn error(&mut self, error: &GatewayError) -> Bytes;
 }

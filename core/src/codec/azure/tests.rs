@@ -7,7 +7,7 @@ use http::HeaderValue;
 use super::*;
 use crate::codec::test_support::{assemble, decode_in_pieces, deployment, sse_from_chunks, usage};
 use crate::codec::{self, StreamDecoder as AnyDecoder};
-use crate::stream::openai_relay::RelayState;
+use crate::relays::openai_relay::RelayState;
 use crate::unified::{FinishReason, Message, Part, Role, Usage};
 
 macro_rules! fixture {

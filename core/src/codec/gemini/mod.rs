@@ -108,7 +108,7 @@ pub fn url(deployment: &Deployment, stream: bool) -> Result<String, GatewayError
                     params
                         .vertex_credentials
                         .as_ref()
-                        .and_then(crate::auth::google::project_id)
+                        .and_then(crate::upstream_auth::google::project_id)
                 })
                 .ok_or_else(|| {
                     GatewayError::provider_not_configured(

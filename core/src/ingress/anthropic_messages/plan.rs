@@ -10,7 +10,7 @@ use crate::codec::anthropic::{Target, VERTEX_VERSION};
 use crate::error::GatewayError;
 use crate::ingress::anthropic_messages::estimate_tokens;
 use crate::resolve::Deployment;
-use crate::router::{self, find_tag, RouterConfig, Rule, Signals};
+use crate::task_routing::{self, find_tag, RouterConfig, Rule, Signals};
 use crate::unified::{ChatRequest, Part, Role, Thinking};
 
 /// The fields Anthropic's count_tokens endpoint takes.
@@ -37,7 +37,7 @@ pub struct Route {
     pub strip_tag: bool,
 }
 
-/// Applies the `[router]` rules to a request. `is_configured` tells whether
+/// Applies the `[task_routing]` rules to a request. `is_configured` tells whether
 /// a name is in `model_list`.
 pub fn route(
     env: &MessagesEnvelope<'_>,
@@ -55,7 +55,7 @@ pub fn route(
         subagent: tag.as_deref(),
         thinking: matches!(env.thinking, Some(Thinking::Enabled { .. })),
     };
-    let (model, rule) = router::choose(cfg, &signals, is_configured, || estimate_tokens(env));
+    let (model, rule) = task_routing::choose(cfg, &signals, is_configured, || estimate_tokens(env));
     Ok(Route {
         model,
         rule,

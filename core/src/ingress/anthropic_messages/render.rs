@@ -13,7 +13,7 @@ use serde_json::value::RawValue;
 use crate::codec::anthropic::wire::{self, Block, Event, EventDelta, Response};
 use crate::codec::anthropic::{stop_reason, usage_to_wire};
 use crate::error::GatewayError;
-use crate::stream::translate::Renderer;
+use crate::stream::Renderer;
 use crate::unified::{ChatChunk, ChatResponse, FinishReason, Part, Usage};
 
 fn empty_object() -> &'static RawValue {

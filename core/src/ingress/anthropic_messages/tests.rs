@@ -8,10 +8,10 @@ use crate::codec::test_support::decode_ctx;
 use crate::codec::{self, EncodeContext};
 use crate::ingress::openai_chat::Fields;
 use crate::providers::provider;
+use crate::relays::translate::{Renderer, TranslateState};
 use crate::resolve::{Deployment, ProviderParams};
-use crate::router::{RouterConfig, Rule};
 use crate::secret::Secret;
-use crate::stream::translate::{Renderer, TranslateState};
+use crate::task_routing::{RouterConfig, Rule};
 use serde_json::{json, Value};
 
 macro_rules! cc_fixture {

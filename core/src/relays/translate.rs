@@ -7,18 +7,9 @@ use bytes::Bytes;
 use crate::codec::StreamDecoder;
 use crate::error::GatewayError;
 use crate::ports::{ByteStream, Clock, MaybeSend, MaybeSync, Sleep};
+pub use crate::stream::Renderer;
 use crate::stream::{drive, BodyStream, OnDone, Relay, StreamOutcome};
 use crate::unified::{ChatChunk, Usage};
-
-/// How unified chunks look to the client: one implementation per ingress format.
-pub trait Renderer {
-    /// Bytes for one chunk (may be empty when the format has nothing to say).
-    fn chunk(&mut self, chunk: &ChatChunk) -> Option<Bytes>;
-    /// The normal end of the stream.
-    fn end(&mut self, usage: Option<Usage>) -> Bytes;
-    /// The stream failed after it started.
-    fn error(&mut self, error: &GatewayError) -> Bytes;
-}
 
 /// The per-stream state without IO: push upstream bytes, get client bytes.
 pub struct TranslateState<R> {

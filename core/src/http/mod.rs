@@ -1,40 +1,41 @@
-//! Small response builders and body readers shared by the routes.
+//! The core's own HTTP types (a request as the shell hands it over, the
+//! response it gets back), small response builders and the whole-body
+//! reader. A leaf: it knows no format and no route.
 
 use bytes::Bytes;
 use futures::StreamExt;
-use http::header::{CONTENT_TYPE, RETRY_AFTER};
+use http::header::CONTENT_TYPE;
 use http::{HeaderValue, StatusCode};
 
 use crate::error::{ErrorKind, GatewayError};
-use crate::gateway::{Body, GatewayResponse};
 use crate::ports::{with_timeout, ByteStream, Sleep};
-use crate::stream::Joiner;
+
+mod joiner;
+
+pub use joiner::Joiner;
+
+/// A request as the shell hands it over, body already read.
+pub struct IncomingRequest {
+    pub method: http::Method,
+    pub path: String,
+    pub query: Option<String>,
+    pub headers: http::HeaderMap,
+    pub body: Bytes,
+}
+
+pub enum Body {
+    Empty,
+    Full(Bytes),
+    Stream(crate::ports::BoxStream<'static, Bytes>),
+}
+
+pub type GatewayResponse = http::Response<Body>;
 
 pub fn json(status: StatusCode, body: impl Into<Bytes>) -> GatewayResponse {
     let mut resp = http::Response::new(Body::Full(body.into()));
     *resp.status_mut() = status;
     resp.headers_mut()
         .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    resp
-}
-
-/// An error in the shape of the ingress API `path` belongs to: Anthropic's
-/// on `/v1/messages…`, OpenAI's everywhere else. For the shells too, when
-/// they answer before a gateway exists (a config that does not load).
-pub fn error_response(path: &str, e: &GatewayError) -> GatewayResponse {
-    let body = if crate::ingress::anthropic_messages::is_messages_path(path) {
-        e.to_anthropic_json()
-    } else {
-        e.to_openai_json()
-    };
-    let mut resp = json(e.status, body);
-    if let Some(v) = e
-        .retry_after
-        .as_deref()
-        .and_then(|v| HeaderValue::from_str(v).ok())
-    {
-        resp.headers_mut().insert(RETRY_AFTER, v);
-    }
     resp
 }
 

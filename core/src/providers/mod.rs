@@ -1,6 +1,10 @@
 //! Providers are data, formats are code: a provider is an entry in this table
 //! naming its wire format ([`Codec`]), base URL and where its key comes from.
 
+mod from_catalog;
+
+pub use from_catalog::{catalog_defaults, catalog_provider, fill_placeholders};
+
 /// The wire formats the gateway speaks upstream. Dispatch is a `match` on this.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Codec {
@@ -162,5 +166,47 @@ pub fn provider(id: &str) -> Option<&'static ProviderSpec> {
     PROVIDERS
         .iter()
         .find(|p| p.id == id)
-        .or_else(|| crate::catalog_resolve::catalog_provider(id))
+        .or_else(|| catalog_provider(id))
+}
+
+/// The providers that serve OpenAI's own models.
+pub(crate) const OPENAI_FAMILY: &[&str] = &["openai", "azure"];
+
+/// Models OpenAI serves only through the Responses API.
+pub static RESPONSES_ONLY: &[&str] = &[
+    "o1-pro*",
+    "o3-pro*",
+    "o3-deep-research*",
+    "o4-mini-deep-research*",
+    "gpt-5-pro*",
+    "gpt-5-codex*",
+    "gpt-5.1-codex*",
+    "gpt-5.2-pro*",
+    "codex-mini-latest*",
+    "computer-use-preview*",
+];
+
+/// Whether `provider` must send `model` to the Responses API.
+pub fn responses_only(provider: &str, model: &str) -> bool {
+    OPENAI_FAMILY.contains(&provider) && RESPONSES_ONLY.iter().any(|p| glob(p, model))
+}
+
+/// `*` matches any run of characters (none included); nothing else is special.
+pub fn glob(pattern: &str, s: &str) -> bool {
+    let mut parts = pattern.split('*');
+    let first = parts.next().unwrap_or("");
+    let Some(mut rest) = s.strip_prefix(first) else {
+        return false;
+    };
+    let mut parts: Vec<&str> = parts.collect();
+    let Some(last) = parts.pop() else {
+        return rest.is_empty();
+    };
+    for mid in parts {
+        match rest.find(mid) {
+            Some(i) => rest = &rest[i + mid.len()..],
+            None => return false,
+        }
+    }
+    rest.len() >= last.len() && rest.ends_with(last)
 }

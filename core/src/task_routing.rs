@@ -1,7 +1,7 @@
 //! Task-based routing for Anthropic Messages clients, as claude-code-mux does
 //! for Claude Code: the same client sends background chores, deep thinking,
 //! huge contexts and web searches under a handful of Claude model names; the
-//! `[router]` table in dx.toml sends each kind of task to its own model.
+//! `[task_routing]` table in dx.toml (also read as `[router]`, its first name) sends each kind of task to its own model.
 //!
 //! Rules, first match wins, each only when its target model is configured:
 //! 1. `websearch`   — the request offers a web-search server tool;
@@ -19,8 +19,6 @@ use std::sync::OnceLock;
 
 use regex_lite::Regex;
 use serde::Deserialize;
-
-use crate::config::ConfigError;
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -65,16 +63,15 @@ impl Default for RouterConfig {
 }
 
 impl RouterConfig {
-    pub(crate) fn validate(&self) -> Result<(), ConfigError> {
+    pub(crate) fn validate(&self) -> Result<(), String> {
         for (name, pattern) in [
             ("auto_map_regex", &self.auto_map_regex),
             ("background_regex", &self.background_regex),
         ] {
-            Regex::new(pattern)
-                .map_err(|e| ConfigError(format!("router.{name} `{pattern}`: {e}")))?;
+            Regex::new(pattern).map_err(|e| format!("router.{name} `{pattern}`: {e}"))?;
         }
         if self.subagent_tag.is_empty() {
-            return Err(ConfigError("router.subagent_tag must not be empty".into()));
+            return Err("router.subagent_tag must not be empty".into());
         }
         Ok(())
     }
@@ -304,7 +301,7 @@ mod tests {
             ..cfg()
         };
         let e = bad.validate().unwrap_err();
-        assert!(e.0.contains("background_regex"), "{}", e.0);
+        assert!(e.contains("background_regex"), "{e}");
     }
 
     #[test]

@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 
 use crate::error::{ErrorKind, GatewayError};
-use crate::http_util::read_body;
+use crate::http::read_body;
 use crate::ports::{with_timeout, Clock, HttpClient, Sleep};
 use crate::resolve::Deployment;
 use crate::secret::Secret;
@@ -191,18 +191,6 @@ impl Default for TokenCache {
     }
 }
 
-static TOKENS: TokenCache = TokenCache::new();
-
-/// A bearer token for `credentials` (a service-account key file): the cached
-/// one while it is fresh, else a newly minted one.
-pub async fn access_token<P: HttpClient + Clock + Sleep>(
-    ports: &P,
-    credentials: &Secret,
-    timeout_ms: u64,
-) -> Result<Secret, GatewayError> {
-    TOKENS.get(ports, credentials, timeout_ms).await
-}
-
 impl TokenCache {
     pub const fn new() -> Self {
         TokenCache {
@@ -210,6 +198,8 @@ impl TokenCache {
         }
     }
 
+    /// A bearer token for `credentials` (a service-account key file): the
+    /// cached one while it is fresh, else a newly minted one.
     pub async fn get<P: HttpClient + Clock + Sleep>(
         &self,
         ports: &P,

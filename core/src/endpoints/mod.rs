@@ -1,0 +1,176 @@
+//! The path table and one file per endpoint. [`find`] names the endpoint a
+//! request is for, the method it takes and whether it needs the key; the
+//! stages of [`crate::pipeline`] do the rest ([`serve`]).
+
+pub mod chat_completions;
+pub mod count_tokens;
+pub mod messages;
+pub mod models;
+
+use http::header::RETRY_AFTER;
+use http::{HeaderValue, Method, StatusCode};
+
+use crate::catalog_api;
+use crate::error::ErrorKind;
+use crate::error::GatewayError;
+use crate::http::json;
+use crate::http::{Body, GatewayResponse, IncomingRequest};
+use crate::ingress::anthropic_messages::is_messages_path;
+use crate::pipeline::authenticate::authenticate;
+use crate::pipeline::{exchange, expect_method, Call, Exchange};
+use crate::ports::Ports;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Endpoint {
+    Root,
+    Health,
+    ChatCompletions,
+    Messages,
+    CountTokens,
+    Models,
+    /// `/v1/models/{id}`, the id percent-decoded (SDKs escape the `/` of
+    /// `provider/model` ids).
+    Model(String),
+    ModelInfo,
+    CatalogStatus,
+    CostEstimate,
+    TokenCounter,
+}
+
+/// The endpoint at `path`, the method it takes, and whether it needs the key.
+/// `None`: no such URL (for this method, where the path is method-specific).
+pub fn find(method: &Method, path: &str) -> Option<(Endpoint, Method, bool)> {
+    let path = path.trim_end_matches('/');
+    let get_or_head = *method == Method::GET || *method == Method::HEAD;
+    let found = match path {
+        "" if get_or_head => (Endpoint::Root, method.clone(), false),
+        "/health" if get_or_head => (Endpoint::Health, method.clone(), false),
+        "/v1/chat/completions" | "/chat/completions" => {
+            (Endpoint::ChatCompletions, Method::POST, true)
+        }
+        "/v1/messages" => (Endpoint::Messages, Method::POST, true),
+        "/v1/messages/count_tokens" => (Endpoint::CountTokens, Method::POST, true),
+        "/v1/models" | "/models" => (Endpoint::Models, Method::GET, true),
+        "/model/info" | "/v1/model/info" => (Endpoint::ModelInfo, Method::GET, true),
+        "/catalog/status" => (Endpoint::CatalogStatus, Method::GET, true),
+        "/cost/estimate" | "/v1/cost/estimate" => (Endpoint::CostEstimate, Method::POST, true),
+        "/utils/token_counter" | "/v1/utils/token_counter" => {
+            (Endpoint::TokenCounter, Method::POST, true)
+        }
+        p if p.starts_with("/v1/models/") && *method == Method::GET => {
+            let id = catalog_api::percent_decode(&p["/v1/models/".len()..]);
+            (Endpoint::Model(id), Method::GET, true)
+        }
+        _ => return None,
+    };
+    Some(found)
+}
+
+/// Every request: the endpoint table, the method, authentication, then the
+/// endpoint (the chat ingresses through the pipeline's `exchange`).
+pub async fn serve<P: Ports>(
+    call: &Call<'_, P>,
+    req: &IncomingRequest,
+    ex: &mut Exchange,
+) -> Result<GatewayResponse, GatewayError> {
+    if req.method == Method::OPTIONS {
+        return Ok(preflight());
+    }
+    let Some(found) = find(&req.method, &req.path) else {
+        return Err(GatewayError::new(
+            ErrorKind::NotFound,
+            format!("Unknown request URL: {} {}.", req.method, req.path),
+        )
+        .with_code("unknown_url"));
+    };
+    let (endpoint, method, protected) = found;
+    expect_method(&req.method, method)?;
+    if protected {
+        ex.principal = authenticate(call.master_key, &req.headers).await?;
+    }
+    match endpoint {
+        Endpoint::ChatCompletions => exchange(call, &chat_completions::OpenAiChat, req, ex).await,
+        Endpoint::Messages => {
+            exchange(
+                call,
+                &messages::AnthropicMessages(&call.config.task_routing),
+                req,
+                ex,
+            )
+            .await
+        }
+        Endpoint::CountTokens => count_tokens::count_tokens(call, req, ex).await,
+        other => serve_other(call, other, req),
+    }
+}
+
+/// The endpoints that are not a chat exchange: health, models, catalog.
+pub fn serve_other<P: Ports>(
+    call: &Call<'_, P>,
+    endpoint: Endpoint,
+    req: &IncomingRequest,
+) -> Result<GatewayResponse, GatewayError> {
+    let config = call.config;
+    match endpoint {
+        Endpoint::Root => Ok(json(
+            StatusCode::OK,
+            &br#"{"name":"dx-gateway","status":"ok"}"#[..],
+        )),
+        Endpoint::Health => Ok(json(StatusCode::OK, &br#"{"status":"ok"}"#[..])),
+        Endpoint::Models => Ok(models::list(config, req.query.as_deref())),
+        Endpoint::Model(id) => models::one(config, &call.ports, &id),
+        Endpoint::ModelInfo => catalog_api::model_info(config, &call.ports, req.query.as_deref()),
+        Endpoint::CatalogStatus => Ok(catalog_api::catalog_status()),
+        Endpoint::CostEstimate => catalog_api::cost_estimate(config, &call.ports, &req.body),
+        Endpoint::TokenCounter => catalog_api::token_counter(config, &call.ports, &req.body),
+        // Served by the pipeline's chat exchange.
+        Endpoint::ChatCompletions | Endpoint::Messages | Endpoint::CountTokens => {
+            Err(GatewayError::new(
+                crate::error::ErrorKind::NotFound,
+                format!("Unknown request URL: {} {}.", req.method, req.path),
+            )
+            .with_code("unknown_url"))
+        }
+    }
+}
+
+pub fn preflight() -> GatewayResponse {
+    let mut resp = http::Response::new(Body::Empty);
+    *resp.status_mut() = StatusCode::NO_CONTENT;
+    let h = resp.headers_mut();
+    h.insert(
+        http::header::ACCESS_CONTROL_ALLOW_METHODS,
+        HeaderValue::from_static("GET, POST, OPTIONS"),
+    );
+    h.insert(
+        http::header::ACCESS_CONTROL_ALLOW_HEADERS,
+        HeaderValue::from_static(
+            "authorization, content-type, x-api-key, anthropic-version, anthropic-beta, openai-organization, openai-project",
+        ),
+    );
+    h.insert(
+        http::header::ACCESS_CONTROL_MAX_AGE,
+        HeaderValue::from_static("86400"),
+    );
+    resp
+}
+
+/// An error in the shape of the ingress API `path` belongs to: Anthropic's
+/// on `/v1/messages…`, OpenAI's everywhere else. For the shells too, when
+/// they answer before a gateway exists (a config that does not load).
+pub fn error_response(path: &str, e: &GatewayError) -> GatewayResponse {
+    let body = if is_messages_path(path) {
+        e.to_anthropic_json()
+    } else {
+        e.to_openai_json()
+    };
+    let mut resp = json(e.status, body);
+    if let Some(v) = e
+        .retry_after
+        .as_deref()
+        .and_then(|v| HeaderValue::from_str(v).ok())
+    {
+        resp.headers_mut().insert(RETRY_AFTER, v);
+    }
+    resp
+}

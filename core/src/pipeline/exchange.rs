@@ -1,0 +1,127 @@
+//! One request's record as it moves through the pipeline: who asked, for
+//! what, where it went, what it used and cost, what was changed on the way.
+//! The access log line is one rendering of it ([`Exchange::log_line`]).
+//! Holds no secrets by construction: no headers, no bodies, no keys.
+
+use std::sync::Arc;
+
+use serde::Serialize;
+
+use super::authenticate::Principal;
+use super::cache_lookup::CacheStatus;
+use crate::catalog::Prices;
+use crate::unified::Usage;
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Exchange {
+    pub ts: u64,
+    pub method: String,
+    pub path: String,
+    pub status: u16,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub model: String,
+    #[serde(skip_serializing_if = "str::is_empty")]
+    pub provider: &'static str,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub upstream_model: String,
+    /// The routing rule that picked the model (Anthropic ingress).
+    #[serde(skip_serializing_if = "str::is_empty")]
+    pub route: &'static str,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub routed_model: String,
+    pub stream: bool,
+    pub latency_ms: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(serialize_with = "ser_usage")]
+    pub usage: Option<Usage>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// What was changed for the upstream (`x-dx-adjusted`): quirks, dropped features.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub adjusted: String,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub client_gone: bool,
+    /// Upstream attempts, logged when there was more than one.
+    #[serde(skip_serializing_if = "one_at_most")]
+    pub attempts: u32,
+    #[serde(skip)]
+    pub principal: Principal,
+    #[serde(skip_serializing_if = "CacheStatus::is_off")]
+    pub cache: CacheStatus,
+    /// The line is written when the stream ends, not when the handler returns.
+    #[serde(skip)]
+    pub deferred: bool,
+    /// USD, from the reported usage and the deployment's prices.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cost: Option<f64>,
+    #[serde(skip)]
+    pub prices: Option<Arc<Prices>>,
+}
+
+fn one_at_most(n: &u32) -> bool {
+    *n <= 1
+}
+
+#[derive(Debug, Clone, Copy, Serialize)]
+struct LoggedUsage {
+    input_tokens: u64,
+    output_tokens: u64,
+    cache_read_tokens: u64,
+    cache_write_tokens: u64,
+    reasoning_tokens: u64,
+}
+
+fn ser_usage<S: serde::Serializer>(u: &Option<Usage>, s: S) -> Result<S::Ok, S::Error> {
+    u.map(LoggedUsage::from).serialize(s)
+}
+
+impl From<Usage> for LoggedUsage {
+    fn from(u: Usage) -> Self {
+        LoggedUsage {
+            input_tokens: u.input_tokens,
+            output_tokens: u.output_tokens,
+            cache_read_tokens: u.cache_read_tokens,
+            cache_write_tokens: u.cache_write_tokens,
+            reasoning_tokens: u.reasoning_tokens,
+        }
+    }
+}
+
+impl Exchange {
+    pub fn new(ts: u64, method: &http::Method, path: &str) -> Self {
+        Exchange {
+            ts,
+            method: method.to_string(),
+            path: path.to_owned(),
+            ..Exchange::default()
+        }
+    }
+
+    pub fn log_line(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_log_line_leaves_out_what_did_not_happen() {
+        let mut ex = Exchange::new(7, &http::Method::POST, "/v1/chat/completions");
+        ex.status = 200;
+        ex.attempts = 1;
+        let line = ex.log_line();
+        assert_eq!(
+            line,
+            r#"{"ts":7,"method":"POST","path":"/v1/chat/completions","status":200,"stream":false,"latency_ms":0}"#
+        );
+        ex.attempts = 3;
+        ex.cache = CacheStatus::Miss;
+        let line = ex.log_line();
+        assert!(
+            line.contains(r#""attempts":3"#) && line.contains(r#""cache":"miss""#),
+            "{line}"
+        );
+    }
+}

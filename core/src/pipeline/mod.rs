@@ -1,0 +1,357 @@
+//! The one request pipeline. Every request runs `endpoints::serve`: find
+//! the endpoint, check its method, then the stages in this fixed order, one
+//! file each:
+//!
+//! 1. [`authenticate`]: who is asking (async; a [`Principal`]);
+//! 2. [`admit`]: limits and budget reservation (a ledger answer as a value);
+//! 3. [`guard_input`]: input guardrails;
+//! 4. [`cache_lookup`]: the response cache;
+//! 5. [`route_plan`]: where to send, as `Send | Wait | GiveUp`;
+//! 6. [`send`]: the attempts the plan asks for;
+//! 7. [`relay`]: the answer back in the client's format (a same-format
+//!    relay, a translation, or the mock's own answer), usage captured;
+//! 8. [`settle`]: the reservation settled and the exchange observed (the
+//!    access log line), when the answer or its stream ends.
+//!
+//! Stages whose feature does not exist yet are the identity, with their
+//! types in place. The chat ingresses (`/v1/chat/completions`,
+//! `/v1/messages`) differ only in an [`Ingress`]: how their body parses,
+//! how answers, chunks and errors render in their format. Passthrough,
+//! translation and the mock are a choice inside [`exchange`], not copies of it.
+
+pub mod admit;
+pub mod authenticate;
+pub mod cache_lookup;
+pub mod exchange;
+pub mod guard_input;
+pub mod relay;
+pub mod route_plan;
+pub mod send;
+pub mod settle;
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::header::{CACHE_CONTROL, CONTENT_TYPE};
+use http::{HeaderMap, HeaderValue, Method};
+
+pub use exchange::Exchange;
+
+use crate::catalog::Prices;
+use crate::codec::{self, EncodeContext};
+use crate::config::Config;
+use crate::error::{ErrorKind, GatewayError};
+use crate::http::{Body, GatewayResponse, IncomingRequest};
+use crate::model_meta::{model_meta, ModelMeta};
+use crate::ports::{ByteStream, Ports, ReadWhole};
+use crate::providers::Codec;
+use crate::relays::translate::Renderer;
+use crate::resolve::{resolve_entry, Deployment};
+use crate::secret::Secret;
+use crate::stream::{BodyStream, OnDone};
+use crate::unified::{ChatChunk, ChatRequest, ChatResponse, Usage};
+use crate::upstream_auth::google::{self, TokenCache};
+use guard_input::{guard_input, InputView};
+use route_plan::Planner;
+
+/// A client-facing chat format: how its requests parse and adapt, how
+/// answers, chunks and streams render in it.
+pub trait Ingress {
+    /// The request as parsed, plus what the ingress learns about it on the way.
+    type Parsed<'b>;
+    type Renderer: Renderer + crate::ports::MaybeSend + 'static;
+    /// How the ids the gateway makes up begin.
+    const ID_PREFIX: &'static str;
+    /// Whether an answer's `cost` goes into its body (OpenAI's shape has a
+    /// place beside `usage`; others get the header only).
+    const COST_IN_BODY: bool;
+
+    fn parse<'b>(
+        &self,
+        body: &'b [u8],
+        headers: &HeaderMap,
+    ) -> Result<Self::Parsed<'b>, GatewayError>;
+    fn model(&self, p: &Self::Parsed<'_>) -> String;
+    fn stream(&self, p: &Self::Parsed<'_>) -> bool;
+    /// Whether a stream ends with a usage chunk.
+    fn include_usage(&self, p: &Self::Parsed<'_>) -> bool;
+    /// The name to resolve (task routing may pick another one).
+    fn route(
+        &self,
+        p: &mut Self::Parsed<'_>,
+        config: &Config,
+        ex: &mut Exchange,
+    ) -> Result<String, GatewayError>;
+    /// Checks that need the model's metadata, before anything is sent.
+    fn check(
+        &self,
+        p: &Self::Parsed<'_>,
+        meta: &ModelMeta,
+        body_len: usize,
+    ) -> Result<(), GatewayError>;
+    /// Whether `d` speaks this format, so that the body goes through as is.
+    fn speaks(&self, d: &Deployment) -> bool;
+    /// The same-format body for `d`, with what it needs changed.
+    fn passthrough_body(
+        &self,
+        p: &mut Self::Parsed<'_>,
+        d: &Deployment,
+        drop_params: bool,
+        ex: &mut Exchange,
+    ) -> Result<Vec<u8>, GatewayError>;
+    fn passthrough_request(
+        &self,
+        p: &Self::Parsed<'_>,
+        body: Vec<u8>,
+        d: &Deployment,
+        token: Option<&Secret>,
+        headers: &HeaderMap,
+    ) -> Result<http::Request<Bytes>, GatewayError>;
+    /// The unified request for another codec, or for the mock (`mock`).
+    fn unified(
+        &self,
+        p: &Self::Parsed<'_>,
+        d: &Deployment,
+        drop_params: bool,
+        mock: bool,
+        ex: &mut Exchange,
+    ) -> Result<ChatRequest, GatewayError>;
+    /// Relays a same-format upstream stream.
+    fn relay<P: Ports>(
+        &self,
+        ports: P,
+        upstream: ByteStream,
+        p: &Self::Parsed<'_>,
+        prices: Option<Arc<Prices>>,
+        idle_ms: u64,
+        on_done: OnDone,
+    ) -> BodyStream;
+    /// The usage in a same-format whole answer.
+    fn usage_of(&self, body: &[u8]) -> Result<Option<Usage>, GatewayError>;
+    fn render_response(&self, r: &ChatResponse) -> Vec<u8>;
+    /// Chunks known in advance as this format's stream.
+    fn render_chunks(
+        &self,
+        chunks: &[ChatChunk],
+        model: &str,
+        usage: Option<Usage>,
+        prices: &Option<Arc<Prices>>,
+    ) -> BodyStream;
+    fn renderer(
+        &self,
+        p: &Self::Parsed<'_>,
+        model: &str,
+        prices: Option<Arc<Prices>>,
+    ) -> Self::Renderer;
+    /// The format's own response headers.
+    fn decorate(
+        &self,
+        resp: &mut GatewayResponse,
+        p: &Self::Parsed<'_>,
+        d: &Deployment,
+        meta: &ModelMeta,
+    );
+}
+
+/// One request's view of its gateway instance: the configuration, the
+/// instance state the stages use, and this request's ports.
+pub struct Call<'g, P> {
+    pub config: &'g Arc<Config>,
+    pub master_key: Option<&'g Secret>,
+    pub tokens: &'g TokenCache,
+    pub ports: P,
+}
+
+impl<P: Ports> Call<'_, P> {
+    /// The OAuth2 access token a deployment's requests carry, for providers
+    /// that authenticate with Google service accounts (Vertex AI, whatever
+    /// model family it serves). An `api_key` on such a deployment is taken as
+    /// an access token minted elsewhere.
+    pub async fn access_token_for(
+        &self,
+        deployment: &Deployment,
+    ) -> Result<Option<Secret>, GatewayError> {
+        if !google::needs_access_token(deployment) {
+            return Ok(None);
+        }
+        if let Some(token) = &deployment.api_key {
+            return Ok(Some(token.clone()));
+        }
+        let credentials = deployment.params.vertex_credentials.as_ref().ok_or_else(|| {
+            GatewayError::provider_not_configured(
+                deployment.provider.id,
+                format!(
+                    "Provider `{}` needs vertex_credentials (a service-account JSON, e.g. env:VERTEXAI_CREDENTIALS) or api_key (an access token).",
+                    deployment.provider.id
+                ),
+            )
+        })?;
+        let timeout = deployment
+            .request_timeout_ms
+            .unwrap_or(self.config.general.request_timeout_ms);
+        self.tokens
+            .get(&self.ports, credentials, timeout)
+            .await
+            .map(Some)
+    }
+}
+
+/// Upstream error and non-stream bodies larger than this are refused.
+pub const MAX_UPSTREAM_BODY: usize = 64 * 1024 * 1024;
+
+pub fn too_large(limit: usize) -> GatewayError {
+    GatewayError::new(
+        ErrorKind::PayloadTooLarge,
+        format!("The request body exceeds this gateway's limit of {limit} bytes."),
+    )
+    .with_code("request_too_large")
+}
+
+pub fn sse(body: BodyStream) -> GatewayResponse {
+    let mut resp = http::Response::new(Body::Stream(body));
+    let headers = resp.headers_mut();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    resp
+}
+
+/// How an answer is made: the body forwarded to an upstream that speaks the
+/// client's format, translated through a codec, or the mock's own answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Path {
+    Passthrough,
+    Translated,
+    Mock,
+}
+
+/// A chat exchange in any ingress format: stages 2 to 8.
+pub async fn exchange<I: Ingress, P: Ports>(
+    call: &Call<'_, P>,
+    ingress: &I,
+    req: &IncomingRequest,
+    ex: &mut Exchange,
+) -> Result<GatewayResponse, GatewayError> {
+    let config = call.config;
+    let limit = config.general.max_request_bytes;
+    if req.body.len() > limit {
+        return Err(too_large(limit));
+    }
+    let mut parsed = ingress.parse(&req.body, &req.headers)?;
+    ex.model = ingress.model(&parsed);
+    ex.stream = ingress.stream(&parsed);
+    let admission = admit::admit(ex.principal)?;
+    let (cache, hit) = cache_lookup::cache_lookup();
+    ex.cache = cache;
+    if let Some(hit) = hit {
+        return Ok(hit);
+    }
+    let name = ingress.route(&mut parsed, config, ex)?;
+    let (deployment, entry) = resolve_entry(&name, config, &call.ports)?;
+    ex.provider = deployment.provider.id;
+    ex.upstream_model = deployment.upstream_model.clone();
+    let meta = model_meta(&deployment, entry);
+    ingress.check(&parsed, &meta, req.body.len())?;
+    ex.prices = meta
+        .prices
+        .is_known()
+        .then(|| Arc::new(meta.prices.clone()));
+    let drop_params = deployment
+        .params
+        .drop_params
+        .unwrap_or(config.general.drop_params);
+    let path = if ingress.speaks(&deployment) {
+        Path::Passthrough
+    } else if deployment.codec() == Codec::Mock {
+        Path::Mock
+    } else {
+        Path::Translated
+    };
+    let stream = ex.stream;
+    let (mut resp, deployment) = match path {
+        Path::Mock => {
+            let ureq = ingress.unified(&parsed, &deployment, drop_params, true, ex)?;
+            guard_input(InputView::Unified(&ureq))?;
+            let resp = relay::mock(call, ingress, &parsed, &ureq, &deployment, ex);
+            (resp, deployment)
+        }
+        Path::Passthrough => {
+            let body = ingress.passthrough_body(&mut parsed, &deployment, drop_params, ex)?;
+            guard_input(InputView::Raw(&body))?;
+            let token = call.access_token_for(&deployment).await?;
+            let mut request = ingress.passthrough_request(
+                &parsed,
+                body,
+                &deployment,
+                token.as_ref(),
+                &req.headers,
+            )?;
+            if !stream {
+                request.extensions_mut().insert(ReadWhole);
+            }
+            let mut planner = Planner::new(deployment, &config.general);
+            let decode_error = codec::error_decoder(planner.deployment().codec());
+            let upstream = send::send_planned(
+                &call.ports,
+                &config.general,
+                &mut planner,
+                request,
+                decode_error,
+            )
+            .await;
+            ex.attempts = planner.attempts();
+            let resp =
+                relay::passthrough(call, ingress, &parsed, upstream?, planner.deployment(), ex)
+                    .await?;
+            (resp, planner.into_deployment())
+        }
+        Path::Translated => {
+            let ureq = ingress.unified(&parsed, &deployment, drop_params, false, ex)?;
+            guard_input(InputView::Unified(&ureq))?;
+            let ctx = EncodeContext {
+                now_ms: call.ports.now_ms(),
+                access_token: call.access_token_for(&deployment).await?,
+            };
+            let mut request = codec::encode(&ureq, &deployment, &ctx)?;
+            if !stream {
+                request.extensions_mut().insert(ReadWhole);
+            }
+            let mut planner = Planner::new(deployment, &config.general);
+            let decode_error = codec::error_decoder(planner.deployment().codec());
+            let upstream = send::send_planned(
+                &call.ports,
+                &config.general,
+                &mut planner,
+                request,
+                decode_error,
+            )
+            .await;
+            ex.attempts = planner.attempts();
+            let resp = relay::translated(
+                call,
+                ingress,
+                &parsed,
+                upstream?,
+                planner.deployment(),
+                ctx.now_ms,
+                ex,
+            )
+            .await?;
+            (resp, planner.into_deployment())
+        }
+    };
+    relay::price_response(&mut resp, ex, I::COST_IN_BODY);
+    ingress.decorate(&mut resp, &parsed, &deployment, &meta);
+    settle::settle(admission, ex);
+    Ok(resp)
+}
+
+pub fn expect_method(got: &Method, want: Method) -> Result<(), GatewayError> {
+    if *got == want {
+        return Ok(());
+    }
+    Err(GatewayError::new(
+        ErrorKind::MethodNotAllowed,
+        format!("Method {got} is not allowed here; use {want}."),
+    )
+    .with_code("method_not_allowed"))
+}

@@ -1,0 +1,83 @@
+#!/usr/bin/env python3
+"""Fails when a module of dx-core imports one of a higher layer.
+
+The layers are listed in core/src/lib.rs, lowest first, as comment lines
+`// layer NAME: mod mod ...`. Every `crate::<module>` path in a module's
+files counts (doc comments and `#[cfg(test)]` code excepted: tests may
+reach up). Cycles inside a layer are printed as a note, not an error.
+"""
+import pathlib
+import re
+import sys
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent / "core" / "src"
+
+
+def layers() -> dict[str, int]:
+    rank = {}
+    for n, line in enumerate(
+        l for l in (ROOT / "lib.rs").read_text().splitlines() if l.startswith("// layer ")
+    ):
+        _, mods = line[len("// layer "):].split(":", 1)
+        for m in mods.split():
+            rank[m] = n
+    if not rank:
+        sys.exit("check-layers: no `// layer NAME: ...` lines in core/src/lib.rs")
+    return rank
+
+
+def code_of(path: pathlib.Path) -> str:
+    """The file without comments and without its `#[cfg(test)]` module."""
+    if path.name == "tests.rs" or "tests" in path.relative_to(ROOT).parts[:-1]:
+        return ""
+    text = path.read_text()
+    cut = re.search(r"^#\[cfg\(test\)\]\s*\n\s*mod \w+ \{", text, re.M)
+    if cut:
+        text = text[: cut.start()]
+    return "\n".join(l.split("//", 1)[0] for l in text.splitlines())
+
+
+def main() -> int:
+    rank = layers()
+    names = {n for n, r in sorted(rank.items(), key=lambda kv: kv[1])}
+    names_by_rank: dict[int, str] = {}
+    for line in (ROOT / "lib.rs").read_text().splitlines():
+        if line.startswith("// layer "):
+            names_by_rank[len(names_by_rank)] = line[len("// layer "):].split(":", 1)[0]
+    errors, edges = [], {}
+    for path in sorted(ROOT.rglob("*.rs")):
+        rel = path.relative_to(ROOT)
+        if rel.name == "lib.rs":
+            continue
+        top = rel.parts[0].removesuffix(".rs")
+        if top not in rank:
+            errors.append(f"{rel}: module `{top}` is in no layer of core/src/lib.rs")
+            continue
+        code = code_of(path)
+        used = set(re.findall(r"\bcrate::(\w+)", code))
+        for group in re.findall(r"\bcrate::\{([^}]*)\}", code, re.S):
+            used |= set(re.findall(r"(?:^|,)\s*(\w+)", group))
+        for dep in sorted(used - {top}):
+            if dep not in names:
+                continue
+            edges.setdefault(top, set()).add(dep)
+            if rank[dep] > rank[top]:
+                errors.append(
+                    f"{rel}: `{top}` ({names_by_rank[rank[top]]}) uses `{dep}` ({names_by_rank[rank[dep]]}), a higher layer"
+                )
+    for e in errors:
+        print(e)
+    cycles = sorted(
+        f"{a} <-> {b}" for a in edges for b in edges[a] if a < b and a in edges.get(b, set())
+    )
+    if cycles:
+        print(f"check-layers: note: {len(cycles)} two-way uses inside a layer: " + ", ".join(cycles))
+    if errors:
+        print(f"check-layers: {len(errors)} import(s) climb a layer")
+        return 1
+    print(f"check-layers: ok ({len(rank)} modules in {len(names_by_rank)} layers)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
