@@ -11,6 +11,7 @@ mod config;
 mod error;
 mod gateway;
 mod http_util;
+pub mod model_name;
 mod providers;
 mod quirks;
 mod resolve;

@@ -50,21 +50,26 @@ fn is_digits(s: &str, n: usize) -> bool {
 /// `claude-x-20250929` → (`claude-x`, `20250929`); `gpt-4o-2024-08-06` →
 /// (`gpt-4o`, `2024-08-06`); `claude-x@20250929` → (`claude-x`, `20250929`).
 pub fn split_date(id: &str) -> Option<(&str, &str)> {
-    if id.len() > 11 {
-        let (base, tail) = id.split_at(id.len() - 11);
+    // The date is ASCII, so a cut that is not a char boundary is no date: it
+    // falls inside a multi-byte character (`get` refuses it, never panics).
+    let cut = |n: usize| {
+        let at = id.len().checked_sub(n).filter(|&at| at > 0)?;
+        Some((id.get(..at)?, id.get(at..)?))
+    };
+    if let Some((base, tail)) = cut(11) {
         let b = tail.as_bytes();
+        let digits = |r: std::ops::Range<usize>| b[r].iter().all(u8::is_ascii_digit);
         if b[0] == b'-'
-            && is_digits(&tail[1..5], 4)
+            && digits(1..5)
             && b[5] == b'-'
-            && is_digits(&tail[6..8], 2)
+            && digits(6..8)
             && b[8] == b'-'
-            && is_digits(&tail[9..11], 2)
+            && digits(9..11)
         {
             return Some((base, &tail[1..]));
         }
     }
-    if id.len() > 9 {
-        let (base, tail) = id.split_at(id.len() - 9);
+    if let Some((base, tail)) = cut(9) {
         if (tail.starts_with('-') || tail.starts_with('@'))
             && is_digits(&tail[1..], 8)
             && tail[1..].starts_with("20")
@@ -173,21 +178,79 @@ pub fn bounded_distance(a: &str, b: &str, max: usize) -> Option<usize> {
     (prev[b.len()] <= max).then_some(prev[b.len()])
 }
 
+/// How many characters of each kind (case-folded, hashed into 64 bins) a
+/// name holds. Two names whose bins differ by more than `max` characters are
+/// further apart than `max` edits, so most of the catalog is ruled out in one
+/// linear pass without the quadratic edit distance.
+#[derive(Clone, Copy)]
+struct Bag([i16; 64]);
+
+impl Bag {
+    fn of(s: &str) -> Bag {
+        let mut bag = Bag([0; 64]);
+        for c in s.chars() {
+            let bin = (c.to_ascii_lowercase() as u32 % 64) as usize;
+            bag.0[bin] = bag.0[bin].saturating_add(1);
+        }
+        bag
+    }
+
+    /// A lower bound of the edit distance between the two names.
+    fn distance_at_least(&self, other: &Bag) -> usize {
+        let (mut more, mut fewer) = (0usize, 0usize);
+        for (a, b) in self.0.iter().zip(other.0.iter()) {
+            let d = i32::from(*a) - i32::from(*b);
+            if d > 0 {
+                more += d as usize;
+            } else {
+                fewer += (-d) as usize;
+            }
+        }
+        more.max(fewer)
+    }
+}
+
+fn contains_ignore_ascii_case(hay: &[u8], needle: &[u8]) -> bool {
+    needle.len() <= hay.len()
+        && (needle.is_empty()
+            || hay
+                .windows(needle.len())
+                .any(|w| w.eq_ignore_ascii_case(needle)))
+}
+
+/// Names longer than this get no suggestions: nobody mistypes a name this
+/// long, and the work grows with its length.
+pub const SUGGEST_MAX_NAME: usize = 128;
+
+/// At most this many candidates reach the edit distance, so an unknown name
+/// costs a bounded amount of CPU whatever the catalog's size.
+const SUGGEST_MAX_DISTANCES: usize = 256;
+
 /// The closest few of `candidates` to `wanted` (case-insensitive edit
 /// distance, at most a third of its length), best first, ties by name.
+/// Cheap on purpose: any caller can send an unknown name, so the not-found
+/// path filters by character counts before any edit distance.
 pub fn closest<'a>(
     wanted: &str,
     candidates: impl Iterator<Item = &'a str>,
     n: usize,
 ) -> Vec<&'a str> {
+    if wanted.len() > SUGGEST_MAX_NAME {
+        return Vec::new();
+    }
     let max = (wanted.chars().count() / 3).clamp(2, 12);
-    let lower = wanted.to_ascii_lowercase();
+    let bag = Bag::of(wanted);
+    let mut distances = 0;
     let mut scored: Vec<(usize, &str)> = candidates
         .filter_map(|c| {
-            if c.to_ascii_lowercase().contains(&lower) || lower.contains(&c.to_ascii_lowercase()) {
-                let d = c.len().abs_diff(wanted.len()).min(max);
-                return Some((d, c));
+            let (cb, wb) = (c.as_bytes(), wanted.as_bytes());
+            if contains_ignore_ascii_case(cb, wb) || contains_ignore_ascii_case(wb, cb) {
+                return Some((c.len().abs_diff(wanted.len()).min(max), c));
             }
+            if distances >= SUGGEST_MAX_DISTANCES || bag.distance_at_least(&Bag::of(c)) > max {
+                return None;
+            }
+            distances += 1;
             bounded_distance(wanted, c, max).map(|d| (d, c))
         })
         .collect();
