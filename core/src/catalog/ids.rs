@@ -178,44 +178,59 @@ pub fn bounded_distance(a: &str, b: &str, max: usize) -> Option<usize> {
     (prev[b.len()] <= max).then_some(prev[b.len()])
 }
 
-/// How many characters of each kind (case-folded, hashed into 64 bins) a
-/// name holds. Two names whose bins differ by more than `max` characters are
-/// further apart than `max` edits, so most of the catalog is ruled out in one
-/// linear pass without the quadratic edit distance.
-#[derive(Clone, Copy)]
-struct Bag([i16; 64]);
-
-impl Bag {
-    fn of(s: &str) -> Bag {
-        let mut bag = Bag([0; 64]);
-        for c in s.chars() {
-            let bin = (c.to_ascii_lowercase() as u32 % 64) as usize;
-            bag.0[bin] = bag.0[bin].saturating_add(1);
-        }
-        bag
-    }
-
-    /// A lower bound of the edit distance between the two names.
-    fn distance_at_least(&self, other: &Bag) -> usize {
-        let (mut more, mut fewer) = (0usize, 0usize);
-        for (a, b) in self.0.iter().zip(other.0.iter()) {
-            let d = i32::from(*a) - i32::from(*b);
-            if d > 0 {
-                more += d as usize;
-            } else {
-                fewer += (-d) as usize;
-            }
-        }
-        more.max(fewer)
-    }
+/// Which kinds of character (case-folded, hashed into 64 bins) a name holds.
+/// Each edit adds or removes at most one kind on each side, so two names
+/// whose kinds differ by more than `max` are further apart than `max` edits:
+/// most of the catalog is ruled out with a popcount, before the quadratic
+/// edit distance.
+fn kinds(s: &str) -> u64 {
+    s.chars()
+        .fold(0, |m, c| m | 1 << (c.to_ascii_lowercase() as u32 % 64))
 }
 
-fn contains_ignore_ascii_case(hay: &[u8], needle: &[u8]) -> bool {
-    needle.len() <= hay.len()
-        && (needle.is_empty()
-            || hay
-                .windows(needle.len())
-                .any(|w| w.eq_ignore_ascii_case(needle)))
+fn kinds_differ_by(a: u64, b: u64) -> usize {
+    (a & !b).count_ones().max((b & !a).count_ones()) as usize
+}
+
+/// How many characters of each kind (case-folded, 64 bins) a name holds: a
+/// tighter bound than [`kinds`] (an edit changes one count on each side by
+/// one), for the few candidates that pass it.
+fn counts(s: &str) -> [u8; 64] {
+    let mut bag = [0u8; 64];
+    for c in s.chars() {
+        let bin = (c.to_ascii_lowercase() as u32 % 64) as usize;
+        bag[bin] = bag[bin].saturating_add(1);
+    }
+    bag
+}
+
+fn counts_differ_by(a: &[u8; 64], b: &[u8; 64]) -> usize {
+    let (mut more, mut fewer) = (0usize, 0usize);
+    for (x, y) in a.iter().zip(b) {
+        if x > y {
+            more += usize::from(x - y);
+        } else {
+            fewer += usize::from(y - x);
+        }
+    }
+    more.max(fewer)
+}
+
+/// `needle` in the lower-case `hay`, ignoring ASCII case: each place the
+/// needle's first byte occurs is compared (names are short; building a
+/// substring searcher per candidate would cost more than the search).
+fn occurs_folded(lower_hay: &[u8], needle: &[u8]) -> bool {
+    let Some(&first) = needle.first() else {
+        return true;
+    };
+    if needle.len() > lower_hay.len() {
+        return false;
+    }
+    memchr::memchr_iter(first.to_ascii_lowercase(), lower_hay).any(|i| {
+        lower_hay
+            .get(i..i + needle.len())
+            .is_some_and(|w| w.eq_ignore_ascii_case(needle))
+    })
 }
 
 /// Names longer than this get no suggestions: nobody mistypes a name this
@@ -224,12 +239,13 @@ pub const SUGGEST_MAX_NAME: usize = 128;
 
 /// At most this many candidates reach the edit distance, so an unknown name
 /// costs a bounded amount of CPU whatever the catalog's size.
-const SUGGEST_MAX_DISTANCES: usize = 256;
+const SUGGEST_MAX_DISTANCES: usize = 128;
 
 /// The closest few of `candidates` to `wanted` (case-insensitive edit
 /// distance, at most a third of its length), best first, ties by name.
 /// Cheap on purpose: any caller can send an unknown name, so the not-found
-/// path filters by character counts before any edit distance.
+/// path filters by length and character kinds before any edit distance,
+/// and computes a bounded number of them.
 pub fn closest<'a>(
     wanted: &str,
     candidates: impl Iterator<Item = &'a str>,
@@ -238,16 +254,37 @@ pub fn closest<'a>(
     if wanted.len() > SUGGEST_MAX_NAME {
         return Vec::new();
     }
-    let max = (wanted.chars().count() / 3).clamp(2, 12);
-    let bag = Bag::of(wanted);
+    let chars = wanted.chars().count();
+    let max = (chars / 3).clamp(2, 12);
+    let lower = wanted.to_ascii_lowercase();
+    let finder = memchr::memmem::Finder::new(lower.as_bytes());
+    let wanted_kinds = kinds(wanted);
+    let wanted_counts = counts(wanted);
     let mut distances = 0;
     let mut scored: Vec<(usize, &str)> = candidates
         .filter_map(|c| {
-            let (cb, wb) = (c.as_bytes(), wanted.as_bytes());
-            if contains_ignore_ascii_case(cb, wb) || contains_ignore_ascii_case(wb, cb) {
+            let cb = c.as_bytes();
+            let holds_wanted = cb.len() >= lower.len()
+                && (finder.find(cb).is_some()
+                    || (cb.iter().any(u8::is_ascii_uppercase)
+                        && occurs_folded(&c.to_ascii_lowercase().into_bytes(), lower.as_bytes())));
+            // A candidate inside the name counts when it is a fair part of
+            // it (`my-gpt-4o` → `gpt-4o`), not a stray short id in a long
+            // name; that also bounds the comparisons.
+            let held = cb.len() * 3 >= lower.len() && occurs_folded(lower.as_bytes(), cb);
+            if holds_wanted || held {
                 return Some((c.len().abs_diff(wanted.len()).min(max), c));
             }
-            if distances >= SUGGEST_MAX_DISTANCES || bag.distance_at_least(&Bag::of(c)) > max {
+            // Lengths in characters more than `max` apart: too far. (A
+            // non-ASCII candidate has at least a quarter as many as bytes.)
+            let fewest = if c.is_ascii() { cb.len() } else { cb.len() / 4 };
+            if cb.len() + max < chars || fewest > chars + max {
+                return None;
+            }
+            if distances >= SUGGEST_MAX_DISTANCES
+                || kinds_differ_by(wanted_kinds, kinds(c)) > max
+                || counts_differ_by(&wanted_counts, &counts(c)) > max
+            {
                 return None;
             }
             distances += 1;
