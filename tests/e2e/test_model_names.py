@@ -66,7 +66,7 @@ def stream_in_flight(client, model: str, out: dict) -> None:
         out["error"] = repr(e)
 
 
-@pytest.mark.parametrize("name", ["éééééé", "claude-haiku-4-5-2025-10-0é", "模型/名字", "gpt-4o-😀@20250101"])
+@pytest.mark.parametrize("name", ["éééééé", "gpt-4o-2024-08-0é", "模型/名字", "gpt-4o-😀@20250101"])
 def test_non_ascii_names_are_unknown_models_and_streams_in_flight_survive(gateway, client, name):
     # A slow stream on the same instance while the odd names arrive: a panic
     # would end it without [DONE] (the SDK then returns a short text quietly).

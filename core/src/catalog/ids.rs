@@ -216,19 +216,19 @@ fn counts_differ_by(a: &[u8; 64], b: &[u8; 64]) -> usize {
     more.max(fewer)
 }
 
-/// `needle` in the lower-case `hay`, ignoring ASCII case: each place the
-/// needle's first byte occurs is compared (names are short; building a
-/// substring searcher per candidate would cost more than the search).
-fn occurs_folded(lower_hay: &[u8], needle: &[u8]) -> bool {
+/// `needle` in `hay`, ignoring ASCII case: each place the needle's first
+/// byte occurs is compared. Names are short, so this beats building a
+/// substring searcher (and keeps one out of the Worker's bundle).
+fn occurs_folded(hay: &[u8], needle: &[u8]) -> bool {
     let Some(&first) = needle.first() else {
         return true;
     };
-    if needle.len() > lower_hay.len() {
+    if needle.len() > hay.len() {
         return false;
     }
-    memchr::memchr_iter(first.to_ascii_lowercase(), lower_hay).any(|i| {
-        lower_hay
-            .get(i..i + needle.len())
+    let (lower, upper) = (first.to_ascii_lowercase(), first.to_ascii_uppercase());
+    memchr::memchr2_iter(lower, upper, hay).any(|i| {
+        hay.get(i..i + needle.len())
             .is_some_and(|w| w.eq_ignore_ascii_case(needle))
     })
 }
@@ -256,22 +256,17 @@ pub fn closest<'a>(
     }
     let chars = wanted.chars().count();
     let max = (chars / 3).clamp(2, 12);
-    let lower = wanted.to_ascii_lowercase();
-    let finder = memchr::memmem::Finder::new(lower.as_bytes());
     let wanted_kinds = kinds(wanted);
     let wanted_counts = counts(wanted);
     let mut distances = 0;
     let mut scored: Vec<(usize, &str)> = candidates
         .filter_map(|c| {
             let cb = c.as_bytes();
-            let holds_wanted = cb.len() >= lower.len()
-                && (finder.find(cb).is_some()
-                    || (cb.iter().any(u8::is_ascii_uppercase)
-                        && occurs_folded(&c.to_ascii_lowercase().into_bytes(), lower.as_bytes())));
+            let holds_wanted = occurs_folded(cb, wanted.as_bytes());
             // A candidate inside the name counts when it is a fair part of
             // it (`my-gpt-4o` → `gpt-4o`), not a stray short id in a long
             // name; that also bounds the comparisons.
-            let held = cb.len() * 3 >= lower.len() && occurs_folded(lower.as_bytes(), cb);
+            let held = cb.len() * 3 >= wanted.len() && occurs_folded(wanted.as_bytes(), cb);
             if holds_wanted || held {
                 return Some((c.len().abs_diff(wanted.len()).min(max), c));
             }
