@@ -50,6 +50,26 @@ fn bench(c: &mut Criterion) {
                 .is_some()
         })
     });
+    // The not-found path: any caller can send an unknown name, so what the
+    // suggestions cost is CPU anyone can make the gateway spend.
+    let long = "q".repeat(120);
+    let names: [(&str, &str); 4] = [
+        ("typo", "gpt-4o-mnii"),
+        ("unknown", "totally-unknown-model-name-v9"),
+        ("long", &long),
+        ("non-ascii", "éééééé-ünknown-módel"),
+    ];
+    for (label, name) in names {
+        c.bench_function(
+            &format!("catalog/suggest for an unknown name ({label})"),
+            |b| {
+                b.iter(|| {
+                    cat.suggest(std::hint::black_box(name), &["fast", "slow"])
+                        .len()
+                })
+            },
+        );
+    }
     let prices = cat.lookup(openai, "gpt-4o").expect("gpt-4o").info.prices;
     let usage = TokenUsage {
         input_tokens: 1200,

@@ -26,46 +26,8 @@
 use serde::Serialize;
 
 use crate::catalog::{Prices, Tier};
+pub use crate::unified::Geo;
 use crate::unified::Usage;
-
-/// Where the provider says it ran a request (Anthropic's
-/// `usage.inference_geo`: `us`, `global`, ...): lowercase ASCII, at most 15
-/// bytes, kept inline so usage stays `Copy`.
-#[derive(Clone, Copy, Default, PartialEq, Eq)]
-pub struct Geo {
-    len: u8,
-    bytes: [u8; 15],
-}
-
-impl Geo {
-    /// `None` for an empty, long or non-ASCII-word value.
-    pub fn parse(s: &str) -> Option<Geo> {
-        let s = s.trim();
-        let ok = |b: u8| b.is_ascii_alphanumeric() || b == b'-' || b == b'_';
-        if s.is_empty() || s.len() > 15 || !s.bytes().all(ok) {
-            return None;
-        }
-        let mut bytes = [0u8; 15];
-        for (d, b) in bytes.iter_mut().zip(s.bytes()) {
-            *d = b.to_ascii_lowercase();
-        }
-        Some(Geo {
-            len: s.len() as u8,
-            bytes,
-        })
-    }
-
-    pub fn as_str(&self) -> &str {
-        let bytes = self.bytes.get(..usize::from(self.len)).unwrap_or(&[]);
-        std::str::from_utf8(bytes).unwrap_or("")
-    }
-}
-
-impl std::fmt::Debug for Geo {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Geo({:?})", self.as_str())
-    }
-}
 
 /// Token counts as reported by the provider.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -101,41 +63,9 @@ impl From<Usage> for TokenUsage {
             input_audio_tokens: u.input_audio_tokens,
             output_audio_tokens: u.output_audio_tokens,
             requests: 1,
+            inference_geo: u.inference_geo,
             ..TokenUsage::default()
         }
-    }
-}
-
-impl TokenUsage {
-    /// Adds `usage.inference_geo` of an Anthropic Messages body, or of a
-    /// `message_start` / `message_delta` stream event's data, which the
-    /// unified usage does not carry. Only worth the parse when
-    /// [`prices_geo`] says the model's price depends on it.
-    pub fn with_anthropic_geo(mut self, json: &[u8]) -> Self {
-        #[derive(serde::Deserialize)]
-        struct WireUsage<'a> {
-            #[serde(default, borrow)]
-            inference_geo: Option<std::borrow::Cow<'a, str>>,
-        }
-        #[derive(serde::Deserialize)]
-        struct Message<'a> {
-            #[serde(default, borrow)]
-            usage: Option<WireUsage<'a>>,
-        }
-        #[derive(serde::Deserialize)]
-        struct Probe<'a> {
-            #[serde(default, borrow)]
-            usage: Option<WireUsage<'a>>,
-            #[serde(default, borrow)]
-            message: Option<Message<'a>>,
-        }
-        if let Ok(p) = serde_json::from_slice::<Probe>(json) {
-            let usage = p.usage.or_else(|| p.message.and_then(|m| m.usage));
-            if let Some(geo) = usage.and_then(|u| u.inference_geo) {
-                self.inference_geo = Geo::parse(&geo);
-            }
-        }
-        self
     }
 }
 
@@ -145,7 +75,7 @@ pub fn prices_audio(p: &Prices) -> bool {
 }
 
 /// Whether a price list depends on where the request ran (then Anthropic's
-/// `inference_geo` is read, see [`TokenUsage::with_anthropic_geo`]).
+/// `inference_geo`, carried in the unified usage, scales the cost).
 pub fn prices_geo(p: &Prices) -> bool {
     !p.geo.is_empty()
 }

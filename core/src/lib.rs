@@ -11,7 +11,7 @@
 // `scripts/test.sh`) reads this list and fails on an import that climbs.
 // Cycles inside a layer are reported by the script but not refused yet.
 //
-// layer leaf: error secret ports unified tokens http stream
+// layer leaf: error secret ports unified tokens http stream model_name
 // layer model: catalog cost config task_routing providers catalog_resolve resolve model_meta upstream_auth aws state
 // layer formats: codec ingress quirks
 // layer relays: relays
@@ -23,6 +23,7 @@
 // format-neutral stream framing.
 mod error;
 mod http;
+pub mod model_name;
 pub mod ports;
 mod secret;
 pub mod stream;

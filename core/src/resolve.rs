@@ -184,6 +184,7 @@ pub fn resolve_entry<'c>(
     config: &'c Config,
     env: &impl Env,
 ) -> Result<(Deployment, Option<&'c ModelEntry>), GatewayError> {
+    crate::model_name::check(requested)?;
     if let Some(entry) = config.model_list.iter().find(|e| e.model_name == requested) {
         return Ok((from_entry(entry, None, env)?, Some(entry)));
     }
@@ -247,6 +248,7 @@ pub(crate) fn build(
     entry: Option<&ModelEntry>,
     env: &impl Env,
 ) -> Result<Deployment, GatewayError> {
+    crate::model_name::check_path_safe(&upstream_model)?;
     let api_base = entry.and_then(|e| e.api_base.as_deref());
     let api_key = entry.and_then(|e| e.api_key.as_deref());
     let catalog = crate::providers::catalog_defaults(spec);

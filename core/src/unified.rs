@@ -221,6 +221,62 @@ pub struct ChatRequest {
     pub use_max_completion_tokens: bool,
 }
 
+/// Where the provider says it ran a request (Anthropic's
+/// `usage.inference_geo`: `us`, `global`, ...): lowercase ASCII, at most 15
+/// bytes, kept inline so usage stays `Copy`. Anything else an upstream sends there is
+/// dropped, never priced.
+#[derive(Clone, Copy, Default, PartialEq, Eq)]
+pub struct Geo {
+    len: u8,
+    bytes: [u8; 15],
+}
+
+impl Geo {
+    /// `None` for an empty, long or non-ASCII-word value.
+    pub fn parse(s: &str) -> Option<Geo> {
+        let s = s.trim();
+        let ok = |b: u8| b.is_ascii_alphanumeric() || b == b'-' || b == b'_';
+        if s.is_empty() || s.len() > 15 || !s.bytes().all(ok) {
+            return None;
+        }
+        let mut bytes = [0u8; 15];
+        for (d, b) in bytes.iter_mut().zip(s.bytes()) {
+            *d = b.to_ascii_lowercase();
+        }
+        Some(Geo {
+            len: s.len() as u8,
+            bytes,
+        })
+    }
+
+    pub fn as_str(&self) -> &str {
+        let bytes = self.bytes.get(..usize::from(self.len)).unwrap_or(&[]);
+        std::str::from_utf8(bytes).unwrap_or("")
+    }
+}
+
+impl std::fmt::Debug for Geo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Geo({:?})", self.as_str())
+    }
+}
+
+impl serde::Serialize for Geo {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Geo {
+    /// Never fails: a value that is no short region name reads as the
+    /// empty geo, which prices like none (an upstream cannot break the
+    /// usage it reports with an odd geo).
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Geo, D::Error> {
+        let text = <std::borrow::Cow<'de, str>>::deserialize(d).unwrap_or_default();
+        Ok(Geo::parse(&text).unwrap_or_default())
+    }
+}
+
 /// Token counts as an upstream reported them, in one meaning for every
 /// format: each `*_tokens` field below `input_tokens` / `output_tokens` is a
 /// part of that total, priced apart where a model prices it apart.
@@ -241,6 +297,9 @@ pub struct Usage {
     pub input_audio_tokens: u64,
     /// Part of `output_tokens` that was audio.
     pub output_audio_tokens: u64,
+    /// Where the provider says it ran the request (Anthropic's
+    /// `usage.inference_geo`); some models cost more in some geos.
+    pub inference_geo: Option<Geo>,
 }
 
 impl Usage {

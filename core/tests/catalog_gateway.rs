@@ -61,6 +61,8 @@ impl Env for Ports {
             "DX_MASTER_KEY" => Some("sk-master".into()),
             "DEEPSEEK_API_KEY" | "OPENAI_API_KEY" => Some("sk-upstream".into()),
             "DEEPSEEK_API_BASE" | "OPENAI_API_BASE" => Some("http://fleet.local/openai/v1".into()),
+            "ANTHROPIC_API_KEY" => Some("sk-ant-upstream".into()),
+            "ANTHROPIC_API_BASE" => Some("http://fleet.local/anthropic".into()),
             _ => None,
         }
     }
@@ -509,4 +511,30 @@ fn regional_names_are_not_listed_as_callable() {
         .collect();
     assert!(ids.contains(&"azure/gpt-4o"), "{ids:?}");
     assert!(!ids.iter().any(|id| id.starts_with("azure/eu/")), "{ids:?}");
+}
+
+/// claude-opus-4-6 run in the US costs 1.1× (LiteLLM's regional factor):
+/// (1000 × 5 + 1000 × 25) µ$ × 1.1 = 0.033 USD, on whichever ingress asks.
+const OPUS_IN_US: &[u8] = br#"{"id":"msg_1","type":"message","role":"assistant","model":"claude-opus-4-6","content":[{"type":"text","text":"hi"}],"stop_reason":"end_turn","stop_sequence":null,"usage":{"input_tokens":1000,"output_tokens":1000,"inference_geo":"us"}}"#;
+
+#[test]
+fn live_answers_are_priced_where_the_provider_ran_them() {
+    let (gw, _) = gateway(OPUS_IN_US);
+    let messages = json!({"model": "anthropic/claude-opus-4-6", "max_tokens": 100,
+        "messages": [{"role": "user", "content": "hi"}]});
+    let (status, headers, body) = read(block_on(gw.handle(request(
+        Method::POST,
+        "/v1/messages",
+        None,
+        messages,
+    ))));
+    assert_eq!(status, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
+    let header: f64 = headers["x-dx-cost-usd"].to_str().unwrap().parse().unwrap();
+    assert!((header - 0.033).abs() < 1e-12, "passthrough: {header}");
+    let (status, headers, body) = read(block_on(
+        gw.handle(chat("anthropic/claude-opus-4-6", false)),
+    ));
+    assert_eq!(status, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
+    let header: f64 = headers["x-dx-cost-usd"].to_str().unwrap().parse().unwrap();
+    assert!((header - 0.033).abs() < 1e-12, "translated: {header}");
 }

@@ -50,21 +50,26 @@ fn is_digits(s: &str, n: usize) -> bool {
 /// `claude-x-20250929` → (`claude-x`, `20250929`); `gpt-4o-2024-08-06` →
 /// (`gpt-4o`, `2024-08-06`); `claude-x@20250929` → (`claude-x`, `20250929`).
 pub fn split_date(id: &str) -> Option<(&str, &str)> {
-    if id.len() > 11 {
-        let (base, tail) = id.split_at(id.len() - 11);
+    // The date is ASCII, so a cut that is not a char boundary is no date: it
+    // falls inside a multi-byte character (`get` refuses it, never panics).
+    let cut = |n: usize| {
+        let at = id.len().checked_sub(n).filter(|&at| at > 0)?;
+        Some((id.get(..at)?, id.get(at..)?))
+    };
+    if let Some((base, tail)) = cut(11) {
         let b = tail.as_bytes();
+        let digits = |r: std::ops::Range<usize>| b[r].iter().all(u8::is_ascii_digit);
         if b[0] == b'-'
-            && is_digits(&tail[1..5], 4)
+            && digits(1..5)
             && b[5] == b'-'
-            && is_digits(&tail[6..8], 2)
+            && digits(6..8)
             && b[8] == b'-'
-            && is_digits(&tail[9..11], 2)
+            && digits(9..11)
         {
             return Some((base, &tail[1..]));
         }
     }
-    if id.len() > 9 {
-        let (base, tail) = id.split_at(id.len() - 9);
+    if let Some((base, tail)) = cut(9) {
         if (tail.starts_with('-') || tail.starts_with('@'))
             && is_digits(&tail[1..], 8)
             && tail[1..].starts_with("20")
@@ -173,21 +178,111 @@ pub fn bounded_distance(a: &str, b: &str, max: usize) -> Option<usize> {
     (prev[b.len()] <= max).then_some(prev[b.len()])
 }
 
+/// Which kinds of character (case-folded, hashed into 64 bins) a name holds.
+/// Each edit adds or removes at most one kind on each side, so two names
+/// whose kinds differ by more than `max` are further apart than `max` edits:
+/// most of the catalog is ruled out with a popcount, before the quadratic
+/// edit distance.
+fn kinds(s: &str) -> u64 {
+    s.chars()
+        .fold(0, |m, c| m | 1 << (c.to_ascii_lowercase() as u32 % 64))
+}
+
+fn kinds_differ_by(a: u64, b: u64) -> usize {
+    (a & !b).count_ones().max((b & !a).count_ones()) as usize
+}
+
+/// How many characters of each kind (case-folded, 64 bins) a name holds: a
+/// tighter bound than [`kinds`] (an edit changes one count on each side by
+/// one), for the few candidates that pass it.
+fn counts(s: &str) -> [u8; 64] {
+    let mut bag = [0u8; 64];
+    for c in s.chars() {
+        let bin = (c.to_ascii_lowercase() as u32 % 64) as usize;
+        bag[bin] = bag[bin].saturating_add(1);
+    }
+    bag
+}
+
+fn counts_differ_by(a: &[u8; 64], b: &[u8; 64]) -> usize {
+    let (mut more, mut fewer) = (0usize, 0usize);
+    for (x, y) in a.iter().zip(b) {
+        if x > y {
+            more += usize::from(x - y);
+        } else {
+            fewer += usize::from(y - x);
+        }
+    }
+    more.max(fewer)
+}
+
+/// `needle` in `hay`, ignoring ASCII case: each place the needle's first
+/// byte occurs is compared. Names are short, so this beats building a
+/// substring searcher (and keeps one out of the Worker's bundle).
+fn occurs_folded(hay: &[u8], needle: &[u8]) -> bool {
+    let Some(&first) = needle.first() else {
+        return true;
+    };
+    if needle.len() > hay.len() {
+        return false;
+    }
+    let (lower, upper) = (first.to_ascii_lowercase(), first.to_ascii_uppercase());
+    memchr::memchr2_iter(lower, upper, hay).any(|i| {
+        hay.get(i..i + needle.len())
+            .is_some_and(|w| w.eq_ignore_ascii_case(needle))
+    })
+}
+
+/// Names longer than this get no suggestions: nobody mistypes a name this
+/// long, and the work grows with its length.
+pub const SUGGEST_MAX_NAME: usize = 128;
+
+/// At most this many candidates reach the edit distance, so an unknown name
+/// costs a bounded amount of CPU whatever the catalog's size.
+const SUGGEST_MAX_DISTANCES: usize = 128;
+
 /// The closest few of `candidates` to `wanted` (case-insensitive edit
 /// distance, at most a third of its length), best first, ties by name.
+/// Cheap on purpose: any caller can send an unknown name, so the not-found
+/// path filters by length and character kinds before any edit distance,
+/// and computes a bounded number of them.
 pub fn closest<'a>(
     wanted: &str,
     candidates: impl Iterator<Item = &'a str>,
     n: usize,
 ) -> Vec<&'a str> {
-    let max = (wanted.chars().count() / 3).clamp(2, 12);
-    let lower = wanted.to_ascii_lowercase();
+    if wanted.len() > SUGGEST_MAX_NAME {
+        return Vec::new();
+    }
+    let chars = wanted.chars().count();
+    let max = (chars / 3).clamp(2, 12);
+    let wanted_kinds = kinds(wanted);
+    let wanted_counts = counts(wanted);
+    let mut distances = 0;
     let mut scored: Vec<(usize, &str)> = candidates
         .filter_map(|c| {
-            if c.to_ascii_lowercase().contains(&lower) || lower.contains(&c.to_ascii_lowercase()) {
-                let d = c.len().abs_diff(wanted.len()).min(max);
-                return Some((d, c));
+            let cb = c.as_bytes();
+            let holds_wanted = occurs_folded(cb, wanted.as_bytes());
+            // A candidate inside the name counts when it is a fair part of
+            // it (`my-gpt-4o` → `gpt-4o`), not a stray short id in a long
+            // name; that also bounds the comparisons.
+            let held = cb.len() * 3 >= wanted.len() && occurs_folded(wanted.as_bytes(), cb);
+            if holds_wanted || held {
+                return Some((c.len().abs_diff(wanted.len()).min(max), c));
             }
+            // Lengths in characters more than `max` apart: too far. (A
+            // non-ASCII candidate has at least a quarter as many as bytes.)
+            let fewest = if c.is_ascii() { cb.len() } else { cb.len() / 4 };
+            if cb.len() + max < chars || fewest > chars + max {
+                return None;
+            }
+            if distances >= SUGGEST_MAX_DISTANCES
+                || kinds_differ_by(wanted_kinds, kinds(c)) > max
+                || counts_differ_by(&wanted_counts, &counts(c)) > max
+            {
+                return None;
+            }
+            distances += 1;
             bounded_distance(wanted, c, max).map(|d| (d, c))
         })
         .collect();

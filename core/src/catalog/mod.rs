@@ -306,7 +306,7 @@ impl Catalog {
     /// Ids close to an unknown model name, for the 404 message.
     pub fn suggest(&'static self, requested: &str, configured: &[&str]) -> Vec<String> {
         const N: usize = 3;
-        if requested.len() > 200 {
+        if requested.len() > ids::SUGGEST_MAX_NAME {
             return Vec::new();
         }
         if let Some((prefix, model)) = requested.split_once('/') {

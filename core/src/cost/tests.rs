@@ -448,28 +448,43 @@ fn audio_counts_are_read_from_openai_usage() {
     assert_eq!(t, u(1, 1));
 }
 
+/// The Anthropic codec's usage, as every path (passthrough relay, decoder)
+/// reads it, from a body's or an event's `usage` object.
+fn anthropic_usage(json: &[u8], pointer: &str) -> crate::codec::anthropic::wire::Usage {
+    let v: serde_json::Value = serde_json::from_slice(json).unwrap();
+    serde_json::from_value(v.pointer(pointer).unwrap().clone()).unwrap()
+}
+
 #[test]
 fn the_inference_geo_is_read_from_anthropic_usage() {
+    use crate::codec::anthropic::{merge_usage, usage_from_wire};
     let body = br#"{"id":"msg_1","type":"message","usage":{"input_tokens":1000,
         "output_tokens":1000,"service_tier":"standard","inference_geo":"us"}}"#;
     let start = br#"{"type":"message_start","message":{"id":"msg_1",
         "usage":{"input_tokens":1000,"output_tokens":1,"inference_geo":"US"}}}"#;
     let delta = br#"{"type":"message_delta","delta":{"stop_reason":"end_turn"},
         "usage":{"output_tokens":1000}}"#;
+    let odd = br#"{"usage":{"input_tokens":1,"output_tokens":1,"inference_geo":"<script>"}}"#;
     let us = Geo::parse("us");
-    assert_eq!(u(1000, 1000).with_anthropic_geo(body).inference_geo, us);
-    assert_eq!(u(1000, 1000).with_anthropic_geo(start).inference_geo, us);
+    let whole = TokenUsage::from(usage_from_wire(&anthropic_usage(body, "/usage")));
+    assert_eq!(whole.inference_geo, us);
     // a later event without it keeps what an earlier one said
+    let mut streamed = anthropic_usage(start, "/message/usage");
+    merge_usage(&mut streamed, &anthropic_usage(delta, "/usage"));
+    let streamed = TokenUsage::from(usage_from_wire(&streamed));
+    assert_eq!(streamed.inference_geo, us);
     assert_eq!(
-        geo(u(1, 1), "us").with_anthropic_geo(delta).inference_geo,
-        us
+        (streamed.input_tokens, streamed.output_tokens),
+        (1000, 1000)
     );
-    assert_eq!(u(1, 1).with_anthropic_geo(b"not json").inference_geo, None);
+    // what is no region name is dropped, and the usage still reads
+    let odd = usage_from_wire(&anthropic_usage(odd, "/usage"));
+    assert_eq!((odd.inference_geo, odd.input_tokens), (None, 1));
     // claude-opus-4-6 served in the US: (1000 × 5 + 1000 × 25) × 1.1 = 33000 µ$ (LiteLLM 0.033)
     let prices = catalog_prices("anthropic/claude-opus-4-6");
     assert!(prices_geo(&prices) && !prices_geo(&catalog_prices("openai/gpt-4o")));
-    let t = u(1000, 1000).with_anthropic_geo(body);
-    assert!((completion_cost(&prices, &t).unwrap() - 0.033).abs() < 1e-12);
+    assert!((completion_cost(&prices, &whole).unwrap() - 0.033).abs() < 1e-12);
+    assert!((completion_cost(&prices, &streamed).unwrap() - 0.033).abs() < 1e-12);
     assert_eq!(geo_factor(&prices, us), 1.1);
     assert_eq!(geo_factor(&prices, Geo::parse("global")), 1.0);
 }

@@ -125,8 +125,29 @@ impl RelayState {
             }
             _ => {}
         }
+        if name.is_empty() {
+            return named(&ev.kind, &event.raw);
+        }
         event.raw
     }
+}
+
+/// An event the upstream sent without its `event:` line, given the one its
+/// `type` says. Anthropic's SDKs dispatch on the event name and skip unnamed
+/// events, so without it even an `error` would end the stream silently.
+fn named(kind: &str, raw: &Bytes) -> Bytes {
+    let plain = !kind.is_empty()
+        && kind.len() <= 64
+        && kind.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+    if !plain {
+        return raw.clone();
+    }
+    let mut out = BytesMut::with_capacity(raw.len() + kind.len() + 8);
+    out.extend_from_slice(b"event: ");
+    out.extend_from_slice(kind.as_bytes());
+    out.extend_from_slice(b"\n");
+    out.extend_from_slice(raw);
+    out.freeze()
 }
 
 /// The async relay: pulls the upstream with an idle timeout and yields client bytes.
@@ -188,7 +209,9 @@ mod tests {
         for step in [1, 10, 333, TOOL_USE.len()] {
             let pieces: Vec<&[u8]> = TOOL_USE.chunks(step).collect();
             let (out, r) = run(&pieces);
-            assert_eq!(out, TOOL_USE, "step {step}");
+            // The recording ends without the last blank line; the relay ends
+            // the event for the client.
+            assert!(out == [TOOL_USE, b"\n\n"].concat(), "step {step}");
             assert!(r.completed());
             let u = r.usage().unwrap();
             assert_eq!((u.input_tokens, u.output_tokens), (377, 65));
@@ -235,5 +258,33 @@ mod tests {
         let text = String::from_utf8_lossy(&out);
         assert!(text.starts_with("event: error\n"), "{text}");
         assert!(r.error.unwrap().contains("malformed"));
+    }
+
+    #[test]
+    fn a_last_event_without_its_blank_line_is_ended() {
+        let wire: &[u8] = b"event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"usage\":{\"input_tokens\":3,\"output_tokens\":1}}}\n\nevent: message_stop\ndata: {\"type\":\"message_stop\"}";
+        let (out, r) = run(&[wire]);
+        assert!(r.completed());
+        assert!(
+            out.ends_with(b"data: {\"type\":\"message_stop\"}\n\n"),
+            "{}",
+            String::from_utf8_lossy(&out)
+        );
+    }
+
+    #[test]
+    fn unnamed_events_get_the_name_their_type_gives() {
+        let wire: &[u8] = b"data: {\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\",\"message\":\"busy\"}}\n\n";
+        let (out, r) = run(&[wire]);
+        assert!(
+            out.starts_with(b"event: error\ndata: "),
+            "{}",
+            String::from_utf8_lossy(&out)
+        );
+        assert_eq!(r.error.as_deref(), Some("busy"));
+        // A type that is not a plain name is not copied into an event line.
+        let wire: &[u8] = b"data: {\"type\":\"x\\ny\"}\n\n";
+        let (out, _) = run(&[wire]);
+        assert!(out.starts_with(b"data: "));
     }
 }

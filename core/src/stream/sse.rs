@@ -10,7 +10,8 @@ pub struct Event {
     pub event: Option<Bytes>,
     /// The `data:` lines joined by `\n`.
     pub data: Bytes,
-    /// The whole event as received, blank line included.
+    /// The whole event as received, blank line included (added by
+    /// [`Decoder::finish`] when the upstream ended without it).
     pub raw: Bytes,
 }
 
@@ -53,10 +54,17 @@ impl Decoder {
             self.buf.clear();
             return None;
         }
-        let raw = self.buf.split().freeze();
+        // The upstream ended without the blank line. A relay forwards `raw`
+        // as it is, so the event is ended here, or the client would read it
+        // glued to whatever the relay sends next (its own `[DONE]` or error).
+        let mut raw = self.buf.split();
+        while matches!(raw.last(), Some(b'\n' | b'\r')) {
+            raw.truncate(raw.len() - 1);
+        }
+        raw.extend_from_slice(b"\n\n");
         self.scan_from = 0;
         self.line_start = 0;
-        Some(parse_event(raw))
+        Some(parse_event(raw.freeze()))
     }
 
     /// Finds the end of the first event: a line terminator (`\n`, `\r\n` or `\r`)

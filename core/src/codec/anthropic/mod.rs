@@ -228,6 +228,10 @@ pub fn usage_from_wire(u: &wire::Usage) -> Usage {
             .cache_creation
             .map_or(0, |c| c.ephemeral_1h_input_tokens.min(cache_write)),
         reasoning_tokens: u.output_tokens_details.map_or(0, |d| d.thinking_tokens),
+        // Anthropic says `not_available` where it does not know: no geo.
+        inference_geo: u
+            .inference_geo
+            .filter(|g| !matches!(g.as_str(), "" | "not_available")),
         ..Usage::default()
     }
 }
@@ -253,6 +257,9 @@ pub fn merge_usage(total: &mut wire::Usage, u: &wire::Usage) {
     if u.output_tokens_details.is_some() {
         total.output_tokens_details = u.output_tokens_details;
     }
+    if u.inference_geo.is_some() {
+        total.inference_geo = u.inference_geo;
+    }
 }
 
 /// Unified usage in Anthropic's terms (input without the cached parts).
@@ -270,6 +277,7 @@ pub fn usage_to_wire(u: &Usage) -> wire::Usage {
             ephemeral_1h_input_tokens: u.cache_write_1h_tokens,
         }),
         output_tokens_details: None,
+        inference_geo: u.inference_geo,
     }
 }
 

@@ -358,7 +358,12 @@ fn stream_server_tools_are_not_client_tool_calls() {
         "The sum of the squares of the numbers 1 through 12 is **650**."
     );
     // message_start: 2 + 3068 written + 0 read; message_delta: 6 + 3337 written + 6289 read (final).
-    assert_eq!(a.usage, usage(6 + 3337 + 6289, 198, 6289, 3337));
+    // The recording says where it ran (`inference_geo: "global"`).
+    let want = Usage {
+        inference_geo: crate::unified::Geo::parse("global"),
+        ..usage(6 + 3337 + 6289, 198, 6289, 3337).unwrap()
+    };
+    assert_eq!(a.usage, Some(want));
     assert_eq!(a.finish, Some(FinishReason::Stop));
 }
 

@@ -251,6 +251,8 @@ pub struct Usage {
     pub cache_creation: Option<CacheCreation>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output_tokens_details: Option<OutputDetails>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inference_geo: Option<crate::unified::Geo>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -34,9 +34,21 @@ struct Body<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     presence_penalty: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    response_format: Option<serde_json::Value>,
+    response_format: Option<FormatOut<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     thinking: Option<serde_json::Value>,
+}
+
+/// Cohere's `response_format`; the schema goes out as the client's raw
+/// bytes (a `Value` cannot hold everything a raw value lets through).
+#[derive(Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+enum FormatOut<'a> {
+    Text,
+    JsonObject {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        json_schema: Option<&'a RawValue>,
+    },
 }
 
 #[derive(Serialize)]
@@ -174,11 +186,10 @@ pub fn render_request(req: &ChatRequest, model: &str) -> Result<Vec<u8>, Gateway
         frequency_penalty: extra_f64("frequency_penalty").map(|v| v.clamp(0.0, 1.0)),
         presence_penalty: extra_f64("presence_penalty").map(|v| v.clamp(0.0, 1.0)),
         response_format: req.response_format.as_ref().map(|f| match f {
-            ResponseFormat::Text => serde_json::json!({"type": "text"}),
-            ResponseFormat::JsonObject => serde_json::json!({"type": "json_object"}),
-            ResponseFormat::JsonSchema { schema, .. } => match schema {
-                Some(s) => serde_json::json!({"type": "json_object", "json_schema": s}),
-                None => serde_json::json!({"type": "json_object"}),
+            ResponseFormat::Text => FormatOut::Text,
+            ResponseFormat::JsonObject => FormatOut::JsonObject { json_schema: None },
+            ResponseFormat::JsonSchema { schema, .. } => FormatOut::JsonObject {
+                json_schema: schema.as_deref(),
             },
         }),
         thinking: req.reasoning_effort.as_deref().map(|effort| match effort {

@@ -37,13 +37,31 @@ struct Body<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     user: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    response_format: Option<serde_json::Value>,
+    response_format: Option<FormatOut<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     reasoning_effort: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     logprobs: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
     top_logprobs: Option<u32>,
+}
+
+/// `response_format` as sent. The schema goes out as the client's raw
+/// bytes: turning it into a `Value` fails on what a raw value lets through
+/// (a lone surrogate escape), and the upstream is the one to judge it.
+#[derive(Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+enum FormatOut<'a> {
+    Text,
+    JsonObject,
+    JsonSchema { json_schema: SchemaOut<'a> },
+}
+
+#[derive(Serialize)]
+struct SchemaOut<'a> {
+    name: &'a str,
+    schema: Option<&'a RawValue>,
+    strict: Option<bool>,
 }
 
 #[derive(Serialize)]
@@ -183,15 +201,19 @@ pub fn render_request(req: &ChatRequest, model: &str) -> Vec<u8> {
         seed: req.seed,
         user: req.user.as_deref(),
         response_format: req.response_format.as_ref().map(|f| match f {
-            ResponseFormat::Text => serde_json::json!({"type": "text"}),
-            ResponseFormat::JsonObject => serde_json::json!({"type": "json_object"}),
+            ResponseFormat::Text => FormatOut::Text,
+            ResponseFormat::JsonObject => FormatOut::JsonObject,
             ResponseFormat::JsonSchema {
                 name,
                 schema,
                 strict,
-            } => serde_json::json!({"type": "json_schema", "json_schema": {
-                "name": name, "schema": schema, "strict": strict,
-            }}),
+            } => FormatOut::JsonSchema {
+                json_schema: SchemaOut {
+                    name,
+                    schema: schema.as_deref(),
+                    strict: *strict,
+                },
+            },
         }),
         reasoning_effort: req.reasoning_effort.as_deref(),
         logprobs: req.logprobs,

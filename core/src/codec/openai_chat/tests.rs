@@ -465,3 +465,14 @@ fn audio_tokens_reach_the_unified_usage() {
         "{text}"
     );
 }
+
+#[test]
+fn relay_ends_a_last_event_the_upstream_left_unterminated() {
+    // A server that closes after its final chunk without the blank line (and
+    // without `[DONE]`): the client must see two events, not one glued line.
+    let wire = b"data: {\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"m\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"hi\"},\"finish_reason\":\"stop\"}]}";
+    let (out, state) = relay_all(wire, false, 7);
+    let text = String::from_utf8(out).unwrap();
+    assert!(text.ends_with("}]}\n\ndata: [DONE]\n\n"), "{text}");
+    assert!(state.completed());
+}
