@@ -5,6 +5,10 @@
 #
 #   bash scripts/fuzz.sh [SECONDS]
 #
+# DX_FUZZ_SEED fixes libFuzzer's random seed (0, the default, means a new
+# one each run); the test script fixes it so CI explores the same paths on
+# every run and a failure there is the code's, reproducible.
+#
 # Works on the stable toolchain: cargo-fuzz passes nightly-only flags, which
 # RUSTC_BOOTSTRAP=1 lets stable accept. No sanitizer: the core is safe Rust,
 # so panics (which libFuzzer reports as crashes) are what there is to find,
@@ -36,7 +40,7 @@ for target in $(cargo fuzz list); do
   # corpus/ first: libFuzzer adds what it finds there; seeds/ (committed hand
   # seeds and regression inputs) is only read.
   if cargo fuzz run "${flags[@]}" "$target" "corpus/$target" "seeds/$target" -- \
-      -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -dict=fuzz.dict \
+      -max_total_time="$secs" -seed="${DX_FUZZ_SEED:-0}" -timeout=10 -rss_limit_mb=2048 -dict=fuzz.dict \
       -print_final_stats=1 >"$log" 2>&1; then
     runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
     say "$target: ok, ${runs:-?} runs in ${secs} s"
