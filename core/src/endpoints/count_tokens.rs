@@ -12,8 +12,7 @@ use crate::http::{GatewayResponse, IncomingRequest};
 use crate::ingress::anthropic_messages::{
     beta_features, estimate_tokens, passthrough_body, MessagesEnvelope, COUNT_FIELDS,
 };
-use crate::pipeline::route_plan::Planner;
-use crate::pipeline::{send, too_large, Call, Exchange};
+use crate::pipeline::{send, within_limit, Call, Exchange};
 use crate::ports::Ports;
 use crate::providers::Codec;
 use crate::resolve::resolve_model;
@@ -24,10 +23,7 @@ pub async fn count_tokens<P: Ports>(
     ex: &mut Exchange,
 ) -> Result<GatewayResponse, GatewayError> {
     let config = call.config;
-    let limit = config.general.max_request_bytes;
-    if req.body.len() > limit {
-        return Err(too_large(limit));
-    }
+    within_limit(&req.body, config)?;
     let env = MessagesEnvelope::parse(&req.body)?;
     ex.model = env.model.clone();
     let route = plan(&env, config)?;
@@ -58,16 +54,8 @@ pub async fn count_tokens<P: Ports>(
                 )
                 .with_code("config_error")
             })?;
-        let mut planner = Planner::new(deployment, &config.general);
-        let upstream = send::send_planned(
-            &call.ports,
-            &config.general,
-            &mut planner,
-            request,
-            anthropic::decode_error,
-        )
-        .await;
-        ex.attempts = planner.attempts();
+        let (upstream, _) =
+            send::send_with_plan(call, deployment, request, anthropic::decode_error, ex).await;
         let idle_ms = config.general.stream_idle_timeout_ms;
         let body = read_body(&call.ports, upstream?.body, idle_ms, 1024 * 1024).await?;
         (json(StatusCode::OK, body), "exact")

@@ -52,7 +52,6 @@ use crate::stream::{BodyStream, OnDone};
 use crate::unified::{ChatChunk, ChatRequest, ChatResponse, Usage};
 use crate::upstream_auth::google::{self, TokenCache};
 use guard_input::{guard_input, InputView};
-use route_plan::Planner;
 
 /// A client-facing chat format: how its requests parse and adapt, how
 /// answers, chunks and streams render in it.
@@ -207,6 +206,15 @@ pub fn too_large(limit: usize) -> GatewayError {
     .with_code("request_too_large")
 }
 
+/// The body a client sent, refused when over `max_request_bytes`.
+pub fn within_limit(body: &[u8], config: &Config) -> Result<(), GatewayError> {
+    let limit = config.general.max_request_bytes;
+    if body.len() > limit {
+        return Err(too_large(limit));
+    }
+    Ok(())
+}
+
 pub fn sse(body: BodyStream) -> GatewayResponse {
     let mut resp = http::Response::new(Body::Stream(body));
     let headers = resp.headers_mut();
@@ -232,10 +240,7 @@ pub async fn exchange<I: Ingress, P: Ports>(
     ex: &mut Exchange,
 ) -> Result<GatewayResponse, GatewayError> {
     let config = call.config;
-    let limit = config.general.max_request_bytes;
-    if req.body.len() > limit {
-        return Err(too_large(limit));
-    }
+    within_limit(&req.body, config)?;
     let mut parsed = ingress.parse(&req.body, &req.headers)?;
     ex.model = ingress.model(&parsed);
     ex.stream = ingress.stream(&parsed);
@@ -288,17 +293,9 @@ pub async fn exchange<I: Ingress, P: Ports>(
             if !stream {
                 request.extensions_mut().insert(ReadWhole);
             }
-            let mut planner = Planner::new(deployment, &config.general);
-            let decode_error = codec::error_decoder(planner.deployment().codec());
-            let upstream = send::send_planned(
-                &call.ports,
-                &config.general,
-                &mut planner,
-                request,
-                decode_error,
-            )
-            .await;
-            ex.attempts = planner.attempts();
+            let decode_error = codec::error_decoder(deployment.codec());
+            let (upstream, planner) =
+                send::send_with_plan(call, deployment, request, decode_error, ex).await;
             let resp =
                 relay::passthrough(call, ingress, &parsed, upstream?, planner.deployment(), ex)
                     .await?;
@@ -315,17 +312,9 @@ pub async fn exchange<I: Ingress, P: Ports>(
             if !stream {
                 request.extensions_mut().insert(ReadWhole);
             }
-            let mut planner = Planner::new(deployment, &config.general);
-            let decode_error = codec::error_decoder(planner.deployment().codec());
-            let upstream = send::send_planned(
-                &call.ports,
-                &config.general,
-                &mut planner,
-                request,
-                decode_error,
-            )
-            .await;
-            ex.attempts = planner.attempts();
+            let decode_error = codec::error_decoder(deployment.codec());
+            let (upstream, planner) =
+                send::send_with_plan(call, deployment, request, decode_error, ex).await;
             let resp = relay::translated(
                 call,
                 ingress,

@@ -4,12 +4,30 @@
 use bytes::Bytes;
 
 use super::route_plan::{Planner, RoutePlan};
+use super::{Call, Exchange};
 use crate::codec::{self, ErrorDecoder};
 use crate::config::General;
 use crate::error::{ErrorKind, GatewayError};
 use crate::http::read_body;
 use crate::ports::{with_timeout, Ports, TransportError, UpstreamResponse};
 use crate::resolve::Deployment;
+
+/// The route plan's attempts for one request built for `deployment`: what
+/// the upstream answered (or the last error), and the plan, which knows the
+/// deployment that answered. The attempt count goes into the exchange.
+pub async fn send_with_plan<P: Ports>(
+    call: &Call<'_, P>,
+    deployment: Deployment,
+    request: http::Request<Bytes>,
+    decode_error: ErrorDecoder,
+    ex: &mut Exchange,
+) -> (Result<UpstreamResponse, GatewayError>, Planner) {
+    let general = &call.config.general;
+    let mut planner = Planner::new(deployment, general);
+    let upstream = send_planned(&call.ports, general, &mut planner, request, decode_error).await;
+    ex.attempts = planner.attempts();
+    (upstream, planner)
+}
 
 /// Sends `request` until it succeeds or the plan gives up. The request is
 /// built once for the plan's one deployment; a plan with fallbacks will
