@@ -5,6 +5,7 @@
 //! stored responses, budgets and rate limits.
 
 pub mod kv;
+pub mod accounts;
 pub mod ledger;
 
 pub use kv::{KvStore, MemoryKv};
