@@ -2,7 +2,6 @@
 //! the admin API, refusals in each ingress's shape, reservations settled
 //! with the real cost.
 
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
