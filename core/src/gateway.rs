@@ -10,10 +10,10 @@ use http::HeaderValue;
 use crate::catalog::sync::{CatalogSync, SETTLE_MS};
 use crate::config::Config;
 use crate::endpoints::{self, error_response};
+use crate::keys::charge::{usd, Quota};
 use crate::pipeline::{self, Call, Exchange};
 use crate::ports::{Env, Ports};
 use crate::secret::Secret;
-use crate::keys::charge::{usd, Quota};
 use crate::state::accounts::Accounts;
 use crate::upstream_auth::google::TokenCache;
 

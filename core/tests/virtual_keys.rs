@@ -27,7 +27,11 @@ impl HttpClient for Fake {
     async fn send(&self, _req: http::Request<Bytes>) -> Result<UpstreamResponse, TransportError> {
         let mut headers = HeaderMap::new();
         headers.insert("content-type", HeaderValue::from_static("application/json"));
-        Ok(UpstreamResponse::full(StatusCode::OK, headers, Bytes::from_static(CHAT)))
+        Ok(UpstreamResponse::full(
+            StatusCode::OK,
+            headers,
+            Bytes::from_static(CHAT),
+        ))
     }
 }
 impl Clock for Fake {
@@ -85,13 +89,18 @@ impl Gw {
             None => (path, None),
         };
         let mut headers = HeaderMap::new();
-        headers.insert("authorization", HeaderValue::from_str(&format!("Bearer {key}")).unwrap());
+        headers.insert(
+            "authorization",
+            HeaderValue::from_str(&format!("Bearer {key}")).unwrap(),
+        );
         let req = IncomingRequest {
             method,
             path: path.into(),
             query,
             headers,
-            body: body.map(|b| Bytes::from(serde_json::to_vec(&b).unwrap())).unwrap_or_default(),
+            body: body
+                .map(|b| Bytes::from(serde_json::to_vec(&b).unwrap()))
+                .unwrap_or_default(),
         };
         let answer = futures::executor::block_on(async {
             let mut resp = self.gw.handle(&self.fake, req).await;
@@ -133,7 +142,11 @@ impl Gw {
 }
 
 fn cost(a: &Answer) -> f64 {
-    a.headers["x-dx-cost-usd"].to_str().unwrap().parse().unwrap()
+    a.headers["x-dx-cost-usd"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap()
 }
 
 #[test]
@@ -144,7 +157,10 @@ fn a_budget_admits_what_it_pays_for_and_records_the_exact_spend() {
     let one = cost(&g.chat(&probe_key, "openai/gpt-4o-mini"));
     assert!(one > 0.0);
     // Pays for exactly three answers.
-    let k = g.admin("/key/generate", json!({"max_budget": one * 3.0, "budget_duration": "1d"}));
+    let k = g.admin(
+        "/key/generate",
+        json!({"max_budget": one * 3.0, "budget_duration": "1d"}),
+    );
     assert_eq!(k.status, 200, "{}", k.body);
     let key = k.body["key"].as_str().unwrap().to_owned();
     let mut served = 0;
@@ -159,13 +175,30 @@ fn a_budget_admits_what_it_pays_for_and_records_the_exact_spend() {
         }
     }
     assert!((1..=3).contains(&served), "{served}");
-    let info = g.get(&format!("/key/info?key={}", k.body["token"].as_str().unwrap()));
+    let info = g.get(&format!(
+        "/key/info?key={}",
+        k.body["token"].as_str().unwrap()
+    ));
     let spend = info.body["info"]["spend"].as_f64().unwrap();
-    assert!((spend - one * served as f64).abs() < 1e-12, "{spend} vs {served} x {one}");
+    assert!(
+        (spend - one * served as f64).abs() < 1e-12,
+        "{spend} vs {served} x {one}"
+    );
     assert!(spend <= one * 3.0 + 1e-12);
     // The spend log has one entry per served request, attributed.
-    let logs = g.get(&format!("/spend/logs?api_key={}", k.body["token"].as_str().unwrap()));
-    assert_eq!(logs.body.as_array().unwrap().iter().filter(|e| e["status"] == 200).count(), served);
+    let logs = g.get(&format!(
+        "/spend/logs?api_key={}",
+        k.body["token"].as_str().unwrap()
+    ));
+    assert_eq!(
+        logs.body
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["status"] == 200)
+            .count(),
+        served
+    );
     // No key in any log line.
     let lines = g.fake.logs.lock().unwrap().join("\n");
     assert!(!lines.contains(&key) && !lines.contains(&probe_key));
@@ -174,7 +207,10 @@ fn a_budget_admits_what_it_pays_for_and_records_the_exact_spend() {
 #[test]
 fn rate_limits_answer_429_with_retry_after_and_headers() {
     let g = Gw::new();
-    let k = g.admin("/key/generate", json!({"rpm_limit": 2, "tpm_limit": 1_000_000}));
+    let k = g.admin(
+        "/key/generate",
+        json!({"rpm_limit": 2, "tpm_limit": 1_000_000}),
+    );
     let key = k.body["key"].as_str().unwrap().to_owned();
     let a = g.chat(&key, "openai/gpt-4o-mini");
     assert_eq!(a.status, 200);
@@ -195,7 +231,10 @@ fn rate_limits_answer_429_with_retry_after_and_headers() {
 #[test]
 fn blocked_deleted_and_expired_keys_and_model_lists() {
     let g = Gw::new();
-    let k = g.admin("/key/generate", json!({"models": ["openai/*"], "blocked_models": ["openai/gpt-4o"]}));
+    let k = g.admin(
+        "/key/generate",
+        json!({"models": ["openai/*"], "blocked_models": ["openai/gpt-4o"]}),
+    );
     let key = k.body["key"].as_str().unwrap().to_owned();
     assert_eq!(g.chat(&key, "openai/gpt-4o-mini").status, 200);
     let a = g.chat(&key, "openai/gpt-4o");
@@ -203,7 +242,10 @@ fn blocked_deleted_and_expired_keys_and_model_lists() {
     assert_eq!(a.body["error"]["code"], "model_not_allowed");
     assert_eq!(g.admin("/key/block", json!({"key": key})).status, 200);
     let a = g.chat(&key, "openai/gpt-4o-mini");
-    assert_eq!((a.status.as_u16(), a.body["error"]["code"].clone()), (401, json!("key_blocked")));
+    assert_eq!(
+        (a.status.as_u16(), a.body["error"]["code"].clone()),
+        (401, json!("key_blocked"))
+    );
     assert_eq!(g.admin("/key/unblock", json!({"key": key})).status, 200);
     assert_eq!(g.chat(&key, "openai/gpt-4o-mini").status, 200);
     assert_eq!(g.admin("/key/delete", json!({"keys": [key]})).status, 200);
@@ -216,7 +258,11 @@ fn blocked_deleted_and_expired_keys_and_model_lists() {
     let rec = g.get(&format!("/key/info?key={token}")).body["info"].clone();
     assert_eq!(rec["expires"], json!(1_780_000_001_000u64));
     // `expires` is not an input: the record is changed only through `duration`.
-    assert_eq!(g.admin("/key/update", json!({"key": token, "expires": 0})).status, 400);
+    assert_eq!(
+        g.admin("/key/update", json!({"key": token, "expires": 0}))
+            .status,
+        400
+    );
     // The master key is not a virtual key and a non-admin key is no admin.
     let a = g.send(Method::POST, "/key/generate", &key, Some(json!({})));
     assert_eq!(a.status, 403);
@@ -238,7 +284,9 @@ fn bad_admin_input_changes_nothing() {
     ] {
         let a = g.admin("/key/generate", bad.clone());
         assert!(a.status.is_client_error(), "{bad}: {}", a.status);
-        assert!(a.body["error"]["message"].as_str().is_some_and(|m| !m.is_empty()));
+        assert!(a.body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| !m.is_empty()));
     }
     assert_eq!(g.get("/key/list").body["total_count"], before);
     let a = g.send(Method::POST, "/key/generate", MASTER, None);
@@ -250,11 +298,19 @@ fn a_team_budget_is_shared_by_its_keys() {
     let g = Gw::new();
     let probe = g.admin("/key/generate", json!({}));
     let one = cost(&g.chat(probe.body["key"].as_str().unwrap(), "openai/gpt-4o-mini"));
-    let t = g.admin("/team/new", json!({"team_id": "red", "max_budget": one * 2.0}));
+    let t = g.admin(
+        "/team/new",
+        json!({"team_id": "red", "max_budget": one * 2.0}),
+    );
     assert_eq!(t.status, 200, "{}", t.body);
     assert_eq!(g.admin("/team/new", json!({"team_id": "red"})).status, 409);
     let keys: Vec<String> = (0..3)
-        .map(|_| g.admin("/key/generate", json!({"team_id": "red"})).body["key"].as_str().unwrap().to_owned())
+        .map(|_| {
+            g.admin("/key/generate", json!({"team_id": "red"})).body["key"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
         .collect();
     let served = keys
         .iter()
@@ -268,9 +324,16 @@ fn a_team_budget_is_shared_by_its_keys() {
     assert!((spend - one * served as f64).abs() < 1e-12);
     assert_eq!(info.body["keys"].as_array().unwrap().len(), 3);
     let act = g.get("/team/daily/activity?team_id=red");
-    assert_eq!(act.body["metadata"]["api_requests"].as_u64().unwrap() as usize, served);
+    assert_eq!(
+        act.body["metadata"]["api_requests"].as_u64().unwrap() as usize,
+        served
+    );
     // A user in the team is charged there too.
-    assert_eq!(g.admin("/user/new", json!({"user_id": "ann", "team_id": "red"})).status, 200);
+    assert_eq!(
+        g.admin("/user/new", json!({"user_id": "ann", "team_id": "red"}))
+            .status,
+        200
+    );
     let u = g.admin("/key/generate", json!({"user_id": "ann"}));
     assert_eq!(u.body["team_id"], "red");
 }

@@ -34,7 +34,9 @@ pub async fn run(shared: Arc<Shared>, config: Arc<Config>) -> Result<(), lambda_
     match accounts(&shared) {
         Ok(Some(accounts)) => gateway = gateway.with_accounts(Arc::new(accounts)),
         Ok(None) => {}
-        Err(e) => log_json(&serde_json::json!({"event": "accounts", "outcome": "error", "error": e})),
+        Err(e) => {
+            log_json(&serde_json::json!({"event": "accounts", "outcome": "error", "error": e}))
+        }
     }
     let gateway = Arc::new(gateway);
     let handler = service_fn(move |event: Request| {

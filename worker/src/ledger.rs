@@ -169,7 +169,10 @@ impl Tables for SqlTables<'_> {
     }
 
     fn counter(&mut self, name: &str) -> Result<Option<(i64, u64)>, String> {
-        let rows = self.rows("SELECT used, exp FROM counters WHERE name = ?", vec![text(name)])?;
+        let rows = self.rows(
+            "SELECT used, exp FROM counters WHERE name = ?",
+            vec![text(name)],
+        )?;
         Ok(rows
             .first()
             .map(|r| (as_str(&r.get(0)).parse().unwrap_or(0), as_u64(&r.get(1)))))
@@ -183,7 +186,13 @@ impl Tables for SqlTables<'_> {
         )
     }
 
-    fn append_log(&mut self, ts: u64, id: &str, entry: &Value, expires_ms: u64) -> Result<(), String> {
+    fn append_log(
+        &mut self,
+        ts: u64,
+        id: &str,
+        entry: &Value,
+        expires_ms: u64,
+    ) -> Result<(), String> {
         self.run(
             "INSERT INTO logs (ts, id, v, exp) VALUES (?, ?, ?, ?)",
             vec![int(ts), text(id), text(&entry.to_string()), int(expires_ms)],

@@ -49,7 +49,11 @@ fn err(e: DynamoError) -> String {
 }
 
 impl<P: HttpClient + Clock + Sleep + MaybeSend + MaybeSync> DynamoAccounts<P> {
-    pub fn new(db: DynamoDb<P>, table: impl Into<String>, random: fn(&mut [u8]) -> Result<(), String>) -> Self {
+    pub fn new(
+        db: DynamoDb<P>,
+        table: impl Into<String>,
+        random: fn(&mut [u8]) -> Result<(), String>,
+    ) -> Self {
         DynamoAccounts {
             db,
             table: table.into(),
@@ -81,7 +85,11 @@ impl<P: HttpClient + Clock + Sleep + MaybeSend + MaybeSync> DynamoAccounts<P> {
                 attributes: &["used", "exp_ms"],
             };
             let key = item([("pk", attr::s(&counter_key(ledger, name)))]);
-            let found = self.db.get_item(&self.table, key, read).await.map_err(err)?;
+            let found = self
+                .db
+                .get_item(&self.table, key, read)
+                .await
+                .map_err(err)?;
             Ok::<_, String>(found.map_or((0, 0), |i| {
                 (
                     attr::get_n(&i, "used").unwrap_or(0),
@@ -165,7 +173,14 @@ impl<P: HttpClient + Clock + Sleep + MaybeSend + MaybeSync> DynamoAccounts<P> {
                 } else {
                     "attribute_not_exists(#u) OR exp_ms <= :now"
                 };
-                let update = self.update(ledger, &h.counter, h.amount, h.expires_ms, !live, Some((condition, v)));
+                let update = self.update(
+                    ledger,
+                    &h.counter,
+                    h.amount,
+                    h.expires_ms,
+                    !live,
+                    Some((condition, v)),
+                );
                 items.push(update);
             }
             match self.transact(items).await {
@@ -175,7 +190,10 @@ impl<P: HttpClient + Clock + Sleep + MaybeSend + MaybeSync> DynamoAccounts<P> {
                     let wait = 5 * u64::from(attempt + 1);
                     let mut jitter = [0u8; 1];
                     let _ = (self.random)(&mut jitter);
-                    self.db.ports().sleep(wait + u64::from(jitter[0] % 16)).await;
+                    self.db
+                        .ports()
+                        .sleep(wait + u64::from(jitter[0] % 16))
+                        .await;
                 }
                 Err(e) => return Err(err(e)),
             }
@@ -322,7 +340,9 @@ impl<P: HttpClient + Clock + Sleep + MaybeSend + MaybeSync> DynamoAccounts<P> {
                     .scan(&format!("{ledger}#log#"))
                     .await?
                     .iter()
-                    .filter(|i| attr::get_n::<u64>(i, "expires_at").is_none_or(|e| e * 1000 > now_ms))
+                    .filter(|i| {
+                        attr::get_n::<u64>(i, "expires_at").is_none_or(|e| e * 1000 > now_ms)
+                    })
                     .filter_map(|i| {
                         let ts: u64 = attr::get_n(i, "ts")?;
                         let v = serde_json::from_str(attr::get_s(i, "v")?).ok()?;

@@ -93,7 +93,8 @@ pub async fn serve<P: Ports>(
     let (endpoint, method, protected) = found;
     expect_method(&req.method, method)?;
     if protected {
-        ex.principal = authenticate(call.master_key, call.accounts, &call.ports, &req.headers).await?;
+        ex.principal =
+            authenticate(call.master_key, call.accounts, &call.ports, &req.headers).await?;
         if let Principal::Key(id) = &ex.principal {
             ex.key = key_scope(&id.key)[2..].to_owned();
             ex.user = id.key.user_id.clone().unwrap_or_default();
@@ -140,13 +141,11 @@ pub fn serve_other<P: Ports>(
         Endpoint::ChatCompletions
         | Endpoint::Messages
         | Endpoint::CountTokens
-        | Endpoint::Admin(_) => {
-            Err(GatewayError::new(
-                crate::error::ErrorKind::NotFound,
-                format!("Unknown request URL: {} {}.", req.method, req.path),
-            )
-            .with_code("unknown_url"))
-        }
+        | Endpoint::Admin(_) => Err(GatewayError::new(
+            crate::error::ErrorKind::NotFound,
+            format!("Unknown request URL: {} {}.", req.method, req.path),
+        )
+        .with_code("unknown_url")),
     }
 }
 

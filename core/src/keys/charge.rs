@@ -135,7 +135,13 @@ pub struct Planned {
 /// The holds for one request: `tokens` (input upper bound plus output
 /// bound) and `cost` (its worst case, nano-USD; `None` for a free model,
 /// which no budget limits).
-pub fn plan(id: &Identity, now_ms: u64, model: &str, tokens: i64, cost: Option<i64>) -> Vec<Planned> {
+pub fn plan(
+    id: &Identity,
+    now_ms: u64,
+    model: &str,
+    tokens: i64,
+    cost: Option<i64>,
+) -> Vec<Planned> {
     let ws = now_ms - now_ms % RATE_WINDOW_MS;
     let we = ws + RATE_WINDOW_MS;
     let mut out = Vec::new();
@@ -157,13 +163,34 @@ pub fn plan(id: &Identity, now_ms: u64, model: &str, tokens: i64, cost: Option<i
             push(format!("{scope}:rpm:{ws}"), 1, n, Unit::Requests, false, we);
         }
         if let Some(n) = l.tpm_limit {
-            push(format!("{scope}:tpm:{ws}"), tokens, n, Unit::Tokens, false, we);
+            push(
+                format!("{scope}:tpm:{ws}"),
+                tokens,
+                n,
+                Unit::Tokens,
+                false,
+                we,
+            );
         }
         if let Some(n) = l.model_rpm_limit.get(model) {
-            push(format!("{scope}:mrpm:{model}:{ws}"), 1, *n, Unit::Requests, true, we);
+            push(
+                format!("{scope}:mrpm:{model}:{ws}"),
+                1,
+                *n,
+                Unit::Requests,
+                true,
+                we,
+            );
         }
         if let Some(n) = l.model_tpm_limit.get(model) {
-            push(format!("{scope}:mtpm:{model}:{ws}"), tokens, *n, Unit::Tokens, true, we);
+            push(
+                format!("{scope}:mtpm:{model}:{ws}"),
+                tokens,
+                *n,
+                Unit::Tokens,
+                true,
+                we,
+            );
         }
         if let Some(n) = l.max_parallel_requests {
             let until = now_ms + INFLIGHT_TIMEOUT_MS;
@@ -174,7 +201,14 @@ pub fn plan(id: &Identity, now_ms: u64, model: &str, tokens: i64, cost: Option<i
                 Some(p) => p.bounds(now_ms),
                 None => (0, now_ms + TOTAL_TTL_MS),
             };
-            push(format!("{scope}:bud:{ps}"), cost, nano(max) as u64, Unit::Budget, false, pe);
+            push(
+                format!("{scope}:bud:{ps}"),
+                cost,
+                nano(max) as u64,
+                Unit::Budget,
+                false,
+                pe,
+            );
         }
     }
     out
@@ -332,7 +366,10 @@ mod tests {
         });
         let p = plan(&id, 0, "m", 100, Some(2_000));
         let adds = settle(&id, "m", &p, Some(40), Some(500), 0);
-        let amounts: Vec<_> = adds.iter().map(|a| (a.counter.as_str(), a.amount)).collect();
+        let amounts: Vec<_> = adds
+            .iter()
+            .map(|a| (a.counter.as_str(), a.amount))
+            .collect();
         assert_eq!(amounts[0], ("k.0123456789abcdef:tpm:0", -60));
         assert_eq!(amounts[1], ("k.0123456789abcdef:bud:0", -1_500));
         assert_eq!(amounts[2], ("t.a:bud:0", -1_500));
@@ -341,7 +378,9 @@ mod tests {
         // Usage unknown: the reservation stands and is the spend.
         let adds = settle(&id, "m", &p, None, None, 0);
         assert!(adds.iter().all(|a| a.amount > 0));
-        assert!(adds.iter().any(|a| a.counter == "t.a:spend" && a.amount == 2_000));
+        assert!(adds
+            .iter()
+            .any(|a| a.counter == "t.a:spend" && a.amount == 2_000));
         let q = quota(&p, &[100, 2_000, 2_000]);
         assert_eq!(q.tokens, Some((1_000, 900)));
         assert_eq!(q.budget_nano, Some(499_998_000));

@@ -20,7 +20,10 @@ pub fn new_ledger_id(kind: char, random: [u8; 6]) -> String {
 }
 
 pub fn new_key(ledger: &str, random: [u8; 32]) -> String {
-    format!("{KEY_PREFIX}{ledger}{}", Base64UrlUnpadded::encode_string(&random))
+    format!(
+        "{KEY_PREFIX}{ledger}{}",
+        Base64UrlUnpadded::encode_string(&random)
+    )
 }
 
 /// The ledger a presented key names, when it is shaped like one of ours.
@@ -76,6 +79,9 @@ mod tests {
         let h = hash_key(&key);
         assert_eq!(h.len(), 64);
         assert!(!h.contains(&key[6..]));
-        assert_eq!(display_name(&key), format!("sk-dx-...{}", &key[key.len() - 4..]));
+        assert_eq!(
+            display_name(&key),
+            format!("sk-dx-...{}", &key[key.len() - 4..])
+        );
     }
 }

@@ -44,7 +44,11 @@ mod tests {
         assert!(model_allowed(&s(&["openai/*"]), &[], &["openai/gpt-4o"]));
         assert!(!model_allowed(&s(&["openai/*"]), &[], &["openaix/gpt-4o"]));
         assert!(!model_allowed(&s(&["openai/*"]), &[], &["gpt-4o"]));
-        assert!(model_allowed(&s(&["openai/*"]), &[], &["gpt-4o", "openai/gpt-4o"]));
+        assert!(model_allowed(
+            &s(&["openai/*"]),
+            &[],
+            &["gpt-4o", "openai/gpt-4o"]
+        ));
         assert!(!model_allowed(&[], &s(&["fleet/*"]), &["fleet/a"]));
         assert!(!model_allowed(&s(&["*"]), &s(&["gpt-4o"]), &["gpt-4o"]));
     }

@@ -23,7 +23,9 @@ pub fn parse_duration(text: &str) -> Option<Period> {
     };
     let n: u64 = text[..text.len() - 1].parse().ok()?;
     // At most ten years: a longer period is a typo, not a budget.
-    let ms = n.checked_mul(unit).filter(|ms| *ms > 0 && *ms <= 3_650 * 86_400_000)?;
+    let ms = n
+        .checked_mul(unit)
+        .filter(|ms| *ms > 0 && *ms <= 3_650 * 86_400_000)?;
     Some(Period::Fixed(ms))
 }
 
@@ -99,7 +101,11 @@ mod tests {
     fn fixed_periods_reset_on_their_boundaries() {
         // A fake clock walking across the boundaries.
         let now = 1_780_000_000_000u64;
-        for (p, len) in [(Period::Fixed(H), H), (Period::Fixed(D), D), (Period::Fixed(30 * D), 30 * D)] {
+        for (p, len) in [
+            (Period::Fixed(H), H),
+            (Period::Fixed(D), D),
+            (Period::Fixed(30 * D), 30 * D),
+        ] {
             let (s, e) = p.bounds(now);
             assert!(s <= now && now < e && e - s == len);
             assert_eq!(p.bounds(e - 1), (s, e));

@@ -60,7 +60,11 @@ impl Limits {
             .model_rpm_limit
             .values()
             .map(|v| ("model_rpm_limit", Some(*v)))
-            .chain(self.model_tpm_limit.values().map(|v| ("model_tpm_limit", Some(*v))));
+            .chain(
+                self.model_tpm_limit
+                    .values()
+                    .map(|v| ("model_tpm_limit", Some(*v))),
+            );
         for (name, v) in counts.into_iter().chain(per_model) {
             if v.is_some_and(|v| v > MAX_LIMIT) {
                 return Err(format!("{name} must be at most {MAX_LIMIT}."));
@@ -274,7 +278,10 @@ mod tests {
             json!({"models": "gpt-4o"}),
             json!({"metadata": [1]}),
         ] {
-            assert!(overlay::<KeyInput, _>(&rec, &obj(bad.clone())).is_err(), "{bad}");
+            assert!(
+                overlay::<KeyInput, _>(&rec, &obj(bad.clone())).is_err(),
+                "{bad}"
+            );
         }
         let r = overlay::<KeyInput, _>(&rec, &obj(json!({"max_budget": -1.0}))).unwrap();
         assert!(r.limits.check().is_err());

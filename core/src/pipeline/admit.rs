@@ -108,16 +108,26 @@ pub async fn admit<P: Ports>(
         }
     };
     ex.quota = Some(charge::quota(&planned, &used));
-    ex.held = Some(Arc::new(Held {
+    // Shared by the exchange and a stream's settler; on wasm32 nothing is
+    // `Send`, and nothing needs to be.
+    #[allow(clippy::arc_with_non_send_sync)]
+    let held = Arc::new(Held {
         accounts: accounts.clone(),
         identity: id,
         model: ex.model.clone(),
         holds: planned,
-    }));
+    });
+    ex.held = Some(held);
     Ok(())
 }
 
-fn refused(ex: &mut Exchange, planned: &[Planned], index: usize, used: i64, now: u64) -> GatewayError {
+fn refused(
+    ex: &mut Exchange,
+    planned: &[Planned],
+    index: usize,
+    used: i64,
+    now: u64,
+) -> GatewayError {
     let Some(p) = planned.get(index) else {
         return ledger_unavailable("a refusal named no hold");
     };
@@ -138,9 +148,18 @@ fn refused(ex: &mut Exchange, planned: &[Planned], index: usize, used: i64, now:
         .with_code("budget_exceeded");
     }
     let (message, wait_ms) = match p.unit {
-        Unit::Inflight => ("Too many requests in flight for this key; try again shortly.", 1_000),
-        Unit::Tokens => ("Token rate limit reached; try again later.", p.resets_ms - now),
-        _ => ("Request rate limit reached; try again later.", p.resets_ms - now),
+        Unit::Inflight => (
+            "Too many requests in flight for this key; try again shortly.",
+            1_000,
+        ),
+        Unit::Tokens => (
+            "Token rate limit reached; try again later.",
+            p.resets_ms - now,
+        ),
+        _ => (
+            "Request rate limit reached; try again later.",
+            p.resets_ms - now,
+        ),
     };
     let mut e = GatewayError::new(ErrorKind::RateLimited, message)
         .with_code("rate_limit_exceeded")
@@ -163,7 +182,10 @@ mod tests {
             ..Prices::default()
         };
         let w = worst_cost(Some(&prices), 1_000, 100).unwrap();
-        assert!((w - (1_000.0 * 1.25e-6 + 100.0 * 2e-6)).abs() < 1e-15, "{w}");
+        assert!(
+            (w - (1_000.0 * 1.25e-6 + 100.0 * 2e-6)).abs() < 1e-15,
+            "{w}"
+        );
         let free = Prices {
             input: Some(0.0),
             output: Some(0.0),

@@ -37,7 +37,10 @@ pub fn settle(ports: &impl BackgroundClock, ex: &Exchange) {
         let tokens = ex
             .usage
             .map(|u| u.input_tokens.saturating_add(u.output_tokens) as i64);
-        let free = ex.prices.as_deref().is_none_or(|p| p.is_free() || !p.is_known());
+        let free = ex
+            .prices
+            .as_deref()
+            .is_none_or(|p| p.is_free() || !p.is_known());
         let cost = match ex.cost {
             Some(c) => Some(nano(c)),
             None if free && ex.usage.is_some() => Some(0),

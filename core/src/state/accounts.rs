@@ -41,24 +41,41 @@ pub struct Add {
 #[serde(rename_all = "snake_case")]
 pub enum Op {
     /// Records by key, strongly consistent.
-    Get { keys: Vec<String> },
+    Get {
+        keys: Vec<String>,
+    },
     /// A key record by its hash, with its user's and team's records
     /// ([`Answer::Values`]: key, user, team), in one call.
-    Identity { token: String },
+    Identity {
+        token: String,
+    },
     /// `create_only`: answered [`Answer::Conflict`] when the key exists.
     Put {
         key: String,
         value: Value,
         create_only: bool,
     },
-    Delete { key: String },
-    List { prefix: String },
+    Delete {
+        key: String,
+    },
+    List {
+        prefix: String,
+    },
     /// Every hold or none: [`Answer::Reserved`] with each counter's value
     /// after it, or [`Answer::Refused`] naming the first hold that did not fit.
-    Reserve { now_ms: u64, holds: Vec<Hold> },
-    Adjust { now_ms: u64, adds: Vec<Add> },
+    Reserve {
+        now_ms: u64,
+        holds: Vec<Hold>,
+    },
+    Adjust {
+        now_ms: u64,
+        adds: Vec<Add>,
+    },
     /// Counter values (0 for a missing or expired one).
-    Read { now_ms: u64, counters: Vec<String> },
+    Read {
+        now_ms: u64,
+        counters: Vec<String>,
+    },
     Log {
         ts: u64,
         id: String,
@@ -104,8 +121,13 @@ pub trait Tables {
     /// `(used, expires_ms)`.
     fn counter(&mut self, name: &str) -> Result<Option<(i64, u64)>, String>;
     fn set_counter(&mut self, name: &str, used: i64, expires_ms: u64) -> Result<(), String>;
-    fn append_log(&mut self, ts: u64, id: &str, entry: &Value, expires_ms: u64)
-        -> Result<(), String>;
+    fn append_log(
+        &mut self,
+        ts: u64,
+        id: &str,
+        entry: &Value,
+        expires_ms: u64,
+    ) -> Result<(), String>;
     /// Entries in `[since, until)`, oldest first; drops expired ones.
     fn logs(&mut self, now_ms: u64, since: u64, until: u64) -> Result<Vec<Value>, String>;
 }
@@ -122,10 +144,7 @@ fn live(t: &mut impl Tables, name: &str, now_ms: u64) -> Result<i64, String> {
 pub fn apply(t: &mut impl Tables, op: Op) -> Result<Answer, String> {
     Ok(match op {
         Op::Get { keys } => Answer::Values {
-            values: keys
-                .iter()
-                .map(|k| t.get(k))
-                .collect::<Result<_, _>>()?,
+            values: keys.iter().map(|k| t.get(k)).collect::<Result<_, _>>()?,
         },
         Op::Identity { token } => {
             let key = t.get(&format!("key#{token}"))?;
@@ -182,7 +201,11 @@ pub fn apply(t: &mut impl Tables, op: Op) -> Result<Answer, String> {
         Op::Adjust { now_ms, adds } => {
             for a in adds {
                 let used = live(t, &a.counter, now_ms)?;
-                t.set_counter(&a.counter, used.saturating_add(a.amount).max(0), a.expires_ms)?;
+                t.set_counter(
+                    &a.counter,
+                    used.saturating_add(a.amount).max(0),
+                    a.expires_ms,
+                )?;
             }
             Answer::Done
         }
@@ -253,7 +276,8 @@ impl Tables for MemoryTables {
         entry: &Value,
         expires_ms: u64,
     ) -> Result<(), String> {
-        self.logs.push((ts, id.to_owned(), entry.clone(), expires_ms));
+        self.logs
+            .push((ts, id.to_owned(), entry.clone(), expires_ms));
         Ok(())
     }
     fn logs(&mut self, now_ms: u64, since: u64, until: u64) -> Result<Vec<Value>, String> {

@@ -4,8 +4,8 @@
 //! come with the features that need them: key records, the response cache,
 //! stored responses, budgets and rate limits.
 
-pub mod kv;
 pub mod accounts;
+pub mod kv;
 pub mod ledger;
 
 pub use kv::{KvStore, MemoryKv};

@@ -33,7 +33,9 @@ fn time_param(query: &str, name: &str) -> Result<Option<u64>, GatewayError> {
     };
     match parsed {
         Some(days) if days >= 0 => Ok(Some(days as u64 * DAY_MS)),
-        _ => Err(bad(format!("`{name}` must be YYYY-MM-DD or Unix milliseconds."))),
+        _ => Err(bad(format!(
+            "`{name}` must be YYYY-MM-DD or Unix milliseconds."
+        ))),
     }
 }
 
@@ -52,12 +54,21 @@ impl Filter {
             want.as_ref()
                 .is_none_or(|w| e.get(field).and_then(Value::as_str) == Some(w.as_str()))
         };
-        is("api_key", &self.api_key) && is("user", &self.user) && is("team_id", &self.team) && is("model", &self.model)
+        is("api_key", &self.api_key)
+            && is("user", &self.user)
+            && is("team_id", &self.team)
+            && is("model", &self.model)
     }
 }
 
 async fn entries(cx: &Cx<'_>, query: &str) -> Result<Vec<Value>, GatewayError> {
-    let api_key = param(query, "api_key").map(|k| if k.starts_with(KEY_PREFIX) { hash_key(&k) } else { k });
+    let api_key = param(query, "api_key").map(|k| {
+        if k.starts_with(KEY_PREFIX) {
+            hash_key(&k)
+        } else {
+            k
+        }
+    });
     let f = Filter {
         api_key,
         user: param(query, "user_id"),
@@ -65,7 +76,13 @@ async fn entries(cx: &Cx<'_>, query: &str) -> Result<Vec<Value>, GatewayError> {
         model: param(query, "model"),
         since: time_param(query, "start_date")?.unwrap_or(0),
         // An end date names a whole day: up to its end.
-        until: time_param(query, "end_date")?.map_or(u64::MAX, |t| if t % DAY_MS == 0 { t + DAY_MS } else { t }),
+        until: time_param(query, "end_date")?.map_or(u64::MAX, |t| {
+            if t % DAY_MS == 0 {
+                t + DAY_MS
+            } else {
+                t
+            }
+        }),
     };
     let mut ledgers = BTreeSet::new();
     if let Some(k) = &f.api_key {
@@ -137,7 +154,11 @@ pub async fn daily(cx: &Cx<'_>, query: &str, by: &str) -> Result<Value, GatewayE
     let mut total = Metrics::default();
     for e in entries(cx, query).await? {
         let day = e.get("startTime").and_then(Value::as_u64).unwrap_or(0) / DAY_MS;
-        let model = e.get("model").and_then(Value::as_str).unwrap_or("").to_owned();
+        let model = e
+            .get("model")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_owned();
         let slot = days.entry(day).or_default();
         slot.0.add(&e);
         slot.1.entry(model).or_default().add(&e);
@@ -146,7 +167,8 @@ pub async fn daily(cx: &Cx<'_>, query: &str, by: &str) -> Result<Value, GatewayE
     let results: Vec<Value> = days
         .iter()
         .map(|(day, (m, models))| {
-            let models: Map<String, Value> = models.iter().map(|(k, v)| (k.clone(), v.json())).collect();
+            let models: Map<String, Value> =
+                models.iter().map(|(k, v)| (k.clone(), v.json())).collect();
             json!({
                 "date": crate::keys::period::date_of(*day as i64),
                 "metrics": m.json(),

@@ -34,18 +34,25 @@ async fn locate(cx: &Cx<'_>, named: &str) -> Result<(String, KeyRecord), Gateway
 fn named_key(input: &Map<String, Value>) -> Result<String, GatewayError> {
     match input.get("key") {
         Some(Value::String(k)) if !k.is_empty() => Ok(k.clone()),
-        _ => Err(bad("`key` (the key or its token) is required and must be a string.")),
+        _ => Err(bad(
+            "`key` (the key or its token) is required and must be a string.",
+        )),
     }
 }
 
-fn expires_from(duration: Option<&Value>, now_ms: u64) -> Result<Option<Option<u64>>, GatewayError> {
+fn expires_from(
+    duration: Option<&Value>,
+    now_ms: u64,
+) -> Result<Option<Option<u64>>, GatewayError> {
     match duration {
         None => Ok(None),
         Some(Value::Null) => Ok(Some(None)),
         Some(Value::String(d)) => match parse_duration(d) {
             Some(Period::Fixed(ms)) => Ok(Some(Some(now_ms + ms))),
             Some(Period::Month) => Ok(Some(Some(now_ms + 30 * 86_400_000))),
-            None => Err(bad(format!("duration `{d}` is not a duration: use e.g. 1h, 1d or 30d."))),
+            None => Err(bad(format!(
+                "duration `{d}` is not a duration: use e.g. 1h, 1d or 30d."
+            ))),
         },
         Some(_) => Err(bad("duration must be a string such as \"30d\".")),
     }
@@ -76,28 +83,43 @@ pub async fn generate(cx: &Cx<'_>, input: &Map<String, Value>) -> Result<Value, 
     let team = match &rec.team_id {
         Some(t) => {
             check_id("team_id", t).map_err(bad)?;
-            Some(cx.find::<TeamRecord>("team", &format!("team#{t}"), t).await?.1)
+            Some(
+                cx.find::<TeamRecord>("team", &format!("team#{t}"), t)
+                    .await?
+                    .1,
+            )
         }
         None => None,
     };
     let user = match &rec.user_id {
         Some(u) => {
             check_id("user_id", u).map_err(bad)?;
-            Some(cx.find::<UserRecord>("user", &format!("user#{u}"), u).await?.1)
+            Some(
+                cx.find::<UserRecord>("user", &format!("user#{u}"), u)
+                    .await?
+                    .1,
+            )
         }
         None => None,
     };
     if let Some(u) = &user {
         match (&u.team_id, &rec.team_id) {
             (Some(ut), Some(kt)) if ut != kt => {
-                return Err(bad(format!("User `{}` is in team `{ut}`, not `{kt}`.", u.user_id)))
+                return Err(bad(format!(
+                    "User `{}` is in team `{ut}`, not `{kt}`.",
+                    u.user_id
+                )))
             }
             (Some(ut), None) => rec.team_id = Some(ut.clone()),
             _ => {}
         }
     }
     let team = match (&team, &rec.team_id) {
-        (None, Some(t)) => Some(cx.find::<TeamRecord>("team", &format!("team#{t}"), t).await?.1),
+        (None, Some(t)) => Some(
+            cx.find::<TeamRecord>("team", &format!("team#{t}"), t)
+                .await?
+                .1,
+        ),
         _ => team,
     };
     let ledger = match (&team, &user) {
@@ -111,7 +133,8 @@ pub async fn generate(cx: &Cx<'_>, input: &Map<String, Value>) -> Result<Value, 
     rec.key_name = display_name(&key);
     rec.ledger = ledger.clone();
     rec.created_at = cx.now_ms;
-    cx.put(&ledger, &format!("key#{}", rec.token), &rec, true).await?;
+    cx.put(&ledger, &format!("key#{}", rec.token), &rec, true)
+        .await?;
     let mut out = view(&rec);
     out.insert("key".into(), Value::String(key));
     Ok(Value::Object(out))
@@ -136,30 +159,41 @@ pub async fn update(cx: &Cx<'_>, input: &Map<String, Value>) -> Result<Value, Ga
         rec.expires = e;
     }
     check(&rec)?;
-    cx.put(&ledger, &format!("key#{}", rec.token), &rec, false).await?;
+    cx.put(&ledger, &format!("key#{}", rec.token), &rec, false)
+        .await?;
     Ok(Value::Object(view(&rec)))
 }
 
-pub async fn block(cx: &Cx<'_>, input: &Map<String, Value>, blocked: bool) -> Result<Value, GatewayError> {
+pub async fn block(
+    cx: &Cx<'_>,
+    input: &Map<String, Value>,
+    blocked: bool,
+) -> Result<Value, GatewayError> {
     if let Some(extra) = input.keys().find(|k| *k != "key") {
-        return Err(bad(format!("Unknown field `{extra}`: only `key` is accepted.")));
+        return Err(bad(format!(
+            "Unknown field `{extra}`: only `key` is accepted."
+        )));
     }
     let (ledger, mut rec) = locate(cx, &named_key(input)?).await?;
     rec.blocked = blocked;
-    cx.put(&ledger, &format!("key#{}", rec.token), &rec, false).await?;
+    cx.put(&ledger, &format!("key#{}", rec.token), &rec, false)
+        .await?;
     Ok(Value::Object(view(&rec)))
 }
 
 pub async fn regenerate(cx: &Cx<'_>, input: &Map<String, Value>) -> Result<Value, GatewayError> {
     if let Some(extra) = input.keys().find(|k| *k != "key") {
-        return Err(bad(format!("Unknown field `{extra}`: only `key` is accepted.")));
+        return Err(bad(format!(
+            "Unknown field `{extra}`: only `key` is accepted."
+        )));
     }
     let (ledger, old) = locate(cx, &named_key(input)?).await?;
     let key = new_key(&ledger, cx.random()?);
     let mut rec = old.clone();
     rec.token = hash_key(&key);
     rec.key_name = display_name(&key);
-    cx.put(&ledger, &format!("key#{}", rec.token), &rec, true).await?;
+    cx.put(&ledger, &format!("key#{}", rec.token), &rec, true)
+        .await?;
     cx.delete(&ledger, &format!("key#{}", old.token)).await?;
     let mut out = view(&rec);
     out.insert("key".into(), Value::String(key));
@@ -168,7 +202,9 @@ pub async fn regenerate(cx: &Cx<'_>, input: &Map<String, Value>) -> Result<Value
 
 pub async fn delete(cx: &Cx<'_>, input: &Map<String, Value>) -> Result<Value, GatewayError> {
     if let Some(extra) = input.keys().find(|k| *k != "keys") {
-        return Err(bad(format!("Unknown field `{extra}`: only `keys` is accepted.")));
+        return Err(bad(format!(
+            "Unknown field `{extra}`: only `keys` is accepted."
+        )));
     }
     let Some(Value::Array(named)) = input.get("keys") else {
         return Err(bad("`keys` must be a list of keys or tokens."));
@@ -188,7 +224,8 @@ pub async fn delete(cx: &Cx<'_>, input: &Map<String, Value>) -> Result<Value, Ga
 }
 
 pub async fn info(cx: &Cx<'_>, query: &str) -> Result<Value, GatewayError> {
-    let named = param(query, "key").ok_or_else(|| bad("`?key=` (the key or its token) is required."))?;
+    let named =
+        param(query, "key").ok_or_else(|| bad("`?key=` (the key or its token) is required."))?;
     let (ledger, rec) = locate(cx, &named).await?;
     let mut out = view(&rec);
     out.extend(spend_view(cx, &ledger, &key_scope(&rec), &rec.limits).await?);
@@ -205,13 +242,19 @@ pub async fn spend_view(
     let period = limits
         .period()
         .map_or((0, u64::MAX), |p| p.bounds(cx.now_ms));
-    let names = vec![format!("{scope}:spend"), format!("{scope}:bud:{}", period.0)];
+    let names = vec![
+        format!("{scope}:spend"),
+        format!("{scope}:bud:{}", period.0),
+    ];
     let used = cx.counters(ledger, names).await?;
     let mut out = Map::new();
     out.insert("spend".into(), json!(usd(used[0])));
     if let Some(max) = limits.max_budget {
         out.insert("budget_spent".into(), json!(usd(used[1])));
-        out.insert("budget_remaining".into(), json!((max - usd(used[1])).max(0.0)));
+        out.insert(
+            "budget_remaining".into(),
+            json!((max - usd(used[1])).max(0.0)),
+        );
         if limits.period().is_some() {
             out.insert("budget_reset_at".into(), json!(period.1));
         }

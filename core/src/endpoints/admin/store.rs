@@ -27,7 +27,11 @@ impl Cx<'_> {
             .map_err(|e| ledger_unavailable(&e))
     }
 
-    pub async fn get<T: DeserializeOwned>(&self, ledger: &str, key: &str) -> Result<Option<T>, GatewayError> {
+    pub async fn get<T: DeserializeOwned>(
+        &self,
+        ledger: &str,
+        key: &str,
+    ) -> Result<Option<T>, GatewayError> {
         let op = Op::Get {
             keys: vec![key.to_owned()],
         };
@@ -41,7 +45,12 @@ impl Cx<'_> {
     }
 
     /// A record by its directory entry, then from its own ledger.
-    pub async fn find<T: DeserializeOwned>(&self, what: &str, key: &str, id: &str) -> Result<(String, T), GatewayError> {
+    pub async fn find<T: DeserializeOwned>(
+        &self,
+        what: &str,
+        key: &str,
+        id: &str,
+    ) -> Result<(String, T), GatewayError> {
         let entry: Option<Value> = self.get(DIRECTORY, key).await?;
         let ledger = entry
             .as_ref()
@@ -49,11 +58,20 @@ impl Cx<'_> {
             .and_then(Value::as_str)
             .ok_or_else(|| not_found(what, id))?
             .to_owned();
-        let rec = self.get(&ledger, key).await?.ok_or_else(|| not_found(what, id))?;
+        let rec = self
+            .get(&ledger, key)
+            .await?
+            .ok_or_else(|| not_found(what, id))?;
         Ok((ledger, rec))
     }
 
-    pub async fn put<T: Serialize>(&self, ledger: &str, key: &str, rec: &T, create_only: bool) -> Result<(), GatewayError> {
+    pub async fn put<T: Serialize>(
+        &self,
+        ledger: &str,
+        key: &str,
+        rec: &T,
+        create_only: bool,
+    ) -> Result<(), GatewayError> {
         let value = serde_json::to_value(rec).map_err(|e| bad(e.to_string()))?;
         let op = Op::Put {
             key: key.to_owned(),
@@ -63,9 +81,12 @@ impl Cx<'_> {
         match self.call(ledger, op).await? {
             Answer::Done => {}
             Answer::Conflict => {
-                return Err(bad(format!("`{}` already exists.", key.split_once('#').map_or(key, |k| k.1)))
-                    .with_status(http::StatusCode::CONFLICT)
-                    .with_code("already_exists"))
+                return Err(bad(format!(
+                    "`{}` already exists.",
+                    key.split_once('#').map_or(key, |k| k.1)
+                ))
+                .with_status(http::StatusCode::CONFLICT)
+                .with_code("already_exists"))
             }
             other => return Err(unexpected(other)),
         }
@@ -78,8 +99,21 @@ impl Cx<'_> {
     }
 
     pub async fn delete(&self, ledger: &str, key: &str) -> Result<(), GatewayError> {
-        self.call(ledger, Op::Delete { key: key.to_owned() }).await?;
-        self.call(DIRECTORY, Op::Delete { key: key.to_owned() }).await.map(drop)
+        self.call(
+            ledger,
+            Op::Delete {
+                key: key.to_owned(),
+            },
+        )
+        .await?;
+        self.call(
+            DIRECTORY,
+            Op::Delete {
+                key: key.to_owned(),
+            },
+        )
+        .await
+        .map(drop)
     }
 
     pub async fn list<T: DeserializeOwned>(&self, prefix: &str) -> Result<Vec<T>, GatewayError> {
@@ -95,7 +129,11 @@ impl Cx<'_> {
         }
     }
 
-    pub async fn counters(&self, ledger: &str, names: Vec<String>) -> Result<Vec<i64>, GatewayError> {
+    pub async fn counters(
+        &self,
+        ledger: &str,
+        names: Vec<String>,
+    ) -> Result<Vec<i64>, GatewayError> {
         let op = Op::Read {
             now_ms: self.now_ms,
             counters: names,

@@ -24,7 +24,8 @@ fn hex(bytes: &[u8]) -> String {
 }
 
 pub async fn new(cx: &Cx<'_>, input: &Map<String, Value>) -> Result<Value, GatewayError> {
-    let mut rec: TeamRecord = overlay::<TeamInput, _>(&TeamRecord::default(), input).map_err(bad)?;
+    let mut rec: TeamRecord =
+        overlay::<TeamInput, _>(&TeamRecord::default(), input).map_err(bad)?;
     if input.contains_key("team_id") {
         rec.team_id = team_id(input)?;
     } else {
@@ -34,12 +35,17 @@ pub async fn new(cx: &Cx<'_>, input: &Map<String, Value>) -> Result<Value, Gatew
     rec.ledger = new_ledger_id('t', cx.random()?);
     rec.created_at = cx.now_ms;
     // The directory decides whether the id is taken: ledgers are new.
-    if cx.get::<Value>(super::store::DIRECTORY, &format!("team#{}", rec.team_id)).await?.is_some() {
+    if cx
+        .get::<Value>(super::store::DIRECTORY, &format!("team#{}", rec.team_id))
+        .await?
+        .is_some()
+    {
         return Err(bad(format!("Team `{}` already exists.", rec.team_id))
             .with_status(http::StatusCode::CONFLICT)
             .with_code("already_exists"));
     }
-    cx.put(&rec.ledger, &format!("team#{}", rec.team_id), &rec, true).await?;
+    cx.put(&rec.ledger, &format!("team#{}", rec.team_id), &rec, true)
+        .await?;
     Ok(serde_json::to_value(&rec).unwrap_or_default())
 }
 
@@ -54,7 +60,9 @@ pub async fn update(cx: &Cx<'_>, input: &Map<String, Value>) -> Result<Value, Ga
 
 pub async fn delete(cx: &Cx<'_>, input: &Map<String, Value>) -> Result<Value, GatewayError> {
     if let Some(extra) = input.keys().find(|k| *k != "team_ids") {
-        return Err(bad(format!("Unknown field `{extra}`: only `team_ids` is accepted.")));
+        return Err(bad(format!(
+            "Unknown field `{extra}`: only `team_ids` is accepted."
+        )));
     }
     let Some(Value::Array(ids)) = input.get("team_ids") else {
         return Err(bad("`team_ids` must be a list of team ids."));
@@ -65,15 +73,21 @@ pub async fn delete(cx: &Cx<'_>, input: &Map<String, Value>) -> Result<Value, Ga
         let Value::String(id) = id else {
             return Err(bad("`team_ids` must be a list of strings."));
         };
-        let (ledger, rec): (String, TeamRecord) = cx.find("team", &format!("team#{id}"), id).await?;
+        let (ledger, rec): (String, TeamRecord) =
+            cx.find("team", &format!("team#{id}"), id).await?;
         if users.iter().any(|u| u.team_id.as_deref() == Some(id)) {
-            return Err(bad(format!("Team `{id}` still has users: delete them first.")));
+            return Err(bad(format!(
+                "Team `{id}` still has users: delete them first."
+            )));
         }
         found.push((ledger, rec));
     }
     let keys: Vec<KeyRecord> = cx.list("key#").await?;
     for (ledger, team) in &found {
-        for k in keys.iter().filter(|k| k.team_id.as_deref() == Some(&team.team_id)) {
+        for k in keys
+            .iter()
+            .filter(|k| k.team_id.as_deref() == Some(&team.team_id))
+        {
             cx.delete(ledger, &format!("key#{}", k.token)).await?;
         }
         cx.delete(ledger, &format!("team#{}", team.team_id)).await?;

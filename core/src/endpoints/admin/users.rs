@@ -21,27 +21,39 @@ fn user_id(input: &Map<String, Value>) -> Result<String, GatewayError> {
 }
 
 pub async fn new(cx: &Cx<'_>, input: &Map<String, Value>) -> Result<Value, GatewayError> {
-    let mut rec: UserRecord = overlay::<UserInput, _>(&UserRecord::default(), input).map_err(bad)?;
+    let mut rec: UserRecord =
+        overlay::<UserInput, _>(&UserRecord::default(), input).map_err(bad)?;
     rec.user_id = if input.contains_key("user_id") {
         user_id(input)?
     } else {
-        cx.random::<16>()?.iter().map(|b| format!("{b:02x}")).collect()
+        cx.random::<16>()?
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
     };
     rec.limits.check().map_err(bad)?;
     rec.ledger = match &rec.team_id {
         Some(t) => {
             check_id("team_id", t).map_err(bad)?;
-            cx.find::<TeamRecord>("team", &format!("team#{t}"), t).await?.1.ledger
+            cx.find::<TeamRecord>("team", &format!("team#{t}"), t)
+                .await?
+                .1
+                .ledger
         }
         None => new_ledger_id('u', cx.random()?),
     };
     rec.created_at = cx.now_ms;
-    if cx.get::<Value>(DIRECTORY, &format!("user#{}", rec.user_id)).await?.is_some() {
+    if cx
+        .get::<Value>(DIRECTORY, &format!("user#{}", rec.user_id))
+        .await?
+        .is_some()
+    {
         return Err(bad(format!("User `{}` already exists.", rec.user_id))
             .with_status(http::StatusCode::CONFLICT)
             .with_code("already_exists"));
     }
-    cx.put(&rec.ledger, &format!("user#{}", rec.user_id), &rec, true).await?;
+    cx.put(&rec.ledger, &format!("user#{}", rec.user_id), &rec, true)
+        .await?;
     Ok(serde_json::to_value(&rec).unwrap_or_default())
 }
 
@@ -50,7 +62,9 @@ pub async fn update(cx: &Cx<'_>, input: &Map<String, Value>) -> Result<Value, Ga
     let (ledger, old): (String, UserRecord) = cx.find("user", &format!("user#{id}"), &id).await?;
     let rec: UserRecord = overlay::<UserInput, _>(&old, input).map_err(bad)?;
     if rec.team_id != old.team_id {
-        return Err(bad("A user's team_id is fixed when it is made (it chooses the ledger)."));
+        return Err(bad(
+            "A user's team_id is fixed when it is made (it chooses the ledger).",
+        ));
     }
     rec.limits.check().map_err(bad)?;
     cx.put(&ledger, &format!("user#{id}"), &rec, false).await?;
@@ -59,7 +73,9 @@ pub async fn update(cx: &Cx<'_>, input: &Map<String, Value>) -> Result<Value, Ga
 
 pub async fn delete(cx: &Cx<'_>, input: &Map<String, Value>) -> Result<Value, GatewayError> {
     if let Some(extra) = input.keys().find(|k| *k != "user_ids") {
-        return Err(bad(format!("Unknown field `{extra}`: only `user_ids` is accepted.")));
+        return Err(bad(format!(
+            "Unknown field `{extra}`: only `user_ids` is accepted."
+        )));
     }
     let Some(Value::Array(ids)) = input.get("user_ids") else {
         return Err(bad("`user_ids` must be a list of user ids."));
@@ -69,11 +85,17 @@ pub async fn delete(cx: &Cx<'_>, input: &Map<String, Value>) -> Result<Value, Ga
         let Value::String(id) = id else {
             return Err(bad("`user_ids` must be a list of strings."));
         };
-        found.push(cx.find::<UserRecord>("user", &format!("user#{id}"), id).await?);
+        found.push(
+            cx.find::<UserRecord>("user", &format!("user#{id}"), id)
+                .await?,
+        );
     }
     let keys: Vec<KeyRecord> = cx.list("key#").await?;
     for (ledger, user) in &found {
-        for k in keys.iter().filter(|k| k.user_id.as_deref() == Some(&user.user_id)) {
+        for k in keys
+            .iter()
+            .filter(|k| k.user_id.as_deref() == Some(&user.user_id))
+        {
             cx.delete(ledger, &format!("key#{}", k.token)).await?;
         }
         cx.delete(ledger, &format!("user#{}", user.user_id)).await?;
