@@ -10,9 +10,11 @@ use http::HeaderValue;
 use crate::catalog::sync::{CatalogSync, SETTLE_MS};
 use crate::config::Config;
 use crate::endpoints::{self, error_response};
+use crate::keys::charge::{usd, Quota};
 use crate::pipeline::{self, Call, Exchange};
 use crate::ports::{Env, Ports};
 use crate::secret::Secret;
+use crate::state::accounts::Accounts;
 use crate::upstream_auth::google::TokenCache;
 
 pub use crate::http::{Body, GatewayResponse, IncomingRequest};
@@ -41,6 +43,7 @@ pub struct Gateway {
     master_key: Option<Secret>,
     tokens: TokenCache,
     catalog_sync: Option<Arc<dyn CatalogSync>>,
+    accounts: Option<Arc<dyn Accounts>>,
 }
 
 impl Gateway {
@@ -51,6 +54,7 @@ impl Gateway {
             master_key,
             tokens: TokenCache::new(),
             catalog_sync: None,
+            accounts: None,
         }
     }
 
@@ -59,6 +63,12 @@ impl Gateway {
     /// in flight, then route again.
     pub fn with_catalog_sync(mut self, sync: Arc<dyn CatalogSync>) -> Self {
         self.catalog_sync = Some(sync);
+        self
+    }
+
+    /// Virtual keys, teams, users and their ledgers live in `accounts`.
+    pub fn with_accounts(mut self, accounts: Arc<dyn Accounts>) -> Self {
+        self.accounts = Some(accounts);
         self
     }
 
@@ -111,12 +121,33 @@ impl<P: Ports> Bound<P> {
     }
 }
 
+/// OpenAI's rate-limit headers where they exist, and the budget left (USD).
+fn quota_headers(h: &mut http::HeaderMap, q: &Quota) {
+    let mut put = |name: &'static str, v: String| {
+        if let Ok(v) = HeaderValue::from_str(&v) {
+            h.insert(name, v);
+        }
+    };
+    if let Some((limit, left)) = q.requests {
+        put("x-ratelimit-limit-requests", limit.to_string());
+        put("x-ratelimit-remaining-requests", left.to_string());
+    }
+    if let Some((limit, left)) = q.tokens {
+        put("x-ratelimit-limit-tokens", limit.to_string());
+        put("x-ratelimit-remaining-tokens", left.to_string());
+    }
+    if let Some(b) = q.budget_nano {
+        put("x-dx-budget-remaining", format!("{:.9}", usd(b)));
+    }
+}
+
 /// Runs one request through the endpoints and their pipeline, and observes it.
 async fn serve<P: Ports>(gw: &Gateway, ports: &P, req: IncomingRequest) -> GatewayResponse {
     let call = Call {
         config: &gw.config,
         master_key: gw.master_key.as_ref(),
         tokens: &gw.tokens,
+        accounts: gw.accounts.as_ref(),
         ports: ports.clone(),
     };
     let mut ex = Exchange::new(ports.now_ms(), &req.method, &req.path);
@@ -143,8 +174,12 @@ async fn serve<P: Ports>(gw: &Gateway, ports: &P, req: IncomingRequest) -> Gatew
             resp.headers_mut().insert("x-dx-adjusted", v);
         }
     }
+    if let Some(q) = ex.quota {
+        quota_headers(resp.headers_mut(), &q);
+    }
     if !ex.deferred {
         ex.latency_ms = ports.now_ms().saturating_sub(ex.ts);
+        pipeline::settle::settle(ports, &ex);
         pipeline::settle::observe(ports, &ex);
     }
     resp.headers_mut().insert(

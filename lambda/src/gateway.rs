@@ -18,7 +18,7 @@ use lambda_http::{service_fn, Request, RequestExt};
 
 use crate::event_text;
 use crate::ports::{log_json, LambdaPorts, Shared};
-use crate::state_table::catalog_store;
+use crate::state_table::{accounts, catalog_store};
 
 type ResponseBody =
     StreamBody<dx_core::ports::BoxStream<'static, Result<Frame<Bytes>, Infallible>>>;
@@ -30,6 +30,13 @@ pub async fn run(shared: Arc<Shared>, config: Arc<Config>) -> Result<(), lambda_
         // embedded catalog while the stored copy loads.
         sync.start_if_due(LambdaPorts::new(shared.clone()).now_ms(), &OwnThread);
         gateway = gateway.with_catalog_sync(sync);
+    }
+    match accounts(&shared) {
+        Ok(Some(accounts)) => gateway = gateway.with_accounts(Arc::new(accounts)),
+        Ok(None) => {}
+        Err(e) => {
+            log_json(&serde_json::json!({"event": "accounts", "outcome": "error", "error": e}))
+        }
     }
     let gateway = Arc::new(gateway);
     let handler = service_fn(move |event: Request| {

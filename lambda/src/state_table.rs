@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use dx_core::aws::accounts::DynamoAccounts;
 use dx_core::aws::catalog_store::{DynamoCatalogStore, STATE_TABLE_ENV};
 use dx_core::aws::dynamodb::{DynamoDb, DynamoDbConfig};
 use dx_core::ports::Env;
@@ -19,4 +20,19 @@ pub fn catalog_store(
     let config = DynamoDbConfig::from_env(shared.as_ref())?;
     let db = DynamoDb::new(LambdaPorts::new(shared.clone()), config);
     Ok(Some(DynamoCatalogStore::new(db, table)))
+}
+
+/// Virtual keys and their ledgers in the state table; `Ok(None)` when no
+/// table is set (then only the master key works).
+pub fn accounts(shared: &Arc<Shared>) -> Result<Option<DynamoAccounts<LambdaPorts>>, String> {
+    let Some(table) = shared.var(STATE_TABLE_ENV).filter(|t| !t.is_empty()) else {
+        return Ok(None);
+    };
+    let config = DynamoDbConfig::from_env(shared.as_ref())?;
+    let db = DynamoDb::new(LambdaPorts::new(shared.clone()), config);
+    Ok(Some(DynamoAccounts::new(db, table, fill_random)))
+}
+
+fn fill_random(out: &mut [u8]) -> Result<(), String> {
+    getrandom::fill(out).map_err(|e| format!("no secure random source: {e}"))
 }

@@ -6,6 +6,7 @@
 mod catalog_store;
 mod fnv;
 mod glue;
+mod ledger;
 mod ports;
 mod task;
 
@@ -51,6 +52,9 @@ fn instance(env: &Env) -> std::result::Result<Rc<Instance>, String> {
                     let mut gateway = Gateway::new(config, &ports);
                     if let Some(syncer) = &syncer {
                         gateway = gateway.with_catalog_sync(syncer.clone());
+                    }
+                    if let Some(accounts) = ledger::DoAccounts::new(env) {
+                        gateway = gateway.with_accounts(Arc::new(accounts));
                     }
                     Ok(Rc::new(Instance {
                         gateway: Rc::new(gateway),

@@ -3,6 +3,7 @@
 //! [`HttpClient`](crate::ports::HttpClient) port, and what the gateway keeps
 //! in DynamoDB (the refreshed model catalog).
 
+pub mod accounts;
 pub mod catalog_store;
 pub mod credentials;
 pub mod dynamodb;

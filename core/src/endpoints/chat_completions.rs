@@ -46,6 +46,10 @@ impl Ingress for OpenAiChat {
         p.stream
     }
 
+    fn max_tokens(&self, p: &ChatEnvelope<'_>) -> Option<u64> {
+        p.max_tokens()
+    }
+
     fn include_usage(&self, p: &ChatEnvelope<'_>) -> bool {
         p.include_usage
     }

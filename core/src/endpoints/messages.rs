@@ -87,6 +87,10 @@ impl Ingress for AnthropicMessages<'_> {
         p.env.stream
     }
 
+    fn max_tokens(&self, p: &Messages<'_>) -> Option<u64> {
+        p.env.max_tokens.map(u64::from)
+    }
+
     fn include_usage(&self, _: &Messages<'_>) -> bool {
         true
     }

@@ -2,6 +2,7 @@
 //! request is for, the method it takes and whether it needs the key; the
 //! stages of [`crate::pipeline`] do the rest ([`serve`]).
 
+pub mod admin;
 pub mod chat_completions;
 pub mod count_tokens;
 pub mod messages;
@@ -16,7 +17,8 @@ use crate::error::GatewayError;
 use crate::http::json;
 use crate::http::{Body, GatewayResponse, IncomingRequest};
 use crate::ingress::anthropic_messages::is_messages_path;
-use crate::pipeline::authenticate::authenticate;
+use crate::keys::charge::key_scope;
+use crate::pipeline::authenticate::{authenticate, Principal};
 use crate::pipeline::{exchange, expect_method, Call, Exchange};
 use crate::ports::Ports;
 
@@ -35,6 +37,7 @@ pub enum Endpoint {
     CatalogStatus,
     CostEstimate,
     TokenCounter,
+    Admin(admin::Route),
 }
 
 /// The endpoint at `path`, the method it takes, and whether it needs the key.
@@ -57,6 +60,10 @@ pub fn find(method: &Method, path: &str) -> Option<(Endpoint, Method, bool)> {
         "/utils/token_counter" | "/v1/utils/token_counter" => {
             (Endpoint::TokenCounter, Method::POST, true)
         }
+        p if admin::find(p).is_some() => match admin::find(p) {
+            Some((route, m)) => (Endpoint::Admin(route), m, true),
+            None => return None,
+        },
         p if p.starts_with("/v1/models/") && *method == Method::GET => {
             let id = catalog_api::percent_decode(&p["/v1/models/".len()..]);
             (Endpoint::Model(id), Method::GET, true)
@@ -86,7 +93,13 @@ pub async fn serve<P: Ports>(
     let (endpoint, method, protected) = found;
     expect_method(&req.method, method)?;
     if protected {
-        ex.principal = authenticate(call.master_key, &req.headers).await?;
+        ex.principal =
+            authenticate(call.master_key, call.accounts, &call.ports, &req.headers).await?;
+        if let Principal::Key(id) = &ex.principal {
+            ex.key = key_scope(&id.key)[2..].to_owned();
+            ex.user = id.key.user_id.clone().unwrap_or_default();
+            ex.team = id.key.team_id.clone().unwrap_or_default();
+        }
     }
     match endpoint {
         Endpoint::ChatCompletions => exchange(call, &chat_completions::OpenAiChat, req, ex).await,
@@ -100,6 +113,7 @@ pub async fn serve<P: Ports>(
             .await
         }
         Endpoint::CountTokens => count_tokens::count_tokens(call, req, ex).await,
+        Endpoint::Admin(route) => admin::serve(call, route, req, ex.principal.is_admin()).await,
         other => serve_other(call, other, req),
     }
 }
@@ -124,13 +138,14 @@ pub fn serve_other<P: Ports>(
         Endpoint::CostEstimate => catalog_api::cost_estimate(config, &call.ports, &req.body),
         Endpoint::TokenCounter => catalog_api::token_counter(config, &call.ports, &req.body),
         // Served by the pipeline's chat exchange.
-        Endpoint::ChatCompletions | Endpoint::Messages | Endpoint::CountTokens => {
-            Err(GatewayError::new(
-                crate::error::ErrorKind::NotFound,
-                format!("Unknown request URL: {} {}.", req.method, req.path),
-            )
-            .with_code("unknown_url"))
-        }
+        Endpoint::ChatCompletions
+        | Endpoint::Messages
+        | Endpoint::CountTokens
+        | Endpoint::Admin(_) => Err(GatewayError::new(
+            crate::error::ErrorKind::NotFound,
+            format!("Unknown request URL: {} {}.", req.method, req.path),
+        )
+        .with_code("unknown_url")),
     }
 }
 

@@ -82,6 +82,18 @@ impl<'de> Deserialize<'de> for Fields<'de> {
 }
 
 impl<'a> ChatEnvelope<'a> {
+    /// `max_completion_tokens`, or the older `max_tokens`.
+    pub fn max_tokens(&self) -> Option<u64> {
+        ["max_completion_tokens", "max_tokens"]
+            .iter()
+            .find_map(|want| {
+                self.fields
+                    .iter()
+                    .find(|(name, _)| name == want)
+                    .and_then(|(_, raw)| raw.get().trim().parse::<u64>().ok())
+            })
+    }
+
     pub fn parse(body: &'a [u8]) -> Result<ChatEnvelope<'a>, GatewayError> {
         if body.iter().all(u8::is_ascii_whitespace) {
             return Err(GatewayError::invalid_request(

@@ -7,9 +7,11 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
+use super::admit::Held;
 use super::authenticate::Principal;
 use super::cache_lookup::CacheStatus;
 use crate::catalog::Prices;
+use crate::keys::charge::Quota;
 use crate::unified::Usage;
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -56,6 +58,20 @@ pub struct Exchange {
     pub cost: Option<f64>,
     #[serde(skip)]
     pub prices: Option<Arc<Prices>>,
+    /// Spend attribution: the virtual key (its hash's first 16 digits), its
+    /// user and team.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub key: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub user: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub team: String,
+    /// The reservation [`super::admit`] made, until it is settled.
+    #[serde(skip)]
+    pub held: Option<Arc<Held>>,
+    /// What the rate and budget headers say.
+    #[serde(skip)]
+    pub quota: Option<Quota>,
 }
 
 fn one_at_most(n: &u32) -> bool {

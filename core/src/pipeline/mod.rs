@@ -48,6 +48,7 @@ use crate::providers::Codec;
 use crate::relays::translate::Renderer;
 use crate::resolve::{resolve_entry, Deployment};
 use crate::secret::Secret;
+use crate::state::accounts::Accounts;
 use crate::stream::{BodyStream, OnDone};
 use crate::unified::{ChatChunk, ChatRequest, ChatResponse, Usage};
 use crate::upstream_auth::google::{self, TokenCache};
@@ -72,6 +73,8 @@ pub trait Ingress {
     ) -> Result<Self::Parsed<'b>, GatewayError>;
     fn model(&self, p: &Self::Parsed<'_>) -> String;
     fn stream(&self, p: &Self::Parsed<'_>) -> bool;
+    /// The most output tokens the client asked for, if it said.
+    fn max_tokens(&self, p: &Self::Parsed<'_>) -> Option<u64>;
     /// Whether a stream ends with a usage chunk.
     fn include_usage(&self, p: &Self::Parsed<'_>) -> bool;
     /// The name to resolve (task routing may pick another one).
@@ -158,6 +161,7 @@ pub struct Call<'g, P> {
     pub config: &'g Arc<Config>,
     pub master_key: Option<&'g Secret>,
     pub tokens: &'g TokenCache,
+    pub accounts: Option<&'g Arc<dyn Accounts>>,
     pub ports: P,
 }
 
@@ -244,7 +248,6 @@ pub async fn exchange<I: Ingress, P: Ports>(
     let mut parsed = ingress.parse(&req.body, &req.headers)?;
     ex.model = ingress.model(&parsed);
     ex.stream = ingress.stream(&parsed);
-    let admission = admit::admit(ex.principal)?;
     let (cache, hit) = cache_lookup::cache_lookup();
     ex.cache = cache;
     if let Some(hit) = hit {
@@ -260,6 +263,12 @@ pub async fn exchange<I: Ingress, P: Ports>(
         .prices
         .is_known()
         .then(|| Arc::new(meta.prices.clone()));
+    let qualified = format!("{}/{}", deployment.provider.id, deployment.upstream_model);
+    let names = [ex.model.as_str(), name.as_str(), qualified.as_str()];
+    let max_output = ingress.max_tokens(&parsed).or(meta.max_output);
+    let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    admit::admit(call, ex, &names, req.body.len() as u64, max_output).await?;
     let drop_params = deployment
         .params
         .drop_params
@@ -330,7 +339,6 @@ pub async fn exchange<I: Ingress, P: Ports>(
     };
     relay::price_response(&mut resp, ex, I::COST_IN_BODY);
     ingress.decorate(&mut resp, &parsed, &deployment, &meta);
-    settle::settle(admission, ex);
     Ok(resp)
 }
 

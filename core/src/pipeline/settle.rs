@@ -1,23 +1,101 @@
 //! Stage 8: settle and observe. The reservation [`super::admit`] made is
-//! settled with what the exchange used (none is made yet), and the exchange
-//! is observed: its access log line. A whole answer is settled as the
-//! handler returns; a stream when it ends.
+//! settled with what the exchange used, and the exchange is observed: its
+//! access log line. A whole answer is settled as the handler returns; a
+//! stream when it ends.
 //!
 //! The log line is written in place, not through `Background`: on Workers
 //! every deferred future is a JS promise and `waitUntil` call per request,
 //! the p99 budget's enemy, and a line is one `console.log`. Ledger writes,
-//! which are IO, will go through `Background`.
+//! which are IO, go through `Background`, and only for virtual keys.
+//!
+//! Settlement rule: an answer whose usage is known is charged its cost and
+//! tokens; a failed exchange (an error status, nothing served) is charged
+//! nothing but its request; a stream that ends without usage (the client
+//! left, the upstream broke off) keeps its whole reservation: never zero.
 
-use super::admit::Admission;
+use serde_json::json;
+
 use super::Exchange;
 use crate::cost::{completion_cost, TokenUsage};
-use crate::ports::{Clock, Log, MaybeSend};
+use crate::keys::charge::{self, nano, usd};
+use crate::ports::{Background, Clock, Log, MaybeSend};
+use crate::state::accounts::Op;
 use crate::stream::{OnDone, StreamOutcome};
 
-/// Settles a whole answer's reservation. The identity until a ledger exists.
-pub fn settle(admission: Admission, _ex: &Exchange) {
-    drop(admission.reservation);
+/// How long spend log entries are kept.
+pub const SPEND_LOG_TTL_MS: u64 = 30 * 86_400_000;
+
+/// Settles the exchange's reservation, if it holds one, in the background.
+pub fn settle(ports: &impl BackgroundClock, ex: &Exchange) {
+    let Some(held) = ex.held.clone() else {
+        return;
+    };
+    let failed = ex.status >= 400;
+    let (tokens, cost) = if failed {
+        (Some(0), Some(0))
+    } else {
+        let tokens = ex
+            .usage
+            .map(|u| u.input_tokens.saturating_add(u.output_tokens) as i64);
+        let free = ex
+            .prices
+            .as_deref()
+            .is_none_or(|p| p.is_free() || !p.is_known());
+        let cost = match ex.cost {
+            Some(c) => Some(nano(c)),
+            None if free && ex.usage.is_some() => Some(0),
+            None => None,
+        };
+        (tokens, cost)
+    };
+    let now = ports.now_ms();
+    let id = &held.identity;
+    let adds = charge::settle(id, &held.model, &held.holds, tokens, cost, now);
+    let spent = adds
+        .iter()
+        .find(|a| a.counter.ends_with(":spend"))
+        .map_or(0, |a| a.amount);
+    let mut rid = [0u8; 8];
+    let _ = held.accounts.random(&mut rid);
+    let request_id = rid.iter().map(|b| format!("{b:02x}")).collect::<String>();
+    let usage = ex.usage.unwrap_or_default();
+    let entry = json!({
+        "request_id": request_id,
+        "api_key": id.key.token,
+        "key_alias": id.key.key_alias,
+        "user": id.key.user_id,
+        "team_id": id.key.team_id,
+        "model": held.model,
+        "provider": ex.provider,
+        "status": ex.status,
+        "startTime": ex.ts,
+        "endTime": now,
+        "prompt_tokens": usage.input_tokens,
+        "completion_tokens": usage.output_tokens,
+        "total_tokens": usage.input_tokens + usage.output_tokens,
+        "spend": usd(spent),
+        "spend_nano": spent,
+        "usage_known": tokens.is_some(),
+    });
+    let log = Op::Log {
+        ts: now,
+        id: request_id,
+        entry,
+        expires_ms: now + SPEND_LOG_TTL_MS,
+    };
+    let adjust = Op::Adjust { now_ms: now, adds };
+    ports.defer(Box::pin(async move {
+        let ledger = held.identity.key.ledger.as_str();
+        // A settlement that fails leaves the reservation charged in full,
+        // the stated rule for reservations nobody settles.
+        let _ = held.accounts.call(ledger, adjust).await;
+        let _ = held.accounts.call(ledger, log).await;
+    }));
 }
+
+/// The ports settlement needs.
+pub trait BackgroundClock: Background + Clock {}
+impl<T: Background + Clock> BackgroundClock for T {}
 
 /// Observes a finished exchange: its log line.
 pub fn observe(ports: &impl Log, ex: &Exchange) {
@@ -25,7 +103,10 @@ pub fn observe(ports: &impl Log, ex: &Exchange) {
 }
 
 /// The exchange of a stream is settled and observed when the stream ends.
-pub fn stream_settler<P: Clock + Log + MaybeSend + 'static>(ports: P, ex: &mut Exchange) -> OnDone {
+pub fn stream_settler<P: Clock + Log + Background + MaybeSend + 'static>(
+    ports: P,
+    ex: &mut Exchange,
+) -> OnDone {
     ex.deferred = true;
     let mut line = ex.clone();
     line.status = 200;
@@ -39,6 +120,7 @@ pub fn stream_settler<P: Clock + Log + MaybeSend + 'static>(ports: P, ex: &mut E
             .and_then(|(p, u)| completion_cost(p, &TokenUsage::from(u)));
         line.error = outcome.error;
         line.client_gone = outcome.client_gone;
+        settle(&ports, &line);
         observe(&ports, &line);
     })
 }

@@ -4,6 +4,7 @@
 //! come with the features that need them: key records, the response cache,
 //! stored responses, budgets and rate limits.
 
+pub mod accounts;
 pub mod kv;
 pub mod ledger;
 

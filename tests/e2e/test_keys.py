@@ -1,0 +1,289 @@
+"""End to end: virtual keys, teams, budgets and rate limits on both shells
+(issue 11), with the official openai and anthropic SDKs.
+
+The Lambda shell runs 4 runtime instances sharing DynamoDB Local; the
+Worker's ledgers are Durable Objects every isolate reaches. Each test makes
+its own keys and teams, so tests do not share budgets.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import anthropic
+import openai
+import pytest
+import requests
+
+from conftest import MASTER_KEY, STATE_TABLE, worker_state_dir
+
+PRICED = "keys-priced"
+FREE = "keys-free"
+PARALLEL = 200
+# The fleet counts words as tokens; the gateway's input bound is the body's
+# size in bytes (no token is shorter than a byte). A prompt of one-letter
+# words keeps the worst case near twice the real cost, so a budget for ten
+# answers admits several at once and the rest race for what they free.
+PROMPT = "a " * 200
+
+
+def admin(gateway, path: str, body: dict | None = None, method: str = "POST") -> requests.Response:
+    return requests.request(method, f"{gateway.base_url}{path}", json=body,
+                            headers={"Authorization": f"Bearer {MASTER_KEY}"}, timeout=30)
+
+
+def new_key(gateway, **fields) -> dict:
+    r = admin(gateway, "/key/generate", fields)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["key"].startswith("sk-dx-") and len(body["key"]) == 6 + 13 + 43
+    assert body["key"] not in str({k: v for k, v in body.items() if k != "key"})
+    return body
+
+
+def oai(gateway, key: str) -> openai.OpenAI:
+    return openai.OpenAI(base_url=f"{gateway.base_url}/v1", api_key=key, max_retries=0, timeout=60)
+
+
+def ask(client: openai.OpenAI, model: str = PRICED, max_tokens: int = 4):
+    """(status, cost, headers, error code) of one chat request."""
+    try:
+        raw = client.chat.completions.with_raw_response.create(
+            model=model, max_tokens=max_tokens, messages=[{"role": "user", "content": PROMPT}])
+        raw.parse()
+        return 200, float(raw.headers.get("x-dx-cost-usd", "0")), raw.headers, None
+    except openai.APIStatusError as e:
+        code = (e.body or {}).get("code") if isinstance(e.body, dict) else None
+        return e.status_code, 0.0, e.response.headers, code
+
+
+def flood(requests_: list) -> list:
+    with ThreadPoolExecutor(max_workers=64) as pool:
+        return list(pool.map(lambda f: f(), requests_))
+
+
+def settled(gateway, path: str, read, want: float, timeout: float = 20.0) -> float:
+    """Polls until ``read(json)`` equals ``want`` (settlement runs after the
+    answer), returning the last value."""
+    deadline = time.monotonic() + timeout
+    got = None
+    while time.monotonic() < deadline:
+        r = admin(gateway, path, method="GET")
+        assert r.status_code == 200, r.text
+        got = read(r.json())
+        if abs(got - want) < 1e-9:
+            return got
+        time.sleep(0.25)
+    return got
+
+
+def one_cost(gateway) -> float:
+    probe = new_key(gateway)
+    status, cost, _, _ = ask(oai(gateway, probe["key"]))
+    assert status == 200 and cost > 0
+    return cost
+
+
+def away_from_minute_end():
+    """Rate windows are calendar minutes: start a burst well inside one."""
+    if time.time() % 60 > 45:
+        time.sleep(60 - time.time() % 60 + 0.5)
+
+
+# ------------------------------------------------------------ budgets
+
+
+def test_a_key_budget_holds_under_200_parallel_requests(gateway):
+    cost = one_cost(gateway)
+    key = new_key(gateway, max_budget=cost * 10, budget_duration="1d")
+    client = oai(gateway, key["key"])
+    results = flood([lambda: ask(client) for _ in range(PARALLEL)])
+    served = [r for r in results if r[0] == 200]
+    refused = [r for r in results if r[0] != 200]
+    assert 1 <= len(served) <= 10, [r[0] for r in results]
+    assert all(r[0] == 429 and r[3] == "budget_exceeded" for r in refused), {(r[0], r[3]) for r in refused}
+    spent = sum(r[1] for r in served)
+    recorded = settled(gateway, f"/key/info?key={key['token']}", lambda b: b["info"]["spend"], spent)
+    assert abs(recorded - spent) < 1e-9, (recorded, spent)
+    assert recorded <= cost * 10 + 1e-9
+    assert all("x-dx-budget-remaining" in r[2] for r in served)
+
+
+def test_a_team_budget_is_shared_by_five_keys(gateway):
+    cost = one_cost(gateway)
+    team = f"team-{uuid.uuid4().hex[:8]}"
+    r = admin(gateway, "/team/new", {"team_id": team, "max_budget": cost * 10})
+    assert r.status_code == 200, r.text
+    clients = [oai(gateway, new_key(gateway, team_id=team)["key"]) for _ in range(5)]
+    results = flood([lambda c=clients[i % 5]: ask(c) for i in range(PARALLEL)])
+    served = [r for r in results if r[0] == 200]
+    assert 1 <= len(served) <= 10, len(served)
+    spent = sum(r[1] for r in served)
+    recorded = settled(gateway, f"/team/info?team_id={team}", lambda b: b["team_info"]["spend"], spent)
+    assert abs(recorded - spent) < 1e-9, (recorded, spent)
+    info = admin(gateway, f"/team/info?team_id={team}", method="GET").json()
+    assert len(info["keys"]) == 5
+
+
+def test_free_models_skip_budgets_but_count_toward_rpm(gateway):
+    key = new_key(gateway, max_budget=0, rpm_limit=3)
+    client = oai(gateway, key["key"])
+    away_from_minute_end()
+    assert ask(client, PRICED)[0:4:3] == (429, "budget_exceeded")
+    statuses = [ask(client, FREE)[0] for _ in range(3)]
+    # The priced request counted toward rpm too (it was refused after its
+    # rate hold would have been taken only if it fit: holds are all-or-nothing).
+    assert statuses == [200, 200, 200], statuses
+    status, _, headers, code = ask(client, FREE)
+    assert (status, code) == (429, "rate_limit_exceeded")
+    assert int(headers["retry-after"]) >= 1
+
+
+# ------------------------------------------------------------ rate limits
+
+
+def test_rpm_limit_10_holds_under_200_parallel_requests(gateway):
+    key = new_key(gateway, rpm_limit=10, tpm_limit=10_000_000)
+    client = oai(gateway, key["key"])
+    away_from_minute_end()
+    results = flood([lambda: ask(client, FREE) for _ in range(PARALLEL)])
+    served = [r for r in results if r[0] == 200]
+    assert len(served) == 10, len(served)
+    limited = [r for r in results if r[0] == 429]
+    assert len(limited) == PARALLEL - 10
+    assert all(r[3] == "rate_limit_exceeded" and int(r[2]["retry-after"]) >= 1 for r in limited)
+    h = served[0][2]
+    assert h["x-ratelimit-limit-requests"] == "10"
+    assert int(h["x-ratelimit-remaining-requests"]) < 10
+    assert h["x-ratelimit-limit-tokens"] == "10000000"
+    assert "x-ratelimit-remaining-tokens" in h
+
+
+def test_anthropic_ingress_answers_in_its_own_shape(gateway):
+    key = new_key(gateway, rpm_limit=1, models=["keys-claude", "keys-priced"])
+    client = anthropic.Anthropic(base_url=gateway.base_url, api_key=key["key"], max_retries=0, timeout=30)
+    away_from_minute_end()
+    msg = client.messages.create(model="keys-claude", max_tokens=16, messages=[{"role": "user", "content": "hi"}])
+    assert msg.type == "message"
+    with pytest.raises(anthropic.RateLimitError) as e:
+        client.messages.create(model="keys-claude", max_tokens=16, messages=[{"role": "user", "content": "hi"}])
+    assert e.value.body["type"] == "error" and e.value.response.headers.get("retry-after")
+    with pytest.raises(anthropic.PermissionDeniedError):
+        client.messages.create(model="keys-free", max_tokens=16, messages=[{"role": "user", "content": "hi"}])
+
+
+# ------------------------------------------------------------ revocation
+
+
+def test_blocked_deleted_and_expired_keys_are_refused_on_the_next_request(gateway):
+    key = new_key(gateway)
+    client = oai(gateway, key["key"])
+    assert ask(client, FREE)[0] == 200
+    assert admin(gateway, "/key/block", {"key": key["token"]}).status_code == 200
+    assert ask(client, FREE)[0::3] == (401, "key_blocked")
+    assert admin(gateway, "/key/unblock", {"key": key["key"]}).status_code == 200
+    assert ask(client, FREE)[0] == 200
+    assert admin(gateway, "/key/delete", {"keys": [key["token"]]}).status_code == 200
+    assert ask(client, FREE)[0::3] == (401, "invalid_api_key")
+    short = new_key(gateway, duration="2s")
+    c2 = oai(gateway, short["key"])
+    assert ask(c2, FREE)[0] == 200
+    time.sleep(2.5)
+    assert ask(c2, FREE)[0::3] == (401, "key_expired")
+    # Regenerated: the old key stops, the new one works.
+    k3 = new_key(gateway)
+    r = admin(gateway, "/key/regenerate", {"key": k3["token"]})
+    assert r.status_code == 200, r.text
+    assert ask(oai(gateway, k3["key"]), FREE)[0] == 401
+    assert ask(oai(gateway, r.json()["key"]), FREE)[0] == 200
+
+
+def test_model_lists_refuse_with_403(gateway):
+    key = new_key(gateway, models=["keys-*", "keys-free"], blocked_models=["keys-priced"])
+    client = oai(gateway, key["key"])
+    assert ask(client, FREE)[0] == 200
+    assert ask(client, PRICED)[0::3] == (403, "model_not_allowed")
+    assert ask(client, "gpt-4o-mini")[0] == 403
+
+
+# ------------------------------------------------------------ admin input
+
+
+def test_bad_admin_input_is_refused_and_changes_nothing(gateway):
+    before = admin(gateway, "/key/list", method="GET").json()["total_count"]
+    teams_before = admin(gateway, "/team/list", method="GET").json()
+    for body in [{"max_budget": -1}, {"max_budget": "10"}, {"max_budget": 1e300}, {"rpm_limit": 1.5},
+                 {"rpm_limit": -3}, {"nonsense": 1}, {"team_id": "no-such-team"}, {"budget_duration": "fortnight"},
+                 {"models": "gpt-4o"}, {"key": "sk-dx-chosen-by-me"}]:
+        r = admin(gateway, "/key/generate", body)
+        assert 400 <= r.status_code < 500, (body, r.status_code, r.text)
+        assert r.json()["error"]["message"], body
+    for body in [{"team_id": "a#b"}, {"max_budget": -5}, {"models": [1]}]:
+        r = admin(gateway, "/team/new", body)
+        assert 400 <= r.status_code < 500, (body, r.text)
+    r = requests.post(f"{gateway.base_url}/key/generate", data=b"not json",
+                      headers={"Authorization": f"Bearer {MASTER_KEY}"}, timeout=10)
+    assert r.status_code == 400
+    key = new_key(gateway)
+    # Only admins: a virtual key may not make keys.
+    r = requests.post(f"{gateway.base_url}/key/generate", json={},
+                      headers={"Authorization": f"Bearer {key['key']}"}, timeout=10)
+    assert r.status_code == 403
+    r = admin(gateway, "/key/update", {"key": key["token"], "max_budget": -1})
+    assert r.status_code == 400
+    info = admin(gateway, f"/key/info?key={key['token']}", method="GET").json()["info"]
+    assert "max_budget" not in info
+    assert admin(gateway, "/key/list", method="GET").json()["total_count"] == before + 1
+    assert admin(gateway, "/team/list", method="GET").json() == teams_before
+
+
+# ------------------------------------------------------------ secrets at rest and in logs
+
+
+def test_no_plaintext_key_in_the_stores_or_the_logs(gateway, request):
+    key = new_key(gateway, key_alias="secret-check")
+    assert ask(oai(gateway, key["key"]), FREE)[0] == 200
+    secret = key["key"]
+    tail = secret[-43:]
+    assert key["token"] != secret
+    if gateway.name == "lambda":
+        db = request.getfixturevalue("dynamodb")
+        items = db.client.scan(TableName=STATE_TABLE)["Items"]
+        text = str(items)
+        assert key["token"] in text  # the hash is there ...
+        assert secret not in text and tail not in text  # ... the key is not
+    elif gateway.name == "worker":
+        state = worker_state_dir(request.getfixturevalue("workdir"))
+        files = [p for p in Path(state).rglob("*") if p.is_file()]
+        blob = b"".join(p.read_bytes() for p in files)
+        assert key["token"].encode() in blob
+        assert secret.encode() not in blob and tail.encode() not in blob
+    if gateway.proc is not None:
+        log = Path(gateway.proc.log_path).read_bytes()
+        assert tail.encode() not in log
+
+
+def test_spend_logs_and_daily_activity_attribute_spend(gateway):
+    cost = one_cost(gateway)
+    team = f"team-{uuid.uuid4().hex[:8]}"
+    assert admin(gateway, "/team/new", {"team_id": team}).status_code == 200
+    user = f"user-{uuid.uuid4().hex[:8]}"
+    assert admin(gateway, "/user/new", {"user_id": user, "team_id": team}).status_code == 200
+    key = new_key(gateway, user_id=user)
+    assert key["team_id"] == team
+    client = oai(gateway, key["key"])
+    for _ in range(3):
+        assert ask(client)[0] == 200
+    settled(gateway, f"/key/info?key={key['token']}", lambda b: b["info"]["spend"], cost * 3)
+    logs = admin(gateway, f"/spend/logs?user_id={user}", method="GET").json()
+    assert len(logs) == 3 and all(e["team_id"] == team and e["model"] == PRICED for e in logs)
+    assert abs(sum(e["spend"] for e in logs) - cost * 3) < 1e-9
+    act = admin(gateway, f"/team/daily/activity?team_id={team}", method="GET").json()
+    assert act["metadata"]["api_requests"] == 3
+    assert PRICED in act["results"][0]["breakdown"]["models"]
+    info = admin(gateway, f"/user/info?user_id={user}", method="GET").json()
+    assert abs(info["user_info"]["spend"] - cost * 3) < 1e-9
