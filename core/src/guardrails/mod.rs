@@ -333,7 +333,8 @@ pub struct Checker<G> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Blocked {
     pub set: String,
-    pub kind: Kind,
+    /// `None`: the text could not be read, so it could not be checked.
+    pub kind: Option<Kind>,
 }
 
 impl Blocked {
@@ -344,11 +345,17 @@ impl Blocked {
         };
         GatewayError::new(
             ErrorKind::ContentFiltered,
-            format!(
-                "{what} was blocked by guardrail `{}` ({}).",
-                self.set,
-                self.kind.name()
-            ),
+            match self.kind {
+                Some(kind) => format!(
+                    "{what} was blocked by guardrail `{}` ({}).",
+                    self.set,
+                    kind.name()
+                ),
+                None => format!(
+                    "{what} was blocked by guardrail `{}`: part of it could not be read.",
+                    self.set
+                ),
+            },
         )
         .with_code("guardrail_blocked")
     }
@@ -368,6 +375,15 @@ impl<G: std::ops::Deref<Target = Guardrails>> Checker<G> {
 
     pub fn active(&self) -> bool {
         self.active.any()
+    }
+
+    /// The first active set's name, for refusing what cannot be read.
+    pub fn first_set(&self) -> String {
+        let sets = &self.guards.sets;
+        (0..sets.len())
+            .find(|&i| self.active.has(i))
+            .map(|i| sets[i].name.clone())
+            .unwrap_or_default()
     }
 
     /// `text` with its matches masked (`None`: nothing to change), or the
@@ -444,7 +460,7 @@ impl<G: std::ops::Deref<Target = Guardrails>> Checker<G> {
                 Action::Block => {
                     return Err(Blocked {
                         set: set.name.clone(),
-                        kind: h.kind,
+                        kind: Some(h.kind),
                     })
                 }
                 Action::Mask => {
