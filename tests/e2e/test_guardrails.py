@@ -34,6 +34,11 @@ def claude(gateway) -> anthropic.Anthropic:
     return anthropic.Anthropic(base_url=gateway.base_url, api_key=MASTER_KEY, max_retries=0, timeout=30)
 
 
+def sent_to(fleet, model: str) -> list[dict]:
+    """What the fleet received for ``model`` (it sees the id after the group's ``/``)."""
+    return fleet.requests(model=model.split("/", 1)[1])
+
+
 def assert_no_pii(text: str, t: str) -> None:
     assert f"jane.{t}@example.com" not in text
     assert "4111" not in text
@@ -49,7 +54,7 @@ def test_banned_prompt_is_refused_before_sending(client, fleet, path):
     err = e.value.body
     assert err["code"] == "guardrail_blocked", err
     assert "`banned`" in err["message"] and "ightingale" not in err["message"]
-    assert fleet.requests(model=model) == []
+    assert sent_to(fleet, model) == []
 
 
 def test_banned_prompt_is_refused_on_the_messages_route(claude, fleet):
@@ -59,7 +64,7 @@ def test_banned_prompt_is_refused_on_the_messages_route(claude, fleet):
         claude.messages.create(model=model, max_tokens=50, messages=user(f"it is INTERNAL ONLY {t}"))
     assert e.value.body["type"] == "error"
     assert "`banned`" in e.value.body["error"]["message"]
-    assert fleet.requests(model=model) == []
+    assert sent_to(fleet, model) == []
 
 
 @pytest.mark.parametrize("path", ["guard-pt", "guard-tr"])
@@ -70,7 +75,7 @@ def test_pii_in_a_prompt_never_reaches_the_provider(client, fleet, path):
         model=model, messages=[{"role": "system", "content": f"owner: boss.{t}@example.com"}, *user(pii_prompt(t))]
     )
     assert raw.headers["x-dx-guardrails"] == "pii:email=2,pii:payment_card=1,pii:secret=1"
-    sent = json.dumps(fleet.requests(model=model)[-1]["body"])
+    sent = json.dumps(sent_to(fleet, model)[-1]["body"])
     assert_no_pii(sent, t)
     assert f"boss.{t}" not in sent
     assert "[EMAIL_1]" in sent and "[EMAIL_2]" in sent and "[PAYMENT_CARD_1]" in sent and "[SECRET_1]" in sent
@@ -82,7 +87,7 @@ def test_pii_in_a_prompt_is_masked_on_the_messages_route(claude, fleet):
     t = tag()
     model = f"guard-an/claude-sonnet-4-5-{t}"
     msg = claude.messages.create(model=model, max_tokens=100, messages=user(pii_prompt(t)))
-    sent = json.dumps(fleet.requests(model=model)[-1]["body"])
+    sent = json.dumps(sent_to(fleet, model)[-1]["body"])
     assert_no_pii(sent, t)
     assert msg.content[0].text == "Echo: mail [EMAIL_1] card [PAYMENT_CARD_1] key [SECRET_1] thanks"
 
@@ -93,7 +98,7 @@ def test_pii_in_an_answer_is_masked_whole_and_streamed(client, fleet, path):
     model = f"{path}/gpt-4o-mini-{t}"
     # The provider receives the prompt as sent (no input guard on these models)...
     whole = client.chat.completions.with_raw_response.create(model=model, messages=user(pii_prompt(t)))
-    assert CARD in json.dumps(fleet.requests(model=model)[-1]["body"])
+    assert CARD in json.dumps(sent_to(fleet, model)[-1]["body"])
     # ... and the answer that echoes it comes back masked.
     want = "Echo: mail [EMAIL_1] card [PAYMENT_CARD_1] key [SECRET_1] thanks"
     assert whole.parse().choices[0].message.content == want
