@@ -27,7 +27,8 @@ fn guards() -> Guardrails {
 
 /// Prose with numbers, addresses and code, as prompts have them, ~10 KB.
 fn prompt(extra: &str) -> String {
-    let para = "The quarterly report for 2024 shows revenue of 1,299.00 per unit across 12 regions; \
+    let para =
+        "The quarterly report for 2024 shows revenue of 1,299.00 per unit across 12 regions; \
                 see section 4.2.1 and call the office at extension 5521 on Monday at 10:30. \
                 fn main() { let v = vec![1, 2, 3]; println!(\"{:?}\", v); } ";
     let mut s = String::with_capacity(10_500);
@@ -42,37 +43,50 @@ fn bench(c: &mut Criterion) {
     let g = guards();
     let active = g.active("m", Direction::Input);
     let ascii = prompt("");
-    c.bench_function("guardrails/10 KB prompt, 1000 keywords + every detector", |b| {
-        b.iter(|| {
-            let mut checker = Checker::new(&g, active);
-            checker.check(std::hint::black_box(&ascii)).map(|o| o.is_some())
-        })
-    });
+    c.bench_function(
+        "guardrails/10 KB prompt, 1000 keywords + every detector",
+        |b| {
+            b.iter(|| {
+                let mut checker = Checker::new(&g, active);
+                checker
+                    .check(std::hint::black_box(&ascii))
+                    .map(|o| o.is_some())
+            })
+        },
+    );
     let accented = prompt("Café — naïve résumé. ");
-    c.bench_function("guardrails/10 KB non-ASCII prompt (folded), same sets", |b| {
-        b.iter(|| {
-            let mut checker = Checker::new(&g, active);
-            checker.check(std::hint::black_box(&accented)).map(|o| o.is_some())
-        })
-    });
+    c.bench_function(
+        "guardrails/10 KB non-ASCII prompt (folded), same sets",
+        |b| {
+            b.iter(|| {
+                let mut checker = Checker::new(&g, active);
+                checker
+                    .check(std::hint::black_box(&accented))
+                    .map(|o| o.is_some())
+            })
+        },
+    );
     // A stream's text run: each chunk is a few words appended to what is held.
     let words: Vec<&str> = ascii.split_inclusive(' ').take(400).collect();
     let out = g.active("m", Direction::Output);
-    c.bench_function("guardrails/output guard per streamed chunk (400 chunks / iter)", |b| {
-        b.iter(|| {
-            let mut checker = Checker::new(&g, out);
-            let mut held = String::new();
-            let mut released = 0;
-            for w in &words {
-                held.push_str(w);
-                if let Ok((n, _)) = checker.check_part(&held, false) {
-                    released += n;
-                    held.drain(..n);
+    c.bench_function(
+        "guardrails/output guard per streamed chunk (400 chunks / iter)",
+        |b| {
+            b.iter(|| {
+                let mut checker = Checker::new(&g, out);
+                let mut held = String::new();
+                let mut released = 0;
+                for w in &words {
+                    held.push_str(w);
+                    if let Ok((n, _)) = checker.check_part(&held, false) {
+                        released += n;
+                        held.drain(..n);
+                    }
                 }
-            }
-            released
-        })
-    });
+                released
+            })
+        },
+    );
     // The whole output guard on an OpenAI stream: SSE framing, the JSON
     // text view of each event, the check, the re-framed event.
     let chunks: Vec<Bytes> = words
@@ -84,14 +98,17 @@ fn bench(c: &mut Criterion) {
         })
         .collect();
     let shared = Arc::new(guards());
-    c.bench_function("guardrails/output stream guard, 400 OpenAI chunks / iter", |b| {
-        b.iter(|| {
-            let inner = Box::pin(futures::stream::iter(chunks.clone()));
-            let checker = Checker::new(shared.clone(), out);
-            let guarded = guard_stream(inner, checker, render_error_event);
-            futures::executor::block_on(guarded.fold(0, |n, b| async move { n + b.len() }))
-        })
-    });
+    c.bench_function(
+        "guardrails/output stream guard, 400 OpenAI chunks / iter",
+        |b| {
+            b.iter(|| {
+                let inner = Box::pin(futures::stream::iter(chunks.clone()));
+                let checker = Checker::new(shared.clone(), out);
+                let guarded = guard_stream(inner, checker, render_error_event);
+                futures::executor::block_on(guarded.fold(0, |n, b| async move { n + b.len() }))
+            })
+        },
+    );
 }
 
 criterion_group!(benches, bench);

@@ -1,8 +1,13 @@
 //! Keyword and phrase lists: one Aho-Corasick automaton over every set's
 //! folded terms, ASCII case-insensitive, so that plain-ASCII text (most of
-//! it) is searched in place and only other text is folded first.
+//! it) is searched in place and only other text is folded first. The
+//! contiguous NFA alone (not the `AhoCorasick` wrapper, which carries every
+//! automaton kind): smaller in the Worker, and its memory stays modest at
+//! 100,000 terms where a DFA's would not.
 
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+use aho_corasick::automaton::Automaton;
+use aho_corasick::nfa::contiguous::NFA;
+use aho_corasick::{Input, MatchKind};
 
 use super::fold::{fold, fold_str};
 use super::spec::MAX_KEYWORDS;
@@ -10,7 +15,7 @@ use super::{Found, Kind};
 
 #[derive(Debug)]
 pub struct Keywords {
-    automaton: AhoCorasick,
+    automaton: NFA,
     /// Per pattern: its set, whether it must stand as a whole word, and
     /// whether its first and last characters are word characters.
     meta: Vec<(usize, bool, bool, bool)>,
@@ -44,7 +49,7 @@ impl Keywords {
             meta.push((set, whole, first, last));
             patterns.push(folded);
         }
-        let automaton = AhoCorasickBuilder::new()
+        let automaton = NFA::builder()
             .ascii_case_insensitive(true)
             .match_kind(MatchKind::Standard)
             .build(&patterns)
@@ -66,7 +71,11 @@ impl Keywords {
     ) {
         let folded = (!text.is_ascii()).then(|| fold(text));
         let hay = folded.as_ref().map_or(text, |f| f.text.as_str());
-        for m in self.automaton.find_overlapping_iter(hay) {
+        // Standard semantics on an unanchored input: the iterator cannot fail.
+        let Ok(matches) = self.automaton.try_find_overlapping_iter(Input::new(hay)) else {
+            return;
+        };
+        for m in matches {
             let (set, whole, first, last) = self.meta[m.pattern().as_usize()];
             if !active(set) {
                 continue;

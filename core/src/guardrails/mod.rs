@@ -426,9 +426,16 @@ impl<G: std::ops::Deref<Target = Guardrails>> Checker<G> {
             .nth(window.saturating_sub(1))
             .map_or(0, |(i, _)| i);
         if kinds & !Kind::Keyword.bit() != 0 {
-            // A whitespace-free candidate (an address, a key, a token) may
-            // be longer than the window: hold it from its start.
-            let token = text.rfind(|c: char| c.is_whitespace()).map_or(0, |i| i + 1);
+            // A candidate written without spaces (an address, a key, a
+            // token) may be longer than the window: hold it from its start.
+            // Only ASCII letters, digits and the punctuation such values
+            // use extend it, so prose without spaces (Chinese, Japanese)
+            // is not held.
+            let token = text
+                .rfind(|c: char| !(c.is_ascii_alphanumeric() || "._%+-@/=:'".contains(c)))
+                .map_or(0, |i| {
+                    i + text[i..].chars().next().map_or(1, char::len_utf8)
+                });
             hold = hold.min(token.max(text.len().saturating_sub(MAX_TOKEN_HOLD)));
         }
         if kinds & Kind::Secret.bit() != 0 {
@@ -505,7 +512,7 @@ impl<G: std::ops::Deref<Target = Guardrails>> Checker<G> {
     }
 }
 
-/// Longest whitespace-free run a stream holds back whole; longer runs are
+/// Longest run of such candidate characters a stream holds back whole; longer runs are
 /// released up to this many bytes from their end.
 const MAX_TOKEN_HOLD: usize = 8 * 1024;
 /// Longest open PEM block a stream holds back.

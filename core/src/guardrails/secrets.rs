@@ -4,7 +4,9 @@
 //! with a fixed prefix, so one Aho-Corasick pass finds the candidates and a
 //! small validator per kind checks the rest.
 
-use aho_corasick::AhoCorasick;
+use aho_corasick::automaton::Automaton;
+use aho_corasick::nfa::contiguous::NFA;
+use aho_corasick::Input;
 
 use super::{Found, Kind};
 
@@ -48,20 +50,23 @@ const PREFIXES: &[(&str, Shape)] = &[
 
 #[derive(Debug)]
 pub struct Secrets {
-    prefixes: AhoCorasick,
+    prefixes: NFA,
 }
 
 impl Secrets {
     pub fn new() -> Result<Self, String> {
-        let prefixes = AhoCorasick::new(PREFIXES.iter().map(|p| p.0))
-            .map_err(|e| format!("secret prefixes: {e}"))?;
+        let prefixes =
+            NFA::new(PREFIXES.iter().map(|p| p.0)).map_err(|e| format!("secret prefixes: {e}"))?;
         Ok(Secrets { prefixes })
     }
 
     pub fn find(&self, text: &str, out: &mut Vec<Found>) {
         let b = text.as_bytes();
         let mut resume = 0;
-        for m in self.prefixes.find_iter(text) {
+        let Ok(matches) = self.prefixes.try_find_iter(Input::new(text)) else {
+            return;
+        };
+        for m in matches {
             if m.start() < resume {
                 continue;
             }

@@ -229,3 +229,23 @@ fn stream_through(g: &Guardrails, parts: &[&str]) -> Result<String, String> {
     }
     Ok(out)
 }
+
+/// Text without spaces that no detector could match (Chinese prose) is
+/// released as it comes, beyond the fixed window; a key being written is
+/// held from its first character.
+#[test]
+fn a_stream_holds_candidates_not_prose() {
+    let g = guards("[[guardrails]]\nname=\"p\"\ndetectors=[\"secrets\"]\naction=\"mask\"\n");
+    let mut c = checker(&g);
+    let prose = "这是一个很长的句子没有空格".repeat(20);
+    let (release, _) = c.check_part(&prose, false).unwrap();
+    assert!(
+        prose.len() - release <= 65 * 3,
+        "held {} bytes",
+        prose.len() - release
+    );
+    // Longer than the window: only the candidate rule holds all of it.
+    let key = format!("{prose} sk-ant-api03-{}", "abcdefghij0123456789".repeat(6));
+    let (release, _) = c.check_part(&key, false).unwrap();
+    assert_eq!(&key[release..release + 3], "sk-");
+}
