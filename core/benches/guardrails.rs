@@ -6,23 +6,18 @@ use criterion::{criterion_group, criterion_main, Criterion};
 use std::sync::Arc;
 
 use bytes::Bytes;
-use dx_core::guardrails::{Checker, Direction, GuardrailSpec, Guardrails};
+use dx_core::guardrails::{Checker, Direction, Guardrails};
 use dx_core::ingress::openai_chat::render_error_event;
 use dx_core::relays::output_guard::guard_stream;
 use futures::StreamExt;
 
-fn guards() -> Guardrails {
+fn guards() -> Arc<Guardrails> {
     let keywords: Vec<String> = (0..1_000).map(|i| format!("codename{i} project")).collect();
     let text = format!(
         "[[guardrails]]\nname = \"kw\"\naction = \"block\"\nkeywords = {keywords:?}\n\
          [[guardrails]]\nname = \"pii\"\naction = \"mask\"\ndetectors = [\"pii\", \"secrets\"]\n"
     );
-    #[derive(serde::Deserialize)]
-    struct File {
-        guardrails: Vec<GuardrailSpec>,
-    }
-    let f: File = toml::from_str(&text).expect("bench config");
-    Guardrails::compile(&f.guardrails).expect("compile")
+    dx_core::Config::parse(&text).expect("bench config").guards
 }
 
 /// Prose with numbers, addresses and code, as prompts have them, ~10 KB.
@@ -47,7 +42,7 @@ fn bench(c: &mut Criterion) {
         "guardrails/10 KB prompt, 1000 keywords + every detector",
         |b| {
             b.iter(|| {
-                let mut checker = Checker::new(&g, active);
+                let mut checker = Checker::new(&*g, active);
                 checker
                     .check(std::hint::black_box(&ascii))
                     .map(|o| o.is_some())
@@ -59,7 +54,7 @@ fn bench(c: &mut Criterion) {
         "guardrails/10 KB non-ASCII prompt (folded), same sets",
         |b| {
             b.iter(|| {
-                let mut checker = Checker::new(&g, active);
+                let mut checker = Checker::new(&*g, active);
                 checker
                     .check(std::hint::black_box(&accented))
                     .map(|o| o.is_some())
@@ -73,7 +68,7 @@ fn bench(c: &mut Criterion) {
         "guardrails/output guard per streamed chunk (400 chunks / iter)",
         |b| {
             b.iter(|| {
-                let mut checker = Checker::new(&g, out);
+                let mut checker = Checker::new(&*g, out);
                 let mut held = String::new();
                 let mut released = 0;
                 for w in &words {
@@ -97,7 +92,7 @@ fn bench(c: &mut Criterion) {
             Bytes::from(format!("data: {data}\n\n"))
         })
         .collect();
-    let shared = Arc::new(guards());
+    let shared = guards();
     c.bench_function(
         "guardrails/output stream guard, 400 OpenAI chunks / iter",
         |b| {

@@ -22,8 +22,9 @@ pub struct Config {
     #[serde(default)]
     pub catalog: CatalogSettings,
     /// `[[guardrails]]`: keyword lists and detectors on input and output.
+    /// Read by [`crate::guardrails::GuardrailSpec::read`] (see there why).
     #[serde(default)]
-    pub guardrails: Vec<crate::guardrails::GuardrailSpec>,
+    pub guardrails: Vec<serde_json::Value>,
     /// The sets above, compiled once when the config loads.
     #[serde(skip)]
     pub guards: std::sync::Arc<crate::guardrails::Guardrails>,
@@ -400,7 +401,13 @@ impl Config {
             toml::from_str(text).map_err(|e| ConfigError::toml(text, &e))?
         };
         config.validate()?;
-        let guards = crate::guardrails::Guardrails::compile(&config.guardrails)
+        let guards = config
+            .guardrails
+            .iter()
+            .enumerate()
+            .map(|(i, v)| crate::guardrails::GuardrailSpec::read(v, i + 1))
+            .collect::<Result<Vec<_>, _>>()
+            .and_then(|specs| crate::guardrails::Guardrails::compile(&specs))
             .map_err(|e| ConfigError(format!("[[guardrails]]: {e}")))?;
         config.guards = std::sync::Arc::new(guards);
         Ok(config)

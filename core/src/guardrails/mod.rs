@@ -11,7 +11,6 @@ mod pii;
 mod secrets;
 mod spec;
 
-use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 
 pub use json_text::{rewrite_strings, Channel};
@@ -134,7 +133,6 @@ impl Guardrails {
         let mut terms = Vec::new();
         let mut any_secrets = false;
         for (i, spec) in specs.iter().enumerate() {
-            spec.check()?;
             if specs[..i].iter().any(|s| s.name == spec.name) {
                 return Err(format!("guardrail `{}` is defined twice", spec.name));
             }
@@ -300,7 +298,7 @@ impl Guardrails {
 }
 
 fn merge_overlaps(hits: &mut Vec<Hit>, sets: &[Set]) {
-    hits.sort_by(|a, b| a.start.cmp(&b.start).then(b.end.cmp(&a.end)));
+    hits.sort_unstable_by(|a, b| a.start.cmp(&b.start).then(b.end.cmp(&a.end)));
     let mut out: Vec<Hit> = Vec::with_capacity(hits.len());
     for h in hits.drain(..) {
         match out.last_mut() {
@@ -323,9 +321,10 @@ fn merge_overlaps(hits: &mut Vec<Hit>, sets: &[Set]) {
 pub struct Checker<G> {
     guards: G,
     active: Active,
-    numbering: HashMap<(Kind, String), u32>,
-    next: BTreeMap<Kind, u32>,
-    counts: BTreeMap<(usize, Kind), u32>,
+    /// Values masked so far and their numbers (few per request: a list).
+    numbering: Vec<(Kind, String, u32)>,
+    /// Matches per set and kind, in the order first seen.
+    counts: Vec<(usize, Kind, u32)>,
     hits: Vec<Hit>,
 }
 
@@ -366,9 +365,8 @@ impl<G: std::ops::Deref<Target = Guardrails>> Checker<G> {
         Checker {
             guards,
             active,
-            numbering: HashMap::new(),
-            next: BTreeMap::new(),
-            counts: BTreeMap::new(),
+            numbering: Vec::new(),
+            counts: Vec::new(),
             hits: Vec::new(),
         }
     }
@@ -461,7 +459,14 @@ impl<G: std::ops::Deref<Target = Guardrails>> Checker<G> {
             .filter(|h| h.end <= release && h.start < release)
         {
             let set = &self.guards.sets[h.set];
-            *self.counts.entry((h.set, h.kind)).or_default() += 1;
+            match self
+                .counts
+                .iter_mut()
+                .find(|c| c.0 == h.set && c.1 == h.kind)
+            {
+                Some(c) => c.2 += 1,
+                None => self.counts.push((h.set, h.kind, 1)),
+            }
             match set.action {
                 Action::Log => {}
                 Action::Block => {
@@ -477,13 +482,17 @@ impl<G: std::ops::Deref<Target = Guardrails>> Checker<G> {
                         o.push_str(&set.mask_with);
                     } else {
                         let value = &text[h.start..h.end];
-                        let n = match self.numbering.get(&(h.kind, value.to_owned())) {
-                            Some(n) => *n,
+                        let known = self
+                            .numbering
+                            .iter()
+                            .find(|n| n.0 == h.kind && n.1 == value);
+                        let n = match known {
+                            Some(n) => n.2,
                             None => {
-                                let next = self.next.entry(h.kind).or_insert(0);
-                                *next += 1;
-                                self.numbering.insert((h.kind, value.to_owned()), *next);
-                                *next
+                                let n = 1 + self.numbering.iter().filter(|n| n.0 == h.kind).count()
+                                    as u32;
+                                self.numbering.push((h.kind, value.to_owned(), n));
+                                n
                             }
                         };
                         let _ = write!(o, "[{}_{n}]", h.kind.placeholder());
@@ -501,8 +510,10 @@ impl<G: std::ops::Deref<Target = Guardrails>> Checker<G> {
     /// `set:detector=count` pairs, for `x-dx-guardrails` and the log; empty
     /// when nothing matched. Never a matched value.
     pub fn report(&self) -> String {
+        let mut counts = self.counts.clone();
+        counts.sort_unstable();
         let mut out = String::new();
-        for ((set, kind), n) in &self.counts {
+        for (set, kind, n) in &counts {
             if !out.is_empty() {
                 out.push(',');
             }

@@ -216,7 +216,7 @@ fn phone(
     let lens: Vec<usize> = groups.iter().map(|g| g.1 - g.0).collect();
     // North American: (NXX) NXX-XXXX, NXX-NXX-XXXX, NXX.NXX.XXXX, 1-NXX-NXX-XXXX.
     let nanp = match lens.as_slice() {
-        [3, 3, 4] => Some(&digits[..]),
+        [3, 3, 4] => Some(digits),
         [1, 3, 3, 4] if digits[0] == 1 => Some(&digits[1..]),
         _ => None,
     };
@@ -256,7 +256,7 @@ pub fn luhn(digits: &[u8]) -> bool {
             }
         })
         .sum();
-    sum % 10 == 0
+    sum.is_multiple_of(10)
 }
 
 /// Prefixes of the card networks in use (Visa, Mastercard, Amex, Discover,

@@ -1,41 +1,31 @@
-//! `[[guardrails]]` as written in `dx.toml`.
+//! `[[guardrails]]` as written in `dx.toml` (or in a JSON `DX_CONFIG`).
+//! Read by hand from the parsed value rather than derived: a derived
+//! reader is instantiated once per config format and cost the Worker
+//! ~25 KB of wasm for eight fields.
 
-use serde::Deserialize;
+use serde_json::{Map, Value};
 
 use super::Kind;
 
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct GuardrailSpec {
     /// Named in errors, `x-dx-guardrails` and the access log.
     pub name: String,
     /// Terms and phrases, matched after folding (see `fold.rs`).
-    #[serde(default)]
     pub keywords: Vec<String>,
     /// `word` (default): a keyword must not be part of a longer word;
     /// `substring`: anywhere.
-    #[serde(default, rename = "match")]
     pub match_mode: MatchMode,
-    #[serde(default)]
     pub detectors: Vec<DetectorName>,
-    #[serde(default)]
     pub action: Action,
-    #[serde(default = "both_directions")]
     pub apply_to: Vec<Direction>,
     /// What a masked keyword becomes (detectors write typed placeholders).
-    #[serde(default)]
     pub mask_with: Option<String>,
-    /// Model names the set applies to (exact, or a `prefix*`); unset: all.
-    #[serde(default)]
+    /// Model names the set applies to (exact, or a `prefix*`); empty: all.
     pub models: Vec<String>,
 }
 
-fn both_directions() -> Vec<Direction> {
-    vec![Direction::Input, Direction::Output]
-}
-
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum MatchMode {
     #[default]
     Word,
@@ -43,8 +33,7 @@ pub enum MatchMode {
 }
 
 /// Ordered by strength: where two sets match the same text, the stronger wins.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Action {
     Log,
     Mask,
@@ -52,28 +41,37 @@ pub enum Action {
     Block,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Direction {
     Input,
     Output,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DetectorName {
     Email,
     Phone,
     PaymentCard,
     Iban,
-    #[serde(alias = "ssn")]
     UsSsn,
-    #[serde(alias = "ip")]
     IpAddress,
     Secrets,
     /// Every personal-data detector (not `secrets`).
     Pii,
 }
+
+const DETECTORS: &[(&str, DetectorName)] = &[
+    ("email", DetectorName::Email),
+    ("phone", DetectorName::Phone),
+    ("payment_card", DetectorName::PaymentCard),
+    ("iban", DetectorName::Iban),
+    ("us_ssn", DetectorName::UsSsn),
+    ("ssn", DetectorName::UsSsn),
+    ("ip_address", DetectorName::IpAddress),
+    ("ip", DetectorName::IpAddress),
+    ("secrets", DetectorName::Secrets),
+    ("pii", DetectorName::Pii),
+];
 
 impl DetectorName {
     pub fn kinds(self) -> &'static [Kind] {
@@ -101,8 +99,84 @@ impl DetectorName {
 pub const MAX_KEYWORDS: usize = 100_000;
 pub const MAX_KEYWORD_BYTES: usize = 256;
 
+const FIELDS: &[&str] = &[
+    "name",
+    "keywords",
+    "match",
+    "detectors",
+    "action",
+    "apply_to",
+    "mask_with",
+    "models",
+];
+
 impl GuardrailSpec {
-    pub fn check(&self) -> Result<(), String> {
+    /// Entry `n` (1-based) of `[[guardrails]]`, checked.
+    pub fn read(v: &Value, n: usize) -> Result<GuardrailSpec, String> {
+        let at = format!("entry {n}");
+        let Some(m) = v.as_object() else {
+            return Err(format!("{at}: expected a table"));
+        };
+        if let Some(k) = m.keys().find(|k| !FIELDS.contains(&k.as_str())) {
+            return Err(format!(
+                "{at}: unknown field `{}`, expected one of {}",
+                k.escape_debug(),
+                FIELDS.join(", ")
+            ));
+        }
+        let name = string(m, "name", &at)?.ok_or_else(|| format!("{at}: missing field `name`"))?;
+        let at = format!("guardrail `{}`", name.escape_debug());
+        let spec = GuardrailSpec {
+            keywords: strings(m, "keywords", &at)?,
+            match_mode: match string(m, "match", &at)?.as_deref() {
+                None | Some("word") => MatchMode::Word,
+                Some("substring") => MatchMode::Substring,
+                Some(_) => return Err(format!("{at}: `match` is \"word\" or \"substring\"")),
+            },
+            detectors: strings(m, "detectors", &at)?
+                .iter()
+                .map(|d| {
+                    DETECTORS
+                        .iter()
+                        .find(|(n, _)| n == d)
+                        .map(|x| x.1)
+                        .ok_or_else(|| {
+                            let known: Vec<&str> = DETECTORS.iter().map(|x| x.0).collect();
+                            format!(
+                                "{at}: unknown detector, expected one of {}",
+                                known.join(", ")
+                            )
+                        })
+                })
+                .collect::<Result<_, _>>()?,
+            action: match string(m, "action", &at)?.as_deref() {
+                None | Some("block") => Action::Block,
+                Some("mask") => Action::Mask,
+                Some("log") => Action::Log,
+                Some(_) => return Err(format!("{at}: `action` is \"block\", \"mask\" or \"log\"")),
+            },
+            apply_to: match m.get("apply_to") {
+                None => vec![Direction::Input, Direction::Output],
+                Some(_) => strings(m, "apply_to", &at)?
+                    .iter()
+                    .map(|d| match d.as_str() {
+                        "input" => Ok(Direction::Input),
+                        "output" => Ok(Direction::Output),
+                        _ => Err(format!(
+                            "{at}: `apply_to` holds \"input\" and/or \"output\""
+                        )),
+                    })
+                    .collect::<Result<_, _>>()?,
+            },
+            mask_with: string(m, "mask_with", &at)?,
+            models: strings(m, "models", &at)?,
+            name,
+        };
+        spec.check()?;
+        Ok(spec)
+    }
+
+    fn check(&self) -> Result<(), String> {
         let name = &self.name;
         let name_ok = !name.is_empty()
             && name.len() <= 64
@@ -151,5 +225,27 @@ impl GuardrailSpec {
             }
         }
         Ok(())
+    }
+}
+
+fn string(m: &Map<String, Value>, key: &str, at: &str) -> Result<Option<String>, String> {
+    match m.get(key) {
+        None => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(_) => Err(format!("{at}: `{key}` must be a string")),
+    }
+}
+
+fn strings(m: &Map<String, Value>, key: &str, at: &str) -> Result<Vec<String>, String> {
+    match m.get(key) {
+        None => Ok(Vec::new()),
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|v| match v {
+                Value::String(s) => Ok(s.clone()),
+                _ => Err(format!("{at}: `{key}` must be a list of strings")),
+            })
+            .collect(),
+        Some(_) => Err(format!("{at}: `{key}` must be a list of strings")),
     }
 }

@@ -1,12 +1,7 @@
 use super::*;
 
-fn guards(toml: &str) -> Guardrails {
-    #[derive(serde::Deserialize)]
-    struct File {
-        guardrails: Vec<GuardrailSpec>,
-    }
-    let f: File = toml::from_str(toml).unwrap();
-    Guardrails::compile(&f.guardrails).unwrap()
+fn guards(toml: &str) -> std::sync::Arc<Guardrails> {
+    crate::Config::parse(toml).unwrap().guards
 }
 
 const ISSUE_EXAMPLE: &str = r#"
@@ -79,7 +74,7 @@ fn sets_apply_by_direction_and_model() {
     assert!(g.active("gpt-4o", Direction::Input).any());
     assert!(!g.active("claude", Direction::Input).any());
     assert!(g.active("claude", Direction::Output).any());
-    let mut c = Checker::new(&g, g.active("gpt-4o", Direction::Input));
+    let mut c = Checker::new(&*g, g.active("gpt-4o", Direction::Input));
     assert!(c.check("x").is_err());
     assert_eq!(c.check("y"), Ok(None));
 }
@@ -105,7 +100,7 @@ fn bad_sets_fail_at_load_with_a_clear_message() {
         .0
         .contains("longer than"));
     let e = crate::Config::parse("[[guardrails]]\nname=\"a\"\ndetectors=[\"dna\"]\n").unwrap_err();
-    assert!(e.0.contains("unknown variant"), "{e}");
+    assert!(e.0.contains("unknown detector"), "{e}");
     let c = crate::Config::parse(ISSUE_EXAMPLE).unwrap();
     assert!(c.guards.active("m", Direction::Output).any());
 }
