@@ -42,7 +42,7 @@ fn bench(c: &mut Criterion) {
         "guardrails/10 KB prompt, 1000 keywords + every detector",
         |b| {
             b.iter(|| {
-                let mut checker = Checker::new(&*g, active);
+                let mut checker = Checker::new(g.clone(), active);
                 checker
                     .check(std::hint::black_box(&ascii))
                     .map(|o| o.is_some())
@@ -54,7 +54,7 @@ fn bench(c: &mut Criterion) {
         "guardrails/10 KB non-ASCII prompt (folded), same sets",
         |b| {
             b.iter(|| {
-                let mut checker = Checker::new(&*g, active);
+                let mut checker = Checker::new(g.clone(), active);
                 checker
                     .check(std::hint::black_box(&accented))
                     .map(|o| o.is_some())
@@ -68,7 +68,7 @@ fn bench(c: &mut Criterion) {
         "guardrails/output guard per streamed chunk (400 chunks / iter)",
         |b| {
             b.iter(|| {
-                let mut checker = Checker::new(&*g, out);
+                let mut checker = Checker::new(g.clone(), out);
                 let mut held = String::new();
                 let mut released = 0;
                 for w in &words {

@@ -6,6 +6,8 @@
 
 use std::borrow::Cow;
 
+use super::Blocked;
+
 /// Keys whose values (and everything under them) are not text a model
 /// reads: ids, names, enums, media and signed blocks. Anything else is
 /// scanned, so an unknown field is guarded rather than missed.
@@ -74,6 +76,10 @@ fn mix(h: u64, bytes: &[u8]) -> u64 {
     h
 }
 
+/// What the walker calls with each text string: its replacement, if any,
+/// or the refusal that stops the walk.
+pub type Visit<'a> = dyn FnMut(Channel, &str) -> Result<Option<String>, Blocked> + 'a;
+
 /// Why a document could not be read: the guard cannot vouch for it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Unreadable;
@@ -82,11 +88,14 @@ pub struct Unreadable;
 /// `f` returns a replacement, the string is re-encoded in its place.
 /// `thinking` says whether `thinking` values count as text (they do in
 /// answers; in requests they are signed history that must not change).
-pub fn rewrite_strings<E>(
+///
+/// One instantiation for every caller (`dyn`): the walker is the largest
+/// part of the guard in the Worker.
+pub fn rewrite_strings(
     doc: &[u8],
     thinking: bool,
-    mut f: impl FnMut(Channel, &str) -> Result<Option<String>, E>,
-) -> Result<Result<Option<Vec<u8>>, Unreadable>, E> {
+    f: &mut Visit<'_>,
+) -> Result<Result<Option<Vec<u8>>, Unreadable>, Blocked> {
     let mut out: Option<Vec<u8>> = None;
     let mut copied = 0;
     let mut stack: Vec<Frame> = Vec::with_capacity(8);
@@ -230,7 +239,7 @@ mod tests {
 
     fn texts(doc: &str, thinking: bool) -> Vec<String> {
         let mut seen = Vec::new();
-        let r: Result<_, ()> = rewrite_strings(doc.as_bytes(), thinking, |_, t| {
+        let r = rewrite_strings(doc.as_bytes(), thinking, &mut |_, t| {
             seen.push(t.to_owned());
             Ok(None)
         });
@@ -251,7 +260,7 @@ mod tests {
     #[test]
     fn replacements_keep_everything_else_byte_for_byte() {
         let doc = br#"{"a" : "x secret y", "n": [1, 2.5e3, true, null], "b":"keep"}"#;
-        let r: Result<_, ()> = rewrite_strings(doc, true, |_, t| {
+        let r = rewrite_strings(doc, true, &mut |_, t| {
             Ok(t.contains("secret").then(|| t.replace("secret", "[S]\n")))
         });
         assert_eq!(
@@ -269,7 +278,7 @@ mod tests {
             r#"{"choices":[{"index":0,"delta":{"content":"c"}}]}"#,
             r#"{"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"function":{"arguments":"d"}}]}}]}"#,
         ] {
-            let _: Result<_, ()> = rewrite_strings(doc.as_bytes(), true, |c, _| {
+            let _ = rewrite_strings(doc.as_bytes(), true, &mut |c, _| {
                 ch.push(c);
                 Ok(None)
             });
@@ -281,7 +290,7 @@ mod tests {
 
     #[test]
     fn a_cut_string_is_unreadable() {
-        let r: Result<_, ()> = rewrite_strings(br#"{"a":"unterminated"#, true, |_, _| Ok(None));
+        let r = rewrite_strings(br#"{"a":"unterminated"#, true, &mut |_, _| Ok(None));
         assert_eq!(r, Ok(Err(Unreadable)));
     }
 }

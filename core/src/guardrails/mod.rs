@@ -12,6 +12,7 @@ mod secrets;
 mod spec;
 
 use std::fmt::Write as _;
+use std::sync::Arc;
 
 pub use json_text::{rewrite_strings, Channel};
 pub use spec::{Action, DetectorName, Direction, GuardrailSpec, MatchMode};
@@ -318,8 +319,8 @@ fn merge_overlaps(hits: &mut Vec<Hit>, sets: &[Set]) {
 /// A request's guard in one direction: which sets apply, the placeholders
 /// handed out so far (the same value masks the same way throughout the
 /// request), and what was found, for the header and the log.
-pub struct Checker<G> {
-    guards: G,
+pub struct Checker {
+    guards: Arc<Guardrails>,
     active: Active,
     /// Values masked so far and their numbers (few per request: a list).
     numbering: Vec<(Kind, String, u32)>,
@@ -360,8 +361,8 @@ impl Blocked {
     }
 }
 
-impl<G: std::ops::Deref<Target = Guardrails>> Checker<G> {
-    pub fn new(guards: G, active: Active) -> Self {
+impl Checker {
+    pub fn new(guards: Arc<Guardrails>, active: Active) -> Self {
         Checker {
             guards,
             active,

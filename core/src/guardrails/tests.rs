@@ -1,3 +1,5 @@
+use std::sync::Arc;
+
 use super::*;
 
 fn guards(toml: &str) -> std::sync::Arc<Guardrails> {
@@ -18,8 +20,8 @@ action = "block"
 apply_to = ["input", "output"]
 "#;
 
-fn checker(g: &Guardrails) -> Checker<&Guardrails> {
-    Checker::new(g, g.active("any-model", Direction::Input))
+fn checker(g: &Arc<Guardrails>) -> Checker {
+    Checker::new(g.clone(), g.active("any-model", Direction::Input))
 }
 
 #[test]
@@ -74,7 +76,7 @@ fn sets_apply_by_direction_and_model() {
     assert!(g.active("gpt-4o", Direction::Input).any());
     assert!(!g.active("claude", Direction::Input).any());
     assert!(g.active("claude", Direction::Output).any());
-    let mut c = Checker::new(&*g, g.active("gpt-4o", Direction::Input));
+    let mut c = Checker::new(g.clone(), g.active("gpt-4o", Direction::Input));
     assert!(c.check("x").is_err());
     assert_eq!(c.check("y"), Ok(None));
 }
@@ -212,7 +214,7 @@ fn a_match_split_at_any_boundary_is_caught() {
 }
 
 /// The stream protocol: released text so far, or the text released before a block.
-fn stream_through(g: &Guardrails, parts: &[&str]) -> Result<String, String> {
+fn stream_through(g: &Arc<Guardrails>, parts: &[&str]) -> Result<String, String> {
     let mut c = checker(g);
     let (mut held, mut out) = (String::new(), String::new());
     for (i, p) in parts.iter().enumerate() {

@@ -4,14 +4,11 @@
 //! and mask or refuse before anything is resolved or sent.
 
 use crate::error::GatewayError;
-use crate::guardrails::{rewrite_strings, Blocked, Checker, Direction, Guardrails};
+use crate::guardrails::{rewrite_strings, Blocked, Checker, Direction};
 
 /// The body with its matches masked (`None`: unchanged), or the refusal.
-pub fn guard_input(
-    body: &[u8],
-    checker: &mut Checker<&Guardrails>,
-) -> Result<Option<Vec<u8>>, GatewayError> {
-    let result = rewrite_strings(body, false, |_, text| checker.check(text));
+pub fn guard_input(body: &[u8], checker: &mut Checker) -> Result<Option<Vec<u8>>, GatewayError> {
+    let result = rewrite_strings(body, false, &mut |_, text| checker.check(text));
     match result {
         Ok(Ok(masked)) => Ok(masked),
         Ok(Err(_unreadable)) => Err(Blocked {

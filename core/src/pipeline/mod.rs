@@ -253,7 +253,7 @@ pub async fn exchange<I: Ingress, P: Ports>(
     let guards = &config.guards;
     let input = guards.active(&ex.model, Direction::Input);
     if input.any() {
-        let mut checker = Checker::new(&**guards, input);
+        let mut checker = Checker::new(guards.clone(), input);
         let masked = guard_input(&req.body, &mut checker)?;
         ex.guardrails = checker.report();
         if let Some(masked) = masked {

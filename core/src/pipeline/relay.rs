@@ -2,8 +2,6 @@
 //! exchange. A same-format upstream is relayed (its stream byte for byte);
 //! another format is translated; the mock answers in place.
 
-use std::sync::Arc;
-
 use bytes::Bytes;
 use http::header::CONTENT_TYPE;
 use http::{HeaderMap, HeaderValue, StatusCode};
@@ -13,7 +11,7 @@ use super::{Exchange, Ingress};
 use crate::codec::{self, mock, DecodeContext, StreamDecoder};
 use crate::cost::{completion_cost, format_cost, splice_cost, TokenUsage};
 use crate::error::GatewayError;
-use crate::guardrails::{rewrite_strings, Blocked, Checker, Direction, Guardrails};
+use crate::guardrails::{rewrite_strings, Blocked, Checker, Direction};
 use crate::http::{json, read_body};
 use crate::http::{Body, GatewayResponse};
 use crate::ports::{Ports, UpstreamResponse};
@@ -192,7 +190,7 @@ pub fn price_response(resp: &mut GatewayResponse, ex: &mut Exchange, in_body: bo
 /// refused) here; a stream is wrapped so that it is checked as it goes.
 pub fn guard_output(
     resp: &mut GatewayResponse,
-    mut checker: Checker<Arc<Guardrails>>,
+    mut checker: Checker,
     error_event: ErrorEvent,
     ex: &mut Exchange,
 ) -> Result<(), GatewayError> {
@@ -203,7 +201,7 @@ pub fn guard_output(
             Ok(())
         }
         Body::Full(body) => {
-            let checked = rewrite_strings(&body, true, |_, text| checker.check(text));
+            let checked = rewrite_strings(&body, true, &mut |_, text| checker.check(text));
             let report = checker.report();
             if !report.is_empty() {
                 if !ex.guardrails.is_empty() {

@@ -7,12 +7,10 @@
 //! ends the stream with an error event in the client's format; nothing of
 //! the blocked text was released before it.
 
-use std::sync::Arc;
-
 use bytes::{Bytes, BytesMut};
 
 use crate::error::GatewayError;
-use crate::guardrails::{rewrite_strings, Blocked, Channel, Checker, Direction, Guardrails};
+use crate::guardrails::{rewrite_strings, Blocked, Channel, Checker, Direction};
 use crate::stream::sse::{Decoder, Event};
 use crate::stream::BodyStream;
 
@@ -27,18 +25,14 @@ struct Run {
 }
 
 struct Guard {
-    checker: Checker<Arc<Guardrails>>,
+    checker: Checker,
     decoder: Decoder,
     runs: Vec<Run>,
     error_event: ErrorEvent,
     done: bool,
 }
 
-pub fn guard_stream(
-    inner: BodyStream,
-    checker: Checker<Arc<Guardrails>>,
-    error_event: ErrorEvent,
-) -> BodyStream {
+pub fn guard_stream(inner: BodyStream, checker: Checker, error_event: ErrorEvent) -> BodyStream {
     let guard = Guard {
         checker,
         decoder: Decoder::new(),
@@ -109,7 +103,7 @@ impl Guard {
         let mut texts = 0;
         let runs = &mut self.runs;
         let checker = &mut self.checker;
-        let rewritten = rewrite_strings(&event.data, true, |channel, text| {
+        let rewritten = rewrite_strings(&event.data, true, &mut |channel, text| {
             texts += 1;
             let i = match runs.iter().position(|r| r.channel == channel) {
                 Some(i) => i,
@@ -158,7 +152,7 @@ impl Guard {
             let text = masked.unwrap_or(held);
             let (name, data) = &run.template;
             let channel = run.channel;
-            let filled = rewrite_strings(data, true, |c, _| -> Result<_, ()> {
+            let filled = rewrite_strings(data, true, &mut |c, _| {
                 Ok(Some(if c == channel {
                     text.clone()
                 } else {
