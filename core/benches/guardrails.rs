@@ -69,11 +69,11 @@ fn bench(c: &mut Criterion) {
         |b| {
             b.iter(|| {
                 let mut checker = Checker::new(g.clone(), out);
-                let mut held = String::new();
+                let (mut held, mut left) = (String::new(), String::new());
                 let mut released = 0;
                 for w in &words {
                     held.push_str(w);
-                    if let Ok((n, _)) = checker.check_part(&held, false) {
+                    if let Ok((n, _)) = checker.check_part(&mut left, &held, false) {
                         released += n;
                         held.drain(..n);
                     }

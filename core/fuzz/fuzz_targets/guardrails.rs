@@ -54,13 +54,14 @@ fuzz_target!(|data: &[u8]| {
     }
     let mut stream = Checker::new(g.clone(), active);
     let mut held = text[..at].to_owned();
+    let mut left = String::new();
     let mut out = String::new();
-    if let Ok((n, masked)) = stream.check_part(&held, false) {
+    if let Ok((n, masked)) = stream.check_part(&mut left, &held, false) {
         assert!(n <= held.len() && held.is_char_boundary(n));
         out.push_str(masked.as_deref().unwrap_or(&held[..n]));
         held.drain(..n);
         held.push_str(&text[at..]);
-        if let Ok((n, masked)) = stream.check_part(&held, true) {
+        if let Ok((n, masked)) = stream.check_part(&mut left, &held, true) {
             assert_eq!(n, held.len());
             out.push_str(masked.as_deref().unwrap_or(&held));
             // Fed in two parts or whole, the same text comes out.

@@ -388,7 +388,7 @@ impl Checker {
     /// `text` with its matches masked (`None`: nothing to change), or the
     /// set that blocks it.
     pub fn check(&mut self, text: &str) -> Result<Option<String>, Blocked> {
-        let (end, out) = self.check_part(text, true)?;
+        let (end, out) = self.check_part(&mut String::new(), text, true)?;
         debug_assert_eq!(end, text.len());
         Ok(out)
     }
@@ -396,24 +396,46 @@ impl Checker {
     /// For a stream: how much of `text` can be released now (a byte
     /// offset) and what to release in its place when it changed. A match
     /// that could still grow, or start in what has not arrived, stays held.
+    /// `left` is the end of what this run released before (kept up to date
+    /// here): whether digits are glued to a word, or a keyword stands as a
+    /// word, depends on the characters before the held text.
     pub fn check_part(
         &mut self,
+        left: &mut String,
         text: &str,
         last: bool,
     ) -> Result<(usize, Option<String>), Blocked> {
-        let mut hits = std::mem::take(&mut self.hits);
-        self.guards.scan(text, self.active, &mut hits);
-        let mut release = if last {
-            text.len()
+        let floor = left.len();
+        let joined;
+        let buf = if floor == 0 {
+            text
         } else {
-            self.hold_point(text)
+            joined = format!("{left}{text}");
+            joined.as_str()
+        };
+        let mut hits = std::mem::take(&mut self.hits);
+        self.guards.scan(buf, self.active, &mut hits);
+        // What starts in the released text was decided when it went out.
+        hits.retain(|h| h.start >= floor);
+        let mut release = if last {
+            buf.len()
+        } else {
+            self.hold_point(buf).max(floor)
         };
         while let Some(h) = hits.iter().find(|h| h.start < release && h.end > release) {
             release = h.start;
         }
-        let result = self.apply(text, &hits, release);
+        let result = self.apply(buf, &hits, floor, release);
         self.hits = hits;
-        result.map(|out| (release, out))
+        let out = result?;
+        let keep = buf[..release]
+            .char_indices()
+            .rev()
+            .nth(LEFT_CONTEXT - 1)
+            .map_or(0, |(i, _)| i);
+        left.clear();
+        left.push_str(&buf[keep..release]);
+        Ok((release - floor, out))
     }
 
     fn hold_point(&self, text: &str) -> usize {
@@ -437,6 +459,21 @@ impl Checker {
                 });
             hold = hold.min(token.max(text.len().saturating_sub(MAX_TOKEN_HOLD)));
         }
+        let numeric =
+            Kind::PaymentCard.bit() | Kind::UsSsn.bit() | Kind::Phone.bit() | Kind::IpAddress.bit();
+        if kinds & numeric != 0 {
+            // A run of digit groups still being written: which of its groups
+            // form a card, a phone number or an SSN depends on the groups
+            // still to come, so the whole run waits.
+            let run = text
+                .rfind(|c: char| !(c.is_ascii_digit() || " -.()+".contains(c)))
+                .map_or(0, |i| {
+                    i + text[i..].chars().next().map_or(1, char::len_utf8)
+                });
+            if text.as_bytes()[run..].iter().any(u8::is_ascii_digit) {
+                hold = hold.min(run.max(text.len().saturating_sub(MAX_TOKEN_HOLD)));
+            }
+        }
         if kinds & Kind::Secret.bit() != 0 {
             if let Some(begin) = text.rfind("-----BEGIN ") {
                 if !text[begin..].contains("-----END ") {
@@ -451,10 +488,11 @@ impl Checker {
         &mut self,
         text: &str,
         hits: &[Hit],
+        from: usize,
         release: usize,
     ) -> Result<Option<String>, Blocked> {
         let mut out: Option<String> = None;
-        let mut copied = 0;
+        let mut copied = from;
         for h in hits
             .iter()
             .filter(|h| h.end <= release && h.start < release)
@@ -527,6 +565,9 @@ impl Checker {
 /// Longest run of such candidate characters a stream holds back whole; longer runs are
 /// released up to this many bytes from their end.
 const MAX_TOKEN_HOLD: usize = 8 * 1024;
+/// Characters of a run's released text kept as the left context of its
+/// next check.
+const LEFT_CONTEXT: usize = 16;
 /// Longest open PEM block a stream holds back.
 const MAX_PEM_HOLD: usize = 16 * 1024;
 

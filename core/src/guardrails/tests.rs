@@ -216,11 +216,13 @@ fn a_match_split_at_any_boundary_is_caught() {
 /// The stream protocol: released text so far, or the text released before a block.
 fn stream_through(g: &Arc<Guardrails>, parts: &[&str]) -> Result<String, String> {
     let mut c = checker(g);
-    let (mut held, mut out) = (String::new(), String::new());
+    let (mut held, mut out, mut left) = (String::new(), String::new(), String::new());
     for (i, p) in parts.iter().enumerate() {
         held.push_str(p);
         let last = i + 1 == parts.len();
-        let (release, masked) = c.check_part(&held, last).map_err(|_| out.clone())?;
+        let (release, masked) = c
+            .check_part(&mut left, &held, last)
+            .map_err(|_| out.clone())?;
         out.push_str(masked.as_deref().unwrap_or(&held[..release]));
         held.drain(..release);
     }
@@ -235,7 +237,7 @@ fn a_stream_holds_candidates_not_prose() {
     let g = guards("[[guardrails]]\nname=\"p\"\ndetectors=[\"secrets\"]\naction=\"mask\"\n");
     let mut c = checker(&g);
     let prose = "这是一个很长的句子没有空格".repeat(20);
-    let (release, _) = c.check_part(&prose, false).unwrap();
+    let (release, _) = c.check_part(&mut String::new(), &prose, false).unwrap();
     assert!(
         prose.len() - release <= 65 * 3,
         "held {} bytes",
@@ -243,6 +245,32 @@ fn a_stream_holds_candidates_not_prose() {
     );
     // Longer than the window: only the candidate rule holds all of it.
     let key = format!("{prose} sk-ant-api03-{}", "abcdefghij0123456789".repeat(6));
-    let (release, _) = c.check_part(&key, false).unwrap();
+    let (release, _) = c.check_part(&mut String::new(), &key, false).unwrap();
     assert_eq!(&key[release..release + 3], "sk-");
+}
+
+/// Fuzzer finding: a run of digit groups cut by the stream was classified
+/// on its first part (a card) and differently whole. The same text fed in
+/// two parts at every cut gives what checking it whole gives.
+#[test]
+fn a_numeric_run_across_the_cut_waits_for_its_end() {
+    let g =
+        guards("[[guardrails]]\nname=\"pii\"\ndetectors=[\"pii\",\"secrets\"]\naction=\"mask\"\n");
+    let input = include_bytes!("../../fuzz/seeds/guardrails/regression-numeric-run-across-the-cut");
+    let text = String::from_utf8_lossy(&input[1..]).into_owned();
+    let texts = [
+        text.as_str(),
+        "pay 44 0531 2345 6789 4111 1111 1111 1111 22 33 now",
+        "call 415 555 2671 2 or 123-45-6789 0",
+    ];
+    for text in texts {
+        let whole = checker(&g)
+            .check(text)
+            .unwrap()
+            .unwrap_or_else(|| text.to_owned());
+        for cut in (0..=text.len()).filter(|&c| text.is_char_boundary(c)) {
+            let got = stream_through(&g, &[&text[..cut], &text[cut..]]).unwrap();
+            assert_eq!(got, whole, "cut at {cut}");
+        }
+    }
 }

@@ -20,6 +20,8 @@ pub type ErrorEvent = fn(&GatewayError) -> Bytes;
 struct Run {
     channel: Channel,
     held: String,
+    /// The end of what the run released: the next check's left context.
+    left: String,
     /// The run's last event (name, data), the shape its held text goes out in.
     template: (Option<Bytes>, Bytes),
 }
@@ -111,6 +113,7 @@ impl Guard {
                     runs.push(Run {
                         channel,
                         held: String::new(),
+                        left: String::new(),
                         template: (None, Bytes::new()),
                     });
                     runs.len() - 1
@@ -119,7 +122,7 @@ impl Guard {
             let run = &mut runs[i];
             run.template = (event.event.clone(), event.data.clone());
             run.held.push_str(text);
-            let (release, masked) = checker.check_part(&run.held, false)?;
+            let (release, masked) = checker.check_part(&mut run.left, &run.held, false)?;
             let released = masked.unwrap_or_else(|| run.held[..release].to_owned());
             run.held.drain(..release);
             Ok((released != text).then_some(released))
@@ -148,7 +151,7 @@ impl Guard {
                 continue;
             }
             let held = std::mem::take(&mut run.held);
-            let (_, masked) = self.checker.check_part(&held, true)?;
+            let (_, masked) = self.checker.check_part(&mut run.left, &held, true)?;
             let text = masked.unwrap_or(held);
             let (name, data) = &run.template;
             let channel = run.channel;
