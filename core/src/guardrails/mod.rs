@@ -422,8 +422,19 @@ impl Checker {
         } else {
             self.hold_point(buf).max(floor)
         };
-        while let Some(h) = hits.iter().find(|h| h.start < release && h.end > release) {
-            release = h.start;
+        if !last {
+            // Until stable: a cut moved back to a match's start may land in
+            // a run of digit groups, and the run's start before a match.
+            loop {
+                let before = release;
+                release = self.snap_to_run_start(buf, release).max(floor);
+                while let Some(h) = hits.iter().find(|h| h.start < release && h.end > release) {
+                    release = h.start;
+                }
+                if release == before {
+                    break;
+                }
+            }
         }
         let result = self.apply(buf, &hits, floor, release);
         self.hits = hits;
@@ -459,21 +470,6 @@ impl Checker {
                 });
             hold = hold.min(token.max(text.len().saturating_sub(MAX_TOKEN_HOLD)));
         }
-        let numeric =
-            Kind::PaymentCard.bit() | Kind::UsSsn.bit() | Kind::Phone.bit() | Kind::IpAddress.bit();
-        if kinds & numeric != 0 {
-            // A run of digit groups still being written: which of its groups
-            // form a card, a phone number or an SSN depends on the groups
-            // still to come, so the whole run waits.
-            let run = text
-                .rfind(|c: char| !(c.is_ascii_digit() || " -.()+".contains(c)))
-                .map_or(0, |i| {
-                    i + text[i..].chars().next().map_or(1, char::len_utf8)
-                });
-            if text.as_bytes()[run..].iter().any(u8::is_ascii_digit) {
-                hold = hold.min(run.max(text.len().saturating_sub(MAX_TOKEN_HOLD)));
-            }
-        }
         if kinds & Kind::Secret.bit() != 0 {
             if let Some(begin) = text.rfind("-----BEGIN ") {
                 if !text[begin..].contains("-----END ") {
@@ -482,6 +478,32 @@ impl Checker {
             }
         }
         floor_char_boundary(text, hold)
+    }
+
+    /// `at`, moved back to the start of the run of digit groups it falls
+    /// in: which groups of such a run form a card, a phone number or an SSN
+    /// depends on the whole run (and, while it is being written, on groups
+    /// still to come), so a cut never falls inside one.
+    fn snap_to_run_start(&self, text: &str, at: usize) -> usize {
+        let numeric =
+            Kind::PaymentCard.bit() | Kind::UsSsn.bit() | Kind::Phone.bit() | Kind::IpAddress.bit();
+        if self.guards.kinds(self.active) & numeric == 0 {
+            return at;
+        }
+        let b = text.as_bytes();
+        let in_run = |c: u8| c.is_ascii_digit() || b" -.()+".contains(&c);
+        let (mut s, mut e) = (at, at);
+        while s > 0 && in_run(b[s - 1]) {
+            s -= 1;
+        }
+        while e < b.len() && in_run(b[e]) {
+            e += 1;
+        }
+        if s < at && b[s..e].iter().any(u8::is_ascii_digit) {
+            s.max(text.len().saturating_sub(MAX_TOKEN_HOLD)).min(at)
+        } else {
+            at
+        }
     }
 
     fn apply(

@@ -254,12 +254,20 @@ fn a_stream_holds_candidates_not_prose() {
 /// two parts at every cut gives what checking it whole gives.
 #[test]
 fn a_numeric_run_across_the_cut_waits_for_its_end() {
-    let g =
-        guards("[[guardrails]]\nname=\"pii\"\ndetectors=[\"pii\",\"secrets\"]\naction=\"mask\"\n");
+    // The fuzz target's sets.
+    let g = guards(
+        "[[guardrails]]\nname=\"pii\"\ndetectors=[\"pii\",\"secrets\"]\naction=\"mask\"\n\
+         [[guardrails]]\nname=\"kw\"\nkeywords=[\"project nightingale\",\"internal only\",\"é\",\"ｆｕｌｌ\"]\naction=\"log\"\n\
+         [[guardrails]]\nname=\"sub\"\nkeywords=[\"xx\"]\nmatch=\"substring\"\naction=\"mask\"\n",
+    );
     let input = include_bytes!("../../fuzz/seeds/guardrails/regression-numeric-run-across-the-cut");
     let text = String::from_utf8_lossy(&input[1..]).into_owned();
+    let input =
+        include_bytes!("../../fuzz/seeds/guardrails/regression-groups-after-a-released-card");
+    let text2 = String::from_utf8_lossy(&input[1..]).into_owned();
     let texts = [
         text.as_str(),
+        text2.as_str(),
         "pay 44 0531 2345 6789 4111 1111 1111 1111 22 33 now",
         "call 415 555 2671 2 or 123-45-6789 0",
     ];
