@@ -471,6 +471,9 @@ impl Checker {
             hold = hold.min(token.max(text.len().saturating_sub(MAX_TOKEN_HOLD)));
         }
         if kinds & Kind::Secret.bit() != 0 {
+            if let Some(label) = secrets::open_aws_label(text) {
+                hold = hold.min(label);
+            }
             if let Some(begin) = text.rfind("-----BEGIN ") {
                 if !text[begin..].contains("-----END ") {
                     hold = hold.min(begin.max(text.len().saturating_sub(MAX_PEM_HOLD)));

@@ -134,10 +134,33 @@ fn validate(b: &[u8], s: usize, p: usize, shape: Shape) -> Option<(usize, usize)
     }
 }
 
+/// Where an AWS key id or secret label begins whose look-ahead for the
+/// secret key (`AWS_SECRET_WINDOW` bytes) is not all in `text` yet: a
+/// stream holds from there, so the pair is decided in one piece.
+pub fn open_aws_label(text: &str) -> Option<usize> {
+    let b = text.as_bytes();
+    let from = b.len().saturating_sub(AWS_SECRET_WINDOW + 32);
+    (from..b.len()).find(|&i| {
+        PREFIXES.iter().any(|(p, shape)| {
+            // The look-ahead starts after the whole key id (20 characters)
+            // or after the label.
+            let head = match shape {
+                Shape::AwsKeyId => 20,
+                Shape::AwsSecretLabel => p.len(),
+                _ => return false,
+            };
+            b[i..].starts_with(p.as_bytes()) && i + head + AWS_SECRET_WINDOW > b.len()
+        })
+    })
+}
+
+/// How far after an AWS key id or label its secret key is looked for.
+const AWS_SECRET_WINDOW: usize = 120;
+
 /// A 40-character AWS secret access key within a short distance after `from`
 /// (past `=`, `:`, quotes, spaces, or the rest of a key id's line).
 fn aws_secret_after(b: &[u8], from: usize) -> Option<(usize, usize)> {
-    let window = &b[from..b.len().min(from + 120)];
+    let window = &b[from..b.len().min(from + AWS_SECRET_WINDOW)];
     let is_secret = |c: u8| c.is_ascii_alphanumeric() || c == b'/' || c == b'+';
     let mut i = 0;
     while i < window.len() {
