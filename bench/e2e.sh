@@ -20,6 +20,7 @@
 #   BENCH_EMULATOR=0          skip the tests/lambda_rt/runtime_api.py cross-check
 #   BENCH_STATE_TABLE=0       skip the cold starts with DX_STATE_TABLE (DynamoDB Local)
 #   BENCH_REFERENCE=0         skip the JS passthrough reference runs
+#   BENCH_GUARDRAILS=1        the gateway runs README's example guardrail sets
 #
 # Only 127.0.0.1 is used. Every process started here runs in its own process
 # group and is killed on exit.

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import pathlib
 import re
 import shutil
@@ -50,8 +51,18 @@ def capnp_str(s: str) -> str:
     return '"' + "".join(out) + '"'
 
 
+# BENCH_GUARDRAILS=1: README's example sets (PII and secrets masked, two
+# phrases blocked) on input and output, to measure what guardrails add.
+GUARDRAILS = [
+    {"name": "pii", "detectors": ["email", "payment_card", "secrets"], "action": "mask",
+     "apply_to": ["input", "output"]},
+    {"name": "banned", "keywords": ["project nightingale", "internal only"], "action": "block",
+     "apply_to": ["input", "output"]},
+]
+
+
 def gateway_config(upstream_port: int) -> str:
-    return json.dumps({
+    config = {
         "general": {},
         "model_list": [{
             "model_name": "bench",
@@ -60,7 +71,10 @@ def gateway_config(upstream_port: int) -> str:
             "api_base": f"http://127.0.0.1:{upstream_port}/v1",
             "api_key": UPSTREAM_KEY,
         }],
-    }, separators=(",", ":"))
+    }
+    if os.environ.get("BENCH_GUARDRAILS") == "1":
+        config["guardrails"] = GUARDRAILS
+    return json.dumps(config, separators=(",", ":"))
 
 
 def bundle_modules(bundle: pathlib.Path) -> tuple[str, str]:

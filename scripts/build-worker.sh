@@ -11,4 +11,11 @@ if [ "${DX_SKIP_WORKER_BUILD:-}" = 1 ] && [ -f "$root/worker/build/index.js" ]; 
   exit 0
 fi
 cd "$root/worker"
-exec worker-build --release
+worker-build --release
+# worker-build keeps the wasm name section (it passes --debuginfo to wasm-opt):
+# function names for stack traces, 66 KB of the gzip upload. Stripped here;
+# a trap's stack trace then shows function indices, which a local build
+# without this step maps back to names. Only the custom sections go: no
+# optimisation pass runs again.
+features=(mutable-globals sign-ext nontrapping-float-to-int bulk-memory multivalue reference-types exception-handling)
+"$WASM_OPT_BIN" "${features[@]/#/--enable-}" --strip-debug build/index_bg.wasm -o build/index_bg.wasm

@@ -21,6 +21,13 @@ pub struct Config {
     /// Runtime refresh of the model catalog.
     #[serde(default)]
     pub catalog: CatalogSettings,
+    /// `[[guardrails]]`: keyword lists and detectors on input and output.
+    /// Read by [`crate::guardrails::GuardrailSpec::read`] (see there why).
+    #[serde(default)]
+    pub guardrails: Vec<serde_json::Value>,
+    /// The sets above, compiled once when the config loads.
+    #[serde(skip)]
+    pub guards: std::sync::Arc<crate::guardrails::Guardrails>,
 }
 
 /// Where the scheduled refresh fetches the catalog sources, what it accepts,
@@ -388,12 +395,21 @@ pub const MASTER_KEY_ENV: &str = "DX_MASTER_KEY";
 impl Config {
     pub fn parse(text: &str) -> Result<Config, ConfigError> {
         let trimmed = text.trim_start();
-        let config: Config = if trimmed.starts_with('{') {
+        let mut config: Config = if trimmed.starts_with('{') {
             serde_json::from_str(trimmed).map_err(|e| ConfigError::json(trimmed, &e))?
         } else {
             toml::from_str(text).map_err(|e| ConfigError::toml(text, &e))?
         };
         config.validate()?;
+        let guards = config
+            .guardrails
+            .iter()
+            .enumerate()
+            .map(|(i, v)| crate::guardrails::GuardrailSpec::read(v, i + 1))
+            .collect::<Result<Vec<_>, _>>()
+            .and_then(|specs| crate::guardrails::Guardrails::compile(&specs))
+            .map_err(|e| ConfigError(format!("[[guardrails]]: {e}")))?;
+        config.guards = std::sync::Arc::new(guards);
         Ok(config)
     }
 

@@ -12,7 +12,7 @@
 // Cycles inside a layer are reported by the script but not refused yet.
 //
 // layer leaf: error secret ports unified tokens http stream model_name
-// layer model: catalog cost config task_routing providers catalog_resolve resolve model_meta upstream_auth aws state keys
+// layer model: guardrails catalog cost config task_routing providers catalog_resolve resolve model_meta upstream_auth aws state keys
 // layer formats: codec ingress quirks
 // layer relays: relays
 // layer pipeline: pipeline
@@ -37,6 +37,7 @@ pub mod catalog;
 mod catalog_resolve;
 mod config;
 pub mod cost;
+pub mod guardrails;
 pub mod keys;
 pub mod model_meta;
 mod providers;

@@ -218,6 +218,10 @@ impl Ingress for AnthropicMessages<'_> {
         EventRenderer::new(model)
     }
 
+    fn error_event(e: &GatewayError) -> Bytes {
+        crate::ingress::anthropic_messages::error_event(e)
+    }
+
     fn decorate(
         &self,
         resp: &mut GatewayResponse,

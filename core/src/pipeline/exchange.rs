@@ -43,6 +43,9 @@ pub struct Exchange {
     pub adjusted: String,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub client_gone: bool,
+    /// Guardrail matches as `set:detector=count` (`x-dx-guardrails`); never values.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub guardrails: String,
     /// Upstream attempts, logged when there was more than one.
     #[serde(skip_serializing_if = "one_at_most")]
     pub attempts: u32,

@@ -1,17 +1,21 @@
-//! Stage 3: input guardrails (content rules, PII redaction). None are
-//! configured yet: every request passes unchanged.
+//! Stage 3: input guardrails. They read the client's body as sent, through
+//! the JSON text view (every string a model reads, on any ingress and any
+//! path, the passthrough bytes included, without converting the request),
+//! and mask or refuse before anything is resolved or sent.
 
 use crate::error::GatewayError;
+use crate::guardrails::{rewrite_strings, Blocked, Checker, Direction};
 
-/// What the guard sees of the request, in either representation (read
-/// by the guardrails to come).
-#[allow(dead_code)]
-pub enum InputView<'r> {
-    /// The client's own body, forwarded as is (passthrough).
-    Raw(&'r [u8]),
-    Unified(&'r crate::unified::ChatRequest),
-}
-
-pub fn guard_input(_view: InputView<'_>) -> Result<(), GatewayError> {
-    Ok(())
+/// The body with its matches masked (`None`: unchanged), or the refusal.
+pub fn guard_input(body: &[u8], checker: &mut Checker) -> Result<Option<Vec<u8>>, GatewayError> {
+    let result = rewrite_strings(body, false, &mut |_, text| checker.check(text));
+    match result {
+        Ok(Ok(masked)) => Ok(masked),
+        Ok(Err(_unreadable)) => Err(Blocked {
+            set: checker.first_set(),
+            kind: None,
+        }
+        .into_error(Direction::Input)),
+        Err(blocked) => Err(blocked.into_error(Direction::Input)),
+    }
 }

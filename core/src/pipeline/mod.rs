@@ -41,6 +41,7 @@ use crate::catalog::Prices;
 use crate::codec::{self, EncodeContext};
 use crate::config::Config;
 use crate::error::{ErrorKind, GatewayError};
+use crate::guardrails::{Checker, Direction};
 use crate::http::{Body, GatewayResponse, IncomingRequest};
 use crate::model_meta::{model_meta, ModelMeta};
 use crate::ports::{ByteStream, Ports, ReadWhole};
@@ -52,7 +53,7 @@ use crate::state::accounts::Accounts;
 use crate::stream::{BodyStream, OnDone};
 use crate::unified::{ChatChunk, ChatRequest, ChatResponse, Usage};
 use crate::upstream_auth::google::{self, TokenCache};
-use guard_input::{guard_input, InputView};
+use guard_input::guard_input;
 
 /// A client-facing chat format: how its requests parse and adapt, how
 /// answers, chunks and streams render in it.
@@ -145,6 +146,8 @@ pub trait Ingress {
         model: &str,
         prices: Option<Arc<Prices>>,
     ) -> Self::Renderer;
+    /// An error inside a stream, in this format.
+    fn error_event(e: &GatewayError) -> Bytes;
     /// The format's own response headers.
     fn decorate(
         &self,
@@ -245,9 +248,25 @@ pub async fn exchange<I: Ingress, P: Ports>(
 ) -> Result<GatewayResponse, GatewayError> {
     let config = call.config;
     within_limit(&req.body, config)?;
+    // Declared first: a masked body outlives the request parsed from it.
+    let masked_body: Vec<u8>;
     let mut parsed = ingress.parse(&req.body, &req.headers)?;
     ex.model = ingress.model(&parsed);
     ex.stream = ingress.stream(&parsed);
+    let guards = &config.guards;
+    // What the limits reserve for: the body as it goes on (masked or not).
+    let mut body_len = req.body.len();
+    let input = guards.active(&ex.model, Direction::Input);
+    if input.any() {
+        let mut checker = Checker::new(guards.clone(), input);
+        let masked = guard_input(&req.body, &mut checker)?;
+        ex.guardrails = checker.report();
+        if let Some(masked) = masked {
+            masked_body = masked;
+            body_len = masked_body.len();
+            parsed = ingress.parse(&masked_body, &req.headers)?;
+        }
+    }
     let (cache, hit) = cache_lookup::cache_lookup();
     ex.cache = cache;
     if let Some(hit) = hit {
@@ -268,7 +287,7 @@ pub async fn exchange<I: Ingress, P: Ports>(
     let max_output = ingress.max_tokens(&parsed).or(meta.max_output);
     let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
     let names: Vec<&str> = names.iter().map(String::as_str).collect();
-    admit::admit(call, ex, &names, req.body.len() as u64, max_output).await?;
+    admit::admit(call, ex, &names, body_len as u64, max_output).await?;
     let drop_params = deployment
         .params
         .drop_params
@@ -284,13 +303,11 @@ pub async fn exchange<I: Ingress, P: Ports>(
     let (mut resp, deployment) = match path {
         Path::Mock => {
             let ureq = ingress.unified(&parsed, &deployment, drop_params, true, ex)?;
-            guard_input(InputView::Unified(&ureq))?;
             let resp = relay::mock(call, ingress, &parsed, &ureq, &deployment, ex);
             (resp, deployment)
         }
         Path::Passthrough => {
             let body = ingress.passthrough_body(&mut parsed, &deployment, drop_params, ex)?;
-            guard_input(InputView::Raw(&body))?;
             let token = call.access_token_for(&deployment).await?;
             let mut request = ingress.passthrough_request(
                 &parsed,
@@ -312,7 +329,6 @@ pub async fn exchange<I: Ingress, P: Ports>(
         }
         Path::Translated => {
             let ureq = ingress.unified(&parsed, &deployment, drop_params, false, ex)?;
-            guard_input(InputView::Unified(&ureq))?;
             let ctx = EncodeContext {
                 now_ms: call.ports.now_ms(),
                 access_token: call.access_token_for(&deployment).await?,
@@ -339,6 +355,22 @@ pub async fn exchange<I: Ingress, P: Ports>(
     };
     relay::price_response(&mut resp, ex, I::COST_IN_BODY);
     ingress.decorate(&mut resp, &parsed, &deployment, &meta);
+    // A refused answer was still paid for: its usage is in the exchange,
+    // which the ledger settles with (see `settle`).
+    let output = guards.active(&ex.model, Direction::Output);
+    if output.any() {
+        relay::guard_output(
+            &mut resp,
+            Checker::new(guards.clone(), output),
+            I::error_event,
+            ex,
+        )?;
+    }
+    if !ex.guardrails.is_empty() {
+        if let Ok(v) = HeaderValue::from_str(&ex.guardrails) {
+            resp.headers_mut().insert("x-dx-guardrails", v);
+        }
+    }
     Ok(resp)
 }
 

@@ -11,9 +11,11 @@ use super::{Exchange, Ingress};
 use crate::codec::{self, mock, DecodeContext, StreamDecoder};
 use crate::cost::{completion_cost, format_cost, splice_cost, TokenUsage};
 use crate::error::GatewayError;
+use crate::guardrails::{rewrite_strings, Blocked, Checker, Direction};
 use crate::http::{json, read_body};
 use crate::http::{Body, GatewayResponse};
 use crate::ports::{Ports, UpstreamResponse};
+use crate::relays::output_guard::{guard_stream, ErrorEvent};
 use crate::relays::translate::{translate, TranslateState};
 use crate::resolve::Deployment;
 use crate::stream::sniff::{not_a_stream, sniff, StreamAnswer};
@@ -181,5 +183,45 @@ pub fn price_response(resp: &mut GatewayResponse, ex: &mut Exchange, in_body: bo
     }
     if let Ok(v) = header {
         resp.headers_mut().insert("x-dx-cost-usd", v);
+    }
+}
+
+/// The output guard on an answer: a whole body is checked (masked or
+/// refused) here; a stream is wrapped so that it is checked as it goes.
+pub fn guard_output(
+    resp: &mut GatewayResponse,
+    mut checker: Checker,
+    error_event: ErrorEvent,
+    ex: &mut Exchange,
+) -> Result<(), GatewayError> {
+    match std::mem::replace(resp.body_mut(), Body::Empty) {
+        Body::Empty => Ok(()),
+        Body::Stream(s) => {
+            *resp.body_mut() = Body::Stream(guard_stream(s, checker, error_event));
+            Ok(())
+        }
+        Body::Full(body) => {
+            let checked = rewrite_strings(&body, true, &mut |_, text| checker.check(text));
+            let report = checker.report();
+            if !report.is_empty() {
+                if !ex.guardrails.is_empty() {
+                    ex.guardrails.push(',');
+                }
+                ex.guardrails.push_str(&report);
+            }
+            let masked = match checked {
+                Ok(Ok(masked)) => masked,
+                Ok(Err(_unreadable)) => {
+                    return Err(Blocked {
+                        set: checker.first_set(),
+                        kind: None,
+                    }
+                    .into_error(Direction::Output))
+                }
+                Err(blocked) => return Err(blocked.into_error(Direction::Output)),
+            };
+            *resp.body_mut() = Body::Full(masked.map_or(body, Bytes::from));
+            Ok(())
+        }
     }
 }

@@ -30,7 +30,9 @@ pub fn settle(ports: &impl BackgroundClock, ex: &Exchange) {
     let Some(held) = ex.held.clone() else {
         return;
     };
-    let failed = ex.status >= 400;
+    // An error with usage (an answer the output guard refused) was paid
+    // for upstream: it is charged like any answer.
+    let failed = ex.status >= 400 && ex.usage.is_none();
     let (tokens, cost) = if failed {
         (Some(0), Some(0))
     } else {

@@ -5,4 +5,5 @@
 
 pub mod anthropic_relay;
 pub mod openai_relay;
+pub mod output_guard;
 pub mod translate;

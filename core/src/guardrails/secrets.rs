@@ -1,0 +1,291 @@
+//! Credentials: provider API keys (OpenAI and Anthropic `sk-…`, Google
+//! `AIza…`), AWS access key ids with the secret key that follows them,
+//! GitHub and Slack tokens, PEM private-key blocks and JWTs. Each starts
+//! with a fixed prefix, so one Aho-Corasick pass finds the candidates and a
+//! small validator per kind checks the rest.
+
+use aho_corasick::automaton::Automaton;
+use aho_corasick::nfa::contiguous::NFA;
+use aho_corasick::Input;
+
+use super::{Found, Kind};
+
+#[derive(Clone, Copy)]
+enum Shape {
+    /// `sk-…`: OpenAI (`sk-proj-…`), Anthropic (`sk-ant-…`), DX (`sk-dx-…`).
+    SkKey,
+    AwsKeyId,
+    AwsSecretLabel,
+    GoogleKey,
+    GitHub,
+    GitHubPat,
+    Slack,
+    Pem,
+    Jwt,
+}
+
+const PREFIXES: &[(&str, Shape)] = &[
+    ("sk-", Shape::SkKey),
+    ("AKIA", Shape::AwsKeyId),
+    ("ASIA", Shape::AwsKeyId),
+    ("aws_secret_access_key", Shape::AwsSecretLabel),
+    ("AWS_SECRET_ACCESS_KEY", Shape::AwsSecretLabel),
+    ("SecretAccessKey", Shape::AwsSecretLabel),
+    ("AIza", Shape::GoogleKey),
+    ("ghp_", Shape::GitHub),
+    ("gho_", Shape::GitHub),
+    ("ghu_", Shape::GitHub),
+    ("ghs_", Shape::GitHub),
+    ("ghr_", Shape::GitHub),
+    ("github_pat_", Shape::GitHubPat),
+    ("xoxb-", Shape::Slack),
+    ("xoxp-", Shape::Slack),
+    ("xoxa-", Shape::Slack),
+    ("xoxr-", Shape::Slack),
+    ("xoxs-", Shape::Slack),
+    ("xapp-", Shape::Slack),
+    ("-----BEGIN ", Shape::Pem),
+    ("eyJ", Shape::Jwt),
+];
+
+#[derive(Debug)]
+pub struct Secrets {
+    prefixes: NFA,
+}
+
+impl Secrets {
+    pub fn new() -> Result<Self, String> {
+        let prefixes =
+            NFA::new(PREFIXES.iter().map(|p| p.0)).map_err(|e| format!("secret prefixes: {e}"))?;
+        Ok(Secrets { prefixes })
+    }
+
+    pub fn find(&self, text: &str, out: &mut Vec<Found>) {
+        let b = text.as_bytes();
+        let mut resume = 0;
+        let Ok(matches) = self.prefixes.try_find_iter(Input::new(text)) else {
+            return;
+        };
+        for m in matches {
+            if m.start() < resume {
+                continue;
+            }
+            let shape = PREFIXES[m.pattern().as_usize()].1;
+            if let Some((s, e)) = validate(b, m.start(), m.end(), shape) {
+                out.push(Found::new(s, e, Kind::Secret));
+                resume = e;
+                // The secret key usually follows its id (a credentials file, an env block).
+                if let (Shape::AwsKeyId, Some((ss, se))) = (shape, aws_secret_after(b, e)) {
+                    out.push(Found::new(ss, se, Kind::Secret));
+                    resume = se;
+                }
+            }
+        }
+    }
+}
+
+fn is_token(c: u8) -> bool {
+    c.is_ascii_alphanumeric() || c == b'-' || c == b'_'
+}
+
+fn run(b: &[u8], from: usize, ok: impl Fn(u8) -> bool) -> usize {
+    let mut e = from;
+    while e < b.len() && ok(b[e]) {
+        e += 1;
+    }
+    e
+}
+
+/// A prefix must start a token: `task-…` holds `sk-` but is no key.
+fn starts_token(b: &[u8], at: usize) -> bool {
+    at == 0 || !is_token(b[at - 1])
+}
+
+fn validate(b: &[u8], s: usize, p: usize, shape: Shape) -> Option<(usize, usize)> {
+    match shape {
+        Shape::SkKey => {
+            let e = run(b, p, is_token);
+            (starts_token(b, s) && e - p >= 20).then_some((s, e))
+        }
+        Shape::AwsKeyId => {
+            let e = run(b, p, |c| c.is_ascii_uppercase() || c.is_ascii_digit());
+            let alone = !b.get(e).copied().is_some_and(is_token);
+            (starts_token(b, s) && e - p == 16 && alone).then_some((s, e))
+        }
+        Shape::AwsSecretLabel => aws_secret_after(b, p),
+        Shape::GoogleKey => {
+            let e = run(b, p, is_token);
+            (starts_token(b, s) && e - p >= 35).then_some((s, e))
+        }
+        Shape::GitHub => {
+            let e = run(b, p, |c| c.is_ascii_alphanumeric());
+            (starts_token(b, s) && e - p >= 36).then_some((s, e))
+        }
+        Shape::GitHubPat => {
+            let e = run(b, p, |c| c.is_ascii_alphanumeric() || c == b'_');
+            (starts_token(b, s) && e - p >= 60).then_some((s, e))
+        }
+        Shape::Slack => {
+            let e = run(b, p, |c| c.is_ascii_alphanumeric() || c == b'-');
+            (starts_token(b, s) && e - p >= 10).then_some((s, e))
+        }
+        Shape::Pem => pem(b, s, p),
+        Shape::Jwt => jwt(b, s),
+    }
+}
+
+/// Where an AWS key id or secret label begins whose look-ahead for the
+/// secret key (`AWS_SECRET_WINDOW` bytes) is not all in `text` yet: a
+/// stream holds from there, so the pair is decided in one piece.
+pub fn open_aws_label(text: &str) -> Option<usize> {
+    let b = text.as_bytes();
+    let from = b.len().saturating_sub(AWS_SECRET_WINDOW + 32);
+    (from..b.len()).find(|&i| {
+        PREFIXES.iter().any(|(p, shape)| {
+            // The look-ahead starts after the whole key id (20 characters)
+            // or after the label.
+            let head = match shape {
+                Shape::AwsKeyId => 20,
+                Shape::AwsSecretLabel => p.len(),
+                _ => return false,
+            };
+            b[i..].starts_with(p.as_bytes()) && i + head + AWS_SECRET_WINDOW > b.len()
+        })
+    })
+}
+
+/// How far after an AWS key id or label its secret key is looked for.
+const AWS_SECRET_WINDOW: usize = 120;
+
+/// A 40-character AWS secret access key within a short distance after `from`
+/// (past `=`, `:`, quotes, spaces, or the rest of a key id's line).
+fn aws_secret_after(b: &[u8], from: usize) -> Option<(usize, usize)> {
+    let window = &b[from..b.len().min(from + AWS_SECRET_WINDOW)];
+    let is_secret = |c: u8| c.is_ascii_alphanumeric() || c == b'/' || c == b'+';
+    let mut i = 0;
+    while i < window.len() {
+        if is_secret(window[i]) && (i == 0 || !is_secret(window[i - 1])) {
+            let e = run(window, i, is_secret);
+            if e - i == 40 && window.get(e) != Some(&b'=') {
+                return Some((from + i, from + e));
+            }
+            i = e;
+        } else {
+            i += 1;
+        }
+    }
+    None
+}
+
+/// A PEM block holding a private key, to its END line; a block that never
+/// ends (cut off) is taken to the end of the text.
+fn pem(b: &[u8], s: usize, p: usize) -> Option<(usize, usize)> {
+    let line_end = memchr::memchr2(b'\n', b'\r', &b[p..]).map_or(b.len(), |i| p + i);
+    let label = &b[p..line_end];
+    let private = find(label, b"PRIVATE KEY-----").is_some();
+    if !private {
+        return None;
+    }
+    let end_marker = b"-----END ";
+    let Some(at) = find(&b[line_end..], end_marker) else {
+        return Some((s, b.len()));
+    };
+    let end_start = line_end + at;
+    let close = find(&b[end_start + end_marker.len()..], b"-----")
+        .map_or(b.len(), |i| end_start + end_marker.len() + i + 5);
+    Some((s, close))
+}
+
+/// `header.payload.signature`, base64url, both JSON parts starting `eyJ`.
+fn jwt(b: &[u8], s: usize) -> Option<(usize, usize)> {
+    if !starts_token(b, s) {
+        return None;
+    }
+    let seg = |c: u8| c.is_ascii_alphanumeric() || c == b'-' || c == b'_';
+    let h = run(b, s, seg);
+    if h - s < 10 || b.get(h) != Some(&b'.') || !b[h + 1..].starts_with(b"eyJ") {
+        return None;
+    }
+    let pl = run(b, h + 1, seg);
+    if pl - (h + 1) < 10 || b.get(pl) != Some(&b'.') {
+        return None;
+    }
+    let sig = run(b, pl + 1, seg);
+    (sig - (pl + 1) >= 16).then_some((s, sig))
+}
+
+/// `needle` in `hay`: PEM markers only, rare enough for a plain scan (the
+/// memchr searcher costs the Worker 4 KB).
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn found(text: &str) -> Vec<&str> {
+        let mut out = Vec::new();
+        Secrets::new().unwrap().find(text, &mut out);
+        out.iter().map(|f| &text[f.start..f.end]).collect()
+    }
+
+    #[test]
+    fn provider_keys_are_found_in_code_blocks() {
+        let text = "```python\nclient = OpenAI(api_key=\"sk-proj-AbCdEf0123456789_xyzXYZ-0123\")\nanthropic = \"sk-ant-api03-ZZZZZZZZZZZZZZZZZZZZZZZZ\"\n```";
+        assert_eq!(
+            found(text),
+            [
+                "sk-proj-AbCdEf0123456789_xyzXYZ-0123",
+                "sk-ant-api03-ZZZZZZZZZZZZZZZZZZZZZZZZ"
+            ]
+        );
+        assert!(found("ask-me-anything task-list sk-short").is_empty());
+    }
+
+    #[test]
+    fn aws_pairs_google_github_slack() {
+        let creds = "[default]\naws_access_key_id = AKIAIOSFODNN7EXAMPLE\naws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\n";
+        assert_eq!(
+            found(creds),
+            [
+                "AKIAIOSFODNN7EXAMPLE",
+                "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+            ]
+        );
+        assert_eq!(
+            found("AKIAIOSFODNN7EXAMPLE:wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"),
+            [
+                "AKIAIOSFODNN7EXAMPLE",
+                "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+            ]
+        );
+        assert_eq!(
+            found("key=AIzaSyA1234567890abcdefghijklmnopqrstuv"),
+            ["AIzaSyA1234567890abcdefghijklmnopqrstuv"]
+        );
+        assert_eq!(
+            found("ghp_0123456789abcdefghijklmnopqrstuvwxyz"),
+            ["ghp_0123456789abcdefghijklmnopqrstuvwxyz"]
+        );
+        assert_eq!(
+            found("xoxb-1234567890-abcdefghij"),
+            ["xoxb-1234567890-abcdefghij"]
+        );
+        assert!(found("AKIASHORT and AIza-too-short and ghp_short").is_empty());
+    }
+
+    #[test]
+    fn pem_blocks_and_jwts() {
+        let pem = "-----BEGIN RSA PRIVATE KEY-----\nMIIEow\n-----END RSA PRIVATE KEY-----";
+        assert_eq!(found(&format!("key:\n{pem}\nthanks")), [pem]);
+        assert_eq!(
+            found("-----BEGIN PRIVATE KEY-----\nMIIEvQ cut"),
+            ["-----BEGIN PRIVATE KEY-----\nMIIEvQ cut"]
+        );
+        assert!(found("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----").is_empty());
+        let jwt = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U";
+        assert_eq!(found(&format!("Bearer {jwt}")), [jwt]);
+        assert!(found("eyJhbGciOiJIUzI1NiJ9 alone").is_empty());
+    }
+}

@@ -1,0 +1,156 @@
+"""Guardrails on both shells, through the official SDKs: a prompt with a
+banned phrase is refused before anything is sent; personal data and keys in
+a prompt are masked before the provider sees them (the fleet records what
+it received); an answer holding them is masked or refused, whole and
+streamed (the fleet streams one word per chunk, so every match is split
+across chunks). Passthrough and translated paths, both ingress formats.
+
+Sets (deployments/guardrails.json): on ``guard-*`` models, ``pii`` masks
+input and ``banned`` blocks both ways; on ``guardout-*`` models only the
+output is guarded (``pii-out`` masks, ``banned-out`` blocks), so the echoed
+prompt reaches the answer unmasked and the output guard must catch it."""
+
+from __future__ import annotations
+
+import json
+
+import anthropic
+import openai
+import pytest
+
+from conftest import MASTER_KEY
+from sdk import tag, user
+
+CARD = "4111 1111 1111 1111"
+KEY = "sk-ant-api03-Zm9vYmFyYmF6cXV4cXV1eDEyMzQ1Njc4"
+
+
+def pii_prompt(t: str) -> str:
+    return f"mail jane.{t}@example.com card {CARD} key {KEY} thanks"
+
+
+@pytest.fixture
+def claude(gateway) -> anthropic.Anthropic:
+    return anthropic.Anthropic(base_url=gateway.base_url, api_key=MASTER_KEY, max_retries=0, timeout=30)
+
+
+def sent_to(fleet, model: str) -> list[dict]:
+    """What the fleet received for ``model`` (it sees the id after the group's ``/``)."""
+    return fleet.requests(model=model.split("/", 1)[1])
+
+
+def assert_no_pii(text: str, t: str) -> None:
+    assert f"jane.{t}@example.com" not in text
+    assert "4111" not in text
+    assert KEY not in text
+
+
+@pytest.mark.parametrize("path", ["guard-pt", "guard-tr"])
+def test_banned_prompt_is_refused_before_sending(client, fleet, path):
+    t = tag()
+    model = f"{path}/gpt-4o-mini-{t}"
+    with pytest.raises(openai.BadRequestError) as e:
+        client.chat.completions.create(model=model, messages=user(f"about Project Nightingale {t}"))
+    err = e.value.body
+    assert err["code"] == "guardrail_blocked", err
+    assert "`banned`" in err["message"] and "ightingale" not in err["message"]
+    assert sent_to(fleet, model) == []
+
+
+def test_banned_prompt_is_refused_on_the_messages_route(claude, fleet):
+    t = tag()
+    model = f"guard-an/claude-sonnet-4-5-{t}"
+    with pytest.raises(anthropic.BadRequestError) as e:
+        claude.messages.create(model=model, max_tokens=50, messages=user(f"it is INTERNAL ONLY {t}"))
+    assert e.value.body["type"] == "error"
+    assert "`banned`" in e.value.body["error"]["message"]
+    assert sent_to(fleet, model) == []
+
+
+@pytest.mark.parametrize("path", ["guard-pt", "guard-tr"])
+def test_pii_in_a_prompt_never_reaches_the_provider(client, fleet, path):
+    t = tag()
+    model = f"{path}/gpt-4o-mini-{t}"
+    raw = client.chat.completions.with_raw_response.create(
+        model=model, messages=[{"role": "system", "content": f"owner: boss.{t}@example.com"}, *user(pii_prompt(t))]
+    )
+    assert raw.headers["x-dx-guardrails"] == "pii:email=2,pii:payment_card=1,pii:secret=1"
+    sent = json.dumps(sent_to(fleet, model)[-1]["body"])
+    assert_no_pii(sent, t)
+    assert f"boss.{t}" not in sent
+    assert "[EMAIL_1]" in sent and "[EMAIL_2]" in sent and "[PAYMENT_CARD_1]" in sent and "[SECRET_1]" in sent
+    answer = raw.parse().choices[0].message.content
+    assert answer == "Echo: mail [EMAIL_2] card [PAYMENT_CARD_1] key [SECRET_1] thanks"
+
+
+def test_pii_in_a_prompt_is_masked_on_the_messages_route(claude, fleet):
+    t = tag()
+    model = f"guard-an/claude-sonnet-4-5-{t}"
+    msg = claude.messages.create(model=model, max_tokens=100, messages=user(pii_prompt(t)))
+    sent = json.dumps(sent_to(fleet, model)[-1]["body"])
+    assert_no_pii(sent, t)
+    assert msg.content[0].text == "Echo: mail [EMAIL_1] card [PAYMENT_CARD_1] key [SECRET_1] thanks"
+
+
+@pytest.mark.parametrize("path", ["guardout-pt", "guardout-tr"])
+def test_pii_in_an_answer_is_masked_whole_and_streamed(client, fleet, path):
+    t = tag()
+    model = f"{path}/gpt-4o-mini-{t}"
+    # The provider receives the prompt as sent (no input guard on these models)...
+    whole = client.chat.completions.with_raw_response.create(model=model, messages=user(pii_prompt(t)))
+    assert CARD in json.dumps(sent_to(fleet, model)[-1]["body"])
+    # ... and the answer that echoes it comes back masked.
+    want = "Echo: mail [EMAIL_1] card [PAYMENT_CARD_1] key [SECRET_1] thanks"
+    assert whole.parse().choices[0].message.content == want
+    assert whole.headers["x-dx-guardrails"] == "pii-out:email=1,pii-out:payment_card=1,pii-out:secret=1"
+    chunks = list(
+        client.chat.completions.create(
+            model=model, messages=user(pii_prompt(t)), stream=True, stream_options={"include_usage": True}
+        )
+    )
+    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert text == want
+    assert chunks[-1].usage is not None and chunks[-1].usage.completion_tokens > 0
+
+
+def test_pii_in_a_streamed_answer_is_masked_on_the_messages_route(claude):
+    t = tag()
+    model = f"guardout-an/claude-sonnet-4-5-{t}"
+    with claude.messages.stream(model=model, max_tokens=100, messages=user(pii_prompt(t))) as s:
+        text = "".join(s.text_stream)
+        final = s.get_final_message()
+    assert text == "Echo: mail [EMAIL_1] card [PAYMENT_CARD_1] key [SECRET_1] thanks"
+    assert final.stop_reason == "end_turn" and final.usage.output_tokens > 0
+
+
+@pytest.mark.parametrize("path", ["guardout-pt", "guardout-tr"])
+def test_a_banned_answer_is_refused_whole_and_ends_its_stream_with_an_error(client, path):
+    t = tag()
+    model = f"{path}/gpt-4o-mini-{t}"
+    prompt = f"the plan {t} is called project nightingale and more words follow"
+    with pytest.raises(openai.BadRequestError) as e:
+        client.chat.completions.create(model=model, messages=user(prompt))
+    assert e.value.body["code"] == "guardrail_blocked"
+    seen = ""
+    with pytest.raises(openai.APIError) as e:
+        for c in client.chat.completions.create(model=model, messages=user(prompt), stream=True):
+            if c.choices:
+                seen += c.choices[0].delta.content or ""
+    assert "guardrail `banned-out`" in str(e.value)
+    # What came before the block was released; nothing of the phrase was.
+    assert seen.startswith("Echo: the plan") and "project" not in seen.lower().split("called")[-1]
+    assert "nightingale" not in seen.lower()
+
+
+def test_a_banned_streamed_answer_ends_with_an_error_event_on_the_messages_route(claude):
+    t = tag()
+    model = f"guardout-an/claude-sonnet-4-5-{t}"
+    seen = ""
+    with pytest.raises(anthropic.APIStatusError) as e:
+        with claude.messages.stream(
+            model=model, max_tokens=100, messages=user(f"the plan {t} is Project Nightingale indeed")
+        ) as s:
+            for piece in s.text_stream:
+                seen += piece
+    assert "banned-out" in str(e.value)
+    assert "nightingale" not in seen.lower()
