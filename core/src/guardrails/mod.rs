@@ -474,10 +474,24 @@ impl Checker {
             if let Some(label) = secrets::open_aws_label(text) {
                 hold = hold.min(label);
             }
-            if let Some(begin) = text.rfind("-----BEGIN ") {
-                if !text[begin..].contains("-----END ") {
+            // A PEM block still being written: its label line (which says
+            // whether it holds a private key) or its END line has not come.
+            let mut at = 0;
+            while let Some(i) = text[at..].find("-----BEGIN ") {
+                let begin = at + i;
+                let rest = &text[begin..];
+                let open = match rest.find(['\n', '\r']) {
+                    None => true,
+                    Some(eol) => {
+                        rest[..eol].contains("PRIVATE KEY-----")
+                            && !rest[eol..].contains("-----END ")
+                    }
+                };
+                if open {
                     hold = hold.min(begin.max(text.len().saturating_sub(MAX_PEM_HOLD)));
+                    break;
                 }
+                at = begin + 1;
             }
         }
         floor_char_boundary(text, hold)

@@ -267,10 +267,13 @@ fn a_numeric_run_across_the_cut_waits_for_its_end() {
     let text2 = String::from_utf8_lossy(&input[1..]).into_owned();
     let input = include_bytes!("../../fuzz/seeds/guardrails/regression-aws-pair-across-the-cut");
     let text3 = String::from_utf8_lossy(&input[1..]).into_owned();
+    let input = include_bytes!("../../fuzz/seeds/guardrails/regression-pem-label-across-the-cut");
+    let text4 = String::from_utf8_lossy(&input[1..]).into_owned();
     let texts = [
         text.as_str(),
         text2.as_str(),
         text3.as_str(),
+        text4.as_str(),
         "pay 44 0531 2345 6789 4111 1111 1111 1111 22 33 now",
         "call 415 555 2671 2 or 123-45-6789 0",
     ];
