@@ -231,7 +231,10 @@ impl Guardrails {
     }
 
     /// Every match of the active sets in `text`, overlaps merged, in order.
-    fn scan(&self, text: &str, active: Active, hits: &mut Vec<Hit>) {
+    /// Matches that start before `floor` (in text already released, seen
+    /// only as context) are dropped before overlaps merge, so that one can
+    /// never swallow a match after it.
+    fn scan(&self, text: &str, active: Active, floor: usize, hits: &mut Vec<Hit>) {
         hits.clear();
         let kinds = self.kinds(active);
         let mut found = Vec::new();
@@ -284,6 +287,7 @@ impl Guardrails {
                 });
             }
         }
+        hits.retain(|h| h.start >= floor);
         merge_overlaps(hits, &self.sets);
     }
 
@@ -414,9 +418,8 @@ impl Checker {
             joined.as_str()
         };
         let mut hits = std::mem::take(&mut self.hits);
-        self.guards.scan(buf, self.active, &mut hits);
         // What starts in the released text was decided when it went out.
-        hits.retain(|h| h.start >= floor);
+        self.guards.scan(buf, self.active, floor, &mut hits);
         let mut release = if last {
             buf.len()
         } else {
@@ -474,10 +477,24 @@ impl Checker {
             if let Some(label) = secrets::open_aws_label(text) {
                 hold = hold.min(label);
             }
-            if let Some(begin) = text.rfind("-----BEGIN ") {
-                if !text[begin..].contains("-----END ") {
+            // A PEM block still being written: its label line (which says
+            // whether it holds a private key) or its END line has not come.
+            let mut at = 0;
+            while let Some(i) = text[at..].find("-----BEGIN ") {
+                let begin = at + i;
+                let rest = &text[begin..];
+                let open = match rest.find(['\n', '\r']) {
+                    None => true,
+                    Some(eol) => {
+                        rest[..eol].contains("PRIVATE KEY-----")
+                            && !rest[eol..].contains("-----END ")
+                    }
+                };
+                if open {
                     hold = hold.min(begin.max(text.len().saturating_sub(MAX_PEM_HOLD)));
+                    break;
                 }
+                at = begin + 1;
             }
         }
         floor_char_boundary(text, hold)

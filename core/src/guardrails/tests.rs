@@ -159,7 +159,7 @@ fn masking_never_changes_text_outside_the_matches() {
         let n = 1 + rng.next() as usize % 12;
         let text: String = (0..n).map(|_| rng.pick(PIECES)).collect();
         let mut hits = Vec::new();
-        g.scan(&text, g.active("m", Direction::Input), &mut hits);
+        g.scan(&text, g.active("m", Direction::Input), 0, &mut hits);
         let mut c = checker(&g);
         let out = c.check(&text).unwrap().unwrap_or_else(|| text.clone());
         // Rebuild what masking must produce from the hits alone: the text
@@ -267,10 +267,16 @@ fn a_numeric_run_across_the_cut_waits_for_its_end() {
     let text2 = String::from_utf8_lossy(&input[1..]).into_owned();
     let input = include_bytes!("../../fuzz/seeds/guardrails/regression-aws-pair-across-the-cut");
     let text3 = String::from_utf8_lossy(&input[1..]).into_owned();
+    let input = include_bytes!("../../fuzz/seeds/guardrails/regression-pem-label-across-the-cut");
+    let text4 = String::from_utf8_lossy(&input[1..]).into_owned();
+    let input = include_bytes!("../../fuzz/seeds/guardrails/regression-overlapping-substrings");
+    let text5 = String::from_utf8_lossy(&input[1..]).into_owned();
     let texts = [
         text.as_str(),
         text2.as_str(),
         text3.as_str(),
+        text4.as_str(),
+        text5.as_str(),
         "pay 44 0531 2345 6789 4111 1111 1111 1111 22 33 now",
         "call 415 555 2671 2 or 123-45-6789 0",
     ];
