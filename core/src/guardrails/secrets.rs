@@ -181,9 +181,7 @@ fn aws_secret_after(b: &[u8], from: usize) -> Option<(usize, usize)> {
 /// ends (cut off) is taken to the end of the text.
 fn pem(b: &[u8], s: usize, p: usize) -> Option<(usize, usize)> {
     let line_end = memchr::memchr2(b'\n', b'\r', &b[p..]).map_or(b.len(), |i| p + i);
-    if find(&b[p..line_end], b"PRIVATE KEY-----").is_none() {
-        return None;
-    }
+    find(&b[p..line_end], b"PRIVATE KEY-----")?;
     Some((s, pem_close(b, line_end).unwrap_or(b.len())))
 }
 

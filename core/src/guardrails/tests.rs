@@ -271,11 +271,7 @@ fn a_numeric_run_across_the_cut_waits_for_its_end() {
     let text4 = String::from_utf8_lossy(&input[1..]).into_owned();
     let input = include_bytes!("../../fuzz/seeds/guardrails/regression-overlapping-substrings");
     let text5 = String::from_utf8_lossy(&input[1..]).into_owned();
-    let input =
-        include_bytes!("../../fuzz/seeds/guardrails/regression-pem-end-line-across-the-cut");
-    let text6 = String::from_utf8_lossy(&input[1..]).into_owned();
     let texts = [
-        text6.as_str(),
         text.as_str(),
         text2.as_str(),
         text3.as_str(),
