@@ -485,9 +485,10 @@ impl Checker {
                 let rest = &text[begin..];
                 let open = match rest.find(['\n', '\r']) {
                     None => true,
+                    // Closed once an END line has its closing dashes.
                     Some(eol) => {
                         rest[..eol].contains("PRIVATE KEY-----")
-                            && !rest[eol..].contains("-----END ")
+                            && secrets::pem_close(text.as_bytes(), begin + eol).is_none()
                     }
                 };
                 if open {

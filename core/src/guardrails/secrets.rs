@@ -181,19 +181,24 @@ fn aws_secret_after(b: &[u8], from: usize) -> Option<(usize, usize)> {
 /// ends (cut off) is taken to the end of the text.
 fn pem(b: &[u8], s: usize, p: usize) -> Option<(usize, usize)> {
     let line_end = memchr::memchr2(b'\n', b'\r', &b[p..]).map_or(b.len(), |i| p + i);
-    let label = &b[p..line_end];
-    let private = find(label, b"PRIVATE KEY-----").is_some();
-    if !private {
-        return None;
+    find(&b[p..line_end], b"PRIVATE KEY-----")?;
+    Some((s, pem_close(b, line_end).unwrap_or(b.len())))
+}
+
+/// The end of the first complete END line (`-----END …-----`, its closing
+/// dashes on its own line) at or after `from`; `None` while there is none.
+/// The stream guard asks the same question to know a block is still open.
+pub fn pem_close(b: &[u8], mut from: usize) -> Option<usize> {
+    const END: &[u8] = b"-----END ";
+    while let Some(at) = find(&b[from..], END) {
+        let label = from + at + END.len();
+        let eol = memchr::memchr2(b'\n', b'\r', &b[label..]).map_or(b.len(), |i| label + i);
+        if let Some(dashes) = find(&b[label..eol], b"-----") {
+            return Some(label + dashes + 5);
+        }
+        from = label;
     }
-    let end_marker = b"-----END ";
-    let Some(at) = find(&b[line_end..], end_marker) else {
-        return Some((s, b.len()));
-    };
-    let end_start = line_end + at;
-    let close = find(&b[end_start + end_marker.len()..], b"-----")
-        .map_or(b.len(), |i| end_start + end_marker.len() + i + 5);
-    Some((s, close))
+    None
 }
 
 /// `header.payload.signature`, base64url, both JSON parts starting `eyJ`.
