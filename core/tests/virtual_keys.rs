@@ -77,10 +77,20 @@ struct Answer {
 
 impl Gw {
     fn new() -> Self {
+        Gw::with_config(Config::default())
+    }
+
+    fn with_config(config: Config) -> Self {
         let fake = Fake::default();
-        let gw = Gateway::new(Arc::new(Config::default()), &fake)
+        let gw = Gateway::new(Arc::new(config), &fake)
             .with_accounts(Arc::new(MemoryAccounts::default()));
         Gw { fake, gw }
+    }
+
+    fn say(&self, key: &str, text: &str) -> Answer {
+        let body =
+            json!({"model": "openai/gpt-4o-mini", "messages": [{"role": "user", "content": text}]});
+        self.send(Method::POST, "/v1/chat/completions", key, Some(body))
     }
 
     fn send(&self, method: Method, path: &str, key: &str, body: Option<Value>) -> Answer {
@@ -336,4 +346,71 @@ fn a_team_budget_is_shared_by_its_keys() {
     );
     let u = g.admin("/key/generate", json!({"user_id": "ann"}));
     assert_eq!(u.body["team_id"], "red");
+}
+
+/// Sets declared `attach = "key"` apply to the requests of keys whose key,
+/// user or team record names them, and only to those; sets for everyone
+/// apply to every key and cannot be attached (or detached).
+#[test]
+fn guardrail_sets_attached_to_a_key_or_its_team_apply_to_their_requests_only() {
+    let config = Config::parse(
+        "[[guardrails]]\nname = \"everyone\"\nkeywords = [\"internal only\"]\n\
+         [[guardrails]]\nname = \"strict\"\nkeywords = [\"foo\"]\nattach = \"key\"\n",
+    )
+    .unwrap();
+    let g = Gw::with_config(config);
+    let before = g.get("/key/list").body["total_count"].clone();
+    for bad in [
+        json!(["nope"]),
+        json!(["everyone"]),
+        json!("strict"),
+        json!([1]),
+    ] {
+        let a = g.admin("/key/generate", json!({ "guardrails": bad }));
+        assert_eq!(a.status, 400, "{bad}: {}", a.body);
+    }
+    assert_eq!(g.get("/key/list").body["total_count"], before);
+    let key_of = |a: Answer| a.body["key"].as_str().unwrap().to_owned();
+    let strict = key_of(g.admin("/key/generate", json!({"guardrails": ["strict"]})));
+    let plain = key_of(g.admin("/key/generate", json!({})));
+    assert_eq!(
+        g.admin(
+            "/team/new",
+            json!({"team_id": "t1", "guardrails": ["strict"]})
+        )
+        .status,
+        200
+    );
+    let in_team = key_of(g.admin("/key/generate", json!({"team_id": "t1"})));
+    for (key, refused) in [
+        (&strict, true),
+        (&in_team, true),
+        (&plain, false),
+        (&MASTER.to_owned(), false),
+    ] {
+        let a = g.say(key, "tell me about foo");
+        if refused {
+            assert_eq!(a.status, 400, "{}", a.body);
+            assert_eq!(a.body["error"]["code"], "guardrail_blocked");
+            assert!(a.body["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("`strict`"));
+        } else {
+            assert_eq!(a.status, 200, "{}", a.body);
+        }
+        let a = g.say(key, "this is internal only");
+        assert_eq!(a.status, 400, "{}", a.body);
+        assert!(a.body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("`everyone`"));
+    }
+    // Detaching the team's set takes effect on the team's next request.
+    assert_eq!(
+        g.admin("/team/update", json!({"team_id": "t1", "guardrails": []}))
+            .status,
+        200
+    );
+    assert_eq!(g.say(&in_team, "tell me about foo").status, 200);
 }

@@ -17,6 +17,7 @@ import json
 import anthropic
 import openai
 import pytest
+import requests
 
 from conftest import MASTER_KEY
 from sdk import tag, user
@@ -154,3 +155,30 @@ def test_a_banned_streamed_answer_ends_with_an_error_event_on_the_messages_route
                 seen += piece
     assert "banned-out" in str(e.value)
     assert "nightingale" not in seen.lower()
+
+
+def test_a_set_attached_to_a_key_or_its_team_guards_their_requests_only(gateway, fleet):
+    """``per-key`` (``attach = "key"``) applies to keys whose key or team
+    record names it, stored in the shell's ledger (Durable Object, DynamoDB)."""
+    def admin(path: str, body: dict) -> requests.Response:
+        return requests.post(f"{gateway.base_url}{path}", json=body,
+                             headers={"Authorization": f"Bearer {MASTER_KEY}"}, timeout=30)
+
+    t = tag()
+    assert admin("/key/generate", {"guardrails": ["banned"]}).status_code == 400
+    assert admin("/key/generate", {"guardrails": ["no-such-set"]}).status_code == 400
+    guarded = admin("/key/generate", {"guardrails": ["per-key"]}).json()["key"]
+    plain = admin("/key/generate", {}).json()["key"]
+    assert admin("/team/new", {"team_id": f"team-{t}", "guardrails": ["per-key"]}).status_code == 200
+    in_team = admin("/key/generate", {"team_id": f"team-{t}"}).json()["key"]
+    model = f"guard-pt/gpt-4o-mini-{t}"
+    for key, refused in [(guarded, True), (in_team, True), (plain, False)]:
+        c = openai.OpenAI(base_url=f"{gateway.base_url}/v1", api_key=key, max_retries=0, timeout=30)
+        if refused:
+            with pytest.raises(openai.BadRequestError) as e:
+                c.chat.completions.create(model=model, messages=user(f"the codeword zebra {t}"))
+            assert e.value.body["code"] == "guardrail_blocked" and "`per-key`" in e.value.body["message"]
+        else:
+            r = c.chat.completions.create(model=model, messages=user(f"the codeword zebra {t}"))
+            assert r.choices[0].message.content == f"Echo: the codeword zebra {t}"
+    assert len([r for r in sent_to(fleet, model) if "zebra" in json.dumps(r["body"])]) == 1

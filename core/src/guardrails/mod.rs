@@ -99,6 +99,7 @@ struct Set {
     models: Vec<String>,
     kinds: u16,
     mask_with: String,
+    attach_to_keys: bool,
 }
 
 /// Every configured set, compiled.
@@ -161,6 +162,7 @@ impl Guardrails {
                     .mask_with
                     .clone()
                     .unwrap_or_else(|| "[REDACTED]".into()),
+                attach_to_keys: spec.attach_to_keys,
             });
         }
         let keywords = if terms.is_empty() {
@@ -184,10 +186,34 @@ impl Guardrails {
         self.sets.is_empty()
     }
 
+    /// Why a key, user or team may not attach `name`: no such set, or a set
+    /// that applies to every request already.
+    pub fn attachable(&self, name: &str) -> Result<(), String> {
+        match self.sets.iter().find(|s| s.name == name) {
+            Some(s) if s.attach_to_keys => Ok(()),
+            Some(_) => Err(format!(
+                "guardrail `{name}` applies to every request already (attach = \"all\")."
+            )),
+            None => Err(format!(
+                "no guardrail set is named `{}`.",
+                name.escape_debug()
+            )),
+        }
+    }
+
     /// The sets for a request to `model`, on its input or its output.
     pub fn active(&self, model: &str, dir: Direction) -> Active {
+        self.active_with(model, dir, &[])
+    }
+
+    /// The sets for a request whose key, user or team attached `named`
+    /// (sets declared with `attach = "key"`) besides those for everyone.
+    pub fn active_with(&self, model: &str, dir: Direction, named: &[&str]) -> Active {
         let mut bits = 0u64;
         for (i, s) in self.sets.iter().enumerate() {
+            if s.attach_to_keys && !named.contains(&s.name.as_str()) {
+                continue;
+            }
             let on = match dir {
                 Direction::Input => s.input,
                 Direction::Output => s.output,

@@ -23,6 +23,10 @@ pub struct GuardrailSpec {
     pub mask_with: Option<String>,
     /// Model names the set applies to (exact, or a `prefix*`); empty: all.
     pub models: Vec<String>,
+    /// `all` (the default): every request (to `models`); `key`: only the
+    /// requests of virtual keys whose key, user or team names the set in
+    /// its `guardrails` list. A key can add sets, never remove one.
+    pub attach_to_keys: bool,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -108,6 +112,7 @@ const FIELDS: &[&str] = &[
     "apply_to",
     "mask_with",
     "models",
+    "attach",
 ];
 
 impl GuardrailSpec {
@@ -170,6 +175,11 @@ impl GuardrailSpec {
             },
             mask_with: string(m, "mask_with", &at)?,
             models: strings(m, "models", &at)?,
+            attach_to_keys: match string(m, "attach", &at)?.as_deref() {
+                None | Some("all") => false,
+                Some("key") => true,
+                Some(_) => return Err(format!("{at}: `attach` is \"all\" or \"key\"")),
+            },
             name,
         };
         spec.check()?;

@@ -89,6 +89,7 @@ fn bad_sets_fail_at_load_with_a_clear_message() {
         ("[[guardrails]]\nname=\"a b\"\nkeywords=[\"x\"]\n", "name"),
         ("[[guardrails]]\nname=\"a\"\nkeywords=[\"x\"]\n[[guardrails]]\nname=\"a\"\nkeywords=[\"y\"]\n", "twice"),
         ("[[guardrails]]\nname=\"a\"\nkeywords=[\"x\"]\napply_to=[]\n", "apply_to"),
+        ("[[guardrails]]\nname=\"a\"\nkeywords=[\"x\"]\nattach=\"team\"\n", "attach"),
     ] {
         let e = crate::Config::parse(toml).unwrap_err();
         assert!(e.0.contains(says), "{toml}: {e}");

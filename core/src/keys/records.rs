@@ -33,6 +33,9 @@ pub struct Limits {
     pub model_rpm_limit: BTreeMap<String, u64>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub model_tpm_limit: BTreeMap<String, u64>,
+    /// Guardrail sets (`attach = "key"`) this key, user or team adds.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub guardrails: Vec<String>,
 }
 
 impl Limits {
@@ -177,6 +180,7 @@ pub struct KeyInput {
     max_parallel_requests: Option<u64>,
     model_rpm_limit: Option<BTreeMap<String, u64>>,
     model_tpm_limit: Option<BTreeMap<String, u64>>,
+    guardrails: Option<Vec<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -195,6 +199,7 @@ pub struct TeamInput {
     max_parallel_requests: Option<u64>,
     model_rpm_limit: Option<BTreeMap<String, u64>>,
     model_tpm_limit: Option<BTreeMap<String, u64>>,
+    guardrails: Option<Vec<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -213,6 +218,7 @@ pub struct UserInput {
     max_parallel_requests: Option<u64>,
     model_rpm_limit: Option<BTreeMap<String, u64>>,
     model_tpm_limit: Option<BTreeMap<String, u64>>,
+    guardrails: Option<Vec<String>>,
 }
 
 /// Input fields that steer the call instead of being stored.

@@ -256,7 +256,9 @@ pub async fn exchange<I: Ingress, P: Ports>(
     let guards = &config.guards;
     // What the limits reserve for: the body as it goes on (masked or not).
     let mut body_len = req.body.len();
-    let input = guards.active(&ex.model, Direction::Input);
+    let attached = attached_guardrails(&ex.principal);
+    let attached: Vec<&str> = attached.iter().map(String::as_str).collect();
+    let input = guards.active_with(&ex.model, Direction::Input, &attached);
     if input.any() {
         let mut checker = Checker::new(guards.clone(), input);
         let masked = guard_input(&req.body, &mut checker)?;
@@ -357,7 +359,7 @@ pub async fn exchange<I: Ingress, P: Ports>(
     ingress.decorate(&mut resp, &parsed, &deployment, &meta);
     // A refused answer was still paid for: its usage is in the exchange,
     // which the ledger settles with (see `settle`).
-    let output = guards.active(&ex.model, Direction::Output);
+    let output = guards.active_with(&ex.model, Direction::Output, &attached);
     if output.any() {
         relay::guard_output(
             &mut resp,
@@ -372,6 +374,24 @@ pub async fn exchange<I: Ingress, P: Ports>(
         }
     }
     Ok(resp)
+}
+
+/// The guardrail sets a virtual key's key, user and team records attach.
+fn attached_guardrails(p: &authenticate::Principal) -> Vec<String> {
+    let authenticate::Principal::Key(id) = p else {
+        return Vec::new();
+    };
+    let mut names = id.key.limits.guardrails.clone();
+    for more in [
+        id.user.as_ref().map(|u| &u.limits.guardrails),
+        id.team.as_ref().map(|t| &t.limits.guardrails),
+    ]
+    .into_iter()
+    .flatten()
+    {
+        names.extend(more.iter().cloned());
+    }
+    names
 }
 
 pub fn expect_method(got: &Method, want: Method) -> Result<(), GatewayError> {

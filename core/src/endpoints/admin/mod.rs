@@ -104,23 +104,37 @@ pub async fn serve<P: Ports>(
         now_ms: crate::ports::Clock::now_ms(&call.ports),
     };
     let query = req.query.as_deref().unwrap_or("");
+    // Inputs that may attach guardrail sets name only sets that exist and
+    // are attachable.
+    let checked = || -> Result<Map<String, Value>, GatewayError> {
+        let input = body(req)?;
+        if let Some(v) = input.get("guardrails") {
+            let list = "guardrails must be a list of set names.";
+            let names = v.as_array().ok_or_else(|| bad(list))?;
+            for n in names {
+                let name = n.as_str().ok_or_else(|| bad(list))?;
+                call.config.guards.attachable(name).map_err(bad)?;
+            }
+        }
+        Ok(input)
+    };
     use Route::*;
     let out = match route {
-        KeyGenerate => keys::generate(&cx, &body(req)?).await?,
-        KeyUpdate => keys::update(&cx, &body(req)?).await?,
+        KeyGenerate => keys::generate(&cx, &checked()?).await?,
+        KeyUpdate => keys::update(&cx, &checked()?).await?,
         KeyDelete => keys::delete(&cx, &body(req)?).await?,
         KeyInfo => keys::info(&cx, query).await?,
         KeyList => keys::list(&cx, query).await?,
         KeyRegenerate => keys::regenerate(&cx, &body(req)?).await?,
         KeyBlock => keys::block(&cx, &body(req)?, true).await?,
         KeyUnblock => keys::block(&cx, &body(req)?, false).await?,
-        TeamNew => teams::new(&cx, &body(req)?).await?,
-        TeamUpdate => teams::update(&cx, &body(req)?).await?,
+        TeamNew => teams::new(&cx, &checked()?).await?,
+        TeamUpdate => teams::update(&cx, &checked()?).await?,
         TeamDelete => teams::delete(&cx, &body(req)?).await?,
         TeamInfo => teams::info(&cx, query).await?,
         TeamList => teams::list(&cx).await?,
-        UserNew => users::new(&cx, &body(req)?).await?,
-        UserUpdate => users::update(&cx, &body(req)?).await?,
+        UserNew => users::new(&cx, &checked()?).await?,
+        UserUpdate => users::update(&cx, &checked()?).await?,
         UserDelete => users::delete(&cx, &body(req)?).await?,
         UserInfo => users::info(&cx, query).await?,
         UserList => users::list(&cx).await?,
