@@ -256,7 +256,12 @@ pub async fn exchange<I: Ingress, P: Ports>(
     let guards = &config.guards;
     // What the limits reserve for: the body as it goes on (masked or not).
     let mut body_len = req.body.len();
-    let attached = attached_guardrails(&ex.principal);
+    // Without guardrail sets there is nothing a key could attach.
+    let attached = if guards.is_empty() {
+        Vec::new()
+    } else {
+        attached_guardrails(&ex.principal)
+    };
     let attached: Vec<&str> = attached.iter().map(String::as_str).collect();
     let input = guards.active_with(&ex.model, Direction::Input, &attached);
     if input.any() {
@@ -285,10 +290,10 @@ pub async fn exchange<I: Ingress, P: Ports>(
         .is_known()
         .then(|| Arc::new(meta.prices.clone()));
     let qualified = format!("{}/{}", deployment.provider.id, deployment.upstream_model);
-    let names = [ex.model.as_str(), name.as_str(), qualified.as_str()];
     let max_output = ingress.max_tokens(&parsed).or(meta.max_output);
-    let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
-    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    // `admit` takes the exchange mutably: the asked name is copied once.
+    let asked = ex.model.clone();
+    let names = [asked.as_str(), name.as_str(), qualified.as_str()];
     admit::admit(call, ex, &names, body_len as u64, max_output).await?;
     let drop_params = deployment
         .params
