@@ -2,7 +2,11 @@
 //! and replaceable at deploy time by an environment variable holding the whole
 //! file (TOML, or JSON when it starts with `{`: easier to pass on a command line).
 
+pub mod router;
+
 use serde::Deserialize;
+
+pub use router::{RouterSettings, Strategy};
 
 use crate::ports::Env;
 use crate::secret::Secret;
@@ -18,6 +22,9 @@ pub struct Config {
     /// `[task_routing]`, or `[router]` as it was first called.
     #[serde(default, alias = "router")]
     pub task_routing: crate::task_routing::RouterConfig,
+    /// Model groups: strategies, retries, cooldowns, fallbacks.
+    #[serde(default)]
+    pub router_settings: RouterSettings,
     /// Runtime refresh of the model catalog.
     #[serde(default)]
     pub catalog: CatalogSettings,
@@ -189,6 +196,33 @@ pub struct ModelEntry {
     /// Overrides `general.drop_params` for this deployment.
     #[serde(default)]
     pub drop_params: Option<bool>,
+
+    // ---- model groups: entries sharing a `model_name` (see `router`) ----
+    /// How this deployment is named in `x-dx-deployment` and the log; by
+    /// default `provider/model`.
+    #[serde(default)]
+    pub id: Option<String>,
+    /// Share of a shuffled group's traffic, relative to its siblings (default 1).
+    #[serde(default)]
+    pub weight: Option<f64>,
+    /// Priority: a group tries every deployment of a lower `order` first.
+    #[serde(default)]
+    pub order: Option<u32>,
+    /// Requests and tokens per minute this deployment takes (per instance),
+    /// for `usage-based-routing`; a deployment over either is tried last.
+    #[serde(default)]
+    pub rpm: Option<u64>,
+    #[serde(default)]
+    pub tpm: Option<u64>,
+    /// Where the deployment serves from, a provider region name
+    /// (`eu-central-1`, `europe-west4`, `swedencentral`, ...) or `local`.
+    #[serde(default)]
+    pub region: Option<String>,
+    #[serde(default)]
+    pub tags: Vec<String>,
+    /// Overrides `router_settings.ttft_timeout_ms` for this deployment.
+    #[serde(default)]
+    pub ttft_timeout_ms: Option<u64>,
     /// Anthropic: place prompt-cache breakpoints on the last system block and
     /// the last two user turns of every request.
     #[serde(default)]
@@ -457,6 +491,7 @@ impl Config {
             return Err(ConfigError("general.max_request_bytes must be > 0".into()));
         }
         self.task_routing.validate().map_err(ConfigError)?;
+        self.validate_router()?;
         Ok(())
     }
 

@@ -213,6 +213,11 @@ pub fn resolve_entry<'c>(
     crate::catalog_resolve::bare_model(requested, config, env)
 }
 
+/// The deployment of one `model_list` entry (a member of a group).
+pub fn resolve_listed(entry: &ModelEntry, env: &impl Env) -> Result<Deployment, GatewayError> {
+    from_entry(entry, None, env)
+}
+
 fn from_entry(
     entry: &ModelEntry,
     wildcard_rest: Option<&str>,
