@@ -279,7 +279,10 @@ const ONE_FAIL_COOLS: &str = "[router_settings]\nallowed_fails = 0\ncooldown_tim
 #[test]
 fn a_failing_deployment_is_passed_over_for_its_sibling_and_then_cooled() {
     for stream in [false, true] {
-        let fleet = Fleet::new(&[("a", &[Act::Status(500, None)]), ("b", &[Act::Says("from b")])]);
+        let fleet = Fleet::new(&[
+            ("a", &[Act::Status(500, None)]),
+            ("b", &[Act::Says("from b")]),
+        ]);
         let config = format!(
             "{}{}{}",
             deployment("g", "a", "order = 1"),
@@ -324,7 +327,11 @@ fn a_stream_that_fails_before_its_first_content_falls_over_invisibly() {
         assert_eq!(got.status, StatusCode::OK, "{act:?}: {}", got.body);
         let (text, roles) = text_of(&got);
         assert_eq!(text, "clean answer", "{act:?}");
-        assert_eq!(roles, 1, "{act:?}: one answer, not two spliced: {}", got.body);
+        assert_eq!(
+            roles, 1,
+            "{act:?}: one answer, not two spliced: {}",
+            got.body
+        );
         assert!(!got.body.contains("error"), "{act:?}: {}", got.body);
         assert!(got.body.trim_end().ends_with("data: [DONE]"), "{act:?}");
         assert_eq!(fleet.seen(), ["a", "b"], "{act:?}");
@@ -372,7 +379,14 @@ fn the_client_s_own_errors_are_not_retried_anywhere() {
 #[test]
 fn retries_wait_as_asked_then_fall_back_and_give_up_honestly() {
     let fleet = Fleet::new(&[
-        ("a", &[Act::Status(429, Some("2")), Act::Status(503, None), Act::Says("a at last")]),
+        (
+            "a",
+            &[
+                Act::Status(429, Some("2")),
+                Act::Status(503, None),
+                Act::Says("a at last"),
+            ],
+        ),
         ("b", &[Act::Status(500, None)]),
     ]);
     let config = format!(
@@ -386,7 +400,10 @@ fn retries_wait_as_asked_then_fall_back_and_give_up_honestly() {
     assert_eq!(fleet.seen(), ["a", "a", "a"]);
     assert_eq!(header(&got, "x-dx-attempts"), "3");
     let waited = fleet.clock.load(Ordering::SeqCst) - t0;
-    assert!(waited >= 2_000, "the 2 s retry-after was honoured: {waited}");
+    assert!(
+        waited >= 2_000,
+        "the 2 s retry-after was honoured: {waited}"
+    );
 
     // Everything fails: the last error, in the client's format, after the
     // fallback was tried too.
@@ -404,7 +421,10 @@ fn retries_wait_as_asked_then_fall_back_and_give_up_honestly() {
 
 #[test]
 fn a_prompt_over_a_window_goes_to_the_larger_group_without_being_sent() {
-    let fleet = Fleet::new(&[("small", &[Act::Says("small")]), ("big", &[Act::Says("big")])]);
+    let fleet = Fleet::new(&[
+        ("small", &[Act::Says("small")]),
+        ("big", &[Act::Says("big")]),
+    ]);
     let config = format!(
         "{}{}[router_settings.context_window_fallbacks]\nsmall = [\"big\"]\n",
         deployment("small", "small", "max_input_tokens = 50"),
@@ -415,7 +435,10 @@ fn a_prompt_over_a_window_goes_to_the_larger_group_without_being_sent() {
     assert_eq!(got.status, StatusCode::OK, "{}", got.body);
     assert_eq!(text_of(&got).0, "big");
     assert_eq!(fleet.seen(), ["big"], "never sent to the small one");
-    assert_eq!(header(&got, "x-dx-fallback"), "small -> big (context_window)");
+    assert_eq!(
+        header(&got, "x-dx-fallback"),
+        "small -> big (context_window)"
+    );
     assert_eq!(header(&got, "x-dx-attempts"), "1");
     // A short prompt stays.
     ask(&gw, "small", false, &[]);
@@ -432,7 +455,11 @@ fn residency_refuses_rather_than_crossing_and_nearest_follows_the_client() {
         deployment("eu-only", "us", "region = \"us-east-1\""),
     );
     let gw = gateway(&fleet, &config);
-    for (place, want) in [("50.11,8.68", "eu"), ("38.9,-77.0", "us"), ("1.35,103.8", "eu")] {
+    for (place, want) in [
+        ("50.11,8.68", "eu"),
+        ("38.9,-77.0", "us"),
+        ("1.35,103.8", "eu"),
+    ] {
         for _ in 0..5 {
             let got = ask(&gw, "g", false, &[("x-dx-geo", place)]);
             assert_eq!(text_of(&got).0, want, "from {place}");
@@ -459,5 +486,8 @@ fn weights_share_a_group_s_traffic() {
     }
     let seen = fleet.seen();
     let a = seen.iter().filter(|h| *h == "a").count();
-    assert!((260..=340).contains(&a), "expected ~300 of 400 to a, got {a}");
+    assert!(
+        (260..=340).contains(&a),
+        "expected ~300 of 400 to a, got {a}"
+    );
 }

@@ -76,7 +76,7 @@ pub async fn hold<P: Ports>(
         }
     }
     let first = futures::stream::iter([Ok::<Bytes, _>(held.freeze())]);
-    Ok(first.chain(body).boxed())
+    Ok(Box::pin(first.chain(body)))
 }
 
 fn shows_content(c: &ChatChunk) -> bool {
