@@ -2,6 +2,7 @@
 //! and replaceable at deploy time by an environment variable holding the whole
 //! file (TOML, or JSON when it starts with `{`: easier to pass on a command line).
 
+pub mod litellm;
 pub mod router;
 
 use serde::Deserialize;
@@ -22,8 +23,12 @@ pub struct Config {
     /// `[task_routing]`, or `[router]` as it was first called.
     #[serde(default, alias = "router")]
     pub task_routing: crate::task_routing::RouterConfig,
+    /// `[router_settings]` as written; read into `router_settings` once
+    /// (through one deserializer, not TOML's and JSON's each: Worker size).
+    #[serde(default, rename = "router_settings")]
+    router_raw: Option<serde_json::Value>,
     /// Model groups: strategies, retries, cooldowns, fallbacks.
-    #[serde(default)]
+    #[serde(skip)]
     pub router_settings: RouterSettings,
     /// Runtime refresh of the model catalog.
     #[serde(default)]
@@ -35,6 +40,10 @@ pub struct Config {
     /// The sets above, compiled once when the config loads.
     #[serde(skip)]
     pub guards: std::sync::Arc<crate::guardrails::Guardrails>,
+    /// What a LiteLLM config held that this gateway does not use (for the
+    /// log at load; see [`litellm`]).
+    #[serde(skip)]
+    pub import_notes: Vec<String>,
 }
 
 /// Where the scheduled refresh fetches the catalog sources, what it accepts,
@@ -430,10 +439,26 @@ impl Config {
     pub fn parse(text: &str) -> Result<Config, ConfigError> {
         let trimmed = text.trim_start();
         let mut config: Config = if trimmed.starts_with('{') {
-            serde_json::from_str(trimmed).map_err(|e| ConfigError::json(trimmed, &e))?
+            if litellm_keys(trimmed) {
+                let v =
+                    serde_json::from_str(trimmed).map_err(|e| ConfigError::json(trimmed, &e))?;
+                Config::from_value(v)?
+            } else {
+                serde_json::from_str(trimmed).map_err(|e| ConfigError::json(trimmed, &e))?
+            }
         } else {
-            toml::from_str(text).map_err(|e| ConfigError::toml(text, &e))?
+            match toml::from_str(text) {
+                Ok(c) => c,
+                Err(e) => match yaml(text) {
+                    Some(v) => Config::from_value(v)?,
+                    None => return Err(ConfigError::toml(text, &e)),
+                },
+            }
         };
+        if let Some(raw) = config.router_raw.take() {
+            config.router_settings = serde_json::from_value(raw)
+                .map_err(|e| ConfigError(format!("[router_settings]: {e}")))?;
+        }
         config.validate()?;
         let guards = config
             .guardrails
@@ -444,6 +469,22 @@ impl Config {
             .and_then(|specs| crate::guardrails::Guardrails::compile(&specs))
             .map_err(|e| ConfigError(format!("[[guardrails]]: {e}")))?;
         config.guards = std::sync::Arc::new(guards);
+        Ok(config)
+    }
+
+    /// A config already parsed into a value: LiteLLM's shape is imported
+    /// (see [`litellm`]), this gateway's own is read as is.
+    fn from_value(v: serde_json::Value) -> Result<Config, ConfigError> {
+        let (v, notes) = if litellm::is_litellm(&v) {
+            litellm::import(v)
+        } else {
+            (v, Vec::new())
+        };
+        let mut config: Config = serde_json::from_value(v).map_err(|e| {
+            // No position in a value; the message names the key, never a value.
+            ConfigError(e.to_string())
+        })?;
+        config.import_notes = notes;
         Ok(config)
     }
 
@@ -506,6 +547,32 @@ impl Config {
                 .map(Secret::new),
         }
     }
+}
+
+/// Keys only a LiteLLM config has (checked before parsing twice).
+fn litellm_keys(text: &str) -> bool {
+    [
+        "\"litellm_params\"",
+        "\"litellm_settings\"",
+        "\"general_settings\"",
+    ]
+    .iter()
+    .any(|k| text.contains(k))
+}
+
+/// A YAML config (LiteLLM's `config.yaml`), where the build reads YAML:
+/// the Lambda shell does; the Worker does not carry a YAML parser in its
+/// 1 MB (give it the same config as JSON).
+#[cfg(feature = "yaml")]
+fn yaml(text: &str) -> Option<serde_json::Value> {
+    serde_yaml_ng::from_str::<serde_json::Value>(text)
+        .ok()
+        .filter(serde_json::Value::is_object)
+}
+
+#[cfg(not(feature = "yaml"))]
+fn yaml(_: &str) -> Option<serde_json::Value> {
+    None
 }
 
 /// `env:NAME` reads the environment; anything else is the literal value.

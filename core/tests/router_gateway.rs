@@ -316,7 +316,10 @@ fn a_stream_that_fails_before_its_first_content_falls_over_invisibly() {
         Act::StallBeforeContent,
         Act::Status(429, Some("1")),
     ] {
-        let fleet = Fleet::new(&[("a", &[act.clone()]), ("b", &[Act::Says("clean answer")])]);
+        let fleet = Fleet::new(&[
+            ("a", std::slice::from_ref(&act)),
+            ("b", &[Act::Says("clean answer")]),
+        ]);
         let config = format!(
             "{}{}[router_settings]\nttft_timeout_ms = 2000\n[router_settings.fallbacks]\nprimary = [\"backup\"]\n",
             deployment("primary", "a", ""),

@@ -105,20 +105,38 @@ pub enum Strategy {
 fn fallback_map<'de, D: Deserializer<'de>>(
     d: D,
 ) -> Result<BTreeMap<String, Vec<String>>, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Shape {
-        Map(BTreeMap<String, Vec<String>>),
-        List(Vec<BTreeMap<String, Vec<String>>>),
-    }
-    match Shape::deserialize(d).map_err(|_| {
+    let bad = || {
         de::Error::custom(
             "expected a table of group = [\"fallback\", ...] (or a list of such tables)",
         )
-    })? {
-        Shape::Map(m) => Ok(m),
-        Shape::List(list) => Ok(list.into_iter().flatten().collect()),
+    };
+    let tables = match serde_json::Value::deserialize(d)? {
+        serde_json::Value::Object(m) => vec![m],
+        serde_json::Value::Array(list) => list
+            .into_iter()
+            .map(|v| match v {
+                serde_json::Value::Object(m) => Ok(m),
+                _ => Err(bad()),
+            })
+            .collect::<Result<_, _>>()?,
+        _ => return Err(bad()),
+    };
+    let mut out = BTreeMap::new();
+    for (group, to) in tables.into_iter().flatten() {
+        let to = match to {
+            serde_json::Value::Array(names) => names
+                .into_iter()
+                .map(|n| match n {
+                    serde_json::Value::String(s) => Ok(s),
+                    _ => Err(bad()),
+                })
+                .collect::<Result<Vec<_>, _>>()?,
+            serde_json::Value::String(one) => vec![one],
+            _ => return Err(bad()),
+        };
+        out.insert(group, to);
     }
+    Ok(out)
 }
 
 impl super::Config {

@@ -43,11 +43,11 @@ pub fn arrange(
                 i += 1;
             }
         }
-        cooling.sort_by_key(|(_, until)| *until);
+        insertion_sort(&mut cooling, |a, b| a.1 < b.1);
     }
     // A random key per candidate: the shuffle itself, and the tie-break of
     // every other strategy, so equal deployments share the load.
-    let mut keyed: Vec<(f64, Candidate)> = cands
+    let keyed: Vec<(f64, Candidate)> = cands
         .into_iter()
         .map(|c| {
             let u = (health.next_random() >> 11) as f64 / (1u64 << 53) as f64;
@@ -68,13 +68,29 @@ pub fn arrange(
             Strategy::Nearest => c.distance_km.unwrap_or(f64::INFINITY),
         }
     };
-    keyed.sort_by(|(ka, a), (kb, b)| {
-        a.order
-            .cmp(&b.order)
-            .then_with(|| score(a).total_cmp(&score(b)))
-            .then_with(|| kb.total_cmp(ka))
+    let mut scored: Vec<(u32, f64, f64, Candidate)> = keyed
+        .into_iter()
+        .map(|(k, c)| (c.order, score(&c), k, c))
+        .collect();
+    insertion_sort(&mut scored, |a, b| {
+        a.0.cmp(&b.0)
+            .then_with(|| a.1.total_cmp(&b.1))
+            .then_with(|| b.2.total_cmp(&a.2))
+            .is_lt()
     });
-    (keyed.into_iter().map(|(_, c)| c).collect(), cooling)
+    (scored.into_iter().map(|(.., c)| c).collect(), cooling)
+}
+
+/// Groups are a handful of deployments: an insertion sort is as fast as
+/// the library's and a fraction of its code in the Worker.
+fn insertion_sort<T>(v: &mut [T], less: impl Fn(&T, &T) -> bool) {
+    for i in 1..v.len() {
+        let mut j = i;
+        while j > 0 && less(&v[j], &v[j - 1]) {
+            v.swap(j, j - 1);
+            j -= 1;
+        }
+    }
 }
 
 /// The larger share of its per-minute limits this request would bring a
