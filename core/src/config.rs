@@ -456,8 +456,10 @@ impl Config {
             }
         };
         if let Some(raw) = config.router_raw.take() {
-            config.router_settings = serde_json::from_value(raw)
-                .map_err(|e| ConfigError(format!("[router_settings]: {e}")))?;
+            // Through JSON text, not `from_value`: the JSON text reader is
+            // in the Worker anyway, a `Value` reader for these types is not.
+            config.router_settings = serde_json::from_str(&raw.to_string())
+                .map_err(|e| ConfigError(format!("[router_settings]: {}", without_position(&e))))?;
         }
         config.validate()?;
         let guards = config
@@ -480,10 +482,10 @@ impl Config {
         } else {
             (v, Vec::new())
         };
-        let mut config: Config = serde_json::from_value(v).map_err(|e| {
-            // No position in a value; the message names the key, never a value.
-            ConfigError(e.to_string())
-        })?;
+        // JSON text again (see `router_settings` above); positions in it
+        // would mislead, the message names the key.
+        let mut config: Config =
+            serde_json::from_str(&v.to_string()).map_err(|e| ConfigError(without_position(&e)))?;
         config.import_notes = notes;
         Ok(config)
     }
@@ -547,6 +549,14 @@ impl Config {
                 .map(Secret::new),
         }
     }
+}
+
+/// serde_json's message without its " at line L column C" (of a text the
+/// operator never wrote).
+fn without_position(e: &serde_json::Error) -> String {
+    let full = e.to_string();
+    full.rsplit_once(" at line ")
+        .map_or(full.clone(), |(m, _)| m.to_owned())
 }
 
 /// Keys only a LiteLLM config has (checked before parsing twice).

@@ -31,6 +31,8 @@ enum Act {
     StallBeforeContent,
     /// Content, then the connection breaks.
     CutAfterContent,
+    /// OpenAI's 400 for a prompt over the model's window.
+    ContextLength,
 }
 
 #[derive(Clone, Default)]
@@ -102,6 +104,11 @@ impl HttpClient for Fleet {
                 );
                 headers.insert("content-type", "application/json".parse().unwrap());
                 (code, vec![Ok(Bytes::from(body))])
+            }
+            Act::ContextLength => {
+                headers.insert("content-type", "application/json".parse().unwrap());
+                let body = r#"{"error":{"message":"This model's maximum context length is 8192 tokens.","type":"invalid_request_error","param":"messages","code":"context_length_exceeded"}}"#;
+                (400, vec![Ok(Bytes::from_static(body.as_bytes()))])
             }
             Act::Says(text) if !stream_body => {
                 headers.insert("content-type", "application/json".parse().unwrap());
@@ -449,6 +456,38 @@ fn a_prompt_over_a_window_goes_to_the_larger_group_without_being_sent() {
 }
 
 #[test]
+fn a_provider_s_context_length_error_tries_a_sibling_then_the_window_fallback() {
+    for stream in [false, true] {
+        let fleet = Fleet::new(&[
+            ("small1", &[Act::ContextLength]),
+            ("small2", &[Act::ContextLength]),
+            ("big", &[Act::Says("big")]),
+            ("other", &[Act::Says("other")]),
+        ]);
+        let config = format!(
+            "{}{}{}{}[router_settings.context_window_fallbacks]\nsmall = [\"big\"]\n[router_settings.fallbacks]\nsmall = [\"other\"]\n",
+            deployment("small", "small1", "order = 1"),
+            deployment("small", "small2", "order = 2"),
+            deployment("big", "big", ""),
+            deployment("other", "other", ""),
+        );
+        let gw = gateway(&fleet, &config);
+        let got = ask(&gw, "small", stream, &[]);
+        assert_eq!(got.status, StatusCode::OK, "{}", got.body);
+        assert_eq!(text_of(&got).0, "big");
+        assert_eq!(
+            fleet.seen(),
+            ["small1", "small2", "big"],
+            "not the generic fallback"
+        );
+        assert_eq!(
+            header(&got, "x-dx-fallback"),
+            "small -> big (context_window)"
+        );
+    }
+}
+
+#[test]
 fn residency_refuses_rather_than_crossing_and_nearest_follows_the_client() {
     let fleet = Fleet::new(&[("us", &[Act::Says("us")]), ("eu", &[Act::Says("eu")])]);
     let config = format!(
@@ -493,4 +532,26 @@ fn weights_share_a_group_s_traffic() {
         (260..=340).contains(&a),
         "expected ~300 of 400 to a, got {a}"
     );
+}
+
+#[test]
+fn the_readme_s_model_group_example_loads_as_written() {
+    let readme = include_str!("../../README.md");
+    let section = readme
+        .split("### Model groups, retries and fallbacks")
+        .nth(1)
+        .expect("the section");
+    let block = section
+        .split("```toml\n")
+        .nth(1)
+        .and_then(|b| b.split("```").next())
+        .expect("its TOML block");
+    let config = Config::parse(block).unwrap();
+    assert_eq!(config.model_list.len(), 4);
+    assert_eq!(config.model_list[0].order, Some(1));
+    assert_eq!(config.model_list[1].region.as_deref(), Some("eastus"));
+    let r = &config.router_settings;
+    assert_eq!(r.num_retries, Some(2));
+    assert_eq!(r.fallbacks["chat"], ["claude"]);
+    assert_eq!(r.context_window_fallbacks["chat"], ["chat-long"]);
 }

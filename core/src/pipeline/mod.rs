@@ -284,6 +284,7 @@ pub async fn exchange<I: Ingress, P: Ports>(
     let ask = route_plan::Ask {
         input_bound: body_len as u64,
         max_output: asked_max,
+        residency: key_residency(&ex.principal),
     };
     let here = route_plan::here(&req.headers, &call.ports);
     let mut route = route_plan::route(call, &name, &ask, here)?;
@@ -360,6 +361,23 @@ fn routing_headers(resp: &mut GatewayResponse, ex: &Exchange) {
             h.insert("x-dx-fallback", v);
         }
     }
+}
+
+/// The residency policies of a virtual key's key, user and team records:
+/// a deployment must satisfy every one.
+fn key_residency(p: &authenticate::Principal) -> Vec<String> {
+    let authenticate::Principal::Key(id) = p else {
+        return Vec::new();
+    };
+    [
+        Some(&id.key.limits),
+        id.user.as_ref().map(|u| &u.limits),
+        id.team.as_ref().map(|t| &t.limits),
+    ]
+    .into_iter()
+    .flatten()
+    .filter_map(|l| l.residency.clone())
+    .collect()
 }
 
 /// The guardrail sets a virtual key's key, user and team records attach.

@@ -38,6 +38,9 @@ pub struct Ask {
     /// Input tokens, an upper bound (the body's size).
     pub input_bound: u64,
     pub max_output: Option<u64>,
+    /// The caller's own residency policies (a virtual key's, its user's,
+    /// its team's), on top of each group's.
+    pub residency: Vec<String>,
 }
 
 /// The plan for `name`. An unknown name is the client's 404, at once; a
@@ -85,11 +88,18 @@ pub fn route<'c, P: Ports>(
             let t = resolve_listed(entry, &call.ports).map(|d| target(d, Some(entry)));
             resolved.push((i, t));
         }
-        if let Some(policy) = settings.residency.get(*group_name) {
+        let policies: Vec<&str> = settings
+            .residency
+            .get(*group_name)
+            .into_iter()
+            .chain(&ask.residency)
+            .map(String::as_str)
+            .collect();
+        if !policies.is_empty() {
             let before = resolved.len();
             resolved.retain(|(i, _)| {
                 let region = config.model_list.get(*i).and_then(|e| e.region.as_deref());
-                region::allowed(policy, region)
+                policies.iter().all(|p| region::allowed(p, region))
             });
             refused_by_residency |= resolved.len() < before;
         }
@@ -136,7 +146,7 @@ pub fn route<'c, P: Ports>(
     {
         return Err(GatewayError::new(
             ErrorKind::PermissionDenied,
-            format!("No deployment of `{name}` is in the regions its residency policy allows."),
+            format!("No deployment of `{name}` is in the regions its residency policy (or this key's) allows."),
         )
         .with_code("residency_violation")
         .with_param("model"));
