@@ -21,6 +21,8 @@
 #   BENCH_STATE_TABLE=0       skip the cold starts with DX_STATE_TABLE (DynamoDB Local)
 #   BENCH_REFERENCE=0         skip the JS passthrough reference runs
 #   BENCH_GUARDRAILS=1        the gateway runs README's example guardrail sets
+#   BENCH_GROUP=<strategy>    "bench" is a group of five deployments under that
+#                             routing strategy (e.g. simple-shuffle, nearest)
 #
 # Only 127.0.0.1 is used. Every process started here runs in its own process
 # group and is killed on exit.

@@ -74,6 +74,14 @@ def gateway_config(upstream_port: int) -> str:
     }
     if os.environ.get("BENCH_GUARDRAILS") == "1":
         config["guardrails"] = GUARDRAILS
+    # BENCH_GROUP=<strategy>: "bench" is a group of five deployments of the
+    # same upstream under that strategy, to measure what routing adds.
+    strategy = os.environ.get("BENCH_GROUP", "")
+    if strategy:
+        one = config["model_list"][0]
+        regions = ["us-east-1", "eu-central-1", "ap-southeast-1", "europe-west4", "westus2"]
+        config["model_list"] = [{**one, "id": f"d{i}", "region": r} for i, r in enumerate(regions)]
+        config["router_settings"] = {"routing_strategy": strategy}
     return json.dumps(config, separators=(",", ":"))
 
 

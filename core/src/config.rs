@@ -2,7 +2,12 @@
 //! and replaceable at deploy time by an environment variable holding the whole
 //! file (TOML, or JSON when it starts with `{`: easier to pass on a command line).
 
+pub mod litellm;
+pub mod router;
+
 use serde::Deserialize;
+
+pub use router::{RouterSettings, Strategy};
 
 use crate::ports::Env;
 use crate::secret::Secret;
@@ -18,6 +23,13 @@ pub struct Config {
     /// `[task_routing]`, or `[router]` as it was first called.
     #[serde(default, alias = "router")]
     pub task_routing: crate::task_routing::RouterConfig,
+    /// `[router_settings]` as written; read into `router_settings` once
+    /// (through one deserializer, not TOML's and JSON's each: Worker size).
+    #[serde(default, rename = "router_settings")]
+    router_raw: Option<serde_json::Value>,
+    /// Model groups: strategies, retries, cooldowns, fallbacks.
+    #[serde(skip)]
+    pub router_settings: RouterSettings,
     /// Runtime refresh of the model catalog.
     #[serde(default)]
     pub catalog: CatalogSettings,
@@ -28,6 +40,10 @@ pub struct Config {
     /// The sets above, compiled once when the config loads.
     #[serde(skip)]
     pub guards: std::sync::Arc<crate::guardrails::Guardrails>,
+    /// What a LiteLLM config held that this gateway does not use (for the
+    /// log at load; see [`litellm`]).
+    #[serde(skip)]
+    pub import_notes: Vec<String>,
 }
 
 /// Where the scheduled refresh fetches the catalog sources, what it accepts,
@@ -189,6 +205,33 @@ pub struct ModelEntry {
     /// Overrides `general.drop_params` for this deployment.
     #[serde(default)]
     pub drop_params: Option<bool>,
+
+    // ---- model groups: entries sharing a `model_name` (see `router`) ----
+    /// How this deployment is named in `x-dx-deployment` and the log; by
+    /// default `provider/model`.
+    #[serde(default)]
+    pub id: Option<String>,
+    /// Share of a shuffled group's traffic, relative to its siblings (default 1).
+    #[serde(default)]
+    pub weight: Option<f64>,
+    /// Priority: a group tries every deployment of a lower `order` first.
+    #[serde(default)]
+    pub order: Option<u32>,
+    /// Requests and tokens per minute this deployment takes (per instance),
+    /// for `usage-based-routing`; a deployment over either is tried last.
+    #[serde(default)]
+    pub rpm: Option<u64>,
+    #[serde(default)]
+    pub tpm: Option<u64>,
+    /// Where the deployment serves from, a provider region name
+    /// (`eu-central-1`, `europe-west4`, `swedencentral`, ...) or `local`.
+    #[serde(default)]
+    pub region: Option<String>,
+    #[serde(default)]
+    pub tags: Vec<String>,
+    /// Overrides `router_settings.ttft_timeout_ms` for this deployment.
+    #[serde(default)]
+    pub ttft_timeout_ms: Option<u64>,
     /// Anthropic: place prompt-cache breakpoints on the last system block and
     /// the last two user turns of every request.
     #[serde(default)]
@@ -396,10 +439,28 @@ impl Config {
     pub fn parse(text: &str) -> Result<Config, ConfigError> {
         let trimmed = text.trim_start();
         let mut config: Config = if trimmed.starts_with('{') {
-            serde_json::from_str(trimmed).map_err(|e| ConfigError::json(trimmed, &e))?
+            if litellm_keys(trimmed) {
+                let v =
+                    serde_json::from_str(trimmed).map_err(|e| ConfigError::json(trimmed, &e))?;
+                Config::from_value(v)?
+            } else {
+                serde_json::from_str(trimmed).map_err(|e| ConfigError::json(trimmed, &e))?
+            }
         } else {
-            toml::from_str(text).map_err(|e| ConfigError::toml(text, &e))?
+            match toml::from_str(text) {
+                Ok(c) => c,
+                Err(e) => match yaml(text) {
+                    Some(v) => Config::from_value(v)?,
+                    None => return Err(ConfigError::toml(text, &e)),
+                },
+            }
         };
+        if let Some(raw) = config.router_raw.take() {
+            // Through JSON text, not `from_value`: the JSON text reader is
+            // in the Worker anyway, a `Value` reader for these types is not.
+            config.router_settings = serde_json::from_str(&raw.to_string())
+                .map_err(|e| ConfigError(format!("[router_settings]: {}", without_position(&e))))?;
+        }
         config.validate()?;
         let guards = config
             .guardrails
@@ -410,6 +471,22 @@ impl Config {
             .and_then(|specs| crate::guardrails::Guardrails::compile(&specs))
             .map_err(|e| ConfigError(format!("[[guardrails]]: {e}")))?;
         config.guards = std::sync::Arc::new(guards);
+        Ok(config)
+    }
+
+    /// A config already parsed into a value: LiteLLM's shape is imported
+    /// (see [`litellm`]), this gateway's own is read as is.
+    fn from_value(v: serde_json::Value) -> Result<Config, ConfigError> {
+        let (v, notes) = if litellm::is_litellm(&v) {
+            litellm::import(v)
+        } else {
+            (v, Vec::new())
+        };
+        // JSON text again (see `router_settings` above); positions in it
+        // would mislead, the message names the key.
+        let mut config: Config =
+            serde_json::from_str(&v.to_string()).map_err(|e| ConfigError(without_position(&e)))?;
+        config.import_notes = notes;
         Ok(config)
     }
 
@@ -457,6 +534,7 @@ impl Config {
             return Err(ConfigError("general.max_request_bytes must be > 0".into()));
         }
         self.task_routing.validate().map_err(ConfigError)?;
+        self.validate_router()?;
         Ok(())
     }
 
@@ -471,6 +549,40 @@ impl Config {
                 .map(Secret::new),
         }
     }
+}
+
+/// serde_json's message without its " at line L column C" (of a text the
+/// operator never wrote).
+fn without_position(e: &serde_json::Error) -> String {
+    let full = e.to_string();
+    full.rsplit_once(" at line ")
+        .map_or(full.clone(), |(m, _)| m.to_owned())
+}
+
+/// Keys only a LiteLLM config has (checked before parsing twice).
+fn litellm_keys(text: &str) -> bool {
+    [
+        "\"litellm_params\"",
+        "\"litellm_settings\"",
+        "\"general_settings\"",
+    ]
+    .iter()
+    .any(|k| text.contains(k))
+}
+
+/// A YAML config (LiteLLM's `config.yaml`), where the build reads YAML:
+/// the Lambda shell does; the Worker does not carry a YAML parser in its
+/// 1 MB (give it the same config as JSON).
+#[cfg(feature = "yaml")]
+fn yaml(text: &str) -> Option<serde_json::Value> {
+    serde_yaml_ng::from_str::<serde_json::Value>(text)
+        .ok()
+        .filter(serde_json::Value::is_object)
+}
+
+#[cfg(not(feature = "yaml"))]
+fn yaml(_: &str) -> Option<serde_json::Value> {
+    None
 }
 
 /// `env:NAME` reads the environment; anything else is the literal value.

@@ -44,6 +44,7 @@ pub struct Gateway {
     tokens: TokenCache,
     catalog_sync: Option<Arc<dyn CatalogSync>>,
     accounts: Option<Arc<dyn Accounts>>,
+    health: crate::router::Health,
 }
 
 impl Gateway {
@@ -55,6 +56,7 @@ impl Gateway {
             tokens: TokenCache::new(),
             catalog_sync: None,
             accounts: None,
+            health: crate::router::Health::default(),
         }
     }
 
@@ -148,6 +150,7 @@ async fn serve<P: Ports>(gw: &Gateway, ports: &P, req: IncomingRequest) -> Gatew
         master_key: gw.master_key.as_ref(),
         tokens: &gw.tokens,
         accounts: gw.accounts.as_ref(),
+        health: &gw.health,
         ports: ports.clone(),
     };
     let mut ex = Exchange::new(ports.now_ms(), &req.method, &req.path);

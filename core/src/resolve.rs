@@ -213,6 +213,11 @@ pub fn resolve_entry<'c>(
     crate::catalog_resolve::bare_model(requested, config, env)
 }
 
+/// The deployment of one `model_list` entry (a member of a group).
+pub fn resolve_listed(entry: &ModelEntry, env: &impl Env) -> Result<Deployment, GatewayError> {
+    from_entry(entry, None, env)
+}
+
 fn from_entry(
     entry: &ModelEntry,
     wildcard_rest: Option<&str>,
@@ -253,7 +258,16 @@ pub(crate) fn build(
     let api_key = entry.and_then(|e| e.api_key.as_deref());
     let catalog = crate::providers::catalog_defaults(spec);
     let api_base = match api_base {
-        Some(b) => Some(b.to_owned()),
+        Some(b) => match b.strip_prefix("env:").or_else(|| b.strip_prefix("os.environ/")) {
+            // LiteLLM configs name their base URLs by variable too.
+            Some(name) => Some(env.var(name.trim()).filter(|v| !v.is_empty()).ok_or_else(|| {
+                GatewayError::provider_not_configured(
+                    spec.id,
+                    format!("The api_base of `{upstream_model}` is the variable {name}, which is not set."),
+                )
+            })?),
+            None => Some(b.to_owned()),
+        },
         None => match first_env(env, spec.base_env) {
             Some(b) => Some(b),
             None => {

@@ -414,3 +414,44 @@ fn guardrail_sets_attached_to_a_key_or_its_team_apply_to_their_requests_only() {
     );
     assert_eq!(g.say(&in_team, "tell me about foo").status, 200);
 }
+
+#[test]
+fn a_key_s_or_team_s_residency_keeps_its_requests_in_its_regions() {
+    let config = Config::parse(
+        "[[model_list]]\nmodel_name = \"g\"\nid = \"us\"\nprovider = \"openai\"\nmodel = \"gpt-4o-mini\"\nregion = \"us-east-1\"\n\
+         [[model_list]]\nmodel_name = \"g\"\nid = \"eu\"\nprovider = \"openai\"\nmodel = \"gpt-4o-mini\"\nregion = \"europe-west4\"\n\
+         [[model_list]]\nmodel_name = \"us-only\"\nprovider = \"openai\"\nmodel = \"gpt-4o-mini\"\nregion = \"us-east-1\"\n",
+    )
+    .unwrap();
+    let g = Gw::with_config(config);
+    assert_eq!(
+        g.admin("/key/generate", json!({"residency": "eu; drop table"}))
+            .status,
+        400
+    );
+    let key_of = |a: Answer| a.body["key"].as_str().unwrap().to_owned();
+    let eu = key_of(g.admin("/key/generate", json!({"residency": "eu"})));
+    assert_eq!(
+        g.admin("/team/new", json!({"team_id": "t-eu", "residency": "eu"}))
+            .status,
+        200
+    );
+    let in_team = key_of(g.admin("/key/generate", json!({"team_id": "t-eu"})));
+    for key in [&eu, &in_team] {
+        for _ in 0..10 {
+            let a = g.chat(key, "g");
+            assert_eq!(a.status, 200, "{}", a.body);
+            assert_eq!(a.headers["x-dx-deployment"], "eu");
+        }
+        let a = g.chat(key, "us-only");
+        assert_eq!(a.status, 403, "{}", a.body);
+        assert_eq!(a.body["error"]["code"], "residency_violation");
+    }
+    // The master key and unrestricted keys use either.
+    let mut seen = std::collections::BTreeSet::new();
+    for _ in 0..30 {
+        let a = g.chat(MASTER, "g");
+        seen.insert(a.headers["x-dx-deployment"].to_str().unwrap().to_owned());
+    }
+    assert_eq!(seen.len(), 2, "{seen:?}");
+}

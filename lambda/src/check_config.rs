@@ -30,6 +30,9 @@ pub fn run(file: Option<&str>, env: &impl Env, embedded: &str) -> i32 {
                 "OK: {source}: {} model_list entries",
                 config.model_list.len()
             );
+            for note in &config.import_notes {
+                println!("note: {note}");
+            }
             0
         }
         Err(e) => {

@@ -172,6 +172,10 @@ async fn handle(
             error_response(parts.uri.path(), &error)
         }
         (None, Some(body)) => {
+            let mut headers = parts.headers;
+            // Where a request landed is the shell's to say (Workers: from
+            // `request.cf`); on Lambda it is the function's own region.
+            headers.remove("x-dx-geo");
             gateway
                 .handle(
                     &ports,
@@ -179,7 +183,7 @@ async fn handle(
                         method: parts.method,
                         path: parts.uri.path().to_owned(),
                         query,
-                        headers: parts.headers,
+                        headers,
                         body,
                     },
                 )

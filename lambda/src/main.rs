@@ -37,7 +37,12 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let shared = Arc::new(shared);
     match role.as_str() {
         "" | "gateway" => match config {
-            Ok(config) => gateway::run(shared, Arc::new(config)).await,
+            Ok(config) => {
+                for note in &config.import_notes {
+                    eprintln!("DX GATEWAY CONFIGURATION NOTE: {note}");
+                }
+                gateway::run(shared, Arc::new(config)).await
+            }
             // Serving beats crashing: an instance that fails its init is
             // retried by Lambda and every client sees a bare 502; this one
             // answers each request with a 500 `config_error` in its API's

@@ -465,7 +465,9 @@ def test_request_too_large_is_413(claude):
     assert e.value.body["type"] == "error" and e.value.body["error"]["type"] == "request_too_large"
 
 
-@pytest.mark.parametrize("model", ["anthropic-fleet/fault:cut_after=3|claude-sonnet-4-5", "fleet/fault:cut_after=3|gpt-4o-mini"])
+# After content (the fourth Anthropic event is the first text delta): a
+# cut before content is an error status instead (see test_router.py).
+@pytest.mark.parametrize("model", ["anthropic-fleet/fault:cut_after=5|claude-sonnet-4-5", "fleet/fault:cut_after=3|gpt-4o-mini"])
 def test_mid_stream_cut_raises(claude, model):
     seen = []
     with pytest.raises(anthropic.APIError) as e:
@@ -486,16 +488,30 @@ def test_mid_stream_cut_ends_with_error_event(gateway):
 
 
 def test_mid_stream_error_event_passes_through(gateway, claude):
-    r = post(gateway, {"model": "anthropic-fleet/fault:error_after=3|claude-sonnet-4-5", "max_tokens": 100,
+    r = post(gateway, {"model": "anthropic-fleet/fault:error_after=4|claude-sonnet-4-5", "max_tokens": 100,
                        "messages": user("one two three"), "stream": True})
     evs = events_of(r.content)
-    assert [n for n, _ in evs] == ["message_start", "content_block_start", "ping", "error"]
+    assert [n for n, _ in evs] == ["message_start", "content_block_start", "ping", "content_block_delta", "error"]
     assert evs[-1][1]["error"]["type"] == "overloaded_error"
     with pytest.raises(anthropic.APIStatusError):
-        with claude.messages.stream(model="anthropic-fleet/fault:error_after=3|claude-sonnet-4-5", max_tokens=100,
+        with claude.messages.stream(model="anthropic-fleet/fault:error_after=4|claude-sonnet-4-5", max_tokens=100,
                                     messages=user("one two three")) as s:
             for _ in s:
                 pass
+
+
+def test_an_error_event_before_content_is_the_upstream_s_error_status(gateway, claude):
+    # The stream is held until its first content: the overloaded error came
+    # before any, so the client gets Anthropic's 529 (which its SDK retries),
+    # not a 200 that breaks.
+    r = post(gateway, {"model": "anthropic-fleet/fault:error_after=3|claude-sonnet-4-5", "max_tokens": 100,
+                       "messages": user("one two three"), "stream": True})
+    assert r.status_code == 529, r.text
+    assert r.json()["type"] == "error" and r.json()["error"]["type"] == "overloaded_error"
+    with pytest.raises(anthropic.APIStatusError) as e:
+        claude.messages.create(model="anthropic-fleet/fault:error_after=3|claude-sonnet-4-5", max_tokens=100,
+                               messages=user("one two three"), stream=True)
+    assert e.value.status_code == 529
 
 
 # ---------------------------------------------------------------- task-based routing

@@ -60,9 +60,19 @@ function message(e) {
   return typeof e === "string" ? e : "fetch failed";
 }
 
-/** "METHOD\nURL\n" then the headers of `names` the request has. */
+/**
+ * "METHOD\nURL\n" then the headers of `names` the request has, then
+ * `x-dx-geo:lat,lon` from `request.cf` where the edge located the client
+ * (the nearest-region strategy; a client cannot send this header: it is
+ * not in `names`).
+ */
 export function requestHead(request, names) {
-  return request.method + "\n" + request.url + "\n" + pick(request.headers, names);
+  let head = request.method + "\n" + request.url + "\n" + pick(request.headers, names);
+  const cf = request.cf;
+  if (cf && cf.latitude && cf.longitude) {
+    head += "x-dx-geo:" + cf.latitude + "," + cf.longitude + "\n";
+  }
+  return head;
 }
 
 /**

@@ -47,6 +47,9 @@ fn instance(env: &Env) -> std::result::Result<Rc<Instance>, String> {
             let ports = WorkerPorts::scheduled(env.clone());
             match Config::load(EMBEDDED_CONFIG, &ports) {
                 Ok(config) => {
+                    for note in &config.import_notes {
+                        worker::console_log!("DX GATEWAY CONFIGURATION NOTE: {note}");
+                    }
                     let config = Arc::new(config);
                     let syncer = catalog_store::syncer(env, &config);
                     let mut gateway = Gateway::new(config, &ports);

@@ -54,10 +54,10 @@ pub async fn count_tokens<P: Ports>(
                 )
                 .with_code("config_error")
             })?;
-        let (upstream, _) =
-            send::send_with_plan(call, deployment, request, anthropic::decode_error, ex).await;
+        let upstream =
+            send::send_alone(call, &deployment, request, anthropic::decode_error, ex).await?;
         let idle_ms = config.general.stream_idle_timeout_ms;
-        let body = read_body(&call.ports, upstream?.body, idle_ms, 1024 * 1024).await?;
+        let body = read_body(&call.ports, upstream.body, idle_ms, 1024 * 1024).await?;
         (json(StatusCode::OK, body), "exact")
     } else {
         let n = estimate_tokens(&env);

@@ -36,10 +36,27 @@ pub struct Limits {
     /// Guardrail sets (`attach = "key"`) this key, user or team adds.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub guardrails: Vec<String>,
+    /// Where this key's, user's or team's requests may be served (`eu`,
+    /// `us`, ISO country codes, region names; comma-separated): deployments
+    /// elsewhere are never used for them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub residency: Option<String>,
 }
 
 impl Limits {
     pub fn check(&self) -> Result<(), String> {
+        if let Some(r) = &self.residency {
+            let ok = r.split(',').map(str::trim).all(|rule| {
+                !rule.is_empty()
+                    && rule.len() <= 32
+                    && rule.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            });
+            if !ok {
+                return Err(format!(
+                    "residency `{r}` is not a list of places: use e.g. eu, us, DE or eu-central-1, comma-separated."
+                ));
+            }
+        }
         if let Some(b) = self.max_budget {
             if !b.is_finite() || !(0.0..=MAX_BUDGET_USD).contains(&b) {
                 return Err(format!(
@@ -181,6 +198,7 @@ pub struct KeyInput {
     model_rpm_limit: Option<BTreeMap<String, u64>>,
     model_tpm_limit: Option<BTreeMap<String, u64>>,
     guardrails: Option<Vec<String>>,
+    residency: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -200,6 +218,7 @@ pub struct TeamInput {
     model_rpm_limit: Option<BTreeMap<String, u64>>,
     model_tpm_limit: Option<BTreeMap<String, u64>>,
     guardrails: Option<Vec<String>>,
+    residency: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -219,6 +238,7 @@ pub struct UserInput {
     model_rpm_limit: Option<BTreeMap<String, u64>>,
     model_tpm_limit: Option<BTreeMap<String, u64>>,
     guardrails: Option<Vec<String>>,
+    residency: Option<String>,
 }
 
 /// Input fields that steer the call instead of being stored.

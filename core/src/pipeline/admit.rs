@@ -18,7 +18,7 @@ use crate::ports::Ports;
 use crate::state::accounts::{Accounts, Answer, Op};
 
 /// Output bound when neither the client nor the catalog gives one.
-const DEFAULT_MAX_OUTPUT: u64 = 4_096;
+pub const DEFAULT_MAX_OUTPUT: u64 = 4_096;
 
 /// A reservation held until the exchange settles.
 pub struct Held {

@@ -46,6 +46,12 @@ pub struct Exchange {
     /// Guardrail matches as `set:detector=count` (`x-dx-guardrails`); never values.
     #[serde(skip_serializing_if = "String::is_empty")]
     pub guardrails: String,
+    /// The deployment that answered (`x-dx-deployment`).
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub deployment: String,
+    /// `from -> to (why)` when the request left its model group.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub fallback: String,
     /// Upstream attempts, logged when there was more than one.
     #[serde(skip_serializing_if = "one_at_most")]
     pub attempts: u32,

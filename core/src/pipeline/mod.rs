@@ -38,16 +38,14 @@ use http::{HeaderMap, HeaderValue, Method};
 pub use exchange::Exchange;
 
 use crate::catalog::Prices;
-use crate::codec::{self, EncodeContext};
 use crate::config::Config;
 use crate::error::{ErrorKind, GatewayError};
 use crate::guardrails::{Checker, Direction};
 use crate::http::{Body, GatewayResponse, IncomingRequest};
-use crate::model_meta::{model_meta, ModelMeta};
-use crate::ports::{ByteStream, Ports, ReadWhole};
-use crate::providers::Codec;
+use crate::model_meta::ModelMeta;
+use crate::ports::{ByteStream, Ports};
 use crate::relays::translate::Renderer;
-use crate::resolve::{resolve_entry, Deployment};
+use crate::resolve::Deployment;
 use crate::secret::Secret;
 use crate::state::accounts::Accounts;
 use crate::stream::{BodyStream, OnDone};
@@ -165,6 +163,8 @@ pub struct Call<'g, P> {
     pub master_key: Option<&'g Secret>,
     pub tokens: &'g TokenCache,
     pub accounts: Option<&'g Arc<dyn Accounts>>,
+    /// What this instance knows about its deployments' health.
+    pub health: &'g crate::router::Health,
     pub ports: P,
 }
 
@@ -249,7 +249,7 @@ pub async fn exchange<I: Ingress, P: Ports>(
     let config = call.config;
     within_limit(&req.body, config)?;
     // Declared first: a masked body outlives the request parsed from it.
-    let masked_body: Vec<u8>;
+    let mut masked_body: Option<Vec<u8>> = None;
     let mut parsed = ingress.parse(&req.body, &req.headers)?;
     ex.model = ingress.model(&parsed);
     ex.stream = ingress.stream(&parsed);
@@ -269,9 +269,9 @@ pub async fn exchange<I: Ingress, P: Ports>(
         let masked = guard_input(&req.body, &mut checker)?;
         ex.guardrails = checker.report();
         if let Some(masked) = masked {
-            masked_body = masked;
-            body_len = masked_body.len();
-            parsed = ingress.parse(&masked_body, &req.headers)?;
+            body_len = masked.len();
+            masked_body = Some(masked);
+            parsed = ingress.parse(masked_body.as_deref().unwrap_or_default(), &req.headers)?;
         }
     }
     let (cache, hit) = cache_lookup::cache_lookup();
@@ -280,88 +280,55 @@ pub async fn exchange<I: Ingress, P: Ports>(
         return Ok(hit);
     }
     let name = ingress.route(&mut parsed, config, ex)?;
-    let (deployment, entry) = resolve_entry(&name, config, &call.ports)?;
-    ex.provider = deployment.provider.id;
-    ex.upstream_model = deployment.upstream_model.clone();
-    let meta = model_meta(&deployment, entry);
-    ingress.check(&parsed, &meta, req.body.len())?;
-    ex.prices = meta
-        .prices
-        .is_known()
-        .then(|| Arc::new(meta.prices.clone()));
-    let qualified = format!("{}/{}", deployment.provider.id, deployment.upstream_model);
-    let max_output = ingress.max_tokens(&parsed).or(meta.max_output);
-    // `admit` takes the exchange mutably: the asked name is copied once.
+    let asked_max = ingress.max_tokens(&parsed);
+    let ask = route_plan::Ask {
+        input_bound: body_len as u64,
+        max_output: asked_max,
+        residency: key_residency(&ex.principal),
+    };
+    let here = route_plan::here(&req.headers, &call.ports);
+    let mut route = route_plan::route(call, &name, &ask, here)?;
+    // Admission sees the first deployment's names and reserves for the
+    // dearest deployment the plan may use.
+    let (qualified, max_output) = match route.first() {
+        Some(t) => (
+            format!(
+                "{}/{}",
+                t.deployment.provider.id, t.deployment.upstream_model
+            ),
+            asked_max.or(t.meta.max_output),
+        ),
+        None => (String::new(), asked_max),
+    };
+    ex.prices = route
+        .dearest(
+            body_len as u64,
+            max_output.unwrap_or(admit::DEFAULT_MAX_OUTPUT),
+        )
+        .map(|p| Arc::new(p.clone()));
     let asked = ex.model.clone();
     let names = [asked.as_str(), name.as_str(), qualified.as_str()];
     admit::admit(call, ex, &names, body_len as u64, max_output).await?;
-    let drop_params = deployment
-        .params
-        .drop_params
-        .unwrap_or(config.general.drop_params);
-    let path = if ingress.speaks(&deployment) {
-        Path::Passthrough
-    } else if deployment.codec() == Codec::Mock {
-        Path::Mock
-    } else {
-        Path::Translated
+    let body: &[u8] = match &masked_body {
+        Some(b) => b,
+        None => &req.body,
     };
-    let stream = ex.stream;
-    let (mut resp, deployment) = match path {
-        Path::Mock => {
-            let ureq = ingress.unified(&parsed, &deployment, drop_params, true, ex)?;
-            let resp = relay::mock(call, ingress, &parsed, &ureq, &deployment, ex);
-            (resp, deployment)
-        }
-        Path::Passthrough => {
-            let body = ingress.passthrough_body(&mut parsed, &deployment, drop_params, ex)?;
-            let token = call.access_token_for(&deployment).await?;
-            let mut request = ingress.passthrough_request(
-                &parsed,
-                body,
-                &deployment,
-                token.as_ref(),
-                &req.headers,
-            )?;
-            if !stream {
-                request.extensions_mut().insert(ReadWhole);
-            }
-            let decode_error = codec::error_decoder(deployment.codec());
-            let (upstream, planner) =
-                send::send_with_plan(call, deployment, request, decode_error, ex).await;
-            let resp =
-                relay::passthrough(call, ingress, &parsed, upstream?, planner.deployment(), ex)
-                    .await?;
-            (resp, planner.into_deployment())
-        }
-        Path::Translated => {
-            let ureq = ingress.unified(&parsed, &deployment, drop_params, false, ex)?;
-            let ctx = EncodeContext {
-                now_ms: call.ports.now_ms(),
-                access_token: call.access_token_for(&deployment).await?,
-            };
-            let mut request = codec::encode(&ureq, &deployment, &ctx)?;
-            if !stream {
-                request.extensions_mut().insert(ReadWhole);
-            }
-            let decode_error = codec::error_decoder(deployment.codec());
-            let (upstream, planner) =
-                send::send_with_plan(call, deployment, request, decode_error, ex).await;
-            let resp = relay::translated(
-                call,
-                ingress,
-                &parsed,
-                upstream?,
-                planner.deployment(),
-                ctx.now_ms,
-                ex,
-            )
-            .await?;
-            (resp, planner.into_deployment())
-        }
+    let asked = send::Asked {
+        body,
+        headers: &req.headers,
+        body_len: req.body.len(),
+    };
+    let (mut resp, slot, parsed) =
+        send::walk(call, ingress, &asked, parsed, &mut route, ex).await?;
+    let Some(Ok(target)) = route.targets.get(slot) else {
+        return Err(
+            GatewayError::new(ErrorKind::Configuration, "The route lost its deployment.")
+                .with_code("config_error"),
+        );
     };
     relay::price_response(&mut resp, ex, I::COST_IN_BODY);
-    ingress.decorate(&mut resp, &parsed, &deployment, &meta);
+    ingress.decorate(&mut resp, &parsed, &target.deployment, &target.meta);
+    routing_headers(&mut resp, ex);
     // A refused answer was still paid for: its usage is in the exchange,
     // which the ledger settles with (see `settle`).
     let output = guards.active_with(&ex.model, Direction::Output, &attached);
@@ -379,6 +346,38 @@ pub async fn exchange<I: Ingress, P: Ports>(
         }
     }
     Ok(resp)
+}
+
+/// `x-dx-deployment`, `x-dx-attempts` and `x-dx-fallback`: where the
+/// answer came from and how it got there.
+fn routing_headers(resp: &mut GatewayResponse, ex: &Exchange) {
+    let h = resp.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(&ex.deployment) {
+        h.insert("x-dx-deployment", v);
+    }
+    h.insert("x-dx-attempts", HeaderValue::from(ex.attempts));
+    if !ex.fallback.is_empty() {
+        if let Ok(v) = HeaderValue::from_str(&ex.fallback) {
+            h.insert("x-dx-fallback", v);
+        }
+    }
+}
+
+/// The residency policies of a virtual key's key, user and team records:
+/// a deployment must satisfy every one.
+fn key_residency(p: &authenticate::Principal) -> Vec<String> {
+    let authenticate::Principal::Key(id) = p else {
+        return Vec::new();
+    };
+    [
+        Some(&id.key.limits),
+        id.user.as_ref().map(|u| &u.limits),
+        id.team.as_ref().map(|t| &t.limits),
+    ]
+    .into_iter()
+    .flatten()
+    .filter_map(|l| l.residency.clone())
+    .collect()
 }
 
 /// The guardrail sets a virtual key's key, user and team records attach.

@@ -1,181 +1,227 @@
-//! Where the next attempt goes, as a value the driver acts on: send to a
-//! deployment, wait, or give up. Today a plan holds one deployment and
-//! retries it; fallbacks and cooldowns add deployments and reasons to skip
-//! them here, without touching the driver.
+//! Stage 5: where a request may go, as a plan the send stage walks. The
+//! asked name's group and its fallback groups are resolved here, once:
+//! every deployment's config, catalog metadata and label, then each
+//! group's order under its strategy (see [`crate::router`]).
 
-use crate::config::General;
-use crate::error::GatewayError;
-use crate::resolve::Deployment;
+use super::admit::worst_cost;
+use super::Call;
+use crate::catalog::Prices;
+use crate::config::{Config, ModelEntry};
+use crate::error::{ErrorKind, GatewayError};
+use crate::model_meta::{model_meta, ModelMeta};
+use crate::ports::{Env, Ports};
+use crate::resolve::{resolve_entry, resolve_listed, Deployment};
+use crate::router::region::{self, Place};
+use crate::router::{self, order, Candidate, Group, Groups, Plan};
 
-#[derive(Debug)]
-pub enum RoutePlan<'p> {
-    Send(&'p Deployment),
-    Wait(u64),
-    GiveUp(GatewayError),
+/// One deployment a plan may send to, resolved.
+pub struct Target<'c> {
+    pub deployment: Deployment,
+    pub entry: Option<&'c ModelEntry>,
+    pub meta: ModelMeta,
+    /// `x-dx-deployment`: the entry's `id`, else `provider/model`.
+    pub label: String,
 }
 
-pub struct Planner {
-    deployment: Deployment,
-    num_retries: u32,
-    max_wait_ms: u64,
-    attempts: u32,
-    state: State,
+/// A request's plan and the deployments it refers to: a candidate's
+/// `slot` indexes `targets`.
+pub struct Route<'c> {
+    pub plan: Plan,
+    pub targets: Vec<Result<Target<'c>, GatewayError>>,
 }
 
-#[derive(Debug)]
-enum State {
-    Ready,
-    /// The last attempt failed; the next one may start at `resume_at_ms`.
-    Backoff {
-        resume_at_ms: u64,
-    },
-    Failed(GatewayError),
+/// Health key of a deployment that is not a `model_list` entry.
+const NOT_LISTED: usize = usize::MAX;
+
+/// What the strategies need to know about the request.
+pub struct Ask {
+    /// Input tokens, an upper bound (the body's size).
+    pub input_bound: u64,
+    pub max_output: Option<u64>,
+    /// The caller's own residency policies (a virtual key's, its user's,
+    /// its team's), on top of each group's.
+    pub residency: Vec<String>,
 }
 
-impl Planner {
-    pub fn new(deployment: Deployment, general: &General) -> Self {
-        Planner {
-            deployment,
-            num_retries: general.num_retries,
-            max_wait_ms: general.max_retry_wait_ms,
-            attempts: 0,
-            state: State::Ready,
-        }
-    }
-
-    pub fn deployment(&self) -> &Deployment {
-        &self.deployment
-    }
-
-    pub fn into_deployment(self) -> Deployment {
-        self.deployment
-    }
-
-    /// Attempts sent so far.
-    pub fn attempts(&self) -> u32 {
-        self.attempts
-    }
-
-    /// The next step at `now_ms`. A `Wait` is answered once: after it the
-    /// plan sends, whatever the clock says (on Workers it moves only across
-    /// IO, in tests it may not move at all).
-    pub fn next(&mut self, now_ms: u64) -> RoutePlan<'_> {
-        match std::mem::replace(&mut self.state, State::Ready) {
-            State::Ready => {
-                self.attempts += 1;
-                RoutePlan::Send(&self.deployment)
+/// The plan for `name`. An unknown name is the client's 404, at once; a
+/// fallback group that does not resolve is left out (the config was
+/// checked when it loaded).
+pub fn route<'c, P: Ports>(
+    call: &Call<'c, P>,
+    name: &str,
+    ask: &Ask,
+    here: Option<Place>,
+) -> Result<Route<'c>, GatewayError> {
+    let config: &'c Config = call.config;
+    let settings = &config.router_settings;
+    let now = call.ports.now_ms();
+    call.health.mix(now);
+    let lists = router::fallback_lists(settings, name);
+    let mut names: Vec<&str> = vec![name];
+    for list in lists {
+        for n in list {
+            if !names.contains(&n.as_str()) {
+                names.push(n);
             }
-            State::Backoff { resume_at_ms } if resume_at_ms > now_ms => {
-                RoutePlan::Wait(resume_at_ms - now_ms)
-            }
-            State::Backoff { .. } => {
-                self.attempts += 1;
-                RoutePlan::Send(&self.deployment)
-            }
-            State::Failed(e) => RoutePlan::GiveUp(e),
         }
     }
-
-    /// Records that the attempt just sent failed with `err` at `now_ms`:
-    /// retryable errors are tried again after the upstream's `Retry-After`
-    /// (seconds) or an exponential backoff, capped at `max_retry_wait_ms`.
-    pub fn failed(&mut self, err: GatewayError, now_ms: u64) {
-        let retries = self.attempts.saturating_sub(1);
-        if retries >= self.num_retries || !err.kind.is_retryable() {
-            self.state = State::Failed(err);
-            return;
+    let mut targets = Vec::new();
+    let mut groups = Vec::with_capacity(names.len());
+    let mut refused_by_residency = false;
+    for (gi, group_name) in names.iter().enumerate() {
+        let members = router::members(config, group_name);
+        let mut resolved: Vec<(usize, Result<Target<'c>, GatewayError>)> = Vec::new();
+        if members.is_empty() {
+            match resolve_entry(group_name, config, &call.ports) {
+                Ok((d, entry)) => {
+                    let key = entry
+                        .and_then(|e| config.model_list.iter().position(|x| std::ptr::eq(x, e)))
+                        .unwrap_or(NOT_LISTED);
+                    resolved.push((key, Ok(target(d, entry))));
+                }
+                Err(e) if gi == 0 => return Err(e),
+                Err(_) => {}
+            }
         }
-        let asked_ms = err
-            .retry_after
-            .as_deref()
-            .and_then(|v| v.trim().parse::<f64>().ok())
-            .map(|s| (s * 1000.0) as u64);
-        let backoff_ms = 250u64 << (retries + 1).min(6);
-        let wait = asked_ms.unwrap_or(backoff_ms).min(self.max_wait_ms);
-        self.state = State::Backoff {
-            resume_at_ms: now_ms.saturating_add(wait),
-        };
+        for i in members {
+            let entry = &config.model_list[i];
+            let t = resolve_listed(entry, &call.ports).map(|d| target(d, Some(entry)));
+            resolved.push((i, t));
+        }
+        let policies: Vec<&str> = settings
+            .residency
+            .get(*group_name)
+            .into_iter()
+            .chain(&ask.residency)
+            .map(String::as_str)
+            .collect();
+        if !policies.is_empty() {
+            let before = resolved.len();
+            resolved.retain(|(i, _)| {
+                let region = config.model_list.get(*i).and_then(|e| e.region.as_deref());
+                policies.iter().all(|p| region::allowed(p, region))
+            });
+            refused_by_residency |= resolved.len() < before;
+        }
+        let mut cands = Vec::with_capacity(resolved.len());
+        for (key, t) in resolved {
+            let entry = config.model_list.get(key);
+            let prices = t.as_ref().ok().map(|t| &t.meta.prices);
+            cands.push(Candidate {
+                entry: key,
+                slot: targets.len(),
+                order: entry.and_then(|e| e.order).unwrap_or(0),
+                weight: entry.and_then(|e| e.weight).unwrap_or(1.0),
+                rpm: entry.and_then(|e| e.rpm),
+                tpm: entry.and_then(|e| e.tpm),
+                cost: prices.and_then(|p| {
+                    worst_cost(Some(p), ask.input_bound, ask.max_output.unwrap_or(0))
+                }),
+                distance_km: entry
+                    .and_then(|e| e.region.as_deref())
+                    .and_then(region::lookup)
+                    .zip(here)
+                    .map(|((p, _), h)| region::distance_km(h, p)),
+            });
+            targets.push(t);
+        }
+        let tokens = ask.input_bound.saturating_add(ask.max_output.unwrap_or(0));
+        let (order, cooling) = order::arrange(
+            cands,
+            settings.strategy_of(group_name),
+            call.health,
+            now,
+            tokens,
+        );
+        groups.push(Group {
+            name: (*group_name).to_owned(),
+            order,
+            cooling,
+        });
+    }
+    if groups
+        .iter()
+        .all(|g| g.order.is_empty() && g.cooling.is_empty())
+        && refused_by_residency
+    {
+        return Err(GatewayError::new(
+            ErrorKind::PermissionDenied,
+            format!("No deployment of `{name}` is in the regions its residency policy (or this key's) allows."),
+        )
+        .with_code("residency_violation")
+        .with_param("model"));
+    }
+    let index = |list: &[String]| -> Vec<usize> {
+        list.iter()
+            .filter_map(|n| names.iter().position(|x| x == n))
+            .collect()
+    };
+    let [generic, context, policy] = lists.map(index);
+    let groups = Groups {
+        groups,
+        generic,
+        context,
+        policy,
+    };
+    let num_retries = settings.num_retries.unwrap_or(config.general.num_retries);
+    let plan = Plan::new(
+        groups,
+        settings,
+        num_retries,
+        config.general.max_retry_wait_ms,
+        now,
+        call.health.next_random(),
+    );
+    Ok(Route { plan, targets })
+}
+
+fn target(d: Deployment, entry: Option<&ModelEntry>) -> Target<'_> {
+    let meta = model_meta(&d, entry);
+    let label = match entry.and_then(|e| e.id.clone()) {
+        Some(id) => id,
+        None => format!("{}/{}", d.provider.id, d.upstream_model),
+    };
+    Target {
+        deployment: d,
+        entry,
+        meta,
+        label,
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::error::ErrorKind;
-    use crate::ports::Env;
-
-    struct NoEnv;
-    impl Env for NoEnv {
-        fn var(&self, _: &str) -> Option<String> {
-            None
-        }
+impl Route<'_> {
+    /// The dearest prices among the deployments the plan may use: a
+    /// reservation made with them covers whichever answers.
+    pub fn dearest(&self, input: u64, output: u64) -> Option<&Prices> {
+        self.targets
+            .iter()
+            .filter_map(|t| t.as_ref().ok())
+            .map(|t| &t.meta.prices)
+            .filter(|p| p.is_known())
+            .max_by(|a, b| {
+                let cost = |p: &Prices| worst_cost(Some(p), input, output).unwrap_or(0.0);
+                cost(a).total_cmp(&cost(b))
+            })
     }
 
-    fn planner(num_retries: u32, max_retry_wait_ms: u64) -> Planner {
-        let config =
-            crate::Config::parse("[[model_list]]\nmodel_name = \"m\"\nmodel = \"mock/m\"\n")
-                .unwrap();
-        let d = crate::resolve::resolve_model("m", &config, &NoEnv).unwrap();
-        let general = General {
-            num_retries,
-            max_retry_wait_ms,
-            ..config.general.clone()
-        };
-        Planner::new(d, &general)
+    /// The first deployment the plan will try, if any.
+    pub fn first(&self) -> Option<&Target<'_>> {
+        let g = self.plan.groups().iter().find(|g| !g.order.is_empty())?;
+        self.targets.get(g.order[0].slot)?.as_ref().ok()
     }
+}
 
-    fn overloaded(retry_after: Option<&str>) -> GatewayError {
-        let mut e = GatewayError::new(ErrorKind::UpstreamUnavailable, "busy");
-        e.retry_after = retry_after.map(Into::into);
-        e
+/// Where the request landed, for the `nearest` strategy: the shell's
+/// `x-dx-geo` (Workers: `request.cf`), else the AWS region the instance
+/// runs in (Lambda).
+pub fn here(headers: &http::HeaderMap, env: &impl Env) -> Option<Place> {
+    if let Some(p) = headers
+        .get("x-dx-geo")
+        .and_then(|v| v.to_str().ok())
+        .and_then(region::parse_place)
+    {
+        return Some(p);
     }
-
-    #[test]
-    fn retries_after_the_asked_wait_measured_on_the_clock() {
-        let mut p = planner(2, 60_000);
-        assert!(matches!(p.next(1_000), RoutePlan::Send(_)));
-        p.failed(overloaded(Some("2")), 1_000);
-        // Reading the error took 500 ms: only the rest is waited for.
-        assert!(matches!(p.next(1_500), RoutePlan::Wait(1_500)));
-        assert!(
-            matches!(p.next(1_500), RoutePlan::Send(_)),
-            "a wait is answered once"
-        );
-        p.failed(overloaded(None), 4_000);
-        assert!(
-            matches!(p.next(4_000), RoutePlan::Wait(1_000)),
-            "backoff 250 << 2"
-        );
-        assert!(matches!(p.next(5_000), RoutePlan::Send(_)));
-        assert_eq!(p.attempts(), 3);
-        p.failed(overloaded(None), 5_100);
-        match p.next(5_100) {
-            RoutePlan::GiveUp(e) => assert_eq!(e.message, "busy"),
-            other => panic!("expected to give up, got {other:?}"),
-        }
-    }
-
-    #[test]
-    fn a_clock_past_the_deadline_sends_at_once_and_waits_are_capped() {
-        let mut p = planner(1, 300);
-        assert!(matches!(p.next(0), RoutePlan::Send(_)));
-        p.failed(overloaded(Some("30")), 0);
-        assert!(
-            matches!(p.next(100), RoutePlan::Wait(200)),
-            "capped at 300 ms"
-        );
-        let mut p = planner(1, 300);
-        assert!(matches!(p.next(0), RoutePlan::Send(_)));
-        p.failed(overloaded(Some("30")), 0);
-        assert!(matches!(p.next(301), RoutePlan::Send(_)));
-    }
-
-    #[test]
-    fn errors_that_are_not_retryable_give_up_at_once() {
-        let mut p = planner(5, 60_000);
-        assert!(matches!(p.next(0), RoutePlan::Send(_)));
-        p.failed(GatewayError::invalid_request("bad"), 0);
-        assert!(matches!(p.next(0), RoutePlan::GiveUp(_)));
-        assert_eq!(p.attempts(), 1);
-    }
+    let aws = env.var("AWS_REGION")?;
+    region::lookup(&aws).map(|(p, _)| p)
 }

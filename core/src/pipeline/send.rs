@@ -1,110 +1,329 @@
-//! Stage 6: send attempts, as the route plan directs: one attempt per
-//! `Send`, a sleep per `Wait`, the last error on `GiveUp`.
+//! Stage 6: the attempts the route plan asks for. One attempt builds the
+//! request for its deployment (a passthrough body, a codec's encoding, or
+//! the mock), sends it with the deployment's timeout, holds a stream until
+//! its first content, and hands the answer to the relay. Every failure
+//! before the client got a byte goes back to the plan, which decides.
 
 use bytes::Bytes;
+use http::header::CONTENT_TYPE;
+use http::HeaderMap;
 
-use super::route_plan::{Planner, RoutePlan};
-use super::{Call, Exchange};
-use crate::codec::{self, ErrorDecoder};
+use super::relay;
+use super::route_plan::{Route, Target};
+use super::{Call, Exchange, Ingress, Path};
+use crate::codec::{self, DecodeContext, EncodeContext, ErrorDecoder};
 use crate::config::General;
 use crate::error::{ErrorKind, GatewayError};
-use crate::http::read_body;
-use crate::ports::{with_timeout, Ports, TransportError, UpstreamResponse};
+use crate::http::{read_body, GatewayResponse};
+use crate::ports::{with_timeout, Ports, ReadWhole, TransportError, UpstreamResponse};
+use crate::providers::Codec;
+use crate::relays::first_content;
 use crate::resolve::Deployment;
+use crate::router::{Candidate, Group, Groups, Plan, Step};
 
-/// The route plan's attempts for one request built for `deployment`: what
-/// the upstream answered (or the last error), and the plan, which knows the
-/// deployment that answered. The attempt count goes into the exchange.
-pub async fn send_with_plan<P: Ports>(
-    call: &Call<'_, P>,
-    deployment: Deployment,
-    request: http::Request<Bytes>,
-    decode_error: ErrorDecoder,
-    ex: &mut Exchange,
-) -> (Result<UpstreamResponse, GatewayError>, Planner) {
-    let general = &call.config.general;
-    let mut planner = Planner::new(deployment, general);
-    let upstream = send_planned(&call.ports, general, &mut planner, request, decode_error).await;
-    ex.attempts = planner.attempts();
-    (upstream, planner)
+/// What the client sent, for attempts that rebuild their request.
+pub struct Asked<'r> {
+    pub body: &'r [u8],
+    pub headers: &'r HeaderMap,
+    /// Size the context-window check measures (the client's body).
+    pub body_len: usize,
 }
 
-/// Sends `request` until it succeeds or the plan gives up. The request is
-/// built once for the plan's one deployment; a plan with fallbacks will
-/// build one per deployment.
-pub async fn send_planned<P: Ports>(
-    ports: &P,
-    general: &General,
-    planner: &mut Planner,
-    request: http::Request<Bytes>,
-    decode_error: ErrorDecoder,
-) -> Result<UpstreamResponse, GatewayError> {
+/// Walks `route` until an attempt answers: that answer and the target that
+/// gave it, or the error the plan gave up with. `parsed` is the request
+/// for the first attempt; later ones parse `asked` again (quirks for one
+/// deployment must not reach the next).
+pub async fn walk<'c, 'b, I: Ingress, P: Ports>(
+    call: &Call<'c, P>,
+    ingress: &I,
+    asked: &Asked<'b>,
+    mut parsed: I::Parsed<'b>,
+    route: &mut Route<'c>,
+    ex: &mut Exchange,
+) -> Result<(GatewayResponse, usize, I::Parsed<'b>), GatewayError> {
+    let settings = &call.config.router_settings;
+    let mut fresh = true;
     loop {
-        let err = match planner.next(ports.now_ms()) {
-            RoutePlan::Send(deployment) => {
-                match attempt(ports, general, deployment, &request, decode_error).await {
-                    Ok(resp) => return Ok(resp),
-                    Err(Fatal(e)) => return Err(e),
-                    Err(Retry(e)) => e,
-                }
-            }
-            RoutePlan::Wait(ms) => {
-                ports.sleep(ms).await;
+        let now = call.ports.now_ms();
+        let c = match route.plan.next(now) {
+            Step::Send(_, c) => c.clone(),
+            Step::Wait(ms) => {
+                call.ports.sleep(ms).await;
                 continue;
             }
-            RoutePlan::GiveUp(e) => return Err(e),
+            Step::GiveUp(e) => {
+                ex.attempts = route.plan.attempts();
+                return Err(e);
+            }
         };
-        planner.failed(err, ports.now_ms());
+        let target = match &route.targets[c.slot] {
+            Ok(t) => t,
+            Err(e) => {
+                route.plan.failed(e.clone(), now, false);
+                continue;
+            }
+        };
+        if !fresh {
+            parsed = ingress.parse(asked.body, asked.headers)?;
+            let mut scratch = Exchange::default();
+            ingress.route(&mut parsed, call.config, &mut scratch)?;
+        }
+        fresh = false;
+        ex.deployment.clone_from(&target.label);
+        ex.fallback = route.plan.fallback().unwrap_or_default().to_owned();
+        match attempt(call, ingress, asked, &mut parsed, target, &c, ex).await {
+            Ok(resp) => {
+                ex.attempts = route.plan.attempts();
+                return Ok((resp, c.slot, parsed));
+            }
+            Err((err, sent)) => {
+                if sent && matches!(err.kind, k if k.is_retryable() || is_deployment_fault(k)) {
+                    let wait = err.retry_after.as_deref().and_then(retry_after_ms);
+                    call.health
+                        .failure(c.entry, call.ports.now_ms(), wait, settings);
+                }
+                route.plan.failed(err, call.ports.now_ms(), sent);
+            }
+        }
     }
 }
 
-/// Why an attempt failed: worth asking the plan about, or not at all.
-enum Failure {
-    Retry(GatewayError),
-    Fatal(GatewayError),
+fn is_deployment_fault(k: ErrorKind) -> bool {
+    matches!(k, ErrorKind::Authentication | ErrorKind::PermissionDenied)
 }
-use Failure::{Fatal, Retry};
 
-/// One attempt with the deployment's timeout; an error status is decoded
+fn retry_after_ms(v: &str) -> Option<u64> {
+    let s: f64 = v.trim().parse().ok()?;
+    (s.is_finite() && s >= 0.0).then_some((s * 1000.0) as u64)
+}
+
+/// One attempt to `target`: `Err((error, sent))`.
+async fn attempt<I: Ingress, P: Ports>(
+    call: &Call<'_, P>,
+    ingress: &I,
+    asked: &Asked<'_>,
+    parsed: &mut I::Parsed<'_>,
+    target: &Target<'_>,
+    c: &Candidate,
+    ex: &mut Exchange,
+) -> Result<GatewayResponse, (GatewayError, bool)> {
+    let not_sent = |e: GatewayError| (e, false);
+    let d = &target.deployment;
+    ingress
+        .check(parsed, &target.meta, asked.body_len)
+        .map_err(not_sent)?;
+    ex.provider = d.provider.id;
+    ex.upstream_model.clone_from(&d.upstream_model);
+    ex.prices = target
+        .meta
+        .prices
+        .is_known()
+        .then(|| std::sync::Arc::new(target.meta.prices.clone()));
+    let config = call.config;
+    let drop_params = d.params.drop_params.unwrap_or(config.general.drop_params);
+    let path = if ingress.speaks(d) {
+        Path::Passthrough
+    } else if d.codec() == Codec::Mock {
+        Path::Mock
+    } else {
+        Path::Translated
+    };
+    let stream = ex.stream;
+    let now_ms = call.ports.now_ms();
+    let mut request = match path {
+        Path::Mock => {
+            let ureq = ingress
+                .unified(parsed, d, drop_params, true, ex)
+                .map_err(not_sent)?;
+            return Ok(relay::mock(call, ingress, parsed, &ureq, d, ex));
+        }
+        Path::Passthrough => {
+            let body = ingress
+                .passthrough_body(parsed, d, drop_params, ex)
+                .map_err(not_sent)?;
+            let token = call.access_token_for(d).await.map_err(not_sent)?;
+            ingress
+                .passthrough_request(parsed, body, d, token.as_ref(), asked.headers)
+                .map_err(not_sent)?
+        }
+        Path::Translated => {
+            let ureq = ingress
+                .unified(parsed, d, drop_params, false, ex)
+                .map_err(not_sent)?;
+            let ctx = EncodeContext {
+                now_ms,
+                access_token: call.access_token_for(d).await.map_err(not_sent)?,
+            };
+            codec::encode(&ureq, d, &ctx).map_err(not_sent)?
+        }
+    };
+    if !stream {
+        request.extensions_mut().insert(ReadWhole);
+    }
+    let general = &config.general;
+    let tokens = asked.body_len as u64;
+    call.health.begin(c.entry, now_ms, tokens);
+    let result = send_and_hold(call, general, target, request, c, now_ms).await;
+    let answered = match result {
+        Ok(up) => match path {
+            Path::Passthrough => relay::passthrough(call, ingress, parsed, up, d, ex).await,
+            _ => relay::translated(call, ingress, parsed, up, d, now_ms, ex).await,
+        },
+        Err(e) => Err(e),
+    };
+    call.health.end(c.entry);
+    answered.map_err(|e| (e, true))
+}
+
+/// Sends, and for a stream waits for its first content (see
+/// [`first_content`]); the deployment's latency is recorded on success.
+async fn send_and_hold<P: Ports>(
+    call: &Call<'_, P>,
+    general: &General,
+    target: &Target<'_>,
+    request: http::Request<Bytes>,
+    c: &Candidate,
+    sent_at: u64,
+) -> Result<UpstreamResponse, GatewayError> {
+    let d = &target.deployment;
+    let decode_error = codec::error_decoder(d.codec());
+    let mut up = attempt_once(&call.ports, general, d, &request, decode_error).await?;
+    let ttfb = call.ports.now_ms().saturating_sub(sent_at);
+    let stream = request.extensions().get::<ReadWhole>().is_none();
+    if stream && holdable(&up.headers) {
+        let settings = &call.config.router_settings;
+        let ttft = target
+            .entry
+            .and_then(|e| e.ttft_timeout_ms)
+            .or(settings.ttft_timeout_ms)
+            .unwrap_or(general.stream_idle_timeout_ms);
+        let ctx = DecodeContext {
+            now_ms: sent_at,
+            model: &d.upstream_model,
+            id_prefix: "",
+        };
+        let body = std::mem::replace(&mut up.body, Box::pin(futures::stream::empty()));
+        up.body = first_content::hold(&call.ports, d.codec(), body, &ctx, ttft, d.provider.id)
+            .await
+            .map_err(|e| codec::redact_credentials(e, d, request.headers()))?;
+    }
+    call.health.success(c.entry, ttfb);
+    Ok(up)
+}
+
+/// A body that says it is a stream (SSE, AWS event stream, NDJSON). Whole
+/// JSON answers, pages and unlabelled bodies are left to the relay, which
+/// sniffs them and reports them in its own way.
+fn holdable(headers: &HeaderMap) -> bool {
+    let ct = headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    [
+        "text/event-stream",
+        "application/vnd.amazon.eventstream",
+        "ndjson",
+    ]
+    .iter()
+    .any(|s| ct.contains(s))
+}
+
+/// One deployment alone, with its retries (a route of one deployment
+/// that needs no plan of groups: token counting).
+pub async fn send_alone<P: Ports>(
+    call: &Call<'_, P>,
+    deployment: &Deployment,
+    request: http::Request<Bytes>,
+    decode_error: ErrorDecoder,
+    ex: &mut Exchange,
+) -> Result<UpstreamResponse, GatewayError> {
+    let config = call.config;
+    let settings = &config.router_settings;
+    let general = &config.general;
+    let alone = Candidate {
+        entry: usize::MAX,
+        slot: 0,
+        order: 0,
+        weight: 1.0,
+        rpm: None,
+        tpm: None,
+        cost: None,
+        distance_km: None,
+    };
+    let groups = Groups {
+        groups: vec![Group {
+            name: ex.model.clone(),
+            order: vec![alone],
+            cooling: Vec::new(),
+        }],
+        generic: Vec::new(),
+        context: Vec::new(),
+        policy: Vec::new(),
+    };
+    let now = call.ports.now_ms();
+    let mut plan = Plan::new(
+        groups,
+        settings,
+        settings.num_retries.unwrap_or(general.num_retries),
+        general.max_retry_wait_ms,
+        now,
+        call.health.next_random(),
+    );
+    loop {
+        match plan.next(call.ports.now_ms()) {
+            Step::Send(..) => {
+                match attempt_once(&call.ports, general, deployment, &request, decode_error).await {
+                    Ok(resp) => {
+                        ex.attempts = plan.attempts();
+                        return Ok(resp);
+                    }
+                    Err(e) => plan.failed(e, call.ports.now_ms(), true),
+                }
+            }
+            Step::Wait(ms) => call.ports.sleep(ms).await,
+            Step::GiveUp(e) => {
+                ex.attempts = plan.attempts();
+                return Err(e);
+            }
+        }
+    }
+}
+
+/// One request with the deployment's timeout; an error status is decoded
 /// into the gateway's error with the upstream's credentials redacted.
-async fn attempt<P: Ports>(
+async fn attempt_once<P: Ports>(
     ports: &P,
     general: &General,
     deployment: &Deployment,
     request: &http::Request<Bytes>,
     decode_error: ErrorDecoder,
-) -> Result<UpstreamResponse, Failure> {
+) -> Result<UpstreamResponse, GatewayError> {
     let timeout = deployment
         .request_timeout_ms
         .unwrap_or(general.request_timeout_ms);
     match with_timeout(ports, timeout, ports.send(request.clone())).await {
-        None => Err(Retry(
-            GatewayError::new(
-                ErrorKind::UpstreamTimeout,
-                format!(
-                    "The upstream ({}) did not answer within {timeout} ms.",
-                    deployment.provider.id
-                ),
-            )
-            .with_code("upstream_timeout"),
-        )),
-        Some(Err(TransportError::InvalidRequest(m))) => Err(Fatal(
-            GatewayError::new(
-                ErrorKind::Configuration,
-                format!("Could not build the upstream request: {m}."),
-            )
-            .with_code("config_error"),
-        )),
-        Some(Err(e)) => Err(Retry(
-            GatewayError::new(
-                ErrorKind::UpstreamUnavailable,
-                format!(
-                    "Could not reach the upstream ({}): {e}.",
-                    deployment.provider.id
-                ),
-            )
-            .with_code("upstream_unreachable"),
-        )),
+        None => Err(GatewayError::new(
+            ErrorKind::UpstreamTimeout,
+            format!(
+                "The upstream ({}) did not answer within {timeout} ms.",
+                deployment.provider.id
+            ),
+        )
+        .with_code("upstream_timeout")),
+        Some(Err(TransportError::InvalidRequest(m))) => Err(GatewayError::new(
+            ErrorKind::Configuration,
+            format!("Could not build the upstream request: {m}."),
+        )
+        .with_code("config_error")),
+        Some(Err(e)) => Err(GatewayError::new(
+            ErrorKind::UpstreamUnavailable,
+            format!(
+                "Could not reach the upstream ({}): {e}.",
+                deployment.provider.id
+            ),
+        )
+        .with_code("upstream_unreachable")),
         Some(Ok(resp)) if resp.status.is_success() => Ok(resp),
         Some(Ok(resp)) => {
             let body = read_body(
@@ -126,11 +345,11 @@ async fn attempt<P: Ports>(
                     deployment.provider.id, err.message
                 );
             }
-            Err(Retry(codec::redact_credentials(
+            Err(codec::redact_credentials(
                 err,
                 deployment,
                 request.headers(),
-            )))
+            ))
         }
     }
 }

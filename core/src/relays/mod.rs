@@ -4,6 +4,7 @@
 //! format-neutral ([`crate::stream`]).
 
 pub mod anthropic_relay;
+pub mod first_content;
 pub mod openai_relay;
 pub mod output_guard;
 pub mod translate;
