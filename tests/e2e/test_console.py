@@ -52,7 +52,9 @@ def browser():
 @pytest.fixture(scope="module")
 def shots(tmp_path_factory, request):
     d = tmp_path_factory.mktemp("console-shots")
-    print(f"\nconsole screenshots: {d}")
+    reporter = request.config.pluginmanager.getplugin("terminalreporter")
+    if reporter is not None:  # shown without -s too
+        reporter.write_line(f"\nconsole screenshots: {d}")
     return d
 
 
