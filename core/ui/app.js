@@ -144,10 +144,13 @@
       h('span', {}, label));
   }
   const limitsText = (r) => [r.rpm_limit != null ? `${num(r.rpm_limit)} rpm` : null, r.tpm_limit != null ? `${num(r.tpm_limit)} tpm` : null].filter(Boolean).join(' · ') || '—';
-  const table = (head, rows, cls) =>
-    h('div', { class: 'scroll' }, h('table', { class: cls || null },
+  // Each cell carries its column's name: narrow screens show rows as cards.
+  function table(head, rows, cls) {
+    for (const tr of rows) [...tr.children].forEach((td, i) => { if (head[i]) td.dataset.label = head[i]; });
+    return h('div', { class: 'scroll' }, h('table', { class: cls || null },
       h('thead', {}, h('tr', {}, head.map((c) => h('th', { scope: 'col' }, c)))),
       h('tbody', {}, rows)));
+  }
   const title = (text, ...rest) => h('h1', { tabindex: '-1' }, text, ...rest);
 
   // A secret shown once, with a copy button.
@@ -363,7 +366,7 @@
       chartBox.replaceChildren(chart(series, start, end, v.by));
       const byToken = new Map(keys.map((k) => [k.token, label(k)]));
       tableBox.replaceChildren(
-        h('p', {}, shown.length > 200 ? `The newest 200 of ${shown.length} requests.` : `${shown.length} requests.`),
+        h('p', {}, shown.length > 200 ? `The newest 200 of ${shown.length} requests.` : `${shown.length} request${shown.length === 1 ? '' : 's'}.`),
         table(['Time (UTC)', 'Key', 'Team', 'Model', 'Provider', 'Status', 'Tokens in / out', 'Spend', 'Latency'],
           shown.slice(0, 200).map((e) => h('tr', { 'data-request': e.request_id },
             h('td', {}, time(e.startTime)), h('td', {}, byToken.get(e.api_key) || e.key_alias || '(deleted)'), h('td', {}, e.team_id || '—'),
