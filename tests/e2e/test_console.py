@@ -153,6 +153,23 @@ def test_the_page_is_served_with_strict_headers_and_no_key(gateway):
     assert requests.get(base + "/ui/nope.js", timeout=10).status_code == 404
 
 
+def test_the_watch_catches_console_errors_http_errors_and_blocked_requests(gateway, console):
+    """The net every other test relies on, against the real page: a console
+    error, an unexpected 404, and a fetch the CSP refuses are all seen."""
+    page, watch = console
+    page.goto("/ui")
+    expect(page.locator("#signin")).to_be_visible()
+    page.evaluate("console.error('probe')")
+    page.evaluate("fetch('/ui/missing.js').catch(() => {})")
+    page.evaluate("fetch('http://192.0.2.1/x').catch(() => {})")  # another origin: connect-src 'self'
+    page.wait_for_timeout(500)
+    text = "\n".join(watch.problems)
+    assert "probe" in text, text
+    assert "HTTP 404" in text and "/ui/missing.js" in text, text
+    assert "Content Security Policy" in text and "192.0.2.1" in text, text
+    watch.problems.clear()
+
+
 # Every call the page makes, as the page makes it.
 PAGE_CALLS = [
     ("GET", "/key/list?return_full_object=true&include_spend=true", None),
