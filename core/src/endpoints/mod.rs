@@ -51,10 +51,6 @@ pub fn find(method: &Method, path: &str) -> Option<(Endpoint, Method, bool)> {
     let found = match path {
         "" if get_or_head => (Endpoint::Root, method.clone(), false),
         "/health" if get_or_head => (Endpoint::Health, method.clone(), false),
-        p if get_or_head && ui::find(p).is_some() => match ui::find(p) {
-            Some(asset) => (Endpoint::Ui(asset), method.clone(), false),
-            None => return None,
-        },
         "/v1/chat/completions" | "/chat/completions" => {
             (Endpoint::ChatCompletions, Method::POST, true)
         }
@@ -67,6 +63,10 @@ pub fn find(method: &Method, path: &str) -> Option<(Endpoint, Method, bool)> {
         "/utils/token_counter" | "/v1/utils/token_counter" => {
             (Endpoint::TokenCounter, Method::POST, true)
         }
+        p if get_or_head && ui::find(p).is_some() => match ui::find(p) {
+            Some(asset) => (Endpoint::Ui(asset), method.clone(), false),
+            None => return None,
+        },
         p if admin::find(p).is_some() => match admin::find(p) {
             Some((route, m)) => (Endpoint::Admin(route), m, true),
             None => return None,
