@@ -306,6 +306,18 @@ def test_a_key_made_on_the_page_is_used_seen_blocked_and_deleted(gateway, consol
     edit.get_by_role("button", name="Save").click()
     expect(key_row(page, alias)).to_contain_text("50 rpm")
 
+    # Regenerate: a new key, shown once; the old one is refused, the new one works.
+    key_row(page, alias).get_by_role("button", name="Regenerate").click()
+    key_row(page, alias).get_by_role("button", name="Regenerate").click()  # the confirmation's
+    expect(page.locator("#new-key-box")).to_contain_text("regenerated")
+    old, key = key, page.locator("#new-key").inner_text().strip()
+    assert key != old and key.startswith("sk-dx-")
+    page.locator("#new-key-box").get_by_role("button", name="Done").click()
+    with pytest.raises(openai.AuthenticationError):
+        sdk(gateway, old).chat.completions.create(model=PRICED, max_tokens=4, messages=[{"role": "user", "content": "hi"}])
+    assert sdk(gateway, key).chat.completions.create(
+        model=PRICED, max_tokens=4, messages=[{"role": "user", "content": "hi"}]).choices
+
     # Block: the SDK is refused; unblock, then delete.
     key_row(page, alias).get_by_role("button", name="Block").click()
     expect(key_row(page, alias)).to_contain_text("Blocked")
@@ -355,6 +367,25 @@ def test_teams_users_models_and_playground(gateway, console, shots):
     expect(page.locator(f'tr[data-user="{user}"]')).to_contain_text(team)
     expect(page.locator(f'tr[data-team="{team}"]')).to_contain_text(user)
     shot(page, shots, gateway, "5-teams-users")
+    # A key of the team spends; the Spend chart by team shows it.
+    made = requests.post(f"{gateway.base_url}/key/generate", json={"team_id": team},
+                         headers={"Authorization": f"Bearer {MASTER_KEY}"}, timeout=10)
+    assert made.status_code == 200, made.text
+    sdk(gateway, made.json()["key"]).chat.completions.create(
+        model=PRICED, max_tokens=4, messages=[{"role": "user", "content": "team spend"}])
+    page.locator('#nav a[href="#spend"]').click()
+    filters = page.locator("#spend-filters")
+    filters.locator('select[name="by"]').select_option("team")
+    deadline = time.monotonic() + 20
+    while True:
+        filters.get_by_role("button", name="Show").click()
+        expect(filters.get_by_role("button", name="Show")).to_be_enabled()
+        if team in page.locator("#chart").inner_text() or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    expect(page.locator("#chart .legend")).to_contain_text(team)
+    page.locator('#nav a[href="#teams"]').click()
+    expect(page.locator(f'tr[data-team="{team}"]')).to_contain_text(user)
     page.locator(f'tr[data-user="{user}"]').get_by_role("button", name="Delete").click()
     page.locator(f'tr[data-user="{user}"]').get_by_role("button", name="Yes, delete").click()
     expect(page.locator(f'tr[data-user="{user}"]')).to_have_count(0)
