@@ -52,9 +52,9 @@ def browser():
 @pytest.fixture(scope="session")
 def shots(tmp_path_factory, request):
     d = tmp_path_factory.mktemp("console-shots")
-    reporter = request.config.pluginmanager.getplugin("terminalreporter")
-    if reporter is not None:  # shown without -s too
-        reporter.write_line(f"\nconsole screenshots: {d}")
+    capture = request.config.pluginmanager.getplugin("capturemanager")
+    with capture.global_and_fixture_disabled():  # shown without -s too
+        print(f"\nconsole screenshots: {d}", flush=True)
     return d
 
 
