@@ -5,7 +5,8 @@
 #   version Cargo.lock pins), cargo-fuzz (scripts/fuzz.sh), npm packages
 #   (wrangler, workerd, wasm-opt, esbuild, DynamoDB Local), a Java runtime
 #   for DynamoDB Local (the Lambda tests' state store), and the Python test
-#   requirements (openai/anthropic SDKs, pytest).
+#   requirements (openai/anthropic SDKs, pytest, Playwright) and Debian's
+#   chromium for the admin console's browser tests.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
@@ -50,6 +51,17 @@ if ! command -v java >/dev/null 2>&1; then
   [ "$(id -u)" = 0 ] || sudo="sudo"
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends openjdk-17-jre-headless >/dev/null
+fi
+
+# The admin console's browser tests (tests/e2e/test_console.py) drive
+# Debian's chromium through Playwright; Playwright cannot download its own
+# browsers here.
+if [ ! -x /usr/bin/chromium ]; then
+  say "installing chromium for the console's browser tests"
+  sudo=""
+  [ "$(id -u)" = 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends chromium >/dev/null
 fi
 
 if ! python3 - <<'PY' 2>/dev/null

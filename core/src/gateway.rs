@@ -29,6 +29,8 @@ pub const INGRESS_HEADERS: &[&str] = &[
     "anthropic-version",
     "anthropic-beta",
     "user-agent",
+    // The console's files answer 304 to a copy of this build's.
+    "if-none-match",
 ];
 
 /// The headers the core reads from a successful upstream response; error

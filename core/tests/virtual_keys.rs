@@ -455,3 +455,38 @@ fn a_key_s_or_team_s_residency_keeps_its_requests_in_its_regions() {
     }
     assert_eq!(seen.len(), 2, "{seen:?}");
 }
+
+#[test]
+fn the_key_list_carries_spend_when_asked() {
+    let g = Gw::new();
+    let k = g.admin(
+        "/key/generate",
+        json!({"key_alias": "listed", "max_budget": 1.0, "budget_duration": "1d"}),
+    );
+    let key = k.body["key"].as_str().unwrap().to_owned();
+    let one = cost(&g.chat(&key, "openai/gpt-4o-mini"));
+    assert!(one > 0.0);
+    let token = k.body["token"].as_str().unwrap();
+    let find = |path: &str| {
+        let list = g.get(path);
+        assert_eq!(list.status, 200, "{}", list.body);
+        list.body["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["token"] == token)
+            .cloned()
+            .unwrap()
+    };
+    let plain = find("/key/list?return_full_object=true");
+    assert_eq!(plain["key_alias"], "listed");
+    assert!(plain.get("spend").is_none());
+    let with = find("/key/list?return_full_object=true&include_spend=true");
+    assert!(
+        (with["spend"].as_f64().unwrap() - one).abs() < 1e-12,
+        "{with}"
+    );
+    assert!((with["budget_remaining"].as_f64().unwrap() - (1.0 - one)).abs() < 1e-12);
+    // Never the key itself.
+    assert!(!with.to_string().contains(&key));
+}

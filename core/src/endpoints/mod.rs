@@ -7,6 +7,7 @@ pub mod chat_completions;
 pub mod count_tokens;
 pub mod messages;
 pub mod models;
+pub mod ui;
 
 use http::header::RETRY_AFTER;
 use http::{HeaderValue, Method, StatusCode};
@@ -38,6 +39,8 @@ pub enum Endpoint {
     CostEstimate,
     TokenCounter,
     Admin(admin::Route),
+    /// The admin console's static files (no key: the page holds no data).
+    Ui(ui::Asset),
 }
 
 /// The endpoint at `path`, the method it takes, and whether it needs the key.
@@ -60,6 +63,10 @@ pub fn find(method: &Method, path: &str) -> Option<(Endpoint, Method, bool)> {
         "/utils/token_counter" | "/v1/utils/token_counter" => {
             (Endpoint::TokenCounter, Method::POST, true)
         }
+        p if get_or_head && ui::find(p).is_some() => match ui::find(p) {
+            Some(asset) => (Endpoint::Ui(asset), method.clone(), false),
+            None => return None,
+        },
         p if admin::find(p).is_some() => match admin::find(p) {
             Some((route, m)) => (Endpoint::Admin(route), m, true),
             None => return None,
@@ -137,6 +144,7 @@ pub fn serve_other<P: Ports>(
         Endpoint::CatalogStatus => Ok(catalog_api::catalog_status()),
         Endpoint::CostEstimate => catalog_api::cost_estimate(config, &call.ports, &req.body),
         Endpoint::TokenCounter => catalog_api::token_counter(config, &call.ports, &req.body),
+        Endpoint::Ui(asset) => Ok(ui::serve(asset, req)),
         // Served by the pipeline's chat exchange.
         Endpoint::ChatCompletions
         | Endpoint::Messages

@@ -266,6 +266,9 @@ pub async fn list(cx: &Cx<'_>, query: &str) -> Result<Value, GatewayError> {
     let team = param(query, "team_id");
     let user = param(query, "user_id");
     let full = param(query, "return_full_object").as_deref() == Some("true");
+    // With full objects: each key's spend and budget left, as `/key/info`
+    // gives them (one ledger read per key).
+    let spend = full && param(query, "include_spend").as_deref() == Some("true");
     let keys: Vec<KeyRecord> = cx.list("key#").await?;
     let keys: Vec<_> = keys
         .into_iter()
@@ -273,7 +276,15 @@ pub async fn list(cx: &Cx<'_>, query: &str) -> Result<Value, GatewayError> {
         .filter(|k| user.is_none() || k.user_id == user)
         .collect();
     let total = keys.len();
-    let keys: Vec<Value> = if full {
+    let keys: Vec<Value> = if spend {
+        let mut out = Vec::with_capacity(keys.len());
+        for k in &keys {
+            let mut v = view(k);
+            v.extend(spend_view(cx, &k.ledger, &key_scope(k), &k.limits).await?);
+            out.push(Value::Object(v));
+        }
+        out
+    } else if full {
         keys.iter().map(|k| Value::Object(view(k))).collect()
     } else {
         keys.into_iter().map(|k| Value::String(k.token)).collect()
