@@ -490,3 +490,30 @@ fn the_key_list_carries_spend_when_asked() {
     // Never the key itself.
     assert!(!with.to_string().contains(&key));
 }
+
+#[test]
+fn a_spent_budget_sends_the_request_to_a_free_local_deployment() {
+    let config = Config::parse(
+        "[[model_list]]\nmodel_name = \"chat\"\nid = \"cloud\"\nprovider = \"openai\"\nmodel = \"gpt-4o-mini\"\norder = 1\n\
+         [[model_list]]\nmodel_name = \"chat\"\nid = \"local\"\nprovider = \"openai_compatible\"\nmodel = \"llama3\"\n\
+         api_base = \"http://127.0.0.1:11434/v1\"\norder = 2\ninput_cost_per_token = 0\noutput_cost_per_token = 0\n\
+         [[model_list]]\nmodel_name = \"cloud-only\"\nprovider = \"openai\"\nmodel = \"gpt-4o-mini\"\n",
+    )
+    .unwrap();
+    let g = Gw::with_config(config);
+    let key_of = |a: Answer| a.body["key"].as_str().unwrap().to_owned();
+    let rich = key_of(g.admin("/key/generate", json!({"max_budget": 10.0})));
+    let broke = key_of(g.admin("/key/generate", json!({"max_budget": 0.000001})));
+    let a = g.chat(&rich, "chat");
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert_eq!(a.headers["x-dx-deployment"], "cloud");
+    assert!(a.headers.get("x-dx-fallback").is_none());
+    let a = g.chat(&broke, "chat");
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert_eq!(a.headers["x-dx-deployment"], "local");
+    assert_eq!(a.headers["x-dx-fallback"], "chat -> chat (budget)");
+    // Nothing free to go to: the budget's refusal stands.
+    let a = g.chat(&broke, "cloud-only");
+    assert_eq!(a.status, 429, "{}", a.body);
+    assert_eq!(a.body["error"]["code"], "budget_exceeded");
+}

@@ -308,7 +308,16 @@ pub async fn exchange<I: Ingress, P: Ports>(
         .map(|p| Arc::new(p.clone()));
     let asked = ex.model.clone();
     let names = [asked.as_str(), name.as_str(), qualified.as_str()];
-    admit::admit(call, ex, &names, body_len as u64, max_output).await?;
+    match admit::admit(call, ex, &names, body_len as u64, max_output).await {
+        Ok(()) => {}
+        // A spent budget leaves the deployments that cost nothing (a
+        // local model priced at zero): the request goes there instead.
+        Err(e) if e.code.as_deref() == Some("budget_exceeded") && route.keep_free() => {
+            ex.prices = None;
+            admit::admit(call, ex, &names, body_len as u64, max_output).await?;
+        }
+        Err(e) => return Err(e),
+    }
     let body: &[u8] = match &masked_body {
         Some(b) => b,
         None => &req.body,

@@ -204,6 +204,18 @@ impl Route<'_> {
             })
     }
 
+    /// The plan narrowed to deployments priced at zero; false when it has
+    /// none.
+    pub fn keep_free(&mut self) -> bool {
+        let free: Vec<bool> = self
+            .targets
+            .iter()
+            .map(|t| t.as_ref().is_ok_and(|t| t.meta.free()))
+            .collect();
+        self.plan
+            .keep(|c| free.get(c.slot).copied().unwrap_or(false), "budget")
+    }
+
     /// The first deployment the plan will try, if any.
     pub fn first(&self) -> Option<&Target<'_>> {
         let g = self.plan.groups().iter().find(|g| !g.order.is_empty())?;

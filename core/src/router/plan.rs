@@ -137,6 +137,27 @@ impl Plan {
         self.fallback.as_deref()
     }
 
+    /// Narrows the plan to the deployments `keep` accepts (the free ones,
+    /// when the caller's budget is spent), from its first group that has
+    /// one; false when none is left.
+    pub fn keep(&mut self, keep: impl Fn(&Candidate) -> bool, why: &str) -> bool {
+        for g in &mut self.groups {
+            g.order.retain(&keep);
+            g.cooling.retain(|(c, _)| keep(c));
+        }
+        let Some(first) = self.groups.iter().position(|g| !g.order.is_empty()) else {
+            return false;
+        };
+        self.group = first;
+        self.next = 0;
+        self.state = State::Ready;
+        self.fallback = Some(format!(
+            "{} -> {} ({why})",
+            self.groups[0].name, self.groups[first].name
+        ));
+        true
+    }
+
     /// The next step at `now_ms`. A `Wait` is answered once: after it the
     /// plan sends, whatever the clock says (on Workers it moves only across
     /// IO).
