@@ -555,3 +555,41 @@ fn the_readme_s_model_group_example_loads_as_written() {
     assert_eq!(r.fallbacks["chat"], ["claude"]);
     assert_eq!(r.context_window_fallbacks["chat"], ["chat-long"]);
 }
+
+#[test]
+fn model_group_info_shows_each_deployment_s_health_on_this_instance() {
+    let fleet = Fleet::new(&[("a", &[Act::Status(500, None)]), ("b", &[Act::Says("b")])]);
+    let config = format!(
+        "{}{}{}[router_settings.fallbacks]\ng = [\"g\"]\n",
+        deployment("g", "a", "order = 1\nregion = \"eu-west-1\""),
+        deployment("g", "b", "order = 2\nweight = 2"),
+        ONE_FAIL_COOLS
+    );
+    let gw = gateway(&fleet, &config);
+    ask(&gw, "g", false, &[]);
+    let req = IncomingRequest {
+        method: Method::GET,
+        path: "/model_group/info".into(),
+        query: None,
+        headers: HeaderMap::new(),
+        body: Bytes::new(),
+    };
+    let resp = futures::executor::block_on(gw.handle(req));
+    assert_eq!(resp.status(), StatusCode::OK);
+    let Body::Full(b) = resp.into_body() else {
+        panic!("a whole body")
+    };
+    let v: serde_json::Value = serde_json::from_slice(&b).unwrap();
+    let g = &v["data"][0];
+    assert_eq!(g["model_group"], "g");
+    assert_eq!(g["routing_strategy"], "simple-shuffle");
+    let d = g["deployments"].as_array().unwrap();
+    assert_eq!(d[0]["id"], "a");
+    assert_eq!(d[0]["region"], "eu-west-1");
+    assert_eq!(d[0]["healthy"], false);
+    assert_eq!(d[0]["cooling_for_s"], 30);
+    assert_eq!(d[1]["healthy"], true);
+    assert_eq!(d[1]["weight"], 2.0);
+    assert!(d[1]["ttfb_ms"].is_number(), "{v}");
+    assert!(!v.to_string().contains("\"k\""), "no keys: {v}");
+}

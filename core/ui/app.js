@@ -493,7 +493,17 @@
       result.replaceChildren(...[['Per request', usdExact(r.cost_per_request)], ['Per day', usdExact(r.cost_per_day)], ['Per month', usdExact(r.cost_per_month)], ['Priced as', r.catalog_model || r.model]]
         .flatMap(([k, x]) => [h('dt', {}, k), h('dd', {}, x)]));
     });
-    root.replaceChildren(title('Models'), h('h2', {}, `Configured (${info.data.length})`), configured, search, found, estimate);
+    const groupInfo = await api('/model_group/info');
+    const groups = h('div', { id: 'groups' }, table(['Group', 'Strategy', 'Deployment', 'Order', 'Weight', 'Region', 'Health', 'In flight', 'TTFB', 'Fallbacks'],
+      groupInfo.data.flatMap((g) => g.deployments.map((d, i) => h('tr', {},
+        h('td', {}, i ? '' : g.model_group), h('td', {}, i ? '' : g.routing_strategy), h('td', {}, d.id),
+        h('td', {}, String(d.order)), h('td', {}, String(d.weight)), h('td', {}, d.region || '—'),
+        h('td', {}, d.error ? h('span', { class: 'error' }, d.error) : d.healthy ? 'healthy' : `cooling, ${d.cooling_for_s} s left`),
+        h('td', {}, String(d.in_flight)), h('td', {}, d.ttfb_ms == null ? '—' : `${d.ttfb_ms} ms`),
+        h('td', {}, i ? '' : (g.fallbacks.join(', ') || '—')))))));
+    root.replaceChildren(title('Models'), h('h2', {}, `Configured (${info.data.length})`), configured,
+      h('h2', {}, `Groups and deployments (${groupInfo.data.length})`), h('p', { class: 'dim' }, 'Health is what this instance has seen.'), groups,
+      search, found, estimate);
   }
 
   // -------------------------------------------------------- playground

@@ -177,7 +177,7 @@ PAGE_CALLS = [
     ("GET", "/team/info?team_id=x", None), ("GET", "/user/info?user_id=x", None),
     ("GET", "/spend/logs?start_date=2026-01-01", None), ("GET", "/key/daily/activity?api_key=x", None),
     ("GET", "/team/daily/activity?team_id=x", None), ("GET", "/model/info", None),
-    ("GET", "/v1/models?catalog=true", None),
+    ("GET", "/v1/models?catalog=true", None), ("GET", "/model_group/info", None),
     ("POST", "/key/generate", {}), ("POST", "/key/update", {"key": "x"}), ("POST", "/key/block", {"key": "x"}),
     ("POST", "/key/unblock", {"key": "x"}), ("POST", "/key/regenerate", {"key": "x"}),
     ("POST", "/key/delete", {"keys": ["x"]}), ("POST", "/team/new", {}), ("POST", "/team/update", {"team_id": "x"}),
@@ -397,6 +397,10 @@ def test_teams_users_models_and_playground(gateway, console, shots):
     page.locator('#nav a[href="#models"]').click()
     expect(page.locator("#page h1")).to_contain_text("Models")
     expect(page.locator("main table").first).to_contain_text(PRICED)
+    # The router's groups (deployments/router.json) with their deployments and health.
+    expect(page.locator("#groups")).to_contain_text("rt-group")
+    expect(page.locator("#groups")).to_contain_text("group-good")
+    expect(page.locator("#groups")).to_contain_text("simple-shuffle")
     s = page.locator("#catalog-search")
     s.locator('input[name="provider"]').fill("openai")
     s.locator('input[name="q"]').fill("gpt-4o-mini")

@@ -100,6 +100,20 @@ pub enum Strategy {
     Nearest,
 }
 
+impl Strategy {
+    /// Its name in the config.
+    pub fn name(self) -> &'static str {
+        match self {
+            Strategy::SimpleShuffle => "simple-shuffle",
+            Strategy::LeastBusy => "least-busy",
+            Strategy::LowestLatency => "latency-based-routing",
+            Strategy::LowestCost => "cost-based-routing",
+            Strategy::UsageBased => "usage-based-routing",
+            Strategy::Nearest => "nearest",
+        }
+    }
+}
+
 /// A fallback list as TOML or JSON writes it (`{"a" = ["b"]}`) or as
 /// LiteLLM's YAML does (`[{"a": ["b"]}, {"c": ["d"]}]`).
 fn fallback_map<'de, D: Deserializer<'de>>(

@@ -6,6 +6,7 @@ pub mod admin;
 pub mod chat_completions;
 pub mod count_tokens;
 pub mod messages;
+pub mod model_groups;
 pub mod models;
 pub mod ui;
 
@@ -35,6 +36,7 @@ pub enum Endpoint {
     /// `provider/model` ids).
     Model(String),
     ModelInfo,
+    ModelGroups,
     CatalogStatus,
     CostEstimate,
     TokenCounter,
@@ -58,6 +60,7 @@ pub fn find(method: &Method, path: &str) -> Option<(Endpoint, Method, bool)> {
         "/v1/messages/count_tokens" => (Endpoint::CountTokens, Method::POST, true),
         "/v1/models" | "/models" => (Endpoint::Models, Method::GET, true),
         "/model/info" | "/v1/model/info" => (Endpoint::ModelInfo, Method::GET, true),
+        "/model_group/info" => (Endpoint::ModelGroups, Method::GET, true),
         "/catalog/status" => (Endpoint::CatalogStatus, Method::GET, true),
         "/cost/estimate" | "/v1/cost/estimate" => (Endpoint::CostEstimate, Method::POST, true),
         "/utils/token_counter" | "/v1/utils/token_counter" => {
@@ -141,6 +144,7 @@ pub fn serve_other<P: Ports>(
         Endpoint::Models => Ok(models::list(config, req.query.as_deref())),
         Endpoint::Model(id) => models::one(config, &call.ports, &id),
         Endpoint::ModelInfo => catalog_api::model_info(config, &call.ports, req.query.as_deref()),
+        Endpoint::ModelGroups => model_groups::model_groups(call),
         Endpoint::CatalogStatus => Ok(catalog_api::catalog_status()),
         Endpoint::CostEstimate => catalog_api::cost_estimate(config, &call.ports, &req.body),
         Endpoint::TokenCounter => catalog_api::token_counter(config, &call.ports, &req.body),

@@ -175,12 +175,18 @@ pub fn route<'c, P: Ports>(
     Ok(Route { plan, targets })
 }
 
-fn target(d: Deployment, entry: Option<&ModelEntry>) -> Target<'_> {
-    let meta = model_meta(&d, entry);
-    let label = match entry.and_then(|e| e.id.clone()) {
+/// How a deployment is named in `x-dx-deployment`, logs and
+/// `/model_group/info`: its entry's `id`, else `provider/model`.
+pub fn label(d: &Deployment, entry: Option<&ModelEntry>) -> String {
+    match entry.and_then(|e| e.id.clone()) {
         Some(id) => id,
         None => format!("{}/{}", d.provider.id, d.upstream_model),
-    };
+    }
+}
+
+fn target(d: Deployment, entry: Option<&ModelEntry>) -> Target<'_> {
+    let meta = model_meta(&d, entry);
+    let label = label(&d, entry);
     Target {
         deployment: d,
         entry,
