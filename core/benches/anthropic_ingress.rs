@@ -11,8 +11,7 @@ use dx_core::codec::StreamDecoder;
 use dx_core::ingress::anthropic_messages::EventRenderer;
 use dx_core::relays::anthropic_relay::RelayState;
 use dx_core::relays::translate::TranslateState;
-use dx_core::{Body, Bound, Codec, Config, IncomingRequest};
-use futures::StreamExt;
+use dx_core::{Bound, Codec, Config, IncomingRequest};
 use http::{HeaderMap, Method};
 
 const ANTHROPIC_TEXT: &[u8] = include_bytes!("../../fixtures/anthropic/messages-text.json");
@@ -23,7 +22,7 @@ const OPENAI_STREAM: &[u8] = include_bytes!("../../fixtures/openai/chat-stream-t
 
 #[path = "support/canned.rs"]
 mod canned;
-use canned::Canned;
+use canned::{run, Canned};
 use dx_core::codec::DecodeContext;
 
 /// Decoders name what upstreams leave out after this.
@@ -79,22 +78,6 @@ fn request(model: &str, stream: bool) -> IncomingRequest {
         headers,
         body: Bytes::from(body),
     }
-}
-
-fn run(gw: &Bound<Canned>, req: IncomingRequest) -> usize {
-    futures::executor::block_on(async {
-        match gw.handle(req).await.into_body() {
-            Body::Full(b) => b.len(),
-            Body::Stream(mut s) => {
-                let mut n = 0;
-                while let Some(b) = s.next().await {
-                    n += b.len();
-                }
-                n
-            }
-            Body::Empty => 0,
-        }
-    })
 }
 
 fn per_request(c: &mut Criterion) {

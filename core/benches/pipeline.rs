@@ -8,8 +8,7 @@ use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughpu
 use dx_core::codec::openai_chat::decode_chunk;
 use dx_core::ingress::openai_chat::render_chunk_event;
 use dx_core::relays::openai_relay::RelayState;
-use dx_core::{Body, Bound, Config, IncomingRequest};
-use futures::StreamExt;
+use dx_core::{Bound, Config, IncomingRequest};
 use http::{HeaderMap, Method};
 
 const COMPLETION: &[u8] = include_bytes!("../../fixtures/openai/chat-completion-text.json");
@@ -17,7 +16,7 @@ const STREAM: &[u8] = include_bytes!("../../fixtures/openai/chat-stream-text-usa
 
 #[path = "support/canned.rs"]
 mod canned;
-use canned::Canned;
+use canned::{run, Canned};
 
 fn gateway(body: &'static [u8]) -> Bound<Canned> {
     let config = Config::parse(
@@ -63,23 +62,6 @@ fn chat_body(prompt: &str, stream: bool) -> Vec<u8> {
         "stream": stream,
     }))
     .unwrap()
-}
-
-/// Drives one request to the last byte of its response.
-fn run(gw: &Bound<Canned>, req: IncomingRequest) -> usize {
-    futures::executor::block_on(async {
-        match gw.handle(req).await.into_body() {
-            Body::Full(b) => b.len(),
-            Body::Stream(mut s) => {
-                let mut n = 0;
-                while let Some(b) = s.next().await {
-                    n += b.len();
-                }
-                n
-            }
-            Body::Empty => 0,
-        }
-    })
 }
 
 fn pipeline(c: &mut Criterion) {

@@ -7,15 +7,14 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
-use dx_core::{Body, Bound, Config, IncomingRequest};
-use futures::StreamExt;
+use dx_core::{Bound, Config, IncomingRequest};
 use http::{HeaderMap, Method};
 
 const COMPLETION: &[u8] = include_bytes!("../../fixtures/openai/chat-completion-text.json");
 
 #[path = "support/canned.rs"]
 mod canned;
-use canned::Canned;
+use canned::{run, Canned};
 
 const REGIONS: [&str; 5] = [
     "us-east-1",
@@ -56,22 +55,6 @@ fn request() -> IncomingRequest {
     }
 }
 
-fn run(gw: &Bound<Canned>) -> usize {
-    futures::executor::block_on(async {
-        match gw.handle(request()).await.into_body() {
-            Body::Full(b) => b.len(),
-            Body::Stream(mut s) => {
-                let mut n = 0;
-                while let Some(b) = s.next().await {
-                    n += b.len();
-                }
-                n
-            }
-            Body::Empty => 0,
-        }
-    })
-}
-
 fn router(c: &mut Criterion) {
     let mut g = c.benchmark_group("router");
     let cases = [
@@ -94,9 +77,9 @@ fn router(c: &mut Criterion) {
             },
             Arc::new(config(n, strategy)),
         );
-        assert!(run(&gw) > 0);
+        assert!(run(&gw, request()) > 0);
         g.bench_function(name, |b| {
-            b.iter_batched(|| (), |()| run(&gw), BatchSize::SmallInput)
+            b.iter_batched(|| (), |()| run(&gw, request()), BatchSize::SmallInput)
         });
     }
     g.finish();

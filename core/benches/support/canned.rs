@@ -44,3 +44,21 @@ impl Log for Canned {
         std::hint::black_box(line);
     }
 }
+
+/// Drives one request to the last byte of its response.
+pub fn run(gw: &dx_core::Bound<Canned>, req: dx_core::IncomingRequest) -> usize {
+    use futures::StreamExt;
+    futures::executor::block_on(async {
+        match gw.handle(req).await.into_body() {
+            dx_core::Body::Full(b) => b.len(),
+            dx_core::Body::Stream(mut s) => {
+                let mut n = 0;
+                while let Some(b) = s.next().await {
+                    n += b.len();
+                }
+                n
+            }
+            dx_core::Body::Empty => 0,
+        }
+    })
+}
