@@ -14,6 +14,7 @@ use dx_core::ports::{
 use dx_core::{Bound, Config, IncomingRequest};
 use http::{HeaderMap, Method, StatusCode};
 
+#[cfg(feature = "yaml")]
 const YAML: &str = include_str!("data/litellm_config.yaml");
 
 #[derive(Clone, Default)]

@@ -19,6 +19,7 @@ use crate::ports::{with_timeout, Ports, ReadWhole, TransportError, UpstreamRespo
 use crate::providers::Codec;
 use crate::relays::first_content;
 use crate::resolve::Deployment;
+use crate::router::plan::{counts_against_deployment, retry_after_ms};
 use crate::router::{Candidate, Group, Groups, Plan, Step};
 
 /// What the client sent, for attempts that rebuild their request.
@@ -77,8 +78,8 @@ pub async fn walk<'c, 'b, I: Ingress, P: Ports>(
                 return Ok((resp, c.slot, parsed));
             }
             Err((err, sent)) => {
-                if sent && matches!(err.kind, k if k.is_retryable() || is_deployment_fault(k)) {
-                    let wait = err.retry_after.as_deref().and_then(retry_after_ms);
+                if sent && counts_against_deployment(&err) {
+                    let wait = retry_after_ms(&err);
                     call.health
                         .failure(c.entry, call.ports.now_ms(), wait, settings);
                 }
@@ -86,15 +87,6 @@ pub async fn walk<'c, 'b, I: Ingress, P: Ports>(
             }
         }
     }
-}
-
-fn is_deployment_fault(k: ErrorKind) -> bool {
-    matches!(k, ErrorKind::Authentication | ErrorKind::PermissionDenied)
-}
-
-fn retry_after_ms(v: &str) -> Option<u64> {
-    let s: f64 = v.trim().parse().ok()?;
-    (s.is_finite() && s >= 0.0).then_some((s * 1000.0) as u64)
 }
 
 /// One attempt to `target`: `Err((error, sent))`.

@@ -171,7 +171,7 @@ impl Plan {
             State::Ready | State::Backoff { .. } => {
                 let g = self.group;
                 let Some(last) = self.groups[g].order.len().checked_sub(1) else {
-                    return Step::GiveUp(self.no_healthy(0));
+                    return Step::GiveUp(self.no_healthy(now_ms));
                 };
                 let i = self.next.min(last);
                 self.next = i + 1;
@@ -215,12 +215,7 @@ impl Plan {
         if self.retries_left == 0 {
             return false;
         }
-        let asked_ms = err
-            .retry_after
-            .as_deref()
-            .and_then(|v| v.trim().parse::<f64>().ok())
-            .filter(|s| s.is_finite() && *s >= 0.0)
-            .map(|s| (s * 1000.0) as u64);
+        let asked_ms = retry_after_ms(err);
         let n = self.num_retries - self.retries_left;
         let backoff = 250u64 << (n + 1).min(6);
         // Full jitter on the upper half: retries of many clients spread out.
@@ -295,6 +290,22 @@ impl Plan {
         });
         e
     }
+}
+
+/// The upstream's `Retry-After` (seconds, as relayed) in milliseconds.
+pub fn retry_after_ms(err: &GatewayError) -> Option<u64> {
+    let s: f64 = err.retry_after.as_deref()?.trim().parse().ok()?;
+    (s.is_finite() && s >= 0.0).then_some((s * 1000.0) as u64)
+}
+
+/// Whether a failure counts towards cooling the deployment that gave it:
+/// it was unavailable, or refused the gateway's own credentials.
+pub fn counts_against_deployment(err: &GatewayError) -> bool {
+    err.kind.is_retryable()
+        || matches!(
+            err.kind,
+            ErrorKind::Authentication | ErrorKind::PermissionDenied
+        )
 }
 
 enum Class {
