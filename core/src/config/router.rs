@@ -68,6 +68,13 @@ impl Default for RouterSettings {
 }
 
 impl RouterSettings {
+    /// Whether any group routes by distance (only then is it worth
+    /// finding out where a request landed).
+    pub fn uses_nearest(&self) -> bool {
+        self.routing_strategy == Strategy::Nearest
+            || self.group_strategy.values().any(|s| *s == Strategy::Nearest)
+    }
+
     pub fn strategy_of(&self, group: &str) -> Strategy {
         self.group_strategy
             .get(group)

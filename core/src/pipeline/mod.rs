@@ -286,7 +286,11 @@ pub async fn exchange<I: Ingress, P: Ports>(
         max_output: asked_max,
         residency: key_residency(&ex.principal),
     };
-    let here = route_plan::here(&req.headers, &call.ports);
+    let here = if config.router_settings.uses_nearest() {
+        route_plan::here(&req.headers, &call.ports)
+    } else {
+        None
+    };
     let mut route = route_plan::route(call, &name, &ask, here)?;
     // Admission sees the first deployment's names and reserves for the
     // dearest deployment the plan may use.

@@ -31,7 +31,7 @@ pub struct Route<'c> {
 }
 
 /// Health key of a deployment that is not a `model_list` entry.
-const NOT_LISTED: usize = usize::MAX;
+pub const NOT_LISTED: usize = usize::MAX;
 
 /// What the strategies need to know about the request.
 pub struct Ask {

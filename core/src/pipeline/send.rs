@@ -234,7 +234,7 @@ pub async fn send_alone<P: Ports>(
     let settings = &config.router_settings;
     let general = &config.general;
     let alone = Candidate {
-        entry: usize::MAX,
+        entry: super::route_plan::NOT_LISTED,
         slot: 0,
         order: 0,
         weight: 1.0,
