@@ -72,7 +72,10 @@ impl RouterSettings {
     /// finding out where a request landed).
     pub fn uses_nearest(&self) -> bool {
         self.routing_strategy == Strategy::Nearest
-            || self.group_strategy.values().any(|s| *s == Strategy::Nearest)
+            || self
+                .group_strategy
+                .values()
+                .any(|s| *s == Strategy::Nearest)
     }
 
     pub fn strategy_of(&self, group: &str) -> Strategy {
