@@ -15,6 +15,7 @@ use crate::pipeline::{self, Call, Exchange};
 use crate::ports::{Env, Ports};
 use crate::secret::Secret;
 use crate::state::accounts::Accounts;
+use crate::state::SharedKv;
 use crate::upstream_auth::google::TokenCache;
 
 pub use crate::http::{Body, GatewayResponse, IncomingRequest};
@@ -46,6 +47,7 @@ pub struct Gateway {
     tokens: TokenCache,
     catalog_sync: Option<Arc<dyn CatalogSync>>,
     accounts: Option<Arc<dyn Accounts>>,
+    kv: Option<Arc<dyn SharedKv>>,
     health: crate::router::Health,
 }
 
@@ -58,6 +60,7 @@ impl Gateway {
             tokens: TokenCache::new(),
             catalog_sync: None,
             accounts: None,
+            kv: None,
             health: crate::router::Health::default(),
         }
     }
@@ -73,6 +76,12 @@ impl Gateway {
     /// Virtual keys, teams, users and their ledgers live in `accounts`.
     pub fn with_accounts(mut self, accounts: Arc<dyn Accounts>) -> Self {
         self.accounts = Some(accounts);
+        self
+    }
+
+    /// Stored Responses (`previous_response_id`) live in `kv`.
+    pub fn with_kv(mut self, kv: Arc<dyn SharedKv>) -> Self {
+        self.kv = Some(kv);
         self
     }
 
@@ -152,6 +161,7 @@ async fn serve<P: Ports>(gw: &Gateway, ports: &P, req: IncomingRequest) -> Gatew
         master_key: gw.master_key.as_ref(),
         tokens: &gw.tokens,
         accounts: gw.accounts.as_ref(),
+        kv: gw.kv.as_ref(),
         health: &gw.health,
         ports: ports.clone(),
     };

@@ -18,7 +18,7 @@ use lambda_http::{service_fn, Request, RequestExt};
 
 use crate::event_text;
 use crate::ports::{log_json, LambdaPorts, Shared};
-use crate::state_table::{accounts, catalog_store};
+use crate::state_table::{accounts, catalog_store, kv};
 
 type ResponseBody =
     StreamBody<dx_core::ports::BoxStream<'static, Result<Frame<Bytes>, Infallible>>>;
@@ -37,6 +37,11 @@ pub async fn run(shared: Arc<Shared>, config: Arc<Config>) -> Result<(), lambda_
         Err(e) => {
             log_json(&serde_json::json!({"event": "accounts", "outcome": "error", "error": e}))
         }
+    }
+    match kv(&shared) {
+        Ok(Some(kv)) => gateway = gateway.with_kv(Arc::new(kv)),
+        Ok(None) => {}
+        Err(e) => log_json(&serde_json::json!({"event": "kv", "outcome": "error", "error": e})),
     }
     let gateway = Arc::new(gateway);
     let handler = service_fn(move |event: Request| {

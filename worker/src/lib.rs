@@ -6,8 +6,6 @@
 mod catalog_store;
 mod fnv;
 mod glue;
-// Stored Responses (issue 15) and the cache's global tier use it.
-#[allow(dead_code)]
 pub(crate) mod kv;
 mod ledger;
 mod ports;
@@ -61,6 +59,9 @@ fn instance(env: &Env) -> std::result::Result<Rc<Instance>, String> {
                     }
                     if let Some(accounts) = ledger::DoAccounts::new(env) {
                         gateway = gateway.with_accounts(Arc::new(accounts));
+                    }
+                    if let Some(kv) = kv::WorkerKv::open(env) {
+                        gateway = gateway.with_kv(Arc::new(kv));
                     }
                     Ok(Rc::new(Instance {
                         gateway: Rc::new(gateway),

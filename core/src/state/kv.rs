@@ -6,7 +6,7 @@ use std::sync::{Mutex, PoisonError};
 
 use bytes::Bytes;
 
-use crate::ports::{Clock, MaybeSend};
+use crate::ports::{BoxFuture, Clock, MaybeSend, MaybeSync};
 
 pub trait KvStore {
     fn get(&self, key: &str) -> impl Future<Output = Result<Option<Bytes>, String>> + MaybeSend;
@@ -18,6 +18,38 @@ pub trait KvStore {
         ttl_ms: Option<u64>,
     ) -> impl Future<Output = Result<(), String>> + MaybeSend;
     fn delete(&self, key: &str) -> impl Future<Output = Result<(), String>> + MaybeSend;
+}
+
+/// Any [`KvStore`] behind a pointer: the one a gateway instance holds,
+/// whichever store its shell has.
+/// Its methods are named apart from [`KvStore`]'s so that both traits can
+/// be in scope.
+pub trait SharedKv: MaybeSend + MaybeSync {
+    fn read<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<Bytes>, String>>;
+    fn write<'a>(
+        &'a self,
+        key: &'a str,
+        value: Bytes,
+        ttl_ms: Option<u64>,
+    ) -> BoxFuture<'a, Result<(), String>>;
+    fn remove<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<(), String>>;
+}
+
+impl<T: KvStore + MaybeSend + MaybeSync> SharedKv for T {
+    fn read<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<Bytes>, String>> {
+        Box::pin(KvStore::get(self, key))
+    }
+    fn write<'a>(
+        &'a self,
+        key: &'a str,
+        value: Bytes,
+        ttl_ms: Option<u64>,
+    ) -> BoxFuture<'a, Result<(), String>> {
+        Box::pin(KvStore::put(self, key, value, ttl_ms))
+    }
+    fn remove<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<(), String>> {
+        Box::pin(KvStore::delete(self, key))
+    }
 }
 
 /// One process's store; expiry is read from the clock it was given.

@@ -8,5 +8,5 @@ pub mod accounts;
 pub mod kv;
 pub mod ledger;
 
-pub use kv::{KvStore, MemoryKv};
+pub use kv::{KvStore, MemoryKv, SharedKv};
 pub use ledger::{Ledger, LedgerAnswer, Limit, MemoryLedger, Reservation};
