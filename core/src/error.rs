@@ -56,7 +56,7 @@ impl ErrorKind {
     }
 
     /// OpenAI's `error.type` for errors the gateway raises itself.
-    fn openai_type(self) -> &'static str {
+    pub(crate) fn openai_type(self) -> &'static str {
         match self {
             ErrorKind::InvalidRequest
             | ErrorKind::NotFound

@@ -92,6 +92,10 @@ pub trait Ingress {
     ) -> Result<(), GatewayError>;
     /// Whether `d` speaks this format, so that the body goes through as is.
     fn speaks(&self, d: &Deployment) -> bool;
+    /// The format a same-format answer from `d` comes back in.
+    fn wire_codec(&self, d: &Deployment) -> crate::providers::Codec {
+        d.codec()
+    }
     /// The same-format body for `d`, with what it needs changed.
     fn passthrough_body(
         &self,
@@ -163,6 +167,8 @@ pub struct Call<'g, P> {
     pub master_key: Option<&'g Secret>,
     pub tokens: &'g TokenCache,
     pub accounts: Option<&'g Arc<dyn Accounts>>,
+    /// The instance's key-value store (stored Responses), if its shell has one.
+    pub kv: Option<&'g Arc<dyn crate::state::SharedKv>>,
     /// What this instance knows about its deployments' health.
     pub health: &'g crate::router::Health,
     pub ports: P,
@@ -239,7 +245,9 @@ pub enum Path {
     Mock,
 }
 
-/// A chat exchange in any ingress format: stages 2 to 8.
+/// A chat exchange in any ingress format: stages 2 to 8. Only what needs
+/// the format is here; the stages that do not are plain functions, so that
+/// each ingress adds its own code and not another copy of theirs.
 pub async fn exchange<I: Ingress, P: Ports>(
     call: &Call<'_, P>,
     ingress: &I,
@@ -248,31 +256,16 @@ pub async fn exchange<I: Ingress, P: Ports>(
 ) -> Result<GatewayResponse, GatewayError> {
     let config = call.config;
     within_limit(&req.body, config)?;
-    // Declared first: a masked body outlives the request parsed from it.
-    let mut masked_body: Option<Vec<u8>> = None;
+    // Declared first so that it is dropped last: a masked body outlives the
+    // request parsed from it.
+    #[allow(clippy::needless_late_init)]
+    let guarded;
     let mut parsed = ingress.parse(&req.body, &req.headers)?;
     ex.model = ingress.model(&parsed);
     ex.stream = ingress.stream(&parsed);
-    let guards = &config.guards;
-    // What the limits reserve for: the body as it goes on (masked or not).
-    let mut body_len = req.body.len();
-    // Without guardrail sets there is nothing a key could attach.
-    let attached = if guards.is_empty() {
-        Vec::new()
-    } else {
-        attached_guardrails(&ex.principal)
-    };
-    let attached: Vec<&str> = attached.iter().map(String::as_str).collect();
-    let input = guards.active_with(&ex.model, Direction::Input, &attached);
-    if input.any() {
-        let mut checker = Checker::new(guards.clone(), input);
-        let masked = guard_input(&req.body, &mut checker)?;
-        ex.guardrails = checker.report();
-        if let Some(masked) = masked {
-            body_len = masked.len();
-            masked_body = Some(masked);
-            parsed = ingress.parse(masked_body.as_deref().unwrap_or_default(), &req.headers)?;
-        }
+    guarded = guard(config, req, ex)?;
+    if let Some(masked) = &guarded.masked {
+        parsed = ingress.parse(masked, &req.headers)?;
     }
     let (cache, hit) = cache_lookup::cache_lookup();
     ex.cache = cache;
@@ -281,6 +274,79 @@ pub async fn exchange<I: Ingress, P: Ports>(
     }
     let name = ingress.route(&mut parsed, config, ex)?;
     let asked_max = ingress.max_tokens(&parsed);
+    let mut route = plan_and_admit(call, req, ex, &name, guarded.body_len, asked_max).await?;
+    let asked = send::Asked {
+        body: guarded.masked.as_deref().unwrap_or(&req.body),
+        headers: &req.headers,
+        body_len: req.body.len(),
+    };
+    let (mut resp, slot, parsed) =
+        send::walk(call, ingress, &asked, parsed, &mut route, ex).await?;
+    let Some(Ok(target)) = route.targets.get(slot) else {
+        return Err(
+            GatewayError::new(ErrorKind::Configuration, "The route lost its deployment.")
+                .with_code("config_error"),
+        );
+    };
+    relay::price_response(&mut resp, ex, I::COST_IN_BODY);
+    ingress.decorate(&mut resp, &parsed, &target.deployment, &target.meta);
+    finish(config, &mut resp, ex, &guarded.attached, I::error_event)?;
+    Ok(resp)
+}
+
+/// The request body after the input guardrails, and the sets a key attached.
+struct Guarded {
+    /// The body as it goes on, when the guardrails masked something.
+    masked: Option<Vec<u8>>,
+    /// What the limits reserve for: the body as it goes on.
+    body_len: usize,
+    attached: Vec<String>,
+}
+
+/// Stage 3: the input guardrails over the client's body.
+fn guard(
+    config: &Config,
+    req: &IncomingRequest,
+    ex: &mut Exchange,
+) -> Result<Guarded, GatewayError> {
+    let guards = &config.guards;
+    // Without guardrail sets there is nothing a key could attach.
+    let attached = if guards.is_empty() {
+        Vec::new()
+    } else {
+        attached_guardrails(&ex.principal)
+    };
+    let mut guarded = Guarded {
+        masked: None,
+        body_len: req.body.len(),
+        attached,
+    };
+    let names: Vec<&str> = guarded.attached.iter().map(String::as_str).collect();
+    let input = guards.active_with(&ex.model, Direction::Input, &names);
+    if input.any() {
+        let mut checker = Checker::new(guards.clone(), input);
+        let masked = guard_input(&req.body, &mut checker)?;
+        ex.guardrails = checker.report();
+        if let Some(masked) = masked {
+            guarded.body_len = masked.len();
+            guarded.masked = Some(masked);
+        }
+    }
+    Ok(guarded)
+}
+
+/// Stages 5 and 2: the route plan for `name`, then admission, which sees
+/// the first deployment's names and reserves for the dearest one the plan
+/// may use.
+async fn plan_and_admit<'c, P: Ports>(
+    call: &Call<'c, P>,
+    req: &IncomingRequest,
+    ex: &mut Exchange,
+    name: &str,
+    body_len: usize,
+    asked_max: Option<u64>,
+) -> Result<route_plan::Route<'c>, GatewayError> {
+    let config = call.config;
     let ask = route_plan::Ask {
         input_bound: body_len as u64,
         max_output: asked_max,
@@ -291,9 +357,7 @@ pub async fn exchange<I: Ingress, P: Ports>(
     } else {
         None
     };
-    let mut route = route_plan::route(call, &name, &ask, here)?;
-    // Admission sees the first deployment's names and reserves for the
-    // dearest deployment the plan may use.
+    let mut route = route_plan::route(call, name, &ask, here)?;
     let (qualified, max_output) = match route.first() {
         Some(t) => (
             format!(
@@ -311,7 +375,7 @@ pub async fn exchange<I: Ingress, P: Ports>(
         )
         .map(|p| Arc::new(p.clone()));
     let asked = ex.model.clone();
-    let names = [asked.as_str(), name.as_str(), qualified.as_str()];
+    let names = [asked.as_str(), name, qualified.as_str()];
     match admit::admit(call, ex, &names, body_len as u64, max_output).await {
         Ok(()) => {}
         // A spent budget leaves the deployments that cost nothing (a
@@ -322,43 +386,32 @@ pub async fn exchange<I: Ingress, P: Ports>(
         }
         Err(e) => return Err(e),
     }
-    let body: &[u8] = match &masked_body {
-        Some(b) => b,
-        None => &req.body,
-    };
-    let asked = send::Asked {
-        body,
-        headers: &req.headers,
-        body_len: req.body.len(),
-    };
-    let (mut resp, slot, parsed) =
-        send::walk(call, ingress, &asked, parsed, &mut route, ex).await?;
-    let Some(Ok(target)) = route.targets.get(slot) else {
-        return Err(
-            GatewayError::new(ErrorKind::Configuration, "The route lost its deployment.")
-                .with_code("config_error"),
-        );
-    };
-    relay::price_response(&mut resp, ex, I::COST_IN_BODY);
-    ingress.decorate(&mut resp, &parsed, &target.deployment, &target.meta);
-    routing_headers(&mut resp, ex);
-    // A refused answer was still paid for: its usage is in the exchange,
-    // which the ledger settles with (see `settle`).
-    let output = guards.active_with(&ex.model, Direction::Output, &attached);
+    Ok(route)
+}
+
+/// After the answer: routing headers, the output guardrails, and the
+/// guardrails report. A refused answer was still paid for: its usage is in
+/// the exchange, which the ledger settles with (see `settle`).
+fn finish(
+    config: &Config,
+    resp: &mut GatewayResponse,
+    ex: &mut Exchange,
+    attached: &[String],
+    error_event: crate::relays::output_guard::ErrorEvent,
+) -> Result<(), GatewayError> {
+    routing_headers(resp, ex);
+    let guards = &config.guards;
+    let names: Vec<&str> = attached.iter().map(String::as_str).collect();
+    let output = guards.active_with(&ex.model, Direction::Output, &names);
     if output.any() {
-        relay::guard_output(
-            &mut resp,
-            Checker::new(guards.clone(), output),
-            I::error_event,
-            ex,
-        )?;
+        relay::guard_output(resp, Checker::new(guards.clone(), output), error_event, ex)?;
     }
     if !ex.guardrails.is_empty() {
         if let Ok(v) = HeaderValue::from_str(&ex.guardrails) {
             resp.headers_mut().insert("x-dx-guardrails", v);
         }
     }
-    Ok(resp)
+    Ok(())
 }
 
 /// `x-dx-deployment`, `x-dx-attempts` and `x-dx-fallback`: where the

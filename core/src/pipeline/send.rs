@@ -155,7 +155,12 @@ async fn attempt<I: Ingress, P: Ports>(
     let general = &config.general;
     let tokens = asked.body_len as u64;
     call.health.begin(c.entry, now_ms, tokens);
-    let result = send_and_hold(call, general, target, request, c, now_ms).await;
+    // What the answer's bytes are: the client's own format on the same-format path.
+    let wire = match path {
+        Path::Passthrough => ingress.wire_codec(d),
+        _ => d.codec(),
+    };
+    let result = send_and_hold(call, general, target, request, c, now_ms, wire).await;
     let answered = match result {
         Ok(up) => match path {
             Path::Passthrough => relay::passthrough(call, ingress, parsed, up, d, ex).await,
@@ -176,6 +181,7 @@ async fn send_and_hold<P: Ports>(
     request: http::Request<Bytes>,
     c: &Candidate,
     sent_at: u64,
+    wire: Codec,
 ) -> Result<UpstreamResponse, GatewayError> {
     let d = &target.deployment;
     let decode_error = codec::error_decoder(d.codec());
@@ -195,7 +201,7 @@ async fn send_and_hold<P: Ports>(
             id_prefix: "",
         };
         let body = std::mem::replace(&mut up.body, Box::pin(futures::stream::empty()));
-        up.body = first_content::hold(&call.ports, d.codec(), body, &ctx, ttft, d.provider.id)
+        up.body = first_content::hold(&call.ports, wire, body, &ctx, ttft, d.provider.id)
             .await
             .map_err(|e| codec::redact_credentials(e, d, request.headers()))?;
     }
