@@ -353,6 +353,7 @@ class Generated:
             "tool_choice": b.get("tool_choice", "auto"), "tools": b.get("tools") or [],
             "top_p": b.get("top_p", 1.0), "usage": self.usage if final else None,
             "metadata": b.get("metadata") or {},
+            "previous_response_id": b.get("previous_response_id"),
         }
 
     def events(self) -> list[dict[str, Any]]:

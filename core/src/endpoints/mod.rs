@@ -8,6 +8,8 @@ pub mod count_tokens;
 pub mod messages;
 pub mod model_groups;
 pub mod models;
+pub mod responses;
+pub mod stored_responses;
 pub mod ui;
 
 use http::header::RETRY_AFTER;
@@ -31,6 +33,9 @@ pub enum Endpoint {
     ChatCompletions,
     Messages,
     CountTokens,
+    Responses,
+    /// `/v1/responses/{id}`: a stored response, read (`GET`) or deleted.
+    StoredResponse(String),
     Models,
     /// `/v1/models/{id}`, the id percent-decoded (SDKs escape the `/` of
     /// `provider/model` ids).
@@ -58,6 +63,7 @@ pub fn find(method: &Method, path: &str) -> Option<(Endpoint, Method, bool)> {
         }
         "/v1/messages" => (Endpoint::Messages, Method::POST, true),
         "/v1/messages/count_tokens" => (Endpoint::CountTokens, Method::POST, true),
+        "/v1/responses" | "/responses" => (Endpoint::Responses, Method::POST, true),
         "/v1/models" | "/models" => (Endpoint::Models, Method::GET, true),
         "/model/info" | "/v1/model/info" => (Endpoint::ModelInfo, Method::GET, true),
         "/model_group/info" => (Endpoint::ModelGroups, Method::GET, true),
@@ -74,6 +80,10 @@ pub fn find(method: &Method, path: &str) -> Option<(Endpoint, Method, bool)> {
             Some((route, m)) => (Endpoint::Admin(route), m, true),
             None => return None,
         },
+        p if p.starts_with("/v1/responses/") && (get_or_head || *method == Method::DELETE) => {
+            let id = p["/v1/responses/".len()..].to_owned();
+            (Endpoint::StoredResponse(id), method.clone(), true)
+        }
         p if p.starts_with("/v1/models/") && *method == Method::GET => {
             let id = catalog_api::percent_decode(&p["/v1/models/".len()..]);
             (Endpoint::Model(id), Method::GET, true)
@@ -123,6 +133,10 @@ pub async fn serve<P: Ports>(
             .await
         }
         Endpoint::CountTokens => count_tokens::count_tokens(call, req, ex).await,
+        Endpoint::Responses => responses::serve(call, req, ex).await,
+        Endpoint::StoredResponse(id) => {
+            stored_responses::serve(call.kv, ex, &id, req.method == Method::DELETE).await
+        }
         Endpoint::Admin(route) => admin::serve(call, route, req, ex.principal.is_admin()).await,
         other => serve_other(call, other, req),
     }
@@ -153,6 +167,8 @@ pub fn serve_other<P: Ports>(
         Endpoint::ChatCompletions
         | Endpoint::Messages
         | Endpoint::CountTokens
+        | Endpoint::Responses
+        | Endpoint::StoredResponse(_)
         | Endpoint::Admin(_) => Err(GatewayError::new(
             crate::error::ErrorKind::NotFound,
             format!("Unknown request URL: {} {}.", req.method, req.path),

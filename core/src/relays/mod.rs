@@ -7,4 +7,5 @@ pub mod anthropic_relay;
 pub mod first_content;
 pub mod openai_relay;
 pub mod output_guard;
+pub mod responses_relay;
 pub mod translate;

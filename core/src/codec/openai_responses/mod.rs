@@ -49,6 +49,21 @@ pub fn encode_to(
     super::request::post_json(deployment, url, accept, auth, body)
 }
 
+/// A client's own Responses body, sent on as it is (the same-format path).
+pub fn build_request(
+    deployment: &Deployment,
+    body: Vec<u8>,
+    stream: bool,
+) -> Result<http::Request<Bytes>, GatewayError> {
+    let url = format!("{}/responses", deployment.api_base);
+    let accept = if stream {
+        "text/event-stream"
+    } else {
+        "application/json"
+    };
+    super::request::post_json(deployment, &url, accept, Auth::Bearer, body)
+}
+
 /// A whole (non-streamed) response object.
 pub fn decode_response(body: &[u8], ctx: &DecodeContext<'_>) -> Result<ChatResponse, GatewayError> {
     let r: wire::Response = serde_json::from_slice(body).map_err(invalid_upstream)?;
