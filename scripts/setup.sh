@@ -3,7 +3,7 @@
 # skips whatever is already there so reruns are quick:
 #   rust target wasm32-unknown-unknown, worker-build, wasm-bindgen-cli (the
 #   version Cargo.lock pins), cargo-fuzz (scripts/fuzz.sh), npm packages
-#   (wrangler, workerd, wasm-opt, esbuild, DynamoDB Local), a Java runtime
+#   (wrangler, workerd, wasm-opt, esbuild, DynamoDB Local, the Codex CLI), a Java runtime
 #   for DynamoDB Local (the Lambda tests' state store), and the Python test
 #   requirements (openai/anthropic SDKs, pytest, Playwright) and Debian's
 #   chromium for the admin console's browser tests.
