@@ -68,14 +68,38 @@ fn requests(c: &mut Criterion) {
     });
     let mut g = c.benchmark_group("request");
     let cases = [
-        ("chat_passthrough", gateway("openai", "gpt-4.1-nano", CHAT), "/v1/chat/completions", &chat),
-        ("responses_passthrough", gateway("openai", "gpt-4.1-nano", RESPONSES), "/v1/responses", &responses),
-        ("chat_to_anthropic", gateway("anthropic", "claude-3-5-haiku-20241022", MESSAGE), "/v1/chat/completions", &chat),
-        ("responses_to_anthropic", gateway("anthropic", "claude-3-5-haiku-20241022", MESSAGE), "/v1/responses", &responses),
+        (
+            "chat_passthrough",
+            gateway("openai", "gpt-4.1-nano", CHAT),
+            "/v1/chat/completions",
+            &chat,
+        ),
+        (
+            "responses_passthrough",
+            gateway("openai", "gpt-4.1-nano", RESPONSES),
+            "/v1/responses",
+            &responses,
+        ),
+        (
+            "chat_to_anthropic",
+            gateway("anthropic", "claude-3-5-haiku-20241022", MESSAGE),
+            "/v1/chat/completions",
+            &chat,
+        ),
+        (
+            "responses_to_anthropic",
+            gateway("anthropic", "claude-3-5-haiku-20241022", MESSAGE),
+            "/v1/responses",
+            &responses,
+        ),
     ];
     for (name, gw, path, body) in &cases {
         g.bench_function(*name, |b| {
-            b.iter_batched(|| request(path, body), |r| run(gw, r), BatchSize::SmallInput)
+            b.iter_batched(
+                || request(path, body),
+                |r| run(gw, r),
+                BatchSize::SmallInput,
+            )
         });
     }
     g.finish();

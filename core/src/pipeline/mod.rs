@@ -24,6 +24,7 @@ pub mod authenticate;
 pub mod cache_lookup;
 pub mod exchange;
 pub mod guard_input;
+pub mod prepared;
 pub mod relay;
 pub mod route_plan;
 pub mod send;
@@ -55,9 +56,9 @@ use guard_input::guard_input;
 
 /// A client-facing chat format: how its requests parse and adapt, how
 /// answers, chunks and streams render in it.
-pub trait Ingress {
+pub trait Ingress: crate::ports::MaybeSync {
     /// The request as parsed, plus what the ingress learns about it on the way.
-    type Parsed<'b>;
+    type Parsed<'b>: crate::ports::MaybeSend + crate::ports::MaybeSync;
     type Renderer: Renderer + crate::ports::MaybeSend + 'static;
     /// How the ids the gateway makes up begin.
     const ID_PREFIX: &'static str;
@@ -275,13 +276,13 @@ pub async fn exchange<I: Ingress, P: Ports>(
     let name = ingress.route(&mut parsed, config, ex)?;
     let asked_max = ingress.max_tokens(&parsed);
     let mut route = plan_and_admit(call, req, ex, &name, guarded.body_len, asked_max).await?;
-    let asked = send::Asked {
+    let mut prepared = prepared::With {
+        ingress,
+        parsed,
         body: guarded.masked.as_deref().unwrap_or(&req.body),
         headers: &req.headers,
-        body_len: req.body.len(),
     };
-    let (mut resp, slot, parsed) =
-        send::walk(call, ingress, &asked, parsed, &mut route, ex).await?;
+    let (mut resp, slot) = send::walk(call, &mut prepared, req.body.len(), &mut route, ex).await?;
     let Some(Ok(target)) = route.targets.get(slot) else {
         return Err(
             GatewayError::new(ErrorKind::Configuration, "The route lost its deployment.")
@@ -289,7 +290,12 @@ pub async fn exchange<I: Ingress, P: Ports>(
         );
     };
     relay::price_response(&mut resp, ex, I::COST_IN_BODY);
-    ingress.decorate(&mut resp, &parsed, &target.deployment, &target.meta);
+    ingress.decorate(
+        &mut resp,
+        &prepared.parsed,
+        &target.deployment,
+        &target.meta,
+    );
     finish(config, &mut resp, ex, &guarded.attached, I::error_event)?;
     Ok(resp)
 }

@@ -6,8 +6,9 @@ use bytes::Bytes;
 use http::header::CONTENT_TYPE;
 use http::{HeaderMap, HeaderValue, StatusCode};
 
+use super::prepared::Prepared;
+use super::Exchange;
 use super::{sse, Call, MAX_UPSTREAM_BODY};
-use super::{Exchange, Ingress};
 use crate::codec::{self, mock, DecodeContext, StreamDecoder};
 use crate::cost::{completion_cost, format_cost, splice_cost, TokenUsage};
 use crate::error::GatewayError;
@@ -22,10 +23,9 @@ use crate::stream::sniff::{not_a_stream, sniff, StreamAnswer};
 use crate::stream::whole;
 use crate::unified::{ChatRequest, ChatResponse};
 
-pub async fn passthrough<I: Ingress, P: Ports>(
+pub async fn passthrough<P: Ports>(
     call: &Call<'_, P>,
-    ingress: &I,
-    parsed: &I::Parsed<'_>,
+    prepared: &dyn Prepared<P>,
     upstream: UpstreamResponse,
     deployment: &Deployment,
     ex: &mut Exchange,
@@ -45,12 +45,12 @@ pub async fn passthrough<I: Ingress, P: Ports>(
                 let decode = DecodeContext {
                     now_ms: ports.now_ms(),
                     model: &deployment.upstream_model,
-                    id_prefix: I::ID_PREFIX,
+                    id_prefix: prepared.id_prefix(),
                 };
                 let response = whole_answer(&whole, deployment, &upstream.headers, &decode)?;
                 ex.usage = response.usage;
-                let chunks = whole::chunks_of(&response, ingress.include_usage(parsed));
-                return Ok(sse(ingress.render_chunks(
+                let chunks = whole::chunks_of(&response, prepared.include_usage());
+                return Ok(sse(prepared.render_chunks(
                     &chunks,
                     &deployment.upstream_model,
                     response.usage,
@@ -61,24 +61,22 @@ pub async fn passthrough<I: Ingress, P: Ports>(
         }
         let on_done = super::settle::stream_settler(ports.clone(), ex);
         let prices = ex.prices.clone();
-        return Ok(sse(ingress.relay(
+        return Ok(sse(prepared.relay(
             ports.clone(),
             body,
-            parsed,
             prices,
             idle_ms,
             on_done,
         )));
     }
     let body = read_body(ports, upstream.body, idle_ms, MAX_UPSTREAM_BODY).await?;
-    ex.usage = ingress.usage_of(&body)?;
+    ex.usage = prepared.usage_of(&body)?;
     Ok(json(StatusCode::OK, body))
 }
 
-pub async fn translated<I: Ingress, P: Ports>(
+pub async fn translated<P: Ports>(
     call: &Call<'_, P>,
-    ingress: &I,
-    parsed: &I::Parsed<'_>,
+    prepared: &dyn Prepared<P>,
     upstream: UpstreamResponse,
     deployment: &Deployment,
     now_ms: u64,
@@ -88,12 +86,12 @@ pub async fn translated<I: Ingress, P: Ports>(
     let decode = DecodeContext {
         now_ms,
         model: &deployment.upstream_model,
-        id_prefix: I::ID_PREFIX,
+        id_prefix: prepared.id_prefix(),
     };
     if ex.stream {
         let state = TranslateState::new(
             StreamDecoder::new(deployment.codec(), &decode)?,
-            ingress.renderer(parsed, &deployment.upstream_model, ex.prices.clone()),
+            prepared.renderer(&deployment.upstream_model, ex.prices.clone()),
         );
         let on_done = super::settle::stream_settler(call.ports.clone(), ex);
         return Ok(sse(translate(
@@ -107,13 +105,12 @@ pub async fn translated<I: Ingress, P: Ports>(
     let body = read_body(&call.ports, upstream.body, idle_ms, MAX_UPSTREAM_BODY).await?;
     let response = codec::decode_response(deployment.codec(), &body, &decode)?;
     ex.usage = response.usage;
-    Ok(json(StatusCode::OK, ingress.render_response(&response)))
+    Ok(json(StatusCode::OK, prepared.render_response(&response)))
 }
 
-pub fn mock<I: Ingress, P: Ports>(
+pub fn mock<P: Ports>(
     call: &Call<'_, P>,
-    ingress: &I,
-    parsed: &I::Parsed<'_>,
+    prepared: &dyn Prepared<P>,
     ureq: &ChatRequest,
     deployment: &Deployment,
     ex: &mut Exchange,
@@ -121,15 +118,15 @@ pub fn mock<I: Ingress, P: Ports>(
     let ctx = DecodeContext {
         now_ms: call.ports.now_ms(),
         model: &deployment.upstream_model,
-        id_prefix: I::ID_PREFIX,
+        id_prefix: prepared.id_prefix(),
     };
     let response = mock::answer(ureq, deployment.mock_response.as_deref(), &ctx);
     ex.usage = response.usage;
     if !ureq.stream {
-        return json(StatusCode::OK, ingress.render_response(&response));
+        return json(StatusCode::OK, prepared.render_response(&response));
     }
-    let chunks = mock::answer_chunks(&response, ingress.include_usage(parsed));
-    sse(ingress.render_chunks(
+    let chunks = mock::answer_chunks(&response, prepared.include_usage());
+    sse(prepared.render_chunks(
         &chunks,
         &deployment.upstream_model,
         response.usage,

@@ -8,9 +8,10 @@ use bytes::Bytes;
 use http::header::CONTENT_TYPE;
 use http::HeaderMap;
 
+use super::prepared::Prepared;
 use super::relay;
 use super::route_plan::{Route, Target};
-use super::{Call, Exchange, Ingress, Path};
+use super::{Call, Exchange, Path};
 use crate::codec::{self, DecodeContext, EncodeContext, ErrorDecoder};
 use crate::config::General;
 use crate::error::{ErrorKind, GatewayError};
@@ -22,26 +23,18 @@ use crate::resolve::Deployment;
 use crate::router::plan::{counts_against_deployment, retry_after_ms};
 use crate::router::{Candidate, Group, Groups, Plan, Step};
 
-/// What the client sent, for attempts that rebuild their request.
-pub struct Asked<'r> {
-    pub body: &'r [u8],
-    pub headers: &'r HeaderMap,
-    /// Size the context-window check measures (the client's body).
-    pub body_len: usize,
-}
-
-/// Walks `route` until an attempt answers: that answer and the target that
-/// gave it, or the error the plan gave up with. `parsed` is the request
-/// for the first attempt; later ones parse `asked` again (quirks for one
-/// deployment must not reach the next).
-pub async fn walk<'c, 'b, I: Ingress, P: Ports>(
+/// Walks `route` until an attempt answers: that answer and the slot of the
+/// target that gave it, or the error the plan gave up with. The request is
+/// parsed again before every attempt but the first (quirks for one
+/// deployment must not reach the next). `body_len` is the size the
+/// context-window check measures (the client's body).
+pub async fn walk<'c, P: Ports>(
     call: &Call<'c, P>,
-    ingress: &I,
-    asked: &Asked<'b>,
-    mut parsed: I::Parsed<'b>,
+    prepared: &mut dyn Prepared<P>,
+    body_len: usize,
     route: &mut Route<'c>,
     ex: &mut Exchange,
-) -> Result<(GatewayResponse, usize, I::Parsed<'b>), GatewayError> {
+) -> Result<(GatewayResponse, usize), GatewayError> {
     let settings = &call.config.router_settings;
     let mut fresh = true;
     loop {
@@ -65,17 +58,15 @@ pub async fn walk<'c, 'b, I: Ingress, P: Ports>(
             }
         };
         if !fresh {
-            parsed = ingress.parse(asked.body, asked.headers)?;
-            let mut scratch = Exchange::default();
-            ingress.route(&mut parsed, call.config, &mut scratch)?;
+            prepared.reparse(call.config)?;
         }
         fresh = false;
         ex.deployment.clone_from(&target.label);
         ex.fallback = route.plan.fallback().unwrap_or_default().to_owned();
-        match attempt(call, ingress, asked, &mut parsed, target, &c, ex).await {
+        match attempt(call, prepared, body_len, target, &c, ex).await {
             Ok(resp) => {
                 ex.attempts = route.plan.attempts();
-                return Ok((resp, c.slot, parsed));
+                return Ok((resp, c.slot));
             }
             Err((err, sent)) => {
                 if sent && counts_against_deployment(&err) {
@@ -90,20 +81,17 @@ pub async fn walk<'c, 'b, I: Ingress, P: Ports>(
 }
 
 /// One attempt to `target`: `Err((error, sent))`.
-async fn attempt<I: Ingress, P: Ports>(
+async fn attempt<P: Ports>(
     call: &Call<'_, P>,
-    ingress: &I,
-    asked: &Asked<'_>,
-    parsed: &mut I::Parsed<'_>,
+    prepared: &mut dyn Prepared<P>,
+    body_len: usize,
     target: &Target<'_>,
     c: &Candidate,
     ex: &mut Exchange,
 ) -> Result<GatewayResponse, (GatewayError, bool)> {
     let not_sent = |e: GatewayError| (e, false);
     let d = &target.deployment;
-    ingress
-        .check(parsed, &target.meta, asked.body_len)
-        .map_err(not_sent)?;
+    prepared.check(&target.meta, body_len).map_err(not_sent)?;
     ex.provider = d.provider.id;
     ex.upstream_model.clone_from(&d.upstream_model);
     ex.prices = target
@@ -113,7 +101,7 @@ async fn attempt<I: Ingress, P: Ports>(
         .then(|| std::sync::Arc::new(target.meta.prices.clone()));
     let config = call.config;
     let drop_params = d.params.drop_params.unwrap_or(config.general.drop_params);
-    let path = if ingress.speaks(d) {
+    let path = if prepared.speaks(d) {
         Path::Passthrough
     } else if d.codec() == Codec::Mock {
         Path::Mock
@@ -124,23 +112,23 @@ async fn attempt<I: Ingress, P: Ports>(
     let now_ms = call.ports.now_ms();
     let mut request = match path {
         Path::Mock => {
-            let ureq = ingress
-                .unified(parsed, d, drop_params, true, ex)
+            let ureq = prepared
+                .unified(d, drop_params, true, ex)
                 .map_err(not_sent)?;
-            return Ok(relay::mock(call, ingress, parsed, &ureq, d, ex));
+            return Ok(relay::mock(call, &*prepared, &ureq, d, ex));
         }
         Path::Passthrough => {
-            let body = ingress
-                .passthrough_body(parsed, d, drop_params, ex)
+            let body = prepared
+                .passthrough_body(d, drop_params, ex)
                 .map_err(not_sent)?;
             let token = call.access_token_for(d).await.map_err(not_sent)?;
-            ingress
-                .passthrough_request(parsed, body, d, token.as_ref(), asked.headers)
+            prepared
+                .passthrough_request(body, d, token.as_ref())
                 .map_err(not_sent)?
         }
         Path::Translated => {
-            let ureq = ingress
-                .unified(parsed, d, drop_params, false, ex)
+            let ureq = prepared
+                .unified(d, drop_params, false, ex)
                 .map_err(not_sent)?;
             let ctx = EncodeContext {
                 now_ms,
@@ -153,18 +141,18 @@ async fn attempt<I: Ingress, P: Ports>(
         request.extensions_mut().insert(ReadWhole);
     }
     let general = &config.general;
-    let tokens = asked.body_len as u64;
+    let tokens = body_len as u64;
     call.health.begin(c.entry, now_ms, tokens);
     // What the answer's bytes are: the client's own format on the same-format path.
     let wire = match path {
-        Path::Passthrough => ingress.wire_codec(d),
+        Path::Passthrough => prepared.wire_codec(d),
         _ => d.codec(),
     };
     let result = send_and_hold(call, general, target, request, c, now_ms, wire).await;
     let answered = match result {
         Ok(up) => match path {
-            Path::Passthrough => relay::passthrough(call, ingress, parsed, up, d, ex).await,
-            _ => relay::translated(call, ingress, parsed, up, d, now_ms, ex).await,
+            Path::Passthrough => relay::passthrough(call, &*prepared, up, d, ex).await,
+            _ => relay::translated(call, &*prepared, up, d, now_ms, ex).await,
         },
         Err(e) => Err(e),
     };
