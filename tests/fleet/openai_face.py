@@ -704,6 +704,69 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
     return await wire.send_body(request, json.dumps(gen.completion()).encode(), fault, 200, headers)
 
 
+EMBEDDING_PARAMS = {"model", "input", "encoding_format", "dimensions", "user"}
+
+
+def embedding_of(item: Any, dims: int) -> list[float]:
+    """A deterministic unit-free vector for one input (text or token ids)."""
+    import hashlib
+
+    digest = hashlib.sha256(json.dumps(item).encode()).digest()
+    return [round((digest[i % len(digest)] - 128) / 128, 6) for i in range(dims)]
+
+
+async def embeddings(request: web.Request) -> web.Response:
+    """``POST /v1/embeddings``: checks the body like the API does, answers
+    vectors of ``dimensions`` (default 8) floats, or base64 of little-endian
+    float32 when ``encoding_format`` is ``base64``; usage counts words (or
+    token ids)."""
+    import base64
+    import struct
+
+    try:
+        check_auth(request)
+        body = await read_json_body(request)
+        unknown = sorted(set(body) - EMBEDDING_PARAMS)
+        if unknown:
+            raise bad(f"Unrecognized request argument supplied: {unknown[0]}", unknown[0], "unknown_parameter")
+        if not isinstance(body.get("model"), str) or not body["model"]:
+            raise bad("you must provide a model parameter", "model")
+        inp = body.get("input")
+        items = [inp] if isinstance(inp, str) else inp
+        if not isinstance(items, list) or not items or any(
+            not (isinstance(x, str) and x) and not (isinstance(x, list) and x and all(isinstance(t, int) for t in x))
+            and not isinstance(x, int) for x in items
+        ):
+            raise bad("'$.input' is invalid.", "input")
+        if all(isinstance(x, int) for x in items):
+            items = [items]
+        fmt = body.get("encoding_format", "float")
+        if fmt not in ("float", "base64"):
+            raise bad("encoding_format must be 'float' or 'base64'", "encoding_format")
+        dims = body.get("dimensions", 8)
+        if not isinstance(dims, int) or isinstance(dims, bool) or dims < 1:
+            raise bad("dimensions must be a positive integer", "dimensions")
+        plan = parse_model(body["model"])
+    except GrammarError as e:
+        return bad(str(e), "model").response()
+    except OpenAIHTTPError as e:
+        return e.response()
+    if plan.fault.status is not None:
+        err = generic_error(plan.fault.status, plan.model)
+        raw, ctype = plan.fault.error_body(err.body, _bearer(request))
+        return await wire.send_body(request, raw, plan.fault, plan.fault.status, _std_headers(), ctype)
+    data = []
+    tokens = 0
+    for i, item in enumerate(items):
+        vec = embedding_of(item, dims)
+        tokens += len(item.split()) if isinstance(item, str) else len(item)
+        out: Any = vec if fmt == "float" else base64.b64encode(struct.pack(f"<{dims}f", *vec)).decode()
+        data.append({"object": "embedding", "index": i, "embedding": out})
+    answer = {"object": "list", "data": data, "model": plan.model,
+              "usage": {"prompt_tokens": tokens, "total_tokens": tokens}}
+    return web.json_response(answer, headers=_std_headers())
+
+
 async def list_models(request: web.Request) -> web.Response:
     try:
         check_auth(request)
@@ -726,6 +789,7 @@ def register(app: web.Application, prefix: str = PREFIX) -> None:
     from . import openai_responses_face  # imports this module: import here, not at the top
 
     app.router.add_post(f"{prefix}/v1/chat/completions", chat_completions)
+    app.router.add_post(f"{prefix}/v1/embeddings", embeddings)
     openai_responses_face.register(app, prefix)
     app.router.add_get(f"{prefix}/v1/models", list_models)
     app.router.add_route("*", prefix + "/{tail:.*}", not_found)

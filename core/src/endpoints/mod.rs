@@ -5,6 +5,7 @@
 pub mod admin;
 pub mod chat_completions;
 pub mod count_tokens;
+pub mod embeddings;
 pub mod messages;
 pub mod model_groups;
 pub mod models;
@@ -34,6 +35,7 @@ pub enum Endpoint {
     Messages,
     CountTokens,
     Responses,
+    Embeddings,
     /// `/v1/responses/{id}`: a stored response, read (`GET`) or deleted.
     StoredResponse(String),
     Models,
@@ -64,6 +66,7 @@ pub fn find(method: &Method, path: &str) -> Option<(Endpoint, Method, bool)> {
         "/v1/messages" => (Endpoint::Messages, Method::POST, true),
         "/v1/messages/count_tokens" => (Endpoint::CountTokens, Method::POST, true),
         "/v1/responses" | "/responses" => (Endpoint::Responses, Method::POST, true),
+        "/v1/embeddings" | "/embeddings" => (Endpoint::Embeddings, Method::POST, true),
         "/v1/models" | "/models" => (Endpoint::Models, Method::GET, true),
         "/model/info" | "/v1/model/info" => (Endpoint::ModelInfo, Method::GET, true),
         "/model_group/info" => (Endpoint::ModelGroups, Method::GET, true),
@@ -134,6 +137,7 @@ pub async fn serve<P: Ports>(
         }
         Endpoint::CountTokens => count_tokens::count_tokens(call, req, ex).await,
         Endpoint::Responses => responses::serve(call, req, ex).await,
+        Endpoint::Embeddings => exchange(call, &embeddings::OpenAiEmbeddings, req, ex).await,
         Endpoint::StoredResponse(id) => {
             stored_responses::serve(call.kv, ex, &id, req.method == Method::DELETE).await
         }
@@ -168,6 +172,7 @@ pub fn serve_other<P: Ports>(
         | Endpoint::Messages
         | Endpoint::CountTokens
         | Endpoint::Responses
+        | Endpoint::Embeddings
         | Endpoint::StoredResponse(_)
         | Endpoint::Admin(_) => Err(GatewayError::new(
             crate::error::ErrorKind::NotFound,
