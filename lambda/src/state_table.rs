@@ -6,6 +6,7 @@ use std::sync::Arc;
 use dx_core::aws::accounts::DynamoAccounts;
 use dx_core::aws::catalog_store::{DynamoCatalogStore, STATE_TABLE_ENV};
 use dx_core::aws::dynamodb::{DynamoDb, DynamoDbConfig};
+use dx_core::aws::kv::DynamoKv;
 use dx_core::ports::Env;
 
 use crate::ports::{LambdaPorts, Shared};
@@ -31,6 +32,18 @@ pub fn accounts(shared: &Arc<Shared>) -> Result<Option<DynamoAccounts<LambdaPort
     let config = DynamoDbConfig::from_env(shared.as_ref())?;
     let db = DynamoDb::new(LambdaPorts::new(shared.clone()), config);
     Ok(Some(DynamoAccounts::new(db, table, fill_random)))
+}
+
+/// A key-value store with expiry in the state table; `Ok(None)` when no
+/// table is set.
+#[allow(dead_code)] // stored Responses (issue 15) and the response cache use it
+pub fn kv(shared: &Arc<Shared>) -> Result<Option<DynamoKv<LambdaPorts>>, String> {
+    let Some(table) = shared.var(STATE_TABLE_ENV).filter(|t| !t.is_empty()) else {
+        return Ok(None);
+    };
+    let config = DynamoDbConfig::from_env(shared.as_ref())?;
+    let db = DynamoDb::new(LambdaPorts::new(shared.clone()), config);
+    Ok(Some(DynamoKv::new(db, table)))
 }
 
 fn fill_random(out: &mut [u8]) -> Result<(), String> {

@@ -6,6 +6,9 @@
 mod catalog_store;
 mod fnv;
 mod glue;
+// Stored Responses (issue 15) and the cache's global tier use it.
+#[allow(dead_code)]
+pub(crate) mod kv;
 mod ledger;
 mod ports;
 mod task;

@@ -9,4 +9,5 @@ pub mod credentials;
 pub mod dynamodb;
 #[cfg(test)]
 mod fake_dynamodb;
+pub mod kv;
 pub mod sigv4;
