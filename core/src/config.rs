@@ -33,6 +33,9 @@ pub struct Config {
     /// Runtime refresh of the model catalog.
     #[serde(default)]
     pub catalog: CatalogSettings,
+    /// `[cache]`: the response cache; present means on for every model.
+    #[serde(default)]
+    pub cache: Option<CacheSettings>,
     /// `[[guardrails]]`: keyword lists and detectors on input and output.
     /// Read by [`crate::guardrails::GuardrailSpec::read`] (see there why).
     #[serde(default)]
@@ -101,6 +104,40 @@ impl CatalogSettings {
 
     pub fn sync_interval_ms(&self) -> u64 {
         self.sync_interval_s.saturating_mul(1_000)
+    }
+}
+
+/// The exact-match response cache (`[cache]`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CacheSettings {
+    /// How long an answer is served from the cache, in seconds.
+    pub ttl_s: u64,
+    /// Per model group (the name a request resolves): its own TTL in
+    /// seconds; 0 turns the cache off for that group.
+    pub groups: std::collections::BTreeMap<String, u64>,
+    /// Answers larger than this are not stored (DynamoDB's items hold 400 KB).
+    pub max_entry_bytes: usize,
+}
+
+impl Default for CacheSettings {
+    fn default() -> Self {
+        CacheSettings {
+            ttl_s: 300,
+            groups: std::collections::BTreeMap::new(),
+            max_entry_bytes: 350 * 1024,
+        }
+    }
+}
+
+impl CacheSettings {
+    /// The TTL for a model group, in ms; 0: not cached.
+    pub fn ttl_ms(&self, group: &str) -> u64 {
+        self.groups
+            .get(group)
+            .copied()
+            .unwrap_or(self.ttl_s)
+            .saturating_mul(1_000)
     }
 }
 

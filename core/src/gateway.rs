@@ -15,6 +15,7 @@ use crate::pipeline::{self, Call, Exchange};
 use crate::ports::{Env, Ports};
 use crate::secret::Secret;
 use crate::state::accounts::Accounts;
+use crate::state::CacheStore;
 use crate::upstream_auth::google::TokenCache;
 
 pub use crate::http::{Body, GatewayResponse, IncomingRequest};
@@ -47,6 +48,7 @@ pub struct Gateway {
     catalog_sync: Option<Arc<dyn CatalogSync>>,
     accounts: Option<Arc<dyn Accounts>>,
     health: crate::router::Health,
+    cache: Option<Arc<dyn CacheStore>>,
 }
 
 impl Gateway {
@@ -59,6 +61,7 @@ impl Gateway {
             catalog_sync: None,
             accounts: None,
             health: crate::router::Health::default(),
+            cache: None,
         }
     }
 
@@ -73,6 +76,12 @@ impl Gateway {
     /// Virtual keys, teams, users and their ledgers live in `accounts`.
     pub fn with_accounts(mut self, accounts: Arc<dyn Accounts>) -> Self {
         self.accounts = Some(accounts);
+        self
+    }
+
+    /// The response cache's store; the cache is on when `[cache]` is set too.
+    pub fn with_cache(mut self, store: Arc<dyn CacheStore>) -> Self {
+        self.cache = Some(store);
         self
     }
 
@@ -120,6 +129,11 @@ impl<P: Ports> Bound<P> {
         self.gateway.handle(&self.ports, req).await
     }
 
+    pub fn with_cache(mut self, store: Arc<dyn CacheStore>) -> Self {
+        self.gateway = self.gateway.with_cache(store);
+        self
+    }
+
     pub fn gateway(&self) -> &Gateway {
         &self.gateway
     }
@@ -153,6 +167,7 @@ async fn serve<P: Ports>(gw: &Gateway, ports: &P, req: IncomingRequest) -> Gatew
         tokens: &gw.tokens,
         accounts: gw.accounts.as_ref(),
         health: &gw.health,
+        cache: gw.cache.as_ref(),
         ports: ports.clone(),
     };
     let mut ex = Exchange::new(ports.now_ms(), &req.method, &req.path);
@@ -178,6 +193,10 @@ async fn serve<P: Ports>(gw: &Gateway, ports: &P, req: IncomingRequest) -> Gatew
         if let Ok(v) = HeaderValue::from_str(&ex.adjusted) {
             resp.headers_mut().insert("x-dx-adjusted", v);
         }
+    }
+    if !ex.cache.is_off() {
+        resp.headers_mut()
+            .insert("x-dx-cache", HeaderValue::from_static(ex.cache.as_str()));
     }
     if let Some(q) = ex.quota {
         quota_headers(resp.headers_mut(), &q);

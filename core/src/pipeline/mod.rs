@@ -35,6 +35,7 @@ use bytes::Bytes;
 use http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use http::{HeaderMap, HeaderValue, Method};
 
+pub use cache_lookup::CacheStatus;
 pub use exchange::Exchange;
 
 use crate::catalog::Prices;
@@ -144,6 +145,11 @@ pub trait Ingress {
         model: &str,
         prices: Option<Arc<Prices>>,
     ) -> Self::Renderer;
+    /// The codec that reads this format's whole answers (a cached answer
+    /// replayed as a stream); `None`: such answers are not replayed.
+    fn codec(&self) -> Option<crate::providers::Codec> {
+        None
+    }
     /// An error inside a stream, in this format.
     fn error_event(e: &GatewayError) -> Bytes;
     /// The format's own response headers.
@@ -165,6 +171,8 @@ pub struct Call<'g, P> {
     pub accounts: Option<&'g Arc<dyn Accounts>>,
     /// What this instance knows about its deployments' health.
     pub health: &'g crate::router::Health,
+    /// The response cache's store, when the shell has one.
+    pub cache: Option<&'g Arc<dyn crate::state::CacheStore>>,
     pub ports: P,
 }
 
@@ -274,11 +282,6 @@ pub async fn exchange<I: Ingress, P: Ports>(
             parsed = ingress.parse(masked_body.as_deref().unwrap_or_default(), &req.headers)?;
         }
     }
-    let (cache, hit) = cache_lookup::cache_lookup();
-    ex.cache = cache;
-    if let Some(hit) = hit {
-        return Ok(hit);
-    }
     let name = ingress.route(&mut parsed, config, ex)?;
     let asked_max = ingress.max_tokens(&parsed);
     let ask = route_plan::Ask {
@@ -312,6 +315,46 @@ pub async fn exchange<I: Ingress, P: Ports>(
         .map(|p| Arc::new(p.clone()));
     let asked = ex.model.clone();
     let names = [asked.as_str(), name.as_str(), qualified.as_str()];
+    let body: &[u8] = match &masked_body {
+        Some(b) => b,
+        None => &req.body,
+    };
+    let cached = match call.cache {
+        Some(store) => cache_lookup::plan(
+            config.cache.as_ref(),
+            I::ID_PREFIX,
+            &name,
+            body,
+            &req.headers,
+            &ex.principal,
+        )
+        .map(|plan| (store, plan)),
+        None => None,
+    };
+    if let Some((store, plan)) = &cached {
+        ex.cache = CacheStatus::Bypass;
+        if plan.lookup {
+            ex.cache = CacheStatus::Miss;
+            let entry = match store.get(&plan.key).await {
+                Ok(entry) => entry,
+                Err(e) => {
+                    let line = serde_json::json!({"event": "cache_lookup", "outcome": "error", "error": e});
+                    call.ports.log(&line.to_string());
+                    None
+                }
+            };
+            let now = call.ports.now_ms();
+            let hit = entry.and_then(|e| cache_lookup::replay(ingress, &parsed, &e, now));
+            if let Some(hit) = hit {
+                // Free, so no budget is reserved; it still counts as a request.
+                ex.cache = CacheStatus::Hit;
+                ex.prices = None;
+                ex.cost = Some(0.0);
+                admit::admit(call, ex, &names, 0, Some(0)).await?;
+                return Ok(hit);
+            }
+        }
+    }
     match admit::admit(call, ex, &names, body_len as u64, max_output).await {
         Ok(()) => {}
         // A spent budget leaves the deployments that cost nothing (a
@@ -322,15 +365,14 @@ pub async fn exchange<I: Ingress, P: Ports>(
         }
         Err(e) => return Err(e),
     }
-    let body: &[u8] = match &masked_body {
-        Some(b) => b,
-        None => &req.body,
-    };
     let asked = send::Asked {
         body,
         headers: &req.headers,
         body_len: req.body.len(),
     };
+    if ex.stream && cached.as_ref().is_some_and(|(_, p)| p.store) {
+        ex.clean_end = Some(Arc::new(std::sync::atomic::AtomicBool::new(false)));
+    }
     let (mut resp, slot, parsed) =
         send::walk(call, ingress, &asked, parsed, &mut route, ex).await?;
     let Some(Ok(target)) = route.targets.get(slot) else {
@@ -345,6 +387,7 @@ pub async fn exchange<I: Ingress, P: Ports>(
     // A refused answer was still paid for: its usage is in the exchange,
     // which the ledger settles with (see `settle`).
     let output = guards.active_with(&ex.model, Direction::Output, &attached);
+    let clean_end = ex.clean_end.take();
     if output.any() {
         relay::guard_output(
             &mut resp,
@@ -356,6 +399,35 @@ pub async fn exchange<I: Ingress, P: Ports>(
     if !ex.guardrails.is_empty() {
         if let Ok(v) = HeaderValue::from_str(&ex.guardrails) {
             resp.headers_mut().insert("x-dx-guardrails", v);
+        }
+    }
+    if let Some((store, plan)) = cached.filter(|(_, p)| p.store) {
+        let fill = cache_lookup::Fill {
+            store: store.clone(),
+            key: plan.key,
+            ttl_ms: plan.ttl_ms,
+            max_bytes: plan.max_bytes,
+            now_ms: call.ports.now_ms(),
+        };
+        match std::mem::replace(resp.body_mut(), Body::Empty) {
+            // A stream under an output guard may be cut by it: not stored.
+            Body::Stream(s) => match clean_end {
+                Some(clean) if !output.any() => {
+                    let kind = if ingress.include_usage(&parsed) {
+                        cache_lookup::Kind::StreamWithUsage
+                    } else {
+                        cache_lookup::Kind::StreamWithoutUsage
+                    };
+                    *resp.body_mut() = Body::Stream(fill.tee(call.ports.clone(), s, clean, kind));
+                }
+                _ => *resp.body_mut() = Body::Stream(s),
+            },
+            other => {
+                *resp.body_mut() = other;
+                if fill.whole(&call.ports, &resp) {
+                    ex.cache = CacheStatus::Stored;
+                }
+            }
         }
     }
     Ok(resp)

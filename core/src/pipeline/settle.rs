@@ -122,6 +122,10 @@ pub fn stream_settler<P: Clock + Log + Background + MaybeSend + 'static>(
             .and_then(|(p, u)| completion_cost(p, &TokenUsage::from(u)));
         line.error = outcome.error;
         line.client_gone = outcome.client_gone;
+        if let Some(clean) = &line.clean_end {
+            let ok = outcome.completed && line.error.is_none() && !outcome.client_gone;
+            clean.store(ok, std::sync::atomic::Ordering::SeqCst);
+        }
         settle(&ports, &line);
         observe(&ports, &line);
     })
