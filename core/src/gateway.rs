@@ -30,6 +30,8 @@ pub const INGRESS_HEADERS: &[&str] = &[
     "anthropic-version",
     "anthropic-beta",
     "user-agent",
+    // The response cache's request controls (`no-cache`, `no-store`).
+    "cache-control",
     // The console's files answer 304 to a copy of this build's.
     "if-none-match",
 ];

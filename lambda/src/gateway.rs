@@ -18,7 +18,7 @@ use lambda_http::{service_fn, Request, RequestExt};
 
 use crate::event_text;
 use crate::ports::{log_json, LambdaPorts, Shared};
-use crate::state_table::{accounts, catalog_store};
+use crate::state_table::{accounts, catalog_store, kv};
 
 type ResponseBody =
     StreamBody<dx_core::ports::BoxStream<'static, Result<Frame<Bytes>, Infallible>>>;
@@ -36,6 +36,16 @@ pub async fn run(shared: Arc<Shared>, config: Arc<Config>) -> Result<(), lambda_
         Ok(None) => {}
         Err(e) => {
             log_json(&serde_json::json!({"event": "accounts", "outcome": "error", "error": e}))
+        }
+    }
+    if config.cache.is_some() {
+        match kv(&shared) {
+            Ok(Some(store)) => gateway = gateway.with_cache(Arc::new(store)),
+            Ok(None) => log_json(&serde_json::json!({"event": "cache", "outcome": "off",
+                "error": "[cache] is set but no DX_STATE_TABLE: nowhere to keep answers"})),
+            Err(e) => {
+                log_json(&serde_json::json!({"event": "cache", "outcome": "error", "error": e}))
+            }
         }
     }
     let gateway = Arc::new(gateway);

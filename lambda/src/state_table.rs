@@ -36,7 +36,6 @@ pub fn accounts(shared: &Arc<Shared>) -> Result<Option<DynamoAccounts<LambdaPort
 
 /// A key-value store with expiry in the state table; `Ok(None)` when no
 /// table is set.
-#[allow(dead_code)] // stored Responses (issue 15) and the response cache use it
 pub fn kv(shared: &Arc<Shared>) -> Result<Option<DynamoKv<LambdaPorts>>, String> {
     let Some(table) = shared.var(STATE_TABLE_ENV).filter(|t| !t.is_empty()) else {
         return Ok(None);

@@ -4,6 +4,7 @@
 //! `ctx.waitUntil`.
 
 mod catalog_store;
+mod edge_cache;
 mod fnv;
 mod glue;
 // Stored Responses (issue 15) and the cache's global tier use it.
@@ -61,6 +62,12 @@ fn instance(env: &Env) -> std::result::Result<Rc<Instance>, String> {
                     }
                     if let Some(accounts) = ledger::DoAccounts::new(env) {
                         gateway = gateway.with_accounts(Arc::new(accounts));
+                    }
+                    if gateway.config().cache.is_some() {
+                        // One thread per isolate: nothing here is sent anywhere.
+                        #[allow(clippy::arc_with_non_send_sync)]
+                        let store = Arc::new(edge_cache::EdgeCache);
+                        gateway = gateway.with_cache(store);
                     }
                     Ok(Rc::new(Instance {
                         gateway: Rc::new(gateway),
