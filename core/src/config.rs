@@ -36,6 +36,9 @@ pub struct Config {
     /// `[cache]`: the response cache; present means on for every model.
     #[serde(default)]
     pub cache: Option<CacheSettings>,
+    /// `[[telemetry]]`: where each finished request is exported.
+    #[serde(default)]
+    pub telemetry: Vec<crate::telemetry::SinkConfig>,
     /// `[[guardrails]]`: keyword lists and detectors on input and output.
     /// Read by [`crate::guardrails::GuardrailSpec::read`] (see there why).
     #[serde(default)]
@@ -499,6 +502,9 @@ impl Config {
                 .map_err(|e| ConfigError(format!("[router_settings]: {}", without_position(&e))))?;
         }
         config.validate()?;
+        for sink in &config.telemetry {
+            sink.check().map_err(ConfigError)?;
+        }
         let guards = config
             .guardrails
             .iter()

@@ -16,6 +16,7 @@ use crate::ports::{Env, Ports};
 use crate::secret::Secret;
 use crate::state::accounts::Accounts;
 use crate::state::CacheStore;
+use crate::telemetry::Telemetry;
 use crate::upstream_auth::google::TokenCache;
 
 pub use crate::http::{Body, GatewayResponse, IncomingRequest};
@@ -51,12 +52,15 @@ pub struct Gateway {
     accounts: Option<Arc<dyn Accounts>>,
     health: crate::router::Health,
     cache: Option<Arc<dyn CacheStore>>,
+    telemetry: Option<Arc<Telemetry>>,
 }
 
 impl Gateway {
     pub fn new(config: Arc<Config>, env: &impl Env) -> Self {
         let master_key = config.master_key(env);
+        let telemetry = Telemetry::new(&config.telemetry, env).map(Arc::new);
         Gateway {
+            telemetry,
             config,
             master_key,
             tokens: TokenCache::new(),
@@ -173,6 +177,7 @@ async fn serve<P: Ports>(gw: &Gateway, ports: &P, req: IncomingRequest) -> Gatew
         ports: ports.clone(),
     };
     let mut ex = Exchange::new(ports.now_ms(), &req.method, &req.path);
+    ex.telemetry = gw.telemetry.clone();
     let mut result = endpoints::serve(&call, &req, &mut ex).await;
     if let (Err(e), Some(sync)) = (&result, &gw.catalog_sync) {
         // Nothing has gone upstream before a model is resolved, so

@@ -82,6 +82,9 @@ pub struct Exchange {
     /// response cache stores only those).
     #[serde(skip)]
     pub clean_end: Option<Arc<std::sync::atomic::AtomicBool>>,
+    /// The instance's exporter, when `[[telemetry]]` sinks are configured.
+    #[serde(skip)]
+    pub telemetry: Option<Arc<crate::telemetry::Telemetry>>,
     /// What the rate and budget headers say.
     #[serde(skip)]
     pub quota: Option<Quota>,
