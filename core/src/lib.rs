@@ -44,8 +44,8 @@ mod providers;
 mod resolve;
 pub mod router;
 pub mod state;
-pub mod telemetry;
 mod task_routing;
+pub mod telemetry;
 mod upstream_auth;
 
 // formats: codecs, ingress parsers and renderers, per-model request quirks.

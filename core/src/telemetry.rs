@@ -19,62 +19,100 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use bytes::Bytes;
-use serde::Deserialize;
-use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
-use crate::ports::{with_timeout, Background, Clock, Env, HttpClient, Log, MaybeSend, MaybeSync, Sleep};
+use crate::ports::{
+    with_timeout, Background, Clock, Env, HttpClient, Log, MaybeSend, MaybeSync, Sleep,
+};
 use crate::secret::Secret;
 
 /// Records an instance holds for export at most.
 pub const MAX_QUEUED: usize = 512;
 
-/// One `[[telemetry]]` table as written.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// One `[[telemetry]]` table.
+#[derive(Debug, Clone)]
 pub struct SinkConfig {
     pub kind: SinkKind,
     pub endpoint: String,
-    /// OTLP only: `http/json` (the only encoding exported).
-    #[serde(default)]
-    pub protocol: Option<String>,
     /// Extra request headers (`env:NAME` values are read from the environment).
-    #[serde(default)]
-    pub headers: std::collections::BTreeMap<String, String>,
+    pub headers: Vec<(String, String)>,
     /// Webhook: the HMAC-SHA256 key (`env:NAME` or a literal).
-    #[serde(default)]
     pub secret: Option<String>,
     /// Time allowed per send.
-    #[serde(default = "default_timeout_ms")]
     pub timeout_ms: u64,
 }
 
-fn default_timeout_ms() -> u64 {
-    2_000
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SinkKind {
     Otlp,
     Webhook,
 }
 
 impl SinkConfig {
-    pub fn check(&self) -> Result<(), String> {
-        if !(self.endpoint.starts_with("http://") || self.endpoint.starts_with("https://")) {
-            return Err("a [[telemetry]] endpoint must be an http(s) URL".into());
-        }
-        match (self.kind, self.protocol.as_deref()) {
-            (SinkKind::Otlp, None | Some("http/json")) => Ok(()),
-            (SinkKind::Otlp, Some(_)) => {
-                Err("[[telemetry]] kind = \"otlp\" supports protocol = \"http/json\" only".into())
+    /// One entry as written (by hand, not serde's derive: Worker size).
+    pub fn read(v: &serde_json::Value) -> Result<Self, String> {
+        let m = v.as_object().ok_or("expected a table")?;
+        let text = |k: &str| -> Result<Option<String>, String> {
+            match m.get(k) {
+                None => Ok(None),
+                Some(v) => v
+                    .as_str()
+                    .map(|s| Some(s.to_owned()))
+                    .ok_or_else(|| format!("`{k}` is a string")),
             }
-            (SinkKind::Webhook, _) if self.secret.is_none() => {
-                Err("[[telemetry]] kind = \"webhook\" needs a secret (env:NAME) to sign with".into())
-            }
-            _ => Ok(()),
+        };
+        if let Some(k) = m.keys().find(|k| {
+            ![
+                "kind",
+                "endpoint",
+                "protocol",
+                "headers",
+                "secret",
+                "timeout_ms",
+            ]
+            .contains(&k.as_str())
+        }) {
+            return Err(format!(
+                "unknown field `{}`, expected kind, endpoint, protocol, headers, secret or timeout_ms",
+                k.escape_debug()
+            ));
         }
+        let kind = match text("kind")?.as_deref() {
+            Some("otlp") => SinkKind::Otlp,
+            Some("webhook") => SinkKind::Webhook,
+            _ => return Err("`kind` is \"otlp\" or \"webhook\"".into()),
+        };
+        let endpoint = text("endpoint")?.ok_or("missing `endpoint`")?;
+        if !(endpoint.starts_with("http://") || endpoint.starts_with("https://")) {
+            return Err("`endpoint` must be an http(s) URL".into());
+        }
+        if kind == SinkKind::Otlp
+            && !matches!(text("protocol")?.as_deref(), None | Some("http/json"))
+        {
+            return Err("kind = \"otlp\" supports protocol = \"http/json\" only".into());
+        }
+        let secret = text("secret")?;
+        if kind == SinkKind::Webhook && secret.is_none() {
+            return Err("kind = \"webhook\" needs a `secret` (env:NAME) to sign with".into());
+        }
+        let mut headers = Vec::new();
+        if let Some(h) = m.get("headers") {
+            for (k, v) in h.as_object().ok_or("`headers` is a table")? {
+                let v = v.as_str().ok_or("`headers` values are strings")?;
+                headers.push((k.clone(), v.to_owned()));
+            }
+        }
+        let timeout_ms = match m.get("timeout_ms") {
+            None => 2_000,
+            Some(v) => v.as_u64().ok_or("`timeout_ms` is a whole number")?,
+        };
+        Ok(SinkConfig {
+            kind,
+            endpoint,
+            headers,
+            secret,
+            timeout_ms,
+        })
     }
 }
 
@@ -207,7 +245,11 @@ impl Telemetry {
                 self.flushing.store(false, Ordering::Release);
                 // A record queued between the drain and the store starts no
                 // flush of its own: take it here.
-                if self.queue.lock().unwrap_or_else(PoisonError::into_inner).is_empty()
+                if self
+                    .queue
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .is_empty()
                     || self.flushing.swap(true, Ordering::AcqRel)
                 {
                     return;
@@ -234,11 +276,18 @@ impl Telemetry {
                     }
                 };
                 if let Err(e) = sent {
-                    let line = json!({"event": "telemetry", "outcome": "error",
-                        "sink": sink.endpoint, "error": e,
-                        "failed": self.failed.load(Ordering::Relaxed),
-                        "dropped": self.dropped.load(Ordering::Relaxed)});
-                    ports.log(&line.to_string());
+                    let mut j = J::default();
+                    j.raw("{")
+                        .key("event")
+                        .str("telemetry")
+                        .key("outcome")
+                        .str("error");
+                    j.key("sink").str(&sink.endpoint).key("error").str(&e);
+                    j.key("failed").num(self.failed.load(Ordering::Relaxed));
+                    j.key("dropped")
+                        .num(self.dropped.load(Ordering::Relaxed))
+                        .raw("}");
+                    ports.log(&j.0);
                 }
             }
         }
@@ -250,13 +299,13 @@ impl Telemetry {
         ports: &P,
         sink: &Sink,
         path: &str,
-        body: &Value,
+        body: &str,
         attempts: u32,
     ) -> Result<(), String>
     where
         P: HttpClient + Sleep,
     {
-        let body = Bytes::from(body.to_string());
+        let body = Bytes::from(body.to_owned());
         let mut last = String::new();
         for attempt in 0..attempts {
             if attempt > 0 {
@@ -268,7 +317,13 @@ impl Telemetry {
                 req = req.header(k.as_str(), v.expose());
             }
             if let Some(secret) = &sink.secret {
-                req = req.header("x-dx-signature", format!("sha256={}", hex(&hmac_sha256(secret.expose().as_bytes(), &body))));
+                req = req.header(
+                    "x-dx-signature",
+                    format!(
+                        "sha256={}",
+                        hex(&hmac_sha256(secret.expose().as_bytes(), &body))
+                    ),
+                );
             }
             let req = req.body(body.clone()).map_err(|e| e.to_string())?;
             match with_timeout(ports, sink.timeout_ms, ports.send(req)).await {
@@ -312,216 +367,380 @@ pub fn hmac_sha256(key: &[u8], message: &[u8]) -> [u8; 32] {
         .into()
 }
 
-fn s(key: &str, v: &str) -> Value {
-    json!({"key": key, "value": {"stringValue": v}})
-}
+/// A JSON text written by hand: serde's derive and `json!` cost the Worker
+/// upload more than these few lines (README, Telemetry).
+#[derive(Default)]
+struct J(String);
 
-fn i(key: &str, v: u64) -> Value {
-    json!({"key": key, "value": {"intValue": v.to_string()}})
-}
-
-fn d(key: &str, v: f64) -> Value {
-    json!({"key": key, "value": {"doubleValue": v}})
-}
-
-fn nanos(ms: u64) -> String {
-    format!("{ms}000000")
-}
-
-/// The attributes a span and the metrics share.
-fn common(r: &Record) -> Vec<Value> {
-    let mut a = vec![
-        s("gen_ai.operation.name", r.operation()),
-        s("gen_ai.request.model", &r.request_model),
-    ];
-    if !r.provider.is_empty() {
-        a.push(s("gen_ai.provider.name", &r.provider));
+impl J {
+    fn raw(&mut self, text: &str) -> &mut Self {
+        self.0.push_str(text);
+        self
     }
-    a
-}
 
-fn resource() -> Value {
-    json!({"attributes": [s("service.name", "dx-gateway")]})
+    fn str(&mut self, text: &str) -> &mut Self {
+        self.0.push('"');
+        for c in text.chars() {
+            match c {
+                '"' => self.0.push_str("\\\""),
+                '\\' => self.0.push_str("\\\\"),
+                c if (c as u32) < 0x20 => {
+                    self.0.push_str(&format!("\\u{:04x}", c as u32));
+                }
+                c => self.0.push(c),
+            }
+        }
+        self.0.push('"');
+        self
+    }
+
+    fn num(&mut self, n: impl std::fmt::Display) -> &mut Self {
+        self.0.push_str(&n.to_string());
+        self
+    }
+
+    fn float(&mut self, f: f64) -> &mut Self {
+        if f.is_finite() {
+            self.num(f)
+        } else {
+            self.raw("0")
+        }
+    }
+
+    /// `"key":` after a comma unless first.
+    fn key(&mut self, key: &str) -> &mut Self {
+        if !matches!(self.0.chars().last(), Some('{' | '[') | None) {
+            self.0.push(',');
+        }
+        self.str(key).raw(":")
+    }
+
+    fn sep(&mut self) -> &mut Self {
+        if !matches!(self.0.chars().last(), Some('{' | '[') | None) {
+            self.0.push(',');
+        }
+        self
+    }
+
+    /// An OTLP attribute: `{"key":k,"value":{"<kind>":v}}`.
+    fn attr(&mut self, key: &str, kind: &str, write: impl FnOnce(&mut J)) -> &mut Self {
+        self.sep()
+            .raw("{")
+            .key("key")
+            .str(key)
+            .key("value")
+            .raw("{")
+            .key(kind);
+        write(self);
+        self.raw("}}")
+    }
+
+    fn s(&mut self, key: &str, v: &str) -> &mut Self {
+        self.attr(key, "stringValue", |j| {
+            j.str(v);
+        })
+    }
+
+    fn i(&mut self, key: &str, v: u64) -> &mut Self {
+        self.attr(key, "intValue", |j| {
+            j.raw("\"").num(v).raw("\"");
+        })
+    }
+
+    fn d(&mut self, key: &str, v: f64) -> &mut Self {
+        self.attr(key, "doubleValue", |j| {
+            j.float(v);
+        })
+    }
+
+    fn nanos(&mut self, key: &str, ms: u64) -> &mut Self {
+        self.key(key).raw("\"").num(ms).raw("000000\"")
+    }
+
+    /// The attributes a span and the metrics share.
+    fn common(&mut self, r: &Record) -> &mut Self {
+        self.s("gen_ai.operation.name", r.operation());
+        self.s("gen_ai.request.model", &r.request_model);
+        if !r.provider.is_empty() {
+            self.s("gen_ai.provider.name", &r.provider);
+        }
+        self
+    }
+
+    fn head(&mut self, top: &str, scoped: &str) -> &mut Self {
+        self.raw("{")
+            .key(top)
+            .raw("[{")
+            .key("resource")
+            .raw("{")
+            .key("attributes")
+            .raw("[");
+        self.s("service.name", SCOPE)
+            .raw("]}")
+            .key(scoped)
+            .raw("[{")
+            .key("scope");
+        self.raw("{").key("name").str(SCOPE).raw("}")
+    }
 }
 
 const SCOPE: &str = "dx-gateway";
 
 /// OTLP/JSON `ExportTraceServiceRequest`: one span per record.
-pub fn otlp_traces(batch: &[Record], seq: u64) -> Value {
-    let spans: Vec<Value> = batch
-        .iter()
-        .enumerate()
-        .map(|(n, r)| {
-            let id = Sha256::new()
-                .chain_update(r.start_ms.to_be_bytes())
-                .chain_update((seq + n as u64).to_be_bytes())
-                .chain_update(r.path.as_bytes())
-                .finalize();
-            let mut a = common(r);
-            if !r.response_model.is_empty() {
-                a.push(s("gen_ai.response.model", &r.response_model));
+pub fn otlp_traces(batch: &[Record], seq: u64) -> String {
+    let mut j = J::default();
+    j.head("resourceSpans", "scopeSpans").key("spans").raw("[");
+    for (n, r) in batch.iter().enumerate() {
+        let id = Sha256::new()
+            .chain_update(r.start_ms.to_be_bytes())
+            .chain_update((seq + n as u64).to_be_bytes())
+            .chain_update(r.path.as_bytes())
+            .finalize();
+        j.sep().raw("{").key("traceId").str(&hex(&id[..16]));
+        j.key("spanId").str(&hex(&id[16..24]));
+        j.key("name")
+            .str(&format!("{} {}", r.operation(), r.request_model));
+        j.key("kind").raw("3");
+        j.nanos("startTimeUnixNano", r.start_ms);
+        j.nanos("endTimeUnixNano", r.end_ms);
+        j.key("attributes").raw("[").common(r);
+        if !r.response_model.is_empty() {
+            j.s("gen_ai.response.model", &r.response_model);
+        }
+        if let Some(t) = r.input_tokens {
+            j.i("gen_ai.usage.input_tokens", t);
+        }
+        if let Some(t) = r.output_tokens {
+            j.i("gen_ai.usage.output_tokens", t);
+        }
+        if let Some(c) = r.cost {
+            j.d("dx.cost_usd", c);
+        }
+        j.s("dx.cache", r.cache);
+        j.i("dx.attempts", u64::from(r.attempts));
+        j.s("dx.ingress", &r.path);
+        j.i("http.response.status_code", u64::from(r.status));
+        j.attr("dx.stream", "boolValue", |j| {
+            j.raw(if r.stream { "true" } else { "false" });
+        });
+        for (k, v) in [
+            ("dx.deployment", &r.deployment),
+            ("dx.key", &r.key),
+            ("dx.team", &r.team),
+        ] {
+            if !v.is_empty() {
+                j.s(k, v);
             }
-            if let Some(t) = r.input_tokens {
-                a.push(i("gen_ai.usage.input_tokens", t));
-            }
-            if let Some(t) = r.output_tokens {
-                a.push(i("gen_ai.usage.output_tokens", t));
-            }
-            if let Some(c) = r.cost {
-                a.push(d("dx.cost_usd", c));
-            }
-            a.push(s("dx.cache", r.cache));
-            a.push(i("dx.attempts", u64::from(r.attempts)));
-            a.push(s("dx.ingress", &r.path));
-            a.push(i("http.response.status_code", u64::from(r.status)));
-            a.push(json!({"key": "dx.stream", "value": {"boolValue": r.stream}}));
-            for (k, v) in [
-                ("dx.deployment", &r.deployment),
-                ("dx.key", &r.key),
-                ("dx.team", &r.team),
-            ] {
-                if !v.is_empty() {
-                    a.push(s(k, v));
-                }
-            }
-            if let Some(e) = &r.error {
-                a.push(s("error.type", e));
-            }
-            let status = if r.status >= 400 { 2 } else { 1 };
-            json!({
-                "traceId": hex(&id[..16]),
-                "spanId": hex(&id[16..24]),
-                "name": format!("{} {}", r.operation(), r.request_model),
-                "kind": 3,
-                "startTimeUnixNano": nanos(r.start_ms),
-                "endTimeUnixNano": nanos(r.end_ms),
-                "attributes": a,
-                "status": {"code": status},
-            })
-        })
-        .collect();
-    json!({"resourceSpans": [{"resource": resource(),
-        "scopeSpans": [{"scope": {"name": SCOPE}, "spans": spans}]}]})
+        }
+        if let Some(e) = &r.error {
+            j.s("error.type", e);
+        }
+        let status = if r.status >= 400 { "2" } else { "1" };
+        j.raw("]")
+            .key("status")
+            .raw("{")
+            .key("code")
+            .raw(status)
+            .raw("}}");
+    }
+    j.raw("]}]}]}");
+    j.0
 }
 
 /// Bucket bounds of the duration histogram (seconds), as GenAI's
 /// semantic conventions advise.
-const DURATION_BOUNDS: [f64; 14] = [
-    0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92,
+const DURATION_BOUNDS: &str =
+    "[0.01,0.02,0.04,0.08,0.16,0.32,0.64,1.28,2.56,5.12,10.24,20.48,40.96,81.92]";
+const DURATION_MS: [u64; 14] = [
+    10, 20, 40, 80, 160, 320, 640, 1280, 2560, 5120, 10240, 20480, 40960, 81920,
 ];
-const TOKEN_BOUNDS: [f64; 10] = [
-    1.0, 4.0, 16.0, 64.0, 256.0, 1024.0, 4096.0, 16384.0, 65536.0, 262144.0,
-];
-
-fn histogram_point(attrs: Vec<Value>, r: &Record, value: f64, bounds: &[f64]) -> Value {
-    let mut counts = vec![0u64; bounds.len() + 1];
-    let slot = bounds.iter().position(|b| value <= *b).unwrap_or(bounds.len());
-    counts[slot] = 1;
-    json!({
-        "attributes": attrs,
-        "startTimeUnixNano": nanos(r.start_ms),
-        "timeUnixNano": nanos(r.end_ms),
-        "count": "1",
-        "sum": value,
-        "bucketCounts": counts.iter().map(u64::to_string).collect::<Vec<_>>(),
-        "explicitBounds": bounds,
-    })
-}
-
-fn sum_point(attrs: Vec<Value>, r: &Record, value: Value) -> Value {
-    let mut p = json!({
-        "attributes": attrs,
-        "startTimeUnixNano": nanos(r.start_ms),
-        "timeUnixNano": nanos(r.end_ms),
-    });
-    if let Value::Object(m) = &mut p {
-        let field = if value.is_f64() { "asDouble" } else { "asInt" };
-        let value = if value.is_f64() { value } else { Value::String(value.to_string()) };
-        m.insert(field.into(), value);
-    }
-    p
-}
+const TOKEN_BOUNDS: &str = "[1,4,16,64,256,1024,4096,16384,65536,262144]";
+const TOKENS: [u64; 10] = [1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144];
 
 /// OTLP/JSON `ExportMetricsServiceRequest`: delta points per record.
-pub fn otlp_metrics(batch: &[Record]) -> Value {
-    const DELTA: u8 = 1;
-    let (mut duration, mut tokens, mut requests, mut cost, mut errors) =
-        (vec![], vec![], vec![], vec![], vec![]);
-    for r in batch {
-        let secs = r.end_ms.saturating_sub(r.start_ms) as f64 / 1000.0;
-        duration.push(histogram_point(common(r), r, secs, &DURATION_BOUNDS));
-        for (kind, n) in [("input", r.input_tokens), ("output", r.output_tokens)] {
-            if let Some(n) = n {
-                let mut a = common(r);
-                a.push(s("gen_ai.token.type", kind));
-                tokens.push(histogram_point(a, r, n as f64, &TOKEN_BOUNDS));
+pub fn otlp_metrics(batch: &[Record]) -> String {
+    let mut j = J::default();
+    j.head("resourceMetrics", "scopeMetrics")
+        .key("metrics")
+        .raw("[");
+    // (name, unit, histogram bounds or sum)
+    let point = |j: &mut J, r: &Record, extra: &dyn Fn(&mut J)| {
+        j.sep().raw("{").key("attributes").raw("[").common(r);
+        extra(j);
+        j.raw("]").nanos("startTimeUnixNano", r.start_ms);
+        j.nanos("timeUnixNano", r.end_ms);
+    };
+    let histogram = |j: &mut J,
+                     r: &Record,
+                     extra: &dyn Fn(&mut J),
+                     value: u64,
+                     steps: &[u64],
+                     bounds: &str,
+                     sum: f64| {
+        point(j, r, extra);
+        let slot = steps
+            .iter()
+            .position(|b| value <= *b)
+            .unwrap_or(steps.len());
+        j.key("count")
+            .raw("\"1\"")
+            .key("sum")
+            .float(sum)
+            .key("bucketCounts")
+            .raw("[");
+        for n in 0..=steps.len() {
+            j.sep().raw(if n == slot { "\"1\"" } else { "\"0\"" });
+        }
+        j.raw("]").key("explicitBounds").raw(bounds).raw("}");
+    };
+    let metric = |j: &mut J, name: &str, unit: &str, hist: bool, body: &dyn Fn(&mut J)| {
+        j.sep().raw("{").key("name").str(name).key("unit").str(unit);
+        j.key(if hist { "histogram" } else { "sum" }).raw("{");
+        j.key("aggregationTemporality").raw("1");
+        if !hist {
+            j.key("isMonotonic").raw("true");
+        }
+        j.key("dataPoints").raw("[");
+        body(j);
+        j.raw("]}}");
+    };
+    metric(
+        &mut j,
+        "gen_ai.client.operation.duration",
+        "s",
+        true,
+        &|j| {
+            for r in batch {
+                let ms = r.end_ms.saturating_sub(r.start_ms);
+                histogram(
+                    j,
+                    r,
+                    &|_| {},
+                    ms,
+                    &DURATION_MS,
+                    DURATION_BOUNDS,
+                    ms as f64 / 1000.0,
+                );
             }
+        },
+    );
+    metric(&mut j, "dx.requests", "{request}", false, &|j| {
+        for r in batch {
+            point(j, r, &|j| {
+                j.s("dx.cache", r.cache);
+                j.i("http.response.status_code", u64::from(r.status));
+            });
+            j.key("asInt").raw("\"1\"}");
         }
-        let mut a = common(r);
-        a.push(s("dx.cache", r.cache));
-        a.push(i("http.response.status_code", u64::from(r.status)));
-        requests.push(sum_point(a, r, json!(1)));
-        if let Some(c) = r.cost {
-            cost.push(sum_point(common(r), r, json!(c)));
-        }
-        if let Some(e) = &r.error {
-            let mut a = common(r);
-            a.push(s("error.type", e));
-            errors.push(sum_point(a, r, json!(1)));
-        }
+    });
+    if batch
+        .iter()
+        .any(|r| r.input_tokens.is_some() || r.output_tokens.is_some())
+    {
+        metric(&mut j, "gen_ai.client.token.usage", "{token}", true, &|j| {
+            for r in batch {
+                for (kind, n) in [("input", r.input_tokens), ("output", r.output_tokens)] {
+                    if let Some(n) = n {
+                        let extra = |j: &mut J| {
+                            j.s("gen_ai.token.type", kind);
+                        };
+                        histogram(j, r, &extra, n, &TOKENS, TOKEN_BOUNDS, n as f64);
+                    }
+                }
+            }
+        });
     }
-    let histogram = |name: &str, unit: &str, points: Vec<Value>| {
-        json!({"name": name, "unit": unit,
-            "histogram": {"aggregationTemporality": DELTA, "dataPoints": points}})
-    };
-    let sum = |name: &str, unit: &str, points: Vec<Value>| {
-        json!({"name": name, "unit": unit,
-            "sum": {"aggregationTemporality": DELTA, "isMonotonic": true, "dataPoints": points}})
-    };
-    let mut metrics = vec![
-        histogram("gen_ai.client.operation.duration", "s", duration),
-        sum("dx.requests", "{request}", requests),
-    ];
-    for (m, empty) in [
-        (histogram("gen_ai.client.token.usage", "{token}", tokens.clone()), tokens.is_empty()),
-        (sum("dx.cost", "USD", cost.clone()), cost.is_empty()),
-        (sum("dx.errors", "{error}", errors.clone()), errors.is_empty()),
-    ] {
-        if !empty {
-            metrics.push(m);
-        }
+    if batch.iter().any(|r| r.cost.is_some()) {
+        metric(&mut j, "dx.cost", "USD", false, &|j| {
+            for r in batch {
+                if let Some(c) = r.cost {
+                    point(j, r, &|_| {});
+                    j.key("asDouble").float(c).raw("}");
+                }
+            }
+        });
     }
-    json!({"resourceMetrics": [{"resource": resource(),
-        "scopeMetrics": [{"scope": {"name": SCOPE}, "metrics": metrics}]}]})
+    if batch.iter().any(|r| r.error.is_some()) {
+        metric(&mut j, "dx.errors", "{error}", false, &|j| {
+            for r in batch {
+                if let Some(e) = &r.error {
+                    point(j, r, &|j| {
+                        j.s("error.type", e);
+                    });
+                    j.key("asInt").raw("\"1\"}");
+                }
+            }
+        });
+    }
+    j.raw("]}]}]}");
+    j.0
 }
 
 /// The webhook's JSON for one record.
-pub fn webhook_body(r: &Record) -> Value {
-    json!({
-        "event": "request",
-        "start_ms": r.start_ms,
-        "end_ms": r.end_ms,
-        "path": r.path,
-        "status": r.status,
-        "stream": r.stream,
-        "model": r.request_model,
-        "upstream_model": r.response_model,
-        "provider": r.provider,
-        "deployment": r.deployment,
-        "attempts": r.attempts,
-        "cache": r.cache,
-        "input_tokens": r.input_tokens,
-        "output_tokens": r.output_tokens,
-        "cost": r.cost,
-        "error": r.error,
-        "key": r.key,
-        "team": r.team,
-    })
+pub fn webhook_body(r: &Record) -> String {
+    let mut j = J::default();
+    j.raw("{").key("event").str("request");
+    j.key("start_ms")
+        .num(r.start_ms)
+        .key("end_ms")
+        .num(r.end_ms);
+    j.key("path").str(&r.path).key("status").num(r.status);
+    j.key("stream").raw(if r.stream { "true" } else { "false" });
+    j.key("model").str(&r.request_model);
+    j.key("upstream_model").str(&r.response_model);
+    j.key("provider").str(&r.provider);
+    j.key("deployment").str(&r.deployment);
+    j.key("attempts").num(r.attempts).key("cache").str(r.cache);
+    for (k, v) in [
+        ("input_tokens", r.input_tokens),
+        ("output_tokens", r.output_tokens),
+    ] {
+        j.key(k);
+        match v {
+            Some(n) => j.num(n),
+            None => j.raw("null"),
+        };
+    }
+    j.key("cost");
+    match r.cost {
+        Some(c) => j.float(c),
+        None => j.raw("null"),
+    };
+    j.key("error");
+    match &r.error {
+        Some(e) => j.str(e),
+        None => j.raw("null"),
+    };
+    j.key("key").str(&r.key).key("team").str(&r.team).raw("}");
+    j.0
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_issues_telemetry_table_loads_as_written_and_bad_ones_do_not() {
+        let c = crate::config::Config::parse(
+            "[[telemetry]]\nkind = \"otlp\"\nendpoint = \"http://host:4318\"\nprotocol = \"http/json\"\n",
+        )
+        .unwrap();
+        assert_eq!(c.telemetry.len(), 1);
+        assert_eq!(c.telemetry[0].kind, SinkKind::Otlp);
+        assert_eq!(c.telemetry[0].endpoint, "http://host:4318");
+        for bad in [
+            "[[telemetry]]\nkind = \"otlp\"\nendpoint = \"http://h\"\nprotocol = \"grpc\"\n",
+            "[[telemetry]]\nkind = \"webhook\"\nendpoint = \"http://h\"\n",
+            "[[telemetry]]\nkind = \"otlp\"\nendpoint = \"h:4318\"\n",
+            "[[telemetry]]\nkind = \"otlp\"\nendpoint = \"http://h\"\ninclude_content = true\n",
+        ] {
+            assert!(crate::config::Config::parse(bad).is_err(), "{bad}");
+        }
+        let c = crate::config::Config::parse("[cache]\nttl_s = 300\n[cache.groups]\nfast = 0\n")
+            .unwrap();
+        assert_eq!(c.cache.unwrap().ttl_ms("fast"), 0);
+        assert!(crate::config::Config::parse("[cache]\nttl = 300\n").is_err());
+    }
 
     #[test]
     fn hmac_matches_rfc_4231_case_2() {
@@ -561,7 +780,7 @@ mod tests {
 
     #[test]
     fn a_span_carries_the_genai_attributes_and_its_times() {
-        let t = otlp_traces(&[record()], 0);
+        let t: serde_json::Value = serde_json::from_str(&otlp_traces(&[record()], 0)).unwrap();
         let span = &t["resourceSpans"][0]["scopeSpans"][0]["spans"][0];
         let attr = |k: &str| {
             span["attributes"]
@@ -571,8 +790,14 @@ mod tests {
                 .find(|a| a["key"] == k)
                 .map(|a| a["value"].clone())
         };
-        assert_eq!(attr("gen_ai.operation.name").unwrap()["stringValue"], "chat");
-        assert_eq!(attr("gen_ai.provider.name").unwrap()["stringValue"], "openai");
+        assert_eq!(
+            attr("gen_ai.operation.name").unwrap()["stringValue"],
+            "chat"
+        );
+        assert_eq!(
+            attr("gen_ai.provider.name").unwrap()["stringValue"],
+            "openai"
+        );
         assert_eq!(attr("gen_ai.usage.input_tokens").unwrap()["intValue"], "12");
         assert_eq!(attr("gen_ai.usage.output_tokens").unwrap()["intValue"], "5");
         assert_eq!(attr("dx.cache").unwrap()["stringValue"], "miss");
@@ -580,11 +805,22 @@ mod tests {
         assert_eq!(span["endTimeUnixNano"], "1250000000");
         assert_eq!(span["traceId"].as_str().unwrap().len(), 32);
         assert_eq!(span["spanId"].as_str().unwrap().len(), 16);
-        let other = otlp_traces(&[record()], 1);
+        let other: serde_json::Value = serde_json::from_str(&otlp_traces(&[record()], 1)).unwrap();
         assert_ne!(
             other["resourceSpans"][0]["scopeSpans"][0]["spans"][0]["traceId"],
             span["traceId"]
         );
+    }
+
+    #[test]
+    fn the_webhook_body_is_json_with_escaped_strings() {
+        let mut r = record();
+        r.request_model = "we\"ird\\\n".into();
+        let v: serde_json::Value = serde_json::from_str(&webhook_body(&r)).unwrap();
+        assert_eq!(v["model"], "we\"ird\\\n");
+        assert_eq!(v["input_tokens"], 12);
+        assert_eq!(v["error"], serde_json::Value::Null);
+        assert_eq!(v["cost"], 0.000_01);
     }
 
     #[test]
@@ -595,17 +831,33 @@ mod tests {
         failed.input_tokens = None;
         failed.output_tokens = None;
         failed.cost = None;
-        let m = otlp_metrics(&[record(), failed]);
+        let m: serde_json::Value =
+            serde_json::from_str(&otlp_metrics(&[record(), failed])).unwrap();
         let metrics = m["resourceMetrics"][0]["scopeMetrics"][0]["metrics"]
             .as_array()
             .unwrap();
         let named = |n: &str| metrics.iter().find(|m| m["name"] == n).unwrap();
-        assert_eq!(named("dx.requests")["sum"]["dataPoints"].as_array().unwrap().len(), 2);
-        assert_eq!(named("gen_ai.client.token.usage")["histogram"]["dataPoints"].as_array().unwrap().len(), 2);
+        assert_eq!(
+            named("dx.requests")["sum"]["dataPoints"]
+                .as_array()
+                .unwrap()
+                .len(),
+            2
+        );
+        assert_eq!(
+            named("gen_ai.client.token.usage")["histogram"]["dataPoints"]
+                .as_array()
+                .unwrap()
+                .len(),
+            2
+        );
         assert_eq!(named("dx.errors")["sum"]["dataPoints"][0]["asInt"], "1");
         let dur = &named("gen_ai.client.operation.duration")["histogram"]["dataPoints"][0];
         assert_eq!(dur["sum"], 0.25);
         assert_eq!(dur["bucketCounts"][5], "1", "0.25 s falls in (0.16, 0.32]");
-        assert_eq!(named("dx.cost")["sum"]["dataPoints"][0]["asDouble"], 0.000_01);
+        assert_eq!(
+            named("dx.cost")["sum"]["dataPoints"][0]["asDouble"],
+            0.000_01
+        );
     }
 }

@@ -19,9 +19,9 @@ use super::Exchange;
 use crate::cost::{completion_cost, TokenUsage};
 use crate::keys::charge::{self, nano, usd};
 use crate::ports::{Background, Clock, Ports};
-use crate::telemetry::Record;
 use crate::state::accounts::Op;
 use crate::stream::{OnDone, StreamOutcome};
+use crate::telemetry::Record;
 
 /// How long spend log entries are kept.
 pub const SPEND_LOG_TTL_MS: u64 = 30 * 86_400_000;
@@ -141,10 +141,7 @@ pub fn record_of(ex: &Exchange, now_ms: u64) -> Record {
 }
 
 /// The exchange of a stream is settled and observed when the stream ends.
-pub fn stream_settler<P: Ports>(
-    ports: P,
-    ex: &mut Exchange,
-) -> OnDone {
+pub fn stream_settler<P: Ports>(ports: P, ex: &mut Exchange) -> OnDone {
     ex.deferred = true;
     let mut line = ex.clone();
     line.status = 200;
