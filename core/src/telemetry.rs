@@ -18,6 +18,8 @@ use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
+use std::fmt::Write;
+
 use bytes::Bytes;
 use sha2::{Digest, Sha256};
 
@@ -344,7 +346,13 @@ impl Telemetry {
 }
 
 pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        out.push(DIGITS[usize::from(b >> 4)] as char);
+        out.push(DIGITS[usize::from(b & 15)] as char);
+    }
+    out
 }
 
 /// HMAC-SHA256 (RFC 2104) over `sha2`.
@@ -369,8 +377,13 @@ pub fn hmac_sha256(key: &[u8], message: &[u8]) -> [u8; 32] {
 
 /// A JSON text written by hand: serde's derive and `json!` cost the Worker
 /// upload more than these few lines (README, Telemetry).
-#[derive(Default)]
 struct J(String);
+
+impl Default for J {
+    fn default() -> Self {
+        J(String::with_capacity(2048))
+    }
+}
 
 impl J {
     fn raw(&mut self, text: &str) -> &mut Self {
@@ -380,14 +393,18 @@ impl J {
 
     fn str(&mut self, text: &str) -> &mut Self {
         self.0.push('"');
-        for c in text.chars() {
-            match c {
-                '"' => self.0.push_str("\\\""),
-                '\\' => self.0.push_str("\\\\"),
-                c if (c as u32) < 0x20 => {
-                    self.0.push_str(&format!("\\u{:04x}", c as u32));
+        if !text.bytes().any(|b| b == b'"' || b == b'\\' || b < 0x20) {
+            self.0.push_str(text);
+        } else {
+            for c in text.chars() {
+                match c {
+                    '"' => self.0.push_str("\\\""),
+                    '\\' => self.0.push_str("\\\\"),
+                    c if (c as u32) < 0x20 => {
+                        let _ = write!(self.0, "\\u{:04x}", c as u32);
+                    }
+                    c => self.0.push(c),
                 }
-                c => self.0.push(c),
             }
         }
         self.0.push('"');
@@ -395,7 +412,7 @@ impl J {
     }
 
     fn num(&mut self, n: impl std::fmt::Display) -> &mut Self {
-        self.0.push_str(&n.to_string());
+        let _ = write!(self.0, "{n}");
         self
     }
 
