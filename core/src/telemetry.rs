@@ -5,6 +5,9 @@
 //!   semantic conventions plus `dx.*` gateway attributes) to
 //!   `<endpoint>/v1/traces`, and metrics (requests, tokens, cost, duration,
 //!   errors by class) to `<endpoint>/v1/metrics`;
+//! - `langfuse`: Langfuse's public ingestion API (`<endpoint>/api/public/
+//!   ingestion`, Basic auth with the project's key pair): a trace and a
+//!   generation per request, with usage and cost;
 //! - `webhook`: one JSON per request, signed with HMAC-SHA256 over the body
 //!   (`x-dx-signature: sha256=<hex>`), retried with backoff.
 //!
@@ -42,11 +45,15 @@ pub struct SinkConfig {
     pub secret: Option<String>,
     /// Time allowed per send.
     pub timeout_ms: u64,
+    /// Langfuse: the project's key pair (`env:NAME` or literals).
+    pub public_key: Option<String>,
+    pub secret_key: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SinkKind {
     Otlp,
+    Langfuse,
     Webhook,
 }
 
@@ -71,6 +78,8 @@ impl SinkConfig {
                 "headers",
                 "secret",
                 "timeout_ms",
+                "public_key",
+                "secret_key",
             ]
             .contains(&k.as_str())
         }) {
@@ -82,7 +91,8 @@ impl SinkConfig {
         let kind = match text("kind")?.as_deref() {
             Some("otlp") => SinkKind::Otlp,
             Some("webhook") => SinkKind::Webhook,
-            _ => return Err("`kind` is \"otlp\" or \"webhook\"".into()),
+            Some("langfuse") => SinkKind::Langfuse,
+            _ => return Err("`kind` is \"otlp\", \"langfuse\" or \"webhook\"".into()),
         };
         let endpoint = text("endpoint")?.ok_or("missing `endpoint`")?;
         if !(endpoint.starts_with("http://") || endpoint.starts_with("https://")) {
@@ -96,6 +106,12 @@ impl SinkConfig {
         let secret = text("secret")?;
         if kind == SinkKind::Webhook && secret.is_none() {
             return Err("kind = \"webhook\" needs a `secret` (env:NAME) to sign with".into());
+        }
+        let (public_key, secret_key) = (text("public_key")?, text("secret_key")?);
+        if kind == SinkKind::Langfuse && (public_key.is_none() || secret_key.is_none()) {
+            return Err(
+                "kind = \"langfuse\" needs `public_key` and `secret_key` (env:NAME)".into(),
+            );
         }
         let mut headers = Vec::new();
         if let Some(h) = m.get("headers") {
@@ -114,6 +130,8 @@ impl SinkConfig {
             headers,
             secret,
             timeout_ms,
+            public_key,
+            secret_key,
         })
     }
 }
@@ -157,6 +175,8 @@ struct Sink {
     endpoint: String,
     headers: Vec<(String, Secret)>,
     secret: Option<Secret>,
+    /// `Basic base64(public:secret)` (Langfuse).
+    auth: Option<Secret>,
     timeout_ms: u64,
 }
 
@@ -198,6 +218,20 @@ impl Telemetry {
                     .filter_map(|(k, v)| Some((k.clone(), resolve(v)?)))
                     .collect(),
                 secret: s.secret.as_deref().and_then(resolve),
+                auth: match (
+                    s.public_key.as_deref().and_then(resolve),
+                    s.secret_key.as_deref().and_then(resolve),
+                ) {
+                    (Some(p), Some(k)) => {
+                        use base64ct::{Base64, Encoding};
+                        let pair = format!("{}:{}", p.expose(), k.expose());
+                        Some(Secret::new(format!(
+                            "Basic {}",
+                            Base64::encode_string(pair.as_bytes())
+                        )))
+                    }
+                    _ => None,
+                },
                 timeout_ms: s.timeout_ms,
             })
             .collect();
@@ -268,6 +302,12 @@ impl Telemetry {
                         let b = self.send(ports, sink, "/v1/metrics", &metrics, 1).await;
                         a.and(b)
                     }
+                    SinkKind::Langfuse => {
+                        let seq = self.seq.fetch_add(batch.len() as u64, Ordering::Relaxed);
+                        let body = langfuse_batch(&batch, seq);
+                        self.send(ports, sink, "/api/public/ingestion", &body, 2)
+                            .await
+                    }
                     SinkKind::Webhook => {
                         let mut all = Ok(());
                         for r in &batch {
@@ -317,6 +357,9 @@ impl Telemetry {
                 .header("content-type", "application/json");
             for (k, v) in &sink.headers {
                 req = req.header(k.as_str(), v.expose());
+            }
+            if let Some(auth) = &sink.auth {
+                req = req.header("authorization", auth.expose());
             }
             if let Some(secret) = &sink.secret {
                 req = req.header(
@@ -693,6 +736,99 @@ pub fn otlp_metrics(batch: &[Record]) -> String {
     j.0
 }
 
+/// `YYYY-MM-DDTHH:MM:SS.mmmZ` for ms since the epoch (civil from days,
+/// after Howard Hinnant's algorithm).
+pub fn iso8601(ms: u64) -> String {
+    let days = (ms / 86_400_000) as i64;
+    let rem = ms % 86_400_000;
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:03}Z",
+        rem / 3_600_000,
+        rem / 60_000 % 60,
+        rem / 1_000 % 60,
+        rem % 1_000
+    )
+}
+
+/// Langfuse's ingestion batch: a trace and its generation per record,
+/// with usage and cost.
+pub fn langfuse_batch(batch: &[Record], seq: u64) -> String {
+    let mut j = J::default();
+    j.raw("{").key("batch").raw("[");
+    for (n, r) in batch.iter().enumerate() {
+        let id = hex(&Sha256::new()
+            .chain_update(r.start_ms.to_be_bytes())
+            .chain_update((seq + n as u64).to_be_bytes())
+            .chain_update(b"langfuse")
+            .finalize()[..16]);
+        let (start, end) = (iso8601(r.start_ms), iso8601(r.end_ms));
+        let name = format!("{} {}", r.operation(), r.request_model);
+        let meta = |j: &mut J| {
+            j.key("metadata").raw("{").key("path").str(&r.path);
+            j.key("provider")
+                .str(&r.provider)
+                .key("deployment")
+                .str(&r.deployment);
+            j.key("cache").str(r.cache).key("attempts").num(r.attempts);
+            j.key("status")
+                .num(r.status)
+                .key("key")
+                .str(&r.key)
+                .raw("}");
+        };
+        j.sep().raw("{").key("id").str(&format!("{id}-t"));
+        j.key("timestamp").str(&end).key("type").str("trace-create");
+        j.key("body")
+            .raw("{")
+            .key("id")
+            .str(&id)
+            .key("timestamp")
+            .str(&start);
+        j.key("name").str(&name);
+        if !r.team.is_empty() {
+            j.key("tags").raw("[").str(&r.team).raw("]");
+        }
+        meta(&mut j);
+        j.raw("}}");
+        j.sep().raw("{").key("id").str(&format!("{id}-g"));
+        j.key("timestamp")
+            .str(&end)
+            .key("type")
+            .str("generation-create");
+        j.key("body").raw("{").key("id").str(&format!("{id}-gen"));
+        j.key("traceId").str(&id).key("name").str(&name);
+        j.key("startTime").str(&start).key("endTime").str(&end);
+        j.key("model").str(if r.response_model.is_empty() {
+            &r.request_model
+        } else {
+            &r.response_model
+        });
+        if let (Some(i), Some(o)) = (r.input_tokens, r.output_tokens) {
+            j.key("usageDetails").raw("{").key("input").num(i);
+            j.key("output").num(o).key("total").num(i + o).raw("}");
+        }
+        if let Some(c) = r.cost {
+            j.key("costDetails").raw("{").key("total").float(c).raw("}");
+        }
+        if let Some(e) = &r.error {
+            j.key("level").str("ERROR").key("statusMessage").str(e);
+        }
+        meta(&mut j);
+        j.raw("}}");
+    }
+    j.raw("]}");
+    j.0
+}
+
 /// The webhook's JSON for one record.
 pub fn webhook_body(r: &Record) -> String {
     let mut j = J::default();
@@ -757,6 +893,28 @@ mod tests {
             .unwrap();
         assert_eq!(c.cache.unwrap().ttl_ms("fast"), 0);
         assert!(crate::config::Config::parse("[cache]\nttl = 300\n").is_err());
+    }
+
+    #[test]
+    fn timestamps_are_iso_8601_utc() {
+        assert_eq!(iso8601(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(iso8601(951_782_400_123), "2000-02-29T00:00:00.123Z");
+        assert_eq!(iso8601(1_764_765_296_789), "2025-12-03T12:34:56.789Z");
+    }
+
+    #[test]
+    fn langfuse_gets_a_trace_and_its_generation_with_usage_and_cost() {
+        let v: serde_json::Value = serde_json::from_str(&langfuse_batch(&[record()], 3)).unwrap();
+        let events = v["batch"].as_array().unwrap();
+        assert_eq!(events.len(), 2);
+        assert_eq!(events[0]["type"], "trace-create");
+        assert_eq!(events[1]["type"], "generation-create");
+        let g = &events[1]["body"];
+        assert_eq!(g["traceId"], events[0]["body"]["id"]);
+        assert_eq!(g["usageDetails"]["input"], 12);
+        assert_eq!(g["usageDetails"]["total"], 17);
+        assert_eq!(g["costDetails"]["total"], 0.000_01);
+        assert_eq!(g["startTime"], "1970-01-01T00:00:01.000Z");
     }
 
     #[test]

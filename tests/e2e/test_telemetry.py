@@ -23,12 +23,14 @@ from conftest import FLEET_KEY, MASTER_KEY, STATE_TABLE, dx_config, selected_she
 from sdk import tag, user
 
 HOOK_SECRET = "whsec-test-0123456789"
+LANGFUSE_SECRET = "sk-lf-test-secret"
 
 
 def start(request, workdir, gateway_env, fleet, sinks, name):
     config = dx_config(fleet)
     config["telemetry"] = sinks
-    env = {**gateway_env, "DX_CONFIG": json.dumps(config), "DX_HOOK_SECRET": HOOK_SECRET}
+    env = {**gateway_env, "DX_CONFIG": json.dumps(config), "DX_HOOK_SECRET": HOOK_SECRET,
+           "DX_LANGFUSE_SECRET": LANGFUSE_SECRET}
     if request.param == "worker":
         return start_worker(workdir, env, f"worker-{name}.log")
     db = request.getfixturevalue("dynamodb")
@@ -43,6 +45,8 @@ def tgw(request, workdir, gateway_env, fleet):
     sinks = [
         {"kind": "otlp", "endpoint": f"{fleet.base_url}/sink/ok/otlp", "protocol": "http/json"},
         {"kind": "webhook", "endpoint": f"{fleet.base_url}/sink/ok/hook", "secret": "env:DX_HOOK_SECRET"},
+        {"kind": "langfuse", "endpoint": f"{fleet.base_url}/sink/ok/langfuse", "public_key": "pk-lf-test",
+         "secret_key": "env:DX_LANGFUSE_SECRET"},
     ]
     gw = start(request, workdir, gateway_env, fleet, sinks, "telemetry")
     yield gw
@@ -134,6 +138,27 @@ def test_the_webhook_gets_one_signed_json_per_request(tgw, fleet):
     assert body["input_tokens"] == resp.usage.prompt_tokens
     assert HOOK_SECRET not in post["raw"] and MASTER_KEY not in post["raw"]
     assert f"hook prompt {t}" not in post["raw"]
+
+
+def test_langfuse_gets_a_trace_and_a_generation_with_usage(tgw, fleet):
+    import base64
+
+    t = tag()
+    model = f"fleet/lf-{t}"
+    resp = chat(tgw, model, f"langfuse prompt {t}")
+    posts = wait_for(fleet, "/sink/ok/langfuse/api/public/ingestion", model)
+    auth = base64.b64encode(f"pk-lf-test:{LANGFUSE_SECRET}".encode()).decode()
+    assert posts[0]["headers"]["authorization"] == f"Basic {auth}"
+    events = [e for p in posts for e in json.loads(p["raw"])["batch"]]
+    gen = next(e["body"] for e in events if e["type"] == "generation-create" and model in e["body"]["name"])
+    trace = next(e["body"] for e in events if e["type"] == "trace-create" and e["body"]["id"] == gen["traceId"])
+    assert trace["name"] == f"chat {model}"
+    assert gen["usageDetails"]["input"] == resp.usage.prompt_tokens
+    assert gen["usageDetails"]["output"] == resp.usage.completion_tokens
+    assert gen["startTime"].endswith("Z") and gen["endTime"] >= gen["startTime"]
+    for p in posts:
+        assert LANGFUSE_SECRET not in p["raw"] and MASTER_KEY not in p["raw"]
+        assert f"langfuse prompt {t}" not in p["raw"]
 
 
 def test_a_hanging_or_failing_sink_does_not_slow_requests(broken_sinks_gw, fleet):
