@@ -28,6 +28,7 @@ struct Fake {
     calls: Arc<AtomicU64>,
     act: Arc<Mutex<Act>>,
     deferred: Arc<Mutex<Vec<BoxFuture<'static, ()>>>>,
+    lines: Arc<Mutex<Vec<String>>>,
 }
 
 impl Fake {
@@ -37,6 +38,7 @@ impl Fake {
             calls: Arc::new(AtomicU64::new(0)),
             act: Arc::new(Mutex::new(Act::Answer)),
             deferred: Arc::new(Mutex::new(Vec::new())),
+            lines: Arc::new(Mutex::new(Vec::new())),
         }
     }
     fn calls(&self) -> u64 {
@@ -130,7 +132,9 @@ impl Env for Fake {
     }
 }
 impl Log for Fake {
-    fn log(&self, _: &str) {}
+    fn log(&self, line: &str) {
+        self.lines.lock().unwrap().push(line.to_owned());
+    }
 }
 
 const CONFIG: &str = r#"
@@ -263,6 +267,12 @@ fn a_whole_answer_is_stored_then_replayed_whole_and_as_a_stream_for_free() {
     assert_eq!(again.header("x-dx-cost-usd"), "0");
     assert_eq!(again.text(), "answer 1");
     assert_eq!(fake.calls(), 1, "a hit never goes upstream");
+    let line = fake.lines.lock().unwrap().last().cloned().unwrap();
+    assert!(
+        line.contains(r#""cache":"hit""#),
+        "the access log marks it: {line}"
+    );
+    assert!(line.contains(r#""cost":0.0"#), "{line}");
 
     // a streaming client gets the stored answer as a proper stream
     let mut body = chat("hi", true);
