@@ -33,6 +33,18 @@ pub struct Config {
     /// Runtime refresh of the model catalog.
     #[serde(default)]
     pub catalog: CatalogSettings,
+    /// `[cache]` as written; read into `cache` once (by hand: Worker size).
+    #[serde(default, rename = "cache")]
+    cache_raw: Option<serde_json::Value>,
+    /// The response cache; present means on for every model.
+    #[serde(skip)]
+    pub cache: Option<CacheSettings>,
+    /// `[[telemetry]]` as written; read into `telemetry` once.
+    #[serde(default, rename = "telemetry")]
+    telemetry_raw: Vec<serde_json::Value>,
+    /// Where each finished request is exported.
+    #[serde(skip)]
+    pub telemetry: Vec<crate::telemetry::SinkConfig>,
     /// `[[guardrails]]`: keyword lists and detectors on input and output.
     /// Read by [`crate::guardrails::GuardrailSpec::read`] (see there why).
     #[serde(default)]
@@ -101,6 +113,68 @@ impl CatalogSettings {
 
     pub fn sync_interval_ms(&self) -> u64 {
         self.sync_interval_s.saturating_mul(1_000)
+    }
+}
+
+/// The exact-match response cache (`[cache]`).
+#[derive(Debug, Clone)]
+pub struct CacheSettings {
+    /// How long an answer is served from the cache, in seconds.
+    pub ttl_s: u64,
+    /// Per model group (the name a request resolves): its own TTL in
+    /// seconds; 0 turns the cache off for that group.
+    pub groups: std::collections::BTreeMap<String, u64>,
+    /// Answers larger than this are not stored (DynamoDB's items hold 400 KB).
+    pub max_entry_bytes: usize,
+}
+
+impl Default for CacheSettings {
+    fn default() -> Self {
+        CacheSettings {
+            ttl_s: 300,
+            groups: std::collections::BTreeMap::new(),
+            max_entry_bytes: 350 * 1024,
+        }
+    }
+}
+
+impl CacheSettings {
+    /// `[cache]` as written (a table; every field optional).
+    pub fn read(v: &serde_json::Value) -> Result<Self, String> {
+        let m = v.as_object().ok_or("expected a table")?;
+        let mut out = CacheSettings::default();
+        let whole = |v: &serde_json::Value, what: &str| {
+            v.as_u64()
+                .ok_or_else(|| format!("`{what}` is a whole number"))
+        };
+        for (k, v) in m {
+            match k.as_str() {
+                "ttl_s" => out.ttl_s = whole(v, "ttl_s")?,
+                "max_entry_bytes" => out.max_entry_bytes = whole(v, "max_entry_bytes")? as usize,
+                "groups" => {
+                    let groups = v.as_object().ok_or("`groups` is a table")?;
+                    for (g, ttl) in groups {
+                        out.groups.insert(g.clone(), whole(ttl, "groups")?);
+                    }
+                }
+                _ => {
+                    return Err(format!(
+                        "unknown field `{}`, expected ttl_s, groups or max_entry_bytes",
+                        k.escape_debug()
+                    ))
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// The TTL for a model group, in ms; 0: not cached.
+    pub fn ttl_ms(&self, group: &str) -> u64 {
+        self.groups
+            .get(group)
+            .copied()
+            .unwrap_or(self.ttl_s)
+            .saturating_mul(1_000)
     }
 }
 
@@ -462,6 +536,16 @@ impl Config {
                 .map_err(|e| ConfigError(format!("[router_settings]: {}", without_position(&e))))?;
         }
         config.validate()?;
+        if let Some(raw) = config.cache_raw.take() {
+            let cache =
+                CacheSettings::read(&raw).map_err(|e| ConfigError(format!("[cache]: {e}")))?;
+            config.cache = Some(cache);
+        }
+        for (n, raw) in std::mem::take(&mut config.telemetry_raw).iter().enumerate() {
+            let sink = crate::telemetry::SinkConfig::read(raw)
+                .map_err(|e| ConfigError(format!("[[telemetry]] entry {}: {e}", n + 1)))?;
+            config.telemetry.push(sink);
+        }
         let guards = config
             .guardrails
             .iter()

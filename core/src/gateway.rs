@@ -15,7 +15,9 @@ use crate::pipeline::{self, Call, Exchange};
 use crate::ports::{Env, Ports};
 use crate::secret::Secret;
 use crate::state::accounts::Accounts;
+use crate::state::CacheStore;
 use crate::state::SharedKv;
+use crate::telemetry::Telemetry;
 use crate::upstream_auth::google::TokenCache;
 
 pub use crate::http::{Body, GatewayResponse, IncomingRequest};
@@ -30,6 +32,8 @@ pub const INGRESS_HEADERS: &[&str] = &[
     "anthropic-version",
     "anthropic-beta",
     "user-agent",
+    // The response cache's request controls (`no-cache`, `no-store`).
+    "cache-control",
     // The console's files answer 304 to a copy of this build's.
     "if-none-match",
 ];
@@ -49,12 +53,16 @@ pub struct Gateway {
     accounts: Option<Arc<dyn Accounts>>,
     kv: Option<Arc<dyn SharedKv>>,
     health: crate::router::Health,
+    cache: Option<Arc<dyn CacheStore>>,
+    telemetry: Option<Arc<Telemetry>>,
 }
 
 impl Gateway {
     pub fn new(config: Arc<Config>, env: &impl Env) -> Self {
         let master_key = config.master_key(env);
+        let telemetry = Telemetry::new(&config.telemetry, env).map(Arc::new);
         Gateway {
+            telemetry,
             config,
             master_key,
             tokens: TokenCache::new(),
@@ -62,6 +70,7 @@ impl Gateway {
             accounts: None,
             kv: None,
             health: crate::router::Health::default(),
+            cache: None,
         }
     }
 
@@ -82,6 +91,12 @@ impl Gateway {
     /// Stored Responses (`previous_response_id`) live in `kv`.
     pub fn with_kv(mut self, kv: Arc<dyn SharedKv>) -> Self {
         self.kv = Some(kv);
+        self
+    }
+
+    /// The response cache's store; the cache is on when `[cache]` is set too.
+    pub fn with_cache(mut self, store: Arc<dyn CacheStore>) -> Self {
+        self.cache = Some(store);
         self
     }
 
@@ -129,6 +144,11 @@ impl<P: Ports> Bound<P> {
         self.gateway.handle(&self.ports, req).await
     }
 
+    pub fn with_cache(mut self, store: Arc<dyn CacheStore>) -> Self {
+        self.gateway = self.gateway.with_cache(store);
+        self
+    }
+
     pub fn gateway(&self) -> &Gateway {
         &self.gateway
     }
@@ -163,9 +183,11 @@ async fn serve<P: Ports>(gw: &Gateway, ports: &P, req: IncomingRequest) -> Gatew
         accounts: gw.accounts.as_ref(),
         kv: gw.kv.as_ref(),
         health: &gw.health,
+        cache: gw.cache.as_ref(),
         ports: ports.clone(),
     };
     let mut ex = Exchange::new(ports.now_ms(), &req.method, &req.path);
+    ex.telemetry = gw.telemetry.clone();
     let mut result = endpoints::serve(&call, &req, &mut ex).await;
     if let (Err(e), Some(sync)) = (&result, &gw.catalog_sync) {
         // Nothing has gone upstream before a model is resolved, so
@@ -188,6 +210,10 @@ async fn serve<P: Ports>(gw: &Gateway, ports: &P, req: IncomingRequest) -> Gatew
         if let Ok(v) = HeaderValue::from_str(&ex.adjusted) {
             resp.headers_mut().insert("x-dx-adjusted", v);
         }
+    }
+    if !ex.cache.is_off() {
+        resp.headers_mut()
+            .insert("x-dx-cache", HeaderValue::from_static(ex.cache.as_str()));
     }
     if let Some(q) = ex.quota {
         quota_headers(resp.headers_mut(), &q);

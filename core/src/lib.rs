@@ -12,7 +12,7 @@
 // Cycles inside a layer are reported by the script but not refused yet.
 //
 // layer leaf: error secret ports unified tokens http stream model_name
-// layer model: guardrails catalog cost config router task_routing providers catalog_resolve resolve model_meta upstream_auth aws state keys
+// layer model: guardrails catalog cost config router task_routing providers catalog_resolve resolve model_meta upstream_auth aws state keys telemetry
 // layer formats: codec ingress quirks
 // layer relays: relays
 // layer pipeline: pipeline
@@ -45,6 +45,7 @@ mod resolve;
 pub mod router;
 pub mod state;
 mod task_routing;
+pub mod telemetry;
 mod upstream_auth;
 
 // formats: codecs, ingress parsers and renderers, per-model request quirks.

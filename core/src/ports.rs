@@ -107,6 +107,12 @@ pub trait Sleep {
 /// (Workers: `ctx.wait_until`; Lambda: before the invocation ends).
 pub trait Background {
     fn defer(&self, work: BoxFuture<'static, ()>);
+    /// Work nobody waits for, not even the end of the response body
+    /// (telemetry exports). Lambda runs it once the response is sent, before
+    /// the next invocation; elsewhere it is [`Background::defer`].
+    fn defer_after(&self, work: BoxFuture<'static, ()>) {
+        self.defer(work);
+    }
 }
 
 /// Deployment-time settings: Worker vars/secrets, Lambda environment.

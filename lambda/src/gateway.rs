@@ -43,7 +43,18 @@ pub async fn run(shared: Arc<Shared>, config: Arc<Config>) -> Result<(), lambda_
         Ok(None) => {}
         Err(e) => log_json(&serde_json::json!({"event": "kv", "outcome": "error", "error": e})),
     }
+    if config.cache.is_some() {
+        match kv(&shared) {
+            Ok(Some(store)) => gateway = gateway.with_cache(Arc::new(store)),
+            Ok(None) => log_json(&serde_json::json!({"event": "cache", "outcome": "off",
+                "error": "[cache] is set but no DX_STATE_TABLE: nowhere to keep answers"})),
+            Err(e) => {
+                log_json(&serde_json::json!({"event": "cache", "outcome": "error", "error": e}))
+            }
+        }
+    }
     let gateway = Arc::new(gateway);
+    let after = shared.clone();
     let handler = service_fn(move |event: Request| {
         let ports = LambdaPorts::new(shared.clone());
         let gateway = gateway.clone();
@@ -51,8 +62,51 @@ pub async fn run(shared: Arc<Shared>, config: Arc<Config>) -> Result<(), lambda_
     });
     lambda_http::streaming_runtime(handler)
         .layer(RepairEventText)
+        .layer(AfterResponse(after))
         .run()
         .await
+}
+
+/// Runs the work deferred until after the response (telemetry exports)
+/// once the runtime has sent the response, before it takes the next
+/// invocation: a slow sink never holds up a client.
+#[derive(Clone)]
+struct AfterResponse(Arc<Shared>);
+
+impl<S> Layer<S> for AfterResponse {
+    type Service = AfterResponseService<S>;
+    fn layer(&self, inner: S) -> Self::Service {
+        AfterResponseService(inner, self.0.clone())
+    }
+}
+
+struct AfterResponseService<S>(S, Arc<Shared>);
+
+impl<S> Service<LambdaInvocation> for AfterResponseService<S>
+where
+    S: Service<LambdaInvocation, Response = (), Error = BoxError>,
+    S::Future: 'static,
+{
+    type Response = ();
+    type Error = BoxError;
+    type Future = futures::future::LocalBoxFuture<'static, Result<(), BoxError>>;
+
+    fn poll_ready(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), BoxError>> {
+        self.0.poll_ready(cx)
+    }
+
+    fn call(&mut self, invocation: LambdaInvocation) -> Self::Future {
+        let sent = self.0.call(invocation);
+        let shared = self.1.clone();
+        Box::pin(async move {
+            let out = sent.await;
+            shared.run_after().await;
+            out
+        })
+    }
 }
 
 /// The stored catalog's sync, when `[catalog] refresh` is on and a state

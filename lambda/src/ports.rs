@@ -16,6 +16,9 @@ use futures::StreamExt;
 pub struct Shared {
     client: reqwest::Client,
     env: HashMap<String, String>,
+    /// Work for after the response is sent (`defer_after`), run before the
+    /// next invocation is taken.
+    after: Mutex<Vec<BoxFuture<'static, ()>>>,
 }
 
 impl Shared {
@@ -28,6 +31,22 @@ impl Shared {
         Shared {
             client,
             env: std::env::vars().collect(),
+            after: Mutex::default(),
+        }
+    }
+
+    /// Awaits the work deferred until after the response, including work
+    /// deferred meanwhile.
+    pub async fn run_after(&self) {
+        loop {
+            let batch: Vec<_> = match self.after.lock() {
+                Ok(mut q) => q.drain(..).collect(),
+                Err(_) => return,
+            };
+            if batch.is_empty() {
+                return;
+            }
+            futures::future::join_all(batch).await;
         }
     }
 }
@@ -143,6 +162,12 @@ impl Sleep for LambdaPorts {
 impl Background for LambdaPorts {
     fn defer(&self, work: BoxFuture<'static, ()>) {
         if let Ok(mut q) = self.deferred.lock() {
+            q.push(work);
+        }
+    }
+
+    fn defer_after(&self, work: BoxFuture<'static, ()>) {
+        if let Ok(mut q) = self.shared.after.lock() {
             q.push(work);
         }
     }

@@ -72,10 +72,10 @@ if __package__ in (None, ""):  # run as a script: make "fleet" importable
     __package__ = "fleet"
 
 from fleet import anthropic_face, bedrock_face, gemini_face, openai_face  # noqa: E402
-from fleet import azure_face, catalog_face, cohere_face, ollama_face  # noqa: E402
+from fleet import azure_face, catalog_face, cohere_face, ollama_face, sink_face  # noqa: E402
 
 FACES = [openai_face, gemini_face, bedrock_face, anthropic_face]
-FACES += [azure_face, cohere_face, ollama_face, catalog_face]
+FACES += [azure_face, cohere_face, ollama_face, catalog_face, sink_face]
 
 LOG_KEY = web.AppKey("fleet_log", list)
 MAX_RAW = 64 * 1024

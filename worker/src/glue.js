@@ -212,3 +212,21 @@ export function useCheapMicrotasks() {
     resolved.then(callback);
   };
 }
+
+/**
+ * The response cache in this colo's Cache API (`caches.default`), under a
+ * synthetic GET URL (the Cache API refuses POST). `cacheGet` settles under
+ * `key` with the entry's bytes or null; `cachePut` stores `body` for `ttl`
+ * seconds (`body` views wasm memory, hence the copy).
+ */
+export function cacheGet(url, key) {
+  track(
+    caches.default.match(url).then((r) => (r ? r.arrayBuffer().then((b) => new Uint8Array(b)) : null)),
+    key,
+  );
+}
+
+export function cachePut(url, body, ttl, key) {
+  const resp = new Response(body.slice(), { headers: { "cache-control": "max-age=" + ttl } });
+  track(caches.default.put(url, resp), key);
+}

@@ -54,6 +54,31 @@ extern "C" {
     pub(crate) fn log_after_response(ctx: &JsValue, line: &str);
     #[wasm_bindgen(js_name = useCheapMicrotasks)]
     pub(crate) fn use_cheap_microtasks();
+    #[wasm_bindgen(js_name = cacheGet, catch)]
+    fn cache_get(url: &str, key: u32) -> Result<(), JsValue>;
+    #[wasm_bindgen(js_name = cachePut, catch)]
+    fn cache_put(url: &str, body: &[u8], ttl_s: u32, key: u32) -> Result<(), JsValue>;
+}
+
+/// An entry of the Cache API (`caches.default`) under `url`, if any.
+pub(crate) async fn cached(url: &str) -> Result<Option<Bytes>, String> {
+    let (value, _) = Settled::start(|key| cache_get(url, key))
+        .await
+        .map_err(|e| format!("cache match: {e:?}"))?;
+    if value.is_null() || value.is_undefined() {
+        return Ok(None);
+    }
+    Ok(Some(Bytes::from(
+        value.unchecked_into::<js_sys::Uint8Array>().to_vec(),
+    )))
+}
+
+/// Stores `body` under `url` in the Cache API for `ttl_s` seconds.
+pub(crate) async fn cache(url: &str, body: &[u8], ttl_s: u32) -> Result<(), String> {
+    Settled::start(|key| cache_put(url, body, ttl_s, key))
+        .await
+        .map(drop)
+        .map_err(|e| format!("cache put: {e:?}"))
 }
 
 /// A list of header names as a JS array, built once per isolate.

@@ -4,6 +4,7 @@
 //! `ctx.waitUntil`.
 
 mod catalog_store;
+mod edge_cache;
 mod fnv;
 mod glue;
 pub(crate) mod kv;
@@ -62,6 +63,12 @@ fn instance(env: &Env) -> std::result::Result<Rc<Instance>, String> {
                     }
                     if let Some(kv) = kv::WorkerKv::open(env) {
                         gateway = gateway.with_kv(Arc::new(kv));
+                    }
+                    if gateway.config().cache.is_some() {
+                        // One thread per isolate: nothing here is sent anywhere.
+                        #[allow(clippy::arc_with_non_send_sync)]
+                        let store = Arc::new(edge_cache::EdgeCache);
+                        gateway = gateway.with_cache(store);
                     }
                     Ok(Rc::new(Instance {
                         gateway: Rc::new(gateway),

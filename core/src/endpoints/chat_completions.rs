@@ -181,6 +181,10 @@ impl Ingress for OpenAiChat {
         ChunkRenderer::new(p.include_usage).with_prices(prices)
     }
 
+    fn codec(&self) -> Option<crate::providers::Codec> {
+        Some(crate::providers::Codec::OpenAiChat)
+    }
+
     fn error_event(e: &GatewayError) -> Bytes {
         crate::ingress::openai_chat::render_error_event(e)
     }

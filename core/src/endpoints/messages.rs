@@ -218,6 +218,10 @@ impl Ingress for AnthropicMessages<'_> {
         EventRenderer::new(model)
     }
 
+    fn codec(&self) -> Option<crate::providers::Codec> {
+        Some(crate::providers::Codec::Anthropic)
+    }
+
     fn error_event(e: &GatewayError) -> Bytes {
         crate::ingress::anthropic_messages::error_event(e)
     }

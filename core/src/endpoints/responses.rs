@@ -175,6 +175,10 @@ impl Ingress for OpenAiResponses {
         speaks_responses(d)
     }
 
+    fn codec(&self) -> Option<Codec> {
+        Some(Codec::OpenAiResponses)
+    }
+
     fn wire_codec(&self, _: &Deployment) -> Codec {
         Codec::OpenAiResponses
     }

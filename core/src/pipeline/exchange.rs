@@ -78,6 +78,13 @@ pub struct Exchange {
     /// The reservation [`super::admit`] made, until it is settled.
     #[serde(skip)]
     pub held: Option<Arc<Held>>,
+    /// Set when a stream this exchange relays completed cleanly (the
+    /// response cache stores only those).
+    #[serde(skip)]
+    pub clean_end: Option<Arc<std::sync::atomic::AtomicBool>>,
+    /// The instance's exporter, when `[[telemetry]]` sinks are configured.
+    #[serde(skip)]
+    pub telemetry: Option<Arc<crate::telemetry::Telemetry>>,
     /// What the rate and budget headers say.
     #[serde(skip)]
     pub quota: Option<Quota>,

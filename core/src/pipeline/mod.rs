@@ -36,6 +36,7 @@ use bytes::Bytes;
 use http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use http::{HeaderMap, HeaderValue, Method};
 
+pub use cache_lookup::CacheStatus;
 pub use exchange::Exchange;
 
 use crate::catalog::Prices;
@@ -93,6 +94,11 @@ pub trait Ingress: crate::ports::MaybeSync {
     ) -> Result<(), GatewayError>;
     /// Whether `d` speaks this format, so that the body goes through as is.
     fn speaks(&self, d: &Deployment) -> bool;
+    /// The codec that reads this format's whole answers (a cached answer
+    /// replayed as a stream); `None`: such answers are not replayed.
+    fn codec(&self) -> Option<crate::providers::Codec> {
+        None
+    }
     /// The format a same-format answer from `d` comes back in.
     fn wire_codec(&self, d: &Deployment) -> crate::providers::Codec {
         d.codec()
@@ -168,6 +174,8 @@ pub struct Call<'g, P> {
     pub master_key: Option<&'g Secret>,
     pub tokens: &'g TokenCache,
     pub accounts: Option<&'g Arc<dyn Accounts>>,
+    /// The response cache's store, when the shell has one.
+    pub cache: Option<&'g Arc<dyn crate::state::CacheStore>>,
     /// The instance's key-value store (stored Responses), if its shell has one.
     pub kv: Option<&'g Arc<dyn crate::state::SharedKv>>,
     /// What this instance knows about its deployments' health.
@@ -268,18 +276,30 @@ pub async fn exchange<I: Ingress, P: Ports>(
     if let Some(masked) = &guarded.masked {
         parsed = ingress.parse(masked, &req.headers)?;
     }
-    let (cache, hit) = cache_lookup::cache_lookup();
-    ex.cache = cache;
-    if let Some(hit) = hit {
-        return Ok(hit);
-    }
     let name = ingress.route(&mut parsed, config, ex)?;
     let asked_max = ingress.max_tokens(&parsed);
-    let mut route = plan_and_admit(call, req, ex, &name, guarded.body_len, asked_max).await?;
+    let mut planned = plan(call, req, ex, &name, guarded.body_len, asked_max)?;
+    let body = guarded.masked.as_deref().unwrap_or(&req.body);
+    let cached = cache_lookup::for_request(call, ex, I::ID_PREFIX, &name, body, &req.headers);
+    if let Some(entry) = cache_lookup::fetch(call, ex, &cached).await {
+        if let Some(hit) = cache_lookup::replay(ingress, &parsed, &entry, call.ports.now_ms()) {
+            // Free, so no budget is reserved; it still counts as a request.
+            ex.cache = CacheStatus::Hit;
+            ex.prices = None;
+            ex.cost = Some(0.0);
+            admit::admit(call, ex, &planned.names(), 0, Some(0)).await?;
+            return Ok(hit);
+        }
+    }
+    admit_planned(call, ex, &mut planned, guarded.body_len).await?;
+    let mut route = planned.route;
+    if ex.stream && cached.as_ref().is_some_and(|(_, p)| p.store) {
+        ex.clean_end = Some(Arc::new(std::sync::atomic::AtomicBool::new(false)));
+    }
     let mut prepared = prepared::With {
         ingress,
         parsed,
-        body: guarded.masked.as_deref().unwrap_or(&req.body),
+        body,
         headers: &req.headers,
     };
     let (mut resp, slot) = send::walk(call, &mut prepared, req.body.len(), &mut route, ex).await?;
@@ -296,7 +316,18 @@ pub async fn exchange<I: Ingress, P: Ports>(
         &target.deployment,
         &target.meta,
     );
-    finish(config, &mut resp, ex, &guarded.attached, I::error_event)?;
+    let clean_end = ex.clean_end.take();
+    let guarded_output = finish(config, &mut resp, ex, &guarded.attached, I::error_event)?;
+    let include_usage = ingress.include_usage(&prepared.parsed);
+    cache_lookup::fill(
+        call,
+        &mut resp,
+        ex,
+        cached,
+        clean_end,
+        guarded_output,
+        include_usage,
+    );
     Ok(resp)
 }
 
@@ -341,17 +372,31 @@ fn guard(
     Ok(guarded)
 }
 
-/// Stages 5 and 2: the route plan for `name`, then admission, which sees
-/// the first deployment's names and reserves for the dearest one the plan
-/// may use.
-async fn plan_and_admit<'c, P: Ports>(
+/// Stage 5's route plan, and what admission needs to know of it.
+struct Planned<'c> {
+    route: route_plan::Route<'c>,
+    /// The name asked for, the group it resolved to, and the first
+    /// deployment's `provider/model`.
+    names: [String; 3],
+    max_output: Option<u64>,
+}
+
+impl Planned<'_> {
+    fn names(&self) -> [&str; 3] {
+        [&self.names[0], &self.names[1], &self.names[2]]
+    }
+}
+
+/// The route plan for `name`, and the dearest deployment it may use priced
+/// into the exchange (admission reserves for it).
+fn plan<'c, P: Ports>(
     call: &Call<'c, P>,
     req: &IncomingRequest,
     ex: &mut Exchange,
     name: &str,
     body_len: usize,
     asked_max: Option<u64>,
-) -> Result<route_plan::Route<'c>, GatewayError> {
+) -> Result<Planned<'c>, GatewayError> {
     let config = call.config;
     let ask = route_plan::Ask {
         input_bound: body_len as u64,
@@ -363,7 +408,7 @@ async fn plan_and_admit<'c, P: Ports>(
     } else {
         None
     };
-    let mut route = route_plan::route(call, name, &ask, here)?;
+    let route = route_plan::route(call, name, &ask, here)?;
     let (qualified, max_output) = match route.first() {
         Some(t) => (
             format!(
@@ -380,31 +425,47 @@ async fn plan_and_admit<'c, P: Ports>(
             max_output.unwrap_or(admit::DEFAULT_MAX_OUTPUT),
         )
         .map(|p| Arc::new(p.clone()));
-    let asked = ex.model.clone();
-    let names = [asked.as_str(), name, qualified.as_str()];
+    Ok(Planned {
+        route,
+        names: [ex.model.clone(), name.to_owned(), qualified],
+        max_output,
+    })
+}
+
+/// Stage 2: admission, which sees the first deployment's names and
+/// reserves for the dearest one the plan may use.
+async fn admit_planned<P: Ports>(
+    call: &Call<'_, P>,
+    ex: &mut Exchange,
+    planned: &mut Planned<'_>,
+    body_len: usize,
+) -> Result<(), GatewayError> {
+    let names = planned.names.clone();
+    let names = [names[0].as_str(), names[1].as_str(), names[2].as_str()];
+    let max_output = planned.max_output;
     match admit::admit(call, ex, &names, body_len as u64, max_output).await {
-        Ok(()) => {}
+        Ok(()) => Ok(()),
         // A spent budget leaves the deployments that cost nothing (a
         // local model priced at zero): the request goes there instead.
-        Err(e) if e.code.as_deref() == Some("budget_exceeded") && route.keep_free() => {
+        Err(e) if e.code.as_deref() == Some("budget_exceeded") && planned.route.keep_free() => {
             ex.prices = None;
-            admit::admit(call, ex, &names, body_len as u64, max_output).await?;
+            admit::admit(call, ex, &names, body_len as u64, max_output).await
         }
-        Err(e) => return Err(e),
+        Err(e) => Err(e),
     }
-    Ok(route)
 }
 
 /// After the answer: routing headers, the output guardrails, and the
-/// guardrails report. A refused answer was still paid for: its usage is in
-/// the exchange, which the ledger settles with (see `settle`).
+/// guardrails report; whether an output guard runs. A refused answer was
+/// still paid for: its usage is in the exchange, which the ledger settles
+/// with (see `settle`).
 fn finish(
     config: &Config,
     resp: &mut GatewayResponse,
     ex: &mut Exchange,
     attached: &[String],
     error_event: crate::relays::output_guard::ErrorEvent,
-) -> Result<(), GatewayError> {
+) -> Result<bool, GatewayError> {
     routing_headers(resp, ex);
     let guards = &config.guards;
     let names: Vec<&str> = attached.iter().map(String::as_str).collect();
@@ -417,7 +478,7 @@ fn finish(
             resp.headers_mut().insert("x-dx-guardrails", v);
         }
     }
-    Ok(())
+    Ok(output.any())
 }
 
 /// `x-dx-deployment`, `x-dx-attempts` and `x-dx-fallback`: where the

@@ -18,9 +18,10 @@ use serde_json::json;
 use super::Exchange;
 use crate::cost::{completion_cost, TokenUsage};
 use crate::keys::charge::{self, nano, usd};
-use crate::ports::{Background, Clock, Log, MaybeSend};
+use crate::ports::{Background, Clock, Ports};
 use crate::state::accounts::Op;
 use crate::stream::{OnDone, StreamOutcome};
+use crate::telemetry::Record;
 
 /// How long spend log entries are kept.
 pub const SPEND_LOG_TTL_MS: u64 = 30 * 86_400_000;
@@ -99,16 +100,48 @@ pub fn settle(ports: &impl BackgroundClock, ex: &Exchange) {
 pub trait BackgroundClock: Background + Clock {}
 impl<T: Background + Clock> BackgroundClock for T {}
 
-/// Observes a finished exchange: its log line.
-pub fn observe(ports: &impl Log, ex: &Exchange) {
+/// Observes a finished exchange: its log line, and its export to the
+/// `[[telemetry]]` sinks (after the response, through `Background`).
+pub fn observe<P: Ports>(ports: &P, ex: &Exchange) {
     ports.log(&ex.log_line());
+    if let Some(t) = ex.telemetry.as_ref().filter(|_| !ex.model.is_empty()) {
+        t.record(ports, record_of(ex, ports.now_ms()));
+    }
+}
+
+/// What the exporters see of an exchange: no body, no key value.
+pub fn record_of(ex: &Exchange, now_ms: u64) -> Record {
+    let error = match ex.status {
+        _ if ex.client_gone => Some("client_gone"),
+        429 => Some("rate_limited"),
+        400..=499 => Some("client_error"),
+        500.. => Some("server_error"),
+        _ if ex.error.is_some() => Some("stream_error"),
+        _ => None,
+    };
+    Record {
+        start_ms: ex.ts,
+        end_ms: now_ms.max(ex.ts),
+        path: ex.path.clone(),
+        status: ex.status,
+        stream: ex.stream,
+        request_model: ex.model.clone(),
+        response_model: ex.upstream_model.clone(),
+        provider: ex.provider.to_owned(),
+        deployment: ex.deployment.clone(),
+        attempts: ex.attempts,
+        cache: ex.cache.as_str(),
+        input_tokens: ex.usage.map(|u| u.input_tokens),
+        output_tokens: ex.usage.map(|u| u.output_tokens),
+        cost: ex.cost,
+        error: error.map(str::to_owned),
+        key: ex.key.clone(),
+        team: ex.team.clone(),
+    }
 }
 
 /// The exchange of a stream is settled and observed when the stream ends.
-pub fn stream_settler<P: Clock + Log + Background + MaybeSend + 'static>(
-    ports: P,
-    ex: &mut Exchange,
-) -> OnDone {
+pub fn stream_settler<P: Ports>(ports: P, ex: &mut Exchange) -> OnDone {
     ex.deferred = true;
     let mut line = ex.clone();
     line.status = 200;
@@ -122,6 +155,10 @@ pub fn stream_settler<P: Clock + Log + Background + MaybeSend + 'static>(
             .and_then(|(p, u)| completion_cost(p, &TokenUsage::from(u)));
         line.error = outcome.error;
         line.client_gone = outcome.client_gone;
+        if let Some(clean) = &line.clean_end {
+            let ok = outcome.completed && line.error.is_none() && !outcome.client_gone;
+            clean.store(ok, std::sync::atomic::Ordering::SeqCst);
+        }
         settle(&ports, &line);
         observe(&ports, &line);
     })

@@ -5,8 +5,10 @@
 //! stored responses, budgets and rate limits.
 
 pub mod accounts;
+pub mod cache;
 pub mod kv;
 pub mod ledger;
 
+pub use cache::CacheStore;
 pub use kv::{KvStore, MemoryKv, SharedKv};
 pub use ledger::{Ledger, LedgerAnswer, Limit, MemoryLedger, Reservation};

@@ -1,0 +1,181 @@
+"""The response cache on both shells, each started with ``[cache] ttl_s = 300``
+added to the suite's config (Workers: the Cache API of ``wrangler dev``;
+Lambda: the state table in DynamoDB Local). Every request carries a fresh
+marker, so what the fleet recorded says whether it went upstream.
+
+* a whole answer is stored, then served from the cache (``x-dx-cache``,
+  ``age``, zero cost) without reaching the upstream;
+* a cached answer is replayed as a stream the official SDKs read: OpenAI
+  with its usage chunk, Anthropic events; a clean stream is stored too;
+* ``cache-control: no-cache`` refreshes, ``no-store`` leaves the cache alone,
+  LiteLLM's ``cache`` field does the same;
+* upstream errors and cut streams are never stored.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+
+import anthropic
+import openai
+import pytest
+import requests
+
+from conftest import MASTER_KEY, STATE_TABLE, dx_config, selected_shells, start_lambda, start_worker
+from sdk import tag, user
+
+MODEL = "fleet/gpt-4o-mini"
+CLAUDE = "anthropic-fleet/claude-sonnet-4-5"
+CUT_STREAM = "fleet/fault:cut_after=3|replay:chat-stream-text-usage"
+
+
+@pytest.fixture(scope="module", params=[s for s in selected_shells() if s != "external"])
+def cgw(request, workdir, gateway_env, fleet):
+    config = dx_config(fleet)
+    config["cache"] = {"ttl_s": 300}
+    env = {**gateway_env, "DX_CONFIG": json.dumps(config)}
+    if request.param == "worker":
+        gw = start_worker(workdir, env, "worker-cache.log")
+    else:
+        db = request.getfixturevalue("dynamodb")
+        gw = start_lambda("lambda-cache", workdir, {**env, **db.env(STATE_TABLE)}, instances=2)
+    yield gw
+    gw.proc.stop()
+
+
+def settle(gw) -> None:
+    """Workers store after the response (`waitUntil`); give it a moment."""
+    if gw.name == "worker":
+        time.sleep(0.5)
+
+
+def post(gw, body: dict, headers: dict | None = None, path: str = "/v1/chat/completions") -> requests.Response:
+    h = {"authorization": f"Bearer {MASTER_KEY}", "content-type": "application/json", **(headers or {})}
+    return requests.post(f"{gw.base_url}{path}", json=body, headers=h, timeout=30)
+
+
+def upstream_count(fleet, marker: str) -> int:
+    return sum(marker in json.dumps(r.get("body")) for r in fleet.requests())
+
+
+def oai(gw) -> openai.OpenAI:
+    return openai.OpenAI(base_url=f"{gw.base_url}/v1", api_key=MASTER_KEY, max_retries=0, timeout=30)
+
+
+def claude(gw) -> anthropic.Anthropic:
+    return anthropic.Anthropic(base_url=gw.base_url, api_key=MASTER_KEY, max_retries=0, timeout=30)
+
+
+def test_a_whole_answer_is_stored_then_served_free_without_the_upstream(cgw, fleet):
+    m = tag()
+    body = {"model": MODEL, "messages": user(f"cache me {m}")}
+    first = post(cgw, body)
+    assert first.status_code == 200, first.text
+    assert first.headers.get("x-dx-cache") == "stored"
+    settle(cgw)
+    second = post(cgw, body)
+    assert second.status_code == 200, second.text
+    assert second.headers.get("x-dx-cache") == "hit"
+    assert second.headers.get("x-dx-cost-usd") == "0"
+    assert int(second.headers["age"]) >= 0
+    assert second.json()["choices"] == first.json()["choices"]
+    assert upstream_count(fleet, m) == 1
+    # what does not change the answer does not change the key; what does, does
+    again = post(cgw, {**body, "user": "someone", "stream": False})
+    assert again.headers.get("x-dx-cache") == "hit"
+    other = post(cgw, {**body, "temperature": 0.5})
+    assert other.headers.get("x-dx-cache") == "stored"
+    assert upstream_count(fleet, m) == 2
+
+
+def test_a_cached_answer_is_replayed_as_an_openai_stream_with_usage(cgw, fleet):
+    m = tag()
+    messages = user(f"stream me {m}")
+    whole = oai(cgw).chat.completions.create(model=MODEL, messages=messages)
+    settle(cgw)
+    raw = oai(cgw).chat.completions.with_raw_response.create(
+        model=MODEL, messages=messages, stream=True, stream_options={"include_usage": True})
+    assert raw.headers.get("x-dx-cache") == "hit"
+    chunks = list(raw.parse())
+    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert text == whole.choices[0].message.content
+    assert chunks[-1].usage is not None
+    assert chunks[-1].usage.completion_tokens == whole.usage.completion_tokens
+    assert upstream_count(fleet, m) == 1
+
+
+def test_a_clean_stream_is_stored_and_replayed_as_a_stream(cgw, fleet):
+    m = tag()
+    messages = user(f"stream first {m}")
+
+    def stream():
+        raw = oai(cgw).chat.completions.with_raw_response.create(
+            model=MODEL, messages=messages, stream=True, stream_options={"include_usage": True})
+        chunks = list(raw.parse())
+        text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+        return raw.headers.get("x-dx-cache"), text, chunks[-1].usage
+
+    first = stream()
+    settle(cgw)
+    second = stream()
+    assert (first[0], second[0]) == ("miss", "hit")
+    assert second[1] == first[1] and first[1]
+    assert second[2] is not None and second[2].total_tokens == first[2].total_tokens
+    assert upstream_count(fleet, m) == 1
+
+
+def test_anthropic_answers_are_replayed_whole_and_as_events(cgw, fleet):
+    m = tag()
+    messages = user(f"claude cache {m}")
+    whole = claude(cgw).messages.create(model=CLAUDE, max_tokens=64, messages=messages)
+    settle(cgw)
+    raw = claude(cgw).messages.with_raw_response.create(model=CLAUDE, max_tokens=64, messages=messages)
+    assert raw.headers.get("x-dx-cache") == "hit"
+    assert raw.parse().content[0].text == whole.content[0].text
+    with claude(cgw).messages.stream(model=CLAUDE, max_tokens=64, messages=messages) as s:
+        final = s.get_final_message()
+    assert final.content[0].text == whole.content[0].text
+    assert final.usage.output_tokens == whole.usage.output_tokens
+    assert upstream_count(fleet, m) == 1
+
+
+def test_no_cache_refreshes_and_no_store_leaves_the_cache_alone(cgw, fleet):
+    m = tag()
+    body = {"model": MODEL, "messages": user(f"controls {m}")}
+    assert post(cgw, body).headers.get("x-dx-cache") == "stored"
+    settle(cgw)
+    refreshed = post(cgw, body, {"cache-control": "no-cache"})
+    assert refreshed.headers.get("x-dx-cache") == "stored"
+    assert upstream_count(fleet, m) == 2
+    bypass = post(cgw, body, {"cache-control": "no-cache, no-store"})
+    assert bypass.headers.get("x-dx-cache") == "bypass"
+    assert upstream_count(fleet, m) == 3
+    settle(cgw)
+    assert post(cgw, body).headers.get("x-dx-cache") == "hit"
+
+    n = tag()
+    unstored = {"model": MODEL, "messages": user(f"no store {n}"), "cache": {"no-store": True}}
+    assert post(cgw, unstored).headers.get("x-dx-cache") == "miss"
+    settle(cgw)
+    assert post(cgw, unstored).headers.get("x-dx-cache") == "miss"
+    assert upstream_count(fleet, n) == 2
+
+
+def test_errors_and_cut_streams_are_never_stored(cgw, fleet):
+    m = tag()
+    failing = {"model": "fleet/fault:status=500", "messages": user(f"fails {m}")}
+    for _ in range(2):
+        r = post(cgw, failing)
+        assert r.status_code >= 500
+        assert r.headers.get("x-dx-cache") == "miss"
+        settle(cgw)
+    n = tag()
+    cut = {"model": CUT_STREAM, "messages": user(f"cut {n}"), "stream": True}
+    for _ in range(2):
+        r = post(cgw, cut)
+        assert r.headers.get("x-dx-cache") == "miss"
+        assert "[DONE]" not in r.text or "error" in r.text
+        settle(cgw)
+    assert upstream_count(fleet, m) >= 2
+    assert upstream_count(fleet, n) >= 2

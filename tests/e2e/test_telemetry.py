@@ -1,0 +1,177 @@
+"""Telemetry out, on both shells, against the fleet's sink face (an OTLP/HTTP
+collector and a webhook receiver that keep the exact bytes they got):
+
+* a request becomes one OTLP span with the GenAI attributes and metric
+  points (requests, tokens, cost, duration), posted to `<endpoint>/v1/traces`
+  and `/v1/metrics`, and one webhook JSON signed with HMAC-SHA256;
+* neither carries a key value or the prompt or answer;
+* a sink that hangs, and one that answers 500, do not slow requests down.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import time
+
+import openai
+import pytest
+import requests
+
+from conftest import FLEET_KEY, MASTER_KEY, STATE_TABLE, dx_config, selected_shells, start_lambda, start_worker
+from sdk import tag, user
+
+HOOK_SECRET = "whsec-test-0123456789"
+LANGFUSE_SECRET = "sk-lf-test-secret"
+
+
+def start(request, workdir, gateway_env, fleet, sinks, name):
+    config = dx_config(fleet)
+    config["telemetry"] = sinks
+    env = {**gateway_env, "DX_CONFIG": json.dumps(config), "DX_HOOK_SECRET": HOOK_SECRET,
+           "DX_LANGFUSE_SECRET": LANGFUSE_SECRET}
+    if request.param == "worker":
+        return start_worker(workdir, env, f"worker-{name}.log")
+    db = request.getfixturevalue("dynamodb")
+    return start_lambda(f"lambda-{name}", workdir, {**env, **db.env(STATE_TABLE)}, instances=4)
+
+
+SHELLS = [s for s in selected_shells() if s != "external"]
+
+
+@pytest.fixture(scope="module", params=SHELLS)
+def tgw(request, workdir, gateway_env, fleet):
+    sinks = [
+        {"kind": "otlp", "endpoint": f"{fleet.base_url}/sink/ok/otlp", "protocol": "http/json"},
+        {"kind": "webhook", "endpoint": f"{fleet.base_url}/sink/ok/hook", "secret": "env:DX_HOOK_SECRET"},
+        {"kind": "langfuse", "endpoint": f"{fleet.base_url}/sink/ok/langfuse", "public_key": "pk-lf-test",
+         "secret_key": "env:DX_LANGFUSE_SECRET"},
+    ]
+    gw = start(request, workdir, gateway_env, fleet, sinks, "telemetry")
+    yield gw
+    gw.proc.stop()
+
+
+@pytest.fixture(scope="module", params=SHELLS)
+def broken_sinks_gw(request, workdir, gateway_env, fleet):
+    sinks = [
+        {"kind": "otlp", "endpoint": f"{fleet.base_url}/sink/hang/otlp", "protocol": "http/json", "timeout_ms": 1500},
+        {"kind": "webhook", "endpoint": f"{fleet.base_url}/sink/fail/hook", "secret": "env:DX_HOOK_SECRET"},
+    ]
+    gw = start(request, workdir, gateway_env, fleet, sinks, "telemetry-broken")
+    yield gw
+    gw.proc.stop()
+
+
+def sink_log(fleet) -> list[dict]:
+    r = requests.get(f"{fleet.base_url}/_fleet/sink", timeout=10)
+    r.raise_for_status()
+    return r.json()
+
+
+def wait_for(fleet, path_end: str, needle: str, timeout: float = 10.0) -> list[dict]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        got = [e for e in sink_log(fleet) if e["path"].endswith(path_end) and needle in e["raw"]]
+        if got:
+            return got
+        time.sleep(0.1)
+    raise AssertionError(f"nothing posted to *{path_end} mentioning {needle!r} within {timeout}s")
+
+
+def attrs(span: dict) -> dict:
+    out = {}
+    for a in span["attributes"]:
+        v = a["value"]
+        out[a["key"]] = next(iter(v.values()))
+    return out
+
+
+def chat(gw, model: str, prompt: str):
+    c = openai.OpenAI(base_url=f"{gw.base_url}/v1", api_key=MASTER_KEY, max_retries=0, timeout=30)
+    return c.chat.completions.create(model=model, messages=user(prompt))
+
+
+def test_a_request_is_one_span_and_its_metrics_over_otlp_json(tgw, fleet):
+    t = tag()
+    model = f"fleet/tele-{t}"
+    prompt = f"secret prompt {t}"
+    resp = chat(tgw, model, prompt)
+    traces = wait_for(fleet, "/sink/ok/otlp/v1/traces", model)
+    assert traces[0]["headers"]["content-type"] == "application/json"
+    spans = [s for e in traces for rs in json.loads(e["raw"])["resourceSpans"]
+             for ss in rs["scopeSpans"] for s in ss["spans"]]
+    span = next(s for s in spans if attrs(s)["gen_ai.request.model"] == model)
+    a = attrs(span)
+    assert a["gen_ai.operation.name"] == "chat"
+    assert a["gen_ai.provider.name"]
+    assert a["gen_ai.response.model"]
+    assert int(a["gen_ai.usage.input_tokens"]) == resp.usage.prompt_tokens
+    assert int(a["gen_ai.usage.output_tokens"]) == resp.usage.completion_tokens
+    assert a["http.response.status_code"] == "200"
+    assert len(span["traceId"]) == 32 and len(span["spanId"]) == 16
+    assert int(span["endTimeUnixNano"]) >= int(span["startTimeUnixNano"]) > 0
+
+    metrics = wait_for(fleet, "/sink/ok/otlp/v1/metrics", model)
+    names = {m["name"] for e in metrics for rm in json.loads(e["raw"])["resourceMetrics"]
+             for sm in rm["scopeMetrics"] for m in sm["metrics"]}
+    assert {"dx.requests", "gen_ai.client.operation.duration", "gen_ai.client.token.usage"} <= names
+
+    for e in traces + metrics:
+        text = e["raw"] + json.dumps(e["headers"])
+        assert MASTER_KEY not in text and FLEET_KEY not in text
+        assert prompt not in text and resp.choices[0].message.content not in text
+
+
+def test_the_webhook_gets_one_signed_json_per_request(tgw, fleet):
+    t = tag()
+    model = f"fleet/hook-{t}"
+    resp = chat(tgw, model, f"hook prompt {t}")
+    posts = wait_for(fleet, "/sink/ok/hook", model)
+    assert len(posts) == 1
+    post = posts[0]
+    want = hmac.new(HOOK_SECRET.encode(), post["raw"].encode(), hashlib.sha256).hexdigest()
+    assert post["headers"]["x-dx-signature"] == f"sha256={want}"
+    body = json.loads(post["raw"])
+    assert body["model"] == model and body["status"] == 200
+    assert body["input_tokens"] == resp.usage.prompt_tokens
+    assert HOOK_SECRET not in post["raw"] and MASTER_KEY not in post["raw"]
+    assert f"hook prompt {t}" not in post["raw"]
+
+
+def test_langfuse_gets_a_trace_and_a_generation_with_usage(tgw, fleet):
+    import base64
+
+    t = tag()
+    model = f"fleet/lf-{t}"
+    resp = chat(tgw, model, f"langfuse prompt {t}")
+    posts = wait_for(fleet, "/sink/ok/langfuse/api/public/ingestion", model)
+    auth = base64.b64encode(f"pk-lf-test:{LANGFUSE_SECRET}".encode()).decode()
+    assert posts[0]["headers"]["authorization"] == f"Basic {auth}"
+    events = [e for p in posts for e in json.loads(p["raw"])["batch"]]
+    gen = next(e["body"] for e in events if e["type"] == "generation-create" and model in e["body"]["name"])
+    trace = next(e["body"] for e in events if e["type"] == "trace-create" and e["body"]["id"] == gen["traceId"])
+    assert trace["name"] == f"chat {model}"
+    assert gen["usageDetails"]["input"] == resp.usage.prompt_tokens
+    assert gen["usageDetails"]["output"] == resp.usage.completion_tokens
+    assert gen["startTime"].endswith("Z") and gen["endTime"] >= gen["startTime"]
+    for p in posts:
+        assert LANGFUSE_SECRET not in p["raw"] and MASTER_KEY not in p["raw"]
+        assert f"langfuse prompt {t}" not in p["raw"]
+
+
+def test_a_hanging_or_failing_sink_does_not_slow_requests(broken_sinks_gw, fleet):
+    t = tag()
+    model = f"fleet/slow-sink-{t}"
+    chat(broken_sinks_gw, model, "warm up")
+    times = []
+    for n in range(3):
+        started = time.monotonic()
+        chat(broken_sinks_gw, model, f"go {n} {t}")
+        times.append(time.monotonic() - started)
+    # the hanging sink holds each export for 1.5 s, the failing one is retried
+    assert max(times) < 1.0, times
+    wait_for(fleet, "/sink/hang/otlp/v1/traces", model)
+    fails = wait_for(fleet, "/sink/fail/hook", model)
+    assert len([f for f in fails if f"go 0 {t}" in f["raw"]]) == 0  # no content
