@@ -82,6 +82,23 @@ pub fn build_openai_format_request(
     }
 }
 
+/// The `usage` of a same-format whole answer, in the upstream's own shape.
+pub fn usage_in<U: serde::de::DeserializeOwned>(body: &[u8]) -> Result<Option<U>, GatewayError> {
+    #[derive(serde::Deserialize)]
+    struct Probe<U> {
+        #[serde(default = "Option::default")]
+        usage: Option<U>,
+    }
+    let probe: Probe<U> = serde_json::from_slice(body).map_err(|e| {
+        GatewayError::new(
+            ErrorKind::UpstreamUnavailable,
+            format!("The upstream returned a body that is not JSON: {e}."),
+        )
+        .with_code("invalid_upstream_response")
+    })?;
+    Ok(probe.usage)
+}
+
 /// What a decoder needs besides the upstream's bytes. Formats that leave out
 /// an answer's id, model or time (Bedrock names none of them, Anthropic and
 /// Cohere no time) take them from here, so what a decoder returns is

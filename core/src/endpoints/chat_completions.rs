@@ -6,7 +6,7 @@ use bytes::Bytes;
 use http::{HeaderMap, HeaderValue};
 
 use crate::catalog::Prices;
-use crate::codec::openai_chat::{self, ResponseProbe};
+use crate::codec::openai_chat;
 use crate::codec::{self};
 use crate::config::Config;
 use crate::cost::{completion_cost, TokenUsage};
@@ -136,14 +136,8 @@ impl Ingress for OpenAiChat {
     }
 
     fn usage_of(&self, body: &[u8]) -> Result<Option<Usage>, GatewayError> {
-        let probe: ResponseProbe = serde_json::from_slice(body).map_err(|e| {
-            GatewayError::new(
-                ErrorKind::UpstreamUnavailable,
-                format!("The upstream returned a body that is not JSON: {e}."),
-            )
-            .with_code("invalid_upstream_response")
-        })?;
-        Ok(probe.usage.as_ref().map(openai_chat::usage_from_wire))
+        let usage = codec::usage_in::<openai_chat::wire::Usage>(body)?;
+        Ok(usage.as_ref().map(openai_chat::usage_from_wire))
     }
 
     fn render_response(&self, r: &ChatResponse) -> Vec<u8> {
@@ -196,18 +190,14 @@ impl Ingress for OpenAiChat {
         d: &Deployment,
         meta: &ModelMeta,
     ) {
-        let headers = resp.headers_mut();
         if let Some(v) = meta
             .deprecated
             .as_deref()
             .and_then(|v| HeaderValue::from_str(v).ok())
         {
-            headers.insert("x-dx-deprecated", v);
+            resp.headers_mut().insert("x-dx-deprecated", v);
         }
-        headers.insert("x-dx-provider", HeaderValue::from_static(d.provider.id));
-        if let Ok(v) = HeaderValue::from_str(&d.upstream_model) {
-            headers.insert("x-dx-upstream-model", v);
-        }
+        super::provider_headers(resp, d);
     }
 }
 

@@ -10,16 +10,16 @@ use std::borrow::Cow;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use http::{HeaderMap, HeaderValue};
+use http::HeaderMap;
 use serde_json::value::RawValue;
 
 use crate::catalog::Prices;
-use crate::codec::openai_chat::{usage_from_wire, ResponseProbe};
+use crate::codec::openai_chat;
 use crate::codec::request::{post_json, Auth};
 use crate::config::Config;
 use crate::error::{ErrorKind, GatewayError};
 use crate::http::GatewayResponse;
-use crate::ingress::openai_chat::{write_json_str, write_key, Fields};
+use crate::ingress::openai_chat::{with_model, Fields};
 use crate::model_meta::ModelMeta;
 use crate::pipeline::{Exchange, Ingress};
 use crate::ports::{ByteStream, Ports};
@@ -126,21 +126,7 @@ impl Ingress for OpenAiEmbeddings {
         _: bool,
         _: &mut Exchange,
     ) -> Result<Vec<u8>, GatewayError> {
-        let mut out = Vec::with_capacity(256);
-        out.push(b'{');
-        for (name, raw) in &p.fields {
-            if out.len() > 1 {
-                out.push(b',');
-            }
-            write_key(&mut out, name);
-            if name == "model" {
-                write_json_str(&mut out, &d.upstream_model);
-            } else {
-                out.extend_from_slice(raw.get().as_bytes());
-            }
-        }
-        out.push(b'}');
-        Ok(out)
+        Ok(with_model(&p.fields, &d.upstream_model))
     }
 
     fn passthrough_request(
@@ -189,14 +175,8 @@ impl Ingress for OpenAiEmbeddings {
     }
 
     fn usage_of(&self, body: &[u8]) -> Result<Option<Usage>, GatewayError> {
-        let probe: ResponseProbe = serde_json::from_slice(body).map_err(|e| {
-            GatewayError::new(
-                ErrorKind::UpstreamUnavailable,
-                format!("The upstream returned a body that is not JSON: {e}."),
-            )
-            .with_code("invalid_upstream_response")
-        })?;
-        Ok(probe.usage.as_ref().map(usage_from_wire))
+        let usage = crate::codec::usage_in::<openai_chat::wire::Usage>(body)?;
+        Ok(usage.as_ref().map(openai_chat::usage_from_wire))
     }
 
     fn render_response(&self, _: &ChatResponse) -> Vec<u8> {
@@ -228,10 +208,6 @@ impl Ingress for OpenAiEmbeddings {
         d: &Deployment,
         _: &ModelMeta,
     ) {
-        let h = resp.headers_mut();
-        h.insert("x-dx-provider", HeaderValue::from_static(d.provider.id));
-        if let Ok(v) = HeaderValue::from_str(&d.upstream_model) {
-            h.insert("x-dx-upstream-model", v);
-        }
+        super::provider_headers(resp, d);
     }
 }

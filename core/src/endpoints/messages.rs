@@ -182,19 +182,8 @@ impl Ingress for AnthropicMessages<'_> {
     }
 
     fn usage_of(&self, body: &[u8]) -> Result<Option<Usage>, GatewayError> {
-        #[derive(serde::Deserialize)]
-        struct UsageProbe {
-            #[serde(default)]
-            usage: Option<wire::Usage>,
-        }
-        let probe: UsageProbe = serde_json::from_slice(body).map_err(|e| {
-            GatewayError::new(
-                ErrorKind::UpstreamUnavailable,
-                format!("The upstream returned a body that is not JSON: {e}."),
-            )
-            .with_code("invalid_upstream_response")
-        })?;
-        Ok(probe.usage.as_ref().map(anthropic::usage_from_wire))
+        let usage = crate::codec::usage_in::<wire::Usage>(body)?;
+        Ok(usage.as_ref().map(anthropic::usage_from_wire))
     }
 
     fn render_response(&self, r: &ChatResponse) -> Vec<u8> {

@@ -182,6 +182,15 @@ pub fn serve_other<P: Ports>(
     }
 }
 
+/// `x-dx-provider` and `x-dx-upstream-model`: who answered, as what.
+pub fn provider_headers(resp: &mut GatewayResponse, d: &crate::resolve::Deployment) {
+    let h = resp.headers_mut();
+    h.insert("x-dx-provider", HeaderValue::from_static(d.provider.id));
+    if let Ok(v) = HeaderValue::from_str(&d.upstream_model) {
+        h.insert("x-dx-upstream-model", v);
+    }
+}
+
 pub fn preflight() -> GatewayResponse {
     let mut resp = http::Response::new(Body::Empty);
     *resp.status_mut() = StatusCode::NO_CONTENT;

@@ -7,7 +7,7 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
-use http::{HeaderMap, HeaderValue};
+use http::HeaderMap;
 
 use crate::catalog::Prices;
 use crate::codec::openai_responses::{self as responses_codec, usage_from_wire, wire};
@@ -239,19 +239,8 @@ impl Ingress for OpenAiResponses {
     }
 
     fn usage_of(&self, body: &[u8]) -> Result<Option<Usage>, GatewayError> {
-        #[derive(serde::Deserialize)]
-        struct UsageProbe {
-            #[serde(default)]
-            usage: Option<wire::Usage>,
-        }
-        let probe: UsageProbe = serde_json::from_slice(body).map_err(|e| {
-            GatewayError::new(
-                ErrorKind::UpstreamUnavailable,
-                format!("The upstream returned a body that is not JSON: {e}."),
-            )
-            .with_code("invalid_upstream_response")
-        })?;
-        Ok(probe.usage.as_ref().map(usage_from_wire))
+        let usage = crate::codec::usage_in::<wire::Usage>(body)?;
+        Ok(usage.as_ref().map(usage_from_wire))
     }
 
     fn render_response(&self, r: &ChatResponse) -> Vec<u8> {
@@ -280,11 +269,7 @@ impl Ingress for OpenAiResponses {
     }
 
     fn decorate(&self, resp: &mut GatewayResponse, _: &Parsed<'_>, d: &Deployment, _: &ModelMeta) {
-        let h = resp.headers_mut();
-        h.insert("x-dx-provider", HeaderValue::from_static(d.provider.id));
-        if let Ok(v) = HeaderValue::from_str(&d.upstream_model) {
-            h.insert("x-dx-upstream-model", v);
-        }
+        super::provider_headers(resp, d);
     }
 }
 

@@ -413,6 +413,30 @@ fn missing(field: &str) -> GatewayError {
         .with_code("missing_required_parameter")
 }
 
+/// A JSON object of raw fields, in order, with `model` swapped: the body a
+/// same-format upstream gets.
+pub(crate) fn with_model(fields: &[(Cow<'_, str>, &RawValue)], model: &str) -> Vec<u8> {
+    let size: usize = fields
+        .iter()
+        .map(|(k, v)| k.len() + v.get().len() + 4)
+        .sum();
+    let mut out = Vec::with_capacity(size + model.len() + 16);
+    out.push(b'{');
+    for (name, raw) in fields {
+        if out.len() > 1 {
+            out.push(b',');
+        }
+        write_key(&mut out, name);
+        if name == "model" {
+            write_json_str(&mut out, model);
+        } else {
+            out.extend_from_slice(raw.get().as_bytes());
+        }
+    }
+    out.push(b'}');
+    out
+}
+
 pub(crate) fn write_key(out: &mut Vec<u8>, key: &str) {
     write_json_str(out, key);
     out.push(b':');

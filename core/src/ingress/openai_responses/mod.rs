@@ -19,7 +19,7 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use crate::error::GatewayError;
-use crate::ingress::openai_chat::{write_json_str, write_key, Fields};
+use crate::ingress::openai_chat::{with_model, write_key, Fields};
 use crate::unified::{ChatRequest, Message, Part, ResponseFormat, Role, Tool, ToolChoice};
 
 /// How ids the gateway makes up for Responses clients begin.
@@ -176,26 +176,7 @@ impl<'a> ResponsesEnvelope<'a> {
     /// The body for an OpenAI upstream: every field as the client sent it,
     /// in order, with the model swapped.
     pub fn render_passthrough(&self, upstream_model: &str) -> Vec<u8> {
-        let size: usize = self
-            .fields
-            .iter()
-            .map(|(k, v)| k.len() + v.get().len() + 4)
-            .sum();
-        let mut out = Vec::with_capacity(size + upstream_model.len() + 16);
-        out.push(b'{');
-        for (name, raw) in &self.fields {
-            if out.len() > 1 {
-                out.push(b',');
-            }
-            write_key(&mut out, name);
-            if name == "model" {
-                write_json_str(&mut out, upstream_model);
-            } else {
-                out.extend_from_slice(raw.get().as_bytes());
-            }
-        }
-        out.push(b'}');
-        out
+        with_model(&self.fields, upstream_model)
     }
 
     /// The body with `input` replaced (the whole conversation) and no
