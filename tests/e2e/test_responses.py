@@ -296,3 +296,16 @@ def test_a_stream_cut_mid_answer_ends_with_an_error_not_a_completion(client, nam
                 kinds.append(event.type)
     assert "response.completed" not in kinds
     assert "response.created" in kinds
+
+
+def test_a_conversation_moves_between_providers(client, fleet):
+    t = tag()
+    first = client.responses.create(model=f"openai/gpt-4o-mini-{t}", input=f"first {t}")
+    assert first.output_text == f"Echo: first {t}"
+    # OpenAI's own output items (message with output_text parts) resume on Anthropic.
+    second = client.responses.create(model=f"anthropic-fleet/claude-sonnet-4-5-{t}", input=f"second {t}",
+                                     previous_response_id=first.id)
+    assert second.output_text == f"Echo: second {t}"
+    sent = fleet.requests(model=f"claude-sonnet-4-5-{t}")[-1]["body"]["messages"]
+    assert [m["role"] for m in sent] == ["user", "assistant", "user"]
+    assert json.dumps(sent[1]).count(f"Echo: first {t}") == 1
