@@ -328,34 +328,30 @@ fn name_previous(resp: &mut GatewayResponse, previous: &str) {
     write_json_str(&mut named, previous);
     let fill = move |b: Bytes| -> Bytes {
         const KEY: &[u8] = br#""previous_response_id""#;
-        let mut out: Option<Vec<u8>> = None;
-        let mut from = 0;
+        let skip = |s: &[u8]| s.iter().take_while(|c| c.is_ascii_whitespace()).count();
+        let mut out: Vec<u8> = Vec::new();
+        // `copied`: bytes of `b` already in `out`; `from`: where the search goes on.
+        let (mut copied, mut from) = (0, 0);
         while let Some(i) = b[from..].windows(KEY.len()).position(|w| w == KEY) {
-            let key_end = from + i + KEY.len();
+            from += i + KEY.len();
             // `: null`, with whatever spacing the upstream writes.
-            let rest = &b[key_end..];
-            let skip = |s: &[u8]| s.iter().take_while(|c| c.is_ascii_whitespace()).count();
-            let colon = skip(rest);
-            let at = key_end + colon + 1;
-            let value = at + b.get(at..).map_or(0, skip);
-            if rest.get(colon) == Some(&b':') && b[value..].starts_with(b"null") {
-                let o = out.get_or_insert_with(|| Vec::with_capacity(b.len() + 64));
-                o.extend_from_slice(&b[from..value]);
-                o.extend_from_slice(&named);
-                from = value + 4;
-            } else {
-                let o = out.get_or_insert_with(|| Vec::with_capacity(b.len() + 64));
-                o.extend_from_slice(&b[from..key_end]);
-                from = key_end;
+            let colon = from + skip(&b[from..]);
+            if b.get(colon) != Some(&b':') {
+                continue;
+            }
+            let value = colon + 1 + skip(&b[colon + 1..]);
+            if b[value..].starts_with(b"null") {
+                out.extend_from_slice(&b[copied..value]);
+                out.extend_from_slice(&named);
+                copied = value + 4;
+                from = copied;
             }
         }
-        match out {
-            None => b,
-            Some(mut o) => {
-                o.extend_from_slice(&b[from..]);
-                Bytes::from(o)
-            }
+        if copied == 0 {
+            return b;
         }
+        out.extend_from_slice(&b[copied..]);
+        Bytes::from(out)
     };
     match std::mem::replace(resp.body_mut(), crate::http::Body::Empty) {
         crate::http::Body::Full(b) => *resp.body_mut() = crate::http::Body::Full(fill(b)),

@@ -196,10 +196,8 @@ fn final_response(data: &[u8]) -> Option<&[u8]> {
     }
     let f: Final<'_> = serde_json::from_slice(data).ok()?;
     let raw = f.response?;
-    (f.kind == "response.completed" || f.kind == "response.incomplete").then(|| {
-        let start = raw.get().as_ptr() as usize - data.as_ptr() as usize;
-        &data[start..start + raw.get().len()]
-    })
+    (f.kind == "response.completed" || f.kind == "response.incomplete")
+        .then(|| raw.get().as_bytes())
 }
 
 fn tee<L: Log + MaybeSend + MaybeSync + 'static>(
