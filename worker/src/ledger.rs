@@ -228,21 +228,53 @@ impl DoAccounts {
     }
 
     async fn send(&self, ledger: &str, op: Op) -> Result<Answer, String> {
+        let body = serde_json::to_string(&op).map_err(|e| e.to_string())?;
+        let mut attempt = 0;
+        loop {
+            match self.send_once(ledger, &body).await {
+                Err(Call::Shed(_)) if attempt < SHED_RETRIES => {
+                    // A call the object shed never ran, so sending it again
+                    // cannot apply it twice. Full jitter spreads a burst's
+                    // retries instead of queueing them all at once again.
+                    let mut r = [0u8; 2];
+                    let _ = getrandom::fill(&mut r);
+                    let cap = 20u64 << attempt;
+                    crate::ports::Timer::new(u64::from(u16::from_le_bytes(r)) % cap + 1).await;
+                    attempt += 1;
+                }
+                Err(Call::Shed(e) | Call::Failed(e)) => return Err(e),
+                Ok(answer) => return Ok(answer),
+            }
+        }
+    }
+
+    async fn send_once(&self, ledger: &str, body: &str) -> Result<Answer, Call> {
         let ns = &self.namespace;
         let id = method(ns, "idFromName")?
             .call1(ns, &JsValue::from_str(ledger))
             .map_err(js_error)?;
         let stub = method(ns, "get")?.call1(ns, &id).map_err(js_error)?;
-        let body = serde_json::to_string(&op).map_err(|e| e.to_string())?;
         let init = Object::new();
         Reflect::set(&init, &"method".into(), &"POST".into()).map_err(js_error)?;
-        Reflect::set(&init, &"body".into(), &JsValue::from_str(&body)).map_err(js_error)?;
+        Reflect::set(&init, &"body".into(), &JsValue::from_str(body)).map_err(js_error)?;
         let promise = method(&stub, "fetch")?
             .call2(&stub, &JsValue::from_str("https://ledger/"), &init)
             .map_err(js_error)?;
         let resp: web_sys::Response = JsFuture::from(js_sys::Promise::from(promise))
             .await
-            .map_err(js_error)?
+            .map_err(|e| {
+                // `overloaded`: the object's queue was too long, too old or
+                // too large, and the call was dropped from it unrun. (Not
+                // `retryable`: that also covers a lost connection after the
+                // call ran, and a settle must never apply twice.)
+                let flagged = get(&e, "overloaded").is_ok_and(|v| v.is_truthy());
+                let message = js_error(e);
+                if flagged || message.contains("Durable Object is overloaded") {
+                    Call::Shed(message)
+                } else {
+                    Call::Failed(message)
+                }
+            })?
             .dyn_into()
             .map_err(|_| "the ledger did not answer with a Response".to_string())?;
         let text = JsFuture::from(resp.text().map_err(js_error)?)
@@ -251,9 +283,26 @@ impl DoAccounts {
             .as_string()
             .unwrap_or_default();
         if resp.status() != 200 {
-            return Err(format!("ledger {}: {text}", resp.status()));
+            return Err(format!("ledger {}: {text}", resp.status()).into());
         }
-        serde_json::from_str(&text).map_err(|e| format!("ledger answer: {e}"))
+        serde_json::from_str(&text).map_err(|e| format!("ledger answer: {e}").into())
+    }
+}
+
+/// How often a call the Durable Object shed is sent again (waits of up to
+/// 20, 40 and 80 ms).
+const SHED_RETRIES: u32 = 3;
+
+/// Why a ledger call failed.
+enum Call {
+    /// Refused by the runtime before the object ran it.
+    Shed(String),
+    Failed(String),
+}
+
+impl From<String> for Call {
+    fn from(e: String) -> Self {
+        Call::Failed(e)
     }
 }
 

@@ -153,7 +153,7 @@ impl Sleep for WorkerPorts {
 /// that JS pulls chunk by chunk — would never wake its current poller.)
 /// It is only armed when first polled, so a race it loses at once (a body
 /// already read) costs nothing.
-struct Timer {
+pub(crate) struct Timer {
     ms: u64,
     /// Once armed: its key in `TIMERS` and the `setTimeout` handle.
     armed: Option<(u32, i32)>,
@@ -192,7 +192,7 @@ fn fire(key: u32) {
 }
 
 impl Timer {
-    fn new(ms: u64) -> Self {
+    pub(crate) fn new(ms: u64) -> Self {
         Timer {
             // setTimeout takes an i32: longer waits would wrap around and fire at once.
             ms: ms.min(i32::MAX as u64),
