@@ -11,6 +11,7 @@ pub mod model_groups;
 pub mod models;
 pub mod responses;
 pub mod stored_responses;
+#[cfg(feature = "console")]
 pub mod ui;
 
 use http::header::RETRY_AFTER;
@@ -49,6 +50,7 @@ pub enum Endpoint {
     TokenCounter,
     Admin(admin::Route),
     /// The admin console's static files (no key: the page holds no data).
+    #[cfg(feature = "console")]
     Ui(ui::Asset),
 }
 
@@ -75,6 +77,7 @@ pub fn find(method: &Method, path: &str) -> Option<(Endpoint, Method, bool)> {
         "/utils/token_counter" | "/v1/utils/token_counter" => {
             (Endpoint::TokenCounter, Method::POST, true)
         }
+        #[cfg(feature = "console")]
         p if get_or_head && ui::find(p).is_some() => match ui::find(p) {
             Some(asset) => (Endpoint::Ui(asset), method.clone(), false),
             None => return None,
@@ -166,6 +169,7 @@ pub fn serve_other<P: Ports>(
         Endpoint::CatalogStatus => Ok(catalog_api::catalog_status()),
         Endpoint::CostEstimate => catalog_api::cost_estimate(config, &call.ports, &req.body),
         Endpoint::TokenCounter => catalog_api::token_counter(config, &call.ports, &req.body),
+        #[cfg(feature = "console")]
         Endpoint::Ui(asset) => Ok(ui::serve(asset, req)),
         // Served by the pipeline's chat exchange.
         Endpoint::ChatCompletions
