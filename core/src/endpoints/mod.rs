@@ -4,6 +4,7 @@
 
 pub mod admin;
 pub mod chat_completions;
+pub mod completions;
 pub mod count_tokens;
 pub mod embeddings;
 pub mod messages;
@@ -37,6 +38,7 @@ pub enum Endpoint {
     CountTokens,
     Responses,
     Embeddings,
+    Completions,
     /// `/v1/responses/{id}`: a stored response, read (`GET`) or deleted.
     StoredResponse(String),
     Models,
@@ -69,6 +71,7 @@ pub fn find(method: &Method, path: &str) -> Option<(Endpoint, Method, bool)> {
         "/v1/messages/count_tokens" => (Endpoint::CountTokens, Method::POST, true),
         "/v1/responses" | "/responses" => (Endpoint::Responses, Method::POST, true),
         "/v1/embeddings" | "/embeddings" => (Endpoint::Embeddings, Method::POST, true),
+        "/v1/completions" | "/completions" => (Endpoint::Completions, Method::POST, true),
         "/v1/models" | "/models" => (Endpoint::Models, Method::GET, true),
         "/model/info" | "/v1/model/info" => (Endpoint::ModelInfo, Method::GET, true),
         "/model_group/info" => (Endpoint::ModelGroups, Method::GET, true),
@@ -141,6 +144,7 @@ pub async fn serve<P: Ports>(
         Endpoint::CountTokens => count_tokens::count_tokens(call, req, ex).await,
         Endpoint::Responses => responses::serve(call, req, ex).await,
         Endpoint::Embeddings => exchange(call, &embeddings::OpenAiEmbeddings, req, ex).await,
+        Endpoint::Completions => exchange(call, &completions::OpenAiCompletions, req, ex).await,
         Endpoint::StoredResponse(id) => {
             stored_responses::serve(call.kv, ex, &id, req.method == Method::DELETE).await
         }
@@ -177,6 +181,7 @@ pub fn serve_other<P: Ports>(
         | Endpoint::CountTokens
         | Endpoint::Responses
         | Endpoint::Embeddings
+        | Endpoint::Completions
         | Endpoint::StoredResponse(_)
         | Endpoint::Admin(_) => Err(GatewayError::new(
             crate::error::ErrorKind::NotFound,
