@@ -226,6 +226,19 @@ def test_previous_response_id_resumes_the_conversation(client, fleet, name):
         assert [m["role"] for m in body["messages"]] == ["user", "assistant", "user"]
     got = client.responses.retrieve(second.id)
     assert got.id == second.id and got.output_text == second.output_text
+    # The conversation that produced it, newest first, as the SDK pages it.
+    items = client.responses.input_items.list(second.id)
+    texts = [i.content[0].text for i in items.data]
+    assert texts == [f"second {t}", f"Echo: first {t}", f"first {t}"], texts
+    assert [i.role for i in items.data] == ["user", "assistant", "user"]
+    assert len({i.id for i in items.data}) == 3 and not items.has_more
+    oldest = client.responses.input_items.list(second.id, order="asc", limit=1)
+    assert [i.content[0].text for i in oldest.data] == [f"first {t}"] and oldest.has_more
+    rest = client.responses.input_items.list(second.id, order="asc", after=oldest.data[0].id)
+    assert [i.content[0].text for i in rest.data] == [f"Echo: first {t}", f"second {t}"]
+    with pytest.raises(openai.NotFoundError) as e:
+        client.responses.input_items.list(f"resp_nope{t}")
+    assert e.value.body["code"] == "response_not_found"
 
 
 def test_a_streamed_answer_is_stored_before_its_last_event(client):

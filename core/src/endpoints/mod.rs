@@ -41,6 +41,8 @@ pub enum Endpoint {
     Completions,
     /// `/v1/responses/{id}`: a stored response, read (`GET`) or deleted.
     StoredResponse(String),
+    /// `/v1/responses/{id}/input_items`.
+    InputItems(String),
     Models,
     /// `/v1/models/{id}`, the id percent-decoded (SDKs escape the `/` of
     /// `provider/model` ids).
@@ -89,6 +91,10 @@ pub fn find(method: &Method, path: &str) -> Option<(Endpoint, Method, bool)> {
             Some((route, m)) => (Endpoint::Admin(route), m, true),
             None => return None,
         },
+        p if p.starts_with("/v1/responses/") && p.ends_with("/input_items") && get_or_head => {
+            let id = p["/v1/responses/".len()..p.len() - "/input_items".len()].to_owned();
+            (Endpoint::InputItems(id), method.clone(), true)
+        }
         p if p.starts_with("/v1/responses/") && (get_or_head || *method == Method::DELETE) => {
             let id = p["/v1/responses/".len()..].to_owned();
             (Endpoint::StoredResponse(id), method.clone(), true)
@@ -145,6 +151,9 @@ pub async fn serve<P: Ports>(
         Endpoint::Responses => responses::serve(call, req, ex).await,
         Endpoint::Embeddings => exchange(call, &embeddings::OpenAiEmbeddings, req, ex).await,
         Endpoint::Completions => exchange(call, &completions::OpenAiCompletions, req, ex).await,
+        Endpoint::InputItems(id) => {
+            stored_responses::list_input_items(call.kv, ex, &id, req.query.as_deref()).await
+        }
         Endpoint::StoredResponse(id) => {
             stored_responses::serve(call.kv, ex, &id, req.method == Method::DELETE).await
         }
@@ -183,6 +192,7 @@ pub fn serve_other<P: Ports>(
         | Endpoint::Embeddings
         | Endpoint::Completions
         | Endpoint::StoredResponse(_)
+        | Endpoint::InputItems(_)
         | Endpoint::Admin(_) => Err(GatewayError::new(
             crate::error::ErrorKind::NotFound,
             format!("Unknown request URL: {} {}.", req.method, req.path),
