@@ -296,3 +296,18 @@ def test_spend_logs_and_daily_activity_attribute_spend(gateway):
     assert PRICED in act["results"][0]["breakdown"]["models"]
     info = admin(gateway, f"/user/info?user_id={user}", method="GET").json()
     assert abs(info["user_info"]["spend"] - cost * 3) < 1e-9
+
+
+def test_concurrent_creations_of_one_id_have_exactly_one_winner(gateway):
+    """A team or user id is claimed in one conditional write: of 20
+    simultaneous `/team/new` (and `/user/new`) calls with the same id,
+    exactly one succeeds and the rest are 409 `already_exists`."""
+    for path, field in (("/team/new", "team_id"), ("/user/new", "user_id")):
+        ident = f"race-{uuid.uuid4().hex[:8]}"
+        results = flood([lambda: admin(gateway, path, {field: ident}) for _ in range(20)])
+        statuses = sorted(r.status_code for r in results)
+        assert statuses == [200] + [409] * 19, statuses
+        assert all(r.json()["error"]["code"] == "already_exists" for r in results if r.status_code == 409)
+        listed = admin(gateway, path.replace("/new", "/list"), method="GET").json()
+        rows = listed if isinstance(listed, list) else next(v for v in listed.values() if isinstance(v, list))
+        assert sum(1 for row in rows if row.get(field) == ident) == 1
