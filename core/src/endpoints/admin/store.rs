@@ -75,7 +75,18 @@ impl Cx<'_> {
         key: &str,
         rec: &T,
     ) -> Result<(), GatewayError> {
+        // Serialised here, so that the async body below is one copy for
+        // every record type.
         let value = serde_json::to_value(rec).map_err(|e| bad(e.to_string()))?;
+        self.create_value(ledger, key, value).await
+    }
+
+    async fn create_value(
+        &self,
+        ledger: &str,
+        key: &str,
+        value: Value,
+    ) -> Result<(), GatewayError> {
         let claim = Op::Put {
             key: key.to_owned(),
             value: value.clone(),
@@ -120,6 +131,10 @@ impl Cx<'_> {
         rec: &T,
     ) -> Result<(), GatewayError> {
         let value = serde_json::to_value(rec).map_err(|e| bad(e.to_string()))?;
+        self.put_value(ledger, key, value).await
+    }
+
+    async fn put_value(&self, ledger: &str, key: &str, value: Value) -> Result<(), GatewayError> {
         for target in [ledger, DIRECTORY] {
             let op = Op::Put {
                 key: key.to_owned(),
