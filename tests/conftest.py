@@ -161,10 +161,17 @@ def worker_state_dir(workdir: Path) -> Path:
 
 
 def start_worker(workdir: Path, gateway_env: dict[str, str], log_name: str = "worker.log",
-                 ready: Callable[[requests.Response], bool] | None = None) -> Gateway:
+                 ready: Callable[[requests.Response], bool] | None = None,
+                 state_dir: Path | None = None) -> Gateway:
     """A ``wrangler dev`` of the Worker; several can share the state directory
     (each is its own isolate, like two Cloudflare locations). It is up when
-    ``/health`` answers 200 (or ``ready(response)``)."""
+    ``/health`` answers 200 (or ``ready(response)``).
+
+    Only one live process may use a Durable Object's stored state: two
+    ``wrangler dev`` processes each run their own copy of the same object
+    over one SQLite file, which no Cloudflare location ever does. So a
+    process that manages keys next to the suite's main Worker takes a
+    ``state_dir`` of its own."""
     wrangler = wrangler_bin()
     if not any((REPO_ROOT / n).exists() for n in ("wrangler.toml", "wrangler.json", "wrangler.jsonc")):
         _fail_start("worker", f"no wrangler.toml / wrangler.json(c) at {REPO_ROOT}")
@@ -173,7 +180,7 @@ def start_worker(workdir: Path, gateway_env: dict[str, str], log_name: str = "wo
         str(wrangler), "dev",
         "--ip", "127.0.0.1", "--port", str(port),
         "--inspector-port", str(free_port()),
-        "--persist-to", str(worker_state_dir(workdir)),
+        "--persist-to", str(state_dir or worker_state_dir(workdir)),
         "--show-interactive-dev-session=false",
         "--log-level", os.environ.get("DX_WORKER_LOG_LEVEL", "warn"),
         # GET /__scheduled runs the cron handler (the catalog refresh tests).

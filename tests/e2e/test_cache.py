@@ -36,7 +36,7 @@ def cgw(request, workdir, gateway_env, fleet):
     config["cache"] = {"ttl_s": 300}
     env = {**gateway_env, "DX_CONFIG": json.dumps(config)}
     if request.param == "worker":
-        gw = start_worker(workdir, env, "worker-cache.log")
+        gw = start_worker(workdir, env, "worker-cache.log", state_dir=workdir / "wrangler-state-cache")
     else:
         db = request.getfixturevalue("dynamodb")
         gw = start_lambda("lambda-cache", workdir, {**env, **db.env(STATE_TABLE)}, instances=2)

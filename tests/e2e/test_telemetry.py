@@ -32,7 +32,7 @@ def start(request, workdir, gateway_env, fleet, sinks, name):
     env = {**gateway_env, "DX_CONFIG": json.dumps(config), "DX_HOOK_SECRET": HOOK_SECRET,
            "DX_LANGFUSE_SECRET": LANGFUSE_SECRET}
     if request.param == "worker":
-        return start_worker(workdir, env, f"worker-{name}.log")
+        return start_worker(workdir, env, f"worker-{name}.log", state_dir=workdir / f"wrangler-state-{name}")
     db = request.getfixturevalue("dynamodb")
     return start_lambda(f"lambda-{name}", workdir, {**env, **db.env(STATE_TABLE)}, instances=4)
 

@@ -152,6 +152,50 @@ impl<P: HttpClient + Clock + Sleep + MaybeSend + MaybeSync> DynamoAccounts<P> {
     }
 
     async fn reserve(&self, ledger: &str, now_ms: u64, holds: &[Hold]) -> Result<Answer, String> {
+        // Holds without a limit (spend totals) cannot be refused: they are
+        // added once the limited ones are in, as plain item updates that
+        // never conflict, so they add no contention to the transaction.
+        let (open, limited): (Vec<&Hold>, Vec<&Hold>) =
+            holds.iter().partition(|h| h.limit == i64::MAX);
+        let mut used = if limited.is_empty() {
+            Vec::new()
+        } else {
+            let owned: Vec<Hold> = limited.into_iter().cloned().collect();
+            match self.reserve_limited(ledger, now_ms, &owned).await? {
+                Answer::Reserved { used } => used,
+                refused => return Ok(refused),
+            }
+        };
+        let adds: Vec<Add> = open
+            .iter()
+            .map(|h| Add {
+                counter: h.counter.clone(),
+                amount: h.amount,
+                expires_ms: h.expires_ms,
+            })
+            .collect();
+        self.adjust(ledger, &adds).await?;
+        // Answered in the order asked; an open hold reports its amount.
+        let mut limited_used = used.drain(..);
+        let used = holds
+            .iter()
+            .map(|h| {
+                if h.limit == i64::MAX {
+                    h.amount
+                } else {
+                    limited_used.next().unwrap_or(h.amount)
+                }
+            })
+            .collect();
+        Ok(Answer::Reserved { used })
+    }
+
+    async fn reserve_limited(
+        &self,
+        ledger: &str,
+        now_ms: u64,
+        holds: &[Hold],
+    ) -> Result<Answer, String> {
         let names: Vec<&str> = holds.iter().map(|h| h.counter.as_str()).collect();
         for attempt in 0..ATTEMPTS {
             let seen = self.counters(ledger, &names).await?;
@@ -201,14 +245,19 @@ impl<P: HttpClient + Clock + Sleep + MaybeSend + MaybeSync> DynamoAccounts<P> {
         Err("the reservation kept racing; try again".into())
     }
 
+    /// Each counter's add is one `UpdateItem`, atomic on its item: adds
+    /// need no all-or-nothing, and separate updates never conflict, where
+    /// concurrent transactions over one spend total would cancel each other.
     async fn adjust(&self, ledger: &str, adds: &[Add]) -> Result<Answer, String> {
-        for chunk in adds.chunks(100) {
-            let items = chunk
-                .iter()
-                .map(|a| self.update(ledger, &a.counter, a.amount, a.expires_ms, false, None))
-                .collect();
-            self.transact(items).await.map_err(err)?;
-        }
+        try_join_all(adds.iter().map(|a| {
+            let update = self.update(ledger, &a.counter, a.amount, a.expires_ms, false, None);
+            async move {
+                let body = update.get("Update").cloned().unwrap_or_default();
+                self.db.call("UpdateItem", &body).await.map(drop)
+            }
+        }))
+        .await
+        .map_err(err)?;
         Ok(Answer::Done)
     }
 

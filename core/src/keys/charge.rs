@@ -120,6 +120,10 @@ pub enum Unit {
     Tokens,
     Budget,
     Inflight,
+    /// A spend total (lifetime, and per model): no limit, reserved at the
+    /// worst case like a budget so that a request nobody settles is never
+    /// missing from it.
+    Spend,
 }
 
 /// One hold with what it is for, to read a refusal and fill headers.
@@ -210,21 +214,34 @@ pub fn plan(
                 pe,
             );
         }
+        if let Some(cost) = cost.filter(|c| *c > 0) {
+            let until = now_ms + TOTAL_TTL_MS - SLACK_MS;
+            for counter in [format!("{scope}:spend"), format!("{scope}:spend:{model}")] {
+                push(counter, cost, i64::MAX as u64, Unit::Spend, false, until);
+            }
+        }
     }
     out
 }
 
+/// What a settled request cost in nano-USD: its real cost, or, when that is
+/// not known, what was reserved for it (the rule for streams nobody saw end).
+pub fn charged(holds: &[Planned], cost: Option<i64>) -> i64 {
+    cost.unwrap_or_else(|| {
+        holds
+            .iter()
+            .filter(|p| p.unit == Unit::Spend)
+            .map(|p| p.hold.amount)
+            .max()
+            .unwrap_or(0)
+    })
+}
+
 /// Settles a reservation: each hold's unused part returned (`tokens` and
 /// `cost` are what the request really used; `None`: not known, so the
-/// reservation stands), the in-flight count released, spend totals added.
-pub fn settle(
-    id: &Identity,
-    model: &str,
-    holds: &[Planned],
-    tokens: Option<i64>,
-    cost: Option<i64>,
-    now_ms: u64,
-) -> Vec<Add> {
+/// reservation stands), the in-flight count released. Spend totals were
+/// reserved with the budget: they are corrected the same way.
+pub fn settle(holds: &[Planned], tokens: Option<i64>, cost: Option<i64>) -> Vec<Add> {
     let mut adds = Vec::new();
     for p in holds {
         let back = match p.unit {
@@ -232,36 +249,13 @@ pub fn settle(
             Unit::Inflight => 1,
             // More than reserved (an estimate that fell short) is charged too.
             Unit::Tokens => tokens.map_or(0, |t| p.hold.amount - t),
-            Unit::Budget => cost.map_or(0, |c| p.hold.amount - c),
+            Unit::Budget | Unit::Spend => cost.map_or(0, |c| p.hold.amount - c),
         };
         if back != 0 {
             adds.push(Add {
                 counter: p.hold.counter.clone(),
                 amount: -back,
                 expires_ms: p.hold.expires_ms,
-            });
-        }
-    }
-    let spent = cost.unwrap_or_else(|| {
-        holds
-            .iter()
-            .filter(|p| p.unit == Unit::Budget)
-            .map(|p| p.hold.amount)
-            .max()
-            .unwrap_or(0)
-    });
-    if spent > 0 {
-        let until = now_ms + TOTAL_TTL_MS;
-        for (scope, _) in id.scopes() {
-            adds.push(Add {
-                counter: format!("{scope}:spend"),
-                amount: spent,
-                expires_ms: until,
-            });
-            adds.push(Add {
-                counter: format!("{scope}:spend:{model}"),
-                amount: spent,
-                expires_ms: until,
             });
         }
     }
@@ -292,7 +286,7 @@ pub fn quota(holds: &[Planned], used: &[i64]) -> Quota {
             Unit::Requests => q.requests = tighter(q.requests),
             Unit::Tokens => q.tokens = tighter(q.tokens),
             Unit::Budget => q.budget_nano = Some(q.budget_nano.map_or(left, |b| b.min(left))),
-            Unit::Inflight => {}
+            Unit::Inflight | Unit::Spend => {}
         }
     }
     q
@@ -348,12 +342,21 @@ mod tests {
                 format!("k.0123456789abcdef:rpm:{}", now - 5),
                 format!("k.0123456789abcdef:tpm:{}", now - 5),
                 "k.0123456789abcdef:bud:0".to_string(),
+                "k.0123456789abcdef:spend".to_string(),
+                "k.0123456789abcdef:spend:m".to_string(),
                 format!("t.a:bud:{}", 86_400_000 * 3),
+                "t.a:spend".to_string(),
+                "t.a:spend:m".to_string(),
             ]
         );
         assert_eq!(p[2].hold.limit, 500_000_000);
+        // Spend totals are reserved like a budget, with no limit.
+        assert!(p[3].unit == Unit::Spend && p[3].hold.limit == i64::MAX);
+        assert_eq!(p[3].hold.amount, 2_000);
         let free = plan(&id, now, "m", 100, None);
-        assert!(free.iter().all(|p| p.unit != Unit::Budget));
+        assert!(free
+            .iter()
+            .all(|p| p.unit != Unit::Budget && p.unit != Unit::Spend));
         assert_eq!(free.len(), 2);
     }
 
@@ -365,23 +368,24 @@ mod tests {
             ..Limits::default()
         });
         let p = plan(&id, 0, "m", 100, Some(2_000));
-        let adds = settle(&id, "m", &p, Some(40), Some(500), 0);
+        let adds = settle(&p, Some(40), Some(500));
         let amounts: Vec<_> = adds
             .iter()
             .map(|a| (a.counter.as_str(), a.amount))
             .collect();
         assert_eq!(amounts[0], ("k.0123456789abcdef:tpm:0", -60));
         assert_eq!(amounts[1], ("k.0123456789abcdef:bud:0", -1_500));
-        assert_eq!(amounts[2], ("t.a:bud:0", -1_500));
-        assert!(amounts.contains(&("k.0123456789abcdef:spend", 500)));
-        assert!(amounts.contains(&("t.a:spend:m", 500)));
-        // Usage unknown: the reservation stands and is the spend.
-        let adds = settle(&id, "m", &p, None, None, 0);
-        assert!(adds.iter().all(|a| a.amount > 0));
-        assert!(adds
-            .iter()
-            .any(|a| a.counter == "t.a:spend" && a.amount == 2_000));
-        let q = quota(&p, &[100, 2_000, 2_000]);
+        // The totals, reserved at 2,000, come down to the real 500.
+        assert!(amounts.contains(&("k.0123456789abcdef:spend", -1_500)));
+        assert!(amounts.contains(&("t.a:spend:m", -1_500)));
+        assert!(amounts.contains(&("t.a:bud:0", -1_500)));
+        assert_eq!(charged(&p, Some(500)), 500);
+        // Usage unknown: the reservation stands (nothing to return) and is
+        // what the request cost.
+        let adds = settle(&p, None, None);
+        assert!(adds.is_empty(), "{adds:?}");
+        assert_eq!(charged(&p, None), 2_000);
+        let q = quota(&p, &[100, 2_000, 2_000, 2_000, 2_000, 2_000, 2_000, 2_000]);
         assert_eq!(q.tokens, Some((1_000, 900)));
         assert_eq!(q.budget_nano, Some(499_998_000));
     }

@@ -53,11 +53,8 @@ pub fn settle(ports: &impl BackgroundClock, ex: &Exchange) {
     };
     let now = ports.now_ms();
     let id = &held.identity;
-    let adds = charge::settle(id, &held.model, &held.holds, tokens, cost, now);
-    let spent = adds
-        .iter()
-        .find(|a| a.counter.ends_with(":spend"))
-        .map_or(0, |a| a.amount);
+    let adds = charge::settle(&held.holds, tokens, cost);
+    let spent = charge::charged(&held.holds, cost);
     let mut rid = [0u8; 8];
     let _ = held.accounts.random(&mut rid);
     let request_id = rid.iter().map(|b| format!("{b:02x}")).collect::<String>();
