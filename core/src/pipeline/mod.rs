@@ -140,6 +140,19 @@ pub trait Ingress: crate::ports::MaybeSync {
     ) -> BodyStream;
     /// The usage in a same-format whole answer.
     fn usage_of(&self, body: &[u8]) -> Result<Option<Usage>, GatewayError>;
+    /// A same-format whole answer as the client gets it, and its usage:
+    /// by default the body as it came. An ingress whose requests go to
+    /// providers' own APIs (embeddings) reshapes their answers here.
+    fn passthrough_answer(
+        &self,
+        _p: &Self::Parsed<'_>,
+        body: Bytes,
+        _headers: &HeaderMap,
+        _d: &Deployment,
+    ) -> Result<(Bytes, Option<Usage>), GatewayError> {
+        let usage = self.usage_of(&body)?;
+        Ok((body, usage))
+    }
     fn render_response(&self, r: &ChatResponse) -> Vec<u8>;
     /// Chunks known in advance as this format's stream.
     fn render_chunks(
