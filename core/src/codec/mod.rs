@@ -14,6 +14,7 @@ pub mod request;
 
 pub mod azure;
 pub mod cohere;
+pub mod embeddings;
 pub mod ollama;
 #[cfg(test)]
 pub(crate) mod test_support;

@@ -1,10 +1,12 @@
 //! `POST /v1/embeddings`: OpenAI's embeddings request as an [`Ingress`],
 //! so it runs the one pipeline (keys, budgets, limits, routing and
-//! fallbacks, input guardrails, spend). OpenAI-format deployments get the
-//! client's body with the model swapped (float or base64, `dimensions`, any
-//! other field as sent); the answer's `usage.prompt_tokens` is priced at the
-//! model's input price. Providers with their own embeddings format are
-//! refused with a clear 400 rather than sent a body they would not read.
+//! fallbacks, input guardrails, spend). OpenAI-format deployments (and
+//! Azure's) get the client's body with the model swapped (float or base64,
+//! `dimensions`, any other field as sent). Providers with their own
+//! embeddings API (Gemini, Vertex AI, Bedrock Titan and Cohere, Cohere,
+//! Ollama; see [`crate::codec::embeddings`]) get their native body, and their
+//! answer comes back in OpenAI's shape. The input tokens the provider
+//! reports are priced at the model's input price.
 
 use std::borrow::Cow;
 use std::sync::Arc;
@@ -12,10 +14,12 @@ use std::sync::Arc;
 use bytes::Bytes;
 use http::HeaderMap;
 use serde_json::value::RawValue;
+use serde_json::Value;
 
 use crate::catalog::Prices;
-use crate::codec::openai_chat;
+use crate::codec::embeddings::{self as native, Api};
 use crate::codec::request::{post_json, Auth};
+use crate::codec::{azure, bedrock, gemini, ollama, openai_chat};
 use crate::config::Config;
 use crate::error::{ErrorKind, GatewayError};
 use crate::http::GatewayResponse;
@@ -23,7 +27,6 @@ use crate::ingress::openai_chat::{with_model, Fields};
 use crate::model_meta::ModelMeta;
 use crate::pipeline::{Exchange, Ingress};
 use crate::ports::{ByteStream, Ports};
-use crate::providers::Codec;
 use crate::resolve::Deployment;
 use crate::secret::Secret;
 use crate::stream::{BodyStream, OnDone};
@@ -35,10 +38,43 @@ pub struct OpenAiEmbeddings;
 pub struct EmbeddingsBody<'b> {
     fields: Vec<(Cow<'b, str>, &'b RawValue)>,
     model: String,
+    input: &'b str,
+    base64: bool,
+    dimensions: Option<u64>,
+    input_type: Option<String>,
+    /// The input as texts, once a native body was built from it.
+    texts: Vec<String>,
+    /// When the request began (SigV4 signs with it).
+    now_ms: u64,
 }
 
 fn invalid(message: &str, param: &str) -> GatewayError {
     GatewayError::invalid_request(message.to_owned()).with_param(param)
+}
+
+/// The client's `input` as texts, for a provider's own API: token arrays
+/// are OpenAI's alone.
+fn texts_of(input: &str, d: &Deployment) -> Result<Vec<String>, GatewayError> {
+    let texts = match serde_json::from_str::<Value>(input) {
+        Ok(Value::String(s)) => Some(vec![s]),
+        Ok(Value::Array(items)) => items
+            .into_iter()
+            .map(|v| match v {
+                Value::String(s) => Some(s),
+                _ => None,
+            })
+            .collect(),
+        _ => None,
+    };
+    texts.ok_or_else(|| {
+        invalid(
+            &format!(
+                "Provider `{}` embeds text only: `input` must be a string or an array of strings (token arrays go to OpenAI-format providers).",
+                d.provider.id
+            ),
+            "input",
+        )
+    })
 }
 
 impl Ingress for OpenAiEmbeddings {
@@ -52,6 +88,10 @@ impl Ingress for OpenAiEmbeddings {
         let Fields(fields) = serde_json::from_slice(body).map_err(GatewayError::invalid_json)?;
         let mut model = None;
         let mut has_input = false;
+        let mut input = "";
+        let mut base64 = false;
+        let mut dimensions = None;
+        let mut input_type = None;
         for (name, raw) in &fields {
             match name.as_ref() {
                 "model" => {
@@ -70,7 +110,15 @@ impl Ingress for OpenAiEmbeddings {
                         ));
                     }
                     has_input = true;
+                    input = json;
                 }
+                "encoding_format" => base64 = raw.get() == "\"base64\"",
+                "dimensions" => {
+                    dimensions = Some(raw.get().parse::<u64>().map_err(|_| {
+                        invalid("`dimensions` must be a positive integer.", "dimensions")
+                    })?)
+                }
+                "input_type" => input_type = serde_json::from_str(raw.get()).ok(),
                 _ => {}
             }
         }
@@ -82,7 +130,16 @@ impl Ingress for OpenAiEmbeddings {
             return Err(invalid("Missing required parameter: `input`.", "input")
                 .with_code("missing_required_parameter"));
         }
-        Ok(EmbeddingsBody { fields, model })
+        Ok(EmbeddingsBody {
+            fields,
+            model,
+            input,
+            base64,
+            dimensions,
+            input_type,
+            texts: Vec::new(),
+            now_ms: 0,
+        })
     }
 
     fn model(&self, p: &EmbeddingsBody<'_>) -> String {
@@ -116,29 +173,118 @@ impl Ingress for OpenAiEmbeddings {
     }
 
     fn speaks(&self, d: &Deployment) -> bool {
-        d.codec() == Codec::OpenAiChat
+        native::api_of(d).is_some()
     }
 
     fn passthrough_body(
         &self,
         p: &mut EmbeddingsBody<'_>,
         d: &Deployment,
-        _: bool,
-        _: &mut Exchange,
+        drop_params: bool,
+        ex: &mut Exchange,
     ) -> Result<Vec<u8>, GatewayError> {
-        Ok(with_model(&p.fields, &d.upstream_model))
+        let api = native::api_of(d).unwrap_or(Api::OpenAi);
+        if api == Api::OpenAi {
+            return Ok(with_model(&p.fields, &d.upstream_model));
+        }
+        p.texts = texts_of(p.input, d)?;
+        p.now_ms = ex.ts;
+        let mut dimensions = p.dimensions;
+        if dimensions.is_some() && !native::takes_dimensions(api, &d.upstream_model) {
+            if !drop_params {
+                return Err(invalid(
+                    &format!(
+                        "`dimensions` is not supported by provider `{}` (model `{}`); remove it, or set drop_params to have the gateway leave it out.",
+                        d.provider.id, d.upstream_model
+                    ),
+                    "dimensions",
+                )
+                .with_code("unsupported_parameter"));
+            }
+            dimensions = None;
+            if !ex.adjusted.is_empty() {
+                ex.adjusted.push(',');
+            }
+            ex.adjusted.push_str("dropped:dimensions");
+        }
+        if let Some(max) = native::max_inputs(api).filter(|&m| p.texts.len() > m) {
+            return Err(invalid(
+                &format!(
+                    "Model `{}` on provider `{}` embeds {max} input per request; send the {} inputs as separate requests.",
+                    d.upstream_model,
+                    d.provider.id,
+                    p.texts.len()
+                ),
+                "input",
+            ));
+        }
+        Ok(native::request_body(
+            api,
+            &d.upstream_model,
+            &p.texts,
+            dimensions,
+            p.input_type.as_deref(),
+        ))
     }
 
     fn passthrough_request(
         &self,
-        _: &EmbeddingsBody<'_>,
+        p: &EmbeddingsBody<'_>,
         body: Vec<u8>,
         d: &Deployment,
-        _: Option<&Secret>,
+        token: Option<&Secret>,
         _: &HeaderMap,
     ) -> Result<http::Request<Bytes>, GatewayError> {
-        let url = format!("{}/embeddings", d.api_base);
-        post_json(d, &url, "application/json", Auth::Bearer, body)
+        let json = "application/json";
+        let base = d.api_base.trim_end_matches('/');
+        match native::api_of(d).unwrap_or(Api::OpenAi) {
+            Api::OpenAi if d.codec() != crate::providers::Codec::OpenAiChat => {
+                azure::request_to(d, &azure::url_for(d, "embeddings"), body, false)
+            }
+            Api::OpenAi => post_json(d, &format!("{base}/embeddings"), json, Auth::Bearer, body),
+            Api::Gemini => {
+                let url = gemini::url_for(d, "batchEmbedContents")?;
+                gemini::request_to(d, &url, json, body, token)
+            }
+            Api::Vertex => {
+                let url = gemini::url_for(d, "predict")?;
+                gemini::request_to(d, &url, json, body, token)
+            }
+            Api::Titan | Api::BedrockCohere => {
+                bedrock::request_to(d, &d.upstream_model, "invoke", body, false, p.now_ms)
+            }
+            Api::Cohere => {
+                let base = base.strip_suffix("/v2").unwrap_or(base);
+                post_json(d, &format!("{base}/v2/embed"), json, Auth::Bearer, body)
+            }
+            Api::Ollama => post_json(d, &ollama::api_url(base, "embed"), json, Auth::Bearer, body),
+        }
+    }
+
+    fn passthrough_answer(
+        &self,
+        p: &EmbeddingsBody<'_>,
+        body: Bytes,
+        headers: &HeaderMap,
+        d: &Deployment,
+    ) -> Result<(Bytes, Option<Usage>), GatewayError> {
+        match native::api_of(d) {
+            Some(api) if api != Api::OpenAi => {
+                let (body, usage) = native::openai_answer(
+                    api,
+                    &body,
+                    headers,
+                    &d.upstream_model,
+                    p.base64,
+                    &p.texts,
+                )?;
+                Ok((Bytes::from(body), Some(usage)))
+            }
+            _ => {
+                let usage = self.usage_of(&body)?;
+                Ok((body, usage))
+            }
+        }
     }
 
     fn unified(
@@ -152,7 +298,7 @@ impl Ingress for OpenAiEmbeddings {
         Err(GatewayError::new(
             ErrorKind::InvalidRequest,
             format!(
-                "Embeddings are served from OpenAI-format providers; `{}` (model `{}`) has its own embeddings API, which this gateway does not translate to yet.",
+                "Provider `{}` (model `{}`) has no embeddings API this gateway speaks: use an OpenAI-format, Azure, Gemini, Vertex AI, Bedrock (Titan or Cohere embed), Cohere or Ollama deployment.",
                 d.provider.id, d.upstream_model
             ),
         )

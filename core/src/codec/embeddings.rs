@@ -1,0 +1,249 @@
+//! Providers' own embeddings APIs, for `POST /v1/embeddings`: which API a
+//! deployment has, its request body for a list of texts, and its answer in
+//! OpenAI's shape. Bodies and answers are `serde_json::Value`s, not derived
+//! structs (each derive costs the Worker upload).
+//!
+//! - Gemini AI Studio `models/{m}:batchEmbedContents`: no usage in the answer.
+//! - Vertex AI `…/models/{m}:predict`: `statistics.token_count` per input.
+//! - Bedrock `…/model/{id}/invoke`: Titan text embeddings (one input a call,
+//!   `inputTextTokenCount`) and Cohere embed (`texts`; the token count is
+//!   the `x-amzn-bedrock-input-token-count` header).
+//! - Cohere `POST /v2/embed`: `meta.billed_units.input_tokens`.
+//! - Ollama `POST /api/embed`: `prompt_eval_count`.
+//!
+//! Where an answer carries no token count, the input is estimated at one
+//! token per four characters (rounded up, per input).
+
+use base64ct::{Base64, Encoding};
+use http::HeaderMap;
+use serde_json::{json, Map, Value};
+
+use crate::error::{ErrorKind, GatewayError};
+use crate::providers::Codec;
+use crate::resolve::Deployment;
+use crate::unified::Usage;
+
+/// The embeddings API a deployment has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Api {
+    /// OpenAI's own format (OpenAI-compatible providers, Azure): the client's body goes as sent.
+    OpenAi,
+    Gemini,
+    Vertex,
+    /// Amazon Titan text embeddings on Bedrock.
+    Titan,
+    /// Cohere embed on Bedrock.
+    BedrockCohere,
+    Cohere,
+    Ollama,
+}
+
+/// The embeddings API of `d`, if the gateway knows one.
+pub fn api_of(d: &Deployment) -> Option<Api> {
+    let model = d.upstream_model.as_str();
+    Some(match d.codec() {
+        Codec::OpenAiChat | Codec::AzureOpenAi | Codec::AzureAi => Api::OpenAi,
+        Codec::Gemini if super::gemini::is_vertex(d) => Api::Vertex,
+        Codec::Gemini => Api::Gemini,
+        Codec::Bedrock if model.contains("titan-embed") => Api::Titan,
+        Codec::Bedrock if model.contains("cohere.embed") => Api::BedrockCohere,
+        Codec::Cohere => Api::Cohere,
+        Codec::Ollama => Api::Ollama,
+        _ => return None,
+    })
+}
+
+/// Whether the API has a field for the output size (Titan v1 has none).
+pub fn takes_dimensions(api: Api, model: &str) -> bool {
+    api != Api::Titan || model.contains("-v2")
+}
+
+/// The most inputs one call takes, where the API has a limit the gateway
+/// cannot split for the client.
+pub fn max_inputs(api: Api) -> Option<usize> {
+    (api == Api::Titan).then_some(1)
+}
+
+/// The native request body for `texts` (never `Api::OpenAi`).
+pub fn request_body(
+    api: Api,
+    model: &str,
+    texts: &[String],
+    dimensions: Option<u64>,
+    input_type: Option<&str>,
+) -> Vec<u8> {
+    let mut body = Map::new();
+    let input_type = input_type.unwrap_or("search_document");
+    match api {
+        Api::Gemini => {
+            let name = format!("models/{}", model.strip_prefix("models/").unwrap_or(model));
+            let requests: Vec<Value> = texts
+                .iter()
+                .map(|t| {
+                    let mut r = json!({"model": name, "content": {"parts": [{"text": t}]}});
+                    if let Some(n) = dimensions {
+                        r["outputDimensionality"] = n.into();
+                    }
+                    r
+                })
+                .collect();
+            body.insert("requests".into(), requests.into());
+        }
+        Api::Vertex => {
+            let instances: Vec<Value> = texts.iter().map(|t| json!({"content": t})).collect();
+            body.insert("instances".into(), instances.into());
+            if let Some(n) = dimensions {
+                body.insert("parameters".into(), json!({"outputDimensionality": n}));
+            }
+        }
+        Api::Titan => {
+            body.insert(
+                "inputText".into(),
+                texts.first().map_or("", String::as_str).into(),
+            );
+            if let Some(n) = dimensions {
+                body.insert("dimensions".into(), n.into());
+            }
+        }
+        Api::BedrockCohere | Api::Cohere => {
+            if api == Api::Cohere {
+                body.insert("model".into(), model.into());
+            }
+            body.insert("texts".into(), texts.into());
+            body.insert("input_type".into(), input_type.into());
+            body.insert("embedding_types".into(), json!(["float"]));
+            if let Some(n) = dimensions {
+                body.insert("output_dimension".into(), n.into());
+            }
+        }
+        Api::Ollama | Api::OpenAi => {
+            body.insert("model".into(), model.into());
+            body.insert("input".into(), texts.into());
+            if let Some(n) = dimensions {
+                body.insert("dimensions".into(), n.into());
+            }
+        }
+    }
+    serde_json::to_vec(&Value::Object(body)).unwrap_or_default()
+}
+
+fn invalid_answer(api: Api) -> GatewayError {
+    GatewayError::new(
+        ErrorKind::UpstreamUnavailable,
+        format!("upstream returned a body that is not a valid {api:?} embeddings answer"),
+    )
+    .with_code("invalid_upstream_response")
+}
+
+/// Estimated tokens of `texts` where an answer reports none.
+pub fn estimate_tokens(texts: &[String]) -> u64 {
+    texts
+        .iter()
+        .map(|t| (t.chars().count() as u64).div_ceil(4))
+        .sum()
+}
+
+/// A native answer as OpenAI's embeddings list (`encoding_format` float or
+/// `base64`: the f32 little-endian bytes), and its usage.
+pub fn openai_answer(
+    api: Api,
+    body: &[u8],
+    headers: &HeaderMap,
+    model: &str,
+    base64: bool,
+    texts: &[String],
+) -> Result<(Vec<u8>, Usage), GatewayError> {
+    let mut v: Value = serde_json::from_slice(body).map_err(|_| invalid_answer(api))?;
+    let u64_at = |v: &Value, path: &str| v.pointer(path).and_then(Value::as_u64);
+    let mut tokens = None;
+    let vectors: Vec<Value> = match api {
+        Api::Gemini => list(&mut v, "/embeddings")
+            .into_iter()
+            .map(|mut e| e["values"].take())
+            .collect(),
+        Api::Vertex => {
+            let mut sum = 0;
+            let vectors = list(&mut v, "/predictions")
+                .into_iter()
+                .map(|mut p| {
+                    sum += u64_at(&p, "/embeddings/statistics/token_count").unwrap_or(0);
+                    p["embeddings"]["values"].take()
+                })
+                .collect();
+            tokens = Some(sum);
+            vectors
+        }
+        Api::Titan => {
+            tokens = u64_at(&v, "/inputTextTokenCount");
+            vec![v["embedding"].take()]
+        }
+        Api::BedrockCohere | Api::Cohere => {
+            tokens = u64_at(&v, "/meta/billed_units/input_tokens").or_else(|| {
+                headers
+                    .get("x-amzn-bedrock-input-token-count")
+                    .and_then(|h| h.to_str().ok()?.parse().ok())
+            });
+            // `embedding_types` asked for: `{float: [...]}`; v3 without it: a plain list.
+            match v.pointer("/embeddings/float") {
+                Some(_) => list(&mut v, "/embeddings/float"),
+                None => list(&mut v, "/embeddings"),
+            }
+        }
+        Api::Ollama | Api::OpenAi => {
+            tokens = u64_at(&v, "/prompt_eval_count");
+            list(&mut v, "/embeddings")
+        }
+    };
+    if vectors.len() != texts.len() || !vectors.iter().all(Value::is_array) {
+        return Err(invalid_answer(api));
+    }
+    let data: Vec<Value> = vectors
+        .into_iter()
+        .enumerate()
+        .map(|(index, vector)| {
+            let embedding = if base64 {
+                Value::String(base64_f32(&vector))
+            } else {
+                vector
+            };
+            json!({"object": "embedding", "index": index, "embedding": embedding})
+        })
+        .collect();
+    let tokens = tokens.unwrap_or_else(|| estimate_tokens(texts));
+    let out = json!({
+        "object": "list",
+        "data": data,
+        "model": model,
+        "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
+    });
+    let usage = Usage {
+        input_tokens: tokens,
+        ..Usage::default()
+    };
+    Ok((serde_json::to_vec(&out).unwrap_or_default(), usage))
+}
+
+/// The array at `path`, taken out of `v` (empty when absent).
+fn list(v: &mut Value, path: &str) -> Vec<Value> {
+    match v.pointer_mut(path).map(Value::take) {
+        Some(Value::Array(items)) => items,
+        _ => Vec::new(),
+    }
+}
+
+/// A vector of numbers as OpenAI's `base64`: f32 little-endian bytes.
+pub fn base64_f32(vector: &Value) -> String {
+    let bytes: Vec<u8> = vector
+        .as_array()
+        .map(|items| {
+            items
+                .iter()
+                .flat_map(|x| (x.as_f64().unwrap_or(0.0) as f32).to_le_bytes())
+                .collect()
+        })
+        .unwrap_or_default();
+    Base64::encode_string(&bytes)
+}
+
+#[cfg(test)]
+mod tests;
