@@ -16,6 +16,7 @@ pub mod azure;
 pub mod cohere;
 pub mod embeddings;
 pub mod ollama;
+pub mod rerank;
 #[cfg(test)]
 pub(crate) mod test_support;
 mod upstream_error;

@@ -7,6 +7,12 @@
 //! Ollama; see [`crate::codec::embeddings`]) get their native body, and their
 //! answer comes back in OpenAI's shape. The input tokens the provider
 //! reports are priced at the model's input price.
+//!
+//! `POST /v1/rerank` (Cohere's shape) is the same ingress type
+//! ([`Retrieval::Rerank`]): one more type would be one more copy of the
+//! pipeline in the Worker's upload. Cohere, Jina and Voyage are served (see
+//! [`crate::codec::rerank`]); priced per query where the catalog says so
+//! (LiteLLM's `input_cost_per_query`), else by the tokens reported.
 
 use std::borrow::Cow;
 use std::sync::Arc;
@@ -19,6 +25,7 @@ use serde_json::Value;
 use crate::catalog::Prices;
 use crate::codec::embeddings::{self as native, Api};
 use crate::codec::request::{post_json, Auth};
+use crate::codec::rerank;
 use crate::codec::{azure, bedrock, gemini, ollama, openai_chat};
 use crate::config::Config;
 use crate::error::{ErrorKind, GatewayError};
@@ -32,7 +39,12 @@ use crate::secret::Secret;
 use crate::stream::{BodyStream, OnDone};
 use crate::unified::{ChatChunk, ChatRequest, ChatResponse, Usage};
 
-pub struct OpenAiEmbeddings;
+/// OpenAI's embeddings request, or Cohere's rerank request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Retrieval {
+    Embeddings,
+    Rerank,
+}
 
 /// The body's fields as raw JSON, and its model.
 pub struct EmbeddingsBody<'b> {
@@ -46,6 +58,8 @@ pub struct EmbeddingsBody<'b> {
     texts: Vec<String>,
     /// When the request began (SigV4 signs with it).
     now_ms: u64,
+    /// A rerank request's query and documents.
+    rerank: Option<rerank::Ask>,
 }
 
 fn invalid(message: &str, param: &str) -> GatewayError {
@@ -77,7 +91,56 @@ fn texts_of(input: &str, d: &Deployment) -> Result<Vec<String>, GatewayError> {
     })
 }
 
-impl Ingress for OpenAiEmbeddings {
+/// Cohere's rerank request: `model`, `query`, `documents` (strings or
+/// `{text}`), `top_n`, `return_documents`; other fields are not sent on.
+fn parse_rerank(body: &[u8]) -> Result<(String, rerank::Ask), GatewayError> {
+    let v: Value = serde_json::from_slice(body).map_err(GatewayError::invalid_json)?;
+    let text = |name: &str| {
+        v.get(name)
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .ok_or_else(|| {
+                invalid(&format!("Missing required parameter: `{name}`."), name)
+                    .with_code("missing_required_parameter")
+            })
+    };
+    let model = text("model")?;
+    let query = text("query")?;
+    let documents = v
+        .get("documents")
+        .and_then(Value::as_array)
+        .filter(|d| !d.is_empty())
+        .and_then(|docs| {
+            docs.iter()
+                .map(|d| Some(d.as_str().or_else(|| d.get("text")?.as_str())?.to_owned()))
+                .collect::<Option<Vec<String>>>()
+        })
+        .ok_or_else(|| {
+            invalid(
+                "`documents` must be a non-empty array of strings or `{\"text\": ...}` objects.",
+                "documents",
+            )
+        })?;
+    let top_n = match v.get("top_n") {
+        None | Some(Value::Null) => None,
+        Some(n) => Some(
+            n.as_u64()
+                .filter(|&n| n > 0)
+                .ok_or_else(|| invalid("`top_n` must be a positive integer.", "top_n"))?,
+        ),
+    };
+    let return_documents = v.get("return_documents").and_then(Value::as_bool) == Some(true);
+    let ask = rerank::Ask {
+        query,
+        documents,
+        top_n,
+        return_documents,
+    };
+    Ok((model, ask))
+}
+
+impl Ingress for Retrieval {
     type Parsed<'b> = EmbeddingsBody<'b>;
     // Embeddings never stream: the chat renderer stands in, unused.
     type Renderer = crate::ingress::openai_chat::ChunkRenderer;
@@ -85,6 +148,20 @@ impl Ingress for OpenAiEmbeddings {
     const COST_IN_BODY: bool = false;
 
     fn parse<'b>(&self, body: &'b [u8], _: &HeaderMap) -> Result<EmbeddingsBody<'b>, GatewayError> {
+        if *self == Retrieval::Rerank {
+            let (model, ask) = parse_rerank(body)?;
+            return Ok(EmbeddingsBody {
+                fields: Vec::new(),
+                model,
+                input: "",
+                base64: false,
+                dimensions: None,
+                input_type: None,
+                texts: Vec::new(),
+                now_ms: 0,
+                rerank: Some(ask),
+            });
+        }
         let Fields(fields) = serde_json::from_slice(body).map_err(GatewayError::invalid_json)?;
         let mut model = None;
         let mut has_input = false;
@@ -139,6 +216,7 @@ impl Ingress for OpenAiEmbeddings {
             input_type,
             texts: Vec::new(),
             now_ms: 0,
+            rerank: None,
         })
     }
 
@@ -173,7 +251,10 @@ impl Ingress for OpenAiEmbeddings {
     }
 
     fn speaks(&self, d: &Deployment) -> bool {
-        native::api_of(d).is_some()
+        match self {
+            Retrieval::Embeddings => native::api_of(d).is_some(),
+            Retrieval::Rerank => rerank::api_of(d).is_some(),
+        }
     }
 
     fn passthrough_body(
@@ -183,12 +264,15 @@ impl Ingress for OpenAiEmbeddings {
         drop_params: bool,
         ex: &mut Exchange,
     ) -> Result<Vec<u8>, GatewayError> {
+        p.now_ms = ex.ts;
+        if let (Some(ask), Some(api)) = (&p.rerank, rerank::api_of(d)) {
+            return Ok(rerank::request_body(api, &d.upstream_model, ask));
+        }
         let api = native::api_of(d).unwrap_or(Api::OpenAi);
         if api == Api::OpenAi {
             return Ok(with_model(&p.fields, &d.upstream_model));
         }
         p.texts = texts_of(p.input, d)?;
-        p.now_ms = ex.ts;
         let mut dimensions = p.dimensions;
         if dimensions.is_some() && !native::takes_dimensions(api, &d.upstream_model) {
             if !drop_params {
@@ -237,6 +321,9 @@ impl Ingress for OpenAiEmbeddings {
     ) -> Result<http::Request<Bytes>, GatewayError> {
         let json = "application/json";
         let base = d.api_base.trim_end_matches('/');
+        if let (Some(_), Some(api)) = (&p.rerank, rerank::api_of(d)) {
+            return post_json(d, &rerank::url(api, base), json, Auth::Bearer, body);
+        }
         match native::api_of(d).unwrap_or(Api::OpenAi) {
             Api::OpenAi if d.codec() != crate::providers::Codec::OpenAiChat => {
                 azure::request_to(d, &azure::url_for(d, "embeddings"), body, false)
@@ -268,6 +355,11 @@ impl Ingress for OpenAiEmbeddings {
         headers: &HeaderMap,
         d: &Deployment,
     ) -> Result<(Bytes, Option<Usage>), GatewayError> {
+        if let (Some(ask), Some(api)) = (&p.rerank, rerank::api_of(d)) {
+            let id = format!("rerank-{:x}", p.now_ms);
+            let (body, usage) = rerank::cohere_answer(api, &body, ask, &id)?;
+            return Ok((Bytes::from(body), Some(usage)));
+        }
         match native::api_of(d) {
             Some(api) if api != Api::OpenAi => {
                 let (body, usage) = native::openai_answer(
@@ -295,10 +387,14 @@ impl Ingress for OpenAiEmbeddings {
         _: bool,
         _: &mut Exchange,
     ) -> Result<ChatRequest, GatewayError> {
+        let (what, use_) = match self {
+            Retrieval::Embeddings => ("embeddings", "an OpenAI-format, Azure, Gemini, Vertex AI, Bedrock (Titan or Cohere embed), Cohere or Ollama"),
+            Retrieval::Rerank => ("rerank", "a Cohere, Jina AI or Voyage AI"),
+        };
         Err(GatewayError::new(
             ErrorKind::InvalidRequest,
             format!(
-                "Provider `{}` (model `{}`) has no embeddings API this gateway speaks: use an OpenAI-format, Azure, Gemini, Vertex AI, Bedrock (Titan or Cohere embed), Cohere or Ollama deployment.",
+                "Provider `{}` (model `{}`) has no {what} API this gateway speaks: use {use_} deployment.",
                 d.provider.id, d.upstream_model
             ),
         )
@@ -357,3 +453,5 @@ impl Ingress for OpenAiEmbeddings {
         super::provider_headers(resp, d);
     }
 }
+#[cfg(test)]
+mod tests;
