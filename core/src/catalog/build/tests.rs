@@ -205,7 +205,10 @@ fn ids_are_matched_across_sources() {
     assert!(!acme.models.contains_key("acme-draw"));
     // rerank models kept, their per-query price as the per-request one
     let rerank = model(&b, "acme", "acme-rerank");
-    assert_eq!((rerank.mode, rerank.prices.per_request), (Mode::Rerank, Some(0.002)));
+    assert_eq!(
+        (rerank.mode, rerank.prices.per_request),
+        (Mode::Rerank, Some(0.002))
+    );
     // entries priced per data zone or region are models of their own;
     // per-hour commitments are left out
     assert_eq!(model(&b, "acme", "eu/acme-1").prices.input, Some(10.0));
