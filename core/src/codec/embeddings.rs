@@ -18,9 +18,10 @@ use base64ct::{Base64, Encoding};
 use http::HeaderMap;
 use std::fmt::Write;
 
-use serde_json::Value;
+use serde_json::value::RawValue;
 
 use crate::error::{ErrorKind, GatewayError};
+use crate::ingress::openai_chat::Fields;
 use crate::providers::Codec;
 use crate::resolve::Deployment;
 use crate::unified::Usage;
@@ -153,7 +154,9 @@ pub fn estimate_tokens(texts: &[String]) -> u64 {
 }
 
 /// A native answer as OpenAI's embeddings list (`encoding_format` float or
-/// `base64`: the f32 little-endian bytes), and its usage.
+/// `base64`: the f32 little-endian bytes), and its usage. Vectors are found
+/// as raw JSON and copied as they came (no number is parsed and printed
+/// again for floats).
 pub fn openai_answer(
     api: Api,
     body: &[u8],
@@ -162,48 +165,46 @@ pub fn openai_answer(
     base64: bool,
     texts: &[String],
 ) -> Result<(Vec<u8>, Usage), GatewayError> {
-    let mut v: Value = serde_json::from_slice(body).map_err(|_| invalid_answer(api))?;
-    let u64_at = |v: &Value, path: &str| v.pointer(path).and_then(Value::as_u64);
+    let text = std::str::from_utf8(body).map_err(|_| invalid_answer(api))?;
+    let at = |path: &[&str]| raw_at(text, path);
     let mut tokens = None;
-    let vectors: Vec<Value> = match api {
-        Api::Gemini => list(&mut v, "/embeddings")
+    let vectors: Vec<&RawValue> = match api {
+        Api::Gemini => items(at(&["embeddings"]))
             .into_iter()
-            .map(|mut e| e["values"].take())
+            .filter_map(|e| raw_at(e.get(), &["values"]))
             .collect(),
         Api::Vertex => {
             let mut sum = 0;
-            let vectors = list(&mut v, "/predictions")
+            let vectors = items(at(&["predictions"]))
                 .into_iter()
-                .map(|mut p| {
-                    sum += u64_at(&p, "/embeddings/statistics/token_count").unwrap_or(0);
-                    p["embeddings"]["values"].take()
+                .filter_map(|p| {
+                    let stats = ["embeddings", "statistics", "token_count"];
+                    sum += u64_of(raw_at(p.get(), &stats)).unwrap_or(0);
+                    raw_at(p.get(), &["embeddings", "values"])
                 })
                 .collect();
             tokens = Some(sum);
             vectors
         }
         Api::Titan => {
-            tokens = u64_at(&v, "/inputTextTokenCount");
-            vec![v["embedding"].take()]
+            tokens = u64_of(at(&["inputTextTokenCount"]));
+            at(&["embedding"]).into_iter().collect()
         }
         Api::BedrockCohere | Api::Cohere => {
-            tokens = u64_at(&v, "/meta/billed_units/input_tokens").or_else(|| {
+            tokens = u64_of(at(&["meta", "billed_units", "input_tokens"])).or_else(|| {
                 headers
                     .get("x-amzn-bedrock-input-token-count")
                     .and_then(|h| h.to_str().ok()?.parse().ok())
             });
             // `embedding_types` asked for: `{float: [...]}`; v3 without it: a plain list.
-            match v.pointer("/embeddings/float") {
-                Some(_) => list(&mut v, "/embeddings/float"),
-                None => list(&mut v, "/embeddings"),
-            }
+            items(at(&["embeddings", "float"]).or_else(|| at(&["embeddings"])))
         }
         Api::Ollama | Api::OpenAi => {
-            tokens = u64_at(&v, "/prompt_eval_count");
-            list(&mut v, "/embeddings")
+            tokens = u64_of(at(&["prompt_eval_count"]));
+            items(at(&["embeddings"]))
         }
     };
-    if vectors.len() != texts.len() || !vectors.iter().all(Value::is_array) {
+    if vectors.len() != texts.len() || !vectors.iter().all(|v| v.get().starts_with('[')) {
         return Err(invalid_answer(api));
     }
     let tokens = tokens.unwrap_or_else(|| estimate_tokens(texts));
@@ -212,15 +213,17 @@ pub fn openai_answer(
         if i > 0 {
             out.push(',');
         }
-        let embedding = if base64 {
-            format!("\"{}\"", base64_f32(vector))
-        } else {
-            vector.to_string()
-        };
         let _ = write!(
             out,
-            "{{\"object\":\"embedding\",\"index\":{i},\"embedding\":{embedding}}}"
+            "{{\"object\":\"embedding\",\"index\":{i},\"embedding\":"
         );
+        if base64 {
+            let b64 = base64_f32(vector.get()).ok_or_else(|| invalid_answer(api))?;
+            let _ = write!(out, "\"{b64}\"}}");
+        } else {
+            out.push_str(vector.get());
+            out.push('}');
+        }
     }
     let _ = write!(
         out,
@@ -234,26 +237,34 @@ pub fn openai_answer(
     Ok((out.into_bytes(), usage))
 }
 
-/// The array at `path`, taken out of `v` (empty when absent).
-fn list(v: &mut Value, path: &str) -> Vec<Value> {
-    match v.pointer_mut(path).map(Value::take) {
-        Some(Value::Array(items)) => items,
-        _ => Vec::new(),
+/// The raw JSON at `path` (object keys, outermost first) in `json`.
+fn raw_at<'a>(json: &'a str, path: &[&str]) -> Option<&'a RawValue> {
+    let mut text = json;
+    let mut found = None;
+    for key in path {
+        let Fields(fields) = serde_json::from_str(text).ok()?;
+        let raw = fields.into_iter().find(|(k, _)| k == key)?.1;
+        text = raw.get();
+        found = Some(raw);
     }
+    found
 }
 
-/// A vector of numbers as OpenAI's `base64`: f32 little-endian bytes.
-pub fn base64_f32(vector: &Value) -> String {
-    let bytes: Vec<u8> = vector
-        .as_array()
-        .map(|items| {
-            items
-                .iter()
-                .flat_map(|x| (x.as_f64().unwrap_or(0.0) as f32).to_le_bytes())
-                .collect()
-        })
-        .unwrap_or_default();
-    Base64::encode_string(&bytes)
+/// The items of a raw JSON array (none when it is not one).
+fn items(raw: Option<&RawValue>) -> Vec<&RawValue> {
+    raw.and_then(|r| serde_json::from_str(r.get()).ok())
+        .unwrap_or_default()
+}
+
+fn u64_of(raw: Option<&RawValue>) -> Option<u64> {
+    raw?.get().parse().ok()
+}
+
+/// A JSON array of numbers as OpenAI's `base64`: f32 little-endian bytes.
+pub fn base64_f32(vector: &str) -> Option<String> {
+    let numbers: Vec<f32> = serde_json::from_str(vector).ok()?;
+    let bytes: Vec<u8> = numbers.iter().flat_map(|x| x.to_le_bytes()).collect();
+    Some(Base64::encode_string(&bytes))
 }
 
 #[cfg(test)]
