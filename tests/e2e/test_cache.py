@@ -179,3 +179,59 @@ def test_errors_and_cut_streams_are_never_stored(cgw, fleet):
         settle(cgw)
     assert upstream_count(fleet, m) >= 2
     assert upstream_count(fleet, n) >= 2
+
+
+def key_for(gw, **fields) -> str:
+    r = requests.post(f"{gw.base_url}/key/generate", json=fields,
+                      headers={"authorization": f"Bearer {MASTER_KEY}"}, timeout=30)
+    assert r.status_code == 200, r.text
+    return r.json()["key"]
+
+
+def test_tenants_never_read_each_others_answers_but_a_team_shares_its_own(cgw, fleet):
+    m = tag()
+    body = {"model": MODEL, "messages": user(f"tenant {m}")}
+    alice, bob = key_for(cgw), key_for(cgw)
+    team = f"team-{m}"
+    r = requests.post(f"{cgw.base_url}/team/new", json={"team_id": team},
+                      headers={"authorization": f"Bearer {MASTER_KEY}"}, timeout=30)
+    assert r.status_code == 200, r.text
+    carol, dave = key_for(cgw, team_id=team), key_for(cgw, team_id=team)
+
+    def ask(key: str) -> str:
+        r = requests.post(f"{cgw.base_url}/v1/chat/completions", json=body,
+                          headers={"authorization": f"Bearer {key}"}, timeout=30)
+        assert r.status_code == 200, r.text
+        settle(cgw)
+        return r.headers.get("x-dx-cache")
+
+    assert ask(alice) == "stored"
+    assert ask(alice) == "hit"
+    # The same request from another key, from the master key, and from a
+    # team: each its own tenant, each a miss that went upstream.
+    assert ask(bob) == "stored"
+    assert post(cgw, body).headers.get("x-dx-cache") == "stored"
+    settle(cgw)
+    assert ask(carol) == "stored"
+    assert upstream_count(fleet, m) == 4
+    # A team's keys share the team's answers.
+    assert ask(dave) == "hit"
+    assert upstream_count(fleet, m) == 4
+
+
+def test_a_hit_is_free_but_counts_toward_the_keys_rpm(cgw, fleet):
+    m = tag()
+    body = {"model": MODEL, "messages": user(f"rpm {m}")}
+    key = key_for(cgw, rpm_limit=2)
+    if time.time() % 60 > 50:  # rate windows are calendar minutes
+        time.sleep(60 - time.time() % 60 + 0.5)
+    h = {"authorization": f"Bearer {key}"}
+    first = requests.post(f"{cgw.base_url}/v1/chat/completions", json=body, headers=h, timeout=30)
+    assert first.headers.get("x-dx-cache") == "stored"
+    settle(cgw)
+    second = requests.post(f"{cgw.base_url}/v1/chat/completions", json=body, headers=h, timeout=30)
+    assert second.headers.get("x-dx-cache") == "hit" and second.headers.get("x-dx-cost-usd") == "0"
+    assert second.headers.get("x-ratelimit-remaining-requests") == "0"
+    third = requests.post(f"{cgw.base_url}/v1/chat/completions", json=body, headers=h, timeout=30)
+    assert third.status_code == 429 and third.json()["error"]["code"] == "rate_limit_exceeded"
+    assert upstream_count(fleet, m) == 1

@@ -78,8 +78,7 @@ def test_text_answer(client, fleet, name):
         assert body["max_output_tokens"] == 200
     elif name == "anthropic":
         assert body["system"] in ("You are terse.", [{"type": "text", "text": "You are terse."}])
-        assert body["messages"] == [{"role": "user", "content": [{"type": "text", "text": f"Say hi {t}"}]}] or \
-            body["messages"][0]["role"] == "user"
+        assert body["messages"] == [{"role": "user", "content": [{"type": "text", "text": f"Say hi {t}"}]}]
         assert body["max_tokens"] == 200
 
 
@@ -89,6 +88,8 @@ def test_answers_are_priced_from_the_catalog(client, model):
     r = raw.parse()
     assert r.usage.input_tokens > 0
     assert float(raw.headers["x-dx-cost-usd"]) > 0
+    # The cost is in the body too, beside usage, as on chat answers.
+    assert r.model_extra["cost"] == pytest.approx(float(raw.headers["x-dx-cost-usd"]))
 
 
 @pytest.mark.parametrize("name", list(TARGETS))
@@ -225,6 +226,19 @@ def test_previous_response_id_resumes_the_conversation(client, fleet, name):
         assert [m["role"] for m in body["messages"]] == ["user", "assistant", "user"]
     got = client.responses.retrieve(second.id)
     assert got.id == second.id and got.output_text == second.output_text
+    # The conversation that produced it, newest first, as the SDK pages it.
+    items = client.responses.input_items.list(second.id)
+    texts = [i.content[0].text for i in items.data]
+    assert texts == [f"second {t}", f"Echo: first {t}", f"first {t}"], texts
+    assert [i.role for i in items.data] == ["user", "assistant", "user"]
+    assert len({i.id for i in items.data}) == 3 and not items.has_more
+    oldest = client.responses.input_items.list(second.id, order="asc", limit=1)
+    assert [i.content[0].text for i in oldest.data] == [f"first {t}"] and oldest.has_more
+    rest = client.responses.input_items.list(second.id, order="asc", after=oldest.data[0].id)
+    assert [i.content[0].text for i in rest.data] == [f"Echo: first {t}", f"second {t}"]
+    with pytest.raises(openai.NotFoundError) as e:
+        client.responses.input_items.list(f"resp_nope{t}")
+    assert e.value.body["code"] == "response_not_found"
 
 
 def test_a_streamed_answer_is_stored_before_its_last_event(client):

@@ -175,3 +175,45 @@ def test_a_hanging_or_failing_sink_does_not_slow_requests(broken_sinks_gw, fleet
     wait_for(fleet, "/sink/hang/otlp/v1/traces", model)
     fails = wait_for(fleet, "/sink/fail/hook", model)
     assert len([f for f in fails if f"go 0 {t}" in f["raw"]]) == 0  # no content
+
+
+def test_spend_logs_and_the_exports_agree_on_every_figure(tgw, fleet):
+    """What a team's spend logs say and what the webhook and the OTLP spans
+    said about the same requests: the same models, tokens and cost, request
+    by request (whole and streamed)."""
+    def admin(path: str, body: dict | None = None) -> requests.Response:
+        return requests.request("POST" if body is not None else "GET", f"{tgw.base_url}{path}", json=body,
+                                headers={"authorization": f"Bearer {MASTER_KEY}"}, timeout=30)
+
+    team = f"team-agree-{tag()}"
+    assert admin("/team/new", {"team_id": team}).status_code == 200
+    r = admin("/key/generate", {"team_id": team})
+    assert r.status_code == 200, r.text
+    client = openai.OpenAI(base_url=f"{tgw.base_url}/v1", api_key=r.json()["key"], max_retries=0, timeout=30)
+    for words in ("one", "one two three", "one two three four five"):
+        client.chat.completions.create(model="keys-priced", messages=user(words), max_tokens=20)
+    stream = client.chat.completions.create(model="keys-priced", messages=user("streamed and priced by its usage chunk"),
+                                            stream=True, stream_options={"include_usage": True})
+    assert [c for c in stream][-1].usage.total_tokens > 0
+
+    deadline = time.monotonic() + 20
+    while True:
+        logs = admin(f"/spend/logs?team_id={team}").json()
+        hooks = [json.loads(e["raw"]) for e in sink_log(fleet) if e["path"].endswith("/sink/ok/hook")]
+        hooks = [h for h in hooks if h.get("team") == team]
+        spans = [attrs(s) for e in sink_log(fleet) if e["path"].endswith("/sink/ok/otlp/v1/traces")
+                 for rs in json.loads(e["raw"])["resourceSpans"] for ss in rs["scopeSpans"] for s in ss["spans"]]
+        spans = [a for a in spans if a.get("dx.team") == team]
+        if (len(logs), len(hooks), len(spans)) == (4, 4, 4) or time.monotonic() > deadline:
+            break
+        time.sleep(0.25)
+    assert (len(logs), len(hooks), len(spans)) == (4, 4, 4)
+
+    def rows(items, model, tin, tout, cost):
+        return sorted((i[model], int(i[tin]), int(i[tout]), round(float(i[cost]), 12)) for i in items)
+
+    logged = rows(logs, "model", "prompt_tokens", "completion_tokens", "spend")
+    assert len({r[1] for r in logged}) == 4 and all(r[3] > 0 for r in logged)
+    assert rows(hooks, "model", "input_tokens", "output_tokens", "cost") == logged
+    assert rows(spans, "gen_ai.request.model", "gen_ai.usage.input_tokens", "gen_ai.usage.output_tokens",
+                "dx.cost_usd") == logged

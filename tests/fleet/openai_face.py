@@ -767,6 +767,65 @@ async def embeddings(request: web.Request) -> web.Response:
     return web.json_response(answer, headers=_std_headers())
 
 
+COMPLETION_PARAMS = {"model", "prompt", "suffix", "max_tokens", "temperature", "top_p", "n", "stream",
+                     "stream_options", "logprobs", "echo", "stop", "presence_penalty", "frequency_penalty",
+                     "best_of", "logit_bias", "user", "seed"}
+CHAT_ONLY = ("gpt-4", "gpt-5", "o1", "o3", "o4", "chatgpt", "gpt-3.5-turbo")
+
+
+async def completions(request: web.Request) -> web.StreamResponse:
+    """``POST /v1/completions`` (legacy): checks the body like the API does
+    (chat models are refused as OpenAI refuses them) and completes each
+    prompt as ``Completed: <prompt>``, whole or as ``text_completion``
+    chunks; usage counts words."""
+    try:
+        check_auth(request)
+        body = await read_json_body(request)
+        unknown = sorted(set(body) - COMPLETION_PARAMS)
+        if unknown:
+            raise bad(f"Unrecognized request argument supplied: {unknown[0]}", unknown[0], "unknown_parameter")
+        if not isinstance(body.get("model"), str) or not body["model"]:
+            raise bad("you must provide a model parameter", "model")
+        prompt = body.get("prompt")
+        prompts = [prompt] if isinstance(prompt, str) else prompt
+        if not isinstance(prompts, list) or not prompts or not all(isinstance(p, str) for p in prompts):
+            raise bad("'$.prompt' is invalid.", "prompt")
+        plan = parse_model(body["model"])
+        if plan.model.startswith(CHAT_ONLY) and "instruct" not in plan.model:
+            raise OpenAIHTTPError(404, "This is a chat model and not supported in the v1/completions endpoint. "
+                                  "Did you mean to use v1/chat/completions?", "invalid_request_error", "model")
+    except GrammarError as e:
+        return bad(str(e), "model").response()
+    except OpenAIHTTPError as e:
+        return e.response()
+    n = body.get("n") or 1
+    limit = body.get("max_tokens", 16)
+    cid, created = _gen_id("cmpl-", 29), int(time.time())
+    texts, finishes = [], []
+    for p in prompts:
+        pieces = words("Completed: " + p)
+        finishes.append("length" if len(pieces) > limit else "stop")
+        texts.append("".join(pieces[:limit]))
+    prompt_tokens = sum(len(p.split()) for p in prompts)
+    completion_tokens = n * sum(len(t.split()) for t in texts)
+    usage = {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
+             "total_tokens": prompt_tokens + completion_tokens}
+    base = {"id": cid, "object": "text_completion", "created": created, "model": plan.model}
+    if body.get("stream") is not True:
+        choices = [{"text": texts[k // n], "index": k, "logprobs": None, "finish_reason": finishes[k // n]}
+                   for k in range(len(prompts) * n)]
+        return web.json_response({**base, "choices": choices, "usage": usage}, headers=_std_headers())
+    chunks = []
+    for k in range(len(prompts) * n):
+        for piece in words(texts[k // n]):
+            chunks.append({**base, "choices": [{"text": piece, "index": k, "logprobs": None, "finish_reason": None}]})
+        chunks.append({**base, "choices": [{"text": "", "index": k, "logprobs": None,
+                                            "finish_reason": finishes[k // n]}]})
+    if (body.get("stream_options") or {}).get("include_usage"):
+        chunks.append({**base, "choices": [], "usage": usage})
+    return await wire.send_stream(request, sse_events(chunks), plan.fault, _std_headers())
+
+
 async def list_models(request: web.Request) -> web.Response:
     try:
         check_auth(request)
@@ -789,6 +848,7 @@ def register(app: web.Application, prefix: str = PREFIX) -> None:
     from . import openai_responses_face  # imports this module: import here, not at the top
 
     app.router.add_post(f"{prefix}/v1/chat/completions", chat_completions)
+    app.router.add_post(f"{prefix}/v1/completions", completions)
     app.router.add_post(f"{prefix}/v1/embeddings", embeddings)
     openai_responses_face.register(app, prefix)
     app.router.add_get(f"{prefix}/v1/models", list_models)

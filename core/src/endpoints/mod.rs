@@ -4,6 +4,7 @@
 
 pub mod admin;
 pub mod chat_completions;
+pub mod completions;
 pub mod count_tokens;
 pub mod embeddings;
 pub mod messages;
@@ -11,6 +12,7 @@ pub mod model_groups;
 pub mod models;
 pub mod responses;
 pub mod stored_responses;
+#[cfg(feature = "console")]
 pub mod ui;
 
 use http::header::RETRY_AFTER;
@@ -37,8 +39,11 @@ pub enum Endpoint {
     Responses,
     Embeddings,
     Rerank,
+    Completions,
     /// `/v1/responses/{id}`: a stored response, read (`GET`) or deleted.
     StoredResponse(String),
+    /// `/v1/responses/{id}/input_items`.
+    InputItems(String),
     Models,
     /// `/v1/models/{id}`, the id percent-decoded (SDKs escape the `/` of
     /// `provider/model` ids).
@@ -50,6 +55,7 @@ pub enum Endpoint {
     TokenCounter,
     Admin(admin::Route),
     /// The admin console's static files (no key: the page holds no data).
+    #[cfg(feature = "console")]
     Ui(ui::Asset),
 }
 
@@ -69,6 +75,7 @@ pub fn find(method: &Method, path: &str) -> Option<(Endpoint, Method, bool)> {
         "/v1/responses" | "/responses" => (Endpoint::Responses, Method::POST, true),
         "/v1/embeddings" | "/embeddings" => (Endpoint::Embeddings, Method::POST, true),
         "/v1/rerank" | "/rerank" | "/v2/rerank" => (Endpoint::Rerank, Method::POST, true),
+        "/v1/completions" | "/completions" => (Endpoint::Completions, Method::POST, true),
         "/v1/models" | "/models" => (Endpoint::Models, Method::GET, true),
         "/model/info" | "/v1/model/info" => (Endpoint::ModelInfo, Method::GET, true),
         "/model_group/info" => (Endpoint::ModelGroups, Method::GET, true),
@@ -77,6 +84,7 @@ pub fn find(method: &Method, path: &str) -> Option<(Endpoint, Method, bool)> {
         "/utils/token_counter" | "/v1/utils/token_counter" => {
             (Endpoint::TokenCounter, Method::POST, true)
         }
+        #[cfg(feature = "console")]
         p if get_or_head && ui::find(p).is_some() => match ui::find(p) {
             Some(asset) => (Endpoint::Ui(asset), method.clone(), false),
             None => return None,
@@ -85,6 +93,10 @@ pub fn find(method: &Method, path: &str) -> Option<(Endpoint, Method, bool)> {
             Some((route, m)) => (Endpoint::Admin(route), m, true),
             None => return None,
         },
+        p if p.starts_with("/v1/responses/") && p.ends_with("/input_items") && get_or_head => {
+            let id = p["/v1/responses/".len()..p.len() - "/input_items".len()].to_owned();
+            (Endpoint::InputItems(id), method.clone(), true)
+        }
         p if p.starts_with("/v1/responses/") && (get_or_head || *method == Method::DELETE) => {
             let id = p["/v1/responses/".len()..].to_owned();
             (Endpoint::StoredResponse(id), method.clone(), true)
@@ -142,6 +154,10 @@ pub async fn serve<P: Ports>(
         Endpoint::Embeddings => exchange(call, &embeddings::Retrieval::Embeddings, req, ex).await,
         // The same ingress type: one more copy of the pipeline would cost the Worker upload.
         Endpoint::Rerank => exchange(call, &embeddings::Retrieval::Rerank, req, ex).await,
+        Endpoint::Completions => exchange(call, &completions::OpenAiCompletions, req, ex).await,
+        Endpoint::InputItems(id) => {
+            stored_responses::list_input_items(call.kv, ex, &id, req.query.as_deref()).await
+        }
         Endpoint::StoredResponse(id) => {
             stored_responses::serve(call.kv, ex, &id, req.method == Method::DELETE).await
         }
@@ -170,6 +186,7 @@ pub fn serve_other<P: Ports>(
         Endpoint::CatalogStatus => Ok(catalog_api::catalog_status()),
         Endpoint::CostEstimate => catalog_api::cost_estimate(config, &call.ports, &req.body),
         Endpoint::TokenCounter => catalog_api::token_counter(config, &call.ports, &req.body),
+        #[cfg(feature = "console")]
         Endpoint::Ui(asset) => Ok(ui::serve(asset, req)),
         // Served by the pipeline's chat exchange.
         Endpoint::ChatCompletions
@@ -178,7 +195,9 @@ pub fn serve_other<P: Ports>(
         | Endpoint::Responses
         | Endpoint::Embeddings
         | Endpoint::Rerank
+        | Endpoint::Completions
         | Endpoint::StoredResponse(_)
+        | Endpoint::InputItems(_)
         | Endpoint::Admin(_) => Err(GatewayError::new(
             crate::error::ErrorKind::NotFound,
             format!("Unknown request URL: {} {}.", req.method, req.path),

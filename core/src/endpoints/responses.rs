@@ -134,7 +134,7 @@ impl Ingress for OpenAiResponses {
     type Parsed<'b> = Parsed<'b>;
     type Renderer = EventRenderer;
     const ID_PREFIX: &'static str = ID_PREFIX;
-    const COST_IN_BODY: bool = false;
+    const COST_IN_BODY: bool = true;
 
     fn parse<'b>(&self, body: &'b [u8], _: &HeaderMap) -> Result<Parsed<'b>, GatewayError> {
         Ok(Parsed {

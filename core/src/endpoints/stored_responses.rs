@@ -221,13 +221,11 @@ fn tee<L: Log + MaybeSend + MaybeSync + 'static>(
     }))
 }
 
-/// `GET /v1/responses/{id}` and `DELETE`.
-pub async fn serve(
+async fn read(
     kv: Option<&Arc<dyn SharedKv>>,
     ex: &Exchange,
     id: &str,
-    delete: bool,
-) -> Result<GatewayResponse, GatewayError> {
+) -> Result<(Arc<dyn SharedKv>, String, Bytes), GatewayError> {
     let missing = || not_found(id, "response_id");
     let kv = kv.ok_or_else(missing)?;
     let k = key(ex, id);
@@ -236,6 +234,17 @@ pub async fn serve(
         .await
         .map_err(store_error)?
         .ok_or_else(missing)?;
+    Ok((kv.clone(), k, stored))
+}
+
+/// `GET /v1/responses/{id}` and `DELETE`.
+pub async fn serve(
+    kv: Option<&Arc<dyn SharedKv>>,
+    ex: &Exchange,
+    id: &str,
+    delete: bool,
+) -> Result<GatewayResponse, GatewayError> {
+    let (kv, k, stored) = read(kv, ex, id).await?;
     if delete {
         kv.remove(&k).await.map_err(store_error)?;
         let mut out = br#"{"id":"#.to_vec();
@@ -247,5 +256,96 @@ pub async fn serve(
     Ok(json(
         StatusCode::OK,
         Bytes::copy_from_slice(record.response.get().as_bytes()),
+    ))
+}
+
+/// `GET /v1/responses/{id}/input_items`: the conversation that produced a
+/// stored response, as OpenAI lists it (`order` `desc` by default, `limit`
+/// 1–100 (20), `after` an item id). Items the client sent without an id get
+/// `msg_<n>_<response id>`, and a message's text content is written out
+/// as an `input_text` (or, for the assistant, `output_text`) part.
+pub async fn list_input_items(
+    kv: Option<&Arc<dyn SharedKv>>,
+    ex: &Exchange,
+    id: &str,
+    query: Option<&str>,
+) -> Result<GatewayResponse, GatewayError> {
+    use serde_json::{json as value, Value};
+    let mut limit = 20usize;
+    let mut ascending = false;
+    let mut after = None;
+    for (name, v) in query
+        .unwrap_or("")
+        .split('&')
+        .filter_map(|p| p.split_once('='))
+    {
+        match name {
+            "limit" => {
+                limit = v
+                    .parse()
+                    .ok()
+                    .filter(|n| (1..=100).contains(n))
+                    .ok_or_else(|| {
+                        GatewayError::invalid_request("`limit` must be an integer from 1 to 100.")
+                            .with_param("limit")
+                    })?
+            }
+            "order" if v == "asc" || v == "desc" => ascending = v == "asc",
+            "order" => {
+                return Err(
+                    GatewayError::invalid_request("`order` must be `asc` or `desc`.")
+                        .with_param("order"),
+                )
+            }
+            "after" => after = Some(v.to_owned()),
+            _ => {}
+        }
+    }
+    let (_, _, stored) = read(kv, ex, id).await?;
+    let record: Record<'_> = serde_json::from_slice(&stored).map_err(|_| corrupt())?;
+    let mut items: Vec<Value> = serde_json::from_str(record.input.get()).map_err(|_| corrupt())?;
+    for (n, item) in items.iter_mut().enumerate() {
+        let Some(obj) = item.as_object_mut() else {
+            continue;
+        };
+        if !obj.contains_key("type") && obj.contains_key("role") {
+            obj.insert("type".into(), "message".into());
+        }
+        if obj
+            .get("id")
+            .and_then(Value::as_str)
+            .is_none_or(str::is_empty)
+        {
+            obj.insert("id".into(), format!("msg_{n}_{id}").into());
+        }
+        if let Some(Value::String(text)) = obj.get("content") {
+            let kind = if obj.get("role").and_then(Value::as_str) == Some("assistant") {
+                "output_text"
+            } else {
+                "input_text"
+            };
+            let part = value!([{ "type": kind, "text": text }]);
+            obj.insert("content".into(), part);
+        }
+    }
+    if !ascending {
+        items.reverse();
+    }
+    if let Some(after) = after {
+        let at = items.iter().position(|i| i["id"] == after.as_str());
+        items.drain(..at.map_or(0, |i| i + 1));
+    }
+    let has_more = items.len() > limit;
+    items.truncate(limit);
+    let body = value!({
+        "object": "list",
+        "data": items,
+        "first_id": items.first().map(|i| i["id"].clone()),
+        "last_id": items.last().map(|i| i["id"].clone()),
+        "has_more": has_more,
+    });
+    Ok(json(
+        StatusCode::OK,
+        serde_json::to_vec(&body).unwrap_or_default(),
     ))
 }

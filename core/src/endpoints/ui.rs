@@ -1,5 +1,6 @@
-//! `GET /ui`: the admin console, three hand-written files under `core/ui/`
-//! embedded in the build. The page holds no data and needs no key; every
+//! `GET /ui`: the admin console, three hand-written files under
+//! `console/ui/` embedded in the build (the Lambda binary; the Worker has
+//! Workers Static Assets serve `console/`, with `console/_headers`). The page holds no data and needs no key; every
 //! call it makes goes to the admin API with the key the operator signs in
 //! with (kept in `sessionStorage`). Served under a strict
 //! `Content-Security-Policy`: same-origin script, style and fetch only.
@@ -19,9 +20,9 @@ pub enum Asset {
     Style,
 }
 
-const INDEX: &str = include_str!("../../ui/index.html");
-const SCRIPT: &str = include_str!("../../ui/app.js");
-const STYLE: &str = include_str!("../../ui/app.css");
+const INDEX: &str = include_str!("../../../console/ui/index.html");
+const SCRIPT: &str = include_str!("../../../console/ui/app.js");
+const STYLE: &str = include_str!("../../../console/ui/app.css");
 
 pub const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; form-action 'none'; frame-ancestors 'none'; base-uri 'none'";
 
@@ -144,6 +145,33 @@ mod tests {
             }
         }
         assert_eq!(route(&Method::POST, "/ui"), None);
+    }
+
+    /// The Worker's copy of these headers (Workers Static Assets read
+    /// `console/_headers`) must not drift from what this module sets.
+    #[test]
+    fn the_static_assets_headers_file_sets_the_same_headers() {
+        let file: String = include_str!("../../../console/_headers")
+            .lines()
+            .filter(|l| !l.starts_with('#'))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        let blocks: Vec<&str> = file.trim().split("\n\n").collect();
+        let patterns: Vec<&str> = blocks.iter().filter_map(|b| b.lines().next()).collect();
+        assert_eq!(patterns, ["/ui", "/ui/*"]);
+        let served = get("/ui", None);
+        for block in blocks {
+            let set: Vec<(String, &str)> = block
+                .lines()
+                .skip(1)
+                .filter_map(|l| l.trim().split_once(": "))
+                .map(|(k, v)| (k.to_ascii_lowercase(), v))
+                .collect();
+            assert_eq!(set.len(), 5, "{block}");
+            for (name, value) in set {
+                assert_eq!(served.headers()[name.as_str()], value, "{name}");
+            }
+        }
     }
 
     #[test]

@@ -168,36 +168,7 @@ impl<'a> ChatEnvelope<'a> {
     /// in order, except `model`, and `stream_options` when usage is forced on
     /// (the gateway always needs usage to account for a stream).
     pub fn render_passthrough(&self, upstream_model: &str, force_usage: bool) -> Vec<u8> {
-        let size: usize = self
-            .fields
-            .iter()
-            .map(|(k, v)| k.len() + v.get().len() + 4)
-            .sum();
-        let mut out = Vec::with_capacity(size + upstream_model.len() + 48);
-        out.push(b'{');
-        let mut wrote_options = false;
-        for (name, raw) in &self.fields {
-            if out.len() > 1 {
-                out.push(b',');
-            }
-            write_key(&mut out, name);
-            match name.as_ref() {
-                "model" => write_json_str(&mut out, upstream_model),
-                "stream_options" if force_usage => {
-                    out.extend_from_slice(&merged_stream_options(raw));
-                    wrote_options = true;
-                }
-                _ => out.extend_from_slice(raw.get().as_bytes()),
-            }
-        }
-        if force_usage && !wrote_options {
-            if out.len() > 1 {
-                out.push(b',');
-            }
-            out.extend_from_slice(br#""stream_options":{"include_usage":true}"#);
-        }
-        out.push(b'}');
-        out
+        fields_json(&self.fields, upstream_model, force_usage)
     }
 
     /// The full unified request, for upstreams that speak another format.
@@ -416,22 +387,43 @@ fn missing(field: &str) -> GatewayError {
 /// A JSON object of raw fields, in order, with `model` swapped: the body a
 /// same-format upstream gets.
 pub(crate) fn with_model(fields: &[(Cow<'_, str>, &RawValue)], model: &str) -> Vec<u8> {
+    fields_json(fields, model, false)
+}
+
+/// [`with_model`], and with `force_usage` a stream's
+/// `stream_options.include_usage` set (added or merged), so that the
+/// gateway learns what the answer used.
+pub(crate) fn fields_json<V: std::ops::Deref<Target = RawValue>>(
+    fields: &[(Cow<'_, str>, V)],
+    model: &str,
+    force_usage: bool,
+) -> Vec<u8> {
     let size: usize = fields
         .iter()
         .map(|(k, v)| k.len() + v.get().len() + 4)
         .sum();
-    let mut out = Vec::with_capacity(size + model.len() + 16);
+    let mut out = Vec::with_capacity(size + model.len() + 48);
     out.push(b'{');
+    let mut wrote_options = false;
     for (name, raw) in fields {
         if out.len() > 1 {
             out.push(b',');
         }
         write_key(&mut out, name);
-        if name == "model" {
-            write_json_str(&mut out, model);
-        } else {
-            out.extend_from_slice(raw.get().as_bytes());
+        match name.as_ref() {
+            "model" => write_json_str(&mut out, model),
+            "stream_options" if force_usage => {
+                out.extend_from_slice(&merged_stream_options(raw));
+                wrote_options = true;
+            }
+            _ => out.extend_from_slice(raw.get().as_bytes()),
         }
+    }
+    if force_usage && !wrote_options {
+        if out.len() > 1 {
+            out.push(b',');
+        }
+        out.extend_from_slice(br#""stream_options":{"include_usage":true}"#);
     }
     out.push(b'}');
     out
