@@ -147,6 +147,13 @@ impl Ingress for Retrieval {
     const ID_PREFIX: &'static str = "emb-";
     const COST_IN_BODY: bool = false;
 
+    fn cache_format(&self) -> &'static str {
+        match self {
+            Retrieval::Embeddings => Self::ID_PREFIX,
+            Retrieval::Rerank => "rerank-",
+        }
+    }
+
     fn parse<'b>(&self, body: &'b [u8], _: &HeaderMap) -> Result<EmbeddingsBody<'b>, GatewayError> {
         if *self == Retrieval::Rerank {
             let (model, ask) = parse_rerank(body)?;

@@ -94,6 +94,11 @@ pub trait Ingress: crate::ports::MaybeSync {
     ) -> Result<(), GatewayError>;
     /// Whether `d` speaks this format, so that the body goes through as is.
     fn speaks(&self, d: &Deployment) -> bool;
+    /// What the response cache keys this format's requests under (two
+    /// formats that share a type still must not share answers).
+    fn cache_format(&self) -> &'static str {
+        Self::ID_PREFIX
+    }
     /// The codec that reads this format's whole answers (a cached answer
     /// replayed as a stream); `None`: such answers are not replayed.
     fn codec(&self) -> Option<crate::providers::Codec> {
@@ -293,7 +298,8 @@ pub async fn exchange<I: Ingress, P: Ports>(
     let asked_max = ingress.max_tokens(&parsed);
     let mut planned = plan(call, req, ex, &name, guarded.body_len, asked_max)?;
     let body = guarded.masked.as_deref().unwrap_or(&req.body);
-    let cached = cache_lookup::for_request(call, ex, I::ID_PREFIX, &name, body, &req.headers);
+    let cached =
+        cache_lookup::for_request(call, ex, ingress.cache_format(), &name, body, &req.headers);
     if let Some(entry) = cache_lookup::fetch(call, ex, &cached).await {
         if let Some(hit) = cache_lookup::replay(ingress, &parsed, &entry, call.ports.now_ms()) {
             // Free, so no budget is reserved; it still counts as a request.

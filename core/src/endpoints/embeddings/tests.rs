@@ -128,3 +128,9 @@ fn rerank_goes_only_where_there_is_a_rerank_api() {
         Some("k")
     )));
 }
+
+#[test]
+fn rerank_and_embeddings_never_share_cached_answers() {
+    // One type serves both: the response cache keys them apart.
+    assert_ne!(Retrieval::Rerank.cache_format(), Retrieval::Embeddings.cache_format());
+}
