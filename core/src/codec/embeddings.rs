@@ -18,8 +18,6 @@ use base64ct::{Base64, Encoding};
 use http::HeaderMap;
 use std::fmt::Write;
 
-use serde_json::value::RawValue;
-
 use crate::error::{ErrorKind, GatewayError};
 use crate::ingress::openai_chat::Fields;
 use crate::providers::Codec;
@@ -81,10 +79,11 @@ pub fn request_body(
     dimensions: Option<u64>,
     input_type: Option<&str>,
 ) -> Vec<u8> {
-    let list = |each: &dyn Fn(String) -> String| {
+    // Each text quoted, between `pre` and `post`, comma-separated.
+    let list = |pre: &str, post: &str| {
         texts
             .iter()
-            .map(|t| each(quoted(t)))
+            .map(|t| format!("{pre}{}{post}", quoted(t)))
             .collect::<Vec<_>>()
             .join(",")
     };
@@ -96,7 +95,7 @@ pub fn request_body(
     let texts_and_type = || {
         format!(
             "\"texts\":[{}],\"input_type\":{},\"embedding_types\":[\"float\"]{}}}",
-            list(&|t| t),
+            list("", ""),
             quoted(input_type.unwrap_or("search_document")),
             size("output_dimension")
         )
@@ -107,15 +106,13 @@ pub fn request_body(
                 "models/{}",
                 model.strip_prefix("models/").unwrap_or(model)
             ));
-            let size = size("outputDimensionality");
-            let each = |t| {
-                format!("{{\"model\":{name},\"content\":{{\"parts\":[{{\"text\":{t}}}]}}{size}}}")
-            };
-            format!("{{\"requests\":[{}]}}", list(&each))
+            let pre = format!("{{\"model\":{name},\"content\":{{\"parts\":[{{\"text\":");
+            let post = format!("}}]}}{}}}", size("outputDimensionality"));
+            format!("{{\"requests\":[{}]}}", list(&pre, &post))
         }
         Api::Vertex => format!(
             "{{\"instances\":[{}]{}}}",
-            list(&|t| format!("{{\"content\":{t}}}")),
+            list("{\"content\":", "}"),
             dimensions
                 .map(|n| format!(",\"parameters\":{{\"outputDimensionality\":{n}}}"))
                 .unwrap_or_default()
@@ -130,17 +127,17 @@ pub fn request_body(
         Api::Ollama | Api::OpenAi => format!(
             "{{\"model\":{},\"input\":[{}]{}}}",
             quoted(model),
-            list(&|t| t),
+            list("", ""),
             size("dimensions")
         ),
     };
     body.into_bytes()
 }
 
-fn invalid_answer(api: Api) -> GatewayError {
+fn invalid_answer() -> GatewayError {
     GatewayError::new(
         ErrorKind::UpstreamUnavailable,
-        format!("upstream returned a body that is not a valid {api:?} embeddings answer"),
+        "upstream returned a body that is not a valid embeddings answer",
     )
     .with_code("invalid_upstream_response")
 }
@@ -165,13 +162,13 @@ pub fn openai_answer(
     base64: bool,
     texts: &[String],
 ) -> Result<(Vec<u8>, Usage), GatewayError> {
-    let text = std::str::from_utf8(body).map_err(|_| invalid_answer(api))?;
+    let text = std::str::from_utf8(body).map_err(|_| invalid_answer())?;
     let at = |path: &[&str]| raw_at(text, path);
     let mut tokens = None;
-    let vectors: Vec<&RawValue> = match api {
+    let vectors: Vec<&str> = match api {
         Api::Gemini => items(at(&["embeddings"]))
             .into_iter()
-            .filter_map(|e| raw_at(e.get(), &["values"]))
+            .filter_map(|e| raw_at(e, &["values"]))
             .collect(),
         Api::Vertex => {
             let mut sum = 0;
@@ -179,8 +176,8 @@ pub fn openai_answer(
                 .into_iter()
                 .filter_map(|p| {
                     let stats = ["embeddings", "statistics", "token_count"];
-                    sum += u64_of(raw_at(p.get(), &stats)).unwrap_or(0);
-                    raw_at(p.get(), &["embeddings", "values"])
+                    sum += u64_of(raw_at(p, &stats)).unwrap_or(0);
+                    raw_at(p, &["embeddings", "values"])
                 })
                 .collect();
             tokens = Some(sum);
@@ -204,8 +201,8 @@ pub fn openai_answer(
             items(at(&["embeddings"]))
         }
     };
-    if vectors.len() != texts.len() || !vectors.iter().all(|v| v.get().starts_with('[')) {
-        return Err(invalid_answer(api));
+    if vectors.len() != texts.len() || !vectors.iter().all(|v| v.starts_with('[')) {
+        return Err(invalid_answer());
     }
     let tokens = tokens.unwrap_or_else(|| estimate_tokens(texts));
     let mut out = String::from("{\"object\":\"list\",\"data\":[");
@@ -218,10 +215,10 @@ pub fn openai_answer(
             "{{\"object\":\"embedding\",\"index\":{i},\"embedding\":"
         );
         if base64 {
-            let b64 = base64_f32(vector.get()).ok_or_else(|| invalid_answer(api))?;
+            let b64 = base64_f32(vector).ok_or_else(invalid_answer)?;
             let _ = write!(out, "\"{b64}\"}}");
         } else {
-            out.push_str(vector.get());
+            out.push_str(vector);
             out.push('}');
         }
     }
@@ -238,32 +235,66 @@ pub fn openai_answer(
 }
 
 /// The raw JSON at `path` (object keys, outermost first) in `json`.
-fn raw_at<'a>(json: &'a str, path: &[&str]) -> Option<&'a RawValue> {
+pub fn raw_at<'a>(json: &'a str, path: &[&str]) -> Option<&'a str> {
     let mut text = json;
-    let mut found = None;
     for key in path {
         let Fields(fields) = serde_json::from_str(text).ok()?;
-        let raw = fields.into_iter().find(|(k, _)| k == key)?.1;
-        text = raw.get();
-        found = Some(raw);
+        text = fields.into_iter().find(|(k, _)| k == key)?.1.get();
     }
-    found
+    Some(text)
 }
 
-/// The items of a raw JSON array (none when it is not one).
-fn items(raw: Option<&RawValue>) -> Vec<&RawValue> {
-    raw.and_then(|r| serde_json::from_str(r.get()).ok())
-        .unwrap_or_default()
+/// The items of a raw JSON array as raw JSON (none when it is not one).
+/// The text came out of the JSON parser, so only strings and nesting need
+/// minding.
+pub fn items(raw: Option<&str>) -> Vec<&str> {
+    let inner = raw
+        .map(str::trim)
+        .and_then(|t| t.strip_prefix('[')?.strip_suffix(']'));
+    let Some(inner) = inner else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    let (mut depth, mut start, mut in_str, mut escaped) = (0u32, 0, false, false);
+    for (i, b) in inner.bytes().enumerate() {
+        if in_str {
+            match b {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_str = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_str = true,
+            b'[' | b'{' => depth += 1,
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            b',' if depth == 0 => {
+                out.push(inner[start..i].trim());
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    let last = inner[start..].trim();
+    if !last.is_empty() {
+        out.push(last);
+    }
+    out
 }
 
-fn u64_of(raw: Option<&RawValue>) -> Option<u64> {
-    raw?.get().parse().ok()
+pub fn u64_of(raw: Option<&str>) -> Option<u64> {
+    raw?.parse().ok()
 }
 
 /// A JSON array of numbers as OpenAI's `base64`: f32 little-endian bytes.
 pub fn base64_f32(vector: &str) -> Option<String> {
-    let numbers: Vec<f32> = serde_json::from_str(vector).ok()?;
-    let bytes: Vec<u8> = numbers.iter().flat_map(|x| x.to_le_bytes()).collect();
+    let mut bytes = Vec::new();
+    for x in items(Some(vector)) {
+        // Read as f64 (the parser already in the binary), then narrowed as serde would.
+        bytes.extend_from_slice(&(x.parse::<f64>().ok()? as f32).to_le_bytes());
+    }
     Some(Base64::encode_string(&bytes))
 }
 

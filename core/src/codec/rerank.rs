@@ -8,9 +8,7 @@
 
 use std::fmt::Write;
 
-use serde_json::Value;
-
-use super::embeddings::quoted;
+use super::embeddings::{items, quoted, raw_at, u64_of};
 
 use crate::error::{ErrorKind, GatewayError};
 use crate::resolve::Deployment;
@@ -85,25 +83,24 @@ pub fn cohere_answer(
     let invalid = || {
         GatewayError::new(
             ErrorKind::UpstreamUnavailable,
-            format!("upstream returned a body that is not a valid {api:?} rerank answer"),
+            "upstream returned a body that is not a valid rerank answer",
         )
         .with_code("invalid_upstream_response")
     };
-    let v: Value = serde_json::from_slice(body).map_err(|_| invalid())?;
+    let text = std::str::from_utf8(body).map_err(|_| invalid())?;
     let list = if api == Api::Voyage {
         "data"
     } else {
         "results"
     };
-    let items = v.get(list).and_then(Value::as_array).ok_or_else(invalid)?;
-    let id = v.get("id").and_then(Value::as_str).unwrap_or(id);
-    let mut out = format!("{{\"id\":{},\"results\":[", quoted(id));
-    for (i, item) in items.iter().enumerate() {
-        let index = item
-            .get("index")
-            .and_then(Value::as_u64)
-            .ok_or_else(invalid)?;
-        let score = item.get("relevance_score").ok_or_else(invalid)?;
+    let results = raw_at(text, &[list]).ok_or_else(invalid)?;
+    let id = raw_at(text, &["id"])
+        .filter(|id| id.starts_with('"'))
+        .map_or_else(|| quoted(id), str::to_owned);
+    let mut out = format!("{{\"id\":{id},\"results\":[");
+    for (i, item) in items(Some(results)).into_iter().enumerate() {
+        let index = u64_of(raw_at(item, &["index"])).ok_or_else(invalid)?;
+        let score = raw_at(item, &["relevance_score"]).ok_or_else(invalid)?;
         let text = ask.documents.get(index as usize).ok_or_else(invalid)?;
         if i > 0 {
             out.push(',');
@@ -114,12 +111,10 @@ pub fn cohere_answer(
         }
         out.push('}');
     }
-    let tokens = v
-        .pointer("/usage/total_tokens")
-        .or_else(|| v.pointer("/meta/tokens/input_tokens"))
-        .and_then(Value::as_u64)
+    let tokens = u64_of(raw_at(text, &["usage", "total_tokens"]))
+        .or_else(|| u64_of(raw_at(text, &["meta", "tokens", "input_tokens"])))
         .unwrap_or(0);
-    match (api, v.get("meta")) {
+    match (api, raw_at(text, &["meta"])) {
         (Api::Cohere, Some(meta)) => {
             let _ = write!(out, "],\"meta\":{meta}}}");
         }

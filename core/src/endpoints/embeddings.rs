@@ -83,7 +83,7 @@ fn texts_of(input: &str, d: &Deployment) -> Result<Vec<String>, GatewayError> {
     texts.ok_or_else(|| {
         invalid(
             &format!(
-                "Provider `{}` embeds text only: `input` must be a string or an array of strings (token arrays go to OpenAI-format providers).",
+                "Provider `{}` embeds text only (no token arrays).",
                 d.provider.id
             ),
             "input",
@@ -118,7 +118,7 @@ fn parse_rerank(body: &[u8]) -> Result<(String, rerank::Ask), GatewayError> {
         })
         .ok_or_else(|| {
             invalid(
-                "`documents` must be a non-empty array of strings or `{\"text\": ...}` objects.",
+                "`documents` must be a non-empty list of strings or `{text}` objects.",
                 "documents",
             )
         })?;
@@ -285,7 +285,7 @@ impl Ingress for Retrieval {
             if !drop_params {
                 return Err(invalid(
                     &format!(
-                        "`dimensions` is not supported by provider `{}` (model `{}`); remove it, or set drop_params to have the gateway leave it out.",
+                        "Provider `{}` (model `{}`) takes no `dimensions`; remove it, or set drop_params to leave it out.",
                         d.provider.id, d.upstream_model
                     ),
                     "dimensions",
@@ -301,7 +301,7 @@ impl Ingress for Retrieval {
         if let Some(max) = native::max_inputs(api).filter(|&m| p.texts.len() > m) {
             return Err(invalid(
                 &format!(
-                    "Model `{}` on provider `{}` embeds {max} input per request; send the {} inputs as separate requests.",
+                    "Model `{}` on provider `{}` embeds {max} input per request, not {}: send them separately.",
                     d.upstream_model,
                     d.provider.id,
                     p.texts.len()
@@ -363,7 +363,7 @@ impl Ingress for Retrieval {
         d: &Deployment,
     ) -> Result<(Bytes, Option<Usage>), GatewayError> {
         if let (Some(ask), Some(api)) = (&p.rerank, rerank::api_of(d)) {
-            let id = format!("rerank-{:x}", p.now_ms);
+            let id = format!("rerank-{}", p.now_ms);
             let (body, usage) = rerank::cohere_answer(api, &body, ask, &id)?;
             return Ok((Bytes::from(body), Some(usage)));
         }
@@ -395,13 +395,16 @@ impl Ingress for Retrieval {
         _: &mut Exchange,
     ) -> Result<ChatRequest, GatewayError> {
         let (what, use_) = match self {
-            Retrieval::Embeddings => ("embeddings", "an OpenAI-format, Azure, Gemini, Vertex AI, Bedrock (Titan or Cohere embed), Cohere or Ollama"),
-            Retrieval::Rerank => ("rerank", "a Cohere, Jina AI or Voyage AI"),
+            Retrieval::Embeddings => (
+                "embeddings",
+                "OpenAI-format, Azure, Gemini, Vertex AI, Bedrock Titan or Cohere, Cohere, Ollama",
+            ),
+            Retrieval::Rerank => ("rerank", "Cohere, Jina AI, Voyage AI"),
         };
         Err(GatewayError::new(
             ErrorKind::InvalidRequest,
             format!(
-                "Provider `{}` (model `{}`) has no {what} API this gateway speaks: use {use_} deployment.",
+                "Provider `{}` (model `{}`) has no {what} API this gateway speaks; these do: {use_}.",
                 d.provider.id, d.upstream_model
             ),
         )

@@ -224,3 +224,18 @@ fn a_wrong_answer_is_a_502_not_a_panic() {
         );
     }
 }
+
+#[test]
+fn raw_arrays_split_on_their_own_commas_only() {
+    assert_eq!(items(Some(" [1, -2.5e-3 ,3] ")), vec!["1", "-2.5e-3", "3"]);
+    assert_eq!(
+        items(Some(r#"[{"a": [1, 2], "s": "x,]\"y"}, [3, 4]]"#)),
+        vec![r#"{"a": [1, 2], "s": "x,]\"y"}"#, "[3, 4]"]
+    );
+    assert_eq!(items(Some("[]")), Vec::<&str>::new());
+    assert_eq!(items(Some("{}")), Vec::<&str>::new());
+    assert_eq!(base64_f32("[1, x]"), None);
+    // Whitespace and exponents as a provider may print them come through.
+    let (out, _) = answer(Api::Ollama, json!({"embeddings": [[1e-3, 2.0]]}), false, 1);
+    assert_eq!(out["data"][0]["embedding"], json!([0.001, 2.0]));
+}

@@ -132,5 +132,8 @@ fn rerank_goes_only_where_there_is_a_rerank_api() {
 #[test]
 fn rerank_and_embeddings_never_share_cached_answers() {
     // One type serves both: the response cache keys them apart.
-    assert_ne!(Retrieval::Rerank.cache_format(), Retrieval::Embeddings.cache_format());
+    assert_ne!(
+        Retrieval::Rerank.cache_format(),
+        Retrieval::Embeddings.cache_format()
+    );
 }
