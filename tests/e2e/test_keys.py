@@ -296,3 +296,60 @@ def test_spend_logs_and_daily_activity_attribute_spend(gateway):
     assert PRICED in act["results"][0]["breakdown"]["models"]
     info = admin(gateway, f"/user/info?user_id={user}", method="GET").json()
     assert abs(info["user_info"]["spend"] - cost * 3) < 1e-9
+
+
+def test_concurrent_creations_of_one_id_have_exactly_one_winner(gateway):
+    """A team or user id is claimed in one conditional write: of 20
+    simultaneous `/team/new` (and `/user/new`) calls with the same id,
+    exactly one succeeds and the rest are 409 `already_exists`."""
+    for path, field in (("/team/new", "team_id"), ("/user/new", "user_id")):
+        ident = f"race-{uuid.uuid4().hex[:8]}"
+        results = flood([lambda: admin(gateway, path, {field: ident}) for _ in range(20)])
+        statuses = sorted(r.status_code for r in results)
+        assert statuses == [200] + [409] * 19, statuses
+        assert all(r.json()["error"]["code"] == "already_exists" for r in results if r.status_code == 409)
+        listed = admin(gateway, path.replace("/new", "/list"), method="GET").json()
+        rows = listed if isinstance(listed, list) else next(v for v in listed.values() if isinstance(v, list))
+        assert sum(1 for row in rows if row.get(field) == ident) == 1
+
+
+@pytest.mark.timeout(120)
+def test_an_instance_that_dies_mid_stream_leaves_its_reservation_charged_in_full(
+        gateway, request, workdir, gateway_env):
+    """The stated reclaim rule: a reservation is debited from the budget when
+    it is made and a settlement only returns what went unused, so when the
+    instance dies mid-stream (the Lambda runtime killed, `wrangler dev`
+    stopped) nothing is ever settled and the key's budget stays charged the
+    request's worst case: its body size in tokens at the input price plus
+    `max_tokens` at the output price. Read back through a new instance."""
+    import json as _json
+    from conftest import start_lambda, start_worker
+
+    def fresh(name: str):
+        if gateway.name == "worker":
+            return start_worker(workdir, gateway_env, f"worker-{name}.log")
+        db = request.getfixturevalue("dynamodb")
+        return start_lambda(f"lambda-{name}", workdir, {**gateway_env, **db.env(STATE_TABLE)}, instances=1)
+
+    if gateway.name not in ("worker", "lambda"):
+        pytest.skip("needs a shell this suite starts")
+    doomed = fresh("doomed")
+    try:
+        key = new_key(doomed, max_budget=1.0)
+        body = _json.dumps({"model": "keys-slow/fault:delay_chunks_ms=400|gpt-4o-mini", "max_tokens": 50,
+                            "stream": True, "messages": [{"role": "user", "content": "a slow answer please"}]})
+        r = requests.post(f"{doomed.base_url}/v1/chat/completions", data=body, stream=True, timeout=30,
+                          headers={"Authorization": f"Bearer {key['key']}", "Content-Type": "application/json"})
+        assert r.status_code == 200
+        first = next(r.iter_content(chunk_size=None))
+        assert first.startswith(b"data: ")
+    finally:
+        doomed.proc.stop()
+    survivor = fresh("after-death")
+    try:
+        worst = len(body.encode()) * 0.000001 + 50 * 0.000002
+        info = admin(survivor, f"/key/info?key={key['token']}", method="GET").json()["info"]
+        assert abs(info["budget_spent"] - worst) < 1e-9, (info, worst)
+        assert abs(info["budget_remaining"] - (1.0 - worst)) < 1e-9, (info, worst)
+    finally:
+        survivor.proc.stop()

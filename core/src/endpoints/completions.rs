@@ -14,16 +14,18 @@ use std::sync::Arc;
 use bytes::Bytes;
 use http::HeaderMap;
 use serde_json::value::RawValue;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use crate::catalog::{self, Mode, Prices};
 use crate::codec::openai_chat::{self, usage_to_wire};
 use crate::codec::request::{post_json, Auth};
 use crate::config::Config;
-use crate::cost::{completion_cost, TokenUsage};
+use crate::cost::{completion_cost, format_cost, TokenUsage};
 use crate::error::GatewayError;
 use crate::http::GatewayResponse;
-use crate::ingress::openai_chat::{fields_json, render_error_event, Fields, DONE_EVENT};
+use crate::ingress::openai_chat::{
+    fields_json, render_error_event, write_json_str, Fields, DONE_EVENT,
+};
 use crate::model_meta::ModelMeta;
 use crate::pipeline::{Exchange, Ingress};
 use crate::ports::{ByteStream, Ports};
@@ -328,23 +330,16 @@ impl Ingress for OpenAiCompletions {
     }
 
     fn render_response(&self, r: &ChatResponse) -> Vec<u8> {
-        let choices: Vec<Value> = r
+        let texts: Vec<(u32, String, Option<&str>)> = r
             .choices
             .iter()
             .map(|c| {
-                json!({
-                    "text": c.text().unwrap_or_default(),
-                    "index": c.index,
-                    "logprobs": null,
-                    "finish_reason": c.finish_reason.as_ref().map(|f| f.as_openai()),
-                })
+                let finish = c.finish_reason.as_ref().map(|f| f.as_openai());
+                (c.index, c.text().unwrap_or_default(), finish)
             })
             .collect();
-        let mut body = envelope(&r.id, r.created, &r.model, choices);
-        if let Some(u) = &r.usage {
-            body["usage"] = json!(usage_to_wire(u));
-        }
-        serde_json::to_vec(&body).unwrap_or_default()
+        let choices = texts.iter().map(|(i, t, f)| (*i, t.as_str(), *f));
+        text_completion(&r.id, r.created, &r.model, choices, r.usage.as_ref(), None)
     }
 
     fn render_chunks(
@@ -392,19 +387,56 @@ impl Ingress for OpenAiCompletions {
     }
 }
 
-fn envelope(id: &str, created: u64, model: &str, choices: Vec<Value>) -> Value {
-    json!({
-        "id": id,
-        "object": "text_completion",
-        "created": created,
-        "model": model,
-        "choices": choices,
-    })
+/// A `text_completion` object (whole, or one chunk of a stream): written
+/// out directly, as the chat ingress writes its own.
+fn text_completion<'a>(
+    id: &str,
+    created: u64,
+    model: &str,
+    choices: impl Iterator<Item = (u32, &'a str, Option<&'a str>)>,
+    usage: Option<&Usage>,
+    cost: Option<f64>,
+) -> Vec<u8> {
+    let mut out = Vec::with_capacity(192);
+    out.extend_from_slice(b"{\"id\":");
+    write_json_str(&mut out, id);
+    out.extend_from_slice(b",\"object\":\"text_completion\",\"created\":");
+    out.extend_from_slice(created.to_string().as_bytes());
+    out.extend_from_slice(b",\"model\":");
+    write_json_str(&mut out, model);
+    out.extend_from_slice(b",\"choices\":[");
+    for (n, (index, text, finish)) in choices.enumerate() {
+        if n > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(b"{\"text\":");
+        write_json_str(&mut out, text);
+        out.extend_from_slice(b",\"index\":");
+        out.extend_from_slice(index.to_string().as_bytes());
+        out.extend_from_slice(b",\"logprobs\":null,\"finish_reason\":");
+        match finish {
+            Some(f) => write_json_str(&mut out, f),
+            None => out.extend_from_slice(b"null"),
+        }
+        out.push(b'}');
+    }
+    out.push(b']');
+    if let Some(u) = usage {
+        out.extend_from_slice(b",\"usage\":");
+        let _ = serde_json::to_writer(&mut out, &usage_to_wire(u));
+    }
+    if let Some(cost) = cost {
+        out.extend_from_slice(b",\"cost\":");
+        out.extend_from_slice(format_cost(cost).as_bytes());
+    }
+    out.push(b'}');
+    out
 }
 
-fn event(body: &Value) -> Bytes {
-    let mut out = b"data: ".to_vec();
-    let _ = serde_json::to_writer(&mut out, body);
+fn event(body: &[u8]) -> Bytes {
+    let mut out = Vec::with_capacity(body.len() + 8);
+    out.extend_from_slice(b"data: ");
+    out.extend_from_slice(body);
     out.extend_from_slice(b"\n\n");
     Bytes::from(out)
 }
@@ -441,35 +473,35 @@ impl Renderer for TextRenderer {
                 self.model.clone_from(&c.model);
             }
         }
-        let choices: Vec<Value> = c
+        let mut choices = c
             .choices
             .iter()
             .filter(|ch| ch.delta.text.is_some() || ch.finish_reason.is_some())
             .map(|ch| {
-                json!({
-                    "text": ch.delta.text.as_deref().unwrap_or(""),
-                    "index": ch.index,
-                    "logprobs": null,
-                    "finish_reason": ch.finish_reason.as_ref().map(|f| f.as_openai()),
-                })
+                let finish = ch.finish_reason.as_ref().map(|f| f.as_openai());
+                (ch.index, ch.delta.text.as_deref().unwrap_or(""), finish)
             })
-            .collect();
-        (!choices.is_empty())
-            .then(|| event(&envelope(&self.id, self.created, &self.model, choices)))
+            .peekable();
+        choices.peek()?;
+        let body = text_completion(&self.id, self.created, &self.model, choices, None, None);
+        Some(event(&body))
     }
 
     fn end(&mut self, usage: Option<Usage>) -> Bytes {
         let mut out = Vec::new();
         if let (true, Some(u)) = (self.include_usage, usage) {
-            let mut body = envelope(&self.id, self.created, &self.model, Vec::new());
-            body["usage"] = json!(usage_to_wire(&u));
-            if let Some(cost) = self
+            let cost = self
                 .prices
                 .as_deref()
-                .and_then(|p| completion_cost(p, &TokenUsage::from(u)))
-            {
-                body["cost"] = json!(cost);
-            }
+                .and_then(|p| completion_cost(p, &TokenUsage::from(u)));
+            let body = text_completion(
+                &self.id,
+                self.created,
+                &self.model,
+                std::iter::empty(),
+                Some(&u),
+                cost,
+            );
             out.extend_from_slice(&event(&body));
         }
         out.extend_from_slice(DONE_EVENT);

@@ -133,7 +133,7 @@ pub async fn generate(cx: &Cx<'_>, input: &Map<String, Value>) -> Result<Value, 
     rec.key_name = display_name(&key);
     rec.ledger = ledger.clone();
     rec.created_at = cx.now_ms;
-    cx.put(&ledger, &format!("key#{}", rec.token), &rec, true)
+    cx.create(&ledger, &format!("key#{}", rec.token), &rec)
         .await?;
     let mut out = view(&rec);
     out.insert("key".into(), Value::String(key));
@@ -159,8 +159,7 @@ pub async fn update(cx: &Cx<'_>, input: &Map<String, Value>) -> Result<Value, Ga
         rec.expires = e;
     }
     check(&rec)?;
-    cx.put(&ledger, &format!("key#{}", rec.token), &rec, false)
-        .await?;
+    cx.put(&ledger, &format!("key#{}", rec.token), &rec).await?;
     Ok(Value::Object(view(&rec)))
 }
 
@@ -176,8 +175,7 @@ pub async fn block(
     }
     let (ledger, mut rec) = locate(cx, &named_key(input)?).await?;
     rec.blocked = blocked;
-    cx.put(&ledger, &format!("key#{}", rec.token), &rec, false)
-        .await?;
+    cx.put(&ledger, &format!("key#{}", rec.token), &rec).await?;
     Ok(Value::Object(view(&rec)))
 }
 
@@ -192,7 +190,7 @@ pub async fn regenerate(cx: &Cx<'_>, input: &Map<String, Value>) -> Result<Value
     let mut rec = old.clone();
     rec.token = hash_key(&key);
     rec.key_name = display_name(&key);
-    cx.put(&ledger, &format!("key#{}", rec.token), &rec, true)
+    cx.create(&ledger, &format!("key#{}", rec.token), &rec)
         .await?;
     cx.delete(&ledger, &format!("key#{}", old.token)).await?;
     let mut out = view(&rec);

@@ -65,20 +65,34 @@ impl Cx<'_> {
         Ok((ledger, rec))
     }
 
-    pub async fn put<T: Serialize>(
+    /// A new record: the directory claims its id first, in one conditional
+    /// write, so of two concurrent creations with one id exactly one wins
+    /// (a check followed by a write would let both through). The record
+    /// then goes to its own ledger; if that fails the claim is given back.
+    pub async fn create<T: Serialize>(
         &self,
         ledger: &str,
         key: &str,
         rec: &T,
-        create_only: bool,
     ) -> Result<(), GatewayError> {
+        // Serialised here, so that the async body below is one copy for
+        // every record type.
         let value = serde_json::to_value(rec).map_err(|e| bad(e.to_string()))?;
-        let op = Op::Put {
+        self.create_value(ledger, key, value).await
+    }
+
+    async fn create_value(
+        &self,
+        ledger: &str,
+        key: &str,
+        value: Value,
+    ) -> Result<(), GatewayError> {
+        let claim = Op::Put {
             key: key.to_owned(),
             value: value.clone(),
-            create_only,
+            create_only: true,
         };
-        match self.call(ledger, op).await? {
+        match self.call(DIRECTORY, claim).await? {
             Answer::Done => {}
             Answer::Conflict => {
                 return Err(bad(format!(
@@ -95,7 +109,44 @@ impl Cx<'_> {
             value,
             create_only: false,
         };
-        self.call(DIRECTORY, op).await.map(drop)
+        if let Err(e) = self.call(ledger, op).await {
+            let _ = self
+                .call(
+                    DIRECTORY,
+                    Op::Delete {
+                        key: key.to_owned(),
+                    },
+                )
+                .await;
+            return Err(e);
+        }
+        Ok(())
+    }
+
+    /// An existing record, in its ledger and in the directory.
+    pub async fn put<T: Serialize>(
+        &self,
+        ledger: &str,
+        key: &str,
+        rec: &T,
+    ) -> Result<(), GatewayError> {
+        let value = serde_json::to_value(rec).map_err(|e| bad(e.to_string()))?;
+        self.put_value(ledger, key, value).await
+    }
+
+    async fn put_value(&self, ledger: &str, key: &str, value: Value) -> Result<(), GatewayError> {
+        for target in [ledger, DIRECTORY] {
+            let op = Op::Put {
+                key: key.to_owned(),
+                value: value.clone(),
+                create_only: false,
+            };
+            match self.call(target, op).await? {
+                Answer::Done => {}
+                other => return Err(unexpected(other)),
+            }
+        }
+        Ok(())
     }
 
     pub async fn delete(&self, ledger: &str, key: &str) -> Result<(), GatewayError> {

@@ -34,17 +34,7 @@ pub async fn new(cx: &Cx<'_>, input: &Map<String, Value>) -> Result<Value, Gatew
     rec.limits.check().map_err(bad)?;
     rec.ledger = new_ledger_id('t', cx.random()?);
     rec.created_at = cx.now_ms;
-    // The directory decides whether the id is taken: ledgers are new.
-    if cx
-        .get::<Value>(super::store::DIRECTORY, &format!("team#{}", rec.team_id))
-        .await?
-        .is_some()
-    {
-        return Err(bad(format!("Team `{}` already exists.", rec.team_id))
-            .with_status(http::StatusCode::CONFLICT)
-            .with_code("already_exists"));
-    }
-    cx.put(&rec.ledger, &format!("team#{}", rec.team_id), &rec, true)
+    cx.create(&rec.ledger, &format!("team#{}", rec.team_id), &rec)
         .await?;
     Ok(serde_json::to_value(&rec).unwrap_or_default())
 }
@@ -54,7 +44,7 @@ pub async fn update(cx: &Cx<'_>, input: &Map<String, Value>) -> Result<Value, Ga
     let (ledger, old): (String, TeamRecord) = cx.find("team", &format!("team#{id}"), &id).await?;
     let rec: TeamRecord = overlay::<TeamInput, _>(&old, input).map_err(bad)?;
     rec.limits.check().map_err(bad)?;
-    cx.put(&ledger, &format!("team#{id}"), &rec, false).await?;
+    cx.put(&ledger, &format!("team#{id}"), &rec).await?;
     Ok(serde_json::to_value(&rec).unwrap_or_default())
 }
 

@@ -4,7 +4,7 @@
 use serde_json::{json, Map, Value};
 
 use super::keys::spend_view;
-use super::store::{Cx, DIRECTORY};
+use super::store::Cx;
 use super::{bad, param};
 use crate::error::GatewayError;
 use crate::keys::records::{check_id, overlay, UserInput};
@@ -43,16 +43,7 @@ pub async fn new(cx: &Cx<'_>, input: &Map<String, Value>) -> Result<Value, Gatew
         None => new_ledger_id('u', cx.random()?),
     };
     rec.created_at = cx.now_ms;
-    if cx
-        .get::<Value>(DIRECTORY, &format!("user#{}", rec.user_id))
-        .await?
-        .is_some()
-    {
-        return Err(bad(format!("User `{}` already exists.", rec.user_id))
-            .with_status(http::StatusCode::CONFLICT)
-            .with_code("already_exists"));
-    }
-    cx.put(&rec.ledger, &format!("user#{}", rec.user_id), &rec, true)
+    cx.create(&rec.ledger, &format!("user#{}", rec.user_id), &rec)
         .await?;
     Ok(serde_json::to_value(&rec).unwrap_or_default())
 }
@@ -67,7 +58,7 @@ pub async fn update(cx: &Cx<'_>, input: &Map<String, Value>) -> Result<Value, Ga
         ));
     }
     rec.limits.check().map_err(bad)?;
-    cx.put(&ledger, &format!("user#{id}"), &rec, false).await?;
+    cx.put(&ledger, &format!("user#{id}"), &rec).await?;
     Ok(serde_json::to_value(&rec).unwrap_or_default())
 }
 
