@@ -40,7 +40,12 @@ pub const INGRESS_HEADERS: &[&str] = &[
 
 /// The headers the core reads from a successful upstream response; error
 /// responses are rarer and shells hand over all of their headers.
-pub const UPSTREAM_SUCCESS_HEADERS: &[&str] = &["content-type", "x-request-id"];
+pub const UPSTREAM_SUCCESS_HEADERS: &[&str] = &[
+    "content-type",
+    "x-request-id",
+    // Bedrock Cohere embed reports its token count only here.
+    "x-amzn-bedrock-input-token-count",
+];
 
 /// One per isolate / execution environment: the configuration and the
 /// state an instance keeps between requests (upstream token cache, catalog

@@ -47,7 +47,7 @@ from typing import Any
 
 from aiohttp import web
 
-from . import fixtures, wire
+from . import embed_faces, fixtures, wire
 from .faults import GrammarError, parse_model
 from .openai_face import Generated, OpenAIHTTPError, read_json_body, validate_chat
 
@@ -257,4 +257,5 @@ async def not_found(request: web.Request) -> web.Response:
 def register(app: web.Application, prefix: str = PREFIX) -> None:
     app.router.add_post(prefix + "/openai/deployments/{deployment}/chat/completions", deployment_chat)
     app.router.add_post(prefix + "/models/chat/completions", foundry_chat)
+    app.router.add_post(prefix + "/openai/deployments/{deployment}/embeddings", embed_faces.azure_embeddings)
     app.router.add_route("*", prefix + "/{tail:.*}", not_found)

@@ -70,7 +70,7 @@ from urllib.parse import quote, unquote
 
 from aiohttp import web
 
-from . import fixtures, wire
+from . import embed_faces, fixtures, wire
 from .faults import GrammarError, parse_model
 from .openai_face import count_tokens, example_arguments, words
 
@@ -724,5 +724,6 @@ async def not_found(request: web.Request) -> web.Response:
 
 
 def register(app: web.Application, prefix: str = PREFIX) -> None:
+    app.router.add_post(prefix + "/model/{tail:.+}/invoke", embed_faces.bedrock_invoke)
     app.router.add_post(prefix + "/model/{tail:.+}", converse)
     app.router.add_route("*", prefix + "/{tail:.*}", not_found)

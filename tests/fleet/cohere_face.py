@@ -47,7 +47,7 @@ from typing import Any
 
 from aiohttp import web
 
-from . import fixtures, wire
+from . import embed_faces, fixtures, rerank_faces, wire
 from .faults import GrammarError, parse_model
 from .openai_face import content_text, count_tokens, example_arguments, words
 
@@ -375,4 +375,6 @@ async def not_found(request: web.Request) -> web.Response:
 
 def register(app: web.Application, prefix: str = PREFIX) -> None:
     app.router.add_post(prefix + "/v2/chat", chat)
+    app.router.add_post(prefix + "/v2/embed", embed_faces.cohere_embed)
+    app.router.add_post(prefix + "/v2/rerank", rerank_faces.cohere_rerank)
     app.router.add_route("*", prefix + "/{tail:.*}", not_found)

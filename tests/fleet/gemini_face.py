@@ -73,7 +73,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding
 
-from . import fixtures, wire
+from . import embed_faces, fixtures, wire
 from .faults import GrammarError, parse_model
 
 NAME = "gemini"
@@ -728,7 +728,10 @@ async def _serve(request: web.Request, model: str, method: str) -> web.StreamRes
 async def ai_studio(request: web.Request) -> web.StreamResponse:
     try:
         check_api_key(request)
-        model, method = _split_model_method(request.match_info["tail"])
+        tail = request.match_info["tail"]
+        if tail.endswith(":batchEmbedContents"):
+            return await _embed(request, tail, embed_faces.gemini_batch)
+        model, method = _split_model_method(tail)
     except GoogleError as e:
         return e.response()
     return await _serve(request, model, method)
@@ -737,10 +740,21 @@ async def ai_studio(request: web.Request) -> web.StreamResponse:
 async def vertex(request: web.Request) -> web.StreamResponse:
     try:
         check_bearer(request)
-        model, method = _split_model_method(request.match_info["tail"])
+        tail = request.match_info["tail"]
+        if tail.endswith(":predict"):
+            return await _embed(request, tail, embed_faces.vertex_predict)
+        model, method = _split_model_method(tail)
     except GoogleError as e:
         return e.response()
     return await _serve(request, model, method)
+
+
+async def _embed(request: web.Request, tail: str, handler) -> web.Response:
+    model = tail.rpartition(":")[0]
+    entry = request.get("fleet_entry")
+    if isinstance(entry, dict):
+        entry["model"] = model
+    return await handler(request, model)
 
 
 async def not_found(request: web.Request) -> web.Response:

@@ -49,7 +49,7 @@ from typing import Any
 
 from aiohttp import web
 
-from . import fixtures, wire
+from . import embed_faces, fixtures, wire
 from .faults import GrammarError, parse_model
 from .openai_face import count_tokens, example_arguments, words
 
@@ -314,4 +314,5 @@ async def not_found(request: web.Request) -> web.Response:
 
 def register(app: web.Application, prefix: str = PREFIX) -> None:
     app.router.add_post(prefix + "/api/chat", chat)
+    app.router.add_post(prefix + "/api/embed", embed_faces.ollama_embed)
     app.router.add_route("*", prefix + "/{tail:.*}", not_found)

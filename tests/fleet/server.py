@@ -21,6 +21,8 @@ Faces (each its own module, mounted under its prefix):
 * ``/azure``   -> ``azure_face`` (Azure OpenAI deployments and Foundry), base ``…/azure``
 * ``/cohere``  -> ``cohere_face`` (Chat v2), base ``…/cohere``
 * ``/ollama``  -> ``ollama_face`` (``/api/chat``, NDJSON), base ``…/ollama``
+* ``/jina``, ``/voyage`` -> ``rerank_faces`` (``/v1/rerank``; Cohere's ``/v2/rerank``
+  is mounted by ``cohere_face``; embeddings endpoints: ``embed_faces``)
 * ``/catalog`` -> ``catalog_face`` (models.dev ``api.json`` and LiteLLM's price
   map, as published by ``PUT /_fleet/catalog/<source>``)
 
@@ -72,10 +74,10 @@ if __package__ in (None, ""):  # run as a script: make "fleet" importable
     __package__ = "fleet"
 
 from fleet import anthropic_face, bedrock_face, gemini_face, openai_face  # noqa: E402
-from fleet import azure_face, catalog_face, cohere_face, ollama_face, sink_face  # noqa: E402
+from fleet import azure_face, catalog_face, cohere_face, ollama_face, rerank_faces, sink_face  # noqa: E402
 
 FACES = [openai_face, gemini_face, bedrock_face, anthropic_face]
-FACES += [azure_face, cohere_face, ollama_face, catalog_face, sink_face]
+FACES += [azure_face, cohere_face, ollama_face, catalog_face, sink_face, rerank_faces]
 
 LOG_KEY = web.AppKey("fleet_log", list)
 MAX_RAW = 64 * 1024

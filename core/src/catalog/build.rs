@@ -507,7 +507,8 @@ fn litellm_prices(d: &Draft) -> Prices {
         cache_read_audio: d.ll_per_m("cache_read_input_audio_token_cost"),
         per_input_image: unit("input_cost_per_image"),
         per_output_image: unit("output_cost_per_image"),
-        per_request: unit("input_cost_per_request"),
+        // Rerank models are priced per query (a Cohere search unit).
+        per_request: unit("input_cost_per_request").or_else(|| unit("input_cost_per_query")),
         tiers: litellm_tiers(d),
         geo: litellm_geo(d),
     }

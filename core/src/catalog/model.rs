@@ -14,6 +14,8 @@ pub enum Mode {
     Responses,
     Embedding,
     Realtime,
+    /// Rerank models (`POST /v1/rerank`), priced per query where LiteLLM says.
+    Rerank,
 }
 
 impl Mode {
@@ -24,6 +26,7 @@ impl Mode {
             Mode::Responses => Some('R'),
             Mode::Embedding => Some('E'),
             Mode::Realtime => Some('T'),
+            Mode::Rerank => Some('K'),
         }
     }
 
@@ -34,6 +37,7 @@ impl Mode {
             Mode::Responses => "responses",
             Mode::Embedding => "embedding",
             Mode::Realtime => "realtime",
+            Mode::Rerank => "rerank",
         }
     }
 
@@ -46,6 +50,7 @@ impl Mode {
             "responses" => Some(Mode::Responses),
             "embedding" => Some(Mode::Embedding),
             "realtime" => Some(Mode::Realtime),
+            "rerank" => Some(Mode::Rerank),
             _ => None,
         }
     }
@@ -579,6 +584,7 @@ impl ModelInfo {
                 'R' => mode = Mode::Responses,
                 'E' => mode = Mode::Embedding,
                 'T' => mode = Mode::Realtime,
+                'K' => mode = Mode::Rerank,
                 _ => {
                     if let Some((c, _)) = Caps::LETTERS.iter().find(|(_, l)| *l == ch) {
                         caps.set(*c, true);

@@ -14,7 +14,9 @@ pub mod request;
 
 pub mod azure;
 pub mod cohere;
+pub mod embeddings;
 pub mod ollama;
+pub mod rerank;
 #[cfg(test)]
 pub(crate) mod test_support;
 mod upstream_error;

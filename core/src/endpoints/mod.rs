@@ -38,6 +38,7 @@ pub enum Endpoint {
     CountTokens,
     Responses,
     Embeddings,
+    Rerank,
     Completions,
     /// `/v1/responses/{id}`: a stored response, read (`GET`) or deleted.
     StoredResponse(String),
@@ -73,6 +74,7 @@ pub fn find(method: &Method, path: &str) -> Option<(Endpoint, Method, bool)> {
         "/v1/messages/count_tokens" => (Endpoint::CountTokens, Method::POST, true),
         "/v1/responses" | "/responses" => (Endpoint::Responses, Method::POST, true),
         "/v1/embeddings" | "/embeddings" => (Endpoint::Embeddings, Method::POST, true),
+        "/v1/rerank" | "/rerank" | "/v2/rerank" => (Endpoint::Rerank, Method::POST, true),
         "/v1/completions" | "/completions" => (Endpoint::Completions, Method::POST, true),
         "/v1/models" | "/models" => (Endpoint::Models, Method::GET, true),
         "/model/info" | "/v1/model/info" => (Endpoint::ModelInfo, Method::GET, true),
@@ -149,7 +151,9 @@ pub async fn serve<P: Ports>(
         }
         Endpoint::CountTokens => count_tokens::count_tokens(call, req, ex).await,
         Endpoint::Responses => responses::serve(call, req, ex).await,
-        Endpoint::Embeddings => exchange(call, &embeddings::OpenAiEmbeddings, req, ex).await,
+        Endpoint::Embeddings => exchange(call, &embeddings::Retrieval::Embeddings, req, ex).await,
+        // The same ingress type: one more copy of the pipeline would cost the Worker upload.
+        Endpoint::Rerank => exchange(call, &embeddings::Retrieval::Rerank, req, ex).await,
         Endpoint::Completions => exchange(call, &completions::OpenAiCompletions, req, ex).await,
         Endpoint::InputItems(id) => {
             stored_responses::list_input_items(call.kv, ex, &id, req.query.as_deref()).await
@@ -190,6 +194,7 @@ pub fn serve_other<P: Ports>(
         | Endpoint::CountTokens
         | Endpoint::Responses
         | Endpoint::Embeddings
+        | Endpoint::Rerank
         | Endpoint::Completions
         | Endpoint::StoredResponse(_)
         | Endpoint::InputItems(_)

@@ -94,6 +94,11 @@ pub trait Ingress: crate::ports::MaybeSync {
     ) -> Result<(), GatewayError>;
     /// Whether `d` speaks this format, so that the body goes through as is.
     fn speaks(&self, d: &Deployment) -> bool;
+    /// What the response cache keys this format's requests under (two
+    /// formats that share a type still must not share answers).
+    fn cache_format(&self) -> &'static str {
+        Self::ID_PREFIX
+    }
     /// The codec that reads this format's whole answers (a cached answer
     /// replayed as a stream); `None`: such answers are not replayed.
     fn codec(&self) -> Option<crate::providers::Codec> {
@@ -140,6 +145,19 @@ pub trait Ingress: crate::ports::MaybeSync {
     ) -> BodyStream;
     /// The usage in a same-format whole answer.
     fn usage_of(&self, body: &[u8]) -> Result<Option<Usage>, GatewayError>;
+    /// A same-format whole answer as the client gets it, and its usage:
+    /// by default the body as it came. An ingress whose requests go to
+    /// providers' own APIs (embeddings) reshapes their answers here.
+    fn passthrough_answer(
+        &self,
+        _p: &Self::Parsed<'_>,
+        body: Bytes,
+        _headers: &HeaderMap,
+        _d: &Deployment,
+    ) -> Result<(Bytes, Option<Usage>), GatewayError> {
+        let usage = self.usage_of(&body)?;
+        Ok((body, usage))
+    }
     fn render_response(&self, r: &ChatResponse) -> Vec<u8>;
     /// Chunks known in advance as this format's stream.
     fn render_chunks(
@@ -280,7 +298,8 @@ pub async fn exchange<I: Ingress, P: Ports>(
     let asked_max = ingress.max_tokens(&parsed);
     let mut planned = plan(call, req, ex, &name, guarded.body_len, asked_max)?;
     let body = guarded.masked.as_deref().unwrap_or(&req.body);
-    let cached = cache_lookup::for_request(call, ex, I::ID_PREFIX, &name, body, &req.headers);
+    let cached =
+        cache_lookup::for_request(call, ex, ingress.cache_format(), &name, body, &req.headers);
     if let Some(entry) = cache_lookup::fetch(call, ex, &cached).await {
         if let Some(hit) = cache_lookup::replay(ingress, &parsed, &entry, call.ports.now_ms()) {
             // Free, so no budget is reserved; it still counts as a request.

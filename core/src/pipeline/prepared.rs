@@ -74,7 +74,12 @@ pub trait Prepared<P: Ports>: MaybeSend + MaybeSync {
         idle_ms: u64,
         on_done: OnDone,
     ) -> BodyStream;
-    fn usage_of(&self, body: &[u8]) -> Result<Option<Usage>, GatewayError>;
+    fn passthrough_answer(
+        &self,
+        body: Bytes,
+        headers: &HeaderMap,
+        d: &Deployment,
+    ) -> Result<(Bytes, Option<Usage>), GatewayError>;
     fn render_response(&self, r: &ChatResponse) -> Vec<u8>;
     fn render_chunks(
         &self,
@@ -159,8 +164,14 @@ where
         self.ingress
             .relay(ports, upstream, &self.parsed, prices, idle_ms, on_done)
     }
-    fn usage_of(&self, body: &[u8]) -> Result<Option<Usage>, GatewayError> {
-        self.ingress.usage_of(body)
+    fn passthrough_answer(
+        &self,
+        body: Bytes,
+        headers: &HeaderMap,
+        d: &Deployment,
+    ) -> Result<(Bytes, Option<Usage>), GatewayError> {
+        self.ingress
+            .passthrough_answer(&self.parsed, body, headers, d)
     }
     fn render_response(&self, r: &ChatResponse) -> Vec<u8> {
         self.ingress.render_response(r)

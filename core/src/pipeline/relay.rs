@@ -70,7 +70,8 @@ pub async fn passthrough<P: Ports>(
         )));
     }
     let body = read_body(ports, upstream.body, idle_ms, MAX_UPSTREAM_BODY).await?;
-    ex.usage = prepared.usage_of(&body)?;
+    let (body, usage) = prepared.passthrough_answer(body, &upstream.headers, deployment)?;
+    ex.usage = usage;
     Ok(json(StatusCode::OK, body))
 }
 

@@ -151,6 +151,24 @@ pub static PROVIDERS: &[ProviderSpec] = &[
         key_optional: true,
     },
     ProviderSpec {
+        // Jina AI: OpenAI's embeddings format, and Cohere's rerank shape on `/rerank`.
+        id: "jina_ai",
+        codec: Codec::OpenAiChat,
+        base_url: Some("https://api.jina.ai/v1"),
+        key_env: &["JINA_AI_API_KEY"],
+        base_env: &["JINA_AI_API_BASE"],
+        key_optional: false,
+    },
+    ProviderSpec {
+        // Voyage AI: `/embeddings` like OpenAI's, and `/rerank` (mapped).
+        id: "voyage",
+        codec: Codec::OpenAiChat,
+        base_url: Some("https://api.voyageai.com/v1"),
+        key_env: &["VOYAGE_API_KEY"],
+        base_env: &["VOYAGE_API_BASE"],
+        key_optional: false,
+    },
+    ProviderSpec {
         id: "mock",
         codec: Codec::Mock,
         base_url: None,

@@ -46,6 +46,8 @@ const LITELLM: &str = r#"{
       "input_cost_per_token_above_200k_tokens": 2.8e-7, "input_cost_per_image": 0.001,
       "supports_vision": true, "supports_function_calling": true, "max_input_tokens": 32000},
   "acme/acme-embed": {"litellm_provider": "acme", "mode": "embedding", "input_cost_per_token": 1e-8},
+  "acme/acme-rerank": {"litellm_provider": "acme", "mode": "rerank", "input_cost_per_query": 0.002,
+                       "input_cost_per_token": 0.0},
   "acme/acme-draw": {"litellm_provider": "acme", "mode": "image_generation", "output_cost_per_image": 0.04},
   "acme/slow": {"litellm_provider": "acme", "max_output_tokens": 100},
   "acme/eu/acme-1": {"litellm_provider": "acme", "input_cost_per_token": 1e-5},
@@ -201,6 +203,12 @@ fn ids_are_matched_across_sources() {
     // modes: embeddings kept, image generation left out
     assert_eq!(model(&b, "acme", "acme-embed").mode, Mode::Embedding);
     assert!(!acme.models.contains_key("acme-draw"));
+    // rerank models kept, their per-query price as the per-request one
+    let rerank = model(&b, "acme", "acme-rerank");
+    assert_eq!(
+        (rerank.mode, rerank.prices.per_request),
+        (Mode::Rerank, Some(0.002))
+    );
     // entries priced per data zone or region are models of their own;
     // per-hour commitments are left out
     assert_eq!(model(&b, "acme", "eu/acme-1").prices.input, Some(10.0));

@@ -40,10 +40,20 @@ pub fn build_request(
     body: Vec<u8>,
     stream: bool,
 ) -> Result<http::Request<Bytes>, GatewayError> {
+    request_to(deployment, &url(deployment), body, stream)
+}
+
+/// A POST of an OpenAI-format `body` to `url`, with Azure's credential.
+pub fn request_to(
+    deployment: &Deployment,
+    url: &str,
+    body: Vec<u8>,
+    stream: bool,
+) -> Result<http::Request<Bytes>, GatewayError> {
     let (name, value) = credential(deployment)?;
     let mut builder = http::Request::builder()
         .method(Method::POST)
-        .uri(url(deployment))
+        .uri(url)
         .header(CONTENT_TYPE, "application/json")
         .header(
             ACCEPT,
@@ -73,21 +83,26 @@ pub fn build_request(
 /// Foundry: `{base}/models/chat/completions?api-version=…`.
 /// A base that already ends in `/openai` or `/models` is not doubled.
 pub fn url(deployment: &Deployment) -> String {
+    url_for(deployment, "chat/completions")
+}
+
+/// The URL of the operation `op` (`chat/completions`, `embeddings`).
+pub fn url_for(deployment: &Deployment, op: &str) -> String {
     let base = deployment.api_base.trim_end_matches('/');
     let version = deployment.params.api_version.as_deref();
     if deployment.codec() == Codec::AzureAi {
         let base = base.strip_suffix("/models").unwrap_or(base);
         let version = version.unwrap_or(DEFAULT_FOUNDRY_API_VERSION);
         return format!(
-            "{base}/models/chat/completions?api-version={}",
+            "{base}/models/{op}?api-version={}",
             encode_component(version, false)
         );
     }
     let base = base.strip_suffix("/openai").unwrap_or(base);
     match version {
-        Some("v1") => format!("{base}/openai/v1/chat/completions"),
+        Some("v1") => format!("{base}/openai/v1/{op}"),
         _ => format!(
-            "{base}/openai/deployments/{}/chat/completions?api-version={}",
+            "{base}/openai/deployments/{}/{op}?api-version={}",
             encode_component(&deployment.upstream_model, true),
             encode_component(version.unwrap_or(DEFAULT_API_VERSION), false)
         ),

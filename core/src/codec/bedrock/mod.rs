@@ -82,6 +82,23 @@ pub fn build_request(
     stream: bool,
     now_ms: u64,
 ) -> Result<http::Request<Bytes>, GatewayError> {
+    let action = if stream {
+        "converse-stream"
+    } else {
+        "converse"
+    };
+    request_to(deployment, model_id, action, body, stream, now_ms)
+}
+
+/// A signed POST of `body` to the model's `action` (`converse`, `invoke`).
+pub fn request_to(
+    deployment: &Deployment,
+    model_id: &str,
+    action: &str,
+    body: Vec<u8>,
+    stream: bool,
+    now_ms: u64,
+) -> Result<http::Request<Bytes>, GatewayError> {
     let params = &deployment.params;
     let region = params
         .aws_region
@@ -101,15 +118,7 @@ pub fn build_request(
     } else {
         deployment.api_base.clone()
     };
-    let url = format!(
-        "{base}/model/{}/{}",
-        encode_path_segment(model_id),
-        if stream {
-            "converse-stream"
-        } else {
-            "converse"
-        }
-    );
+    let url = format!("{base}/model/{}/{action}", encode_path_segment(model_id));
     let mut builder = http::Request::builder()
         .method(Method::POST)
         .uri(url.as_str())

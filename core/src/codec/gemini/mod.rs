@@ -63,6 +63,11 @@ enum Endpoint {
     Vertex,
 }
 
+/// Whether `deployment` is Gemini on Vertex AI (bearer token, project URL).
+pub fn is_vertex(deployment: &Deployment) -> bool {
+    endpoint(deployment) == Endpoint::Vertex
+}
+
 fn endpoint(deployment: &Deployment) -> Endpoint {
     if deployment.provider.id == "vertex_ai" {
         Endpoint::Vertex
@@ -82,11 +87,18 @@ pub fn encode(
 
 /// The URL of `generateContent` (or its streaming twin) for this deployment.
 pub fn url(deployment: &Deployment, stream: bool) -> Result<String, GatewayError> {
-    let method = if stream {
-        "streamGenerateContent?alt=sse"
-    } else {
-        "generateContent"
-    };
+    url_for(
+        deployment,
+        if stream {
+            "streamGenerateContent?alt=sse"
+        } else {
+            "generateContent"
+        },
+    )
+}
+
+/// The URL of the model's `method` (`generateContent`, `batchEmbedContents`, `predict` …).
+pub fn url_for(deployment: &Deployment, method: &str) -> Result<String, GatewayError> {
     let model = deployment.upstream_model.as_str();
     match endpoint(deployment) {
         Endpoint::AiStudio => {
@@ -144,18 +156,27 @@ pub fn build_request(
     access_token: Option<&Secret>,
 ) -> Result<http::Request<Bytes>, GatewayError> {
     let url = url(deployment, stream)?;
+    let accept = if stream {
+        "text/event-stream"
+    } else {
+        "application/json"
+    };
+    request_to(deployment, &url, accept, body, access_token)
+}
+
+/// A POST of `body` to `url` with the deployment's credential.
+pub fn request_to(
+    deployment: &Deployment,
+    url: &str,
+    accept: &'static str,
+    body: Vec<u8>,
+    access_token: Option<&Secret>,
+) -> Result<http::Request<Bytes>, GatewayError> {
     let mut builder = http::Request::builder()
         .method(Method::POST)
-        .uri(url.as_str())
+        .uri(url)
         .header(CONTENT_TYPE, "application/json")
-        .header(
-            ACCEPT,
-            if stream {
-                "text/event-stream"
-            } else {
-                "application/json"
-            },
-        );
+        .header(ACCEPT, accept);
     match endpoint(deployment) {
         // The key goes in a header, never `?key=`: URLs end up in logs.
         Endpoint::AiStudio => {

@@ -40,12 +40,17 @@ pub fn encode(
 
 /// `OLLAMA_HOST` is often written without a scheme (`0.0.0.0:11434`).
 fn chat_url(api_base: &str) -> String {
+    api_url(api_base, "chat")
+}
+
+/// The URL of `/api/{op}` (`chat`, `embed`).
+pub fn api_url(api_base: &str, op: &str) -> String {
     let base = api_base.trim_end_matches('/');
     let base = base.strip_suffix("/api").unwrap_or(base);
     if base.contains("://") {
-        format!("{base}/api/chat")
+        format!("{base}/api/{op}")
     } else {
-        format!("http://{base}/api/chat")
+        format!("http://{base}/api/{op}")
     }
 }
 
