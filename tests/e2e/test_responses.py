@@ -323,3 +323,27 @@ def test_a_conversation_moves_between_providers(client, fleet):
     sent = fleet.requests(model=f"claude-sonnet-4-5-{t}")[-1]["body"]["messages"]
     assert [m["role"] for m in sent] == ["user", "assistant", "user"]
     assert json.dumps(sent[1]).count(f"Echo: first {t}") == 1
+
+
+@pytest.mark.parametrize("model,path,version", [
+    ("azure/gpt-4o-mini-{t}", "/azure/openai/v1/responses", None),
+    ("azure-dated/gpt-4o-mini-{t}", "/azure/openai/responses", "2025-03-01-preview"),
+])
+def test_azure_openai_takes_the_body_as_sent(client, fleet, model, path, version):
+    """Azure OpenAI serves the Responses API itself: the client's body goes
+    to its v1 URL (or a dated preview version's) with the deployment as
+    `model` and Azure's `api-key`, whole and streamed."""
+    t = tag()
+    r = client.responses.create(model=model.format(t=t), input=f"Say hi {t}", instructions="Be brief.",
+                                max_output_tokens=100)
+    assert r.output_text == f"Echo: Say hi {t}"
+    got = fleet.requests(model=f"gpt-4o-mini-{t}")[-1]
+    assert got["path"] == path
+    assert got["body"]["input"] == f"Say hi {t}" and got["body"]["instructions"] == "Be brief."
+    assert got["body"]["model"] == f"gpt-4o-mini-{t}"
+    assert got["query"] == (f"api-version={version}" if version else "")
+    assert got["headers"]["api-key"] == "sk-fleet-azure"
+    with client.responses.stream(model=model.format(t=t), input=f"Stream {t}") as stream:
+        text = "".join(e.delta for e in stream if e.type == "response.output_text.delta")
+        final = stream.get_final_response()
+    assert text == f"Echo: Stream {t}" and final.usage.total_tokens > 0

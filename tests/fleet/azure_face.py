@@ -254,7 +254,28 @@ async def not_found(request: web.Request) -> web.Response:
     return azure_error(404, "404", "Resource not found")
 
 
+async def responses(request: web.Request) -> web.StreamResponse:
+    """``POST /azure/openai/v1/responses`` (the v1 API, no ``api-version``)
+    and ``POST /azure/openai/responses?api-version=…`` (a dated preview):
+    Azure's own auth and version checks, then the OpenAI face's Responses
+    answer (the deployment is the body's ``model``)."""
+    from . import openai_responses_face
+
+    if not request.path.endswith("/v1/responses"):
+        refused = check_version(request)
+        if refused is not None:
+            return refused
+        if request.query.get("api-version", "") < "2025-03-01":
+            return azure_error(400, "BadRequest", "The Responses API is not supported in this API version.")
+    refused = check_auth(request)
+    if refused is not None:
+        return refused
+    return await openai_responses_face.answer(request)
+
+
 def register(app: web.Application, prefix: str = PREFIX) -> None:
+    app.router.add_post(prefix + "/openai/v1/responses", responses)
+    app.router.add_post(prefix + "/openai/responses", responses)
     app.router.add_post(prefix + "/openai/deployments/{deployment}/chat/completions", deployment_chat)
     app.router.add_post(prefix + "/models/chat/completions", foundry_chat)
     app.router.add_post(prefix + "/openai/deployments/{deployment}/embeddings", embed_faces.azure_embeddings)

@@ -442,6 +442,15 @@ def replay_json(stem: str) -> bytes:
 async def responses(request: web.Request) -> web.StreamResponse:
     try:
         check_auth(request)
+    except OpenAIHTTPError as e:
+        return e.response()
+    return await answer(request)
+
+
+async def answer(request: web.Request) -> web.StreamResponse:
+    """A Responses request whose caller was let in (OpenAI's key here, Azure's
+    on the Azure face): checked and answered as OpenAI does."""
+    try:
         body = await read_json_body(request)
         validate_responses(body)
         try:

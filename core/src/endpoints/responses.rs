@@ -93,11 +93,11 @@ impl OpenAiResponses {
     }
 }
 
-/// Deployments that take a Responses body as it is: OpenAI itself, and
-/// OpenAI-format deployments set to its Responses API.
+/// Deployments that take a Responses body as it is: OpenAI itself,
+/// OpenAI-format deployments set to its Responses API, and Azure OpenAI.
 fn speaks_responses(d: &Deployment) -> bool {
     d.passthrough
-        && (d.codec() == Codec::OpenAiResponses
+        && (matches!(d.codec(), Codec::OpenAiResponses | Codec::AzureOpenAi)
             || (d.provider.id == "openai" && d.codec() == Codec::OpenAiChat))
 }
 
@@ -201,6 +201,10 @@ impl Ingress for OpenAiResponses {
         _: Option<&Secret>,
         _: &HeaderMap,
     ) -> Result<http::Request<Bytes>, GatewayError> {
+        if d.codec() == Codec::AzureOpenAi {
+            let url = crate::codec::azure::responses_url(d);
+            return crate::codec::azure::request_to(d, &url, body, p.env.stream);
+        }
         responses_codec::build_request(d, body, p.env.stream)
     }
 

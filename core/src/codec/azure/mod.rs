@@ -109,6 +109,22 @@ pub fn url_for(deployment: &Deployment, op: &str) -> String {
     }
 }
 
+/// Azure OpenAI's Responses API, which names the deployment in the body's
+/// `model`: `{base}/openai/v1/responses`, or with a dated `api_version`
+/// `{base}/openai/responses?api-version=…` (dates before the first that
+/// served Responses get that one).
+pub fn responses_url(deployment: &Deployment) -> String {
+    let base = deployment.api_base.trim_end_matches('/');
+    let base = base.strip_suffix("/openai").unwrap_or(base);
+    match deployment.params.api_version.as_deref() {
+        None | Some("v1") => format!("{base}/openai/v1/responses"),
+        Some(v) => format!(
+            "{base}/openai/responses?api-version={}",
+            encode_component(v.max("2025-03-01-preview"), false)
+        ),
+    }
+}
+
 /// The auth header. A configured Entra token wins; a key written as
 /// `Bearer …` is sent as is; any other key goes in `api-key`.
 fn credential(deployment: &Deployment) -> Result<(http::HeaderName, HeaderValue), GatewayError> {

@@ -332,3 +332,24 @@ fn translated_requests_are_openai_bodies_with_the_deployment_as_model() {
     assert_eq!(body["stream_options"]["include_usage"], true);
     assert_eq!(body["max_tokens"], 5);
 }
+
+#[test]
+fn responses_go_to_the_v1_api_or_a_version_that_serves_them() {
+    let mut d = azure("gpt-4o");
+    d.api_base = "https://res.openai.azure.com/openai/".into();
+    assert_eq!(
+        responses_url(&d),
+        "https://res.openai.azure.com/openai/v1/responses"
+    );
+    d.params.api_version = Some("2025-04-01-preview".into());
+    assert_eq!(
+        responses_url(&d),
+        "https://res.openai.azure.com/openai/responses?api-version=2025-04-01-preview"
+    );
+    // The GA version chat uses predates Responses.
+    d.params.api_version = Some("2024-10-21".into());
+    assert_eq!(
+        responses_url(&d),
+        "https://res.openai.azure.com/openai/responses?api-version=2025-03-01-preview"
+    );
+}
