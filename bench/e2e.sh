@@ -11,6 +11,7 @@
 #   BENCH_WARMUP_SECONDS=3    length of each warm-up run
 #   BENCH_CONNS=32            connections for the throughput run
 #   BENCH_ROUNDS=5            c=1 runs take turns in this many rounds
+#   BENCH_C1_SECONDS=30       measured c=1 seconds per target, over all rounds
 #   BENCH_TTFB_N=200          streamed requests per side for TTFB
 #   BENCH_LAMBDA_N=200        measured Lambda invocations (each kind)
 #   BENCH_COLD_RUNS=20        Lambda cold starts
@@ -197,12 +198,12 @@ if [ "${BENCH_SKIP_WORKER:-}" != 1 ]; then
   wait_http "http://127.0.0.1:$gw_port/" 20 || { cat "$work/gateway.log" >&2; die "gateway workerd did not come up"; }
   say "upstream on :$up_port (pid $up_pid, core $LOAD_CPU), gateway on :$gw_port (pid $gw_pid, core $GW_CPU)"
 
-  run_fg worker-bench timeout $(( 8 * SECONDS_EACH + 5 * WARMUP + 400 )) taskset -c "$LOAD_CPU" \
+  run_fg worker-bench timeout $(( 12 * SECONDS_EACH + 8 * WARMUP + 3 * ${BENCH_C1_SECONDS:-30} + 500 )) taskset -c "$LOAD_CPU" \
     python3 bench/worker_bench.py --gateway-port "$gw_port" --gateway-pid "$gw_pid" \
       --upstream-port "$up_port" --upstream-pid "$up_pid" --work "$work" --out "$work/worker.json" \
       --seconds "$SECONDS_EACH" --warmup-seconds "$WARMUP" --conns "$CONNS" \
       --gateway-cpu "$GW_CPU" --load-cpu "$LOAD_CPU" --ttfb-n "$TTFB_N" --gateway-log "$work/gateway.log" \
-      --rounds "${BENCH_ROUNDS:-5}" \
+      --rounds "${BENCH_ROUNDS:-5}" --c1-seconds "${BENCH_C1_SECONDS:-30}" \
       "${ref_args[@]+"${ref_args[@]}"}" \
     || { say "worker benchmark failed; gateway log tail:"; tail -20 "$work/gateway.log" >&2; \
          [ -f "$work/worker.json" ] && cp "$work/worker.json" "$out/worker-failed.json"; exit 1; }

@@ -22,6 +22,10 @@ BUDGETS = {
     "rps_c32": ("throughput c=32 (one core)", "req/s", 4000, "ge"),
     "cpu_ms_per_request": ("gateway CPU per request, c=32", "ms", 0.25, "le"),
     "added_ttfb_ms": ("added TTFB, streamed, median", "ms", 1.0, "le"),
+    "cpu_ms_per_stream_20": ("CPU per 20-event stream, c=32", "ms", 0.6, "le"),
+    "cpu_ms_per_stream_500": ("CPU per 500-event stream, c=32", "ms", 6.0, "le"),
+    "streams_per_s_20": ("unpaced 20-event streams (one core)", "streams/s", 1500, "ge"),
+    "paced_ttfb_p99_ms": ("paced stream TTFB, p99", "ms", 5.0, "le"),
     "lambda_binary_bytes": ("Lambda binary", "MiB", 10 * MiB, "le"),
     "lambda_cold_init_ms": ("Lambda cold init, median", "ms", 30, "le"),
     "lambda_cold_init_state_table_ms": ("Lambda cold init, state table set", "ms", 30, "le"),
@@ -84,6 +88,11 @@ def final(a: argparse.Namespace) -> None:
         "rps_per_core_projected": g(wk, "throughput", "rps_per_core_projected"),
         "gateway_core_utilization_c32": g(wk, "throughput", "gateway_core_utilization"),
         "added_ttfb_ms": g(wk, "ttfb", "added_ttfb_body_ms", "p50"),
+        "cpu_ms_per_stream_20": g(wk, "streams", "gateway_s20", "cpu_ms_per_stream"),
+        "cpu_ms_per_stream_500": g(wk, "streams", "gateway_s500", "cpu_ms_per_stream"),
+        "streams_per_s_20": g(wk, "streams", "gateway_s20", "streams_per_s"),
+        "paced_ttfb_p50_ms": g(wk, "ttfb_paced", "gateway", "ttfb_body", "p50"),
+        "paced_ttfb_p99_ms": g(wk, "ttfb_paced", "gateway", "ttfb_body", "p99"),
         "lambda_binary_bytes": g(lm, "binary_bytes"),
         "lambda_cold_init_ms": g(lm, "cold_init", "init_ms", "p50"),
         "lambda_cold_init_state_table_ms": g(lm, "cold_init_state_table", "init_ms", "p50"),
@@ -120,8 +129,8 @@ def fmt(v, unit: str) -> str:
         return "n/a"
     if unit == "MiB":
         return f"{v / MiB:.2f} MiB"
-    if unit == "req/s":
-        return f"{v:,.0f} req/s"
+    if unit in ("req/s", "streams/s"):
+        return f"{v:,.0f} {unit}"
     return f"{v:.3f} {unit}"
 
 
@@ -156,6 +165,17 @@ def print_summary(r: dict) -> None:
             p(f"    streamed TTFB (first body byte) direct {g(tt, 'direct', 'ttfb_body', 'p50')} ms, gateway"
               f" {g(tt, 'gateway', 'ttfb_body', 'p50')} ms; stream total direct {g(tt, 'direct', 'total', 'p50')} ms,"
               f" gateway {g(tt, 'gateway', 'total', 'p50')} ms; failures {g(tt, 'direct', 'failures')}/{g(tt, 'gateway', 'failures')}")
+        st, tp = wk.get("streams") or {}, wk.get("ttfb_paced") or {}
+        for shape in ("s20", "s500"):
+            gw, rf = st.get(f"gateway_{shape}") or {}, st.get(f"passthrough_{shape}") or {}
+            if gw:
+                p(f"    {shape[1:]}-event streams, c={st.get('connections')}: gateway {gw.get('streams_per_s')} streams/s at"
+                  f" {gw.get('cpu_ms_per_stream')} CPU-ms each (core {gw.get('gateway_core_utilization')} busy);"
+                  f" JS passthrough {rf.get('streams_per_s')} streams/s at {rf.get('cpu_ms_per_stream')} CPU-ms")
+        if tp:
+            p(f"    paced stream TTFB (20 events 5 ms apart): direct p50 {g(tp, 'direct', 'ttfb_body', 'p50')} /"
+              f" p99 {g(tp, 'direct', 'ttfb_body', 'p99')} ms, gateway p50 {g(tp, 'gateway', 'ttfb_body', 'p50')} /"
+              f" p99 {g(tp, 'gateway', 'ttfb_body', 'p99')} ms; failures {g(tp, 'direct', 'failures')}/{g(tp, 'gateway', 'failures')}")
         ref, gm = wk.get("reference_passthrough"), wk.get("gateway_minus_passthrough")
         if ref:
             p(f"    reference, JS passthrough Worker (the floor of this setup): added p50 {ref['added_p50_ms']} /"

@@ -33,14 +33,16 @@ def main() -> None:
     p.add_argument("--n", type=int, default=200)
     p.add_argument("--warmup", type=int, default=20)
     p.add_argument("--max-seconds", type=float, default=120.0)
+    p.add_argument("--gateway-model", default="bench")
+    p.add_argument("--direct-model", default="gpt-4.1-nano")
     p.add_argument("--out", required=True)
     a = p.parse_args()
 
     sides = {
         "direct": (Conn("127.0.0.1", a.upstream_port), "/v1/chat/completions", "Bearer sk-upstream",
-                   json.dumps({"model": "gpt-4.1-nano", "messages": PROMPT, "stream": True}).encode()),
+                   json.dumps({"model": a.direct_model, "messages": PROMPT, "stream": True}).encode()),
         "gateway": (Conn("127.0.0.1", a.gateway_port), "/v1/chat/completions", "Bearer sk-bench",
-                    json.dumps({"model": "bench", "messages": PROMPT, "stream": True}).encode()),
+                    json.dumps({"model": a.gateway_model, "messages": PROMPT, "stream": True}).encode()),
     }
     rec: dict[str, dict[str, list[float]]] = {s: {"ttfb": [], "ttfb_body": [], "total": [], "body_recvs": []} for s in sides}
     failures: dict[str, list[str]] = {s: [] for s in sides}
@@ -82,7 +84,7 @@ def main() -> None:
         out[side]["failure_samples"] = failures[side][:5]
     for k in ("ttfb", "ttfb_body", "total"):
         g, d = out["gateway"][k], out["direct"][k]
-        out[f"added_{k}_ms"] = {"p50": round(g["p50"] - d["p50"], 4), "p90": round(g["p90"] - d["p90"], 4)}
+        out[f"added_{k}_ms"] = {q: round(g[q] - d[q], 4) for q in ("p50", "p90", "p99")}
     with open(a.out, "w") as f:
         json.dump(out, f, indent=2)
     print(f"ttfb: direct p50 {out['direct']['ttfb_body']['p50']:.3f} ms, gateway p50 "

@@ -45,7 +45,9 @@ def log(msg: str) -> None:
 def body(model: str, stream: bool = False) -> bytes:
     doc: dict = {"model": model, "messages": PROMPT}
     if stream:
+        # With usage in the stream, as an accounting client asks for it.
         doc["stream"] = True
+        doc["stream_options"] = {"include_usage": True}
     return json.dumps(doc, separators=(",", ":")).encode()
 
 
@@ -57,6 +59,7 @@ def smoke(a: argparse.Namespace) -> dict:
         ("direct", a.upstream_port, UP_AUTH, body("gpt-4.1-nano"), b'"chat.completion"', 200),
         ("gateway", a.gateway_port, GW_AUTH, body("bench"), b'"chat.completion"', 200),
         ("gateway_stream", a.gateway_port, GW_AUTH, body("bench", True), b"data: [DONE]", 200),
+        ("gateway_stream_s500", a.gateway_port, GW_AUTH, body("bench-s500", True), b'"completion_tokens":500', 200),
         ("gateway_wrong_key", a.gateway_port, "Bearer sk-wrong", body("bench"), b"", 401),
     ]
     for name, port, auth, payload, must, want in checks:
@@ -81,11 +84,11 @@ def smoke(a: argparse.Namespace) -> dict:
 
 
 def wrk(a: argparse.Namespace, name: str, port: int, pid: int, model: str, auth: str, conns: int,
-        seconds: float, mode: str, samples: bool = False) -> dict:
+        seconds: float, mode: str, samples: bool = False, stream: bool = False) -> dict:
     """One wrk run pinned to the load core, with /proc CPU accounting of `pid` (the Worker under test)."""
-    body_file = os.path.join(a.work, f"body-{model}.json")
+    body_file = os.path.join(a.work, f"body-{model}{'-stream' if stream else ''}.json")
     with open(body_file, "wb") as f:
-        f.write(body(model))
+        f.write(body(model, stream))
     json_file = os.path.join(a.work, f"wrk-{name}.json")
     samples_file = os.path.join(a.work, f"wrk-{name}.samples")
     for path in (json_file, samples_file):
@@ -164,6 +167,41 @@ def c1_rounds(a: argparse.Namespace, targets: dict[str, tuple[int, int, str, str
     return merged
 
 
+def streams(a: argparse.Namespace, gw: tuple, ref: tuple | None) -> dict:
+    """CPU per streamed request and unpaced stream throughput, at 20 and 500 events.
+
+    wrk at c=32 pulls `bench-s20` / `bench-s500` streams (usage in the stream)
+    through the gateway, and the same shapes through the JS passthrough
+    reference, for --seconds each. The gateway core is saturated, so streams/s
+    is the per-core figure and CPU-ms per stream is utime+stime ÷ streams.
+    """
+    out: dict = {"connections": a.conns, "ok": True}
+    for shape in ("s20", "s500"):
+        sides = {"gateway": (gw[0], gw[1], f"bench-{shape}", gw[3])}
+        if ref:
+            sides["passthrough"] = (ref[0], ref[1], shape, ref[3])
+        for side, (port, pid, model, auth) in sides.items():
+            wrk(a, f"warmup-stream-{shape}-{side}", port, pid, model, auth, a.conns, max(1.0, a.warmup_seconds / 2),
+                "fast", stream=True)
+            log(f"streams of {shape[1:]} events via {side}, c={a.conns}, {a.seconds:.0f}s")
+            r = wrk(a, f"stream-{shape}-{side}", port, pid, model, auth, a.conns, a.seconds, "fast", stream=True)
+            cpu = r["gateway_cpu_ms"]["stat_ms"]
+            out[f"{side}_{shape}"] = {
+                "streams_per_s": round(r["rps"], 1),
+                "streams": r["requests"],
+                "cpu_ms_per_stream": round(cpu / max(r["requests"], 1), 4),
+                "cpu_ms_per_stream_schedstat": round(r["gateway_cpu_ms"]["sched_ms"] / max(r["requests"], 1), 4),
+                "gateway_core_utilization": round(cpu / (r["duration_s"] * 1000), 3),
+                "load_core_utilization": round(r["core_busy_ms"].get(str(a.load_cpu), float("nan"))
+                                               / (r["duration_s"] * 1000), 3),
+                "ok": r["ok"],
+                "errors": r["errors"],
+                "statuses": r.get("statuses", {}),
+            }
+            out["ok"] = out["ok"] and r["ok"]
+    return out
+
+
 def pct(sorted_values: list[float], p: float) -> float:
     if not sorted_values:
         return 0.0
@@ -216,6 +254,7 @@ def main() -> None:
     p.add_argument("--gateway-cpu", type=int, default=0)
     p.add_argument("--ttfb-n", type=int, default=200)
     p.add_argument("--rounds", type=int, default=5, help="c=1: turns per target")
+    p.add_argument("--c1-seconds", type=float, default=30, help="c=1: measured seconds per target in all")
     p.add_argument("--gateway-log", help="the gateway workerd's output, summarized into the result")
     p.add_argument("--ref-port", type=int, help="the JS passthrough reference Worker, if running")
     p.add_argument("--ref-pid", type=int)
@@ -241,8 +280,8 @@ def main() -> None:
     if REF:
         wrk(a, "warmup-c1-passthrough", *REF, 1, W, "fast")
     targets = {"direct": UP, "gateway": GW, **({"passthrough": REF} if REF else {})}
-    log(f"c=1: {', '.join(targets)} taking turns, {a.rounds} rounds, {S:.0f}s each in all")
-    c1 = c1_rounds(a, targets, a.rounds, S)
+    log(f"c=1: {', '.join(targets)} taking turns, {a.rounds} rounds, {a.c1_seconds:.0f}s each in all")
+    c1 = c1_rounds(a, targets, a.rounds, a.c1_seconds)
     runs = {f"c1_{k}": v for k, v in c1.items()}
     log(f"warm-up {W:.0f}s (c={a.conns})")
     wrk(a, f"warmup-c{a.conns}-gateway", *GW, a.conns, W, "fast")
@@ -309,6 +348,9 @@ def main() -> None:
         }
     res["all_runs_ok"] = all(r["ok"] for r in runs.values())
 
+    res["streams"] = streams(a, GW, REF)
+    res["all_runs_ok"] = res["all_runs_ok"] and res["streams"]["ok"]
+
     log(f"streamed TTFB, {a.ttfb_n} requests each side")
     ttfb_file = os.path.join(a.work, "ttfb.json")
     subprocess.run(["taskset", "-c", str(a.load_cpu), sys.executable, os.path.join(HERE, "ttfb.py"),
@@ -316,6 +358,15 @@ def main() -> None:
                     "--n", str(a.ttfb_n), "--out", ttfb_file], check=True, timeout=300)
     with open(ttfb_file) as f:
         res["ttfb"] = json.load(f)
+    paced_n = max(20, a.ttfb_n // 2)
+    log(f"paced streamed TTFB (20 events 5 ms apart), {paced_n} requests each side")
+    paced_file = os.path.join(a.work, "ttfb-paced.json")
+    subprocess.run(["taskset", "-c", str(a.load_cpu), sys.executable, os.path.join(HERE, "ttfb.py"),
+                    "--gateway-port", str(a.gateway_port), "--upstream-port", str(a.upstream_port),
+                    "--gateway-model", "bench-p20", "--direct-model", "p20",
+                    "--n", str(paced_n), "--out", paced_file], check=True, timeout=300)
+    with open(paced_file) as f:
+        res["ttfb_paced"] = json.load(f)
     res["gateway_log"] = gateway_log(a.gateway_log)
     with open(a.out, "w") as f:
         json.dump(res, f, indent=2)

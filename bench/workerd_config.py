@@ -61,6 +61,9 @@ GUARDRAILS = [
 ]
 
 
+STREAM_SHAPES = ["s20", "s500", "p20"]
+
+
 def gateway_config(upstream_port: int) -> str:
     config = {
         "general": {},
@@ -82,6 +85,11 @@ def gateway_config(upstream_port: int) -> str:
         regions = ["us-east-1", "eu-central-1", "ap-southeast-1", "europe-west4", "westus2"]
         config["model_list"] = [{**one, "id": f"d{i}", "region": r} for i, r in enumerate(regions)]
         config["router_settings"] = {"routing_strategy": strategy}
+    # Streams of a given shape (bench/upstream/upstream.js): `bench-s20` is
+    # 20 events unpaced, `bench-p20` 20 events 5 ms apart.
+    base = {k: v for k, v in config["model_list"][0].items() if k not in ("id", "region")}
+    for shape in STREAM_SHAPES:
+        config["model_list"].append({**base, "model_name": f"bench-{shape}", "model": shape})
     return json.dumps(config, separators=(",", ":"))
 
 

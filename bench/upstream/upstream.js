@@ -6,6 +6,11 @@
 //   "stream": true: fixtures/openai/chat-stream-text-usage.sse, as a few
 //                   chunks split on event boundaries
 //
+// Models named `s<N>` stream N content events (one per read the consumer
+// makes, as fast as it reads), then a finish event, a usage event (when
+// `stream_options.include_usage`) and `[DONE]`; `p<N>` does the same with
+// the events paced PACE_MS apart, as a model generating tokens would.
+//
 // It checks the upstream key (`Authorization: Bearer sk-upstream`), so a
 // gateway that forwards the wrong credentials shows up as 401s in the run.
 // Both fixtures are text modules embedded by the generated capnp config.
@@ -26,6 +31,38 @@ const CHUNKS = [];
     CHUNKS.push(encoder.encode(EVENTS.slice(i, i + per).join("")));
   }
 }
+
+const PACE_MS = 5;
+
+function event(doc) {
+  return encoder.encode("data: " + JSON.stringify(doc) + "\n\n");
+}
+
+/** The events of an N-token answer: N deltas, the finish, usage, [DONE]. */
+function generated(model, n, usage) {
+  const base = { id: "chatcmpl-bench", object: "chat.completion.chunk", created: 1767225600, model };
+  const out = [event({ ...base, choices: [{ index: 0, delta: { role: "assistant", content: "" }, finish_reason: null }] })];
+  for (let i = 0; i < n; i++) {
+    out.push(event({ ...base, choices: [{ index: 0, delta: { content: " tok" + i }, finish_reason: null }] }));
+  }
+  out.push(event({ ...base, choices: [{ index: 0, delta: {}, finish_reason: "stop" }] }));
+  if (usage) {
+    out.push(event({ ...base, choices: [], usage: { prompt_tokens: 12, completion_tokens: n, total_tokens: 12 + n } }));
+  }
+  out.push(encoder.encode("data: [DONE]\n\n"));
+  return out;
+}
+
+// Built once per shape: the upstream must not be what the benchmark measures.
+const GENERATED = new Map();
+function cachedGenerated(model, n, usage) {
+  const key = model + "/" + usage;
+  let chunks = GENERATED.get(key);
+  if (!chunks) GENERATED.set(key, (chunks = generated(model, n, usage)));
+  return chunks;
+}
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 const JSON_HEADERS = { "content-type": "application/json" };
 const SSE_HEADERS = { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache" };
@@ -59,11 +96,17 @@ export default {
     if (body.stream !== true) {
       return new Response(COMPLETION, { headers: JSON_HEADERS });
     }
+    const shaped = /^([sp])(\d+)$/.exec(body.model || "");
+    const chunks = shaped
+      ? cachedGenerated(body.model, Math.min(Number(shaped[2]), 100000), body.stream_options?.include_usage === true)
+      : CHUNKS;
+    const paced = shaped !== null && shaped[1] === "p";
     let i = 0;
     const stream = new ReadableStream({
       type: "bytes",
-      pull(controller) {
-        if (i < CHUNKS.length) controller.enqueue(CHUNKS[i++].slice());
+      async pull(controller) {
+        if (paced && i > 0) await sleep(PACE_MS);
+        if (i < chunks.length) controller.enqueue(chunks[i++].slice());
         else controller.close();
       },
     });

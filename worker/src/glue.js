@@ -230,3 +230,228 @@ export function cachePut(url, body, ttl, key) {
   const resp = new Response(body.slice(), { headers: { "cache-control": "max-age=" + ttl } });
   track(caches.default.put(url, resp), key);
 }
+
+/**
+ * `ctx.waitUntil(promise)`, where the request's context may already be
+ * closing (a client that hung up mid-stream): then the work still runs, it
+ * is only not waited for. (workers-rs unwraps the throw, which aborts the
+ * whole instance.)
+ */
+export function waitUntil(ctx, promise) {
+  try {
+    ctx.waitUntil(promise);
+  } catch {
+    // The promise runs on; nothing holds the context open for it.
+  }
+}
+
+/**
+ * An upstream body, read chunk by chunk: each read settles under `key`
+ * (through the same callback as `track`, without its extra promise) with
+ * the chunk's bytes, or null at the end.
+ */
+export function bodyReader(stream) {
+  return stream.getReader();
+}
+
+export function readChunk(reader, key) {
+  const callback = settle;
+  reader.read().then(
+    (r) => callback(key, true, r.done ? null : r.value, undefined),
+    (error) => callback(key, false, error, undefined),
+  );
+}
+
+export function releaseReader(reader) {
+  reader.releaseLock();
+}
+
+export function cancelReader(reader) {
+  reader.cancel().catch(() => {});
+}
+
+/**
+ * A response body the wasm side writes into, through workerd's native
+ * `IdentityTransformStream`: a write is one call per chunk, and the bytes
+ * leave without workerd pumping a JS stream (measured here: a JS
+ * `ReadableStream` as the body costs about a third more CPU per chunk).
+ * `enqueue` says whether the writer may go on (1), should wait until the
+ * client has taken what is queued, which calls `onPulled(key)` (0: more
+ * than 64 KiB waiting), or is gone (-1). A client that goes away calls
+ * `onCancelled(key)` once.
+ */
+let onPulled = null;
+let onCancelled = null;
+
+export function onBodyEvents(pulled, cancelled) {
+  onPulled = pulled;
+  onCancelled = cancelled;
+}
+
+const QUEUE_LIMIT = 65536;
+const sinks = new Map();
+
+export function bodyStream(key) {
+  const pulled = onPulled;
+  const cancelled = onCancelled;
+  const { readable, writable } = new IdentityTransformStream();
+  const sink = { writer: writable.getWriter(), queued: 0, waiting: false };
+  sink.written = (n) => {
+    sink.queued -= n;
+    if (sink.waiting && sink.queued < QUEUE_LIMIT) {
+      sink.waiting = false;
+      pulled(key);
+    }
+  };
+  sink.failed = () => {
+    if (sinks.delete(key)) cancelled(key);
+  };
+  sink.writer.closed.catch(sink.failed);
+  sinks.set(key, sink);
+  return readable;
+}
+
+export function enqueue(key, bytes) {
+  const sink = sinks.get(key);
+  if (!sink) return -1;
+  const n = bytes.length;
+  sink.queued += n;
+  // `bytes` views wasm memory: copy it before anything can move it.
+  sink.writer.write(bytes.slice()).then(() => sink.written(n), sink.failed);
+  if (sink.queued < QUEUE_LIMIT) return 1;
+  sink.waiting = true;
+  return 0;
+}
+
+export function closeBody(key) {
+  const sink = sinks.get(key);
+  if (!sink) return;
+  sinks.delete(key);
+  sink.writer.close().catch(() => {});
+}
+
+/**
+ * The byte lane (dx_core::stream::lane): the upstream body goes to the
+ * client through a native pipe, and a tee of it to the wasm side in reads
+ * that only feed the relay; no JS touches the client's bytes per chunk.
+ * Callbacks, set once per instance: `push(key, chunk)` returns bytes when
+ * the stream must stop there (the relay's error event), `end(key, broke,
+ * idle)` the tail to write after the piped bytes (a `[DONE]` the upstream
+ * left out, an error event) and `gone(key)` says the client went away.
+ * Each lane ends in exactly one `end` or `gone` unless `push` stopped it.
+ */
+let lane = null;
+const LANE_BATCH = 1024;
+
+export function onLaneEvents(push, end, gone) {
+  lane = { push, end, gone };
+}
+
+export function pipeLane(upstream, head, key, idleMs) {
+  const { push, end, gone } = lane;
+  const { readable, writable } = new IdentityTransformStream();
+  if (head.length > 0) {
+    // `head` views wasm memory: copy it. The pipe queues behind this write.
+    const first = writable.getWriter();
+    first.write(head.slice()).catch(() => {});
+    first.releaseLock();
+  }
+  const [toClient, toRelay] = upstream.tee();
+  const reader = toRelay.getReader({ mode: "byob" });
+  const abort = new AbortController();
+  let ended = false;
+  let tail = null;
+  let writer = null;
+  let last = Date.now();
+  let timer = null;
+
+  const leave = (e) => {
+    console.log("LANEDBG leave " + key + " " + e);
+    if (ended) return;
+    ended = true;
+    clearTimeout(timer);
+    reader.cancel().catch(() => {});
+    gone(key);
+  };
+  // Both the pipe settled and the tail known: the tail, then the end.
+  const finish = () => {
+    console.log("LANEDBG finish " + key + " writer=" + (writer !== null) + " tail=" + (tail === null ? "null" : tail.length));
+    if (writer === null || tail === null) return;
+    const close = () => writer.close().catch(() => {});
+    if (tail.length > 0) writer.write(tail).then(close, () => {});
+    else close();
+  };
+  const stop = (bytes) => {
+    ended = true;
+    clearTimeout(timer);
+    tail = bytes || new Uint8Array(0);
+    reader.cancel().catch(() => {});
+    abort.abort();
+    finish();
+  };
+  const settled = (e) => {
+    console.log("LANEDBG settled " + key + " " + e + " ended=" + ended);
+    writer = writable.getWriter();
+    writer.closed.catch(leave);
+    if (e !== undefined && !ended) {
+      // The pipe failed on its own: the client left, or the upstream broke
+      // (then the relay's copy may lag behind: it ends here).
+      if (writer.desiredSize === null) return leave();
+      ended = true;
+      clearTimeout(timer);
+      reader.cancel().catch(() => {});
+      tail = end(key, message(e), false) || new Uint8Array(0);
+    }
+    finish();
+  };
+  toClient.pipeTo(writable, { preventClose: true, preventAbort: true, signal: abort.signal }).then(() => settled(), settled);
+
+  const check = () => {
+    if (ended) return;
+    const silent = Date.now() - last;
+    if (silent >= idleMs) stop(end(key, undefined, true));
+    else timer = setTimeout(check, idleMs - silent);
+  };
+  timer = setTimeout(check, idleMs);
+  // The relay's copy is read in batches of at least LANE_BATCH bytes
+  // (workerd's `readAtLeast`): a wake-up per upstream chunk would cost
+  // several times the pipe itself. Hence the idle timeout here counts
+  // from the last batch, not the last byte.
+  // A batch that took long (a slow trickle) is followed by reads of any
+  // size, so that a live stream never looks silent for want of a batch.
+  let view = new Uint8Array(65536);
+  let min = 1;
+  let started = 0;
+  const pump = () => {
+    started = Date.now();
+    return reader.readAtLeast(min, view).then(
+      (r) => {
+        if (ended) return;
+        if (r.done || r.value.byteLength === 0) {
+          ended = true;
+          clearTimeout(timer);
+          tail = end(key, undefined, false) || new Uint8Array(0);
+          finish();
+          return;
+        }
+        last = Date.now();
+        min = last - started < idleMs / 8 ? LANE_BATCH : 1;
+        const out = push(key, r.value);
+        if (out !== undefined) stop(out);
+        else {
+          view = new Uint8Array(r.value.buffer);
+          pump();
+        }
+      },
+      (error) => {
+        if (ended) return;
+        ended = true;
+        clearTimeout(timer);
+        tail = end(key, message(error), false) || new Uint8Array(0);
+        finish();
+      },
+    );
+  };
+  pump();
+  return readable;
+}

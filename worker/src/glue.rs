@@ -10,12 +10,14 @@ use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
 
 use bytes::Bytes;
+use dx_core::stream::lane::{source_of, LaneOffer};
 use dx_core::{Body, GatewayResponse};
 use futures::StreamExt;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
 use crate::fnv::FnvBuild;
+use crate::ports::JsBody;
 
 #[wasm_bindgen(module = "/src/glue.js")]
 extern "C" {
@@ -58,6 +60,23 @@ extern "C" {
     fn cache_get(url: &str, key: u32) -> Result<(), JsValue>;
     #[wasm_bindgen(js_name = cachePut, catch)]
     fn cache_put(url: &str, body: &[u8], ttl_s: u32, key: u32) -> Result<(), JsValue>;
+    #[wasm_bindgen(js_name = waitUntil)]
+    pub(crate) fn wait_until(ctx: &JsValue, promise: &js_sys::Promise);
+    #[wasm_bindgen(js_name = bodyReader, catch)]
+    pub(crate) fn body_reader(stream: &JsValue) -> Result<JsValue, JsValue>;
+    #[wasm_bindgen(js_name = readChunk, catch)]
+    pub(crate) fn read_chunk(reader: &JsValue, key: u32) -> Result<(), JsValue>;
+    #[wasm_bindgen(js_name = releaseReader, catch)]
+    pub(crate) fn release_reader(reader: &JsValue) -> Result<(), JsValue>;
+    #[wasm_bindgen(js_name = cancelReader, catch)]
+    pub(crate) fn cancel_reader(reader: &JsValue) -> Result<(), JsValue>;
+    #[wasm_bindgen(js_name = onBodyEvents)]
+    fn on_body_events(pulled: &Closure<dyn FnMut(u32)>, cancelled: &Closure<dyn FnMut(u32)>);
+    #[wasm_bindgen(js_name = bodyStream)]
+    fn body_stream(key: u32) -> JsValue;
+    fn enqueue(key: u32, bytes: &[u8]) -> i32;
+    #[wasm_bindgen(js_name = closeBody)]
+    fn close_body(key: u32);
 }
 
 /// An entry of the Cache API (`caches.default`) under `url`, if any.
@@ -261,18 +280,106 @@ pub(crate) fn flatten_headers(headers: &http::HeaderMap) -> String {
     out
 }
 
+thread_local! {
+    /// Bodies whose writer waits for the consumer to pull, by task key.
+    static PULLS: RefCell<HashMap<u32, Option<Waker>, FnvBuild>> = RefCell::new(HashMap::default());
+    /// Registered with `glue.js` on first use, like `ON_SETTLED`.
+    static ON_BODY_EVENTS: [Closure<dyn FnMut(u32)>; 2] = {
+        let events = [Closure::new(pulled), Closure::new(crate::task::cancel)];
+        on_body_events(&events[0], &events[1]);
+        events
+    };
+}
+
+fn pulled(key: u32) {
+    let waker = PULLS.with(|p| p.borrow_mut().remove(&key)).flatten();
+    if let Some(w) = waker {
+        crate::task::wake_from_js(w);
+    }
+}
+
+/// Resolves once the consumer of body `key` pulls again.
+struct Pulled(u32);
+
+impl Future for Pulled {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        PULLS.with(|p| {
+            let mut pulls = p.borrow_mut();
+            match pulls.get_mut(&self.0) {
+                Some(waker) => {
+                    *waker = Some(cx.waker().clone());
+                    Poll::Pending
+                }
+                None => Poll::Ready(()),
+            }
+        })
+    }
+}
+
+impl Drop for Pulled {
+    fn drop(&mut self) {
+        PULLS.with(|p| p.borrow_mut().remove(&self.0));
+    }
+}
+
+/// A response body as a JS `ReadableStream` that a task writes into as the
+/// chunks come (see `bodyStream` in glue.js): one call per chunk, and no
+/// promise or closure per chunk, where a pull-driven stream adapter costs
+/// several of each. The consumer cancelling drops the task, and with it
+/// the body (its `Drop` says the client went away).
+fn stream_body(mut body: dx_core::ports::BoxStream<'static, Bytes>) -> JsValue {
+    ON_BODY_EVENTS.with(|_| ());
+    let key = crate::task::reserve_key();
+    let readable = body_stream(key);
+    crate::task::spawn(key, async move {
+        while let Some(chunk) = body.next().await {
+            if chunk.is_empty() {
+                continue;
+            }
+            match enqueue(key, &chunk) {
+                1 => {}
+                0 => {
+                    PULLS.with(|p| p.borrow_mut().insert(key, None));
+                    Pulled(key).await;
+                }
+                // The consumer is gone: its cancel drops this task.
+                _ => return,
+            }
+        }
+        close_body(key);
+    });
+    readable
+}
+
 /// The core's response as a JS `Response`.
 pub(crate) fn into_js(resp: GatewayResponse) -> worker::Result<web_sys::Response> {
     let (parts, body) = resp.into_parts();
     let status = parts.status.as_u16();
-    let headers = flatten_headers(&parts.headers);
+    let mut headers = flatten_headers(&parts.headers);
     let response = match body {
         Body::Empty => respond_with(status, &headers, &JsValue::NULL),
         Body::Full(bytes) => respond_bytes(status, &headers, &bytes),
         Body::Stream(stream) => {
-            let chunks = stream.map(|b| Ok(js_sys::Uint8Array::from(&b[..]).into()));
-            let readable = wasm_streams::ReadableStream::from_stream(chunks).into_raw();
-            respond_with(status, &headers, &readable)
+            let lane = parts.extensions.get::<LaneOffer>().and_then(|offer| {
+                let mut taken = None;
+                let lane = offer.take(&stream, |lane| {
+                    let source = lane.upstream().and_then(source_of::<JsBody>);
+                    taken = source.and_then(|(head, body)| Some((head.cloned(), body.give_up()?)));
+                    taken.is_some()
+                })?;
+                Some((lane, taken?))
+            });
+            let body = match lane {
+                Some((lane, (head, upstream))) => {
+                    // Says how the stream went: its bytes were piped as sent.
+                    headers.push_str("x-dx-relay:bytes\n");
+                    crate::lane::pipe(lane, head, &upstream)?
+                }
+                None => stream_body(stream),
+            };
+            respond_with(status, &headers, &body)
         }
     };
     response.map_err(worker::Error::from)

@@ -15,7 +15,7 @@ use dx_core::ports::{
 use dx_core::UPSTREAM_SUCCESS_HEADERS;
 
 use crate::fnv::FnvBuild;
-use futures::StreamExt;
+use std::future::Future as _;
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
 
@@ -43,15 +43,15 @@ impl WorkerPorts {
 
     /// Runs `work` after the response, within the event's lifetime.
     pub fn wait_until(&self, work: impl std::future::Future<Output = ()> + 'static) {
-        match &self.ctx {
-            Some(ctx) => ctx.wait_until(work),
-            // Polled on its own; the scheduled handler outlives it.
-            None => {
-                let _ = crate::task::promise(async move {
-                    work.await;
-                    wasm_bindgen::JsValue::UNDEFINED
-                });
-            }
+        let promise = crate::task::promise(async move {
+            work.await;
+            JsValue::UNDEFINED
+        });
+        // Without a context (a scheduled event) it runs on its own: the
+        // handler outlives it.
+        if let Some(ctx) = &self.ctx {
+            let ctx: &worker::worker_sys::Context = (**ctx).as_ref();
+            crate::glue::wait_until(ctx, &promise);
         }
     }
 }
@@ -95,19 +95,109 @@ impl HttpClient for WorkerPorts {
             let bytes = Bytes::from(bytes.to_vec());
             return Ok(UpstreamResponse::full(status, header_map, bytes));
         }
-        let body: ByteStream = match body.dyn_into::<web_sys::ReadableStream>() {
-            Ok(stream) => Box::pin(worker::ByteStream::from(stream).map(|chunk| {
-                chunk
-                    .map(Bytes::from)
-                    .map_err(|e| TransportError::Interrupted(e.to_string()))
-            })),
-            Err(_) => Box::pin(futures::stream::empty()),
+        let body: ByteStream = if body.is_object() {
+            JsBody::stream(body)
+        } else {
+            Box::pin(futures::stream::empty())
         };
         Ok(UpstreamResponse {
             status,
             headers: header_map,
             body,
         })
+    }
+}
+
+/// An upstream body read chunk by chunk through `glue.js` (`readChunk`):
+/// per chunk one promise and one call back into wasm, where a
+/// `ReadableStream` adapter costs fresh closures for every read. Between
+/// reads, the byte lane may take its JS stream over ([`JsBody::give_up`]).
+/// Dropped before its end (the client went away), it cancels the upstream
+/// body.
+pub(crate) struct JsBody {
+    raw: JsValue,
+    reader: Option<JsValue>,
+    read: Option<crate::glue::Settled>,
+    done: bool,
+    taken: Cell<bool>,
+}
+
+impl JsBody {
+    fn stream(raw: JsValue) -> ByteStream {
+        Box::pin(JsBody {
+            raw,
+            reader: None,
+            read: None,
+            done: false,
+            taken: Cell::new(false),
+        })
+    }
+
+    /// The JS stream, for the byte lane, unless a read is under way; this
+    /// body then neither reads nor cancels it any more.
+    pub(crate) fn give_up(&self) -> Option<JsValue> {
+        if self.done || self.read.is_some() || self.taken.get() {
+            return None;
+        }
+        if let Some(reader) = &self.reader {
+            crate::glue::release_reader(reader).ok()?;
+        }
+        self.taken.set(true);
+        Some(self.raw.clone())
+    }
+}
+
+impl futures::Stream for JsBody {
+    type Item = Result<Bytes, TransportError>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        if self.done || self.taken.get() {
+            return Poll::Ready(None);
+        }
+        let this = &mut *self;
+        if this.reader.is_none() {
+            match crate::glue::body_reader(&this.raw) {
+                Ok(reader) => this.reader = Some(reader),
+                Err(e) => {
+                    this.done = true;
+                    return Poll::Ready(Some(Err(TransportError::Interrupted(js_message(&e)))));
+                }
+            }
+        }
+        let Some(reader) = &this.reader else {
+            return Poll::Ready(None);
+        };
+        let read = this.read.get_or_insert_with(|| {
+            crate::glue::Settled::start(|key| crate::glue::read_chunk(reader, key))
+        });
+        let outcome = match Pin::new(read).poll(cx) {
+            Poll::Pending => return Poll::Pending,
+            Poll::Ready(outcome) => outcome,
+        };
+        this.read = None;
+        Poll::Ready(match outcome {
+            Ok((chunk, _)) => match chunk.dyn_ref::<js_sys::Uint8Array>() {
+                Some(bytes) => Some(Ok(Bytes::from(bytes.to_vec()))),
+                None => {
+                    this.done = true;
+                    None
+                }
+            },
+            Err(e) => {
+                this.done = true;
+                Some(Err(TransportError::Interrupted(js_message(&e))))
+            }
+        })
+    }
+}
+
+impl Drop for JsBody {
+    fn drop(&mut self) {
+        if self.done || self.taken.get() {
+            return;
+        }
+        let target = self.reader.as_ref().unwrap_or(&self.raw);
+        let _ = crate::glue::cancel_reader(target);
     }
 }
 

@@ -24,9 +24,12 @@ type Handler = Pin<Box<dyn Future<Output = JsValue>>>;
 
 struct Task {
     future: RefCell<Option<Handler>>,
-    resolve: js_sys::Function,
+    /// The promise to resolve with the outcome; none for a spawned task.
+    resolve: Option<js_sys::Function>,
     polling: Cell<bool>,
     woken: Cell<bool>,
+    /// Cancelled while it was being polled: dropped after that poll.
+    cancelled: Cell<bool>,
 }
 
 thread_local! {
@@ -93,25 +96,66 @@ impl Wake for TaskWaker {
     }
 }
 
-/// A promise of what `future` resolves to; it is first polled right away.
-pub(crate) fn promise(future: impl Future<Output = JsValue> + 'static) -> js_sys::Promise {
-    let key = NEXT_TASK.with(|n| {
+/// A key no task has yet, for [`spawn`].
+pub(crate) fn reserve_key() -> u32 {
+    NEXT_TASK.with(|n| {
         let key = n.get();
         n.set(key.wrapping_add(1));
         key
+    })
+}
+
+fn insert(key: u32, future: Handler, resolve: Option<js_sys::Function>) {
+    let task = Rc::new(Task {
+        future: RefCell::new(Some(future)),
+        resolve,
+        polling: Cell::new(false),
+        woken: Cell::new(false),
+        cancelled: Cell::new(false),
     });
+    TASKS.with(|t| t.borrow_mut().insert(key, task));
+}
+
+/// A promise of what `future` resolves to; it is first polled right away.
+pub(crate) fn promise(future: impl Future<Output = JsValue> + 'static) -> js_sys::Promise {
+    let key = reserve_key();
     let mut future = Some(Box::pin(future) as Handler);
     let promise = js_sys::Promise::new(&mut |resolve, _reject| {
-        let task = Rc::new(Task {
-            future: RefCell::new(future.take()),
-            resolve,
-            polling: Cell::new(false),
-            woken: Cell::new(false),
-        });
-        TASKS.with(|t| t.borrow_mut().insert(key, task));
+        if let Some(future) = future.take() {
+            insert(key, future, Some(resolve));
+        }
     });
     run(key);
     promise
+}
+
+/// Runs `future` under `key` (from [`reserve_key`]) with no promise to
+/// resolve; it is first polled right away.
+pub(crate) fn spawn(key: u32, future: impl Future<Output = ()> + 'static) {
+    insert(
+        key,
+        Box::pin(async move {
+            future.await;
+            JsValue::UNDEFINED
+        }),
+        None,
+    );
+    run(key);
+}
+
+/// Drops task `key` unfinished (a response body whose consumer went away).
+pub(crate) fn cancel(key: u32) {
+    let Some(task) = TASKS.with(|t| t.borrow().get(&key).cloned()) else {
+        return;
+    };
+    if task.polling.get() {
+        task.cancelled.set(true);
+        return;
+    }
+    TASKS.with(|t| t.borrow_mut().remove(&key));
+    // Dropped here, outside any borrow: its `Drop`s may call into JS.
+    let future = task.future.borrow_mut().take();
+    drop(future);
 }
 
 /// Polls the task until it is pending without a new wake-up, or done. A
@@ -145,7 +189,15 @@ fn run(key: u32) {
         };
         if let Some(value) = outcome {
             TASKS.with(|t| t.borrow_mut().remove(&key));
-            let _ = task.resolve.call1(&JsValue::UNDEFINED, &value);
+            if let Some(resolve) = &task.resolve {
+                let _ = resolve.call1(&JsValue::UNDEFINED, &value);
+            }
+            break;
+        }
+        if task.cancelled.get() {
+            TASKS.with(|t| t.borrow_mut().remove(&key));
+            let future = task.future.borrow_mut().take();
+            drop(future);
             break;
         }
         if !task.woken.get() {
