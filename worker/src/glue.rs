@@ -10,14 +10,12 @@ use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
 
 use bytes::Bytes;
-use dx_core::stream::lane::{source_of, LaneOffer};
 use dx_core::{Body, GatewayResponse};
 use futures::StreamExt;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
 use crate::fnv::FnvBuild;
-use crate::ports::JsBody;
 
 #[wasm_bindgen(module = "/src/glue.js")]
 extern "C" {
@@ -66,8 +64,6 @@ extern "C" {
     pub(crate) fn body_reader(stream: &JsValue) -> Result<JsValue, JsValue>;
     #[wasm_bindgen(js_name = readChunk, catch)]
     pub(crate) fn read_chunk(reader: &JsValue, key: u32) -> Result<(), JsValue>;
-    #[wasm_bindgen(js_name = releaseReader, catch)]
-    pub(crate) fn release_reader(reader: &JsValue) -> Result<(), JsValue>;
     #[wasm_bindgen(js_name = cancelReader, catch)]
     pub(crate) fn cancel_reader(reader: &JsValue) -> Result<(), JsValue>;
     #[wasm_bindgen(js_name = onBodyEvents)]
@@ -357,30 +353,11 @@ fn stream_body(mut body: dx_core::ports::BoxStream<'static, Bytes>) -> JsValue {
 pub(crate) fn into_js(resp: GatewayResponse) -> worker::Result<web_sys::Response> {
     let (parts, body) = resp.into_parts();
     let status = parts.status.as_u16();
-    let mut headers = flatten_headers(&parts.headers);
+    let headers = flatten_headers(&parts.headers);
     let response = match body {
         Body::Empty => respond_with(status, &headers, &JsValue::NULL),
         Body::Full(bytes) => respond_bytes(status, &headers, &bytes),
-        Body::Stream(stream) => {
-            let lane = parts.extensions.get::<LaneOffer>().and_then(|offer| {
-                let mut taken = None;
-                let lane = offer.take(&stream, |lane| {
-                    let source = lane.upstream().and_then(source_of::<JsBody>);
-                    taken = source.and_then(|(head, body)| Some((head.cloned(), body.give_up()?)));
-                    taken.is_some()
-                })?;
-                Some((lane, taken?))
-            });
-            let body = match lane {
-                Some((lane, (head, upstream))) => {
-                    // Says how the stream went: its bytes were piped as sent.
-                    headers.push_str("x-dx-relay:bytes\n");
-                    crate::lane::pipe(lane, head, &upstream)?
-                }
-                None => stream_body(stream),
-            };
-            respond_with(status, &headers, &body)
-        }
+        Body::Stream(stream) => respond_with(status, &headers, &stream_body(stream)),
     };
     response.map_err(worker::Error::from)
 }

@@ -43,7 +43,7 @@ impl WorkerPorts {
 
     /// Runs `work` after the response, within the event's lifetime.
     pub fn wait_until(&self, work: impl std::future::Future<Output = ()> + 'static) {
-        let promise = crate::task::promise(async move {
+        let promise = crate::task::deferred_promise(async move {
             work.await;
             JsValue::UNDEFINED
         });
@@ -110,16 +110,13 @@ impl HttpClient for WorkerPorts {
 
 /// An upstream body read chunk by chunk through `glue.js` (`readChunk`):
 /// per chunk one promise and one call back into wasm, where a
-/// `ReadableStream` adapter costs fresh closures for every read. Between
-/// reads, the byte lane may take its JS stream over ([`JsBody::give_up`]).
-/// Dropped before its end (the client went away), it cancels the upstream
-/// body.
-pub(crate) struct JsBody {
+/// `ReadableStream` adapter costs fresh closures for every read. Dropped
+/// before its end (the client went away), it cancels the upstream body.
+struct JsBody {
     raw: JsValue,
     reader: Option<JsValue>,
     read: Option<crate::glue::Settled>,
     done: bool,
-    taken: Cell<bool>,
 }
 
 impl JsBody {
@@ -129,21 +126,7 @@ impl JsBody {
             reader: None,
             read: None,
             done: false,
-            taken: Cell::new(false),
         })
-    }
-
-    /// The JS stream, for the byte lane, unless a read is under way; this
-    /// body then neither reads nor cancels it any more.
-    pub(crate) fn give_up(&self) -> Option<JsValue> {
-        if self.done || self.read.is_some() || self.taken.get() {
-            return None;
-        }
-        if let Some(reader) = &self.reader {
-            crate::glue::release_reader(reader).ok()?;
-        }
-        self.taken.set(true);
-        Some(self.raw.clone())
     }
 }
 
@@ -151,7 +134,7 @@ impl futures::Stream for JsBody {
     type Item = Result<Bytes, TransportError>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        if self.done || self.taken.get() {
+        if self.done {
             return Poll::Ready(None);
         }
         let this = &mut *self;
@@ -193,7 +176,7 @@ impl futures::Stream for JsBody {
 
 impl Drop for JsBody {
     fn drop(&mut self) {
-        if self.done || self.taken.get() {
+        if self.done {
             return;
         }
         let target = self.reader.as_ref().unwrap_or(&self.raw);

@@ -118,14 +118,25 @@ fn insert(key: u32, future: Handler, resolve: Option<js_sys::Function>) {
 
 /// A promise of what `future` resolves to; it is first polled right away.
 pub(crate) fn promise(future: impl Future<Output = JsValue> + 'static) -> js_sys::Promise {
+    start(Box::pin(future), run)
+}
+
+/// Like [`promise`], but first polled in a microtask when asked from
+/// inside a poll (work deferred past the response must not run inside the
+/// code that defers it, which may hold what it takes).
+pub(crate) fn deferred_promise(future: impl Future<Output = JsValue> + 'static) -> js_sys::Promise {
+    start(Box::pin(future), schedule)
+}
+
+fn start(future: Handler, first_poll: fn(u32)) -> js_sys::Promise {
     let key = reserve_key();
-    let mut future = Some(Box::pin(future) as Handler);
+    let mut future = Some(future);
     let promise = js_sys::Promise::new(&mut |resolve, _reject| {
         if let Some(future) = future.take() {
             insert(key, future, Some(resolve));
         }
     });
-    run(key);
+    first_poll(key);
     promise
 }
 
