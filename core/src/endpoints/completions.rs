@@ -24,7 +24,7 @@ use crate::cost::{completion_cost, format_cost, TokenUsage};
 use crate::error::GatewayError;
 use crate::http::GatewayResponse;
 use crate::ingress::openai_chat::{
-    fields_json, render_error_event, write_json_str, Fields, DONE_EVENT,
+    fields_json, render_error_event, with_field, write_json_str, Fields, DONE_EVENT,
 };
 use crate::model_meta::ModelMeta;
 use crate::pipeline::{Exchange, Ingress};
@@ -185,9 +185,19 @@ impl Ingress for OpenAiCompletions {
         p: &mut CompletionsBody<'_>,
         d: &Deployment,
         _: bool,
-        _: &mut Exchange,
+        ex: &mut Exchange,
     ) -> Result<Vec<u8>, GatewayError> {
-        Ok(fields_json(&p.fields, &d.upstream_model, p.stream))
+        let bound = ex
+            .output_bound()
+            .and_then(|n| serde_json::value::to_raw_value(&n).ok());
+        Ok(match &bound {
+            Some(n) => fields_json(
+                &with_field(&p.fields, "max_tokens", n),
+                &d.upstream_model,
+                p.stream,
+            ),
+            None => fields_json(&p.fields, &d.upstream_model, p.stream),
+        })
     }
 
     fn passthrough_request(

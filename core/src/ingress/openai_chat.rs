@@ -305,6 +305,27 @@ impl<'a> ChatEnvelope<'a> {
         }
     }
 
+    /// Lowers the output bound to `n`: `max_completion_tokens` and
+    /// `max_tokens` where the request has them, else `max_tokens` (which
+    /// the quirk stage renames for models that take the other).
+    pub fn bound_output(&mut self, n: u32) {
+        let Ok(bound) = serde_json::value::to_raw_value(&n) else {
+            return;
+        };
+        let mut named = false;
+        for name in ["max_completion_tokens", "max_tokens"] {
+            if let Some(raw) = self.raw_field(name) {
+                named = true;
+                if !raw.get().trim().parse::<u32>().is_ok_and(|m| m <= n) {
+                    self.set_field(name, bound.clone());
+                }
+            }
+        }
+        if !named {
+            self.set_field("max_tokens", bound);
+        }
+    }
+
     /// Replaces (or appends) a top-level field.
     pub fn set_field(&mut self, name: &'static str, value: Box<RawValue>) {
         match self.fields.iter_mut().find(|(k, _)| k == name) {
@@ -388,6 +409,20 @@ fn missing(field: &str) -> GatewayError {
 /// same-format upstream gets.
 pub(crate) fn with_model(fields: &[(Cow<'_, str>, &RawValue)], model: &str) -> Vec<u8> {
     fields_json(fields, model, false)
+}
+
+/// `fields` with the top-level `name` set to `value` (in place, or appended).
+pub(crate) fn with_field<'f>(
+    fields: &[(Cow<'f, str>, &'f RawValue)],
+    name: &'static str,
+    value: &'f RawValue,
+) -> Vec<(Cow<'f, str>, &'f RawValue)> {
+    let mut out = fields.to_vec();
+    match out.iter_mut().find(|(k, _)| k == name) {
+        Some((_, v)) => *v = value,
+        None => out.push((Cow::Borrowed(name), value)),
+    }
+    out
 }
 
 /// [`with_model`], and with `force_usage` a stream's
@@ -1018,6 +1053,29 @@ mod tests {
         assert_eq!(
             std::str::from_utf8(&out).unwrap(),
             r#"{"messages":[{"role":"user","content":"h\u00e9"}],"model":"llama \"3\"","seed":7}"#
+        );
+    }
+
+    #[test]
+    fn a_budget_bound_lowers_the_output_limits_the_request_names() {
+        let bound = |body: &[u8]| {
+            let mut env = ChatEnvelope::parse(body).unwrap();
+            env.bound_output(40);
+            String::from_utf8(env.render_passthrough("m", false)).unwrap()
+        };
+        assert_eq!(
+            bound(br#"{"model":"x","messages":[1],"max_tokens":900}"#),
+            r#"{"model":"m","messages":[1],"max_tokens":40}"#
+        );
+        // Neither named: `max_tokens` is added.
+        assert_eq!(
+            bound(br#"{"model":"x","messages":[1]}"#),
+            r#"{"model":"m","messages":[1],"max_tokens":40}"#
+        );
+        // A lower limit stays; a null one is bounded.
+        assert_eq!(
+            bound(br#"{"model":"x","max_completion_tokens":30,"max_tokens":null,"messages":[1]}"#),
+            r#"{"model":"m","max_completion_tokens":30,"max_tokens":40,"messages":[1]}"#
         );
     }
 

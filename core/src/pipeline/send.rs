@@ -112,9 +112,7 @@ async fn attempt<P: Ports>(
     let now_ms = call.ports.now_ms();
     let mut request = match path {
         Path::Mock => {
-            let ureq = prepared
-                .unified(d, drop_params, true, ex)
-                .map_err(not_sent)?;
+            let ureq = unified(prepared, d, drop_params, true, ex).map_err(not_sent)?;
             return Ok(relay::mock(call, &*prepared, &ureq, d, ex));
         }
         Path::Passthrough => {
@@ -127,9 +125,7 @@ async fn attempt<P: Ports>(
                 .map_err(not_sent)?
         }
         Path::Translated => {
-            let ureq = prepared
-                .unified(d, drop_params, false, ex)
-                .map_err(not_sent)?;
+            let ureq = unified(prepared, d, drop_params, false, ex).map_err(not_sent)?;
             let ctx = EncodeContext {
                 now_ms,
                 access_token: call.access_token_for(d).await.map_err(not_sent)?,
@@ -158,6 +154,22 @@ async fn attempt<P: Ports>(
     };
     call.health.end(c.entry);
     answered.map_err(|e| (e, true))
+}
+
+/// The unified request for `d`, its output bound lowered to what the
+/// key's budget pays for when admission clamped it.
+fn unified<P: Ports>(
+    prepared: &dyn Prepared<P>,
+    d: &Deployment,
+    drop_params: bool,
+    mock: bool,
+    ex: &mut Exchange,
+) -> Result<crate::unified::ChatRequest, GatewayError> {
+    let mut req = prepared.unified(d, drop_params, mock, ex)?;
+    if let Some(n) = ex.output_bound() {
+        req.max_tokens = Some(req.max_tokens.map_or(n, |m| m.min(n)));
+    }
+    Ok(req)
 }
 
 /// Sends, and for a stream waits for its first content (see
