@@ -218,13 +218,12 @@ pub async fn reserve(
 /// count is computed from its slope, then checked against `nano`'s rounding.
 pub fn affordable_output(prices: Option<&Prices>, input: u64, left: i64) -> Option<u64> {
     let at = |n: u64| worst_cost(prices, input, n).map(nano);
-    const M: u64 = 1_000_000;
     let base = at(0)?;
-    let per_m = at(M)? - base;
+    let per_m = at(1_000_000)? - base;
     if per_m <= 0 || left < base {
         return None;
     }
-    let mut n = ((left - base) as u128 * u128::from(M) / per_m as u128).min(u64::MAX.into()) as u64;
+    let mut n = ((left - base) as f64 * 1e6 / per_m as f64) as u64;
     for _ in 0..2 {
         if at(n)? <= left {
             break;
