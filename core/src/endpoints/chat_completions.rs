@@ -83,7 +83,7 @@ impl Ingress for OpenAiChat {
         drop_params: bool,
         ex: &mut Exchange,
     ) -> Result<Vec<u8>, GatewayError> {
-        if let Some(n) = ex.output_bound() {
+        if let Some(n) = ex.output_bound {
             p.bound_output(n);
         }
         ex.adjusted = quirks::apply(p, d, drop_params)?.to_string();

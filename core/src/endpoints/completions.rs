@@ -24,7 +24,7 @@ use crate::cost::{completion_cost, format_cost, TokenUsage};
 use crate::error::GatewayError;
 use crate::http::GatewayResponse;
 use crate::ingress::openai_chat::{
-    fields_json, render_error_event, with_field, write_json_str, Fields, DONE_EVENT,
+    fields_json, raw_number, render_error_event, write_json_str, Fields, DONE_EVENT,
 };
 use crate::model_meta::ModelMeta;
 use crate::pipeline::{Exchange, Ingress};
@@ -187,17 +187,9 @@ impl Ingress for OpenAiCompletions {
         _: bool,
         ex: &mut Exchange,
     ) -> Result<Vec<u8>, GatewayError> {
-        let bound = ex
-            .output_bound()
-            .and_then(|n| serde_json::value::to_raw_value(&n).ok());
-        Ok(match &bound {
-            Some(n) => fields_json(
-                &with_field(&p.fields, "max_tokens", n),
-                &d.upstream_model,
-                p.stream,
-            ),
-            None => fields_json(&p.fields, &d.upstream_model, p.stream),
-        })
+        let bound = ex.output_bound.and_then(raw_number);
+        let set = bound.as_deref().map(|n| ("max_tokens", n));
+        Ok(fields_json(&p.fields, &d.upstream_model, p.stream, set))
     }
 
     fn passthrough_request(

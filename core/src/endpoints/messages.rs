@@ -62,7 +62,7 @@ pub fn plan(env: &MessagesEnvelope<'_>, config: &Config) -> Result<Route, Gatewa
 /// when that is lower.
 fn clamped(p: &Messages<'_>, d: &Deployment, ex: &Exchange) -> Option<(u32, u32)> {
     let limit = clamp_max_tokens(p.env.max_tokens, d);
-    match (ex.output_bound(), p.env.max_tokens) {
+    match (ex.output_bound, p.env.max_tokens) {
         (Some(n), Some(asked)) if limit.is_none_or(|(_, to)| n < to) => Some((asked, n)),
         _ => limit,
     }

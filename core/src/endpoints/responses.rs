@@ -190,8 +190,7 @@ impl Ingress for OpenAiResponses {
         _: bool,
         ex: &mut Exchange,
     ) -> Result<Vec<u8>, GatewayError> {
-        Ok(p.env
-            .render_passthrough(&d.upstream_model, ex.output_bound()))
+        Ok(p.env.render_passthrough(&d.upstream_model, ex.output_bound))
     }
 
     fn passthrough_request(

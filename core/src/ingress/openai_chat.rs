@@ -168,7 +168,7 @@ impl<'a> ChatEnvelope<'a> {
     /// in order, except `model`, and `stream_options` when usage is forced on
     /// (the gateway always needs usage to account for a stream).
     pub fn render_passthrough(&self, upstream_model: &str, force_usage: bool) -> Vec<u8> {
-        fields_json(&self.fields, upstream_model, force_usage)
+        fields_json(&self.fields, upstream_model, force_usage, None)
     }
 
     /// The full unified request, for upstreams that speak another format.
@@ -309,7 +309,7 @@ impl<'a> ChatEnvelope<'a> {
     /// `max_tokens` where the request has them, else `max_tokens` (which
     /// the quirk stage renames for models that take the other).
     pub fn bound_output(&mut self, n: u32) {
-        let Ok(bound) = serde_json::value::to_raw_value(&n) else {
+        let Some(bound) = raw_number(n) else {
             return;
         };
         let mut named = false;
@@ -408,30 +408,23 @@ fn missing(field: &str) -> GatewayError {
 /// A JSON object of raw fields, in order, with `model` swapped: the body a
 /// same-format upstream gets.
 pub(crate) fn with_model(fields: &[(Cow<'_, str>, &RawValue)], model: &str) -> Vec<u8> {
-    fields_json(fields, model, false)
+    fields_json(fields, model, false, None)
 }
 
-/// `fields` with the top-level `name` set to `value` (in place, or appended).
-pub(crate) fn with_field<'f>(
-    fields: &[(Cow<'f, str>, &'f RawValue)],
-    name: &'static str,
-    value: &'f RawValue,
-) -> Vec<(Cow<'f, str>, &'f RawValue)> {
-    let mut out = fields.to_vec();
-    match out.iter_mut().find(|(k, _)| k == name) {
-        Some((_, v)) => *v = value,
-        None => out.push((Cow::Borrowed(name), value)),
-    }
-    out
+/// The JSON number `n`, for a field set to it.
+pub(crate) fn raw_number(n: u32) -> Option<Box<RawValue>> {
+    RawValue::from_string(n.to_string()).ok()
 }
 
 /// [`with_model`], and with `force_usage` a stream's
 /// `stream_options.include_usage` set (added or merged), so that the
-/// gateway learns what the answer used.
+/// gateway learns what the answer used; `set`: a top-level field set to a
+/// value (in place, or appended).
 pub(crate) fn fields_json<V: std::ops::Deref<Target = RawValue>>(
     fields: &[(Cow<'_, str>, V)],
     model: &str,
     force_usage: bool,
+    mut set: Option<(&str, &RawValue)>,
 ) -> Vec<u8> {
     let size: usize = fields
         .iter()
@@ -451,8 +444,20 @@ pub(crate) fn fields_json<V: std::ops::Deref<Target = RawValue>>(
                 out.extend_from_slice(&merged_stream_options(raw));
                 wrote_options = true;
             }
+            n if set.is_some_and(|(s, _)| s == n) => {
+                if let Some((_, v)) = set.take() {
+                    out.extend_from_slice(v.get().as_bytes());
+                }
+            }
             _ => out.extend_from_slice(raw.get().as_bytes()),
         }
+    }
+    if let Some((name, v)) = set {
+        if out.len() > 1 {
+            out.push(b',');
+        }
+        write_key(&mut out, name);
+        out.extend_from_slice(v.get().as_bytes());
     }
     if force_usage && !wrote_options {
         if out.len() > 1 {

@@ -106,8 +106,10 @@ pub async fn admit<P: Ports>(
             used,
             clamped,
         }) => {
-            let narrow = |n: u64| n.min(u32::MAX.into()) as u32;
-            ex.max_tokens_clamped = clamped.map(|n| [narrow(output), narrow(n)]);
+            if let Some(n) = clamped {
+                ex.max_tokens_clamped = format!("{output}->{n}");
+                ex.output_bound = Some(n.min(u32::MAX.into()) as u32);
+            }
             (holds, used)
         }
         Ok(Reservation::Refused { holds, index, used }) => {

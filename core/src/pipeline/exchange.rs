@@ -85,11 +85,13 @@ pub struct Exchange {
     /// The instance's exporter, when `[[telemetry]]` sinks are configured.
     #[serde(skip)]
     pub telemetry: Option<Arc<crate::telemetry::Telemetry>>,
-    /// `[from, to]`: the output bound (the client's, else the model's) a
-    /// budget lowered to what it pays for, which the upstream is told
-    /// (`x-dx-max-tokens-clamped: from->to`).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub max_tokens_clamped: Option<[u32; 2]>,
+    /// `from->to` (`x-dx-max-tokens-clamped`): the output bound (the
+    /// client's, else the model's) a budget lowered to what it pays for.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub max_tokens_clamped: String,
+    /// That `to`: what the upstream is told.
+    #[serde(skip)]
+    pub output_bound: Option<u32>,
     /// What the rate and budget headers say.
     #[serde(skip)]
     pub quota: Option<Quota>,
@@ -132,11 +134,6 @@ impl Exchange {
             path: path.to_owned(),
             ..Exchange::default()
         }
-    }
-
-    /// The output bound a budget set, if it lowered the client's.
-    pub fn output_bound(&self) -> Option<u32> {
-        self.max_tokens_clamped.map(|[_, to]| to)
     }
 
     pub fn log_line(&self) -> String {

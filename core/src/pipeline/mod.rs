@@ -311,9 +311,6 @@ pub async fn exchange<I: Ingress, P: Ports>(
         }
     }
     admit_planned(call, ex, &mut planned, guarded.body_len).await?;
-    // An answer cut short by a budget is not the answer to the request the
-    // cache keys: it is not stored.
-    let cached = cached.filter(|_| ex.max_tokens_clamped.is_none());
     let mut route = planned.route;
     if ex.stream && cached.as_ref().is_some_and(|(_, p)| p.store) {
         ex.clean_end = Some(Arc::new(std::sync::atomic::AtomicBool::new(false)));
@@ -511,8 +508,8 @@ fn routing_headers(resp: &mut GatewayResponse, ex: &Exchange) {
         h.insert("x-dx-deployment", v);
     }
     h.insert("x-dx-attempts", HeaderValue::from(ex.attempts));
-    if let Some([from, to]) = ex.max_tokens_clamped {
-        if let Ok(v) = HeaderValue::from_str(&format!("{from}->{to}")) {
+    if !ex.max_tokens_clamped.is_empty() {
+        if let Ok(v) = HeaderValue::from_str(&ex.max_tokens_clamped) {
             h.insert("x-dx-max-tokens-clamped", v);
         }
     }

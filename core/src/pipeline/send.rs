@@ -166,7 +166,7 @@ fn unified<P: Ports>(
     ex: &mut Exchange,
 ) -> Result<crate::unified::ChatRequest, GatewayError> {
     let mut req = prepared.unified(d, drop_params, mock, ex)?;
-    if let Some(n) = ex.output_bound() {
+    if let Some(n) = ex.output_bound {
         req.max_tokens = Some(req.max_tokens.map_or(n, |m| m.min(n)));
     }
     Ok(req)
