@@ -305,20 +305,19 @@ impl<'a> ChatEnvelope<'a> {
         }
     }
 
-    /// Lowers the output bound to `n`: `max_completion_tokens` and
-    /// `max_tokens` where the request has them, else `max_tokens` (which
-    /// the quirk stage renames for models that take the other).
+    /// Sets the output bound to `n` (lower than the one admission read):
+    /// `max_completion_tokens` and `max_tokens` where the request has
+    /// them, else `max_tokens` (which the quirk stage renames for models
+    /// that take the other).
     pub fn bound_output(&mut self, n: u32) {
         let Some(bound) = raw_number(n) else {
             return;
         };
         let mut named = false;
         for name in ["max_completion_tokens", "max_tokens"] {
-            if let Some(raw) = self.raw_field(name) {
+            if self.raw_field(name).is_some() {
                 named = true;
-                if !raw.get().trim().parse::<u32>().is_ok_and(|m| m <= n) {
-                    self.set_field(name, bound.clone());
-                }
+                self.set_field(name, bound.clone());
             }
         }
         if !named {
@@ -1077,10 +1076,10 @@ mod tests {
             bound(br#"{"model":"x","messages":[1]}"#),
             r#"{"model":"m","messages":[1],"max_tokens":40}"#
         );
-        // A lower limit stays; a null one is bounded.
+        // Both named (or null): both are set.
         assert_eq!(
-            bound(br#"{"model":"x","max_completion_tokens":30,"max_tokens":null,"messages":[1]}"#),
-            r#"{"model":"m","max_completion_tokens":30,"max_tokens":40,"messages":[1]}"#
+            bound(br#"{"model":"x","max_completion_tokens":300,"max_tokens":null,"messages":[1]}"#),
+            r#"{"model":"m","max_completion_tokens":40,"max_tokens":40,"messages":[1]}"#
         );
     }
 

@@ -218,6 +218,7 @@ pub async fn reserve(
 /// `input` tokens, when that is at least [`CLAMP_FLOOR`]. For a given input
 /// the worst case is linear in output (a price tier goes by input), so the
 /// count is computed from its slope, then checked against `nano`'s rounding.
+#[inline(never)]
 pub fn affordable_output(prices: Option<&Prices>, input: u64, left: i64) -> Option<u64> {
     let at = |n: u64| worst_cost(prices, input, n).map(nano);
     let base = at(0)?;

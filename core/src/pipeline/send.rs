@@ -112,7 +112,10 @@ async fn attempt<P: Ports>(
     let now_ms = call.ports.now_ms();
     let mut request = match path {
         Path::Mock => {
-            let ureq = unified(prepared, d, drop_params, true, ex).map_err(not_sent)?;
+            let mut ureq = prepared
+                .unified(d, drop_params, true, ex)
+                .map_err(not_sent)?;
+            bound_output(&mut ureq, ex.output_bound);
             return Ok(relay::mock(call, &*prepared, &ureq, d, ex));
         }
         Path::Passthrough => {
@@ -125,7 +128,10 @@ async fn attempt<P: Ports>(
                 .map_err(not_sent)?
         }
         Path::Translated => {
-            let ureq = unified(prepared, d, drop_params, false, ex).map_err(not_sent)?;
+            let mut ureq = prepared
+                .unified(d, drop_params, false, ex)
+                .map_err(not_sent)?;
+            bound_output(&mut ureq, ex.output_bound);
             let ctx = EncodeContext {
                 now_ms,
                 access_token: call.access_token_for(d).await.map_err(not_sent)?,
@@ -156,20 +162,13 @@ async fn attempt<P: Ports>(
     answered.map_err(|e| (e, true))
 }
 
-/// The unified request for `d`, its output bound lowered to what the
-/// key's budget pays for when admission clamped it.
-fn unified<P: Ports>(
-    prepared: &dyn Prepared<P>,
-    d: &Deployment,
-    drop_params: bool,
-    mock: bool,
-    ex: &mut Exchange,
-) -> Result<crate::unified::ChatRequest, GatewayError> {
-    let mut req = prepared.unified(d, drop_params, mock, ex)?;
-    if let Some(n) = ex.output_bound {
+/// Lowers a unified request's output bound to what the key's budget pays
+/// for, when admission clamped it.
+#[inline(never)]
+fn bound_output(req: &mut crate::unified::ChatRequest, bound: Option<u32>) {
+    if let Some(n) = bound {
         req.max_tokens = Some(req.max_tokens.map_or(n, |m| m.min(n)));
     }
-    Ok(req)
 }
 
 /// Sends, and for a stream waits for its first content (see
