@@ -198,3 +198,20 @@ def test_50_parallel_clamped_requests_never_spend_past_the_budget(gateway):
     recorded = settled(gateway, f"/key/info?key={key['token']}", lambda b: b["info"]["spend"], spent)
     assert abs(recorded - spent) < 1e-9, (recorded, spent)
     assert recorded <= budget + 1e-12, recorded
+
+
+def test_responses_ingress_clamps_on_the_translated_path(gateway, fleet):
+    """``keys-priced`` is an OpenAI-compatible chat deployment: a Responses
+    request reaches it through the unified request, whose output bound the
+    clamp lowers (``max_output_tokens`` -> chat ``max_tokens``)."""
+    budget = budget_for(470, 70, 1_000, 2_000)
+    key = new_key(gateway, max_budget=budget / 1e9)
+    mark = marker()
+    raw = oai(gateway, key["key"]).responses.with_raw_response.create(
+        model=PRICED, max_output_tokens=4_000, input=f"{mark} {PROMPT}")
+    want = expected(budget, raw.http_request.content, 1_000, 2_000)
+    assert FLOOR <= want < 4_000, want
+    assert clamp_header(raw.headers) == (4_000, want), dict(raw.headers)
+    assert fleet_max_tokens(fleet, "gpt-4o-mini", mark) == want
+    r = raw.parse()
+    assert len(r.output_text.split()) == want and r.incomplete_details.reason == "max_output_tokens", r
