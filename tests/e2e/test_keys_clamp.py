@@ -215,3 +215,24 @@ def test_responses_ingress_clamps_on_the_translated_path(gateway, fleet):
     assert fleet_max_tokens(fleet, "gpt-4o-mini", mark) == want
     r = raw.parse()
     assert len(r.output_text.split()) == want and r.incomplete_details.reason == "max_output_tokens", r
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["whole", "stream"])
+def test_text_completions_clamp_on_the_passthrough(gateway, fleet, stream):
+    """A local server (vLLM) takes ``/v1/completions`` as sent: the body's
+    ``max_tokens`` is the clamped one."""
+    budget = budget_for(470, 90, 1_000, 2_000)
+    key = new_key(gateway, max_budget=budget / 1e9)
+    mark = marker()
+    raw = oai(gateway, key["key"]).completions.with_raw_response.create(
+        model="keys-vllm", max_tokens=4_000, prompt=f"{mark} {PROMPT}", stream=stream)
+    want = expected(budget, raw.http_request.content, 1_000, 2_000)
+    assert FLOOR <= want < 4_000, want
+    assert clamp_header(raw.headers) == (4_000, want), dict(raw.headers)
+    got = fleet.request_with("gpt-3.5-turbo-instruct", mark)
+    assert got["path"].endswith("/completions") and got["body"]["max_tokens"] == want, got
+    if stream:
+        text = "".join(c.choices[0].text for c in raw.parse() if c.choices)
+    else:
+        text = raw.parse().choices[0].text
+    assert len(text.split()) == want, text
