@@ -163,7 +163,18 @@ impl<P: HttpClient + Clock + Sleep + MaybeSend + MaybeSync> DynamoAccounts<P> {
             let owned: Vec<Hold> = limited.into_iter().cloned().collect();
             match self.reserve_limited(ledger, now_ms, &owned).await? {
                 Answer::Reserved { used } => used,
-                refused => return Ok(refused),
+                // The refused hold's index among all the holds asked for,
+                // not among the limited ones.
+                Answer::Refused { index, used } => {
+                    let index = holds
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, h)| h.limit != i64::MAX)
+                        .nth(index)
+                        .map_or(index, |(i, _)| i);
+                    return Ok(Answer::Refused { index, used });
+                }
+                other => return Ok(other),
             }
         };
         let adds: Vec<Add> = open

@@ -20,7 +20,7 @@ use crate::model_meta::ModelMeta;
 use crate::pipeline::{Exchange, Ingress};
 use crate::ports::{ByteStream, Ports};
 use crate::quirks;
-use crate::relays::openai_relay::{relay, RelayOptions};
+use crate::relays::openai_relay::relay;
 use crate::resolve::Deployment;
 use crate::secret::Secret;
 use crate::stream::{BodyStream, OnDone};
@@ -83,6 +83,9 @@ impl Ingress for OpenAiChat {
         drop_params: bool,
         ex: &mut Exchange,
     ) -> Result<Vec<u8>, GatewayError> {
+        if let Some(n) = ex.output_bound {
+            p.bound_output(n);
+        }
         ex.adjusted = quirks::apply(p, d, drop_params)?.to_string();
         Ok(p.render_passthrough(&d.upstream_model, p.stream))
     }
@@ -123,21 +126,11 @@ impl Ingress for OpenAiChat {
         idle_ms: u64,
         on_done: OnDone,
     ) -> BodyStream {
-        relay(
-            ports,
-            upstream,
-            RelayOptions {
-                idle_timeout_ms: idle_ms,
-                strip_usage_chunk: !p.include_usage,
-                prices,
-            },
-            on_done,
-        )
+        relay(ports, upstream, p.include_usage, prices, idle_ms, on_done)
     }
 
     fn usage_of(&self, body: &[u8]) -> Result<Option<Usage>, GatewayError> {
-        let usage = codec::usage_in::<openai_chat::wire::Usage>(body)?;
-        Ok(usage.as_ref().map(openai_chat::usage_from_wire))
+        openai_chat::usage_of(body)
     }
 
     fn render_response(&self, r: &ChatResponse) -> Vec<u8> {

@@ -24,14 +24,14 @@ use crate::cost::{completion_cost, format_cost, TokenUsage};
 use crate::error::GatewayError;
 use crate::http::GatewayResponse;
 use crate::ingress::openai_chat::{
-    fields_json, render_error_event, write_json_str, Fields, DONE_EVENT,
+    fields_json, raw_number, render_error_event, write_json_str, Fields, DONE_EVENT,
 };
 use crate::model_meta::ModelMeta;
 use crate::pipeline::{Exchange, Ingress};
 use crate::ports::{ByteStream, Ports};
 use crate::providers::Codec;
 use crate::quirks;
-use crate::relays::openai_relay::{relay, RelayOptions};
+use crate::relays::openai_relay::relay;
 use crate::resolve::Deployment;
 use crate::secret::Secret;
 use crate::stream::{BodyStream, OnDone, Renderer};
@@ -185,9 +185,11 @@ impl Ingress for OpenAiCompletions {
         p: &mut CompletionsBody<'_>,
         d: &Deployment,
         _: bool,
-        _: &mut Exchange,
+        ex: &mut Exchange,
     ) -> Result<Vec<u8>, GatewayError> {
-        Ok(fields_json(&p.fields, &d.upstream_model, p.stream))
+        let bound = ex.output_bound.and_then(raw_number);
+        let set = bound.as_deref().map(|n| ("max_tokens", n));
+        Ok(fields_json(&p.fields, &d.upstream_model, p.stream, set))
     }
 
     fn passthrough_request(
@@ -310,23 +312,11 @@ impl Ingress for OpenAiCompletions {
         idle_ms: u64,
         on_done: OnDone,
     ) -> BodyStream {
-        // The chat relay reads only `choices[].finish_reason` and `usage`,
-        // which text completion chunks carry in the same places.
-        relay(
-            ports,
-            upstream,
-            RelayOptions {
-                idle_timeout_ms: idle_ms,
-                strip_usage_chunk: !p.include_usage,
-                prices,
-            },
-            on_done,
-        )
+        relay(ports, upstream, p.include_usage, prices, idle_ms, on_done)
     }
 
     fn usage_of(&self, body: &[u8]) -> Result<Option<Usage>, GatewayError> {
-        let usage = crate::codec::usage_in::<openai_chat::wire::Usage>(body)?;
-        Ok(usage.as_ref().map(openai_chat::usage_from_wire))
+        openai_chat::usage_of(body)
     }
 
     fn render_response(&self, r: &ChatResponse) -> Vec<u8> {

@@ -427,8 +427,7 @@ impl Ingress for Retrieval {
     }
 
     fn usage_of(&self, body: &[u8]) -> Result<Option<Usage>, GatewayError> {
-        let usage = crate::codec::usage_in::<openai_chat::wire::Usage>(body)?;
-        Ok(usage.as_ref().map(openai_chat::usage_from_wire))
+        openai_chat::usage_of(body)
     }
 
     fn render_response(&self, _: &ChatResponse) -> Vec<u8> {

@@ -57,6 +57,17 @@ pub fn plan(env: &MessagesEnvelope<'_>, config: &Config) -> Result<Route, Gatewa
     })
 }
 
+/// `(asked, sent)` when the output bound sent is lower than the client's
+/// `max_tokens`: the deployment's limit, or what the key's budget pays for
+/// when that is lower.
+fn clamped(p: &Messages<'_>, d: &Deployment, ex: &Exchange) -> Option<(u32, u32)> {
+    let limit = clamp_max_tokens(p.env.max_tokens, d);
+    match (ex.output_bound, p.env.max_tokens) {
+        (Some(n), Some(asked)) if limit.is_none_or(|(_, to)| n < to) => Some((asked, n)),
+        _ => limit,
+    }
+}
+
 fn target_of(d: &Deployment) -> Option<Target> {
     match d.codec() {
         Codec::Anthropic if d.passthrough => Some(Target::Anthropic),
@@ -122,10 +133,10 @@ impl Ingress for AnthropicMessages<'_> {
         p: &mut Messages<'_>,
         d: &Deployment,
         _drop_params: bool,
-        _: &mut Exchange,
+        ex: &mut Exchange,
     ) -> Result<Vec<u8>, GatewayError> {
         let target = target_of(d).unwrap_or(Target::Anthropic);
-        let clamped = clamp_max_tokens(p.env.max_tokens, d);
+        let clamped = clamped(p, d, ex);
         passthrough_body(&p.env, p.route()?, d, target, clamped, self.0, None)
     }
 
@@ -156,7 +167,7 @@ impl Ingress for AnthropicMessages<'_> {
         _mock: bool,
         ex: &mut Exchange,
     ) -> Result<ChatRequest, GatewayError> {
-        let clamped = clamp_max_tokens(p.env.max_tokens, d);
+        let clamped = clamped(p, d, ex);
         let (mut ureq, adj) = translated_request(&p.env, p.route()?, d, &p.betas, clamped, self.0)?;
         // The same per-model quirks as the OpenAI ingress (o-series
         // `max_completion_tokens`, sampling parameters, ...).

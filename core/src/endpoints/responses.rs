@@ -188,9 +188,9 @@ impl Ingress for OpenAiResponses {
         p: &mut Parsed<'_>,
         d: &Deployment,
         _: bool,
-        _: &mut Exchange,
+        ex: &mut Exchange,
     ) -> Result<Vec<u8>, GatewayError> {
-        Ok(p.env.render_passthrough(&d.upstream_model))
+        Ok(p.env.render_passthrough(&d.upstream_model, ex.output_bound))
     }
 
     fn passthrough_request(

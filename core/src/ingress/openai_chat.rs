@@ -168,7 +168,7 @@ impl<'a> ChatEnvelope<'a> {
     /// in order, except `model`, and `stream_options` when usage is forced on
     /// (the gateway always needs usage to account for a stream).
     pub fn render_passthrough(&self, upstream_model: &str, force_usage: bool) -> Vec<u8> {
-        fields_json(&self.fields, upstream_model, force_usage)
+        fields_json(&self.fields, upstream_model, force_usage, None)
     }
 
     /// The full unified request, for upstreams that speak another format.
@@ -305,6 +305,26 @@ impl<'a> ChatEnvelope<'a> {
         }
     }
 
+    /// Sets the output bound to `n` (lower than the one admission read):
+    /// `max_completion_tokens` and `max_tokens` where the request has
+    /// them, else `max_tokens` (which the quirk stage renames for models
+    /// that take the other).
+    pub fn bound_output(&mut self, n: u32) {
+        let Some(bound) = raw_number(n) else {
+            return;
+        };
+        let mut named = false;
+        for name in ["max_completion_tokens", "max_tokens"] {
+            if self.raw_field(name).is_some() {
+                named = true;
+                self.set_field(name, bound.clone());
+            }
+        }
+        if !named {
+            self.set_field("max_tokens", bound);
+        }
+    }
+
     /// Replaces (or appends) a top-level field.
     pub fn set_field(&mut self, name: &'static str, value: Box<RawValue>) {
         match self.fields.iter_mut().find(|(k, _)| k == name) {
@@ -387,16 +407,23 @@ fn missing(field: &str) -> GatewayError {
 /// A JSON object of raw fields, in order, with `model` swapped: the body a
 /// same-format upstream gets.
 pub(crate) fn with_model(fields: &[(Cow<'_, str>, &RawValue)], model: &str) -> Vec<u8> {
-    fields_json(fields, model, false)
+    fields_json(fields, model, false, None)
+}
+
+/// The JSON number `n`, for a field set to it.
+pub(crate) fn raw_number(n: u32) -> Option<Box<RawValue>> {
+    RawValue::from_string(n.to_string()).ok()
 }
 
 /// [`with_model`], and with `force_usage` a stream's
 /// `stream_options.include_usage` set (added or merged), so that the
-/// gateway learns what the answer used.
+/// gateway learns what the answer used; `set`: a top-level field set to a
+/// value (in place, or appended).
 pub(crate) fn fields_json<V: std::ops::Deref<Target = RawValue>>(
     fields: &[(Cow<'_, str>, V)],
     model: &str,
     force_usage: bool,
+    mut set: Option<(&str, &RawValue)>,
 ) -> Vec<u8> {
     let size: usize = fields
         .iter()
@@ -416,8 +443,20 @@ pub(crate) fn fields_json<V: std::ops::Deref<Target = RawValue>>(
                 out.extend_from_slice(&merged_stream_options(raw));
                 wrote_options = true;
             }
+            n if set.is_some_and(|(s, _)| s == n) => {
+                if let Some((_, v)) = set.take() {
+                    out.extend_from_slice(v.get().as_bytes());
+                }
+            }
             _ => out.extend_from_slice(raw.get().as_bytes()),
         }
+    }
+    if let Some((name, v)) = set {
+        if out.len() > 1 {
+            out.push(b',');
+        }
+        write_key(&mut out, name);
+        out.extend_from_slice(v.get().as_bytes());
     }
     if force_usage && !wrote_options {
         if out.len() > 1 {
@@ -1018,6 +1057,29 @@ mod tests {
         assert_eq!(
             std::str::from_utf8(&out).unwrap(),
             r#"{"messages":[{"role":"user","content":"h\u00e9"}],"model":"llama \"3\"","seed":7}"#
+        );
+    }
+
+    #[test]
+    fn a_budget_bound_lowers_the_output_limits_the_request_names() {
+        let bound = |body: &[u8]| {
+            let mut env = ChatEnvelope::parse(body).unwrap();
+            env.bound_output(40);
+            String::from_utf8(env.render_passthrough("m", false)).unwrap()
+        };
+        assert_eq!(
+            bound(br#"{"model":"x","messages":[1],"max_tokens":900}"#),
+            r#"{"model":"m","messages":[1],"max_tokens":40}"#
+        );
+        // Neither named: `max_tokens` is added.
+        assert_eq!(
+            bound(br#"{"model":"x","messages":[1]}"#),
+            r#"{"model":"m","messages":[1],"max_tokens":40}"#
+        );
+        // Both named (or null): both are set.
+        assert_eq!(
+            bound(br#"{"model":"x","max_completion_tokens":300,"max_tokens":null,"messages":[1]}"#),
+            r#"{"model":"m","max_completion_tokens":40,"max_tokens":40,"messages":[1]}"#
         );
     }
 

@@ -403,7 +403,9 @@ pub fn fill<P: Ports>(
     guarded_output: bool,
     include_usage: bool,
 ) {
-    let Some((store, plan)) = cached.filter(|(_, p)| p.store) else {
+    // An answer cut short by a budget (`max_tokens_clamped`) is not the
+    // answer to the request the cache keys: it is not stored.
+    let Some((store, plan)) = cached.filter(|(_, p)| p.store && ex.output_bound.is_none()) else {
         return;
     };
     let fill = Fill {

@@ -85,6 +85,13 @@ pub struct Exchange {
     /// The instance's exporter, when `[[telemetry]]` sinks are configured.
     #[serde(skip)]
     pub telemetry: Option<Arc<crate::telemetry::Telemetry>>,
+    /// `from->to` (`x-dx-max-tokens-clamped`): the output bound (the
+    /// client's, else the model's) a budget lowered to what it pays for.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub max_tokens_clamped: String,
+    /// That `to`: what the upstream is told.
+    #[serde(skip)]
+    pub output_bound: Option<u32>,
     /// What the rate and budget headers say.
     #[serde(skip)]
     pub quota: Option<Quota>,
@@ -127,6 +134,13 @@ impl Exchange {
             path: path.to_owned(),
             ..Exchange::default()
         }
+    }
+
+    /// An empty exchange for a stage's side effects nobody reads: built in
+    /// one place, not once per ingress.
+    #[inline(never)]
+    pub fn scratch() -> Self {
+        Exchange::default()
     }
 
     pub fn log_line(&self) -> String {

@@ -323,10 +323,7 @@ pub async fn exchange<I: Ingress, P: Ports>(
     };
     let (mut resp, slot) = send::walk(call, &mut prepared, req.body.len(), &mut route, ex).await?;
     let Some(Ok(target)) = route.targets.get(slot) else {
-        return Err(
-            GatewayError::new(ErrorKind::Configuration, "The route lost its deployment.")
-                .with_code("config_error"),
-        );
+        return Err(lost_deployment());
     };
     relay::price_response(&mut resp, ex, I::COST_IN_BODY);
     ingress.decorate(
@@ -348,6 +345,14 @@ pub async fn exchange<I: Ingress, P: Ports>(
         include_usage,
     );
     Ok(resp)
+}
+
+/// Unreachable: the slot an answer came from always holds a target. One
+/// copy, not one per ingress.
+#[inline(never)]
+fn lost_deployment() -> GatewayError {
+    GatewayError::new(ErrorKind::Configuration, "The route lost its deployment.")
+        .with_code("config_error")
 }
 
 /// The request body after the input guardrails, and the sets a key attached.
@@ -508,6 +513,11 @@ fn routing_headers(resp: &mut GatewayResponse, ex: &Exchange) {
         h.insert("x-dx-deployment", v);
     }
     h.insert("x-dx-attempts", HeaderValue::from(ex.attempts));
+    if !ex.max_tokens_clamped.is_empty() {
+        if let Ok(v) = HeaderValue::from_str(&ex.max_tokens_clamped) {
+            h.insert("x-dx-max-tokens-clamped", v);
+        }
+    }
     if !ex.fallback.is_empty() {
         if let Ok(v) = HeaderValue::from_str(&ex.fallback) {
             h.insert("x-dx-fallback", v);

@@ -119,7 +119,7 @@ where
     }
     fn reparse(&mut self, config: &Config) -> Result<(), GatewayError> {
         self.parsed = self.ingress.parse(self.body, self.headers)?;
-        let mut scratch = Exchange::default();
+        let mut scratch = Exchange::scratch();
         self.ingress.route(&mut self.parsed, config, &mut scratch)?;
         Ok(())
     }

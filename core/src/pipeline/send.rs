@@ -112,9 +112,10 @@ async fn attempt<P: Ports>(
     let now_ms = call.ports.now_ms();
     let mut request = match path {
         Path::Mock => {
-            let ureq = prepared
+            let mut ureq = prepared
                 .unified(d, drop_params, true, ex)
                 .map_err(not_sent)?;
+            bound_output(&mut ureq, ex.output_bound);
             return Ok(relay::mock(call, &*prepared, &ureq, d, ex));
         }
         Path::Passthrough => {
@@ -127,9 +128,10 @@ async fn attempt<P: Ports>(
                 .map_err(not_sent)?
         }
         Path::Translated => {
-            let ureq = prepared
+            let mut ureq = prepared
                 .unified(d, drop_params, false, ex)
                 .map_err(not_sent)?;
+            bound_output(&mut ureq, ex.output_bound);
             let ctx = EncodeContext {
                 now_ms,
                 access_token: call.access_token_for(d).await.map_err(not_sent)?,
@@ -158,6 +160,15 @@ async fn attempt<P: Ports>(
     };
     call.health.end(c.entry);
     answered.map_err(|e| (e, true))
+}
+
+/// Lowers a unified request's output bound to what the key's budget pays
+/// for, when admission clamped it.
+#[inline(never)]
+fn bound_output(req: &mut crate::unified::ChatRequest, bound: Option<u32>) {
+    if let Some(n) = bound {
+        req.max_tokens = Some(req.max_tokens.map_or(n, |m| m.min(n)));
+    }
 }
 
 /// Sends, and for a stream waits for its first content (see

@@ -17,15 +17,6 @@ use crate::catalog::Prices;
 use crate::cost::{completion_cost, TokenUsage};
 use std::sync::Arc;
 
-pub struct RelayOptions {
-    /// Longest silence allowed from the upstream.
-    pub idle_timeout_ms: u64,
-    /// The client did not ask for the usage chunk: drop it after reading it.
-    pub strip_usage_chunk: bool,
-    /// The deployment's prices: a relayed usage chunk gains `cost`.
-    pub prices: Option<Arc<Prices>>,
-}
-
 /// The per-stream state, independent of any IO: feed upstream bytes in,
 /// take client bytes out. The async wrapper below only adds the waiting.
 #[derive(Default)]
@@ -161,15 +152,21 @@ impl RelayState {
     }
 }
 
-/// The async relay: pulls the upstream with an idle timeout and yields client bytes.
+/// The async relay: pulls the upstream with an idle timeout (`idle_ms`)
+/// and yields client bytes. Chat and text completion streams alike: it
+/// reads only `choices[].finish_reason` and `usage`, which both carry in
+/// the same places. `include_usage`: the client asked for the usage chunk
+/// (otherwise it is read, then dropped); `prices`: that chunk gains `cost`.
 pub fn relay<S: Sleep + Clock + Clone + MaybeSend + MaybeSync + 'static>(
     ports: S,
     upstream: ByteStream,
-    opts: RelayOptions,
+    include_usage: bool,
+    prices: Option<Arc<Prices>>,
+    idle_ms: u64,
     on_done: OnDone,
 ) -> BodyStream {
-    let state = RelayState::new(opts.strip_usage_chunk).with_prices(opts.prices);
-    drive(ports, upstream, state, opts.idle_timeout_ms, on_done)
+    let state = RelayState::new(!include_usage).with_prices(prices);
+    drive(ports, upstream, state, idle_ms, on_done)
 }
 
 impl Relay for RelayState {

@@ -37,6 +37,13 @@ pub fn build_request(
     super::request::post_json(deployment, &url, accept, super::request::Auth::Bearer, body)
 }
 
+/// The usage in an OpenAI-format whole answer (chat, text completions,
+/// embeddings), if it has one.
+pub fn usage_of(body: &[u8]) -> Result<Option<Usage>, GatewayError> {
+    let usage = super::usage_in::<wire::Usage>(body)?;
+    Ok(usage.as_ref().map(usage_from_wire))
+}
+
 pub fn usage_from_wire(u: &wire::Usage) -> Usage {
     let prompt = u.prompt_tokens_details.unwrap_or_default();
     let completion = u.completion_tokens_details.unwrap_or_default();

@@ -87,12 +87,10 @@ impl Cx<'_> {
         key: &str,
         value: Value,
     ) -> Result<(), GatewayError> {
-        let claim = Op::Put {
-            key: key.to_owned(),
-            value: value.clone(),
-            create_only: true,
-        };
-        match self.call(DIRECTORY, claim).await? {
+        match self
+            .call(DIRECTORY, put_op(key, value.clone(), true))
+            .await?
+        {
             Answer::Done => {}
             Answer::Conflict => {
                 return Err(bad(format!(
@@ -104,12 +102,7 @@ impl Cx<'_> {
             }
             other => return Err(unexpected(other)),
         }
-        let op = Op::Put {
-            key: key.to_owned(),
-            value,
-            create_only: false,
-        };
-        if let Err(e) = self.call(ledger, op).await {
+        if let Err(e) = self.call(ledger, put_op(key, value, false)).await {
             let _ = self
                 .call(
                     DIRECTORY,
@@ -136,12 +129,7 @@ impl Cx<'_> {
 
     async fn put_value(&self, ledger: &str, key: &str, value: Value) -> Result<(), GatewayError> {
         for target in [ledger, DIRECTORY] {
-            let op = Op::Put {
-                key: key.to_owned(),
-                value: value.clone(),
-                create_only: false,
-            };
-            match self.call(target, op).await? {
+            match self.call(target, put_op(key, value.clone(), false)).await? {
                 Answer::Done => {}
                 other => return Err(unexpected(other)),
             }
@@ -206,4 +194,13 @@ impl Cx<'_> {
 
 fn unexpected(a: Answer) -> GatewayError {
     ledger_unavailable(&format!("unexpected answer {a:?}"))
+}
+
+/// A record write; `create_only`: refused ([`Answer::Conflict`]) when the key exists.
+fn put_op(key: &str, value: Value, create_only: bool) -> Op {
+    Op::Put {
+        key: key.to_owned(),
+        value,
+        create_only,
+    }
 }

@@ -19,7 +19,7 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use crate::error::GatewayError;
-use crate::ingress::openai_chat::{with_model, write_key, Fields};
+use crate::ingress::openai_chat::{fields_json, raw_number, write_key, Fields};
 use crate::unified::{ChatRequest, Message, Part, ResponseFormat, Role, Tool, ToolChoice};
 
 /// How ids the gateway makes up for Responses clients begin.
@@ -174,9 +174,12 @@ impl<'a> ResponsesEnvelope<'a> {
     }
 
     /// The body for an OpenAI upstream: every field as the client sent it,
-    /// in order, with the model swapped.
-    pub fn render_passthrough(&self, upstream_model: &str) -> Vec<u8> {
-        with_model(&self.fields, upstream_model)
+    /// in order, with the model swapped, and `max_output_tokens` set to
+    /// `bound` when a budget lowered it.
+    pub fn render_passthrough(&self, upstream_model: &str, bound: Option<u32>) -> Vec<u8> {
+        let bound = bound.and_then(raw_number);
+        let set = bound.as_deref().map(|n| ("max_output_tokens", n));
+        fields_json(&self.fields, upstream_model, false, set)
     }
 
     /// The body with `input` replaced (the whole conversation) and no

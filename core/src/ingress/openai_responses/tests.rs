@@ -122,8 +122,19 @@ fn passthrough_keeps_every_field_and_swaps_the_model() {
     let e = ResponsesEnvelope::parse(body).unwrap();
     assert!(!e.store);
     assert_eq!(
-        String::from_utf8(e.render_passthrough("gpt-5")).unwrap(),
+        String::from_utf8(e.render_passthrough("gpt-5", None)).unwrap(),
         r#"{"model":"gpt-5","input":"h\u00e9","store":false,"include":["reasoning.encrypted_content"]}"#
+    );
+    // A budget's bound: set in place, or added.
+    assert_eq!(
+        String::from_utf8(e.render_passthrough("gpt-5", Some(40))).unwrap(),
+        r#"{"model":"gpt-5","input":"h\u00e9","store":false,"include":["reasoning.encrypted_content"],"max_output_tokens":40}"#
+    );
+    let body = br#"{"model":"fast","max_output_tokens":900,"input":"x"}"#;
+    let e = ResponsesEnvelope::parse(body).unwrap();
+    assert_eq!(
+        String::from_utf8(e.render_passthrough("gpt-5", Some(40))).unwrap(),
+        r#"{"model":"gpt-5","max_output_tokens":40,"input":"x"}"#
     );
 }
 
