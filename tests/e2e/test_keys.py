@@ -57,7 +57,11 @@ def ask(client: openai.OpenAI, model: str = PRICED, max_tokens: int = 4):
         raw.parse()
         return 200, float(raw.headers.get("x-dx-cost-usd", "0")), raw.headers, None
     except openai.APIStatusError as e:
-        code = (e.body or {}).get("code") if isinstance(e.body, dict) else None
+        if isinstance(e.body, dict):
+            code = e.body.get("code")
+        else:
+            # Not the gateway's error shape: say what answered instead.
+            code = f"not JSON: {e.response.text[:160]!r}"
         return e.status_code, 0.0, e.response.headers, code
 
 
