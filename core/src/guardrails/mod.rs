@@ -468,10 +468,15 @@ impl Checker {
         let result = self.apply(buf, &hits, floor, release);
         self.hits = hits;
         let out = result?;
+        let context = if self.guards.kinds(self.active) & Kind::Secret.bit() != 0 {
+            AWS_LEFT_CONTEXT
+        } else {
+            LEFT_CONTEXT
+        };
         let keep = buf[..release]
             .char_indices()
             .rev()
-            .nth(LEFT_CONTEXT - 1)
+            .nth(context - 1)
             .map_or(0, |(i, _)| i);
         left.clear();
         left.push_str(&buf[keep..release]);
@@ -637,6 +642,12 @@ const MAX_TOKEN_HOLD: usize = 8 * 1024;
 /// Characters of a run's released text kept as the left context of its
 /// next check.
 const LEFT_CONTEXT: usize = 16;
+/// The left context when secrets are on: an AWS secret key is recognised
+/// by the key id or label up to 141 bytes before it. Released text shorter
+/// than that would lose the id, and a cut inside a longer token could
+/// start a false one (`…AKIA` read from its middle) whose look-ahead
+/// reaches the held text.
+const AWS_LEFT_CONTEXT: usize = 160;
 /// Longest open PEM block a stream holds back.
 const MAX_PEM_HOLD: usize = 16 * 1024;
 

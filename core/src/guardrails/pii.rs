@@ -19,7 +19,11 @@ pub fn emails(text: &str, out: &mut Vec<Found>) {
         while s < at && matches!(b[s], b'.' | b'\'') {
             s += 1;
         }
-        if s == at || out.last().is_some_and(|f| f.end > s) {
+        // Each `@` is decided alone, from the characters around it (not
+        // from an earlier address that took part of them): a stream sees
+        // only a window of the text and must decide as checking it whole.
+        // Overlapping addresses merge into one match later.
+        if s == at {
             continue;
         }
         let mut e = at + 1;
@@ -319,12 +323,12 @@ pub fn ibans(text: &str, out: &mut Vec<Found>) {
             }
         }
         let ends_word = j == b.len() || !b[j].is_ascii_alphanumeric();
+        // The next start is tried even inside this match (overlaps merge
+        // later), so that no decision hangs on the ones before it.
         if chars.len() == want && ends_word && mod97(&chars) == 1 {
             out.push(Found::new(i, j, Kind::Iban));
-            i = j;
-        } else {
-            i += 1;
         }
+        i += 1;
     }
 }
 

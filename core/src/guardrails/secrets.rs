@@ -62,22 +62,19 @@ impl Secrets {
 
     pub fn find(&self, text: &str, out: &mut Vec<Found>) {
         let b = text.as_bytes();
-        let mut resume = 0;
         let Ok(matches) = self.prefixes.try_find_iter(Input::new(text)) else {
             return;
         };
+        // Every prefix is validated alone, even inside an earlier match
+        // (overlaps merge later): skipping those would make each decision
+        // depend on all the text before it, which a stream does not keep.
         for m in matches {
-            if m.start() < resume {
-                continue;
-            }
             let shape = PREFIXES[m.pattern().as_usize()].1;
             if let Some((s, e)) = validate(b, m.start(), m.end(), shape) {
                 out.push(Found::new(s, e, Kind::Secret));
-                resume = e;
                 // The secret key usually follows its id (a credentials file, an env block).
                 if let (Shape::AwsKeyId, Some((ss, se))) = (shape, aws_secret_after(b, e)) {
                     out.push(Found::new(ss, se, Kind::Secret));
-                    resume = se;
                 }
             }
         }
@@ -232,6 +229,8 @@ mod tests {
     fn found(text: &str) -> Vec<&str> {
         let mut out = Vec::new();
         Secrets::new().unwrap().find(text, &mut out);
+        // A key found twice (after its id and after its label) merges later.
+        out.dedup();
         out.iter().map(|f| &text[f.start..f.end]).collect()
     }
 
