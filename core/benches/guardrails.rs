@@ -99,7 +99,7 @@ fn bench(c: &mut Criterion) {
             b.iter(|| {
                 let inner = Box::pin(futures::stream::iter(chunks.clone()));
                 let checker = Checker::new(shared.clone(), out);
-                let guarded = guard_stream(inner, checker, render_error_event);
+                let guarded = guard_stream(inner, checker, render_error_event, None);
                 futures::executor::block_on(guarded.fold(0, |n, b| async move { n + b.len() }))
             })
         },

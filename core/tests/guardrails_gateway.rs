@@ -23,6 +23,7 @@ use http::{HeaderMap, Method, StatusCode};
 struct Upstream {
     answer: Arc<Mutex<(Vec<Bytes>, &'static str)>>,
     seen: Arc<Mutex<Vec<Bytes>>>,
+    logs: Arc<Mutex<Vec<String>>>,
 }
 
 impl HttpClient for Upstream {
@@ -59,6 +60,7 @@ impl Env for Upstream {
 impl Log for Upstream {
     fn log(&self, line: &str) {
         assert!(!line.contains("jane@example.com"), "{line}");
+        self.logs.lock().unwrap().push(line.to_owned());
     }
 }
 
@@ -407,6 +409,46 @@ fn a_masked_prompt_reaches_the_provider_masked_on_every_path() {
         assert!(
             !sent.contains("4111") && !sent.contains("sk-proj"),
             "{model}: {sent}"
+        );
+    }
+}
+
+/// A stream's access log line carries what the output guard found, counts
+/// only: written once the guard has checked the text it held at the end,
+/// and still written (once) when the client hangs up mid-stream.
+#[test]
+fn a_streamed_answer_logs_its_output_matches_when_it_ends() {
+    for case in CASES {
+        let up = Upstream::default();
+        let wire = (case.build)(" jane@exa", "mple.com ");
+        *up.answer.lock().unwrap() = (vec![Bytes::from(wire.clone())], case.content_type);
+        let out = run(&gateway(&up, true), case.model);
+        assert!(out.contains("[EMAIL_1]"), "{}: {out}", case.model);
+        let logs = std::mem::take(&mut *up.logs.lock().unwrap());
+        assert_eq!(logs.len(), 1, "{}: {logs:?}", case.model);
+        let line: serde_json::Value = serde_json::from_str(&logs[0]).unwrap();
+        assert_eq!(line["stream"], true, "{}", case.model);
+        assert_eq!(line["guardrails"], "pii:email=1", "{}: {line}", case.model);
+
+        // The client reads the first chunk, then leaves.
+        *up.answer.lock().unwrap() = (
+            wire.chunks(64).map(Bytes::copy_from_slice).collect(),
+            case.content_type,
+        );
+        let resp = futures::executor::block_on(gateway(&up, true).handle(request(case.model)));
+        let Body::Stream(mut s) = resp.into_body() else {
+            panic!("{}: not a stream", case.model)
+        };
+        assert!(futures::executor::block_on(s.next()).is_some());
+        assert!(up.logs.lock().unwrap().is_empty(), "{}", case.model);
+        drop(s);
+        let logs = up.logs.lock().unwrap();
+        assert_eq!(logs.len(), 1, "{}: {logs:?}", case.model);
+        assert!(
+            logs[0].contains("\"client_gone\":true"),
+            "{}: {}",
+            case.model,
+            logs[0]
         );
     }
 }

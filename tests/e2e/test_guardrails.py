@@ -13,13 +13,14 @@ prompt reaches the answer unmasked and the output guard must catch it."""
 from __future__ import annotations
 
 import json
+import time
 
 import anthropic
 import openai
 import pytest
 import requests
 
-from conftest import MASTER_KEY
+from conftest import MASTER_KEY, start_worker
 from sdk import tag, user
 
 CARD = "4111 1111 1111 1111"
@@ -182,3 +183,92 @@ def test_a_set_attached_to_a_key_or_its_team_guards_their_requests_only(gateway,
             r = c.chat.completions.create(model=model, messages=user(f"the codeword zebra {t}"))
             assert r.choices[0].message.content == f"Echo: the codeword zebra {t}"
     assert len([r for r in sent_to(fleet, model) if "zebra" in json.dumps(r["body"])]) == 1
+
+
+# ---------------------------------------------------------------- the Responses ingress
+
+
+@pytest.mark.parametrize("path", ["guard-pt", "guard-tr"])
+def test_a_banned_prompt_is_refused_on_the_responses_route(client, fleet, path):
+    t = tag()
+    model = f"{path}/gpt-4o-mini-{t}"
+    with pytest.raises(openai.BadRequestError) as e:
+        client.responses.create(model=model, input=f"it is about Project Nightingale {t}")
+    err = e.value.body
+    assert err["code"] == "guardrail_blocked", err
+    assert "`banned`" in err["message"] and "ightingale" not in err["message"]
+    assert sent_to(fleet, model) == []
+
+
+@pytest.mark.parametrize("path", ["guardout-pt", "guardout-tr"])
+def test_pii_in_an_answer_is_masked_whole_and_streamed_on_the_responses_route(client, fleet, path):
+    t = tag()
+    model = f"{path}/gpt-4o-mini-{t}"
+    want = "Echo: mail [EMAIL_1] card [PAYMENT_CARD_1] key [SECRET_1] thanks"
+    raw = client.responses.with_raw_response.create(model=model, input=pii_prompt(t))
+    assert CARD in json.dumps(sent_to(fleet, model)[-1]["body"])
+    assert raw.parse().output_text == want
+    assert raw.headers["x-dx-guardrails"] == "pii-out:email=1,pii-out:payment_card=1,pii-out:secret=1"
+    events = []
+    with client.responses.stream(model=model, input=pii_prompt(t)) as stream:
+        for event in stream:
+            events.append(event)
+        final = stream.get_final_response()
+    deltas = "".join(e.delta for e in events if e.type == "response.output_text.delta")
+    assert deltas == want
+    # The whole text repeated at the end (`output_text.done`, `completed`) is masked alike.
+    assert final.output_text == want and final.usage.output_tokens > 0
+    assert_no_pii(json.dumps([e.model_dump(warnings=False) for e in events]), t)
+
+
+# ---------------------------------------------------------------- the access log
+
+
+@pytest.fixture
+def logging_gateway(gateway, workdir, gateway_env):
+    """A gateway whose log holds its access-log lines: the Lambda runtime's
+    log does; the suite's `wrangler dev` runs at log level `warn`, which
+    drops the Worker's console lines, so a second one runs at `log`."""
+    if gateway.name != "worker":
+        yield gateway
+        return
+    mp = pytest.MonkeyPatch()
+    mp.setenv("DX_WORKER_LOG_LEVEL", "log")
+    try:
+        gw = start_worker(workdir, gateway_env, "worker-guard-log.log", state_dir=workdir / "wrangler-state-guard-log")
+    finally:
+        mp.undo()
+    yield gw
+    assert gw.proc is not None
+    gw.proc.stop()
+
+
+def access_log_line(gateway, needle: str) -> dict:
+    assert gateway.proc is not None, "no log to read for an external gateway"
+    for _ in range(100):
+        for line in gateway.proc.log_path.read_text(errors="replace").splitlines():
+            at = line.find("{")
+            if at >= 0 and needle in line and '"path"' in line:
+                return json.loads(line[at:])
+        time.sleep(0.05)
+    raise AssertionError(f"no access-log line with {needle} in {gateway.proc.log_path}")
+
+
+@pytest.mark.parametrize("path", ["guardout-pt", "guardout-tr"])
+def test_a_streamed_answers_output_matches_are_counted_in_the_access_log(logging_gateway, path):
+    """A stream's headers leave before its answer is checked, so its
+    ``x-dx-guardrails`` carries input counts only; the access log line,
+    written once the guard has checked the text it held at the end, carries
+    the output counts, never the values."""
+    t = tag()
+    model = f"{path}/gpt-4o-mini-{t}"
+    c = openai.OpenAI(base_url=f"{logging_gateway.base_url}/v1", api_key=MASTER_KEY, max_retries=0, timeout=30)
+    raw = c.chat.completions.with_raw_response.create(model=model, messages=user(pii_prompt(t)), stream=True)
+    assert "x-dx-guardrails" not in raw.headers
+    text = "".join(ch.choices[0].delta.content or "" for ch in raw.parse() if ch.choices)
+    assert text == "Echo: mail [EMAIL_1] card [PAYMENT_CARD_1] key [SECRET_1] thanks"
+    line = access_log_line(logging_gateway, model)
+    assert line["stream"] is True, line
+    assert line["guardrails"] == "pii-out:email=1,pii-out:payment_card=1,pii-out:secret=1", line
+    log = logging_gateway.proc.log_path.read_text(errors="replace")
+    assert_no_pii("\n".join(x for x in log.splitlines() if t in x), t)

@@ -423,6 +423,15 @@ impl Checker {
         Ok(out)
     }
 
+    /// [`Checker::check`] for text already counted (a stream's whole
+    /// values repeating what its deltas carried).
+    pub fn check_uncounted(&mut self, text: &str) -> Result<Option<String>, Blocked> {
+        let counts = self.counts.clone();
+        let checked = self.check(text);
+        self.counts = counts;
+        checked
+    }
+
     /// For a stream: how much of `text` can be released now (a byte
     /// offset) and what to release in its place when it changed. A match
     /// that could still grow, or start in what has not arrived, stays held.

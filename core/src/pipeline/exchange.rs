@@ -95,6 +95,9 @@ pub struct Exchange {
     /// What the rate and budget headers say.
     #[serde(skip)]
     pub quota: Option<Quota>,
+    /// A stream's output guard counts, which its log line waits for.
+    #[serde(skip)]
+    pub output_counts: Option<Arc<crate::relays::output_guard::OutputCounts>>,
 }
 
 fn one_at_most(n: &u32) -> bool {

@@ -195,7 +195,8 @@ pub fn guard_output(
     match std::mem::replace(resp.body_mut(), Body::Empty) {
         Body::Empty => Ok(()),
         Body::Stream(s) => {
-            *resp.body_mut() = Body::Stream(guard_stream(s, checker, error_event));
+            let counts = ex.output_counts.clone();
+            *resp.body_mut() = Body::Stream(guard_stream(s, checker, error_event, counts));
             Ok(())
         }
         Body::Full(body) => {

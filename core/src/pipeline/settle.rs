@@ -140,6 +140,7 @@ pub fn record_of(ex: &Exchange, now_ms: u64) -> Record {
 /// The exchange of a stream is settled and observed when the stream ends.
 pub fn stream_settler<P: Ports>(ports: P, ex: &mut Exchange) -> OnDone {
     ex.deferred = true;
+    ex.output_counts = Some(Default::default());
     let mut line = ex.clone();
     line.status = 200;
     OnDone::new(move |outcome: StreamOutcome| {
@@ -157,6 +158,19 @@ pub fn stream_settler<P: Ports>(ports: P, ex: &mut Exchange) -> OnDone {
             clean.store(ok, std::sync::atomic::Ordering::SeqCst);
         }
         settle(&ports, &line);
-        observe(&ports, &line);
+        match line.output_counts.take() {
+            // The line carries what the output guard found, once it has
+            // checked the text it held at the end.
+            Some(counts) => counts.log_after(move |report| {
+                if !report.is_empty() {
+                    if !line.guardrails.is_empty() {
+                        line.guardrails.push(',');
+                    }
+                    line.guardrails.push_str(report);
+                }
+                observe(&ports, &line);
+            }),
+            None => observe(&ports, &line),
+        }
     })
 }

@@ -7,15 +7,72 @@
 //! ends the stream with an error event in the client's format; nothing of
 //! the blocked text was released before it.
 
+use std::sync::{Arc, Mutex, MutexGuard};
+
 use bytes::{Bytes, BytesMut};
 
 use crate::error::GatewayError;
 use crate::guardrails::{rewrite_strings, Blocked, Channel, Checker, Direction};
+use crate::ports::MaybeSend;
 use crate::stream::sse::{Decoder, Event};
 use crate::stream::BodyStream;
 
 /// How the client's format renders an error event.
 pub type ErrorEvent = fn(&GatewayError) -> Bytes;
+
+/// Where a stream's access log line waits for its output guard's counts:
+/// the relay under the guard reports its end (and the settler would write
+/// the line) before the guard has checked the text it still holds.
+#[derive(Default)]
+pub struct OutputCounts(Mutex<Slot>);
+
+#[cfg(not(target_arch = "wasm32"))]
+type LogFn = Box<dyn FnOnce(&str) + Send>;
+#[cfg(target_arch = "wasm32")]
+type LogFn = Box<dyn FnOnce(&str)>;
+
+#[derive(Default)]
+struct Slot {
+    guarded: bool,
+    report: Option<String>,
+    waiting: Option<LogFn>,
+}
+
+impl std::fmt::Debug for OutputCounts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("OutputCounts")
+    }
+}
+
+impl OutputCounts {
+    fn slot(&self) -> MutexGuard<'_, Slot> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Runs `log` with the guard's `set:detector=count` pairs: at once when
+    /// no guard was put on the stream or it has ended, else when it ends.
+    pub fn log_after(&self, log: impl FnOnce(&str) + MaybeSend + 'static) {
+        let mut slot = self.slot();
+        if slot.guarded && slot.report.is_none() {
+            slot.waiting = Some(Box::new(log));
+            return;
+        }
+        let report = slot.report.take().unwrap_or_default();
+        drop(slot);
+        log(&report);
+    }
+
+    fn deliver(&self, report: String) {
+        let mut slot = self.slot();
+        match slot.waiting.take() {
+            Some(log) => {
+                drop(slot);
+                log(&report);
+            }
+            None => slot.report = Some(report),
+        }
+    }
+}
 
 struct Run {
     channel: Channel,
@@ -32,15 +89,35 @@ struct Guard {
     runs: Vec<Run>,
     error_event: ErrorEvent,
     done: bool,
+    counts: Option<Arc<OutputCounts>>,
 }
 
-pub fn guard_stream(inner: BodyStream, checker: Checker, error_event: ErrorEvent) -> BodyStream {
+/// Hands the guard's counts to the log line however the stream ends: at
+/// its end, or when the client drops it.
+impl Drop for Guard {
+    fn drop(&mut self) {
+        if let Some(counts) = self.counts.take() {
+            counts.deliver(self.checker.report());
+        }
+    }
+}
+
+pub fn guard_stream(
+    inner: BodyStream,
+    checker: Checker,
+    error_event: ErrorEvent,
+    counts: Option<Arc<OutputCounts>>,
+) -> BodyStream {
+    if let Some(c) = &counts {
+        c.slot().guarded = true;
+    }
     let guard = Guard {
         checker,
         decoder: Decoder::new(),
         runs: Vec::new(),
         error_event,
         done: false,
+        counts,
     };
     Box::pin(futures::stream::unfold(
         (inner, guard),
@@ -102,10 +179,24 @@ impl Guard {
             out.extend_from_slice(&event.raw);
             return Ok(());
         }
+        // A named event that is not a delta (Responses' `….done` and
+        // `response.completed`) carries whole values, repeating the text
+        // its deltas streamed: checked whole after the runs are released,
+        // and not counted again.
+        let whole = event
+            .event
+            .as_deref()
+            .is_some_and(|name| !name.ends_with(b"delta"));
+        if whole {
+            self.flush(out)?;
+        }
         let mut texts = 0;
         let runs = &mut self.runs;
         let checker = &mut self.checker;
         let rewritten = rewrite_strings(&event.data, true, &mut |channel, text| {
+            if whole {
+                return checker.check_uncounted(text);
+            }
             texts += 1;
             let i = match runs.iter().position(|r| r.channel == channel) {
                 Some(i) => i,
