@@ -19,6 +19,7 @@ use super::Exchange;
 use crate::cost::{completion_cost, TokenUsage};
 use crate::keys::charge::{self, nano, usd};
 use crate::ports::{Background, Clock, Ports};
+use crate::relays::output_guard::OutputCounts;
 use crate::state::accounts::Op;
 use crate::stream::{OnDone, StreamOutcome};
 use crate::telemetry::Record;
@@ -140,8 +141,12 @@ pub fn record_of(ex: &Exchange, now_ms: u64) -> Record {
 /// The exchange of a stream is settled and observed when the stream ends.
 pub fn stream_settler<P: Ports>(ports: P, ex: &mut Exchange) -> OnDone {
     ex.deferred = true;
-    ex.output_counts = Some(Default::default());
+    // Not `Send` in the Worker (its log function is not), which has one thread.
+    #[allow(clippy::arc_with_non_send_sync)]
+    let counts = std::sync::Arc::new(OutputCounts::default());
+    ex.output_counts = Some(counts.clone());
     let mut line = ex.clone();
+    line.output_counts = None;
     line.status = 200;
     OnDone::new(move |outcome: StreamOutcome| {
         line.latency_ms = ports.now_ms().saturating_sub(line.ts);
@@ -158,19 +163,16 @@ pub fn stream_settler<P: Ports>(ports: P, ex: &mut Exchange) -> OnDone {
             clean.store(ok, std::sync::atomic::Ordering::SeqCst);
         }
         settle(&ports, &line);
-        match line.output_counts.take() {
-            // The line carries what the output guard found, once it has
-            // checked the text it held at the end.
-            Some(counts) => counts.log_after(move |report| {
-                if !report.is_empty() {
-                    if !line.guardrails.is_empty() {
-                        line.guardrails.push(',');
-                    }
-                    line.guardrails.push_str(report);
+        // The line carries what an output guard found, once it has checked
+        // the text it held at the end.
+        counts.log_after(move |report| {
+            if !report.is_empty() {
+                if !line.guardrails.is_empty() {
+                    line.guardrails.push(',');
                 }
-                observe(&ports, &line);
-            }),
-            None => observe(&ports, &line),
-        }
+                line.guardrails.push_str(report);
+            }
+            observe(&ports, &line);
+        });
     })
 }
