@@ -143,7 +143,7 @@ fn unpriced(name: &str, config: &Config) -> Option<Described> {
                 .is_some_and(|prefix| name.starts_with(prefix))
     });
     let (pid, model) = name.split_once('/')?;
-    let spec = crate::providers::provider(pid)?;
+    let spec = crate::resolve::provider(pid)?;
     (!configured && !model.is_empty()).then(|| Described {
         name: name.to_owned(),
         provider: spec.id.to_owned(),

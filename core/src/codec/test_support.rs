@@ -1,6 +1,6 @@
 //! Helpers shared by the codec fixture tests.
 
-use crate::providers::provider;
+use crate::resolve::provider;
 use crate::resolve::{Deployment, ProviderParams};
 use crate::secret::Secret;
 use crate::unified::{ChatChunk, FinishReason, Usage};

@@ -6,7 +6,8 @@ use super::*;
 use crate::codec::openai_chat::render_request;
 use crate::config::Config;
 use crate::ports::Env;
-use crate::providers::{provider, responses_only, ProviderSpec};
+use crate::providers::{responses_only, ProviderSpec};
+use crate::resolve::provider;
 use crate::resolve::resolve_model;
 use crate::secret::Secret;
 

@@ -3,7 +3,7 @@
 
 use super::*;
 use crate::codec::test_support::decode_ctx;
-use crate::providers::provider;
+use crate::resolve::provider;
 use crate::resolve::ProviderParams;
 use crate::unified::{
     self, CacheControl, ChatChunk, MediaSource, Message, Role, ServerTool, Thinking, Tool,

@@ -4,7 +4,7 @@
 
 use super::*;
 use crate::codec::test_support::decode_ctx;
-use crate::providers::provider;
+use crate::resolve::provider;
 use crate::resolve::ProviderParams;
 use crate::secret::Secret;
 use crate::stream::eventstream::{encode_frame, HeaderValue as Hv};

@@ -2,8 +2,8 @@
 
 use super::*;
 use crate::codec::test_support::decode_ctx;
-use crate::providers::provider;
 use crate::relays::openai_relay::RelayState;
+use crate::resolve::provider;
 use crate::secret::Secret;
 use crate::stream::sse::Decoder;
 use crate::unified::ChatChunk;

@@ -7,7 +7,8 @@ use http::{HeaderMap, StatusCode};
 use super::*;
 use crate::error::ErrorKind;
 use crate::ingress::openai_chat::ChatEnvelope;
-use crate::providers::{provider, Codec};
+use crate::providers::Codec;
+use crate::resolve::provider;
 use crate::secret::Secret;
 use crate::unified::{ChatChunk, Message, Role};
 

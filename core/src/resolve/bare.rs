@@ -5,8 +5,10 @@ use crate::catalog;
 use crate::config::{Config, ModelEntry};
 use crate::error::{ErrorKind, GatewayError};
 use crate::ports::Env;
-use crate::providers::{catalog_provider, PROVIDERS};
-use crate::resolve::{build, Deployment};
+use crate::providers::PROVIDERS;
+
+use super::provider_lookup::catalog_provider;
+use super::{build, Deployment};
 
 /// A bare model id (no configured name, no provider): served by the
 /// provider that makes it, if the catalog knows one; else a 404.

@@ -5,7 +5,16 @@ use crate::catalog::{self, ProviderKind};
 use crate::error::GatewayError;
 use crate::ports::Env;
 
-use super::{ProviderSpec, PROVIDERS};
+use crate::providers::{ProviderSpec, PROVIDERS};
+
+/// A provider by id: the static table first, then the catalog (its
+/// OpenAI-compatible providers and the aliases of all its providers).
+pub fn provider(id: &str) -> Option<&'static ProviderSpec> {
+    PROVIDERS
+        .iter()
+        .find(|p| p.id == id)
+        .or_else(|| catalog_provider(id))
+}
 
 /// A catalog provider the gateway can call, by id or alias: OpenAI-compatible
 /// ones through their own spec, native ones through their codec's entry in

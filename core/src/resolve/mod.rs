@@ -7,11 +7,17 @@
 //! (`gpt-4o` → `openai/gpt-4o`). Anything else is a 404 naming the closest
 //! known ids.
 
-use crate::config::{resolve_secret, ApiMode, Config, ModelEntry};
+use crate::config::{ApiMode, Config, ModelEntry};
 use crate::error::{ErrorKind, GatewayError};
 use crate::ports::Env;
-use crate::providers::{provider, Codec, ProviderSpec};
+use crate::providers::{Codec, ProviderSpec};
+use crate::secret::resolve_secret;
 use crate::secret::Secret;
+
+mod bare;
+mod provider_lookup;
+
+pub(crate) use provider_lookup::provider;
 
 /// Everything needed to call one upstream for one request.
 #[derive(Debug, Clone)]
@@ -210,7 +216,7 @@ pub fn resolve_entry<'c>(
             }
         }
     }
-    crate::catalog_resolve::bare_model(requested, config, env)
+    bare::bare_model(requested, config, env)
 }
 
 /// The deployment of one `model_list` entry (a member of a group).
@@ -256,7 +262,7 @@ pub(crate) fn build(
     crate::model_name::check_path_safe(&upstream_model)?;
     let api_base = entry.and_then(|e| e.api_base.as_deref());
     let api_key = entry.and_then(|e| e.api_key.as_deref());
-    let catalog = crate::providers::catalog_defaults(spec);
+    let catalog = provider_lookup::catalog_defaults(spec);
     let api_base = match api_base {
         Some(b) => match b.strip_prefix("env:").or_else(|| b.strip_prefix("os.environ/")) {
             // LiteLLM configs name their base URLs by variable too.
@@ -291,7 +297,7 @@ pub(crate) fn build(
         },
     };
     let api_base = match api_base {
-        Some(b) => Some(crate::providers::fill_placeholders(&b, spec.id, env)?),
+        Some(b) => Some(provider_lookup::fill_placeholders(&b, spec.id, env)?),
         None => None,
     };
     let api_base = match (api_base, spec.codec) {
