@@ -329,5 +329,5 @@ fn every_rule_names_a_real_action_and_pattern() {
             assert!(matches!(rule.action, Action::Drop(_)), "{rule:?}");
         }
     }
-    assert!(provider("openai").is_some());
+    assert!(provider(crate::catalog::embedded(), "openai").is_some());
 }

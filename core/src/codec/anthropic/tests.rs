@@ -115,9 +115,13 @@ fn usage(input: u64, output: u64, read: u64, write: u64) -> Option<Usage> {
 
 fn deployment(provider_id: &str, model: &str) -> Deployment {
     Deployment {
-        provider: provider(provider_id).unwrap(),
+        provider: provider(crate::catalog::embedded(), provider_id).unwrap(),
         upstream_model: model.into(),
-        api_base: provider(provider_id).unwrap().base_url.unwrap().into(),
+        api_base: provider(crate::catalog::embedded(), provider_id)
+            .unwrap()
+            .base_url
+            .unwrap()
+            .into(),
         api_key: Some(Secret::new("sk-ant-test-key")),
         mock_response: None,
         request_timeout_ms: None,

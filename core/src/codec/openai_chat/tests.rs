@@ -228,7 +228,7 @@ fn stream_finish_length() {
 
 fn deployment(key: &str) -> Deployment {
     Deployment {
-        provider: provider("openai").unwrap(),
+        provider: provider(crate::catalog::embedded(), "openai").unwrap(),
         upstream_model: "gpt-4o".into(),
         api_base: "https://api.openai.com/v1".into(),
         api_key: Some(Secret::new(key)),

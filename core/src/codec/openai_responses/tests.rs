@@ -26,7 +26,7 @@ macro_rules! fixture {
 
 fn deployment() -> Deployment {
     Deployment {
-        provider: provider("openai").unwrap(),
+        provider: provider(crate::catalog::embedded(), "openai").unwrap(),
         upstream_model: "o3-pro".into(),
         api_base: "https://api.openai.com/v1".into(),
         api_key: Some(Secret::new("sk-test-key")),

@@ -52,7 +52,7 @@ fn recorded(file: &[u8]) -> (&str, Vec<String>) {
 
 fn deployment(provider_id: &str, model: &str, base: &str) -> Deployment {
     Deployment {
-        provider: provider(provider_id).unwrap(),
+        provider: provider(crate::catalog::embedded(), provider_id).unwrap(),
         upstream_model: model.into(),
         api_base: base.into(),
         api_key: Some(Secret::new("sk-up")),
