@@ -18,19 +18,13 @@ in us-east-1, europe-west4 and ap-southeast-1 under the ``nearest`` strategy;
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import requests
 
-from conftest import MASTER_KEY, WRANGLER_ENV, selected_shells, start_lambda, wrangler_bin
-from harness import REPO_ROOT, Proc, free_port, wait_http_ok
-
-sys.path.insert(0, str(REPO_ROOT / "bench"))
-from workerd_config import COMPAT_DATE, bundle_modules, capnp_str  # noqa: E402
+from conftest import MASTER_KEY, selected_shells, start_lambda
+from workerd import Isolate, serve
 
 CITIES = {
     "frankfurt": {"latitude": "50.11", "longitude": "8.68", "country": "DE", "continent": "EU",
@@ -55,48 +49,11 @@ def ask(base_url: str, model: str, headers: dict[str, str] | None = None) -> req
 
 @pytest.fixture(scope="module")
 def workerd_cf(workdir: Path, gateway_env: dict[str, str]):
-    """The Worker bundle (``wrangler deploy --dry-run``, the built wasm
-    reused) under plain workerd with ``cfBlobHeader`` set."""
-    bundle = workdir / "cf-bundle"
-    env = {**os.environ, **WRANGLER_ENV}
-    if (REPO_ROOT / "worker" / "build" / "index.js").is_file():
-        env["DX_SKIP_WORKER_BUILD"] = "1"
-    built = subprocess.run([str(wrangler_bin()), "deploy", "--dry-run", "--outdir", str(bundle)],
-                           cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=600)
-    assert built.returncode == 0, built.stdout[-2000:] + built.stderr[-2000:]
-    entry, wasm = bundle_modules(bundle)
-    port = free_port()
-    bindings = ",\n    ".join(f"(name = {capnp_str(k)}, text = {capnp_str(v)})" for k, v in gateway_env.items())
-    (bundle / "cf.capnp").write_text(f'''using Workerd = import "/workerd/workerd.capnp";
-
-const config :Workerd.Config = (
-  services = [
-    (name = "gateway", worker = .gateway),
-    (name = "internet", network = (allow = ["public", "private", "local"])),
-  ],
-  sockets = [
-    (name = "http", address = "127.0.0.1:{port}", http = (cfBlobHeader = {capnp_str(CF_HEADER)}), service = "gateway"),
-  ],
-);
-
-const gateway :Workerd.Worker = (
-  modules = [
-    (name = {capnp_str(entry)}, esModule = embed {capnp_str(entry)}),
-    (name = {capnp_str(wasm)}, wasm = embed {capnp_str(wasm)}),
-  ],
-  compatibilityDate = "{COMPAT_DATE}",
-  bindings = [
-    {bindings}
-  ],
-  globalOutbound = "internet",
-);
-''')
-    workerd = REPO_ROOT / "node_modules" / ".bin" / "workerd"
-    proc = Proc("workerd (cf)", [str(workerd), "serve", str(bundle / "cf.capnp")], workdir / "workerd-cf.log")
-    base = f"http://127.0.0.1:{port}"
+    """The Worker bundle under plain workerd with ``cfBlobHeader`` set."""
+    proc, bases = serve(workdir / "bundle", [Isolate("gateway", gateway_env, cf_header=CF_HEADER)],
+                        workdir / "workerd-cf.log")
     try:
-        wait_http_ok(f"{base}/health", proc, 60)
-        yield base
+        yield bases["gateway"]
     finally:
         proc.stop()
 
