@@ -50,6 +50,7 @@ load "$((secs + 2))" &
 wrk_pid=$!
 sleep 1
 mkdir -p bench/out
+curl -s "http://127.0.0.1:$inspector/json/list" > "$work/targets.json"; python3 -c "import json; t = json.load(open('$work/targets.json')); print('inspector targets:', len(t), [x.get('title') for x in t])"
 node --experimental-websocket bench/profile.mjs "$inspector" "$secs" "bench/out/profile-$model.cpuprofile"
 wait "$wrk_pid"
 python3 -c "import json; d = json.load(open('$work/wrk.json')); print(f\"wrk: {d['requests']} requests, {d['rps']:.0f}/s, errors {d['errors']}\")"
