@@ -4,7 +4,8 @@
 The layers are listed in core/src/lib.rs, lowest first, as comment lines
 `// layer NAME: mod mod ...`. Every `crate::<module>` path in a module's
 files counts (doc comments and `#[cfg(test)]` code excepted: tests may
-reach up). Cycles inside a layer are printed as a note, not an error.
+reach up). A cycle between modules, inside a layer too, is an error:
+each module must be understandable from the ones below it.
 """
 import pathlib
 import re
@@ -37,6 +38,38 @@ def code_of(path: pathlib.Path) -> str:
     return "\n".join(l.split("//", 1)[0] for l in text.splitlines())
 
 
+def cycles_of(edges: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected components with more than one module
+    (Tarjan), each listed from its smallest name."""
+    index, low, stack, on, found = {}, {}, [], set(), []
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on.add(v)
+        for w in sorted(edges.get(v, ())):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            part = []
+            while True:
+                w = stack.pop()
+                on.discard(w)
+                part.append(w)
+                if w == v:
+                    break
+            if len(part) > 1:
+                found.append(sorted(part))
+
+    for v in sorted(edges):
+        if v not in index:
+            visit(v)
+    return found
+
+
 def main() -> int:
     rank = layers()
     names = {n for n, r in sorted(rank.items(), key=lambda kv: kv[1])}
@@ -65,15 +98,12 @@ def main() -> int:
                 errors.append(
                     f"{rel}: `{top}` ({names_by_rank[rank[top]]}) uses `{dep}` ({names_by_rank[rank[dep]]}), a higher layer"
                 )
+    for cycle in cycles_of(edges):
+        errors.append("cycle between " + ", ".join(f"`{m}`" for m in cycle))
     for e in errors:
         print(e)
-    cycles = sorted(
-        f"{a} <-> {b}" for a in edges for b in edges[a] if a < b and a in edges.get(b, set())
-    )
-    if cycles:
-        print(f"check-layers: note: {len(cycles)} two-way uses inside a layer: " + ", ".join(cycles))
     if errors:
-        print(f"check-layers: {len(errors)} import(s) climb a layer")
+        print(f"check-layers: {len(errors)} import(s) climb a layer or close a cycle")
         return 1
     print(f"check-layers: ok ({len(rank)} modules in {len(names_by_rank)} layers)")
     return 0

@@ -7,7 +7,7 @@ use http::StatusCode;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
-use crate::catalog::{self, Caps, Modalities, ModelInfo, Prices};
+use crate::catalog::{self, Caps, Catalog, Modalities, ModelInfo, Prices};
 use crate::config::Config;
 use crate::cost::{cost_per_token, format_cost, geo_factor, Geo, TokenUsage};
 use crate::error::{ErrorKind, GatewayError};
@@ -57,8 +57,7 @@ fn decode(s: &str, plus_is_space: bool) -> String {
 }
 
 /// The catalog's addressable models as `provider/model` list entries.
-pub fn catalog_model_entries(provider_filter: Option<&str>) -> Vec<Value> {
-    let c = catalog::current();
+pub fn catalog_model_entries(c: &'static Catalog, provider_filter: Option<&str>) -> Vec<Value> {
     let mut out = Vec::with_capacity(8192);
     for p in c.providers().filter(|p| c.addressable(p)) {
         if let Some(want) = provider_filter {
@@ -98,17 +97,22 @@ pub struct Described {
 /// the catalog does not price, for a provider this deployment has no
 /// settings for (`azure/my-deployment` without an api_base), is described
 /// without prices rather than failing on the missing settings.
-pub fn describe(name: &str, config: &Config, env: &impl Env) -> Result<Described, GatewayError> {
-    match resolve_entry(name, config, env) {
+pub fn describe(
+    name: &str,
+    config: &Config,
+    c: &'static Catalog,
+    env: &impl Env,
+) -> Result<Described, GatewayError> {
+    match resolve_entry(name, config, c, env) {
         Ok((d, entry)) => Ok(Described {
             name: name.to_owned(),
             provider: d.provider.id.to_owned(),
             upstream_model: d.upstream_model.clone(),
-            meta: model_meta(&d, entry),
+            meta: model_meta(c, &d, entry),
         }),
         Err(e) if e.kind == ErrorKind::NotFound || e.kind == ErrorKind::Configuration => {
-            let Some(found) = lookup_name(catalog::current(), name) else {
-                return unpriced(name, config).ok_or(e);
+            let Some(found) = lookup_name(c, name) else {
+                return unpriced(name, config, c).ok_or(e);
             };
             Ok(Described {
                 name: name.to_owned(),
@@ -135,7 +139,7 @@ pub fn describe(name: &str, config: &Config, env: &impl Env) -> Result<Described
 
 /// A `provider/model` name of a provider the gateway knows, served by no
 /// `model_list` entry.
-fn unpriced(name: &str, config: &Config) -> Option<Described> {
+fn unpriced(name: &str, config: &Config, c: &'static Catalog) -> Option<Described> {
     let configured = config.model_list.iter().any(|e| {
         e.model_name == name
             || e.model_name
@@ -143,7 +147,7 @@ fn unpriced(name: &str, config: &Config) -> Option<Described> {
                 .is_some_and(|prefix| name.starts_with(prefix))
     });
     let (pid, model) = name.split_once('/')?;
-    let spec = crate::providers::provider(pid)?;
+    let spec = crate::resolve::provider(c, pid)?;
     (!configured && !model.is_empty()).then(|| Described {
         name: name.to_owned(),
         provider: spec.id.to_owned(),
@@ -357,18 +361,19 @@ fn ok(body: &Value) -> GatewayResponse {
 /// `GET /model/info[?model=NAME]`: one model, or every configured one.
 pub fn model_info(
     config: &Config,
+    c: &'static Catalog,
     env: &impl Env,
     query: Option<&str>,
 ) -> Result<GatewayResponse, GatewayError> {
     if let Some(name) = query_param(query, "model").filter(|m| !m.is_empty()) {
-        let d = describe(&name, config, env)?;
+        let d = describe(&name, config, c, env)?;
         return Ok(ok(&json!({ "data": [info_json(&d)] })));
     }
     let data: Vec<Value> = config
         .model_list
         .iter()
         .filter(|e| !e.model_name.ends_with('*'))
-        .map(|e| match describe(&e.model_name, config, env) {
+        .map(|e| match describe(&e.model_name, config, c, env) {
             Ok(d) => info_json(&d),
             Err(err) => json!({ "model_name": e.model_name, "error": err.message }),
         })
@@ -413,6 +418,7 @@ struct EstimateRequest {
 /// day and per month at a given request rate.
 pub fn cost_estimate(
     config: &Config,
+    c: &'static Catalog,
     env: &impl Env,
     body: &[u8],
 ) -> Result<GatewayResponse, GatewayError> {
@@ -426,7 +432,7 @@ pub fn cost_estimate(
             .with_param("inference_geo")
         })?),
     };
-    let d = describe(&req.model, config, env)?;
+    let d = describe(&req.model, config, c, env)?;
     let prices = &d.meta.prices;
     if !prices.is_known() {
         return Err(GatewayError::invalid_request(format!(
@@ -504,6 +510,7 @@ struct CounterRequest {
 /// `{model, prompt}` → an estimated prompt token count (see [`tokens`]).
 pub fn token_counter(
     config: &Config,
+    c: &'static Catalog,
     env: &impl Env,
     body: &[u8],
 ) -> Result<GatewayResponse, GatewayError> {
@@ -534,7 +541,7 @@ pub fn token_counter(
         }
     };
     let described = (!model.is_empty())
-        .then(|| describe(&model, config, env).ok())
+        .then(|| describe(&model, config, c, env).ok())
         .flatten();
     let window = described.as_ref().and_then(|d| d.meta.input_window);
     let body = json!({
@@ -552,8 +559,7 @@ pub fn token_counter(
 
 /// `GET /catalog/status`: which catalog this instance uses, so operators can
 /// see whether a refresh reached it.
-pub fn catalog_status() -> GatewayResponse {
-    let current = catalog::current();
+pub fn catalog_status(current: &'static Catalog) -> GatewayResponse {
     let body = serde_json::json!({
         "source": current.source(),
         "version": current.version(),

@@ -10,7 +10,7 @@ use serde::Deserialize;
 pub use router::{RouterSettings, Strategy};
 
 use crate::ports::Env;
-use crate::secret::Secret;
+use crate::secret::{resolve_secret, Secret};
 
 #[derive(Debug, Clone, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
@@ -667,21 +667,6 @@ fn yaml(text: &str) -> Option<serde_json::Value> {
 #[cfg(not(feature = "yaml"))]
 fn yaml(_: &str) -> Option<serde_json::Value> {
     None
-}
-
-/// `env:NAME` reads the environment; anything else is the literal value.
-pub fn resolve_secret(value: &str, env: &impl Env) -> Option<Secret> {
-    match value
-        .strip_prefix("env:")
-        .or_else(|| value.strip_prefix("os.environ/"))
-    {
-        Some(name) => env
-            .var(name.trim())
-            .filter(|v| !v.is_empty())
-            .map(Secret::new),
-        None if value.is_empty() => None,
-        None => Some(Secret::new(value)),
-    }
 }
 
 #[cfg(test)]

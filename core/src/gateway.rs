@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use http::HeaderValue;
 
+use crate::catalog;
 use crate::catalog::sync::{CatalogSync, SETTLE_MS};
 use crate::config::Config;
 use crate::endpoints::{self, error_response};
@@ -54,6 +55,7 @@ pub struct Gateway {
     config: Arc<Config>,
     master_key: Option<Secret>,
     tokens: TokenCache,
+    catalog: Arc<catalog::Installed>,
     catalog_sync: Option<Arc<dyn CatalogSync>>,
     accounts: Option<Arc<dyn Accounts>>,
     kv: Option<Arc<dyn SharedKv>>,
@@ -71,6 +73,7 @@ impl Gateway {
             config,
             master_key,
             tokens: TokenCache::new(),
+            catalog: Arc::default(),
             catalog_sync: None,
             accounts: None,
             kv: None,
@@ -83,6 +86,7 @@ impl Gateway {
     /// started when due, and requests that name an unknown model wait for one
     /// in flight, then route again.
     pub fn with_catalog_sync(mut self, sync: Arc<dyn CatalogSync>) -> Self {
+        self.catalog = sync.installed().clone();
         self.catalog_sync = Some(sync);
         self
     }
@@ -181,8 +185,9 @@ fn quota_headers(h: &mut http::HeaderMap, q: &Quota) {
 
 /// Runs one request through the endpoints and their pipeline, and observes it.
 async fn serve<P: Ports>(gw: &Gateway, ports: &P, req: IncomingRequest) -> GatewayResponse {
-    let call = Call {
+    let mut call = Call {
         config: &gw.config,
+        catalog: gw.catalog.current(),
         master_key: gw.master_key.as_ref(),
         tokens: &gw.tokens,
         accounts: gw.accounts.as_ref(),
@@ -200,6 +205,7 @@ async fn serve<P: Ports>(gw: &Gateway, ports: &P, req: IncomingRequest) -> Gatew
         if e.code.as_deref() == Some("model_not_found")
             && sync.gate().settle(ports, SETTLE_MS).await
         {
+            call.catalog = gw.catalog.current();
             result = endpoints::serve(&call, &req, &mut ex).await;
         }
     }

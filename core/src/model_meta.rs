@@ -2,7 +2,7 @@
 //! catalog entry (if any) with the deployment's own overrides on top. Costs,
 //! the context-window pre-check and the deprecation header read it.
 
-use crate::catalog::{self, Catalog, Found, Prices};
+use crate::catalog::{Catalog, Found, Prices};
 use crate::config::ModelEntry;
 use crate::providers::Codec;
 use crate::resolve::Deployment;
@@ -46,8 +46,7 @@ pub fn lookup_name(c: &'static Catalog, name: &str) -> Option<Found> {
     c.first_party(name)
 }
 
-pub fn model_meta(d: &Deployment, entry: Option<&ModelEntry>) -> ModelMeta {
-    let c = catalog::current();
+pub fn model_meta(c: &'static Catalog, d: &Deployment, entry: Option<&ModelEntry>) -> ModelMeta {
     let found = match (entry.and_then(|e| e.base_model.as_deref()), d.codec()) {
         (Some(base), _) => lookup_name(c, base),
         (None, Codec::Mock) => None,

@@ -1,5 +1,7 @@
 //! A credential that cannot leak through `Debug`, `Display` or serialization.
 
+use crate::ports::Env;
+
 #[derive(Clone, PartialEq, Eq)]
 pub struct Secret(String);
 
@@ -42,6 +44,21 @@ impl Secret {
 impl std::fmt::Debug for Secret {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("Secret([redacted])")
+    }
+}
+
+/// `env:NAME` reads the environment; anything else is the literal value.
+pub fn resolve_secret(value: &str, env: &impl Env) -> Option<Secret> {
+    match value
+        .strip_prefix("env:")
+        .or_else(|| value.strip_prefix("os.environ/"))
+    {
+        Some(name) => env
+            .var(name.trim())
+            .filter(|v| !v.is_empty())
+            .map(Secret::new),
+        None if value.is_empty() => None,
+        None => Some(Secret::new(value)),
     }
 }
 

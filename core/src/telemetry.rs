@@ -206,7 +206,7 @@ impl Telemetry {
         if sinks.is_empty() {
             return None;
         }
-        let resolve = |v: &str| crate::config::resolve_secret(v, env);
+        let resolve = |v: &str| crate::secret::resolve_secret(v, env);
         let sinks = sinks
             .iter()
             .map(|s| Sink {

@@ -86,7 +86,7 @@ fn every_name_function_takes_any_unicode() {
             assert!(close.is_empty(), "{n:?}");
         }
         let env = NoEnv;
-        match resolve_entry(&n, &Config::default(), &env) {
+        match resolve_entry(&n, &Config::default(), dx_core::catalog::embedded(), &env) {
             Ok(_) => assert!(n.len() <= MAX_MODEL_NAME_BYTES),
             Err(e) => assert!(e.status.as_u16() < 500, "{n:?}: {} {}", e.status, e.message),
         }

@@ -272,15 +272,15 @@ export function cancelReader(reader) {
  * leave without workerd pumping a JS stream (measured here: a JS
  * `ReadableStream` as the body costs about a third more CPU per chunk).
  * `enqueue` says whether the writer may go on (1), should wait until the
- * client has taken what is queued, which calls `onPulled(key)` (0: more
+ * client has taken what is queued, which calls `onDrained(key)` (0: more
  * than 64 KiB waiting), or is gone (-1). A client that goes away calls
  * `onCancelled(key)` once.
  */
-let onPulled = null;
+let onDrained = null;
 let onCancelled = null;
 
-export function onBodyEvents(pulled, cancelled) {
-  onPulled = pulled;
+export function onBodyEvents(drained, cancelled) {
+  onDrained = drained;
   onCancelled = cancelled;
 }
 
@@ -288,7 +288,7 @@ const QUEUE_LIMIT = 65536;
 const sinks = new Map();
 
 export function bodyStream(key) {
-  const pulled = onPulled;
+  const drained = onDrained;
   const cancelled = onCancelled;
   const { readable, writable } = new IdentityTransformStream();
   const sink = { writer: writable.getWriter(), queued: 0, waiting: false };
@@ -296,7 +296,7 @@ export function bodyStream(key) {
     sink.queued -= n;
     if (sink.waiting && sink.queued < QUEUE_LIMIT) {
       sink.waiting = false;
-      pulled(key);
+      drained(key);
     }
   };
   sink.failed = () => {

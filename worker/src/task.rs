@@ -98,7 +98,13 @@ impl Wake for TaskWaker {
 
 /// A key no task has yet, for [`spawn`].
 pub(crate) fn reserve_key() -> u32 {
-    NEXT_TASK.with(|n| {
+    next_key(&NEXT_TASK)
+}
+
+/// The next of a counter's keys (tasks, settled promises, timers): each
+/// kind has its own, wrapping after 2^32.
+pub(crate) fn next_key(counter: &'static std::thread::LocalKey<Cell<u32>>) -> u32 {
+    counter.with(|n| {
         let key = n.get();
         n.set(key.wrapping_add(1));
         key

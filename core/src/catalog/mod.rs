@@ -6,9 +6,10 @@
 //! The text is indexed on first use, once per process (isolate), and model
 //! lines are parsed only when looked up. A refreshed copy fetched at run
 //! time ([`refresh`]) replaces the embedded one once it has been validated.
-//! Catalogs live for the rest of the process (they are leaked on purpose: a
-//! provider found in one hands out `&'static` data, and a refresh that
-//! changes the data happens a few times a day at most).
+//! Which catalog is in use is instance state ([`Installed`], held by the
+//! gateway). Catalogs live for the rest of the process (they are leaked on
+//! purpose: a provider found in one hands out `&'static` data, and a
+//! refresh that changes the data happens a few times a day at most).
 
 pub mod build;
 pub mod ids;
@@ -50,9 +51,8 @@ pub struct Found {
 }
 
 static EMBEDDED: OnceLock<&'static Catalog> = OnceLock::new();
-static INSTALLED: RwLock<Option<&'static Catalog>> = RwLock::new(None);
 
-/// The catalog compiled into this binary.
+/// The catalog compiled into this binary: a constant, indexed on first use.
 pub fn embedded() -> &'static Catalog {
     EMBEDDED.get_or_init(|| {
         let catalog = Catalog::load(EMBEDDED_TEXT).unwrap_or_else(|_| Catalog::empty());
@@ -60,51 +60,44 @@ pub fn embedded() -> &'static Catalog {
     })
 }
 
-/// The catalog in use: the last one installed by a refresh, else the embedded one.
-pub fn current() -> &'static Catalog {
-    match INSTALLED.read() {
-        Ok(guard) => guard.unwrap_or_else(embedded),
-        Err(_) => embedded(),
-    }
+/// The catalog one gateway instance uses: the last one a refresh installed,
+/// else the embedded one. The instance owns it and shares it with its
+/// syncer; a request reads it once, so one request sees one catalog.
+#[derive(Default)]
+pub struct Installed {
+    slot: RwLock<Option<&'static Catalog>>,
 }
 
-/// Makes a validated catalog the current one. Installing text identical to
-/// the current catalog's is a no-op (nothing is leaked).
-pub fn install(text: String) -> Result<&'static Catalog, String> {
-    install_with(text, true)
-}
-
-/// Installs text [`refresh::check`] has accepted, which validated it: a
-/// second pass would double the CPU an instance spends switching catalogs.
-pub(crate) fn install_checked(text: String) -> Result<&'static Catalog, String> {
-    install_with(text, false)
-}
-
-fn install_with(text: String, validate: bool) -> Result<&'static Catalog, String> {
-    let now = current();
-    if now.index.bytes == text.len() && now.text_eq(&text) {
-        return Ok(now);
+impl Installed {
+    pub fn current(&self) -> &'static Catalog {
+        match self.slot.read() {
+            Ok(guard) => guard.unwrap_or_else(embedded),
+            Err(_) => embedded(),
+        }
     }
-    let text: &'static str = Box::leak(text.into_boxed_str());
-    let catalog = Catalog::load(text)?;
-    if validate {
-        catalog.index.validate()?;
-    }
-    let catalog: &'static Catalog = Box::leak(Box::new(catalog));
-    if let Ok(mut guard) = INSTALLED.write() {
-        *guard = Some(catalog);
-    }
-    Ok(catalog)
-}
 
-/// Serializes the tests that install catalogs or check which one is current.
-#[cfg(test)]
-pub(crate) static TEST_INSTALL_LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    /// Makes text [`refresh::check`] has accepted the current catalog (it
+    /// validated it: a second pass would double the CPU an instance spends
+    /// switching catalogs). Installing the text in use is a no-op (nothing
+    /// is leaked).
+    pub(crate) fn install_checked(&self, text: String) -> Result<&'static Catalog, String> {
+        let now = self.current();
+        if now.index.bytes == text.len() && now.text_eq(&text) {
+            return Ok(now);
+        }
+        let text: &'static str = Box::leak(text.into_boxed_str());
+        let catalog: &'static Catalog = Box::leak(Box::new(Catalog::load(text)?));
+        if let Ok(mut guard) = self.slot.write() {
+            *guard = Some(catalog);
+        }
+        Ok(catalog)
+    }
 
-/// Back to the embedded catalog (tests).
-pub fn uninstall() {
-    if let Ok(mut guard) = INSTALLED.write() {
-        *guard = None;
+    /// Back to the embedded catalog.
+    pub fn uninstall(&self) {
+        if let Ok(mut guard) = self.slot.write() {
+            *guard = None;
+        }
     }
 }
 

@@ -16,9 +16,9 @@ use std::sync::Mutex;
 use bytes::Bytes;
 
 use super::build::{build, Sources};
-use super::install_checked;
 use super::sources::{parse_litellm, parse_models_dev_api, Overlay, EMBEDDED_OVERLAY};
 use super::text::Index;
+use super::Installed;
 use crate::http::read_body;
 use crate::ports::{with_timeout, HttpClient, MaybeSend, Sleep};
 
@@ -192,6 +192,7 @@ pub async fn refresh<P, S>(
     ports: &P,
     store: &S,
     cfg: &RefreshConfig,
+    into: &Installed,
 ) -> Result<RefreshOutcome, String>
 where
     P: HttpClient + Sleep,
@@ -205,7 +206,7 @@ where
     );
     let text = build_text(&md, &ll, &description)?;
     let (providers, models) = check(&text, cfg)?;
-    if super::current().index.text == text {
+    if into.current().index.text == text {
         return Ok(RefreshOutcome::Unchanged);
     }
     let stored = Stored {
@@ -213,7 +214,7 @@ where
         text,
     };
     store.save(&stored).await?;
-    install_checked(stored.text)?;
+    into.install_checked(stored.text)?;
     Ok(RefreshOutcome::Installed {
         providers,
         models,
@@ -223,12 +224,16 @@ where
 
 /// Installs the stored copy when there is a valid one. `Ok(false)`: nothing
 /// stored; `Err`: a stored copy was refused and the current catalog kept.
-pub async fn load_stored<S: CatalogStore>(store: &S, cfg: &RefreshConfig) -> Result<bool, String> {
+pub async fn load_stored<S: CatalogStore>(
+    store: &S,
+    cfg: &RefreshConfig,
+    into: &Installed,
+) -> Result<bool, String> {
     let Some(stored) = store.load().await? else {
         return Ok(false);
     };
     check(&stored.text, cfg)?;
-    install_checked(stored.text)?;
+    into.install_checked(stored.text)?;
     Ok(true)
 }
 
@@ -273,6 +278,7 @@ pub async fn sync_stored<S: CatalogStore>(
     store: &S,
     cfg: &RefreshConfig,
     memory: &SyncMemory,
+    into: &Installed,
 ) -> Result<SyncOutcome, String> {
     let Some(version) = store.version().await? else {
         return Ok(SyncOutcome::NothingStored);
@@ -292,7 +298,7 @@ pub async fn sync_stored<S: CatalogStore>(
     }
     check(&stored.text, cfg)
         .map_err(|e| format!("the stored catalog {} is refused: {e}", stored.version))?;
-    install_checked(stored.text)?;
+    into.install_checked(stored.text)?;
     Ok(SyncOutcome::Installed {
         version: stored.version,
     })
@@ -349,13 +355,17 @@ mod tests {
         "env": ["ACME_API_KEY"], "api": "https://acme.example/v1",
         "models": {"m": {"name": "M", "cost": {"input": 1, "output": 2}}}}}"#;
 
-    fn refresh_with(md: (u16, &str), ll: (u16, &str)) -> Result<RefreshOutcome, String> {
+    fn refresh_with(
+        md: (u16, &str),
+        ll: (u16, &str),
+        installed: &crate::catalog::Installed,
+    ) -> Result<RefreshOutcome, String> {
         let files = Files(HashMap::from([
             (MD, (md.0, md.1.as_bytes().to_vec())),
             (LL, (ll.0, ll.1.as_bytes().to_vec())),
         ]));
         let store = MemoryStore::default();
-        let out = block_on(refresh(&files, &store, &cfg()));
+        let out = block_on(refresh(&files, &store, &cfg(), installed));
         if out.is_err() {
             assert_eq!(store.get(), None, "nothing is saved on failure");
         }
@@ -364,40 +374,36 @@ mod tests {
 
     #[test]
     fn failures_keep_the_catalog_in_use() {
-        let _serial = crate::catalog::TEST_INSTALL_LOCK
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
-        let before = crate::catalog::current() as *const crate::catalog::Catalog;
-        let e = refresh_with((500, ""), (200, "{}")).unwrap_err();
+        let installed = crate::catalog::Installed::default();
+        let before = installed.current() as *const crate::catalog::Catalog;
+        let e = refresh_with((500, ""), (200, "{}"), &installed).unwrap_err();
         assert!(e.contains("HTTP 500"), "{e}");
-        let e = refresh_with((200, "{not json"), (200, "{}")).unwrap_err();
+        let e = refresh_with((200, "{not json"), (200, "{}"), &installed).unwrap_err();
         assert!(e.contains("models.dev"), "{e}");
-        let e = refresh_with((200, SMALL_MD), (200, "[1, 2]")).unwrap_err();
+        let e = refresh_with((200, SMALL_MD), (200, "[1, 2]"), &installed).unwrap_err();
         assert!(e.contains("LiteLLM"), "{e}");
         // well-formed but far too small: refused as truncated
-        let e = refresh_with((200, SMALL_MD), (200, "{}")).unwrap_err();
+        let e = refresh_with((200, SMALL_MD), (200, "{}"), &installed).unwrap_err();
         assert!(e.contains("at least"), "{e}");
         let files = Files(HashMap::new());
-        let e = block_on(refresh(&files, &MemoryStore::default(), &cfg())).unwrap_err();
+        let e = block_on(refresh(&files, &MemoryStore::default(), &cfg(), &installed)).unwrap_err();
         assert!(e.contains("nothing at"), "{e}");
-        assert!(std::ptr::eq(before, crate::catalog::current()));
+        assert!(std::ptr::eq(before, installed.current()));
     }
 
     #[test]
     fn stored_copies_are_checked_before_use() {
-        let _serial = crate::catalog::TEST_INSTALL_LOCK
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
+        let installed = crate::catalog::Installed::default();
         let store = MemoryStore::default();
-        assert_eq!(block_on(load_stored(&store, &cfg())), Ok(false));
+        assert_eq!(block_on(load_stored(&store, &cfg(), &installed)), Ok(false));
         store.set(Some("#dx-catalog\t1\tgarbage\nP\tx".into()));
-        assert!(block_on(load_stored(&store, &cfg())).is_err());
+        assert!(block_on(load_stored(&store, &cfg(), &installed)).is_err());
         let small = build_text(SMALL_MD.as_bytes(), b"{}", "small").unwrap();
         store.set(Some(small));
-        let e = block_on(load_stored(&store, &cfg())).unwrap_err();
+        let e = block_on(load_stored(&store, &cfg(), &installed)).unwrap_err();
         assert!(e.contains(" 1 models"), "{e}");
         assert!(std::ptr::eq(
-            crate::catalog::current(),
+            installed.current(),
             crate::catalog::embedded()
         ));
     }
@@ -424,12 +430,10 @@ mod tests {
 
     #[test]
     fn sync_reads_the_text_only_when_the_version_changed() {
-        let _serial = crate::catalog::TEST_INSTALL_LOCK
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
+        let installed = crate::catalog::Installed::default();
         let store = Counting::default();
         let memory = SyncMemory::default();
-        let sync = || block_on(sync_stored(&store, &cfg(), &memory));
+        let sync = || block_on(sync_stored(&store, &cfg(), &memory, &installed));
         let loads = || store.loads.load(std::sync::atomic::Ordering::SeqCst);
         assert_eq!(sync(), Ok(SyncOutcome::NothingStored));
 
@@ -456,11 +460,10 @@ mod tests {
         store.inner.set(Some(text.clone()));
         let version = version_of(&text);
         assert_eq!(sync(), Ok(SyncOutcome::Installed { version }));
-        assert!(crate::catalog::current().source().starts_with("stored "));
+        assert!(installed.current().source().starts_with("stored "));
         assert_eq!(loads(), 3);
         assert_eq!(sync(), Ok(SyncOutcome::Unchanged));
         assert_eq!(loads(), 3, "an unchanged version costs no text read");
-        crate::catalog::uninstall();
     }
 
     #[test]

@@ -20,6 +20,7 @@ use serde_json::json;
 use super::refresh::{
     refresh, sync_stored, CatalogStore, RefreshConfig, RefreshOutcome, SyncMemory, SyncOutcome,
 };
+use super::Installed;
 use crate::ports::{
     with_timeout, Background, BoxFuture, Clock, HttpClient, Log, MaybeSend, MaybeSync, Sleep,
 };
@@ -154,6 +155,8 @@ pub trait CatalogSync: MaybeSend + MaybeSync {
     /// Starts a sync when one is due. It runs through `background` (the
     /// request's) unless the syncer was given a spawner of its own.
     fn start_if_due(&self, now_ms: u64, background: &dyn Background);
+    /// The catalog this sync installs into: the instance's.
+    fn installed(&self) -> &Arc<Installed>;
 }
 
 /// The one catalog sync and refresh both shells use: a stored copy polled at
@@ -173,6 +176,7 @@ struct Inner<S, Q> {
     cfg: RefreshConfig,
     memory: SyncMemory,
     last_logged: Mutex<String>,
+    catalog: Arc<Installed>,
 }
 
 impl<S, Q> Syncer<S, Q>
@@ -192,6 +196,7 @@ where
                 cfg,
                 memory: SyncMemory::new(),
                 last_logged: Mutex::new(String::new()),
+                catalog: Arc::default(),
             }),
             spawner: None,
         }
@@ -213,16 +218,17 @@ where
         trigger: Option<&str>,
     ) -> Result<serde_json::Value, String> {
         let inner = &self.inner;
-        match sync_stored(&inner.store, &inner.cfg, &SyncMemory::new()).await {
+        let catalog = &inner.catalog;
+        match sync_stored(&inner.store, &inner.cfg, &SyncMemory::new(), catalog).await {
             Ok(SyncOutcome::Installed { .. } | SyncOutcome::Unchanged) => {}
-            Ok(SyncOutcome::NothingStored) => super::uninstall(),
+            Ok(SyncOutcome::NothingStored) => catalog.uninstall(),
             Err(e) => {
                 inner.log_once(json!({"event": "catalog_refresh", "outcome": "stored_copy_refused", "error": e}));
-                super::uninstall();
+                catalog.uninstall();
             }
         }
-        let outcome = refresh(ports, &inner.store, &inner.cfg).await;
-        let current = super::current();
+        let outcome = refresh(ports, &inner.store, &inner.cfg, catalog).await;
+        let current = catalog.current();
         let mut summary = match &outcome {
             Ok(RefreshOutcome::Installed { version, .. }) => {
                 inner.memory.remember(version);
@@ -263,6 +269,10 @@ where
         &self.inner.gate
     }
 
+    fn installed(&self) -> &Arc<Installed> {
+        &self.inner.catalog
+    }
+
     fn start_if_due(&self, now_ms: u64, background: &dyn Background) {
         let inner = self.inner.clone();
         let work = self
@@ -279,7 +289,7 @@ where
 
 impl<S: CatalogStore, Q: Clock + Sleep + Log> Inner<S, Q> {
     async fn sync(&self) {
-        let run = sync_stored(&self.store, &self.cfg, &self.memory);
+        let run = sync_stored(&self.store, &self.cfg, &self.memory, &self.catalog);
         let line = match with_timeout(&self.ports, SYNC_TIMEOUT_MS, run).await {
             Some(Ok(SyncOutcome::Unchanged)) => return,
             Some(Ok(SyncOutcome::Installed { version })) => {

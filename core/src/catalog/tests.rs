@@ -27,7 +27,7 @@ fn embedded_catalog_loads_and_every_line_parses() {
 fn addressable_providers() -> Vec<&'static str> {
     let mut ids: Vec<&'static str> = crate::providers::PROVIDERS.iter().map(|p| p.id).collect();
     for p in c().providers() {
-        if c().addressable(p) && crate::providers::provider(p.gateway_or_id()).is_some() {
+        if c().addressable(p) && crate::resolve::provider(c(), p.gateway_or_id()).is_some() {
             ids.push(p.gateway_or_id());
         }
     }
@@ -78,40 +78,44 @@ fn at_least_130_providers_are_addressable() {
 
 #[test]
 fn catalog_providers_become_specs() {
-    let spec = crate::providers::provider("deepseek").unwrap();
+    let spec = crate::resolve::provider(crate::catalog::embedded(), "deepseek").unwrap();
     assert_eq!(spec.base_url, Some("https://api.deepseek.com"));
     assert_eq!(spec.key_env, ["DEEPSEEK_API_KEY"]);
     assert_eq!(spec.base_env, ["DEEPSEEK_API_BASE"]);
     assert!(!spec.key_optional);
     // aliases, LiteLLM's names included
     assert_eq!(
-        crate::providers::provider("together_ai").unwrap().id,
+        crate::resolve::provider(crate::catalog::embedded(), "together_ai")
+            .unwrap()
+            .id,
         "togetherai"
     );
     assert_eq!(
-        crate::providers::provider("fireworks_ai").unwrap().id,
+        crate::resolve::provider(crate::catalog::embedded(), "fireworks_ai")
+            .unwrap()
+            .id,
         "fireworks-ai"
     );
     // local servers need no key and have localhost defaults; Ollama is served
     // by its native codec (`/api/chat`), which takes precedence over the catalog
-    let ollama = crate::providers::provider("ollama").unwrap();
+    let ollama = crate::resolve::provider(crate::catalog::embedded(), "ollama").unwrap();
     assert!(ollama.key_optional);
     assert_eq!(ollama.codec, crate::providers::Codec::Ollama);
     assert_eq!(ollama.base_url, Some("http://localhost:11434"));
     // URL placeholders stay for the resolver; the key is the variable that is not one
-    let cf = crate::providers::provider("cloudflare-workers-ai").unwrap();
+    let cf = crate::resolve::provider(crate::catalog::embedded(), "cloudflare-workers-ai").unwrap();
     assert_eq!(
         cf.base_url,
         Some("https://api.cloudflare.com/client/v4/accounts/${CLOUDFLARE_ACCOUNT_ID}/ai/v1")
     );
     assert_eq!(cf.key_env, ["CLOUDFLARE_API_KEY"]);
     // models.dev writes this base URL with `/chat/completions`
-    let bailing = crate::providers::provider("bailing").unwrap();
+    let bailing = crate::resolve::provider(crate::catalog::embedded(), "bailing").unwrap();
     assert_eq!(bailing.base_url, Some("https://api.tbox.cn/api/llm/v1"));
     // native providers are not catalog specs; unsupported ones are not specs at all
     assert!(c().provider_spec("anthropic").is_none());
-    assert!(crate::providers::provider("perplexity-agent").is_none());
-    assert!(crate::providers::provider("gitlab").is_none());
+    assert!(crate::resolve::provider(crate::catalog::embedded(), "perplexity-agent").is_none());
+    assert!(crate::resolve::provider(crate::catalog::embedded(), "gitlab").is_none());
 }
 
 #[test]

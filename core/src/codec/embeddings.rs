@@ -19,8 +19,8 @@ use http::HeaderMap;
 use std::fmt::Write;
 
 use crate::error::{ErrorKind, GatewayError};
-use crate::ingress::openai_chat::Fields;
 use crate::providers::Codec;
+use crate::raw_json::Fields;
 use crate::resolve::Deployment;
 use crate::unified::Usage;
 

@@ -1,6 +1,6 @@
 //! Helpers shared by the codec fixture tests.
 
-use crate::providers::provider;
+use crate::resolve::provider;
 use crate::resolve::{Deployment, ProviderParams};
 use crate::secret::Secret;
 use crate::unified::{ChatChunk, FinishReason, Usage};
@@ -8,7 +8,7 @@ use crate::unified::{ChatChunk, FinishReason, Usage};
 /// A deployment of provider `id` with the given key and base URL.
 pub fn deployment(id: &str, model: &str, base: &str, key: Option<&str>) -> Deployment {
     Deployment {
-        provider: provider(id).expect("known provider"),
+        provider: provider(crate::catalog::embedded(), id).expect("known provider"),
         upstream_model: model.into(),
         api_base: base.into(),
         api_key: key.map(Secret::new),

@@ -16,7 +16,7 @@ use http::HeaderMap;
 use serde_json::value::RawValue;
 use serde_json::Value;
 
-use crate::catalog::{self, Mode, Prices};
+use crate::catalog::{Catalog, Mode, Prices};
 use crate::codec::openai_chat::{self, usage_to_wire};
 use crate::codec::request::{post_json, Auth};
 use crate::config::Config;
@@ -51,7 +51,11 @@ const LOCAL_SERVERS: [&str; 7] = [
 /// Fields a chat model has no counterpart for.
 const COMPLETION_ONLY: [&str; 4] = ["suffix", "echo", "logprobs", "best_of"];
 
-pub struct OpenAiCompletions;
+/// Carries the request's catalog: whether a model completes prompts
+/// itself is the catalog's to say.
+pub struct OpenAiCompletions {
+    pub catalog: &'static Catalog,
+}
 
 pub struct CompletionsBody<'b> {
     fields: Vec<(Cow<'b, str>, &'b RawValue)>,
@@ -83,11 +87,11 @@ fn invalid(message: &str, param: &str) -> GatewayError {
 }
 
 /// Whether `d` completes prompts itself.
-fn serves_completions(d: &Deployment) -> bool {
+fn serves_completions(catalog: &'static Catalog, d: &Deployment) -> bool {
     d.passthrough
         && d.codec() == Codec::OpenAiChat
         && (LOCAL_SERVERS.contains(&d.provider.id)
-            || catalog::current()
+            || catalog
                 .lookup_gateway(d.provider.id, &d.upstream_model)
                 .is_some_and(|f| f.info.mode == Mode::Completion))
 }
@@ -177,7 +181,7 @@ impl Ingress for OpenAiCompletions {
     }
 
     fn speaks(&self, d: &Deployment) -> bool {
-        serves_completions(d)
+        serves_completions(self.catalog, d)
     }
 
     fn passthrough_body(
@@ -509,7 +513,10 @@ mod tests {
     use crate::unified::{ChunkChoice, Delta, FinishReason};
 
     fn parse(body: &str) -> Result<CompletionsBody<'_>, GatewayError> {
-        OpenAiCompletions.parse(body.as_bytes(), &HeaderMap::new())
+        (OpenAiCompletions {
+            catalog: crate::catalog::embedded(),
+        })
+        .parse(body.as_bytes(), &HeaderMap::new())
     }
 
     #[test]
@@ -517,7 +524,13 @@ mod tests {
         let p = parse(r#"{"model":"m","prompt":"Say hi","stream":true,"stream_options":{"include_usage":true},"max_tokens":7}"#).unwrap();
         assert_eq!(p.prompt.as_deref(), Some("Say hi"));
         assert!(p.stream && p.include_usage);
-        assert_eq!(OpenAiCompletions.max_tokens(&p), Some(7));
+        assert_eq!(
+            (OpenAiCompletions {
+                catalog: crate::catalog::embedded()
+            })
+            .max_tokens(&p),
+            Some(7)
+        );
         assert_eq!(
             parse(r#"{"model":"m","prompt":["one"]}"#)
                 .unwrap()
@@ -566,7 +579,13 @@ mod tests {
             }),
             system_fingerprint: None,
         };
-        let v: Value = serde_json::from_slice(&OpenAiCompletions.render_response(&r)).unwrap();
+        let v: Value = serde_json::from_slice(
+            &(OpenAiCompletions {
+                catalog: crate::catalog::embedded(),
+            })
+            .render_response(&r),
+        )
+        .unwrap();
         assert_eq!(v["object"], "text_completion");
         assert_eq!(v["choices"][0]["text"], "Hello");
         assert_eq!(v["choices"][0]["finish_reason"], "length");

@@ -15,7 +15,7 @@ use crate::ingress::anthropic_messages::{
 use crate::pipeline::{send, within_limit, Call, Exchange};
 use crate::ports::Ports;
 use crate::providers::Codec;
-use crate::resolve::resolve_model;
+use crate::resolve::resolve_entry;
 
 pub async fn count_tokens<P: Ports>(
     call: &Call<'_, P>,
@@ -29,7 +29,7 @@ pub async fn count_tokens<P: Ports>(
     let route = plan(&env, config)?;
     ex.route = route.rule.as_str();
     ex.routed_model = route.model.clone();
-    let deployment = resolve_model(&route.model, config, &call.ports)?;
+    let (deployment, _) = resolve_entry(&route.model, config, call.catalog, &call.ports)?;
     ex.provider = deployment.provider.id;
     ex.upstream_model = deployment.upstream_model.clone();
     let (mut resp, method) = if deployment.codec() == Codec::Anthropic && deployment.passthrough {

@@ -154,7 +154,17 @@ pub async fn serve<P: Ports>(
         Endpoint::Embeddings => exchange(call, &embeddings::Retrieval::Embeddings, req, ex).await,
         // The same ingress type: one more copy of the pipeline would cost the Worker upload.
         Endpoint::Rerank => exchange(call, &embeddings::Retrieval::Rerank, req, ex).await,
-        Endpoint::Completions => exchange(call, &completions::OpenAiCompletions, req, ex).await,
+        Endpoint::Completions => {
+            exchange(
+                call,
+                &completions::OpenAiCompletions {
+                    catalog: call.catalog,
+                },
+                req,
+                ex,
+            )
+            .await
+        }
         Endpoint::InputItems(id) => {
             stored_responses::list_input_items(call.kv, ex, &id, req.query.as_deref()).await
         }
@@ -179,13 +189,19 @@ pub fn serve_other<P: Ports>(
             &br#"{"name":"dx-gateway","status":"ok"}"#[..],
         )),
         Endpoint::Health => Ok(json(StatusCode::OK, &br#"{"status":"ok"}"#[..])),
-        Endpoint::Models => Ok(models::list(config, req.query.as_deref())),
-        Endpoint::Model(id) => models::one(config, &call.ports, &id),
-        Endpoint::ModelInfo => catalog_api::model_info(config, &call.ports, req.query.as_deref()),
+        Endpoint::Models => Ok(models::list(config, call.catalog, req.query.as_deref())),
+        Endpoint::Model(id) => models::one(config, call.catalog, &call.ports, &id),
+        Endpoint::ModelInfo => {
+            catalog_api::model_info(config, call.catalog, &call.ports, req.query.as_deref())
+        }
         Endpoint::ModelGroups => model_groups::model_groups(call),
-        Endpoint::CatalogStatus => Ok(catalog_api::catalog_status()),
-        Endpoint::CostEstimate => catalog_api::cost_estimate(config, &call.ports, &req.body),
-        Endpoint::TokenCounter => catalog_api::token_counter(config, &call.ports, &req.body),
+        Endpoint::CatalogStatus => Ok(catalog_api::catalog_status(call.catalog)),
+        Endpoint::CostEstimate => {
+            catalog_api::cost_estimate(config, call.catalog, &call.ports, &req.body)
+        }
+        Endpoint::TokenCounter => {
+            catalog_api::token_counter(config, call.catalog, &call.ports, &req.body)
+        }
         #[cfg(feature = "console")]
         Endpoint::Ui(asset) => Ok(ui::serve(asset, req)),
         // Served by the pipeline's chat exchange.

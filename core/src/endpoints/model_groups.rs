@@ -35,7 +35,7 @@ pub fn model_groups<P: Ports>(call: &Call<'_, P>) -> Result<GatewayResponse, Gat
                     let e = &config.model_list[i];
                     let health = call.health.of(i, now);
                     let cooling = call.health.cooling(i, now);
-                    let (id, error) = match resolve_listed(e, &call.ports) {
+                    let (id, error) = match resolve_listed(e, call.catalog, &call.ports) {
                         Ok(d) => (label(&d, Some(e)), None),
                         Err(err) => (e.id.clone().unwrap_or_default(), Some(err.message)),
                     };

@@ -3,6 +3,7 @@
 use http::StatusCode;
 use serde::Serialize;
 
+use crate::catalog::Catalog;
 use crate::catalog_api;
 use crate::config::{Config, ModelEntry};
 use crate::error::GatewayError;
@@ -10,9 +11,9 @@ use crate::http::json;
 use crate::http::GatewayResponse;
 use crate::ports::Env;
 
-pub fn list(config: &Config, query: Option<&str>) -> GatewayResponse {
+pub fn list(config: &Config, catalog: &'static Catalog, query: Option<&str>) -> GatewayResponse {
     if catalog_api::query_param(query, "catalog").is_some_and(|v| v == "true" || v == "1") {
-        return with_catalog(config, query);
+        return with_catalog(config, catalog, query);
     }
     #[derive(Serialize)]
     struct Model<'a> {
@@ -47,7 +48,11 @@ pub fn list(config: &Config, query: Option<&str>) -> GatewayResponse {
 
 /// `?catalog=true`: the configured names, then every catalog model the
 /// gateway can call as `provider/model` (`&provider=` narrows it).
-fn with_catalog(config: &Config, query: Option<&str>) -> GatewayResponse {
+fn with_catalog(
+    config: &Config,
+    catalog: &'static Catalog,
+    query: Option<&str>,
+) -> GatewayResponse {
     let provider = catalog_api::query_param(query, "provider");
     let mut data: Vec<serde_json::Value> = config
         .model_list
@@ -57,14 +62,22 @@ fn with_catalog(config: &Config, query: Option<&str>) -> GatewayResponse {
             serde_json::json!({"id": e.model_name, "object": "model", "created": 0, "owned_by": owner(e)})
         })
         .collect();
-    data.extend(catalog_api::catalog_model_entries(provider.as_deref()));
+    data.extend(catalog_api::catalog_model_entries(
+        catalog,
+        provider.as_deref(),
+    ));
     let body = serde_json::json!({"object": "list", "data": data});
     json(StatusCode::OK, body.to_string())
 }
 
-pub fn one(config: &Config, env: &impl Env, id: &str) -> Result<GatewayResponse, GatewayError> {
+pub fn one(
+    config: &Config,
+    catalog: &'static Catalog,
+    env: &impl Env,
+    id: &str,
+) -> Result<GatewayResponse, GatewayError> {
     let Some(entry) = config.model_list.iter().find(|e| e.model_name == id) else {
-        let d = catalog_api::describe(id, config, env)?;
+        let d = catalog_api::describe(id, config, catalog, env)?;
         let body = serde_json::json!({
             "id": id, "object": "model", "created": 0, "owned_by": d.provider,
         });

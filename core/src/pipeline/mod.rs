@@ -189,6 +189,9 @@ pub trait Ingress: crate::ports::MaybeSync {
 /// instance state the stages use, and this request's ports.
 pub struct Call<'g, P> {
     pub config: &'g Arc<Config>,
+    /// The instance's catalog as this request found it: one request sees
+    /// one catalog, even when a sync installs another meanwhile.
+    pub catalog: &'static crate::catalog::Catalog,
     pub master_key: Option<&'g Secret>,
     pub tokens: &'g TokenCache,
     pub accounts: Option<&'g Arc<dyn Accounts>>,

@@ -5,7 +5,7 @@
 
 use super::admit::worst_cost;
 use super::Call;
-use crate::catalog::Prices;
+use crate::catalog::{Catalog, Prices};
 use crate::config::{Config, ModelEntry};
 use crate::error::{ErrorKind, GatewayError};
 use crate::model_meta::{model_meta, ModelMeta};
@@ -72,12 +72,12 @@ pub fn route<'c, P: Ports>(
         let members = router::members(config, group_name);
         let mut resolved: Vec<(usize, Result<Target<'c>, GatewayError>)> = Vec::new();
         if members.is_empty() {
-            match resolve_entry(group_name, config, &call.ports) {
+            match resolve_entry(group_name, config, call.catalog, &call.ports) {
                 Ok((d, entry)) => {
                     let key = entry
                         .and_then(|e| config.model_list.iter().position(|x| std::ptr::eq(x, e)))
                         .unwrap_or(NOT_LISTED);
-                    resolved.push((key, Ok(target(d, entry))));
+                    resolved.push((key, Ok(target(call.catalog, d, entry))));
                 }
                 Err(e) if gi == 0 => return Err(e),
                 Err(_) => {}
@@ -85,7 +85,8 @@ pub fn route<'c, P: Ports>(
         }
         for i in members {
             let entry = &config.model_list[i];
-            let t = resolve_listed(entry, &call.ports).map(|d| target(d, Some(entry)));
+            let t = resolve_listed(entry, call.catalog, &call.ports)
+                .map(|d| target(call.catalog, d, Some(entry)));
             resolved.push((i, t));
         }
         let policies: Vec<&str> = settings
@@ -184,8 +185,12 @@ pub fn label(d: &Deployment, entry: Option<&ModelEntry>) -> String {
     }
 }
 
-fn target(d: Deployment, entry: Option<&ModelEntry>) -> Target<'_> {
-    let meta = model_meta(&d, entry);
+fn target<'c>(
+    catalog: &'static Catalog,
+    d: Deployment,
+    entry: Option<&'c ModelEntry>,
+) -> Target<'c> {
+    let meta = model_meta(catalog, &d, entry);
     let label = label(&d, entry);
     Target {
         deployment: d,

@@ -1,10 +1,6 @@
 //! Providers are data, formats are code: a provider is an entry in this table
 //! naming its wire format ([`Codec`]), base URL and where its key comes from.
 
-mod from_catalog;
-
-pub use from_catalog::{catalog_defaults, catalog_provider, fill_placeholders};
-
 /// The wire formats the gateway speaks upstream. Dispatch is a `match` on this.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Codec {
@@ -177,15 +173,6 @@ pub static PROVIDERS: &[ProviderSpec] = &[
         key_optional: true,
     },
 ];
-
-/// A provider by id: the static table first, then the catalog (its
-/// OpenAI-compatible providers and the aliases of all its providers).
-pub fn provider(id: &str) -> Option<&'static ProviderSpec> {
-    PROVIDERS
-        .iter()
-        .find(|p| p.id == id)
-        .or_else(|| catalog_provider(id))
-}
 
 /// The providers that serve OpenAI's own models.
 pub(crate) const OPENAI_FAMILY: &[&str] = &["openai", "azure"];

@@ -6,7 +6,8 @@ use super::*;
 use crate::codec::openai_chat::render_request;
 use crate::config::Config;
 use crate::ports::Env;
-use crate::providers::{provider, responses_only, ProviderSpec};
+use crate::providers::{responses_only, ProviderSpec};
+use crate::resolve::provider;
 use crate::resolve::resolve_model;
 use crate::secret::Secret;
 
@@ -328,5 +329,5 @@ fn every_rule_names_a_real_action_and_pattern() {
             assert!(matches!(rule.action, Action::Drop(_)), "{rule:?}");
         }
     }
-    assert!(provider("openai").is_some());
+    assert!(provider(crate::catalog::embedded(), "openai").is_some());
 }

@@ -77,9 +77,10 @@ fn refresh_from_the_same_snapshots_reproduces_the_embedded_catalog() {
         (cfg.litellm_url.clone(), litellm),
     ]));
     let store = MemoryStore::default();
-    assert!(std::ptr::eq(catalog::current(), catalog::embedded()));
+    let installed = catalog::Installed::default();
+    assert!(std::ptr::eq(installed.current(), catalog::embedded()));
 
-    let outcome = block_on(refresh::refresh(&files, &store, &cfg)).unwrap();
+    let outcome = block_on(refresh::refresh(&files, &store, &cfg, &installed)).unwrap();
     assert!(
         matches!(&outcome, RefreshOutcome::Installed { providers, models, version } if *providers > 150 && *models > 6000 && version.len() == 16)
     );
@@ -88,19 +89,19 @@ fn refresh_from_the_same_snapshots_reproduces_the_embedded_catalog() {
     let saved = saved.text;
     assert_same_lines(body(&saved), body(EMBEDDED_TEXT));
     assert!(saved.starts_with("#dx-catalog\t1\trefreshed from http://127.0.0.1:1/api.json"));
-    let now = catalog::current();
+    let now = installed.current();
     assert!(!std::ptr::eq(now, catalog::embedded()));
     assert!(now.source().starts_with("refreshed from"));
     assert_eq!(now.model_count(), catalog::embedded().model_count());
 
     // Same data again: nothing changes, nothing is leaked.
-    let again = block_on(refresh::refresh(&files, &store, &cfg)).unwrap();
+    let again = block_on(refresh::refresh(&files, &store, &cfg, &installed)).unwrap();
     assert_eq!(again, RefreshOutcome::Unchanged);
-    assert!(std::ptr::eq(now, catalog::current()));
+    assert!(std::ptr::eq(now, installed.current()));
 
     // Another instance loads the stored copy.
-    catalog::uninstall();
-    assert!(block_on(refresh::load_stored(&store, &cfg)).unwrap());
-    assert!(catalog::current().source().starts_with("refreshed from"));
-    catalog::uninstall();
+    let other = catalog::Installed::default();
+    assert!(block_on(refresh::load_stored(&store, &cfg, &other)).unwrap());
+    assert!(other.current().source().starts_with("refreshed from"));
+    assert!(std::ptr::eq(installed.current(), now));
 }

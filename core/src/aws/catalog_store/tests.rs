@@ -154,9 +154,7 @@ fn a_new_version_deletes_the_old_chunks_only_after_the_pointer_moved() {
 
 #[test]
 fn missing_short_or_tampered_chunks_are_errors_never_installs() {
-    let _serial = catalog::TEST_INSTALL_LOCK
-        .lock()
-        .unwrap_or_else(|e| e.into_inner());
+    let installed = catalog::Installed::default();
     let fake = FakeDynamo::with_table(TABLE);
     let s = store(&fake);
     let text = other_text("stored");
@@ -167,9 +165,9 @@ fn missing_short_or_tampered_chunks_are_errors_never_installs() {
     let cfg = RefreshConfig::default();
     let refused = |why: &str| {
         let memory = SyncMemory::default();
-        let e = block_on(sync_stored(&s, &cfg, &memory)).unwrap_err();
+        let e = block_on(sync_stored(&s, &cfg, &memory, &installed)).unwrap_err();
         assert!(e.contains(why), "{e}");
-        assert!(std::ptr::eq(catalog::current(), catalog::embedded()));
+        assert!(std::ptr::eq(installed.current(), catalog::embedded()));
     };
 
     fake.remove(TABLE, &chunk1);
@@ -223,16 +221,15 @@ fn missing_short_or_tampered_chunks_are_errors_never_installs() {
     fake.put(TABLE, pointer);
     let memory = SyncMemory::default();
     assert_eq!(
-        block_on(sync_stored(&s, &cfg, &memory)),
+        block_on(sync_stored(&s, &cfg, &memory, &installed)),
         Ok(SyncOutcome::Installed { version: v.clone() })
     );
-    assert!(catalog::current().source().starts_with("stored "));
-    assert_eq!(catalog::current().version(), v);
+    assert!(installed.current().source().starts_with("stored "));
+    assert_eq!(installed.current().version(), v);
     assert_eq!(
-        catalog::current().provider_count(),
+        installed.current().provider_count(),
         catalog::embedded().provider_count()
     );
-    catalog::uninstall();
 }
 
 #[test]

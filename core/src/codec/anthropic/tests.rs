@@ -3,7 +3,7 @@
 
 use super::*;
 use crate::codec::test_support::decode_ctx;
-use crate::providers::provider;
+use crate::resolve::provider;
 use crate::resolve::ProviderParams;
 use crate::unified::{
     self, CacheControl, ChatChunk, MediaSource, Message, Role, ServerTool, Thinking, Tool,
@@ -115,9 +115,13 @@ fn usage(input: u64, output: u64, read: u64, write: u64) -> Option<Usage> {
 
 fn deployment(provider_id: &str, model: &str) -> Deployment {
     Deployment {
-        provider: provider(provider_id).unwrap(),
+        provider: provider(crate::catalog::embedded(), provider_id).unwrap(),
         upstream_model: model.into(),
-        api_base: provider(provider_id).unwrap().base_url.unwrap().into(),
+        api_base: provider(crate::catalog::embedded(), provider_id)
+            .unwrap()
+            .base_url
+            .unwrap()
+            .into(),
         api_key: Some(Secret::new("sk-ant-test-key")),
         mock_response: None,
         request_timeout_ms: None,

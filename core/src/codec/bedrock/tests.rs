@@ -4,7 +4,7 @@
 
 use super::*;
 use crate::codec::test_support::decode_ctx;
-use crate::providers::provider;
+use crate::resolve::provider;
 use crate::resolve::ProviderParams;
 use crate::secret::Secret;
 use crate::stream::eventstream::{encode_frame, HeaderValue as Hv};
@@ -23,7 +23,7 @@ const ERROR_CASES: &str =
 
 fn deployment() -> Deployment {
     Deployment {
-        provider: provider("bedrock").unwrap(),
+        provider: provider(crate::catalog::embedded(), "bedrock").unwrap(),
         upstream_model: "anthropic.claude-3-5-sonnet-20240620-v1:0".into(),
         api_base: "https://bedrock-runtime.{region}.amazonaws.com".into(),
         api_key: None,

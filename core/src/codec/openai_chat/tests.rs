@@ -2,8 +2,8 @@
 
 use super::*;
 use crate::codec::test_support::decode_ctx;
-use crate::providers::provider;
 use crate::relays::openai_relay::RelayState;
+use crate::resolve::provider;
 use crate::secret::Secret;
 use crate::stream::sse::Decoder;
 use crate::unified::ChatChunk;
@@ -228,7 +228,7 @@ fn stream_finish_length() {
 
 fn deployment(key: &str) -> Deployment {
     Deployment {
-        provider: provider("openai").unwrap(),
+        provider: provider(crate::catalog::embedded(), "openai").unwrap(),
         upstream_model: "gpt-4o".into(),
         api_base: "https://api.openai.com/v1".into(),
         api_key: Some(Secret::new(key)),

@@ -7,7 +7,8 @@ use http::{HeaderMap, StatusCode};
 use super::*;
 use crate::error::ErrorKind;
 use crate::ingress::openai_chat::ChatEnvelope;
-use crate::providers::{provider, Codec};
+use crate::providers::Codec;
+use crate::resolve::provider;
 use crate::secret::Secret;
 use crate::unified::{ChatChunk, Message, Role};
 
@@ -25,7 +26,7 @@ macro_rules! fixture {
 
 fn deployment() -> Deployment {
     Deployment {
-        provider: provider("openai").unwrap(),
+        provider: provider(crate::catalog::embedded(), "openai").unwrap(),
         upstream_model: "o3-pro".into(),
         api_base: "https://api.openai.com/v1".into(),
         api_key: Some(Secret::new("sk-test-key")),

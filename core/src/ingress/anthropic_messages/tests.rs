@@ -7,8 +7,8 @@ use crate::codec::anthropic::Target;
 use crate::codec::test_support::decode_ctx;
 use crate::codec::{self, EncodeContext};
 use crate::ingress::openai_chat::Fields;
-use crate::providers::provider;
 use crate::relays::translate::{Renderer, TranslateState};
+use crate::resolve::provider;
 use crate::resolve::{Deployment, ProviderParams};
 use crate::secret::Secret;
 use crate::task_routing::{RouterConfig, Rule};
@@ -52,7 +52,7 @@ fn recorded(file: &[u8]) -> (&str, Vec<String>) {
 
 fn deployment(provider_id: &str, model: &str, base: &str) -> Deployment {
     Deployment {
-        provider: provider(provider_id).unwrap(),
+        provider: provider(crate::catalog::embedded(), provider_id).unwrap(),
         upstream_model: model.into(),
         api_base: base.into(),
         api_key: Some(Secret::new("sk-up")),

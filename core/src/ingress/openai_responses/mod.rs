@@ -19,7 +19,8 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use crate::error::GatewayError;
-use crate::ingress::openai_chat::{fields_json, raw_number, write_key, Fields};
+use crate::ingress::openai_chat::{fields_json, raw_number, write_key};
+use crate::raw_json::Fields;
 use crate::unified::{ChatRequest, Message, Part, ResponseFormat, Role, Tool, ToolChoice};
 
 /// How ids the gateway makes up for Responses clients begin.

@@ -7,11 +7,18 @@
 //! (`gpt-4o` → `openai/gpt-4o`). Anything else is a 404 naming the closest
 //! known ids.
 
-use crate::config::{resolve_secret, ApiMode, Config, ModelEntry};
+use crate::catalog::Catalog;
+use crate::config::{ApiMode, Config, ModelEntry};
 use crate::error::{ErrorKind, GatewayError};
 use crate::ports::Env;
-use crate::providers::{provider, Codec, ProviderSpec};
+use crate::providers::{Codec, ProviderSpec};
+use crate::secret::resolve_secret;
 use crate::secret::Secret;
+
+mod bare;
+mod provider_lookup;
+
+pub(crate) use provider_lookup::provider;
 
 /// Everything needed to call one upstream for one request.
 #[derive(Debug, Clone)]
@@ -169,12 +176,14 @@ impl Deployment {
     }
 }
 
+/// [`resolve_entry`] against the embedded catalog, without the entry: for
+/// tests, benches and tools, which have no gateway instance.
 pub fn resolve_model(
     requested: &str,
     config: &Config,
     env: &impl Env,
 ) -> Result<Deployment, GatewayError> {
-    resolve_entry(requested, config, env).map(|(d, _)| d)
+    resolve_entry(requested, config, crate::catalog::embedded(), env).map(|(d, _)| d)
 }
 
 /// Like [`resolve_model`], also naming the `model_list` entry used, if any
@@ -182,11 +191,12 @@ pub fn resolve_model(
 pub fn resolve_entry<'c>(
     requested: &str,
     config: &'c Config,
+    catalog: &'static Catalog,
     env: &impl Env,
 ) -> Result<(Deployment, Option<&'c ModelEntry>), GatewayError> {
     crate::model_name::check(requested)?;
     if let Some(entry) = config.model_list.iter().find(|e| e.model_name == requested) {
-        return Ok((from_entry(entry, None, env)?, Some(entry)));
+        return Ok((from_entry(entry, None, catalog, env)?, Some(entry)));
     }
     let wildcard = config.model_list.iter().find_map(|e| {
         let prefix = e.model_name.strip_suffix('*')?;
@@ -194,33 +204,38 @@ pub fn resolve_entry<'c>(
         (!rest.is_empty()).then_some((e, rest))
     });
     if let Some((entry, rest)) = wildcard {
-        return Ok((from_entry(entry, Some(rest), env)?, Some(entry)));
+        return Ok((from_entry(entry, Some(rest), catalog, env)?, Some(entry)));
     }
     if let Some((pid, model)) = requested.split_once('/') {
-        if let Some(spec) = provider(pid) {
+        if let Some(spec) = provider(catalog, pid) {
             if !model.is_empty() {
-                return Ok((build(spec, model.to_owned(), None, env)?, None));
+                return Ok((build(spec, model.to_owned(), None, catalog, env)?, None));
             }
         }
     }
     if let Some((model, pid)) = requested.rsplit_once('@') {
-        if let Some(spec) = provider(pid) {
+        if let Some(spec) = provider(catalog, pid) {
             if !model.is_empty() {
-                return Ok((build(spec, model.to_owned(), None, env)?, None));
+                return Ok((build(spec, model.to_owned(), None, catalog, env)?, None));
             }
         }
     }
-    crate::catalog_resolve::bare_model(requested, config, env)
+    bare::bare_model(requested, config, catalog, env)
 }
 
 /// The deployment of one `model_list` entry (a member of a group).
-pub fn resolve_listed(entry: &ModelEntry, env: &impl Env) -> Result<Deployment, GatewayError> {
-    from_entry(entry, None, env)
+pub fn resolve_listed(
+    entry: &ModelEntry,
+    catalog: &'static Catalog,
+    env: &impl Env,
+) -> Result<Deployment, GatewayError> {
+    from_entry(entry, None, catalog, env)
 }
 
 fn from_entry(
     entry: &ModelEntry,
     wildcard_rest: Option<&str>,
+    catalog: &'static Catalog,
     env: &impl Env,
 ) -> Result<Deployment, GatewayError> {
     let raw_model = entry.model.as_deref().unwrap_or("*");
@@ -233,7 +248,7 @@ fn from_entry(
             ))
         })?,
     };
-    let spec = provider(pid).ok_or_else(|| {
+    let spec = provider(catalog, pid).ok_or_else(|| {
         config_error(format!(
             "model_list entry `{}` names unknown provider `{pid}`",
             entry.model_name
@@ -244,19 +259,20 @@ fn from_entry(
         None if model == "*" => entry.model_name.clone(),
         None => model.to_owned(),
     };
-    build(spec, model, Some(entry), env)
+    build(spec, model, Some(entry), catalog, env)
 }
 
 pub(crate) fn build(
     spec: &'static ProviderSpec,
     upstream_model: String,
     entry: Option<&ModelEntry>,
+    catalog: &'static Catalog,
     env: &impl Env,
 ) -> Result<Deployment, GatewayError> {
     crate::model_name::check_path_safe(&upstream_model)?;
     let api_base = entry.and_then(|e| e.api_base.as_deref());
     let api_key = entry.and_then(|e| e.api_key.as_deref());
-    let catalog = crate::providers::catalog_defaults(spec);
+    let catalog = provider_lookup::catalog_defaults(catalog, spec);
     let api_base = match api_base {
         Some(b) => match b.strip_prefix("env:").or_else(|| b.strip_prefix("os.environ/")) {
             // LiteLLM configs name their base URLs by variable too.
@@ -291,7 +307,7 @@ pub(crate) fn build(
         },
     };
     let api_base = match api_base {
-        Some(b) => Some(crate::providers::fill_placeholders(&b, spec.id, env)?),
+        Some(b) => Some(provider_lookup::fill_placeholders(&b, spec.id, env)?),
         None => None,
     };
     let api_base = match (api_base, spec.codec) {
@@ -737,7 +753,7 @@ mod tests {
             "#,
         )
         .unwrap();
-        let (d, entry) = resolve_entry("cheap", &cfg, &env).unwrap();
+        let (d, entry) = resolve_entry("cheap", &cfg, crate::catalog::embedded(), &env).unwrap();
         assert_eq!(d.api_base, "https://api.deepseek.com");
         assert_eq!(entry.unwrap().model_name, "cheap");
     }

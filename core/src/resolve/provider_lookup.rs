@@ -1,17 +1,25 @@
 //! Catalog providers as `ProviderSpec`s, and what the catalog knows of a
 //! static provider's endpoint (base URL, key variables, placeholders).
 
-use crate::catalog::{self, ProviderKind};
+use crate::catalog::{Catalog, ProviderKind};
 use crate::error::GatewayError;
 use crate::ports::Env;
 
-use super::{ProviderSpec, PROVIDERS};
+use crate::providers::{ProviderSpec, PROVIDERS};
+
+/// A provider by id: the static table first, then the catalog (its
+/// OpenAI-compatible providers and the aliases of all its providers).
+pub fn provider(catalog: &'static Catalog, id: &str) -> Option<&'static ProviderSpec> {
+    PROVIDERS
+        .iter()
+        .find(|p| p.id == id)
+        .or_else(|| catalog_provider(catalog, id))
+}
 
 /// A catalog provider the gateway can call, by id or alias: OpenAI-compatible
 /// ones through their own spec, native ones through their codec's entry in
 /// `PROVIDERS` (`google/...` → `gemini`).
-pub fn catalog_provider(name: &str) -> Option<&'static ProviderSpec> {
-    let c = catalog::current();
+pub fn catalog_provider(c: &'static Catalog, name: &str) -> Option<&'static ProviderSpec> {
     let p = c.provider(name)?;
     match p.kind {
         ProviderKind::OpenAiCompatible => c.provider_spec(p.id),
@@ -28,11 +36,11 @@ pub struct CatalogDefaults {
     pub key_env: &'static [&'static str],
 }
 
-pub fn catalog_defaults(spec: &ProviderSpec) -> CatalogDefaults {
+pub fn catalog_defaults(catalog: &'static Catalog, spec: &ProviderSpec) -> CatalogDefaults {
     if spec.base_url.is_some() && !spec.key_env.is_empty() {
         return CatalogDefaults::default();
     }
-    match catalog::current().for_gateway(spec.id).next() {
+    match catalog.for_gateway(spec.id).next() {
         Some(p) => CatalogDefaults {
             base_url: p.base_url,
             key_env: p.key_env.as_slice(),
