@@ -356,6 +356,8 @@ pub struct Checker {
     numbering: Vec<(Kind, String, u32)>,
     /// Matches per set and kind, in the order first seen.
     counts: Vec<(usize, Kind, u32)>,
+    /// Not counting: the text was counted before.
+    quiet: bool,
     hits: Vec<Hit>,
 }
 
@@ -398,6 +400,7 @@ impl Checker {
             active,
             numbering: Vec::new(),
             counts: Vec::new(),
+            quiet: false,
             hits: Vec::new(),
         }
     }
@@ -426,9 +429,9 @@ impl Checker {
     /// [`Checker::check`] for text already counted (a stream's whole
     /// values repeating what its deltas carried).
     pub fn check_uncounted(&mut self, text: &str) -> Result<Option<String>, Blocked> {
-        let counts = self.counts.clone();
+        self.quiet = true;
         let checked = self.check(text);
-        self.counts = counts;
+        self.quiet = false;
         checked
     }
 
@@ -477,7 +480,7 @@ impl Checker {
         let result = self.apply(buf, &hits, floor, release);
         self.hits = hits;
         let out = result?;
-        let context = if self.guards.kinds(self.active) & Kind::Secret.bit() != 0 {
+        let context = if self.guards.secrets.is_some() {
             AWS_LEFT_CONTEXT
         } else {
             LEFT_CONTEXT
@@ -586,6 +589,7 @@ impl Checker {
                 .iter_mut()
                 .find(|c| c.0 == h.set && c.1 == h.kind)
             {
+                _ if self.quiet => {}
                 Some(c) => c.2 += 1,
                 None => self.counts.push((h.set, h.kind, 1)),
             }
@@ -651,7 +655,7 @@ const MAX_TOKEN_HOLD: usize = 8 * 1024;
 /// Characters of a run's released text kept as the left context of its
 /// next check.
 const LEFT_CONTEXT: usize = 16;
-/// The left context when secrets are on: an AWS secret key is recognised
+/// The left context when secrets are compiled: an AWS secret key is recognised
 /// by the key id or label up to 141 bytes before it. Released text shorter
 /// than that would lose the id, and a cut inside a longer token could
 /// start a false one (`…AKIA` read from its middle) whose look-ahead

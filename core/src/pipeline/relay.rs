@@ -201,13 +201,7 @@ pub fn guard_output(
         }
         Body::Full(body) => {
             let checked = rewrite_strings(&body, true, &mut |_, text| checker.check(text));
-            let report = checker.report();
-            if !report.is_empty() {
-                if !ex.guardrails.is_empty() {
-                    ex.guardrails.push(',');
-                }
-                ex.guardrails.push_str(&report);
-            }
+            add_report(&mut ex.guardrails, &checker.report());
             let masked = match checked {
                 Ok(Ok(masked)) => masked,
                 Ok(Err(_unreadable)) => {
@@ -222,5 +216,15 @@ pub fn guard_output(
             *resp.body_mut() = Body::Full(masked.map_or(body, Bytes::from));
             Ok(())
         }
+    }
+}
+
+/// Appends an output guard's `set:detector=count` pairs to the exchange's.
+pub fn add_report(to: &mut String, report: &str) {
+    if !report.is_empty() {
+        if !to.is_empty() {
+            to.push(',');
+        }
+        to.push_str(report);
     }
 }

@@ -166,12 +166,7 @@ pub fn stream_settler<P: Ports>(ports: P, ex: &mut Exchange) -> OnDone {
         // The line carries what an output guard found, once it has checked
         // the text it held at the end.
         counts.log_after(move |report| {
-            if !report.is_empty() {
-                if !line.guardrails.is_empty() {
-                    line.guardrails.push(',');
-                }
-                line.guardrails.push_str(report);
-            }
+            super::relay::add_report(&mut line.guardrails, report);
             observe(&ports, &line);
         });
     })
