@@ -9,11 +9,8 @@
 //! sync is in flight waits for it ([`SyncGate::settle`]) and is routed again:
 //! a model added by a refresh is never refused by a fresh instance.
 
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll, Waker};
 
 use serde_json::json;
 
@@ -25,46 +22,28 @@ use crate::ports::{
     with_timeout, Background, BoxFuture, Clock, HttpClient, Log, MaybeSend, MaybeSync, Sleep,
 };
 
-/// Only the instance that started a sync polls it (on Workers its I/O
-/// belongs to the request that started it); others wait for this signal.
+/// Only the request that started a sync polls it (on Workers its I/O
+/// belongs to that request); others look at this flag on their own timers.
+/// Waking them from the sync would run their I/O in the syncing request's
+/// context, which workerd refuses ("Cannot perform I/O on behalf of a
+/// different request").
 #[derive(Default)]
 struct Done {
     done: AtomicBool,
-    waiters: Mutex<Vec<Waker>>,
 }
 
 impl Done {
     fn finish(&self) {
         self.done.store(true, Ordering::SeqCst);
-        // Woken outside the lock: a waker may poll its task right away.
-        let waiters = self
-            .waiters
-            .lock()
-            .map(|mut w| std::mem::take(&mut *w))
-            .unwrap_or_default();
-        for w in waiters {
-            w.wake();
-        }
+    }
+
+    fn is_done(&self) -> bool {
+        self.done.load(Ordering::SeqCst)
     }
 }
 
-struct WaitDone(Arc<Done>);
-
-impl Future for WaitDone {
-    type Output = ();
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        if self.0.done.load(Ordering::SeqCst) {
-            return Poll::Ready(());
-        }
-        if let Ok(mut w) = self.0.waiters.lock() {
-            w.push(cx.waker().clone());
-        }
-        if self.0.done.load(Ordering::SeqCst) {
-            return Poll::Ready(());
-        }
-        Poll::Pending
-    }
-}
+/// How often a request waiting for a sync looks whether it finished.
+const SETTLE_POLL_MS: u64 = 20;
 
 type SyncFuture = BoxFuture<'static, ()>;
 
@@ -104,11 +83,7 @@ impl SyncGate {
                 return None;
             }
         }
-        if state
-            .in_flight
-            .as_ref()
-            .is_some_and(|d| !d.done.load(Ordering::SeqCst))
-        {
+        if state.in_flight.as_ref().is_some_and(|d| !d.is_done()) {
             return None;
         }
         let done = Arc::new(Done::default());
@@ -125,17 +100,22 @@ impl SyncGate {
     /// meanwhile, so that a lookup that failed before it is worth repeating.
     pub async fn settle<P: Sleep>(&self, ports: &P, max_ms: u64) -> bool {
         let running = match self.state.lock() {
-            Ok(state) => state
-                .in_flight
-                .as_ref()
-                .filter(|d| !d.done.load(Ordering::SeqCst))
-                .cloned(),
+            Ok(state) => state.in_flight.as_ref().filter(|d| !d.is_done()).cloned(),
             Err(_) => None,
         };
-        match running {
-            Some(done) => with_timeout(ports, max_ms, WaitDone(done)).await.is_some(),
-            None => false,
+        let Some(done) = running else {
+            return false;
+        };
+        let mut waited = 0;
+        while waited < max_ms {
+            let step = SETTLE_POLL_MS.min(max_ms - waited);
+            ports.sleep(step).await;
+            waited += step;
+            if done.is_done() {
+                return true;
+            }
         }
+        false
     }
 }
 
@@ -330,10 +310,23 @@ mod tests {
         async fn sleep(&self, _ms: u64) {}
     }
 
-    struct NeverSleep;
-    impl Sleep for NeverSleep {
-        async fn sleep(&self, _ms: u64) {
-            futures::future::pending::<()>().await
+    /// A timer that fires on the next poll, counting what was asked of it.
+    #[derive(Default)]
+    struct TurnSleep(AtomicUsize);
+    impl Sleep for TurnSleep {
+        async fn sleep(&self, ms: u64) {
+            self.0.fetch_add(ms as usize, Ordering::SeqCst);
+            let mut yielded = false;
+            futures::future::poll_fn(|cx| {
+                if yielded {
+                    std::task::Poll::Ready(())
+                } else {
+                    yielded = true;
+                    cx.waker().wake_by_ref();
+                    std::task::Poll::Pending
+                }
+            })
+            .await
         }
     }
 
@@ -377,13 +370,17 @@ mod tests {
         let sync = gate
             .start_if_due(0, || Box::pin(async move { rx.await.unwrap_or(()) }))
             .unwrap();
-        // The waiter starts waiting first, then the sync finishes.
-        let waiter = gate.settle(&NeverSleep, 100);
+        // The waiter starts waiting first, then the sync finishes: the
+        // waiter sees it on its own next timer (nothing wakes it from the
+        // sync, whose context on Workers is another request's).
+        let timers = TurnSleep::default();
+        let waiter = gate.settle(&timers, 100);
         let (waited, ()) = block_on(futures::future::join(waiter, async move {
             tx.send(()).unwrap();
             sync.await
         }));
         assert!(waited);
+        assert!(timers.0.load(Ordering::SeqCst) <= 2 * SETTLE_POLL_MS as usize);
         assert!(!block_on(gate.settle(&NoSleep, 100)), "already finished");
     }
 
@@ -392,6 +389,12 @@ mod tests {
         let gate = SyncGate::new(1_000);
         let (_tx, rx) = oneshot::channel::<()>();
         let _sync = gate.start_if_due(0, || Box::pin(async move { rx.await.unwrap_or(()) }));
-        assert!(!block_on(gate.settle(&NoSleep, 100)));
+        let timers = TurnSleep::default();
+        assert!(!block_on(gate.settle(&timers, 100)));
+        assert_eq!(
+            timers.0.load(Ordering::SeqCst),
+            100,
+            "waited its bound, in steps"
+        );
     }
 }
