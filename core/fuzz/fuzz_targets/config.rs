@@ -9,6 +9,7 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
+use dx_core::catalog::embedded;
 use dx_core::{Bound, Config, IncomingRequest};
 use dx_fuzz::{FakeEnv, FakePorts, Upstream};
 use http::{HeaderMap, HeaderValue, Method};
@@ -24,8 +25,9 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     for entry in config.model_list.iter().take(8) {
-        if let Ok((d, e)) = dx_core::resolve_entry(&entry.model_name, &config, &FakeEnv) {
-            let _ = dx_core::model_meta::model_meta(&d, e);
+        if let Ok((d, e)) = dx_core::resolve_entry(&entry.model_name, &config, embedded(), &FakeEnv)
+        {
+            let _ = dx_core::model_meta::model_meta(embedded(), &d, e);
         }
         let _ = entry.price_overrides();
     }

@@ -41,8 +41,8 @@ fuzz_target!(|data: &[u8]| {
     }
     let _ = c.first_party(&name);
     let _ = dx_core::model_meta::lookup_name(c, &name);
-    if let Ok((d, e)) = dx_core::resolve_entry(&name, config(), &FakeEnv) {
-        let _ = dx_core::model_meta::model_meta(&d, e);
+    if let Ok((d, e)) = dx_core::resolve_entry(&name, config(), catalog::embedded(), &FakeEnv) {
+        let _ = dx_core::model_meta::model_meta(catalog::embedded(), &d, e);
     }
     if select & 8 != 0 {
         let _ = c.suggest(&name, &["fast", "mock-chat"]);
