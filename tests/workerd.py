@@ -87,7 +87,7 @@ def serve(bundle: Path, isolates: list[Isolate], log: Path, ledger_dir: Path | N
                       "const config :Workerd.Config = (\n  services = [\n    " + ",\n    ".join(services)
                       + "\n  ],\n  sockets = [\n    " + ",\n    ".join(sockets) + "\n  ],\n);\n\n"
                       + "\n".join(workers))
-    proc = Proc("workerd", [str(WORKERD), "serve", "--experimental", str(config)], log)
+    proc = Proc("workerd", [str(WORKERD), "serve", str(config)], log)
     bases = {i.name: f"http://127.0.0.1:{i.port}" for i in isolates}
     try:
         for base in bases.values():
