@@ -510,13 +510,16 @@ impl Renderer for TextRenderer {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn ingress() -> OpenAiCompletions {
+        OpenAiCompletions {
+            catalog: crate::catalog::embedded(),
+        }
+    }
     use crate::unified::{ChunkChoice, Delta, FinishReason};
 
     fn parse(body: &str) -> Result<CompletionsBody<'_>, GatewayError> {
-        (OpenAiCompletions {
-            catalog: crate::catalog::embedded(),
-        })
-        .parse(body.as_bytes(), &HeaderMap::new())
+        ingress().parse(body.as_bytes(), &HeaderMap::new())
     }
 
     #[test]
@@ -524,13 +527,7 @@ mod tests {
         let p = parse(r#"{"model":"m","prompt":"Say hi","stream":true,"stream_options":{"include_usage":true},"max_tokens":7}"#).unwrap();
         assert_eq!(p.prompt.as_deref(), Some("Say hi"));
         assert!(p.stream && p.include_usage);
-        assert_eq!(
-            (OpenAiCompletions {
-                catalog: crate::catalog::embedded()
-            })
-            .max_tokens(&p),
-            Some(7)
-        );
+        assert_eq!(ingress().max_tokens(&p), Some(7));
         assert_eq!(
             parse(r#"{"model":"m","prompt":["one"]}"#)
                 .unwrap()
@@ -579,13 +576,7 @@ mod tests {
             }),
             system_fingerprint: None,
         };
-        let v: Value = serde_json::from_slice(
-            &(OpenAiCompletions {
-                catalog: crate::catalog::embedded(),
-            })
-            .render_response(&r),
-        )
-        .unwrap();
+        let v: Value = serde_json::from_slice(&ingress().render_response(&r)).unwrap();
         assert_eq!(v["object"], "text_completion");
         assert_eq!(v["choices"][0]["text"], "Hello");
         assert_eq!(v["choices"][0]["finish_reason"], "length");
