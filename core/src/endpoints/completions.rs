@@ -510,13 +510,13 @@ impl Renderer for TextRenderer {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::unified::{ChunkChoice, Delta, FinishReason};
 
     fn ingress() -> OpenAiCompletions {
         OpenAiCompletions {
             catalog: crate::catalog::embedded(),
         }
     }
-    use crate::unified::{ChunkChoice, Delta, FinishReason};
 
     fn parse(body: &str) -> Result<CompletionsBody<'_>, GatewayError> {
         ingress().parse(body.as_bytes(), &HeaderMap::new())
