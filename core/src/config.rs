@@ -682,9 +682,8 @@ fn litellm_keys(text: &str) -> bool {
     .any(|k| text.contains(k))
 }
 
-/// A YAML config (LiteLLM's `config.yaml`), where the build reads YAML:
-/// the Lambda shell does; the Worker does not carry a YAML parser in its
-/// 1 MB (give it the same config as JSON).
+/// A YAML config (LiteLLM's `config.yaml`). Both shells read YAML; builds
+/// without the feature (tests, tools) take the same config as JSON.
 #[cfg(feature = "yaml")]
 fn yaml(text: &str) -> Option<serde_json::Value> {
     serde_yaml_ng::from_str::<serde_json::Value>(text)

@@ -210,7 +210,10 @@ mod tests {
             toml_line(t, &[key("model_list"), Step::Index(1), key("api_mode")]),
             Some((9, 12))
         );
-        assert_eq!(toml_line(t, &[key("catalog"), key("x"), key("y")]), Some((11, 7)));
+        assert_eq!(
+            toml_line(t, &[key("catalog"), key("x"), key("y")]),
+            Some((11, 7))
+        );
         // Not assigned: the enclosing table's header.
         assert_eq!(
             toml_line(t, &[key("model_list"), Step::Index(0), key("api_mode")]),
