@@ -98,6 +98,10 @@ pub struct Exchange {
     /// A stream's output guard counts, which its log line waits for.
     #[serde(skip)]
     pub output_counts: Option<Arc<crate::relays::output_guard::OutputCounts>>,
+    /// The attempt in flight at its deployment: a stream's settler takes it
+    /// and holds it until the stream ends.
+    #[serde(skip)]
+    pub busy: Option<Arc<crate::router::Busy>>,
 }
 
 fn one_at_most(n: &u32) -> bool {

@@ -144,7 +144,9 @@ async fn attempt<P: Ports>(
     }
     let general = &config.general;
     let tokens = body_len as u64;
-    call.health.begin(c.entry, now_ms, tokens);
+    ex.busy = Some(std::sync::Arc::new(
+        call.health.begin(c.entry, now_ms, tokens),
+    ));
     // What the answer's bytes are: the client's own format on the same-format path.
     let wire = match path {
         Path::Passthrough => prepared.wire_codec(d),
@@ -158,7 +160,12 @@ async fn attempt<P: Ports>(
         },
         Err(e) => Err(e),
     };
-    call.health.end(c.entry);
+    // Still here unless a stream's settler took it: the attempt is over.
+    if let Some(busy) = ex.busy.take() {
+        if let (Ok(_), Some(u)) = (&answered, ex.usage) {
+            busy.completed(call.ports.now_ms(), u.output_tokens);
+        }
+    }
     answered.map_err(|e| (e, true))
 }
 
