@@ -135,6 +135,8 @@ pub fn record_of(ex: &Exchange, now_ms: u64) -> Record {
         error: error.map(str::to_owned),
         key: ex.key.clone(),
         team: ex.team.clone(),
+        ttft_ms: ex.ttft_ms,
+        tries: ex.tries.clone(),
     }
 }
 
