@@ -63,6 +63,8 @@ pub async fn walk<'c, P: Ports>(
         fresh = false;
         ex.deployment.clone_from(&target.label);
         ex.fallback = route.plan.fallback().unwrap_or_default().to_owned();
+        // Before the attempt: a stream's log line is taken during it.
+        ex.attempts = route.plan.attempts();
         let result = attempt(call, prepared, body_len, target, &c, ex).await;
         match result {
             Ok(resp) => {
