@@ -25,6 +25,9 @@ fn record() -> Record {
         error: None,
         key: "3f9a1c0de2b4a6f8".into(),
         team: "search".into(),
+        // A streamed request: its first token, and one attempt (no child span).
+        ttft_ms: Some(180),
+        tries: Vec::new(),
     }
 }
 
