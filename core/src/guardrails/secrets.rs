@@ -84,11 +84,10 @@ impl Secrets {
         // Every prefix is validated alone, even inside an earlier match
         // (overlaps merge later): skipping those would make each decision
         // depend on all the text before it, which a stream does not keep.
-        for (r, &c) in b.iter().enumerate() {
-            if !rare(c) {
-                continue;
-            }
-            for &(i, at) in &self.by_rare[rare_slot(c)] {
+        let candidates =
+            memchr::memchr3_iter(b'-', b'_', b'A', b).chain(memchr::memchr_iter(b'J', b));
+        for r in candidates {
+            for &(i, at) in &self.by_rare[rare_slot(b[r])] {
                 let (prefix, shape) = PREFIXES[i];
                 let Some(s) = r.checked_sub(at) else {
                     continue;
@@ -164,21 +163,31 @@ fn validate(b: &[u8], s: usize, p: usize, shape: Shape) -> Option<(usize, usize)
 pub fn open_aws_label(text: &str) -> Option<usize> {
     let b = text.as_bytes();
     let from = b.len().saturating_sub(AWS_SECRET_WINDOW + 32);
-    // Every such prefix starts with one of these: most positions stop here.
-    (from..b.len()).find(|&i| {
-        matches!(b[i], b'A' | b'a' | b'S')
-            && PREFIXES.iter().any(|(p, shape)| {
-                // The look-ahead starts after the whole key id (20 characters)
-                // or after the label.
-                let head = match shape {
-                    Shape::AwsKeyId => 20,
-                    Shape::AwsSecretLabel => p.len(),
-                    _ => return false,
-                };
-                b[i..].starts_with(p.as_bytes()) && i + head + AWS_SECRET_WINDOW > b.len()
-            })
-    })
+    let mut first: Option<usize> = None;
+    for r in memchr::memchr2_iter(b'A', b'_', &b[from..]).map(|r| from + r) {
+        for &(p, head, at) in &AWS_PREFIXES {
+            let Some(i) = r.checked_sub(at).filter(|&i| i >= from) else {
+                continue;
+            };
+            if b[i..].starts_with(p.as_bytes()) && i + head + AWS_SECRET_WINDOW > b.len() {
+                first = Some(first.map_or(i, |f| f.min(i)));
+            }
+        }
+    }
+    first
 }
+
+/// The prefixes of an AWS key id and of a secret key's labels, with where
+/// the look-ahead for the secret key starts (after the whole 20-character
+/// key id, or after the label) and where their first `A` or `_` stands (the
+/// bytes looked for: rare in prose).
+const AWS_PREFIXES: [(&str, usize, usize); 5] = [
+    ("AKIA", 20, 0),
+    ("ASIA", 20, 0),
+    ("aws_secret_access_key", 21, 3),
+    ("AWS_SECRET_ACCESS_KEY", 21, 0),
+    ("SecretAccessKey", 15, 6),
+];
 
 /// How far after an AWS key id or label its secret key is looked for.
 const AWS_SECRET_WINDOW: usize = 120;
@@ -306,6 +315,23 @@ mod tests {
             ["xoxb-1234567890-abcdefghij"]
         );
         assert!(found("AKIASHORT and AIza-too-short and ghp_short").is_empty());
+    }
+
+    #[test]
+    fn the_stream_hold_knows_every_aws_prefix() {
+        let aws: Vec<(&str, usize)> = PREFIXES
+            .iter()
+            .filter_map(|&(p, shape)| match shape {
+                Shape::AwsKeyId => Some((p, 20)),
+                Shape::AwsSecretLabel => Some((p, p.len())),
+                _ => None,
+            })
+            .collect();
+        let listed: Vec<(&str, usize)> = AWS_PREFIXES.iter().map(|a| (a.0, a.1)).collect();
+        assert_eq!(aws, listed);
+        for (p, _, at) in AWS_PREFIXES {
+            assert_eq!(p.bytes().position(|c| c == b'A' || c == b'_'), Some(at));
+        }
     }
 
     #[test]
