@@ -8,9 +8,11 @@
 use super::Found;
 use super::Kind;
 
-pub fn emails(text: &str, out: &mut Vec<Found>) {
+/// Addresses whose `@` is at or after `from` (an address starts before its `@`,
+/// so none that starts at or after `from` is missed).
+pub fn emails(text: &str, from: usize, out: &mut Vec<Found>) {
     let b = text.as_bytes();
-    for at in memchr::memchr_iter(b'@', b) {
+    for at in memchr::memchr_iter(b'@', &b[from..]).map(|i| from + i) {
         let local_ok = |c: u8| c.is_ascii_alphanumeric() || b"._%+-'".contains(&c);
         let mut s = at;
         while s > 0 && local_ok(b[s - 1]) {
@@ -59,9 +61,17 @@ pub fn emails(text: &str, out: &mut Vec<Found>) {
 /// run of groups is tried as a card, an SSN, a phone number and an IPv4
 /// address, longest first from each group, so that a number next to
 /// another one (a card and its expiry date) is still found.
-pub fn numbers(text: &str, out: &mut Vec<Found>, want: Want) {
+///
+/// Only runs from the last space after a letter before `from` are scanned:
+/// neither a run nor a word the scan skips spans such a space, so the scan
+/// reaches it as it would from the start, and every number that starts at
+/// or after `from` is found the same.
+pub fn numbers(text: &str, from: usize, out: &mut Vec<Found>, want: Want) {
     let b = text.as_bytes();
-    let mut i = 0;
+    let mut i = b[..from]
+        .windows(2)
+        .rposition(|w| w[0].is_ascii_alphabetic() && w[1] == b' ')
+        .map_or(0, |p| p + 2);
     let mut groups: Vec<(usize, usize)> = Vec::new();
     while i < b.len() {
         let Some(off) = b[i..].iter().position(u8::is_ascii_digit) else {
@@ -151,6 +161,11 @@ fn classify_run(b: &[u8], groups: &[(usize, usize)], out: &mut Vec<Found>, want:
 /// A run of digit groups as one number, or `None`. Allocates nothing: it
 /// runs for every span of every run of digits in the text.
 fn classify(b: &[u8], groups: &[(usize, usize)], want: Want) -> Option<Found> {
+    // An IPv4 address has four groups; every other number at least eight
+    // digits: most numbers in prose (years, counts, versions) stop here.
+    if groups.len() < 4 && groups.iter().map(|g| g.1 - g.0).sum::<usize>() < 8 {
+        return None;
+    }
     let (start, end) = (groups[0].0, groups[groups.len() - 1].1);
     let sep = |k: usize| &b[groups[k].1..groups[k + 1].0];
     let n_seps = groups.len() - 1;
@@ -316,10 +331,11 @@ fn iban_length(country: &[u8]) -> Option<usize> {
         .map(|c| usize::from(c[2] - b'0') * 10 + usize::from(c[3] - b'0'))
 }
 
-/// IBANs, written solid or in groups of four separated by single spaces.
-pub fn ibans(text: &str, out: &mut Vec<Found>) {
+/// IBANs, written solid or in groups of four separated by single spaces,
+/// that start at or after `from` (each start is decided alone).
+pub fn ibans(text: &str, from: usize, out: &mut Vec<Found>) {
     let b = text.as_bytes();
-    let mut i = 0;
+    let mut i = from;
     while i + 4 <= b.len() {
         // The two check digits first: rarer in prose than capitals.
         if !(b[i + 2].is_ascii_digit()
@@ -413,9 +429,10 @@ mod tests {
 
     fn all(text: &str) -> Vec<(Kind, &str)> {
         let mut out = Vec::new();
-        emails(text, &mut out);
+        emails(text, 0, &mut out);
         numbers(
             text,
+            0,
             &mut out,
             Want {
                 card: true,
@@ -424,7 +441,7 @@ mod tests {
                 ipv4: true,
             },
         );
-        ibans(text, &mut out);
+        ibans(text, 0, &mut out);
         ipv6(text, &mut out);
         out.iter()
             .map(|f| (f.kind, &text[f.start..f.end]))
