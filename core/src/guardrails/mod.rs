@@ -291,7 +291,7 @@ impl Guardrails {
             }
         }
         if kinds & Kind::Email.bit() != 0 {
-            pii::emails(text, found);
+            pii::emails(text, floor, found);
         }
         let want = pii::Want {
             card: kinds & Kind::PaymentCard.bit() != 0,
@@ -300,10 +300,10 @@ impl Guardrails {
             ipv4: kinds & Kind::IpAddress.bit() != 0,
         };
         if want.card || want.ssn || want.phone || want.ipv4 {
-            pii::numbers(text, found, want);
+            pii::numbers(text, floor, found, want);
         }
         if kinds & Kind::Iban.bit() != 0 {
-            pii::ibans(text, found);
+            pii::ibans(text, floor, found);
         }
         if want.ipv4 {
             pii::ipv6(text, found);
@@ -510,9 +510,13 @@ impl Checker {
         } else {
             LEFT_CONTEXT
         };
-        let keep = buf[..release]
-            .char_indices()
+        // The start of the last `context` characters (counted by their
+        // first bytes: cheaper than decoding them).
+        let keep = buf.as_bytes()[..release]
+            .iter()
+            .enumerate()
             .rev()
+            .filter(|(_, &c)| c & 0xC0 != 0x80)
             .nth(context - 1)
             .map_or(0, |(i, _)| i);
         left.clear();
@@ -549,9 +553,11 @@ impl Checker {
             }
             // A PEM block still being written: its label line (which says
             // whether it holds a private key) or its END line has not come.
-            let mut at = 0;
-            while let Some(i) = text[at..].find("-----BEGIN ") {
-                let begin = at + i;
+            let b = text.as_bytes();
+            for begin in memchr::memchr_iter(b'-', b) {
+                if !b[begin..].starts_with(b"-----BEGIN ") {
+                    continue;
+                }
                 let rest = &text[begin..];
                 let open = match rest.find(['\n', '\r']) {
                     None => true,
@@ -565,7 +571,6 @@ impl Checker {
                     hold = hold.min(begin.max(text.len().saturating_sub(MAX_PEM_HOLD)));
                     break;
                 }
-                at = begin + 1;
             }
         }
         floor_char_boundary(text, hold)
