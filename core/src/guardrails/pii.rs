@@ -337,6 +337,12 @@ pub fn ibans(text: &str, from: usize, out: &mut Vec<Found>) {
     let b = text.as_bytes();
     let mut i = from;
     while i + 4 <= b.len() {
+        // A byte neither digit nor capital at `i + 3` rules out the starts
+        // `i` to `i + 3` at once (each needs a check digit or a capital there).
+        if !b[i + 3].is_ascii_alphanumeric() || b[i + 3].is_ascii_lowercase() {
+            i += 4;
+            continue;
+        }
         // The two check digits first: rarer in prose than capitals.
         if !(b[i + 2].is_ascii_digit()
             && b[i + 3].is_ascii_digit()
