@@ -13,6 +13,9 @@ import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
+
+import requests
 
 from conftest import WRANGLER_ENV, wrangler_bin
 from harness import REPO_ROOT, Proc, free_port, wait_http_ok
@@ -46,9 +49,11 @@ class Isolate:
     port: int = field(default_factory=free_port)
 
 
-def serve(bundle: Path, isolates: list[Isolate], log: Path, ledger_dir: Path | None = None) -> tuple[Proc, dict[str, str]]:
+def serve(bundle: Path, isolates: list[Isolate], log: Path, ledger_dir: Path | None = None,
+          ready: Callable[[requests.Response], bool] | None = None) -> tuple[Proc, dict[str, str]]:
     """One ``workerd serve`` running every isolate; answers the process and
-    each isolate's base URL once all answer ``/health``."""
+    each isolate's base URL once all answer ``/health`` with 200 (or
+    ``ready(response)``)."""
     entry, wasm = dry_run_bundle(bundle)
     services = [f'(name = {capnp_str(i.name)}, worker = .{i.name})' for i in isolates]
     services.append('(name = "internet", network = (allow = ["public", "private", "local"]))')
@@ -91,7 +96,7 @@ def serve(bundle: Path, isolates: list[Isolate], log: Path, ledger_dir: Path | N
     bases = {i.name: f"http://127.0.0.1:{i.port}" for i in isolates}
     try:
         for base in bases.values():
-            wait_http_ok(f"{base}/health", proc, 60)
+            wait_http_ok(f"{base}/health", proc, 60, ready)
     except BaseException:
         proc.stop()
         raise

@@ -3,6 +3,7 @@
 //! file (TOML, or JSON when it starts with `{`: easier to pass on a command line).
 
 pub mod litellm;
+mod locate;
 pub mod router;
 
 use serde::Deserialize;
@@ -395,6 +396,29 @@ impl ConfigError {
         ConfigError::located(at, message)
     }
 
+    /// An error reading the typed config from a value's compact JSON `json`:
+    /// located in the TOML `source` when there is one, else by key path.
+    fn in_value(json: &str, e: &serde_json::Error, source: Option<&str>) -> Self {
+        let path = locate::json_path_at(json, e.column());
+        let message = without_position(e);
+        if !locate::plain(&path) {
+            return ConfigError(without_values(&message));
+        }
+        let key = path.iter().rev().find_map(|s| match s {
+            locate::Step::Key(k) => Some(k.as_str()),
+            locate::Step::Index(_) => None,
+        });
+        match source.and_then(|t| locate::toml_line(t, &path)) {
+            Some((line, column)) => ConfigError::located(Some((line, column, key)), &message),
+            None if path.is_empty() => ConfigError(without_values(&message)),
+            None => ConfigError(format!(
+                "key `{}`: {}",
+                locate::render(&path),
+                without_values(&message)
+            )),
+        }
+    }
+
     fn located(at: Option<(usize, usize, Option<&str>)>, message: &str) -> Self {
         let message = without_values(message);
         ConfigError(match at {
@@ -521,8 +545,12 @@ impl Config {
                 serde_json::from_str(trimmed).map_err(|e| ConfigError::json(trimmed, &e))?
             }
         } else {
-            match toml::from_str(text) {
-                Ok(c) => c,
+            match toml::from_str::<serde_json::Value>(text) {
+                Ok(v) => {
+                    let json = v.to_string();
+                    serde_json::from_str(&json)
+                        .map_err(|e| ConfigError::in_value(&json, &e, Some(text)))?
+                }
                 Err(e) => match yaml(text) {
                     Some(v) => Config::from_value(v)?,
                     None => return Err(ConfigError::toml(text, &e)),
@@ -566,10 +594,10 @@ impl Config {
         } else {
             (v, Vec::new())
         };
-        // JSON text again (see `router_settings` above); positions in it
-        // would mislead, the message names the key.
+        // JSON text again (see `router_settings` above).
+        let json = v.to_string();
         let mut config: Config =
-            serde_json::from_str(&v.to_string()).map_err(|e| ConfigError(without_position(&e)))?;
+            serde_json::from_str(&json).map_err(|e| ConfigError::in_value(&json, &e, None))?;
         config.import_notes = notes;
         Ok(config)
     }
@@ -654,9 +682,8 @@ fn litellm_keys(text: &str) -> bool {
     .any(|k| text.contains(k))
 }
 
-/// A YAML config (LiteLLM's `config.yaml`), where the build reads YAML:
-/// the Lambda shell does; the Worker does not carry a YAML parser in its
-/// 1 MB (give it the same config as JSON).
+/// A YAML config (LiteLLM's `config.yaml`). Both shells read YAML; builds
+/// without the feature (tests, tools) take the same config as JSON.
 #[cfg(feature = "yaml")]
 fn yaml(text: &str) -> Option<serde_json::Value> {
     serde_yaml_ng::from_str::<serde_json::Value>(text)

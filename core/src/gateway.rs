@@ -59,7 +59,7 @@ pub struct Gateway {
     catalog_sync: Option<Arc<dyn CatalogSync>>,
     accounts: Option<Arc<dyn Accounts>>,
     kv: Option<Arc<dyn SharedKv>>,
-    health: crate::router::Health,
+    health: Arc<crate::router::Health>,
     cache: Option<Arc<dyn CacheStore>>,
     telemetry: Option<Arc<Telemetry>>,
 }
@@ -77,7 +77,7 @@ impl Gateway {
             catalog_sync: None,
             accounts: None,
             kv: None,
-            health: crate::router::Health::default(),
+            health: Arc::default(),
             cache: None,
         }
     }

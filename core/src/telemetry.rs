@@ -158,6 +158,31 @@ pub struct Record {
     pub error: Option<String>,
     pub key: String,
     pub team: String,
+    /// A stream's time to its first content, from the request's start.
+    pub ttft_ms: Option<u64>,
+    /// Each upstream attempt; when there was more than one (retries and
+    /// fallbacks), a child span each.
+    pub tries: Vec<Try>,
+}
+
+/// One upstream attempt of an exchange.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Try {
+    pub deployment: String,
+    pub start_ms: u64,
+    pub end_ms: u64,
+    /// Its error's class (see [`error_class`]); `None` for the answer.
+    pub error: Option<&'static str>,
+}
+
+/// The class an HTTP status is exported as.
+pub fn error_class(status: u16) -> Option<&'static str> {
+    match status {
+        429 => Some("rate_limited"),
+        400..=499 => Some("client_error"),
+        500.. => Some("server_error"),
+        _ => None,
+    }
 }
 
 impl Record {
@@ -527,6 +552,15 @@ impl J {
         self
     }
 
+    /// A span's status (OTLP: 1 ok, 2 error), closing the span.
+    fn status(&mut self, error: bool) -> &mut Self {
+        self.key("status")
+            .raw("{")
+            .key("code")
+            .raw(if error { "2" } else { "1" })
+            .raw("}}")
+    }
+
     fn head(&mut self, top: &str, scoped: &str) -> &mut Self {
         self.raw("{")
             .key(top)
@@ -595,13 +629,33 @@ pub fn otlp_traces(batch: &[Record], seq: u64) -> String {
         if let Some(e) = &r.error {
             j.s("error.type", e);
         }
-        let status = if r.status >= 400 { "2" } else { "1" };
-        j.raw("]")
-            .key("status")
-            .raw("{")
-            .key("code")
-            .raw(status)
-            .raw("}}");
+        if let Some(ms) = r.ttft_ms {
+            j.i("dx.ttft_ms", ms);
+        }
+        j.raw("]").status(r.status >= 400);
+        // Retries and fallbacks: one client span per attempt, under the
+        // request's span.
+        let tries = if r.tries.len() > 1 { &r.tries[..] } else { &[] };
+        for (i, t) in tries.iter().enumerate() {
+            let child = Sha256::new()
+                .chain_update(id)
+                .chain_update((i as u64).to_be_bytes())
+                .finalize();
+            j.sep().raw("{").key("traceId").str(&hex(&id[..16]));
+            j.key("spanId").str(&hex(&child[..8]));
+            j.key("parentSpanId").str(&hex(&id[16..24]));
+            j.key("name").str(&format!("attempt {}", t.deployment));
+            j.key("kind").raw("3");
+            j.nanos("startTimeUnixNano", t.start_ms);
+            j.nanos("endTimeUnixNano", t.end_ms);
+            j.key("attributes").raw("[");
+            j.s("dx.deployment", &t.deployment);
+            j.i("dx.attempt", i as u64 + 1);
+            if let Some(e) = t.error {
+                j.s("error.type", e);
+            }
+            j.raw("]").status(t.error.is_some());
+        }
     }
     j.raw("]}]}]}");
     j.0
@@ -684,6 +738,22 @@ pub fn otlp_metrics(batch: &[Record]) -> String {
             }
         },
     );
+    if batch.iter().any(|r| r.ttft_ms.is_some()) {
+        metric(
+            &mut j,
+            "gen_ai.server.time_to_first_token",
+            "s",
+            true,
+            &|j| {
+                for r in batch {
+                    if let Some(ms) = r.ttft_ms {
+                        let secs = ms as f64 / 1000.0;
+                        histogram(j, r, &|_| {}, ms, &DURATION_MS, DURATION_BOUNDS, secs);
+                    }
+                }
+            },
+        );
+    }
     metric(&mut j, "dx.requests", "{request}", false, &|j| {
         for r in batch {
             point(j, r, &|j| {
@@ -985,6 +1055,67 @@ mod tests {
             other["resourceSpans"][0]["scopeSpans"][0]["spans"][0]["traceId"],
             span["traceId"]
         );
+    }
+
+    #[test]
+    fn retries_are_child_spans_of_the_request_span() {
+        let mut r = record();
+        r.attempts = 2;
+        r.tries = vec![
+            Try {
+                deployment: "primary".into(),
+                start_ms: 1_010,
+                end_ms: 1_100,
+                error: Some("server_error"),
+            },
+            Try {
+                deployment: "backup".into(),
+                start_ms: 1_100,
+                end_ms: 1_240,
+                error: None,
+            },
+        ];
+        let t: serde_json::Value = serde_json::from_str(&otlp_traces(&[r], 0)).unwrap();
+        let spans = t["resourceSpans"][0]["scopeSpans"][0]["spans"]
+            .as_array()
+            .unwrap();
+        assert_eq!(spans.len(), 3);
+        let (parent, kids) = (&spans[0], &spans[1..]);
+        for (kid, (name, code)) in kids
+            .iter()
+            .zip([("attempt primary", 2), ("attempt backup", 1)])
+        {
+            assert_eq!(kid["traceId"], parent["traceId"]);
+            assert_eq!(kid["parentSpanId"], parent["spanId"]);
+            assert_ne!(kid["spanId"], parent["spanId"]);
+            assert_eq!(kid["name"], name);
+            assert_eq!(kid["status"]["code"], code);
+        }
+        assert_ne!(kids[0]["spanId"], kids[1]["spanId"]);
+        assert_eq!(kids[0]["endTimeUnixNano"], "1100000000");
+        assert!(parent.get("parentSpanId").is_none());
+    }
+
+    #[test]
+    fn a_stream_s_time_to_first_token_is_a_histogram() {
+        let mut streamed = record();
+        streamed.ttft_ms = Some(300);
+        let m: serde_json::Value =
+            serde_json::from_str(&otlp_metrics(&[record(), streamed])).unwrap();
+        let metrics = m["resourceMetrics"][0]["scopeMetrics"][0]["metrics"]
+            .as_array()
+            .unwrap();
+        let ttft = metrics
+            .iter()
+            .find(|x| x["name"] == "gen_ai.server.time_to_first_token")
+            .unwrap();
+        let points = ttft["histogram"]["dataPoints"].as_array().unwrap();
+        assert_eq!(points.len(), 1, "only the stream has one");
+        assert_eq!(points[0]["sum"], 0.3);
+        // 300 ms falls in the (0.16, 0.32] bucket, the sixth.
+        assert_eq!(points[0]["bucketCounts"][5], "1");
+        let none: serde_json::Value = serde_json::from_str(&otlp_metrics(&[record()])).unwrap();
+        assert!(!none.to_string().contains("time_to_first_token"));
     }
 
     #[test]

@@ -593,3 +593,52 @@ fn model_group_info_shows_each_deployment_s_health_on_this_instance() {
     assert!(d[1]["ttfb_ms"].is_number(), "{v}");
     assert!(!v.to_string().contains("\"k\""), "no keys: {v}");
 }
+
+#[test]
+fn least_busy_counts_a_stream_in_flight_until_it_ends() {
+    let fleet = Fleet::new(&[("a", &[Act::Says("x")]), ("b", &[Act::Says("x")])]);
+    let config = format!(
+        "{}{}[router_settings]\nrouting_strategy = \"least-busy\"\n",
+        deployment("g", "a", ""),
+        deployment("g", "b", "")
+    );
+    let gw = gateway(&fleet, &config);
+    let body = serde_json::json!({
+        "model": "g", "stream": true, "messages": [{"role": "user", "content": "hi"}],
+    });
+    let mut headers = HeaderMap::new();
+    headers.insert("content-type", "application/json".parse().unwrap());
+    let open = futures::executor::block_on(gw.handle(IncomingRequest {
+        method: Method::POST,
+        path: "/v1/chat/completions".into(),
+        query: None,
+        headers,
+        body: Bytes::from(body.to_string()),
+    }));
+    assert_eq!(open.status(), StatusCode::OK);
+    let busy = header_of(open.headers(), "x-dx-deployment");
+    let other = if busy == "a" { "b" } else { "a" };
+    fleet.seen();
+    // The open stream's first content has been relayed, its end has not:
+    // its deployment stays busy, so every request goes to the other one.
+    for stream in (0..16).map(|i| i % 2 == 0) {
+        let got = ask(&gw, "g", stream, &[]);
+        assert_eq!(got.status, StatusCode::OK, "{}", got.body);
+        assert_eq!(header(&got, "x-dx-deployment"), other);
+    }
+    // Read to its end: both are idle again and share the load.
+    let Body::Stream(mut s) = open.into_body() else {
+        panic!("a stream")
+    };
+    futures::executor::block_on(async { while s.next().await.is_some() {} });
+    drop(s);
+    let mut served = std::collections::BTreeSet::new();
+    for _ in 0..20 {
+        served.insert(header(&ask(&gw, "g", false, &[]), "x-dx-deployment").to_owned());
+    }
+    assert_eq!(served.len(), 2, "{served:?}");
+}
+
+fn header_of(h: &HeaderMap, name: &str) -> String {
+    h.get(name).unwrap().to_str().unwrap().to_owned()
+}

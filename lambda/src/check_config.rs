@@ -1,5 +1,6 @@
 //! `dx-lambda --check-config [FILE]`: loads a configuration the way the
-//! gateway would — FILE, else `DX_CONFIG`, else the embedded `dx.toml` —
+//! gateway would — FILE, else `DX_CONFIG`, else the embedded config (`dx.toml`, or a
+//! `config.yaml` next to it) —
 //! and says whether it is valid (exit 0) or why not (exit 1). For CI and
 //! before a deploy: `sam validate` and `wrangler deploy` cannot see a config
 //! kept in a secret.
@@ -21,7 +22,10 @@ pub fn run(file: Option<&str>, env: &impl Env, embedded: &str) -> i32 {
         },
         None => match env.var("DX_CONFIG").filter(|v| !v.trim().is_empty()) {
             Some(text) => ("DX_CONFIG".to_owned(), text),
-            None => ("the embedded dx.toml".to_owned(), embedded.to_owned()),
+            None => (
+                format!("the embedded {}", crate::EMBEDDED_CONFIG_NAME),
+                embedded.to_owned(),
+            ),
         },
     };
     match Config::parse(&text) {
@@ -72,5 +76,20 @@ mod tests {
         assert_eq!(run(None, &Vars(None), "[general]\n"), 0);
         assert_eq!(run(None, &Vars(None), "[general"), 1);
         std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    /// The shells' build script, to test its choice (its `main` is unused).
+    mod embed {
+        include!("../../scripts/embed_config.rs");
+
+        #[test]
+        fn a_config_yaml_next_to_dx_toml_is_embedded_instead() {
+            let dir = std::env::temp_dir().join(format!("dx-embed-{}", std::process::id()));
+            std::fs::create_dir_all(&dir).unwrap();
+            assert_eq!(embedded_config_path(&dir), dir.join("dx.toml"));
+            std::fs::write(dir.join("config.yaml"), "model_list: []\n").unwrap();
+            assert_eq!(embedded_config_path(&dir), dir.join("config.yaml"));
+            std::fs::remove_dir_all(dir).unwrap();
+        }
     }
 }

@@ -21,7 +21,7 @@ use std::sync::Arc;
 use dx_core::ports::Env;
 use dx_core::Config;
 
-const EMBEDDED_CONFIG: &str = include_str!("../../dx.toml");
+include!(concat!(env!("OUT_DIR"), "/embedded_config.rs"));
 const ROLE_ENV: &str = "DX_ROLE";
 
 #[tokio::main(flavor = "current_thread")]
@@ -49,7 +49,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
             // shape and says why in its log, once, at start.
             Err(e) => {
                 eprintln!(
-                    "DX GATEWAY CONFIGURATION ERROR: {e}. Every request answers 500 config_error until DX_CONFIG (or the embedded dx.toml) is fixed; check a file with `dx-lambda --check-config FILE`."
+                    "DX GATEWAY CONFIGURATION ERROR: {e}. Every request answers 500 config_error until DX_CONFIG (or the embedded {EMBEDDED_CONFIG_NAME}) is fixed; check a file with `dx-lambda --check-config FILE`."
                 );
                 gateway::run_broken(e.to_string()).await
             }

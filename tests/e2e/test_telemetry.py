@@ -124,6 +124,38 @@ def test_a_request_is_one_span_and_its_metrics_over_otlp_json(tgw, fleet):
         assert prompt not in text and resp.choices[0].message.content not in text
 
 
+def test_a_fallback_is_child_spans_and_a_stream_s_first_token_is_timed(tgw, fleet):
+    # rt-s500-oai-oai's one deployment answers 500; the group falls back to
+    # rt-backup-oai (deployments/router.json).
+    t = tag()
+    c = openai.OpenAI(base_url=f"{tgw.base_url}/v1", api_key=MASTER_KEY, max_retries=0, timeout=30)
+    stream = c.chat.completions.create(model="rt-s500-oai-oai", messages=user(f"child spans {t}"), stream=True,
+                                       stream_options={"include_usage": True})
+    assert "".join(ch.choices[0].delta.content or "" for ch in stream if ch.choices)
+    traces = wait_for(fleet, "/sink/ok/otlp/v1/traces", "rt-s500-oai-oai")
+    spans = [s for e in traces for rs in json.loads(e["raw"])["resourceSpans"]
+             for ss in rs["scopeSpans"] for s in ss["spans"]]
+    parent = next(s for s in spans if attrs(s).get("gen_ai.request.model") == "rt-s500-oai-oai"
+                  and attrs(s).get("dx.stream") is True)
+    assert attrs(parent)["dx.attempts"] == "2"
+    assert int(attrs(parent)["dx.ttft_ms"]) >= 0
+    kids = sorted((s for s in spans if s.get("parentSpanId") == parent["spanId"]),
+                  key=lambda s: int(s["startTimeUnixNano"]))
+    assert [attrs(k)["dx.deployment"] for k in kids] == ["primary-s500-oai-oai", "backup-oai"]
+    assert [attrs(k).get("error.type") for k in kids] == ["server_error", None]
+    assert [k["status"]["code"] for k in kids] == [2, 1]
+    assert all(k["traceId"] == parent["traceId"] for k in kids)
+    assert int(parent["startTimeUnixNano"]) <= int(kids[0]["startTimeUnixNano"])
+    assert int(kids[0]["endTimeUnixNano"]) <= int(kids[1]["startTimeUnixNano"])
+
+    metrics = wait_for(fleet, "/sink/ok/otlp/v1/metrics", "time_to_first_token")
+    points = [p for e in metrics for rm in json.loads(e["raw"])["resourceMetrics"]
+              for sm in rm["scopeMetrics"] for m in sm["metrics"]
+              if m["name"] == "gen_ai.server.time_to_first_token" for p in m["histogram"]["dataPoints"]
+              if attrs(p).get("gen_ai.request.model") == "rt-s500-oai-oai"]
+    assert points and all(p["count"] == "1" and p["sum"] >= 0 for p in points)
+
+
 def test_the_webhook_gets_one_signed_json_per_request(tgw, fleet):
     t = tag()
     model = f"fleet/hook-{t}"

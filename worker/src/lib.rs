@@ -28,7 +28,7 @@ use worker::{event, Context, Env, Result, ScheduleContext, ScheduledEvent};
 use crate::catalog_store::KvCatalogStore;
 use crate::ports::WorkerPorts;
 
-const EMBEDDED_CONFIG: &str = include_str!("../../dx.toml");
+include!(concat!(env!("OUT_DIR"), "/embedded_config.rs"));
 
 /// Built on an isolate's first request (a Worker sees its variables only
 /// from inside a handler) and kept for its life: vars and secrets cannot
@@ -77,7 +77,7 @@ fn instance(env: &Env) -> std::result::Result<Rc<Instance>, String> {
                 }
                 Err(e) => {
                     worker::console_error!(
-                        "DX GATEWAY CONFIGURATION ERROR: {e}. Every request answers 500 config_error until DX_CONFIG (or the embedded dx.toml) is fixed."
+                        "DX GATEWAY CONFIGURATION ERROR: {e}. Every request answers 500 config_error until DX_CONFIG (or the embedded {EMBEDDED_CONFIG_NAME}) is fixed."
                     );
                     Err(e.to_string())
                 }

@@ -242,6 +242,10 @@ pub const EMBEDDED_OVERLAY: &str = include_str!("../../data/provider_overlay.tom
 
 impl Overlay {
     pub fn parse(text: &str) -> Result<Overlay, String> {
-        toml::from_str(text).map_err(|e| format!("provider overlay: {e}"))
+        // Through a value and JSON text, as `Config::parse` does: the typed
+        // reader for JSON is in the build anyway, one for TOML would not be.
+        let v: serde_json::Value =
+            toml::from_str(text).map_err(|e| format!("provider overlay: {e}"))?;
+        serde_json::from_str(&v.to_string()).map_err(|e| format!("provider overlay: {e}"))
     }
 }

@@ -50,6 +50,7 @@ pub fn model_groups<P: Ports>(call: &Call<'_, P>) -> Result<GatewayResponse, Gat
                         "cooling_for_s": cooling.map(|until| until.saturating_sub(now).div_ceil(1000)),
                         "in_flight": health.in_flight,
                         "ttfb_ms": health.ttfb_ewma_ms.map(|ms| (ms * 10.0).round() / 10.0),
+                        "ms_per_output_token": health.per_token_ewma_ms.map(|ms| (ms * 100.0).round() / 100.0),
                         "requests_this_minute": health.rpm_used,
                         "error": error,
                     })

@@ -98,6 +98,17 @@ pub struct Exchange {
     /// A stream's output guard counts, which its log line waits for.
     #[serde(skip)]
     pub output_counts: Option<Arc<crate::relays::output_guard::OutputCounts>>,
+    /// A stream's time to its first content (held until it came), from `ts`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ttft_ms: Option<u64>,
+    /// Each attempt sent, for telemetry's child spans (kept only when sinks
+    /// are configured).
+    #[serde(skip)]
+    pub tries: Vec<crate::telemetry::Try>,
+    /// The attempt in flight at its deployment: a stream's settler takes it
+    /// and holds it until the stream ends.
+    #[serde(skip)]
+    pub busy: Option<Arc<crate::router::Busy>>,
 }
 
 fn one_at_most(n: &u32) -> bool {

@@ -200,7 +200,7 @@ pub struct Call<'g, P> {
     /// The instance's key-value store (stored Responses), if its shell has one.
     pub kv: Option<&'g Arc<dyn crate::state::SharedKv>>,
     /// What this instance knows about its deployments' health.
-    pub health: &'g crate::router::Health,
+    pub health: &'g std::sync::Arc<crate::router::Health>,
     pub ports: P,
 }
 
@@ -429,6 +429,7 @@ fn plan<'c, P: Ports>(
         input_bound: body_len as u64,
         max_output: asked_max,
         residency: key_residency(&ex.principal),
+        stream: ex.stream,
     };
     let here = if config.router_settings.uses_nearest() {
         route_plan::here(&req.headers, &call.ports)

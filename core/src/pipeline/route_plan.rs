@@ -41,6 +41,8 @@ pub struct Ask {
     /// The caller's own residency policies (a virtual key's, its user's,
     /// its team's), on top of each group's.
     pub residency: Vec<String>,
+    /// A stream is ranked by time to first byte, a whole answer by all of it.
+    pub stream: bool,
 }
 
 /// The plan for `name`. An unknown name is the client's 404, at once; a
@@ -133,6 +135,7 @@ pub fn route<'c, P: Ports>(
             call.health,
             now,
             tokens,
+            ask.stream,
         );
         groups.push(Group {
             name: (*group_name).to_owned(),

@@ -63,7 +63,8 @@ pub async fn walk<'c, P: Ports>(
         fresh = false;
         ex.deployment.clone_from(&target.label);
         ex.fallback = route.plan.fallback().unwrap_or_default().to_owned();
-        match attempt(call, prepared, body_len, target, &c, ex).await {
+        let result = attempt(call, prepared, body_len, target, &c, ex).await;
+        match result {
             Ok(resp) => {
                 ex.attempts = route.plan.attempts();
                 return Ok((resp, c.slot));
@@ -144,13 +145,30 @@ async fn attempt<P: Ports>(
     }
     let general = &config.general;
     let tokens = body_len as u64;
-    call.health.begin(c.entry, now_ms, tokens);
+    ex.busy = Some(std::sync::Arc::new(
+        call.health.begin(c.entry, now_ms, tokens),
+    ));
     // What the answer's bytes are: the client's own format on the same-format path.
     let wire = match path {
         Path::Passthrough => prepared.wire_codec(d),
         _ => d.codec(),
     };
     let result = send_and_hold(call, general, target, request, c, now_ms, wire).await;
+    let held_at = call.ports.now_ms();
+    if stream && result.is_ok() {
+        ex.ttft_ms = Some(held_at.saturating_sub(ex.ts));
+    }
+    if ex.telemetry.is_some() {
+        ex.tries.push(crate::telemetry::Try {
+            deployment: target.label.clone(),
+            start_ms: now_ms,
+            end_ms: held_at,
+            error: result
+                .as_ref()
+                .err()
+                .and_then(|e| crate::telemetry::error_class(e.status.as_u16())),
+        });
+    }
     let answered = match result {
         Ok(up) => match path {
             Path::Passthrough => relay::passthrough(call, &*prepared, up, d, ex).await,
@@ -158,7 +176,12 @@ async fn attempt<P: Ports>(
         },
         Err(e) => Err(e),
     };
-    call.health.end(c.entry);
+    // Still here unless a stream's settler took it: the attempt is over.
+    if let Some(busy) = ex.busy.take() {
+        if let (Ok(_), Some(u)) = (&answered, ex.usage) {
+            busy.completed(call.ports.now_ms(), u.output_tokens);
+        }
+    }
     answered.map_err(|e| (e, true))
 }
 

@@ -135,6 +135,8 @@ pub fn record_of(ex: &Exchange, now_ms: u64) -> Record {
         error: error.map(str::to_owned),
         key: ex.key.clone(),
         team: ex.team.clone(),
+        ttft_ms: ex.ttft_ms,
+        tries: ex.tries.clone(),
     }
 }
 
@@ -145,6 +147,8 @@ pub fn stream_settler<P: Ports>(ports: P, ex: &mut Exchange) -> OnDone {
     #[allow(clippy::arc_with_non_send_sync)]
     let counts = std::sync::Arc::new(OutputCounts::default());
     ex.output_counts = Some(counts.clone());
+    // The deployment counts this attempt in flight until the stream ends.
+    let busy = ex.busy.take();
     let mut line = ex.clone();
     line.output_counts = None;
     line.status = 200;
@@ -158,6 +162,11 @@ pub fn stream_settler<P: Ports>(ports: P, ex: &mut Exchange) -> OnDone {
             .and_then(|(p, u)| completion_cost(p, &TokenUsage::from(u)));
         line.error = outcome.error;
         line.client_gone = outcome.client_gone;
+        if let Some(busy) = busy {
+            if let (true, None, Some(u)) = (outcome.completed, &line.error, outcome.usage) {
+                busy.completed(ports.now_ms(), u.output_tokens);
+            }
+        }
         if let Some(clean) = &line.clean_end {
             let ok = outcome.completed && line.error.is_none() && !outcome.client_gone;
             clean.store(ok, std::sync::atomic::Ordering::SeqCst);

@@ -5,7 +5,7 @@
 //! life of the instance's config.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use crate::config::RouterSettings;
 
@@ -32,6 +32,10 @@ pub struct Deployment {
     pub cool_until_ms: u64,
     /// Moving average of time to first byte; `None` until measured.
     pub ttfb_ewma_ms: Option<f64>,
+    /// Moving average of a whole answer's time per output token (LiteLLM's
+    /// latency measure: long answers are not held against a deployment).
+    pub per_token_ewma_ms: Option<f64>,
+    /// Attempts sent and not yet over: a stream counts until it ends.
     pub in_flight: u32,
     minute: u64,
     pub rpm_used: u64,
@@ -109,8 +113,9 @@ impl Health {
         })
     }
 
-    /// An attempt is about to be sent to `entry`.
-    pub fn begin(&self, entry: usize, now_ms: u64, tokens: u64) {
+    /// An attempt is about to be sent to `entry`: in flight until the
+    /// answer is over and the returned guard dropped.
+    pub fn begin(self: &Arc<Self>, entry: usize, now_ms: u64, tokens: u64) -> Busy {
         self.with(|s| {
             let d = s.by_entry.entry(entry).or_default();
             let minute = now_ms / 60_000;
@@ -122,11 +127,15 @@ impl Health {
             d.in_flight += 1;
             d.rpm_used += 1;
             d.tpm_used += tokens;
-        })
+        });
+        Busy {
+            health: self.clone(),
+            entry,
+            sent_at_ms: now_ms,
+        }
     }
 
-    /// The attempt to `entry` answered (or failed): no longer in flight.
-    pub fn end(&self, entry: usize) {
+    fn end(&self, entry: usize) {
         self.with(|s| {
             if let Some(d) = s.by_entry.get_mut(&entry) {
                 d.in_flight = d.in_flight.saturating_sub(1);
@@ -146,6 +155,18 @@ impl Health {
             });
             d.fails.clear();
             d.cool_until_ms = 0;
+        })
+    }
+
+    /// A whole answer from `entry` took `total_ms` for `output_tokens`.
+    fn finished(&self, entry: usize, total_ms: u64, output_tokens: u64) {
+        let sample = total_ms as f64 / output_tokens.max(1) as f64;
+        self.with(|s| {
+            let d = s.by_entry.entry(entry).or_default();
+            d.per_token_ewma_ms = Some(match d.per_token_ewma_ms {
+                Some(avg) => avg + EWMA_ALPHA * (sample - avg),
+                None => sample,
+            });
         })
     }
 
@@ -176,6 +197,30 @@ impl Health {
             d.cool_until_ms = d.cool_until_ms.max(until);
             d.cool_until_ms > now_ms
         })
+    }
+}
+
+/// One attempt in flight at a deployment. Dropping it ends the attempt,
+/// however the answer went (a stream's guard lives as long as the stream).
+#[derive(Debug)]
+pub struct Busy {
+    health: Arc<Health>,
+    entry: usize,
+    sent_at_ms: u64,
+}
+
+impl Busy {
+    /// The answer is complete at `now_ms` with `output_tokens`: its time
+    /// per token goes into the deployment's latency.
+    pub fn completed(&self, now_ms: u64, output_tokens: u64) {
+        let total = now_ms.saturating_sub(self.sent_at_ms);
+        self.health.finished(self.entry, total, output_tokens);
+    }
+}
+
+impl Drop for Busy {
+    fn drop(&mut self) {
+        self.health.end(self.entry);
     }
 }
 
@@ -236,13 +281,31 @@ mod tests {
 
     #[test]
     fn in_flight_and_minute_usage_are_counted() {
-        let h = Health::default();
-        h.begin(3, 1_000, 50);
-        h.begin(3, 2_000, 70);
-        h.end(3);
+        let h = Arc::new(Health::default());
+        let first = h.begin(3, 1_000, 50);
+        let second = h.begin(3, 2_000, 70);
+        assert_eq!(h.of(3, 2_000).in_flight, 2);
+        drop(first);
         let d = h.of(3, 2_000);
         assert_eq!((d.in_flight, d.rpm_used, d.tpm_used), (1, 2, 120));
+        drop(second);
+        assert_eq!(h.of(3, 2_000).in_flight, 0);
         let next_minute = h.of(3, 61_000);
         assert_eq!((next_minute.rpm_used, next_minute.tpm_used), (0, 0));
+    }
+
+    #[test]
+    fn a_completed_answer_moves_the_time_per_token() {
+        let h = Arc::new(Health::default());
+        // 1,000 ms for 100 tokens, then 600 ms for 20 tokens: 10 then 30
+        // ms per token; no tokens counts as one.
+        h.begin(1, 0, 1).completed(1_000, 100);
+        assert_eq!(h.of(1, 0).per_token_ewma_ms, Some(10.0));
+        h.begin(1, 2_000, 1).completed(2_600, 20);
+        let avg = h.of(1, 0).per_token_ewma_ms.unwrap();
+        assert!((avg - 16.0).abs() < 1e-9, "{avg}");
+        h.begin(2, 0, 1).completed(50, 0);
+        assert_eq!(h.of(2, 0).per_token_ewma_ms, Some(50.0));
+        assert_eq!(h.of(1, 0).in_flight + h.of(2, 0).in_flight, 0);
     }
 }

@@ -8,7 +8,7 @@ pub mod order;
 pub mod plan;
 pub mod region;
 
-pub use health::Health;
+pub use health::{Busy, Health};
 pub use order::Candidate;
 pub use plan::{Group, Groups, Plan, Step};
 

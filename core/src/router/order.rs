@@ -30,6 +30,7 @@ pub fn arrange(
     health: &Health,
     now_ms: u64,
     tokens: u64,
+    stream: bool,
 ) -> (Vec<Candidate>, Vec<(Candidate, u64)>) {
     let mut cooling = Vec::new();
     // A group of one never cools: skipping it would turn a blip into an
@@ -61,8 +62,18 @@ pub fn arrange(
         match strategy {
             Strategy::SimpleShuffle => 0.0,
             Strategy::LeastBusy => f64::from(health.of(c.entry, now_ms).in_flight),
-            // Unmeasured first: one request learns its latency.
-            Strategy::LowestLatency => health.of(c.entry, now_ms).ttfb_ewma_ms.unwrap_or(-1.0),
+            // What the client waits for: a stream its first byte, a whole
+            // answer all of it (per output token). Unmeasured first: one
+            // request learns its latency.
+            Strategy::LowestLatency => {
+                let d = health.of(c.entry, now_ms);
+                let measured = if stream {
+                    d.ttfb_ewma_ms
+                } else {
+                    d.per_token_ewma_ms
+                };
+                measured.unwrap_or(-1.0)
+            }
             Strategy::LowestCost => c.cost.unwrap_or(f64::INFINITY),
             Strategy::UsageBased => usage_share(c, health, now_ms, tokens),
             Strategy::Nearest => c.distance_km.unwrap_or(f64::INFINITY),
@@ -143,7 +154,7 @@ mod tests {
                     ..cand(2)
                 },
             ];
-            let (order, _) = arrange(cands, Strategy::SimpleShuffle, &h, 0, 0);
+            let (order, _) = arrange(cands, Strategy::SimpleShuffle, &h, 0, 0, false);
             first[order[0].entry] += 1;
         }
         // Expected 1,000 / 2,000 / 3,000.
@@ -182,7 +193,7 @@ mod tests {
                 ..cand(3)
             },
         ];
-        let (order, cooling) = arrange(cands, Strategy::LowestCost, &h, 10, 0);
+        let (order, cooling) = arrange(cands, Strategy::LowestCost, &h, 10, 0, false);
         assert_eq!(entries(&order), [3, 2, 0]);
         assert_eq!(cooling.len(), 1);
         assert_eq!(cooling[0].0.entry, 1);
@@ -196,25 +207,30 @@ mod tests {
             ..RouterSettings::default()
         };
         h.failure(0, 0, None, &s);
-        let (order, cooling) = arrange(vec![cand(0)], Strategy::SimpleShuffle, &h, 10, 0);
+        let (order, cooling) = arrange(vec![cand(0)], Strategy::SimpleShuffle, &h, 10, 0, false);
         assert_eq!(entries(&order), [0]);
         assert!(cooling.is_empty());
     }
 
     #[test]
     fn each_strategy_puts_its_best_first() {
-        let h = Health::with_seed(3);
-        h.begin(0, 0, 0);
-        h.begin(0, 0, 0);
-        h.begin(1, 0, 0);
+        let h = std::sync::Arc::new(Health::with_seed(3));
+        let _busy = [h.begin(0, 0, 0), h.begin(0, 0, 0), h.begin(1, 0, 0)];
         h.success(0, 40);
         h.success(1, 900);
         h.success(2, 300);
         let three = || vec![cand(0), cand(1), cand(2)];
-        let (o, _) = arrange(three(), Strategy::LeastBusy, &h, 0, 0);
+        let (o, _) = arrange(three(), Strategy::LeastBusy, &h, 0, 0, false);
         assert_eq!(entries(&o), [2, 1, 0]);
-        let (o, _) = arrange(three(), Strategy::LowestLatency, &h, 0, 0);
+        // A stream goes by time to first byte, a whole answer by time per
+        // output token: entry 1 is slow to start and fast to finish.
+        let (o, _) = arrange(three(), Strategy::LowestLatency, &h, 0, 0, true);
         assert_eq!(entries(&o), [0, 2, 1]);
+        h.begin(0, 0, 0).completed(4_000, 100);
+        h.begin(1, 0, 0).completed(1_000, 100);
+        h.begin(2, 0, 0).completed(2_000, 100);
+        let (o, _) = arrange(three(), Strategy::LowestLatency, &h, 0, 0, false);
+        assert_eq!(entries(&o), [1, 2, 0]);
         let near = vec![
             Candidate {
                 distance_km: Some(6_000.0),
@@ -229,7 +245,7 @@ mod tests {
                 ..cand(2)
             },
         ];
-        let (o, _) = arrange(near, Strategy::Nearest, &h, 0, 0);
+        let (o, _) = arrange(near, Strategy::Nearest, &h, 0, 0, false);
         assert_eq!(entries(&o), [2, 0, 1]);
         // Entry 0 has used 2 of its 4 rpm, entry 1 one of its 10.
         let usage = vec![
@@ -242,7 +258,7 @@ mod tests {
                 ..cand(1)
             },
         ];
-        let (o, _) = arrange(usage, Strategy::UsageBased, &h, 0, 0);
+        let (o, _) = arrange(usage, Strategy::UsageBased, &h, 0, 0, false);
         assert_eq!(entries(&o), [1, 0]);
     }
 }

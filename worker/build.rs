@@ -1,0 +1,1 @@
+include!("../scripts/embed_config.rs");
