@@ -42,6 +42,13 @@ pub fn fold(text: &str) -> Folded {
     let mut out = String::with_capacity(text.len());
     let mut origin = Vec::with_capacity(text.len() + 1);
     for (at, c) in text.char_indices() {
+        // Most characters are ASCII, one byte each: pushed without the
+        // resize below (which dominated the fold of mostly-ASCII text).
+        if c.is_ascii() {
+            out.push(c.to_ascii_lowercase());
+            origin.push(at as u32);
+            continue;
+        }
         let before = out.len();
         fold_char(c, &mut out);
         origin.resize(origin.len() + (out.len() - before), at as u32);

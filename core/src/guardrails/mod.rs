@@ -260,14 +260,24 @@ impl Guardrails {
     /// Matches that start before `floor` (in text already released, seen
     /// only as context) are dropped before overlaps merge, so that one can
     /// never swallow a match after it.
-    fn scan(&self, text: &str, active: Active, floor: usize, hits: &mut Vec<Hit>) {
+    fn scan(
+        &self,
+        text: &str,
+        active: Active,
+        floor: usize,
+        hits: &mut Vec<Hit>,
+        found: &mut Vec<Found>,
+    ) {
         hits.clear();
+        found.clear();
         let kinds = self.kinds(active);
-        let mut found = Vec::new();
         if kinds & Kind::Keyword.bit() != 0 {
             if let Some(k) = &self.keywords {
+                // A keyword's match depends on one character before it
+                // at most, which the search reads: it starts at the floor.
                 k.find(
                     text,
+                    floor,
                     |set| active.has(set),
                     |f, set| {
                         hits.push(Hit {
@@ -281,7 +291,7 @@ impl Guardrails {
             }
         }
         if kinds & Kind::Email.bit() != 0 {
-            pii::emails(text, &mut found);
+            pii::emails(text, floor, found);
         }
         let want = pii::Want {
             card: kinds & Kind::PaymentCard.bit() != 0,
@@ -290,20 +300,20 @@ impl Guardrails {
             ipv4: kinds & Kind::IpAddress.bit() != 0,
         };
         if want.card || want.ssn || want.phone || want.ipv4 {
-            pii::numbers(text, &mut found, want);
+            pii::numbers(text, floor, found, want);
         }
         if kinds & Kind::Iban.bit() != 0 {
-            pii::ibans(text, &mut found);
+            pii::ibans(text, floor, found);
         }
         if want.ipv4 {
-            pii::ipv6(text, &mut found);
+            pii::ipv6(text, found);
         }
         if kinds & Kind::Secret.bit() != 0 {
             if let Some(s) = &self.secrets {
-                s.find(text, &mut found);
+                s.find(text, found);
             }
         }
-        for f in found {
+        for &f in found.iter() {
             if let Some(set) = self.strongest(active, f.kind.bit()) {
                 hits.push(Hit {
                     start: f.start,
@@ -330,9 +340,11 @@ impl Guardrails {
 
 fn merge_overlaps(hits: &mut Vec<Hit>, sets: &[Set]) {
     hits.sort_unstable_by(|a, b| a.start.cmp(&b.start).then(b.end.cmp(&a.end)));
-    let mut out: Vec<Hit> = Vec::with_capacity(hits.len());
-    for h in hits.drain(..) {
-        match out.last_mut() {
+    // In place: a stream's check allocates nothing once its buffers grew.
+    let mut kept: usize = 0;
+    for i in 0..hits.len() {
+        let h = hits[i];
+        match kept.checked_sub(1).map(|k| &mut hits[k]) {
             Some(last) if h.start < last.end => {
                 last.end = last.end.max(h.end);
                 if sets[h.set].action > sets[last.set].action {
@@ -340,10 +352,13 @@ fn merge_overlaps(hits: &mut Vec<Hit>, sets: &[Set]) {
                     last.kind = h.kind;
                 }
             }
-            _ => out.push(h),
+            _ => {
+                hits[kept] = h;
+                kept += 1;
+            }
         }
     }
-    *hits = out;
+    hits.truncate(kept);
 }
 
 /// A request's guard in one direction: which sets apply, the placeholders
@@ -358,7 +373,10 @@ pub struct Checker {
     counts: Vec<(usize, Kind, u32)>,
     /// Not counting: the text was counted before.
     quiet: bool,
+    /// Buffers kept from one check to the next.
     hits: Vec<Hit>,
+    found: Vec<Found>,
+    joined: String,
 }
 
 /// Why a text was refused: the set, never the matched text.
@@ -402,6 +420,8 @@ impl Checker {
             counts: Vec::new(),
             quiet: false,
             hits: Vec::new(),
+            found: Vec::new(),
+            joined: String::new(),
         }
     }
 
@@ -448,16 +468,21 @@ impl Checker {
         last: bool,
     ) -> Result<(usize, Option<String>), Blocked> {
         let floor = left.len();
-        let joined;
+        let mut joined = std::mem::take(&mut self.joined);
         let buf = if floor == 0 {
             text
         } else {
-            joined = format!("{left}{text}");
+            joined.clear();
+            joined.push_str(left);
+            joined.push_str(text);
             joined.as_str()
         };
         let mut hits = std::mem::take(&mut self.hits);
+        let mut found = std::mem::take(&mut self.found);
         // What starts in the released text was decided when it went out.
-        self.guards.scan(buf, self.active, floor, &mut hits);
+        self.guards
+            .scan(buf, self.active, floor, &mut hits, &mut found);
+        self.found = found;
         let mut release = if last {
             buf.len()
         } else {
@@ -485,14 +510,20 @@ impl Checker {
         } else {
             LEFT_CONTEXT
         };
-        let keep = buf[..release]
-            .char_indices()
+        // The start of the last `context` characters (counted by their
+        // first bytes: cheaper than decoding them).
+        let keep = buf.as_bytes()[..release]
+            .iter()
+            .enumerate()
             .rev()
+            .filter(|(_, &c)| c & 0xC0 != 0x80)
             .nth(context - 1)
             .map_or(0, |(i, _)| i);
         left.clear();
         left.push_str(&buf[keep..release]);
-        Ok((release - floor, out))
+        let released = release - floor;
+        self.joined = joined;
+        Ok((released, out))
     }
 
     fn hold_point(&self, text: &str) -> usize {
@@ -522,9 +553,11 @@ impl Checker {
             }
             // A PEM block still being written: its label line (which says
             // whether it holds a private key) or its END line has not come.
-            let mut at = 0;
-            while let Some(i) = text[at..].find("-----BEGIN ") {
-                let begin = at + i;
+            let b = text.as_bytes();
+            for begin in memchr::memchr_iter(b'-', b) {
+                if !b[begin..].starts_with(b"-----BEGIN ") {
+                    continue;
+                }
                 let rest = &text[begin..];
                 let open = match rest.find(['\n', '\r']) {
                     None => true,
@@ -538,7 +571,6 @@ impl Checker {
                     hold = hold.min(begin.max(text.len().saturating_sub(MAX_PEM_HOLD)));
                     break;
                 }
-                at = begin + 1;
             }
         }
         floor_char_boundary(text, hold)

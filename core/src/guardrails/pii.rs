@@ -8,9 +8,11 @@
 use super::Found;
 use super::Kind;
 
-pub fn emails(text: &str, out: &mut Vec<Found>) {
+/// Addresses whose `@` is at or after `from` (an address starts before its `@`,
+/// so none that starts at or after `from` is missed).
+pub fn emails(text: &str, from: usize, out: &mut Vec<Found>) {
     let b = text.as_bytes();
-    for at in memchr::memchr_iter(b'@', b) {
+    for at in memchr::memchr_iter(b'@', &b[from..]).map(|i| from + i) {
         let local_ok = |c: u8| c.is_ascii_alphanumeric() || b"._%+-'".contains(&c);
         let mut s = at;
         while s > 0 && local_ok(b[s - 1]) {
@@ -59,9 +61,17 @@ pub fn emails(text: &str, out: &mut Vec<Found>) {
 /// run of groups is tried as a card, an SSN, a phone number and an IPv4
 /// address, longest first from each group, so that a number next to
 /// another one (a card and its expiry date) is still found.
-pub fn numbers(text: &str, out: &mut Vec<Found>, want: Want) {
+///
+/// Only runs from the last space after a letter before `from` are scanned:
+/// neither a run nor a word the scan skips spans such a space, so the scan
+/// reaches it as it would from the start, and every number that starts at
+/// or after `from` is found the same.
+pub fn numbers(text: &str, from: usize, out: &mut Vec<Found>, want: Want) {
     let b = text.as_bytes();
-    let mut i = 0;
+    let mut i = b[..from]
+        .windows(2)
+        .rposition(|w| w[0].is_ascii_alphabetic() && w[1] == b' ')
+        .map_or(0, |p| p + 2);
     let mut groups: Vec<(usize, usize)> = Vec::new();
     while i < b.len() {
         let Some(off) = b[i..].iter().position(u8::is_ascii_digit) else {
@@ -118,16 +128,26 @@ pub struct Want {
     pub ipv4: bool,
 }
 
+/// More digits than any numeric detector takes (a card has at most 19):
+/// longer spans of a run are not tried.
+const MAX_DIGITS: usize = 19;
+
 fn classify_run(b: &[u8], groups: &[(usize, usize)], out: &mut Vec<Found>, want: Want) {
     let mut first = 0;
     while first < groups.len() {
-        let mut taken = None;
-        for last in (first..groups.len()).rev() {
-            if let Some(found) = classify(b, &groups[first..=last], want) {
-                taken = Some((last, found));
+        // The longest span from `first` that is not over the digit limit.
+        let mut digits = 0;
+        let mut longest = first;
+        for (k, g) in groups.iter().enumerate().skip(first) {
+            digits += g.1 - g.0;
+            if digits > MAX_DIGITS {
                 break;
             }
+            longest = k;
         }
+        let taken = (first..=longest)
+            .rev()
+            .find_map(|last| Some((last, classify(b, &groups[first..=last], want)?)));
         match taken {
             Some((last, found)) => {
                 out.push(found);
@@ -138,13 +158,26 @@ fn classify_run(b: &[u8], groups: &[(usize, usize)], out: &mut Vec<Found>, want:
     }
 }
 
+/// A run of digit groups as one number, or `None`. Allocates nothing: it
+/// runs for every span of every run of digits in the text.
 fn classify(b: &[u8], groups: &[(usize, usize)], want: Want) -> Option<Found> {
+    // An IPv4 address has four groups; every other number at least eight
+    // digits: most numbers in prose (years, counts, versions) stop here.
+    if groups.len() < 4 && groups.iter().map(|g| g.1 - g.0).sum::<usize>() < 8 {
+        return None;
+    }
     let (start, end) = (groups[0].0, groups[groups.len() - 1].1);
-    let seps: Vec<&[u8]> = groups.windows(2).map(|w| &b[w[0].1..w[1].0]).collect();
-    let digits: Vec<u8> = groups
-        .iter()
-        .flat_map(|&(s, e)| b[s..e].iter().map(|d| d - b'0'))
-        .collect();
+    let sep = |k: usize| &b[groups[k].1..groups[k + 1].0];
+    let n_seps = groups.len() - 1;
+    let mut digits = [0u8; MAX_DIGITS];
+    let mut n = 0;
+    for &(s, e) in groups {
+        for &d in &b[s..e] {
+            *digits.get_mut(n)? = d - b'0';
+            n += 1;
+        }
+    }
+    let digits = &digits[..n];
     let before = start.checked_sub(1).map(|i| b[i]);
     let after = b.get(end).copied();
     // A number continued by `.5` or `,000` is a figure, not an identifier.
@@ -158,7 +191,8 @@ fn classify(b: &[u8], groups: &[(usize, usize)], want: Want) -> Option<Found> {
     {
         return None;
     }
-    if want.ipv4 && seps.len() == 3 && seps.iter().all(|s| *s == b".") {
+    let all_dots = (0..n_seps).all(|k| sep(k) == b".");
+    if want.ipv4 && n_seps == 3 && all_dots {
         let ok = groups.iter().all(|&(s, e)| {
             let part = &b[s..e];
             part.len() <= 3
@@ -169,39 +203,45 @@ fn classify(b: &[u8], groups: &[(usize, usize)], want: Want) -> Option<Found> {
             return Some(Found::new(start, end, Kind::IpAddress));
         }
     }
-    if seps.iter().any(|s| s.contains(&b'.')) && !seps.iter().all(|s| *s == b".") {
+    if (0..n_seps).any(|k| sep(k).contains(&b'.')) && !all_dots {
         return None;
     }
-    if want.ssn && groups.len() == 3 && seps[0] == seps[1] && matches!(seps[0], b"-" | b" ") {
-        let lens: Vec<usize> = groups.iter().map(|g| g.1 - g.0).collect();
-        if lens == [3, 2, 4] && before != Some(b'+') {
-            let area = num(&digits[0..3]);
-            let group = num(&digits[3..5]);
-            let serial = num(&digits[5..9]);
-            if area != 0 && area != 666 && area < 900 && group != 0 && serial != 0 {
-                return Some(Found::new(start, end, Kind::UsSsn));
-            }
+    let lens = |want: &[usize]| {
+        want.len() == groups.len() && groups.iter().zip(want).all(|(g, &l)| g.1 - g.0 == l)
+    };
+    if want.ssn
+        && groups.len() == 3
+        && sep(0) == sep(1)
+        && matches!(sep(0), b"-" | b" ")
+        && lens(&[3, 2, 4])
+        && before != Some(b'+')
+    {
+        let area = num(&digits[0..3]);
+        let group = num(&digits[3..5]);
+        let serial = num(&digits[5..9]);
+        if area != 0 && area != 666 && area < 900 && group != 0 && serial != 0 {
+            return Some(Found::new(start, end, Kind::UsSsn));
         }
     }
-    let plain_seps = seps.iter().all(|s| matches!(*s, b" " | b"-"));
+    let plain_seps = (0..n_seps).all(|k| matches!(sep(k), b" " | b"-"));
     if want.card
         && plain_seps
         && (13..=19).contains(&digits.len())
-        && luhn(&digits)
-        && issuer(&digits)
+        && luhn(digits)
+        && issuer(digits)
     {
         return Some(Found::new(start, end, Kind::PaymentCard));
     }
     if want.phone {
-        return phone(b, groups, &seps, &digits, start, end);
+        return phone(b, n_seps, &lens, digits, start, end);
     }
     None
 }
 
 fn phone(
     b: &[u8],
-    groups: &[(usize, usize)],
-    seps: &[&[u8]],
+    n_seps: usize,
+    lens: &dyn Fn(&[usize]) -> bool,
     digits: &[u8],
     start: usize,
     end: usize,
@@ -212,17 +252,18 @@ fn phone(
         let ok = digits[0] != 0 && (8..=15).contains(&digits.len());
         return ok.then(|| Found::new(start - 1, end, Kind::Phone));
     }
-    if seps.is_empty() {
+    if n_seps == 0 {
         return None;
     }
     let open = before == Some(b'(');
     let s = if open { start - 1 } else { start };
-    let lens: Vec<usize> = groups.iter().map(|g| g.1 - g.0).collect();
     // North American: (NXX) NXX-XXXX, NXX-NXX-XXXX, NXX.NXX.XXXX, 1-NXX-NXX-XXXX.
-    let nanp = match lens.as_slice() {
-        [3, 3, 4] => Some(digits),
-        [1, 3, 3, 4] if digits[0] == 1 => Some(&digits[1..]),
-        _ => None,
+    let nanp = if lens(&[3, 3, 4]) {
+        Some(digits)
+    } else if lens(&[1, 3, 3, 4]) && digits[0] == 1 {
+        Some(&digits[1..])
+    } else {
+        None
     };
     if let Some(d) = nanp {
         if d[0] >= 2 && d[3] >= 2 {
@@ -290,17 +331,24 @@ fn iban_length(country: &[u8]) -> Option<usize> {
         .map(|c| usize::from(c[2] - b'0') * 10 + usize::from(c[3] - b'0'))
 }
 
-/// IBANs, written solid or in groups of four separated by single spaces.
-pub fn ibans(text: &str, out: &mut Vec<Found>) {
+/// IBANs, written solid or in groups of four separated by single spaces,
+/// that start at or after `from` (each start is decided alone).
+pub fn ibans(text: &str, from: usize, out: &mut Vec<Found>) {
     let b = text.as_bytes();
-    let mut i = 0;
+    let mut i = from;
     while i + 4 <= b.len() {
-        let at_word = i == 0 || !b[i - 1].is_ascii_alphanumeric();
-        if !(at_word
+        // A byte neither digit nor capital at `i + 3` rules out the starts
+        // `i` to `i + 3` at once (each needs a check digit or a capital there).
+        if !b[i + 3].is_ascii_alphanumeric() || b[i + 3].is_ascii_lowercase() {
+            i += 4;
+            continue;
+        }
+        // The two check digits first: rarer in prose than capitals.
+        if !(b[i + 2].is_ascii_digit()
+            && b[i + 3].is_ascii_digit()
             && b[i].is_ascii_uppercase()
             && b[i + 1].is_ascii_uppercase()
-            && b[i + 2].is_ascii_digit()
-            && b[i + 3].is_ascii_digit())
+            && (i == 0 || !b[i - 1].is_ascii_alphanumeric()))
         {
             i += 1;
             continue;
@@ -309,12 +357,14 @@ pub fn ibans(text: &str, out: &mut Vec<Found>) {
             i += 1;
             continue;
         };
-        let mut chars = Vec::with_capacity(want);
+        let mut chars = [0u8; 34];
+        let mut n = 0;
         let mut j = i;
-        while j < b.len() && chars.len() < want {
+        while j < b.len() && n < want {
             let c = b[j];
             if c.is_ascii_digit() || c.is_ascii_uppercase() {
-                chars.push(c);
+                chars[n] = c;
+                n += 1;
                 j += 1;
             } else if c == b' ' && j + 1 < b.len() && b[j + 1].is_ascii_alphanumeric() {
                 j += 1;
@@ -325,7 +375,7 @@ pub fn ibans(text: &str, out: &mut Vec<Found>) {
         let ends_word = j == b.len() || !b[j].is_ascii_alphanumeric();
         // The next start is tried even inside this match (overlaps merge
         // later), so that no decision hangs on the ones before it.
-        if chars.len() == want && ends_word && mod97(&chars) == 1 {
+        if n == want && ends_word && mod97(&chars[..n]) == 1 {
             out.push(Found::new(i, j, Kind::Iban));
         }
         i += 1;
@@ -385,9 +435,10 @@ mod tests {
 
     fn all(text: &str) -> Vec<(Kind, &str)> {
         let mut out = Vec::new();
-        emails(text, &mut out);
+        emails(text, 0, &mut out);
         numbers(
             text,
+            0,
             &mut out,
             Want {
                 card: true,
@@ -396,7 +447,7 @@ mod tests {
                 ipv4: true,
             },
         );
-        ibans(text, &mut out);
+        ibans(text, 0, &mut out);
         ipv6(text, &mut out);
         out.iter()
             .map(|f| (f.kind, &text[f.start..f.end]))

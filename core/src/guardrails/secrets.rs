@@ -1,12 +1,9 @@
 //! Credentials: provider API keys (OpenAI and Anthropic `sk-…`, Google
 //! `AIza…`), AWS access key ids with the secret key that follows them,
 //! GitHub and Slack tokens, PEM private-key blocks and JWTs. Each starts
-//! with a fixed prefix, so one Aho-Corasick pass finds the candidates and a
-//! small validator per kind checks the rest.
-
-use aho_corasick::automaton::Automaton;
-use aho_corasick::nfa::contiguous::NFA;
-use aho_corasick::Input;
+//! with a fixed prefix holding one of four bytes rare in prose (`-`, `_`,
+//! `A`, `J`), so one pass for those bytes finds the candidates and a small
+//! validator per kind checks the rest.
 
 use super::{Found, Kind};
 
@@ -48,33 +45,62 @@ const PREFIXES: &[(&str, Shape)] = &[
     ("eyJ", Shape::Jwt),
 ];
 
+/// Whether a byte is one of the prefixes' rare bytes.
+fn rare(c: u8) -> bool {
+    matches!(c, b'-' | b'_' | b'A' | b'J')
+}
+
 #[derive(Debug)]
 pub struct Secrets {
-    prefixes: NFA,
+    /// Per rare byte: the prefixes (index into `PREFIXES`) whose first rare
+    /// byte it is, and where it stands in them.
+    by_rare: [Vec<(usize, usize)>; 4],
+}
+
+fn rare_slot(c: u8) -> usize {
+    match c {
+        b'-' => 0,
+        b'_' => 1,
+        b'A' => 2,
+        _ => 3,
+    }
 }
 
 impl Secrets {
     pub fn new() -> Result<Self, String> {
-        let prefixes =
-            NFA::new(PREFIXES.iter().map(|p| p.0)).map_err(|e| format!("secret prefixes: {e}"))?;
-        Ok(Secrets { prefixes })
+        let mut by_rare: [Vec<(usize, usize)>; 4] = Default::default();
+        for (i, (p, _)) in PREFIXES.iter().enumerate() {
+            let at = p
+                .bytes()
+                .position(rare)
+                .ok_or_else(|| format!("secret prefix `{p}` has no rare byte"))?;
+            by_rare[rare_slot(p.as_bytes()[at])].push((i, at));
+        }
+        Ok(Secrets { by_rare })
     }
 
     pub fn find(&self, text: &str, out: &mut Vec<Found>) {
         let b = text.as_bytes();
-        let Ok(matches) = self.prefixes.try_find_iter(Input::new(text)) else {
-            return;
-        };
         // Every prefix is validated alone, even inside an earlier match
         // (overlaps merge later): skipping those would make each decision
         // depend on all the text before it, which a stream does not keep.
-        for m in matches {
-            let shape = PREFIXES[m.pattern().as_usize()].1;
-            if let Some((s, e)) = validate(b, m.start(), m.end(), shape) {
-                out.push(Found::new(s, e, Kind::Secret));
-                // The secret key usually follows its id (a credentials file, an env block).
-                if let (Shape::AwsKeyId, Some((ss, se))) = (shape, aws_secret_after(b, e)) {
-                    out.push(Found::new(ss, se, Kind::Secret));
+        let candidates =
+            memchr::memchr3_iter(b'-', b'_', b'A', b).chain(memchr::memchr_iter(b'J', b));
+        for r in candidates {
+            for &(i, at) in &self.by_rare[rare_slot(b[r])] {
+                let (prefix, shape) = PREFIXES[i];
+                let Some(s) = r.checked_sub(at) else {
+                    continue;
+                };
+                if !b[s..].starts_with(prefix.as_bytes()) {
+                    continue;
+                }
+                if let Some((vs, e)) = validate(b, s, s + prefix.len(), shape) {
+                    out.push(Found::new(vs, e, Kind::Secret));
+                    // The secret key usually follows its id (a credentials file, an env block).
+                    if let (Shape::AwsKeyId, Some((ss, se))) = (shape, aws_secret_after(b, e)) {
+                        out.push(Found::new(ss, se, Kind::Secret));
+                    }
                 }
             }
         }
@@ -137,19 +163,31 @@ fn validate(b: &[u8], s: usize, p: usize, shape: Shape) -> Option<(usize, usize)
 pub fn open_aws_label(text: &str) -> Option<usize> {
     let b = text.as_bytes();
     let from = b.len().saturating_sub(AWS_SECRET_WINDOW + 32);
-    (from..b.len()).find(|&i| {
-        PREFIXES.iter().any(|(p, shape)| {
-            // The look-ahead starts after the whole key id (20 characters)
-            // or after the label.
-            let head = match shape {
-                Shape::AwsKeyId => 20,
-                Shape::AwsSecretLabel => p.len(),
-                _ => return false,
+    let mut first: Option<usize> = None;
+    for r in memchr::memchr2_iter(b'A', b'_', &b[from..]).map(|r| from + r) {
+        for &(p, head, at) in &AWS_PREFIXES {
+            let Some(i) = r.checked_sub(at).filter(|&i| i >= from) else {
+                continue;
             };
-            b[i..].starts_with(p.as_bytes()) && i + head + AWS_SECRET_WINDOW > b.len()
-        })
-    })
+            if b[i..].starts_with(p.as_bytes()) && i + head + AWS_SECRET_WINDOW > b.len() {
+                first = Some(first.map_or(i, |f| f.min(i)));
+            }
+        }
+    }
+    first
 }
+
+/// The prefixes of an AWS key id and of a secret key's labels, with where
+/// the look-ahead for the secret key starts (after the whole 20-character
+/// key id, or after the label) and where their first `A` or `_` stands (the
+/// bytes looked for: rare in prose).
+const AWS_PREFIXES: [(&str, usize, usize); 5] = [
+    ("AKIA", 20, 0),
+    ("ASIA", 20, 0),
+    ("aws_secret_access_key", 21, 3),
+    ("AWS_SECRET_ACCESS_KEY", 21, 0),
+    ("SecretAccessKey", 15, 6),
+];
 
 /// How far after an AWS key id or label its secret key is looked for.
 const AWS_SECRET_WINDOW: usize = 120;
@@ -277,6 +315,23 @@ mod tests {
             ["xoxb-1234567890-abcdefghij"]
         );
         assert!(found("AKIASHORT and AIza-too-short and ghp_short").is_empty());
+    }
+
+    #[test]
+    fn the_stream_hold_knows_every_aws_prefix() {
+        let aws: Vec<(&str, usize)> = PREFIXES
+            .iter()
+            .filter_map(|&(p, shape)| match shape {
+                Shape::AwsKeyId => Some((p, 20)),
+                Shape::AwsSecretLabel => Some((p, p.len())),
+                _ => None,
+            })
+            .collect();
+        let listed: Vec<(&str, usize)> = AWS_PREFIXES.iter().map(|a| (a.0, a.1)).collect();
+        assert_eq!(aws, listed);
+        for (p, _, at) in AWS_PREFIXES {
+            assert_eq!(p.bytes().position(|c| c == b'A' || c == b'_'), Some(at));
+        }
     }
 
     #[test]

@@ -160,7 +160,13 @@ fn masking_never_changes_text_outside_the_matches() {
         let n = 1 + rng.next() as usize % 12;
         let text: String = (0..n).map(|_| rng.pick(PIECES)).collect();
         let mut hits = Vec::new();
-        g.scan(&text, g.active("m", Direction::Input), 0, &mut hits);
+        g.scan(
+            &text,
+            g.active("m", Direction::Input),
+            0,
+            &mut hits,
+            &mut Vec::new(),
+        );
         let mut c = checker(&g);
         let out = c.check(&text).unwrap().unwrap_or_else(|| text.clone());
         // Rebuild what masking must produce from the hits alone: the text
