@@ -1,7 +1,7 @@
 //! `dx-lambda --check-config [FILE]`: loads a configuration the way the
-//! gateway would — FILE, else `DX_CONFIG`, else the embedded config (`dx.toml`, or a
-//! `config.yaml` next to it) —
-//! and says whether it is valid (exit 0) or why not (exit 1). For CI and
+//! gateway would — FILE, else `DX_CONFIG`, else the embedded config
+//! (`dx.toml`, or a `config.yaml` next to it) — and says whether it is
+//! valid (exit 0) or why not (exit 1). For CI and
 //! before a deploy: `sam validate` and `wrangler deploy` cannot see a config
 //! kept in a secret.
 

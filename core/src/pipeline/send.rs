@@ -178,6 +178,13 @@ async fn attempt<P: Ports>(
         },
         Err(e) => Err(e),
     };
+    // An answer that failed after its headers (a body that broke off) is
+    // this attempt's failure too.
+    if let (Err(e), Some(t)) = (&answered, ex.tries.last_mut()) {
+        t.error = t
+            .error
+            .or_else(|| crate::telemetry::error_class(e.status.as_u16()));
+    }
     // Still here unless a stream's settler took it: the attempt is over.
     if let Some(busy) = ex.busy.take() {
         if let (Ok(_), Some(u)) = (&answered, ex.usage) {
