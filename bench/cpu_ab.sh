@@ -9,6 +9,9 @@
 #   CPU_AB_MODELS="bench bench-s20"   gateway models (bench: one whole answer;
 #                                     bench-s20/-s500: streams of 20/500 events)
 #   CPU_AB_ROUNDS=3  CPU_AB_SECONDS=6  CPU_AB_CONNS=32
+#   CPU_AB_GUARDRAILS="0 1"           per ROOT, in order: whether its gateway
+#                                     runs README's example guardrail sets
+#                                     (the same ROOT twice compares on/off)
 #
 # Pins workerd (gateway) to core 0 and wrk plus the upstream to core 1, reads
 # the gateway's CPU from /proc (user + system) around each measured run, and
@@ -19,6 +22,7 @@ here="$(cd "$(dirname "$0")" && pwd)"
 main="$(cd "$here/.." && pwd)"
 roots=("${@:-$main}")
 models=(${CPU_AB_MODELS:-bench})
+guards=(${CPU_AB_GUARDRAILS:-})
 rounds=${CPU_AB_ROUNDS:-3}
 secs=${CPU_AB_SECONDS:-6}
 conns=${CPU_AB_CONNS:-32}
@@ -45,7 +49,8 @@ for i in "${!roots[@]}"; do
   (cd "${roots[$i]}" && WRANGLER_SEND_METRICS=false CLOUDFLARE_CF_FETCH_ENABLED=false WRANGLER_HIDE_BANNER=true \
     DX_SKIP_WORKER_BUILD=1 "$wrangler" deploy --dry-run --outdir "$b" > "$b.wrangler.log" 2>&1) \
     || { echo "wrangler could not bundle ${roots[$i]} (see $b.wrangler.log)" >&2; exit 1; }
-  python3 "$here/workerd_config.py" gateway --bundle "$b" --port "$gw_port" --upstream-port "$up_port" \
+  BENCH_GUARDRAILS="${guards[$i]:-${BENCH_GUARDRAILS:-0}}" \
+    python3 "$here/workerd_config.py" gateway --bundle "$b" --port "$gw_port" --upstream-port "$up_port" \
     --out "$b/gateway.capnp" > /dev/null
 done
 
