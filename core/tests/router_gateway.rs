@@ -201,6 +201,21 @@ fn ask(gw: &Bound<Fleet>, model: &str, stream: bool, extra_headers: &[(&str, &st
     ask_with(gw, model, stream, "hi", extra_headers)
 }
 
+/// The gateway's response to a chat request, its body not yet read.
+fn post(
+    gw: &Bound<Fleet>,
+    headers: HeaderMap,
+    body: serde_json::Value,
+) -> dx_core::GatewayResponse {
+    futures::executor::block_on(gw.handle(IncomingRequest {
+        method: Method::POST,
+        path: "/v1/chat/completions".into(),
+        query: None,
+        headers,
+        body: Bytes::from(body.to_string()),
+    }))
+}
+
 fn ask_with(
     gw: &Bound<Fleet>,
     model: &str,
@@ -221,14 +236,7 @@ fn ask_with(
             v.parse().unwrap(),
         );
     }
-    let req = IncomingRequest {
-        method: Method::POST,
-        path: "/v1/chat/completions".into(),
-        query: None,
-        headers,
-        body: Bytes::from(body.to_string()),
-    };
-    let resp = futures::executor::block_on(gw.handle(req));
+    let resp = post(gw, headers, body);
     let status = resp.status();
     let headers = resp.headers().clone();
     let bytes = match resp.into_body() {
@@ -608,15 +616,12 @@ fn least_busy_counts_a_stream_in_flight_until_it_ends() {
     });
     let mut headers = HeaderMap::new();
     headers.insert("content-type", "application/json".parse().unwrap());
-    let open = futures::executor::block_on(gw.handle(IncomingRequest {
-        method: Method::POST,
-        path: "/v1/chat/completions".into(),
-        query: None,
-        headers,
-        body: Bytes::from(body.to_string()),
-    }));
+    let open = post(&gw, headers, body);
     assert_eq!(open.status(), StatusCode::OK);
-    let busy = header_of(open.headers(), "x-dx-deployment");
+    let busy = open.headers()["x-dx-deployment"]
+        .to_str()
+        .unwrap()
+        .to_owned();
     let other = if busy == "a" { "b" } else { "a" };
     fleet.seen();
     // The open stream's first content has been relayed, its end has not:
@@ -637,8 +642,4 @@ fn least_busy_counts_a_stream_in_flight_until_it_ends() {
         served.insert(header(&ask(&gw, "g", false, &[]), "x-dx-deployment").to_owned());
     }
     assert_eq!(served.len(), 2, "{served:?}");
-}
-
-fn header_of(h: &HeaderMap, name: &str) -> String {
-    h.get(name).unwrap().to_str().unwrap().to_owned()
 }
