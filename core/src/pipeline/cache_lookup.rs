@@ -480,6 +480,7 @@ mod tests {
             },
             user: None,
             team: None,
+            ..Identity::default()
         }))
     }
 
