@@ -153,7 +153,8 @@ pub async fn admit<P: Ports>(
 
 const RESTART: &str = "dx_restart";
 
-/// Never reaches a client: `pipeline::exchange` runs the exchange again.
+/// Never reaches a client: `endpoints::inference` runs the exchange again
+/// (see `pipeline::recheck`).
 fn restart() -> GatewayError {
     GatewayError::new(
         ErrorKind::UpstreamUnavailable,
