@@ -643,3 +643,50 @@ fn a_remembered_key_costs_one_call_before_the_answer_and_revocation_still_counts
     assert_eq!(a.status, 400, "{}", a.body);
     assert_eq!(ledgers.take(), ["identity"]);
 }
+
+#[test]
+fn the_key_list_pages_as_litellm_does() {
+    let g = Gw::new();
+    for i in 0..5 {
+        let a = g.admin("/key/generate", json!({ "key_alias": format!("k{i}") }));
+        assert_eq!(a.status, 200, "{}", a.body);
+    }
+    let all = g.get("/key/list");
+    assert_eq!(all.body["keys"].as_array().unwrap().len(), 5);
+    assert_eq!(all.body["total_count"], 5);
+    assert!(all.body.get("total_pages").is_none(), "no paging asked for");
+    let mut seen = Vec::new();
+    for (page, want) in [(1, 2), (2, 2), (3, 1), (4, 0)] {
+        let a = g.get(&format!("/key/list?page={page}&size=2"));
+        assert_eq!(a.status, 200, "{}", a.body);
+        let keys = a.body["keys"].as_array().unwrap();
+        assert_eq!(keys.len(), want, "page {page}");
+        assert_eq!(a.body["total_count"], 5);
+        assert_eq!(a.body["current_page"], page);
+        assert_eq!(a.body["total_pages"], 3);
+        seen.extend(keys.iter().cloned());
+    }
+    seen.sort_by_key(|k| k.to_string());
+    seen.dedup();
+    assert_eq!(seen.len(), 5, "the pages hold every key once");
+    // `size` alone starts at the first page; LiteLLM's default size is 10.
+    assert_eq!(
+        g.get("/key/list?size=3").body["keys"]
+            .as_array()
+            .unwrap()
+            .len(),
+        3
+    );
+    assert_eq!(
+        g.get("/key/list?page=1").body["keys"]
+            .as_array()
+            .unwrap()
+            .len(),
+        5
+    );
+    for bad in ["page=0", "size=0", "size=101", "page=x", "size=-1"] {
+        let a = g.get(&format!("/key/list?{bad}"));
+        assert_eq!(a.status, 400, "{bad}: {}", a.body);
+        assert_eq!(a.body["error"]["code"], "invalid_admin_request");
+    }
+}

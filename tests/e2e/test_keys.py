@@ -226,6 +226,21 @@ def test_model_lists_refuse_with_403(gateway):
 # ------------------------------------------------------------ admin input
 
 
+def test_the_key_list_pages_with_litellm_s_parameters(gateway):
+    """`page` and `size` page the list (other tests add keys meanwhile:
+    compare within one listing of a team made for this test)."""
+    team = f"paging-{uuid.uuid4().hex[:8]}"
+    assert admin(gateway, "/team/new", {"team_id": team}).status_code == 200
+    made = {new_key(gateway, team_id=team)["token"] for _ in range(3)}
+    pages = [admin(gateway, f"/key/list?team_id={team}&size=2&page={n}", method="GET").json() for n in (1, 2, 3)]
+    assert [len(p["keys"]) for p in pages] == [2, 1, 0]
+    assert all(p["total_count"] == 3 and p["total_pages"] == 2 for p in pages)
+    assert {k for p in pages for k in p["keys"]} == made
+    r = admin(gateway, "/key/list?size=500", method="GET")
+    assert r.status_code == 400 and r.json()["error"]["code"] == "invalid_admin_request"
+
+
+
 def test_bad_admin_input_is_refused_and_changes_nothing(gateway):
     before = admin(gateway, "/key/list", method="GET").json()["total_count"]
     teams_before = admin(gateway, "/team/list", method="GET").json()

@@ -267,6 +267,7 @@ pub async fn list(cx: &Cx<'_>, query: &str) -> Result<Value, GatewayError> {
     // With full objects: each key's spend and budget left, as `/key/info`
     // gives them (one ledger read per key).
     let spend = full && param(query, "include_spend").as_deref() == Some("true");
+    let page = page_of(query)?;
     let keys: Vec<KeyRecord> = cx.list("key#").await?;
     let keys: Vec<_> = keys
         .into_iter()
@@ -274,6 +275,11 @@ pub async fn list(cx: &Cx<'_>, query: &str) -> Result<Value, GatewayError> {
         .filter(|k| user.is_none() || k.user_id == user)
         .collect();
     let total = keys.len();
+    // Only the page's keys are viewed (and, with spend, read from their ledgers).
+    let keys: Vec<_> = match page {
+        Some((n, size)) => keys.into_iter().skip((n - 1) * size).take(size).collect(),
+        None => keys,
+    };
     let keys: Vec<Value> = if spend {
         let mut out = Vec::with_capacity(keys.len());
         for k in &keys {
@@ -287,5 +293,32 @@ pub async fn list(cx: &Cx<'_>, query: &str) -> Result<Value, GatewayError> {
     } else {
         keys.into_iter().map(|k| Value::String(k.token)).collect()
     };
-    Ok(json!({ "keys": keys, "total_count": total }))
+    let mut out = json!({ "keys": keys, "total_count": total });
+    if let Some((n, size)) = page {
+        out["current_page"] = json!(n);
+        out["total_pages"] = json!(total.div_ceil(size));
+    }
+    Ok(out)
+}
+
+/// LiteLLM's paging of `/key/list`: `page` (from 1) and `size` (1 to 100,
+/// default 10) when either is given; without both, every key.
+fn page_of(query: &str) -> Result<Option<(usize, usize)>, GatewayError> {
+    let (page, size) = (param(query, "page"), param(query, "size"));
+    if page.is_none() && size.is_none() {
+        return Ok(None);
+    }
+    let number = |v: Option<String>, default: usize, max: usize, what: &str| {
+        let Some(v) = v else { return Ok(default) };
+        match v.parse::<usize>() {
+            Ok(n) if (1..=max).contains(&n) => Ok(n),
+            _ => Err(bad(format!(
+                "`{what}` must be a whole number from 1 to {max}."
+            ))),
+        }
+    };
+    Ok(Some((
+        number(page, 1, u32::MAX as usize, "page")?,
+        number(size, 10, 100, "size")?,
+    )))
 }
