@@ -1,11 +1,49 @@
 //! The response cache on Workers: the colo's Cache API (`caches.default`),
 //! each entry under a synthetic GET URL made from its key. The Cache API
 //! works on custom domains only; on `workers.dev` every put is dropped and
-//! every lookup misses (README, Response cache).
+//! every lookup misses (README, Response cache). With `[cache] global =
+//! true`, KV (`DX_STATE`) is a second tier behind it, shared by every colo.
+
+use std::sync::Arc;
 
 use bytes::Bytes;
-use dx_core::ports::BoxFuture;
-use dx_core::state::CacheStore;
+use dx_core::ports::{BoxFuture, Clock};
+use dx_core::state::{CacheStore, Tiered};
+
+use crate::kv::WorkerKv;
+
+/// The instance's cache: the colo's, and KV behind it when asked for. A
+/// `global` cache without a KV binding is said at start, loudly, and runs
+/// on the colo tier alone.
+// One thread per isolate: nothing here is sent anywhere.
+#[allow(clippy::arc_with_non_send_sync)]
+pub fn store(env: &worker::Env, global: bool) -> Arc<dyn CacheStore> {
+    if !global {
+        return Arc::new(EdgeCache);
+    }
+    match WorkerKv::open(env) {
+        Some(kv) => Arc::new(Tiered {
+            local: EdgeCache,
+            global: kv,
+            clock: Now,
+        }),
+        None => {
+            worker::console_error!(
+                "DX GATEWAY CONFIGURATION ERROR: [cache] global = true needs a KV namespace bound as {}; the cache runs on the colo's Cache API alone.",
+                crate::catalog_store::STATE_BINDING
+            );
+            Arc::new(EdgeCache)
+        }
+    }
+}
+
+pub struct Now;
+
+impl Clock for Now {
+    fn now_ms(&self) -> u64 {
+        js_sys::Date::now() as u64
+    }
+}
 
 /// Entries live under this origin; the path is the cache key.
 const ORIGIN: &str = "https://dx-gateway.cache/";

@@ -368,20 +368,21 @@ pub fn for_request<'g, P: Ports>(
     Some((store, planned))
 }
 
-/// The stored entry, when the plan looks one up and there is one; the
-/// exchange says bypass or miss meanwhile. A store that fails is a miss.
+/// The stored entry and the tier it came from, when the plan looks one up
+/// and there is one; the exchange says bypass or miss meanwhile. A store
+/// that fails is a miss.
 pub async fn fetch<P: Ports>(
     call: &Call<'_, P>,
     ex: &mut Exchange,
     cached: &Cached<'_>,
-) -> Option<Bytes> {
+) -> crate::state::cache::Found {
     let (store, plan) = cached.as_ref()?;
     ex.cache = CacheStatus::Bypass;
     if !plan.lookup {
         return None;
     }
     ex.cache = CacheStatus::Miss;
-    match store.get(&plan.key).await {
+    match store.lookup(&plan.key).await {
         Ok(entry) => entry,
         Err(e) => {
             let line = serde_json::json!({"event": "cache_lookup", "outcome": "error", "error": e});
