@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use dx_core::ports::{BoxFuture, Clock};
+use dx_core::state::cache::Found;
 use dx_core::state::{CacheStore, Tiered};
 
 use crate::kv::WorkerKv;
@@ -51,8 +52,11 @@ const ORIGIN: &str = "https://dx-gateway.cache/";
 pub struct EdgeCache;
 
 impl CacheStore for EdgeCache {
-    fn get<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<Bytes>, String>> {
-        Box::pin(async move { crate::glue::cached(&format!("{ORIGIN}{key}")).await })
+    fn lookup<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Found, String>> {
+        Box::pin(async move {
+            let found = crate::glue::cached(&format!("{ORIGIN}{key}")).await?;
+            Ok(found.map(|v| (v, None)))
+        })
     }
 
     fn put<'a>(

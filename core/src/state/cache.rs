@@ -29,24 +29,22 @@ impl Tier {
 /// A found entry and the tier it came from (`None`: a store of one tier).
 pub type Found = Option<(Bytes, Option<Tier>)>;
 
+/// One method a direction: a trait object's every method is in the Worker's
+/// upload, used or not.
 pub trait CacheStore: MaybeSend + MaybeSync {
-    fn get<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<Bytes>, String>>;
+    /// The entry under `key`, and which tier answered.
+    fn lookup<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Found, String>>;
     fn put<'a>(
         &'a self,
         key: &'a str,
         value: Bytes,
         ttl_ms: u64,
     ) -> BoxFuture<'a, Result<(), String>>;
-
-    /// [`CacheStore::get`], saying which tier answered.
-    fn lookup<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Found, String>> {
-        Box::pin(async move { Ok(self.get(key).await?.map(|v| (v, None))) })
-    }
 }
 
 impl<K: KvStore + MaybeSend + MaybeSync> CacheStore for K {
-    fn get<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<Bytes>, String>> {
-        Box::pin(KvStore::get(self, key))
+    fn lookup<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Found, String>> {
+        Box::pin(async move { Ok(KvStore::get(self, key).await?.map(|v| (v, None))) })
     }
 
     fn put<'a>(
@@ -79,10 +77,10 @@ where
 {
     async fn find(&self, key: &str) -> Result<Found, String> {
         // A local tier that fails is a local miss: the global one may hold it.
-        if let Ok(Some(v)) = self.local.get(key).await {
+        if let Ok(Some((v, _))) = self.local.lookup(key).await {
             return Ok(Some((v, Some(Tier::Local))));
         }
-        let Some(raw) = self.global.get(key).await? else {
+        let Some((raw, _)) = self.global.lookup(key).await? else {
             return Ok(None);
         };
         let Some((head, _)) = raw.split_first_chunk::<8>() else {
@@ -105,10 +103,6 @@ where
     G: CacheStore,
     C: Clock + MaybeSend + MaybeSync,
 {
-    fn get<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<Bytes>, String>> {
-        Box::pin(async move { Ok(self.find(key).await?.map(|(v, _)| v)) })
-    }
-
     fn lookup<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Found, String>> {
         Box::pin(self.find(key))
     }
@@ -186,10 +180,13 @@ mod tests {
         raw.extend_from_slice(b"v");
         block_on(KvStore::put(&t.global, "k", Bytes::from(raw), Some(60_000))).unwrap();
         clock.0.store(4_999, Ordering::SeqCst);
-        assert_eq!(block_on(t.get("k")).unwrap().as_deref(), Some(&b"v"[..]));
+        assert_eq!(
+            block_on(t.lookup("k")).unwrap().unwrap().0,
+            Bytes::from_static(b"v")
+        );
         block_on(KvStore::delete(&t.local, "k")).unwrap();
         clock.0.store(5_000, Ordering::SeqCst);
-        assert_eq!(block_on(t.get("k")).unwrap(), None);
+        assert_eq!(block_on(t.lookup("k")).unwrap(), None);
         assert_eq!(block_on(KvStore::get(&t.local, "k")).unwrap(), None);
     }
 
