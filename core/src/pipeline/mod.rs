@@ -310,13 +310,7 @@ pub async fn exchange<I: Ingress, P: Ports>(
             // Free, so no budget is reserved; it still counts as a request.
             ex.cache = CacheStatus::Hit;
             ex.cache_tier = tier.map(crate::state::Tier::as_str);
-            if let Some(c) = &ex.content {
-                match cache_lookup::decode(&entry) {
-                    Some((_, cache_lookup::Kind::Whole, body)) => c.whole(&body),
-                    Some((_, _, body)) => c.relayed(&body),
-                    None => {}
-                }
-            }
+            captured_hit(ex, &entry);
             ex.prices = None;
             ex.cost = Some(0.0);
             admit::admit(call, ex, &planned.names(), 0, Some(0)).await?;
@@ -336,16 +330,7 @@ pub async fn exchange<I: Ingress, P: Ports>(
     };
     let (mut resp, slot) = send::walk(call, &mut prepared, req.body.len(), &mut route, ex).await?;
     // Before the output guards: the capture masks with every set itself.
-    if let Some(capture) = &ex.content {
-        match resp.body_mut() {
-            Body::Full(b) => capture.whole(b),
-            Body::Stream(s) => {
-                let s = std::mem::replace(s, Box::pin(futures::stream::empty()));
-                *resp.body_mut() = Body::Stream(crate::telemetry::content::tee(capture.clone(), s));
-            }
-            Body::Empty => {}
-        }
-    }
+    captured_answer(ex, &mut resp);
     let Some(Ok(target)) = route.targets.get(slot) else {
         return Err(lost_deployment());
     };
@@ -390,6 +375,7 @@ struct Guarded {
 
 /// The prompt's capture, when the exporter has a sink for content
 /// (`include_content`); every guardrail set of the request masks it.
+#[inline(never)]
 fn capture(
     config: &Config,
     ex: &Exchange,
@@ -406,6 +392,34 @@ fn capture(
         .or(g.active_with(&ex.model, Direction::Output, &names));
     let checker = active.any().then(|| Checker::new(g.clone(), active));
     Some(Arc::new(Capture::new(checker, body)))
+}
+
+/// A hit's answer, for the capture (not generic: one copy, not one per
+/// ingress).
+#[inline(never)]
+fn captured_hit(ex: &Exchange, entry: &Bytes) {
+    if let Some(c) = &ex.content {
+        match cache_lookup::decode(entry) {
+            Some((_, cache_lookup::Kind::Whole, body)) => c.whole(&body),
+            Some((_, _, body)) => c.relayed(&body),
+            None => {}
+        }
+    }
+}
+
+/// The answer, for the capture: a whole one now, a stream as it passes.
+#[inline(never)]
+fn captured_answer(ex: &Exchange, resp: &mut GatewayResponse) {
+    if let Some(capture) = &ex.content {
+        match resp.body_mut() {
+            Body::Full(b) => capture.whole(b),
+            Body::Stream(s) => {
+                let s = std::mem::replace(s, Box::pin(futures::stream::empty()));
+                *resp.body_mut() = Body::Stream(crate::telemetry::content::tee(capture.clone(), s));
+            }
+            Body::Empty => {}
+        }
+    }
 }
 
 /// Stage 3: the input guardrails over the client's body.
