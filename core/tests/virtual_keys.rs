@@ -8,7 +8,7 @@ use bytes::Bytes;
 use dx_core::ports::{
     Background, BoxFuture, Clock, Env, HttpClient, Log, Sleep, TransportError, UpstreamResponse,
 };
-use dx_core::state::accounts::MemoryAccounts;
+use dx_core::state::accounts::{Accounts, MemoryAccounts, Op};
 use dx_core::{Body, Config, Gateway, IncomingRequest};
 use futures::StreamExt;
 use http::{HeaderMap, HeaderValue, Method, StatusCode};
@@ -81,9 +81,13 @@ impl Gw {
     }
 
     fn with_config(config: Config) -> Self {
+        Gw::sharing(config, Arc::new(MemoryAccounts::default()))
+    }
+
+    /// Another instance of the same deployment: its own memory, the same ledgers.
+    fn sharing(config: Config, accounts: Arc<dyn Accounts>) -> Self {
         let fake = Fake::default();
-        let gw = Gateway::new(Arc::new(config), &fake)
-            .with_accounts(Arc::new(MemoryAccounts::default()));
+        let gw = Gateway::new(Arc::new(config), &fake).with_accounts(accounts);
         Gw { fake, gw }
     }
 
@@ -516,4 +520,126 @@ fn a_spent_budget_sends_the_request_to_a_free_local_deployment() {
     let a = g.chat(&broke, "cloud-only");
     assert_eq!(a.status, 429, "{}", a.body);
     assert_eq!(a.body["error"]["code"], "budget_exceeded");
+}
+
+/// The ledger calls an instance makes, by kind.
+#[derive(Default)]
+struct Counting {
+    inner: MemoryAccounts,
+    calls: Mutex<Vec<&'static str>>,
+}
+
+impl Accounts for Counting {
+    fn call<'a>(
+        &'a self,
+        ledger: &'a str,
+        op: Op,
+    ) -> BoxFuture<'a, Result<dx_core::state::accounts::Answer, String>> {
+        let kind = match &op {
+            Op::Identity { .. } => "identity",
+            Op::Reserve { check: Some(_), .. } => "checked reserve",
+            Op::Reserve { .. } => "reserve",
+            Op::Settle { .. } => "settle",
+            _ => "other",
+        };
+        self.calls.lock().unwrap().push(kind);
+        self.inner.call(ledger, op)
+    }
+
+    fn random(&self, out: &mut [u8]) -> Result<(), String> {
+        self.inner.random(out)
+    }
+}
+
+impl Counting {
+    fn take(&self) -> Vec<&'static str> {
+        std::mem::take(&mut *self.calls.lock().unwrap())
+    }
+}
+
+#[test]
+fn a_remembered_key_costs_one_call_before_the_answer_and_revocation_still_counts_at_once() {
+    let ledgers = Arc::new(Counting::default());
+    let admin = Gw::sharing(Config::default(), ledgers.clone());
+    let serving = Gw::sharing(Config::default(), ledgers.clone());
+    assert_eq!(
+        admin.admin("/team/new", json!({"team_id": "t1"})).status,
+        200
+    );
+    let k = admin.admin(
+        "/key/generate",
+        json!({"team_id": "t1", "rpm_limit": 100, "max_budget": 10.0}),
+    );
+    let key = k.body["key"].as_str().unwrap().to_owned();
+    let token = k.body["token"].as_str().unwrap().to_owned();
+    ledgers.take();
+
+    // First request: looked up, reserved, settled. Then the instance
+    // remembers the key: one checked reservation, then the settlement.
+    assert_eq!(serving.say(&key, "hi").status, 200);
+    assert_eq!(ledgers.take(), ["identity", "reserve", "settle"]);
+    assert_eq!(serving.say(&key, "hi").status, 200);
+    assert_eq!(ledgers.take(), ["checked reserve", "settle"]);
+    // Endpoints that reserve nothing still look the key up every time.
+    let models = serving.send(Method::GET, "/v1/models", &key, None);
+    assert_eq!(models.status, 200);
+    assert_eq!(ledgers.take(), ["identity"]);
+
+    // Blocked through the other instance: refused on the very next request.
+    let blocked = admin.admin("/key/block", json!({"key": token}));
+    assert_eq!(blocked.status, 200, "{}", blocked.body);
+    ledgers.take();
+    let a = serving.say(&key, "hi");
+    assert_eq!(a.status, 401, "{}", a.body);
+    assert_eq!(a.body["error"]["code"], "key_blocked");
+    assert_eq!(ledgers.take(), ["checked reserve"], "no hold was taken");
+    let a = serving.say(&key, "hi");
+    assert_eq!(a.status, 401);
+    assert_eq!(
+        ledgers.take(),
+        ["identity"],
+        "a refused key is looked up again"
+    );
+    assert_eq!(
+        admin.admin("/key/unblock", json!({"key": token})).status,
+        200
+    );
+    assert_eq!(serving.say(&key, "hi").status, 200);
+
+    // A team guardrail attached through the other instance applies to the
+    // next request, though the stages before admission saw the old records.
+    let config = Config::parse(
+        "[[guardrails]]\nname = \"strict\"\nkeywords = [\"foo\"]\nattach = \"key\"\n",
+    )
+    .unwrap();
+    let admin = Gw::sharing(config.clone(), ledgers.clone());
+    let serving = Gw::sharing(config, ledgers.clone());
+    assert_eq!(serving.say(&key, "tell me about foo").status, 200);
+    assert_eq!(serving.say(&key, "tell me about foo").status, 200);
+    let set = admin.admin(
+        "/team/update",
+        json!({"team_id": "t1", "guardrails": ["strict"]}),
+    );
+    assert_eq!(set.status, 200, "{}", set.body);
+    ledgers.take();
+    let a = serving.say(&key, "tell me about foo");
+    assert_eq!(a.status, 400, "{}", a.body);
+    assert_eq!(a.body["error"]["code"], "guardrail_blocked");
+    assert_eq!(
+        ledgers.take(),
+        ["checked reserve"],
+        "refused before any hold"
+    );
+    // And detached: the remembered records block, a lookup finds them
+    // changed, and the exchange runs again under the new ones.
+    let unset = admin.admin("/team/update", json!({"team_id": "t1", "guardrails": []}));
+    assert_eq!(unset.status, 200);
+    ledgers.take();
+    assert_eq!(serving.say(&key, "tell me about foo").status, 200);
+    assert_eq!(ledgers.take(), ["identity", "reserve", "settle"]);
+    // A refusal on unchanged records is looked up once, and stands.
+    let bad = json!({"model": "openai/gpt-4o-mini", "messages": "not a list"});
+    let a = serving.send(Method::POST, "/v1/chat/completions", &key, Some(bad));
+    assert_eq!(a.status, 400, "{}", a.body);
+    assert_eq!(ledgers.take(), ["identity"]);
 }

@@ -21,7 +21,7 @@ use serde_json::{json, Map, Value};
 use super::dynamodb::attr::{self, item, Item};
 use super::dynamodb::{Condition, DynamoDb, DynamoError, Read};
 use crate::ports::{BoxFuture, Clock, HttpClient, MaybeSend, MaybeSync, Sleep};
-use crate::state::accounts::{Accounts, Add, Answer, Hold, Op};
+use crate::state::accounts::{identity_stamp, Accounts, Add, Answer, Hold, Op};
 
 /// Reservation attempts when races cancel the transaction.
 const ATTEMPTS: u32 = 12;
@@ -296,36 +296,41 @@ impl<P: HttpClient + Clock + Sleep + MaybeSend + MaybeSync> DynamoAccounts<P> {
         }
     }
 
+    /// A key's record by its hash, with its user's and team's.
+    async fn identity(&self, ledger: &str, token: &str) -> Result<Vec<Option<Value>>, String> {
+        let key = self.get(ledger, &format!("key#{token}")).await?;
+        let field = |name: &str| {
+            key.as_ref()
+                .and_then(|k| k.get(name))
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        };
+        let (user, team) = (field("user_id"), field("team_id"));
+        let user_read = async {
+            match &user {
+                Some(u) => self.get(ledger, &format!("user#{u}")).await,
+                None => Ok(None),
+            }
+        };
+        let team_read = async {
+            match &team {
+                Some(t) => self.get(ledger, &format!("team#{t}")).await,
+                None => Ok(None),
+            }
+        };
+        let (user, team) = futures::future::try_join(user_read, team_read).await?;
+        Ok(vec![key, user, team])
+    }
+
     async fn run(&self, ledger: &str, op: Op) -> Result<Answer, String> {
         Ok(match op {
             Op::Get { keys } => Answer::Values {
                 values: try_join_all(keys.iter().map(|k| self.get(ledger, k))).await?,
             },
             Op::Identity { token } => {
-                let key = self.get(ledger, &format!("key#{token}")).await?;
-                let field = |name: &str| {
-                    key.as_ref()
-                        .and_then(|k| k.get(name))
-                        .and_then(Value::as_str)
-                        .map(str::to_owned)
-                };
-                let (user, team) = (field("user_id"), field("team_id"));
-                let user_read = async {
-                    match &user {
-                        Some(u) => self.get(ledger, &format!("user#{u}")).await,
-                        None => Ok(None),
-                    }
-                };
-                let team_read = async {
-                    match &team {
-                        Some(t) => self.get(ledger, &format!("team#{t}")).await,
-                        None => Ok(None),
-                    }
-                };
-                let (user, team) = futures::future::try_join(user_read, team_read).await?;
-                Answer::Values {
-                    values: vec![key, user, team],
-                }
+                let values = self.identity(ledger, &token).await?;
+                let stamp = identity_stamp(&values);
+                Answer::Identity { values, stamp }
             }
             Op::Put {
                 key,
@@ -364,7 +369,23 @@ impl<P: HttpClient + Clock + Sleep + MaybeSend + MaybeSync> DynamoAccounts<P> {
                 entries.sort_by(|a, b| a.0.cmp(&b.0));
                 Answer::Entries { entries }
             }
-            Op::Reserve { now_ms, holds } => self.reserve(ledger, now_ms, &holds).await?,
+            Op::Reserve {
+                now_ms,
+                holds,
+                check,
+            } => {
+                // Read, then reserve: not one transaction, which is what the
+                // two calls it replaces were (a key revoked in between is
+                // refused from the next request on).
+                if let Some(check) = check {
+                    let values = self.identity(ledger, &check.token).await?;
+                    let stamp = identity_stamp(&values);
+                    if stamp != check.stamp {
+                        return Ok(Answer::Identity { values, stamp });
+                    }
+                }
+                self.reserve(ledger, now_ms, &holds).await?
+            }
             Op::Adjust { adds, .. } => self.adjust(ledger, &adds).await?,
             Op::Read { now_ms, counters } => {
                 let names: Vec<&str> = counters.iter().map(String::as_str).collect();
@@ -376,19 +397,15 @@ impl<P: HttpClient + Clock + Sleep + MaybeSend + MaybeSync> DynamoAccounts<P> {
                         .collect(),
                 }
             }
-            Op::Log {
-                ts,
-                id,
-                entry,
-                expires_ms,
-            } => {
+            Op::Settle { adds, log, .. } => {
                 let it = item([
-                    ("pk", pk(ledger, &format!("log#{ts:016}#{id}"))),
-                    ("v", attr::s(&entry.to_string())),
-                    ("ts", attr::n(ts)),
-                    ("expires_at", attr::n(expires_ms / 1000)),
+                    ("pk", pk(ledger, &format!("log#{:016}#{}", log.ts, log.id))),
+                    ("v", attr::s(&log.entry.to_string())),
+                    ("ts", attr::n(log.ts)),
+                    ("expires_at", attr::n(log.expires_ms / 1000)),
                 ]);
-                self.db.put_item(&self.table, it, None).await.map_err(err)?;
+                let put = async { self.db.put_item(&self.table, it, None).await.map_err(err) };
+                futures::future::try_join(self.adjust(ledger, &adds), put).await?;
                 Answer::Done
             }
             Op::Logs {

@@ -20,6 +20,14 @@ fn embedded_catalog_loads_and_every_line_parses() {
         .source()
         .contains("f3fc692299671838c7c65fd8126bf84d81a2e817"));
     assert!(cat.model_count() > 6000, "{}", cat.model_count());
+    // The embedded text lists providers in gzip's order; they load by id.
+    let ids: Vec<&str> = cat.providers().map(|p| p.id).collect();
+    assert!(ids.windows(2).all(|w| w[0] < w[1]), "{ids:?}");
+    let text_order: Vec<&str> = EMBEDDED_TEXT
+        .lines()
+        .filter_map(|l| l.strip_prefix("P\t")?.split('\t').next())
+        .collect();
+    assert_ne!(text_order, ids, "the check above would pass on any text");
 }
 
 /// Every provider a client can name as `provider/model` with this build:

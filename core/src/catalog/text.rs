@@ -1,6 +1,7 @@
 //! The compact catalog text and its in-memory index.
 //!
-//! One record per line, tab-separated, grouped by provider:
+//! One record per line, tab-separated, grouped by provider (blocks in any
+//! order):
 //!
 //! ```text
 //! #dx-catalog  1  <what it was built from>
@@ -247,6 +248,9 @@ impl<'a> Index<'a> {
                 _ => return Err(format!("unknown catalog record `{}`", clip(line))),
             }
         }
+        // The text may list providers in any order (the embedded one is
+        // ordered for gzip); lookups and listings see them by id.
+        index.providers.sort_unstable_by(|a, b| a.id.cmp(b.id));
         Ok(index)
     }
 

@@ -24,8 +24,7 @@ use crate::error::GatewayError;
 use crate::http::json;
 use crate::http::{Body, GatewayResponse, IncomingRequest};
 use crate::ingress::anthropic_messages::is_messages_path;
-use crate::keys::charge::key_scope;
-use crate::pipeline::authenticate::{authenticate, Principal};
+use crate::pipeline::authenticate::authenticate;
 use crate::pipeline::{exchange, expect_method, Call, Exchange};
 use crate::ports::Ports;
 
@@ -130,13 +129,26 @@ pub async fn serve<P: Ports>(
     let (endpoint, method, protected) = found;
     expect_method(&req.method, method)?;
     if protected {
-        ex.principal =
-            authenticate(call.master_key, call.accounts, &call.ports, &req.headers).await?;
-        if let Principal::Key(id) = &ex.principal {
-            ex.key = key_scope(&id.key)[2..].to_owned();
-            ex.user = id.key.user_id.clone().unwrap_or_default();
-            ex.team = id.key.team_id.clone().unwrap_or_default();
-        }
+        // Every answer of these goes through admission, which checks a
+        // remembered key with its ledger.
+        let admitted = matches!(
+            endpoint,
+            Endpoint::ChatCompletions
+                | Endpoint::Messages
+                | Endpoint::Embeddings
+                | Endpoint::Rerank
+                | Endpoint::Completions
+        );
+        let known = admitted.then_some(call.known);
+        let principal = authenticate(
+            call.master_key,
+            call.accounts,
+            known,
+            &call.ports,
+            &req.headers,
+        )
+        .await?;
+        ex.set_principal(principal);
     }
     match endpoint {
         Endpoint::ChatCompletions => exchange(call, &chat_completions::OpenAiChat, req, ex).await,

@@ -33,11 +33,16 @@ pub fn usd(nano: i64) -> f64 {
 }
 
 /// A virtual key with its user and team, as read from its ledger.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct Identity {
     pub key: KeyRecord,
     pub user: Option<UserRecord>,
     pub team: Option<TeamRecord>,
+    /// The ledger's digest of the three records (`identity_stamp`).
+    pub stamp: String,
+    /// Taken from this instance's memory ([`super::known::KnownKeys`]): the
+    /// request's reservation must check the stamp with the ledger.
+    pub unverified: bool,
 }
 
 /// Why a request is refused before it is sent.
@@ -49,11 +54,13 @@ pub enum Refusal {
 }
 
 impl Identity {
-    pub fn from_values(values: &[Option<Value>]) -> Option<Identity> {
+    pub fn from_values(values: &[Option<Value>], stamp: String) -> Option<Identity> {
         Some(Identity {
             key: parse(values, 0)?,
             user: parse(values, 1),
             team: parse(values, 2),
+            stamp,
+            unverified: false,
         })
     }
 
@@ -322,6 +329,7 @@ mod tests {
                 },
                 ..TeamRecord::default()
             }),
+            ..Identity::default()
         }
     }
 

@@ -2,6 +2,7 @@
 //! policy a record sets (models, expiry, limits, budget periods).
 
 pub mod charge;
+pub mod known;
 pub mod material;
 pub mod period;
 pub mod records;

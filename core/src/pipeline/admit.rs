@@ -8,14 +8,14 @@ use std::sync::Arc;
 
 use http::StatusCode;
 
-use super::authenticate::{ledger_unavailable, Principal};
+use super::authenticate::{accept, ledger_unavailable, Principal};
 use super::{Call, Exchange};
 use crate::catalog::Prices;
 use crate::cost::{completion_cost, TokenUsage};
 use crate::error::{ErrorKind, GatewayError};
 use crate::keys::charge::{self, nano, Identity, Planned, Refusal, Unit};
 use crate::ports::Ports;
-use crate::state::accounts::{Accounts, Answer, Op};
+use crate::state::accounts::{Accounts, Answer, Check, Op};
 
 /// Output bound when neither the client nor the catalog gives one.
 pub const DEFAULT_MAX_OUTPUT: u64 = 4_096;
@@ -100,7 +100,21 @@ pub async fn admit<P: Ports>(
         input_bound,
         output,
     );
-    let (planned, used) = match reserve.await {
+    let reservation = reserve.await;
+    if id.unverified {
+        if let Ok(Reservation::Stale { values, stamp }) = reservation {
+            // Judged so far on records that changed: the exchange starts
+            // over under the ledger's (nothing has been sent upstream).
+            ex.key_checked = true;
+            let fresh =
+                accept(&values, stamp, now).inspect_err(|_| call.known.forget(&id.key.token))?;
+            call.known.put(&fresh);
+            ex.principal = Principal::Key(Arc::new(fresh));
+            return Err(restart());
+        }
+        ex.key_checked = reservation.is_ok();
+    }
+    let (planned, used) = match reservation {
         Ok(Reservation::Held {
             holds,
             used,
@@ -115,6 +129,7 @@ pub async fn admit<P: Ports>(
         Ok(Reservation::Refused { holds, index, used }) => {
             return Err(refused(ex, &holds, index, used, now));
         }
+        Ok(Reservation::Stale { .. }) => return Err(ledger_unavailable("stale twice")),
         Err(e) => return Err(ledger_unavailable(&e)),
     };
     ex.quota = Some(charge::quota(&planned, &used));
@@ -129,6 +144,21 @@ pub async fn admit<P: Ports>(
     });
     ex.held = Some(held);
     Ok(())
+}
+
+const RESTART: &str = "dx_restart";
+
+/// Never reaches a client: `pipeline::exchange` runs the exchange again.
+fn restart() -> GatewayError {
+    GatewayError::new(
+        ErrorKind::UpstreamUnavailable,
+        "The key changed during the request; try again.",
+    )
+    .with_code(RESTART)
+}
+
+pub fn is_restart(e: &GatewayError) -> bool {
+    e.code.as_deref() == Some(RESTART)
 }
 
 /// The fewest output tokens a budget clamps a request to: below it the
@@ -153,6 +183,12 @@ pub enum Reservation {
         index: usize,
         used: i64,
     },
+    /// An unverified key's records changed: nothing is held, and these are
+    /// the records as they are now.
+    Stale {
+        values: Vec<Option<serde_json::Value>>,
+        stamp: String,
+    },
 }
 
 /// Reserves a request of `input` tokens and `output` more in every scope
@@ -176,16 +212,22 @@ pub async fn reserve(
         let tokens = input.saturating_add(output).min(i64::MAX as u64) as i64;
         let cost = worst_cost(prices, input, output).map(nano);
         let holds = charge::plan(id, now, model, tokens, cost);
-        if holds.is_empty() {
+        // An unverified key is checked even when nothing is held.
+        if holds.is_empty() && !id.unverified {
             return Ok(Reservation::Held {
                 holds,
                 used: Vec::new(),
                 clamped,
             });
         }
+        let check = id.unverified.then(|| Check {
+            token: id.key.token.clone(),
+            stamp: id.stamp.clone(),
+        });
         let op = Op::Reserve {
             now_ms: now,
             holds: holds.iter().map(|p| p.hold.clone()).collect(),
+            check,
         };
         let (index, used) = match accounts.call(&id.key.ledger, op).await? {
             Answer::Reserved { used } => {
@@ -196,6 +238,7 @@ pub async fn reserve(
                 })
             }
             Answer::Refused { index, used } => (index, used),
+            Answer::Identity { values, stamp } => return Ok(Reservation::Stale { values, stamp }),
             other => return Err(format!("unexpected answer {other:?}")),
         };
         let budgets = holds.iter().filter(|p| p.unit == Unit::Budget).count();
@@ -328,6 +371,7 @@ mod tests {
                 limits: team,
                 ..TeamRecord::default()
             }),
+            ..Identity::default()
         }
     }
 
@@ -359,7 +403,7 @@ mod tests {
     fn clamped(r: &Reservation) -> Option<u64> {
         match r {
             Reservation::Held { clamped, .. } => *clamped,
-            Reservation::Refused { .. } => panic!("refused: {r:?}"),
+            other => panic!("not held: {other:?}"),
         }
     }
 

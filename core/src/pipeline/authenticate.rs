@@ -1,15 +1,19 @@
 //! Stage 1: who is asking. The master key is compared here; a virtual key
 //! (`sk-dx-…`) is looked up by its hash in the ledger it names, with its
-//! user and team, in one call: a key deleted or blocked is refused on the
-//! next request, whatever instance serves it.
+//! user and team, in one call, or taken from the instance's memory when the
+//! endpoint's admission checks it with the ledger anyway: either way a key
+//! deleted or blocked is refused on the next request, whatever instance
+//! serves it.
 
 use std::sync::Arc;
 
 use http::header::AUTHORIZATION;
 use http::HeaderMap;
+use serde_json::Value;
 
 use crate::error::{ErrorKind, GatewayError};
 use crate::keys::charge::{Identity, Refusal};
+use crate::keys::known::KnownKeys;
 use crate::keys::{hash_key, ledger_of};
 use crate::ports::Clock;
 use crate::secret::Secret;
@@ -62,9 +66,14 @@ pub fn ledger_unavailable(detail: &str) -> GatewayError {
     .with_operator_note(detail)
 }
 
+/// `known`: the instance's remembered keys, passed only for endpoints whose
+/// every answer goes through admission (which checks a remembered key with
+/// its ledger in the reservation call): a remembered key then costs no
+/// lookup call here.
 pub async fn authenticate(
     master_key: Option<&Secret>,
     accounts: Option<&Arc<dyn Accounts>>,
+    known: Option<&KnownKeys>,
     clock: &impl Clock,
     headers: &HeaderMap,
 ) -> Result<Principal, GatewayError> {
@@ -85,17 +94,45 @@ pub async fn authenticate(
     let (Some(accounts), Some(ledger)) = (accounts, ledger_of(key)) else {
         return Err(invalid());
     };
-    let op = Op::Identity {
-        token: hash_key(key),
-    };
-    let values = match accounts.call(ledger, op).await {
-        Ok(Answer::Values { values }) => values,
-        Ok(other) => return Err(ledger_unavailable(&format!("unexpected answer {other:?}"))),
-        Err(e) => return Err(ledger_unavailable(&e)),
-    };
-    let identity = Identity::from_values(&values).ok_or_else(invalid)?;
-    // The model is checked once it is known (admit).
-    match identity.check(clock.now_ms(), &[]) {
+    let token = hash_key(key);
+    let now = clock.now_ms();
+    // A remembered key that looks refused is looked up again instead.
+    if let Some(id) = known.and_then(|k| k.get(&token)) {
+        if id.key.ledger == ledger && id.check(now, &[]).is_ok() {
+            return Ok(Principal::Key(id));
+        }
+    }
+    let identity = look_up(&**accounts, ledger, token, now).await?;
+    if let Some(known) = known {
+        known.put(&identity);
+    }
+    Ok(Principal::Key(Arc::new(identity)))
+}
+
+/// A key by its hash, read from its ledger and accepted.
+pub async fn look_up(
+    accounts: &dyn Accounts,
+    ledger: &str,
+    token: String,
+    now_ms: u64,
+) -> Result<Identity, GatewayError> {
+    match accounts.call(ledger, Op::Identity { token }).await {
+        Ok(Answer::Identity { values, stamp }) => accept(&values, stamp, now_ms),
+        Ok(other) => Err(ledger_unavailable(&format!("unexpected answer {other:?}"))),
+        Err(e) => Err(ledger_unavailable(&e)),
+    }
+}
+
+/// A key's records as its ledger answered them: refused when it is unknown
+/// (deleted), blocked or expired. Its models are checked once the model is
+/// known (admit).
+pub fn accept(
+    values: &[Option<Value>],
+    stamp: String,
+    now_ms: u64,
+) -> Result<Identity, GatewayError> {
+    let identity = Identity::from_values(values, stamp).ok_or_else(invalid)?;
+    match identity.check(now_ms, &[]) {
         Err(Refusal::Blocked) => Err(GatewayError::new(
             ErrorKind::Authentication,
             "This API key is blocked.",
@@ -106,6 +143,6 @@ pub async fn authenticate(
             "This API key has expired.",
         )
         .with_code("key_expired")),
-        _ => Ok(Principal::Key(Arc::new(identity))),
+        _ => Ok(identity),
     }
 }

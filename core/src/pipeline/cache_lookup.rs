@@ -481,6 +481,7 @@ mod tests {
             },
             user: None,
             team: None,
+            ..Identity::default()
         }))
     }
 

@@ -57,6 +57,10 @@ pub struct Exchange {
     pub attempts: u32,
     #[serde(skip)]
     pub principal: Principal,
+    /// A remembered key's records were confirmed by its ledger during
+    /// admission (see `keys::known`).
+    #[serde(skip)]
+    pub key_checked: bool,
     #[serde(skip_serializing_if = "CacheStatus::is_off")]
     pub cache: CacheStatus,
     /// The tier that served a hit, when the store has two
@@ -148,6 +152,16 @@ impl From<Usage> for LoggedUsage {
 }
 
 impl Exchange {
+    /// Who the request runs under, and the spend attribution that follows.
+    pub fn set_principal(&mut self, principal: Principal) {
+        if let Principal::Key(id) = &principal {
+            self.key = crate::keys::charge::key_scope(&id.key)[2..].to_owned();
+            self.user = id.key.user_id.clone().unwrap_or_default();
+            self.team = id.key.team_id.clone().unwrap_or_default();
+        }
+        self.principal = principal;
+    }
+
     pub fn new(ts: u64, method: &http::Method, path: &str) -> Self {
         Exchange {
             ts,

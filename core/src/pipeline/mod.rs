@@ -54,6 +54,7 @@ use crate::stream::{BodyStream, OnDone};
 use crate::telemetry::content::Capture;
 use crate::unified::{ChatChunk, ChatRequest, ChatResponse, Usage};
 use crate::upstream_auth::google::{self, TokenCache};
+use authenticate::{look_up, Principal};
 use guard_input::guard_input;
 
 /// A client-facing chat format: how its requests parse and adapt, how
@@ -196,6 +197,8 @@ pub struct Call<'g, P> {
     pub master_key: Option<&'g Secret>,
     pub tokens: &'g TokenCache,
     pub accounts: Option<&'g Arc<dyn Accounts>>,
+    /// Virtual keys this instance has read (see `keys::known`).
+    pub known: &'g crate::keys::known::KnownKeys,
     /// The response cache's store, when the shell has one.
     pub cache: Option<&'g Arc<dyn crate::state::CacheStore>>,
     /// The instance's key-value store (stored Responses), if its shell has one.
@@ -276,10 +279,51 @@ pub enum Path {
     Mock,
 }
 
+/// A chat exchange in any ingress format ([`exchange_once`]). Under a key
+/// remembered by the instance (`keys::known`) the stages before admission
+/// ran on records the ledger had not confirmed; when admission finds them
+/// changed, or the exchange was refused before admission and a lookup
+/// finds them changed, it runs again under the ledger's records. Nothing
+/// was sent upstream by then.
+pub async fn exchange<I: Ingress, P: Ports>(
+    call: &Call<'_, P>,
+    ingress: &I,
+    req: &IncomingRequest,
+    ex: &mut Exchange,
+) -> Result<GatewayResponse, GatewayError> {
+    let remembered = match &ex.principal {
+        Principal::Key(id) if id.unverified => id.clone(),
+        _ => return exchange_once(call, ingress, req, ex).await,
+    };
+    let pristine = ex.clone();
+    let result = exchange_once(call, ingress, req, ex).await;
+    match &result {
+        Err(e) if admit::is_restart(e) => {}
+        Err(_) if !ex.key_checked => {
+            let Some(accounts) = call.accounts else {
+                return result;
+            };
+            let key = &remembered.key;
+            let now = call.ports.now_ms();
+            let fresh = look_up(&**accounts, &key.ledger, key.token.clone(), now).await?;
+            call.known.put(&fresh);
+            if fresh.stamp == remembered.stamp {
+                return result;
+            }
+            ex.principal = Principal::Key(Arc::new(fresh));
+        }
+        _ => return result,
+    }
+    let principal = std::mem::take(&mut ex.principal);
+    *ex = pristine;
+    ex.set_principal(principal);
+    exchange_once(call, ingress, req, ex).await
+}
+
 /// A chat exchange in any ingress format: stages 2 to 8. Only what needs
 /// the format is here; the stages that do not are plain functions, so that
 /// each ingress adds its own code and not another copy of theirs.
-pub async fn exchange<I: Ingress, P: Ports>(
+async fn exchange_once<I: Ingress, P: Ports>(
     call: &Call<'_, P>,
     ingress: &I,
     req: &IncomingRequest,

@@ -20,7 +20,7 @@ use crate::cost::{completion_cost, TokenUsage};
 use crate::keys::charge::{self, nano, usd};
 use crate::ports::{Background, Clock, Ports};
 use crate::relays::output_guard::OutputCounts;
-use crate::state::accounts::Op;
+use crate::state::accounts::{Op, SpendLog};
 use crate::stream::{OnDone, StreamOutcome};
 use crate::telemetry::Record;
 
@@ -78,19 +78,21 @@ pub fn settle(ports: &impl BackgroundClock, ex: &Exchange) {
         "spend_nano": spent,
         "usage_known": tokens.is_some(),
     });
-    let log = Op::Log {
-        ts: now,
-        id: request_id,
-        entry,
-        expires_ms: now + SPEND_LOG_TTL_MS,
+    let settle = Op::Settle {
+        now_ms: now,
+        adds,
+        log: SpendLog {
+            ts: now,
+            id: request_id,
+            entry,
+            expires_ms: now + SPEND_LOG_TTL_MS,
+        },
     };
-    let adjust = Op::Adjust { now_ms: now, adds };
     ports.defer(Box::pin(async move {
         let ledger = held.identity.key.ledger.as_str();
         // A settlement that fails leaves the reservation charged in full,
         // the stated rule for reservations nobody settles.
-        let _ = held.accounts.call(ledger, adjust).await;
-        let _ = held.accounts.call(ledger, log).await;
+        let _ = held.accounts.call(ledger, settle).await;
     }));
 }
 

@@ -37,6 +37,25 @@ pub struct Add {
     pub expires_ms: u64,
 }
 
+/// The key a reservation is for, as the gateway last saw it: the ledger
+/// takes no hold unless the key's records still have `stamp`
+/// ([`identity_stamp`]), so an instance may keep key records between
+/// requests and a revocation still counts from the next one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Check {
+    pub token: String,
+    pub stamp: String,
+}
+
+/// One request's spend log entry.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SpendLog {
+    pub ts: u64,
+    pub id: String,
+    pub entry: Value,
+    pub expires_ms: u64,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Op {
@@ -45,7 +64,7 @@ pub enum Op {
         keys: Vec<String>,
     },
     /// A key record by its hash, with its user's and team's records
-    /// ([`Answer::Values`]: key, user, team), in one call.
+    /// ([`Answer::Identity`]), in one call.
     Identity {
         token: String,
     },
@@ -62,10 +81,14 @@ pub enum Op {
         prefix: String,
     },
     /// Every hold or none: [`Answer::Reserved`] with each counter's value
-    /// after it, or [`Answer::Refused`] naming the first hold that did not fit.
+    /// after it, or [`Answer::Refused`] naming the first hold that did not
+    /// fit; with a `check` that fails, no hold and [`Answer::Identity`]
+    /// with the key's records as they are now.
     Reserve {
         now_ms: u64,
         holds: Vec<Hold>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        check: Option<Check>,
     },
     Adjust {
         now_ms: u64,
@@ -76,11 +99,12 @@ pub enum Op {
         now_ms: u64,
         counters: Vec<String>,
     },
-    Log {
-        ts: u64,
-        id: String,
-        entry: Value,
-        expires_ms: u64,
+    /// A finished request: its refunds and spend totals, and its spend log
+    /// entry, in one call (so the two never disagree).
+    Settle {
+        now_ms: u64,
+        adds: Vec<Add>,
+        log: SpendLog,
     },
     /// Spend log entries with `since_ms <= ts < until_ms`, oldest first.
     Logs {
@@ -95,12 +119,30 @@ pub enum Op {
 pub enum Answer {
     Done,
     Conflict,
-    Values { values: Vec<Option<Value>> },
-    Entries { entries: Vec<(String, Value)> },
-    Reserved { used: Vec<i64> },
-    Refused { index: usize, used: i64 },
-    Counters { used: Vec<i64> },
-    Logs { entries: Vec<Value> },
+    Values {
+        values: Vec<Option<Value>>,
+    },
+    /// Key, user and team records, and their [`identity_stamp`].
+    Identity {
+        values: Vec<Option<Value>>,
+        stamp: String,
+    },
+    Entries {
+        entries: Vec<(String, Value)>,
+    },
+    Reserved {
+        used: Vec<i64>,
+    },
+    Refused {
+        index: usize,
+        used: i64,
+    },
+    Counters {
+        used: Vec<i64>,
+    },
+    Logs {
+        entries: Vec<Value>,
+    },
 }
 
 /// Where the ledgers live. Implemented by each shell.
@@ -132,6 +174,35 @@ pub trait Tables {
     fn logs(&mut self, now_ms: u64, since: u64, until: u64) -> Result<Vec<Value>, String>;
 }
 
+/// What an [`Op::Reserve`]'s check compares: a digest of the key's, its
+/// user's and its team's records as the ledger holds them. Computed by the
+/// ledger only, so it never depends on how a record crossed the wire.
+pub fn identity_stamp(values: &[Option<Value>]) -> String {
+    use sha2::{Digest, Sha256};
+    let text = serde_json::to_string(values).unwrap_or_default();
+    let digest = Sha256::digest(text.as_bytes());
+    digest[..8].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn identity(t: &mut impl Tables, token: &str) -> Result<Vec<Option<Value>>, String> {
+    let key = t.get(&format!("key#{token}"))?;
+    let field = |name: &str| {
+        key.as_ref()
+            .and_then(|k| k.get(name))
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+    };
+    let user = match field("user_id") {
+        Some(u) => t.get(&format!("user#{u}"))?,
+        None => None,
+    };
+    let team = match field("team_id") {
+        Some(id) => t.get(&format!("team#{id}"))?,
+        None => None,
+    };
+    Ok(vec![key, user, team])
+}
+
 fn live(t: &mut impl Tables, name: &str, now_ms: u64) -> Result<i64, String> {
     Ok(match t.counter(name)? {
         Some((used, expires)) if expires > now_ms => used,
@@ -147,24 +218,9 @@ pub fn apply(t: &mut impl Tables, op: Op) -> Result<Answer, String> {
             values: keys.iter().map(|k| t.get(k)).collect::<Result<_, _>>()?,
         },
         Op::Identity { token } => {
-            let key = t.get(&format!("key#{token}"))?;
-            let field = |name: &str| {
-                key.as_ref()
-                    .and_then(|k| k.get(name))
-                    .and_then(Value::as_str)
-                    .map(str::to_owned)
-            };
-            let user = match field("user_id") {
-                Some(u) => t.get(&format!("user#{u}"))?,
-                None => None,
-            };
-            let team = match field("team_id") {
-                Some(id) => t.get(&format!("team#{id}"))?,
-                None => None,
-            };
-            Answer::Values {
-                values: vec![key, user, team],
-            }
+            let values = identity(t, &token)?;
+            let stamp = identity_stamp(&values);
+            Answer::Identity { values, stamp }
         }
         Op::Put {
             key,
@@ -184,7 +240,18 @@ pub fn apply(t: &mut impl Tables, op: Op) -> Result<Answer, String> {
         Op::List { prefix } => Answer::Entries {
             entries: t.list(&prefix)?,
         },
-        Op::Reserve { now_ms, holds } => {
+        Op::Reserve {
+            now_ms,
+            holds,
+            check,
+        } => {
+            if let Some(check) = check {
+                let values = identity(t, &check.token)?;
+                let stamp = identity_stamp(&values);
+                if stamp != check.stamp {
+                    return Ok(Answer::Identity { values, stamp });
+                }
+            }
             let mut after = Vec::with_capacity(holds.len());
             for (index, h) in holds.iter().enumerate() {
                 let used = live(t, &h.counter, now_ms)?;
@@ -199,14 +266,12 @@ pub fn apply(t: &mut impl Tables, op: Op) -> Result<Answer, String> {
             Answer::Reserved { used: after }
         }
         Op::Adjust { now_ms, adds } => {
-            for a in adds {
-                let used = live(t, &a.counter, now_ms)?;
-                t.set_counter(
-                    &a.counter,
-                    used.saturating_add(a.amount).max(0),
-                    a.expires_ms,
-                )?;
-            }
+            adjust(t, now_ms, &adds)?;
+            Answer::Done
+        }
+        Op::Settle { now_ms, adds, log } => {
+            adjust(t, now_ms, &adds)?;
+            t.append_log(log.ts, &log.id, &log.entry, log.expires_ms)?;
             Answer::Done
         }
         Op::Read { now_ms, counters } => Answer::Counters {
@@ -215,15 +280,6 @@ pub fn apply(t: &mut impl Tables, op: Op) -> Result<Answer, String> {
                 .map(|c| live(t, c, now_ms))
                 .collect::<Result<_, _>>()?,
         },
-        Op::Log {
-            ts,
-            id,
-            entry,
-            expires_ms,
-        } => {
-            t.append_log(ts, &id, &entry, expires_ms)?;
-            Answer::Done
-        }
         Op::Logs {
             now_ms,
             since_ms,
@@ -232,6 +288,18 @@ pub fn apply(t: &mut impl Tables, op: Op) -> Result<Answer, String> {
             entries: t.logs(now_ms, since_ms, until_ms)?,
         },
     })
+}
+
+fn adjust(t: &mut impl Tables, now_ms: u64, adds: &[Add]) -> Result<(), String> {
+    for a in adds {
+        let used = live(t, &a.counter, now_ms)?;
+        t.set_counter(
+            &a.counter,
+            used.saturating_add(a.amount).max(0),
+            a.expires_ms,
+        )?;
+    }
+    Ok(())
 }
 
 /// One ledger in memory.
@@ -339,6 +407,7 @@ mod tests {
             Op::Reserve {
                 now_ms: 0,
                 holds: vec![hold("key", 6, 10), hold("team", 6, 20)],
+                check: None,
             },
         ))
         .unwrap();
@@ -349,6 +418,7 @@ mod tests {
             Op::Reserve {
                 now_ms: 0,
                 holds: vec![hold("team", 6, 20), hold("key", 6, 10)],
+                check: None,
             },
         ))
         .unwrap();
@@ -378,10 +448,99 @@ mod tests {
     }
 
     #[test]
+    fn a_checked_reservation_takes_no_hold_once_the_key_changed() {
+        let a = MemoryAccounts::default();
+        let put = |v: Value| Op::Put {
+            key: "key#t".into(),
+            value: v,
+            create_only: false,
+        };
+        block_on(a.call("l", put(serde_json::json!({"blocked": false})))).unwrap();
+        let Answer::Identity { values, stamp } =
+            block_on(a.call("l", Op::Identity { token: "t".into() })).unwrap()
+        else {
+            panic!("not an identity")
+        };
+        assert_eq!(values[0], Some(serde_json::json!({"blocked": false})));
+        let reserve = |stamp: &str| Op::Reserve {
+            now_ms: 0,
+            holds: vec![hold("key", 1, 10)],
+            check: Some(Check {
+                token: "t".into(),
+                stamp: stamp.into(),
+            }),
+        };
+        assert_eq!(
+            block_on(a.call("l", reserve(&stamp))).unwrap(),
+            Answer::Reserved { used: vec![1] }
+        );
+        block_on(a.call("l", put(serde_json::json!({"blocked": true})))).unwrap();
+        match block_on(a.call("l", reserve(&stamp))).unwrap() {
+            Answer::Identity { values, stamp: now } => {
+                assert_ne!(now, stamp);
+                assert_eq!(values[0], Some(serde_json::json!({"blocked": true})));
+            }
+            other => panic!("{other:?}"),
+        }
+        let read = Op::Read {
+            now_ms: 0,
+            counters: vec!["key".into()],
+        };
+        assert_eq!(
+            block_on(a.call("l", read)).unwrap(),
+            Answer::Counters { used: vec![1] },
+            "the refused check took nothing"
+        );
+    }
+
+    #[test]
+    fn a_settlement_adjusts_and_logs_in_one_call() {
+        let a = MemoryAccounts::default();
+        let settle = Op::Settle {
+            now_ms: 0,
+            adds: vec![Add {
+                counter: "spend".into(),
+                amount: 7,
+                expires_ms: 1_000,
+            }],
+            log: SpendLog {
+                ts: 5,
+                id: "r".into(),
+                entry: serde_json::json!({"spend_nano": 7}),
+                expires_ms: 1_000,
+            },
+        };
+        assert_eq!(block_on(a.call("l", settle)).unwrap(), Answer::Done);
+        let read = Op::Read {
+            now_ms: 0,
+            counters: vec!["spend".into()],
+        };
+        assert_eq!(
+            block_on(a.call("l", read)).unwrap(),
+            Answer::Counters { used: vec![7] }
+        );
+        let logs = Op::Logs {
+            now_ms: 0,
+            since_ms: 0,
+            until_ms: 10,
+        };
+        assert_eq!(
+            block_on(a.call("l", logs)).unwrap(),
+            Answer::Logs {
+                entries: vec![serde_json::json!({"spend_nano": 7})]
+            }
+        );
+    }
+
+    #[test]
     fn ops_and_answers_round_trip_as_json() {
         let op = Op::Reserve {
             now_ms: 5,
             holds: vec![hold("c", 1, 2)],
+            check: Some(Check {
+                token: "t".into(),
+                stamp: "s".into(),
+            }),
         };
         let text = serde_json::to_string(&op).unwrap();
         assert_eq!(serde_json::from_str::<Op>(&text).unwrap(), op);

@@ -9,6 +9,9 @@ use std::path::{Path, PathBuf};
 use dx_core::catalog::build::{build, Built, Sources};
 use dx_core::catalog::sources::{parse_litellm, MdModel, MdProvider, Overlay, EMBEDDED_OVERLAY};
 
+mod order;
+pub use order::{compact_order, split_blocks};
+
 pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }

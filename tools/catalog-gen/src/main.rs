@@ -14,7 +14,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let text = built.to_text();
+    let text = catalog_gen::compact_order(&built.to_text());
     let s = &built.stats;
     eprintln!(
         "{} providers, {} models, {} bytes; LiteLLM entries: {} matched, {} added, {} skipped (mode), {} skipped (commitments, invoke/)",

@@ -1,0 +1,68 @@
+//! Virtual keys this instance has seen. A request with a known key skips
+//! the lookup call: its reservation carries the records' stamp, and the
+//! ledger takes no hold when they changed (`state::accounts::Check`), so a
+//! revoked key is still refused from the next request on, on any instance.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use super::charge::Identity;
+
+/// Enough for every key an instance serves in practice; when full it
+/// starts over rather than tracking use.
+const MAX_KNOWN: usize = 4096;
+
+#[derive(Default)]
+pub struct KnownKeys {
+    by_token: Mutex<HashMap<String, Arc<Identity>>>,
+}
+
+impl KnownKeys {
+    /// The key with this hash as last read, marked unverified.
+    pub fn get(&self, token: &str) -> Option<Arc<Identity>> {
+        let map = self.by_token.lock().unwrap_or_else(PoisonError::into_inner);
+        map.get(token).cloned()
+    }
+
+    /// A key its ledger refused (deleted, blocked, expired): looked up
+    /// again on its next use.
+    pub fn forget(&self, token: &str) {
+        let mut map = self.by_token.lock().unwrap_or_else(PoisonError::into_inner);
+        map.remove(token);
+    }
+
+    /// Remembers a key just read from its ledger.
+    pub fn put(&self, id: &Identity) {
+        let unverified = Arc::new(Identity {
+            unverified: true,
+            ..id.clone()
+        });
+        let mut map = self.by_token.lock().unwrap_or_else(PoisonError::into_inner);
+        if map.len() >= MAX_KNOWN {
+            map.clear();
+        }
+        map.insert(id.key.token.clone(), unverified);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_remembered_key_comes_back_unverified_and_the_map_stays_bounded() {
+        let known = KnownKeys::default();
+        let mut id = Identity::default();
+        for i in 0..MAX_KNOWN + 10 {
+            id.key.token = format!("t{i}");
+            known.put(&id);
+        }
+        let map = known.by_token.lock().unwrap();
+        assert!(map.len() <= MAX_KNOWN, "{}", map.len());
+        drop(map);
+        let back = known.get(&format!("t{}", MAX_KNOWN + 9)).unwrap();
+        assert!(back.unverified);
+        assert!(!id.unverified);
+        assert!(known.get("t0").is_none());
+    }
+}
