@@ -20,7 +20,7 @@ pids=()
 cleanup() { for p in "${pids[@]}"; do kill -- -"$p" 2>/dev/null || true; done; rm -rf "$work"; }
 trap cleanup EXIT
 
-gw_port=18931 up_port=18932 cache_port=18933
+gw_port=18961 up_port=18962 cache_port=18963
 python3 "$here/workerd_config.py" upstream --port "$up_port" --out "$work/upstream/upstream.capnp"
 setsid taskset -c 1 "$workerd" serve "$work/upstream/upstream.capnp" > "$work/upstream.log" 2>&1 &
 pids+=($!)
