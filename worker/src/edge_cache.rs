@@ -29,10 +29,10 @@ pub fn store(env: &worker::Env, global: bool) -> Arc<dyn CacheStore> {
             clock: Now,
         }),
         None => {
-            worker::console_error!(
-                "DX GATEWAY CONFIGURATION ERROR: [cache] global = true needs a KV namespace bound as {}; the cache runs on the colo's Cache API alone.",
-                crate::catalog_store::STATE_BINDING
-            );
+            // `STATE_BINDING`, written out: no formatting for a constant.
+            web_sys::console::error_1(&wasm_bindgen::JsValue::from_str(
+                "DX GATEWAY CONFIGURATION ERROR: [cache] global = true needs a KV namespace bound as DX_STATE; the cache runs on the colo's Cache API alone.",
+            ));
             Arc::new(EdgeCache)
         }
     }

@@ -596,6 +596,15 @@ mod tests {
     }
 
     #[test]
+    fn global_is_read_as_written_and_off_by_default() {
+        let read = |v: serde_json::Value| CacheSettings::read(&v);
+        assert!(!read(serde_json::json!({"ttl_s": 60})).unwrap().global);
+        assert!(read(serde_json::json!({"global": true})).unwrap().global);
+        let e = read(serde_json::json!({"global": "yes"})).unwrap_err();
+        assert!(e.contains("`global`"), "{e}");
+    }
+
+    #[test]
     fn an_entry_decodes_to_what_was_encoded_and_nothing_else_decodes() {
         let e = encode(1_234, Kind::StreamWithUsage, b"data: x\n\n");
         let (ms, kind, body) = decode(&e).unwrap();
