@@ -397,12 +397,18 @@ impl<P: HttpClient + Clock + Sleep + MaybeSend + MaybeSync> DynamoAccounts<P> {
                         .collect(),
                 }
             }
-            Op::Settle { adds, log, .. } => {
+            Op::Settle {
+                now_ms: ts,
+                adds,
+                id,
+                entry,
+                expires_ms,
+            } => {
                 let it = item([
-                    ("pk", pk(ledger, &format!("log#{:016}#{}", log.ts, log.id))),
-                    ("v", attr::s(&log.entry.to_string())),
-                    ("ts", attr::n(log.ts)),
-                    ("expires_at", attr::n(log.expires_ms / 1000)),
+                    ("pk", pk(ledger, &format!("log#{ts:016}#{id}"))),
+                    ("v", attr::s(&entry.to_string())),
+                    ("ts", attr::n(ts)),
+                    ("expires_at", attr::n(expires_ms / 1000)),
                 ]);
                 let put = async { self.db.put_item(&self.table, it, None).await.map_err(err) };
                 futures::future::try_join(self.adjust(ledger, &adds), put).await?;

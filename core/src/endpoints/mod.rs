@@ -25,7 +25,7 @@ use crate::http::json;
 use crate::http::{Body, GatewayResponse, IncomingRequest};
 use crate::ingress::anthropic_messages::is_messages_path;
 use crate::pipeline::authenticate::authenticate;
-use crate::pipeline::{exchange, expect_method, Call, Exchange};
+use crate::pipeline::{exchange, expect_method, recheck, Call, Exchange};
 use crate::ports::Ports;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -128,19 +128,19 @@ pub async fn serve<P: Ports>(
     };
     let (endpoint, method, protected) = found;
     expect_method(&req.method, method)?;
+    // Every answer of these goes through admission, which checks a
+    // remembered key with its ledger.
+    let admitted = matches!(
+        endpoint,
+        Endpoint::ChatCompletions
+            | Endpoint::Messages
+            | Endpoint::Embeddings
+            | Endpoint::Rerank
+            | Endpoint::Completions
+    );
     if protected {
-        // Every answer of these goes through admission, which checks a
-        // remembered key with its ledger.
-        let admitted = matches!(
-            endpoint,
-            Endpoint::ChatCompletions
-                | Endpoint::Messages
-                | Endpoint::Embeddings
-                | Endpoint::Rerank
-                | Endpoint::Completions
-        );
         let known = admitted.then_some(call.known);
-        let principal = authenticate(
+        let (principal, remembered) = authenticate(
             call.master_key,
             call.accounts,
             known,
@@ -149,34 +149,14 @@ pub async fn serve<P: Ports>(
         )
         .await?;
         ex.set_principal(principal);
+        ex.key_remembered = remembered;
+    }
+    if admitted {
+        return inference(call, &endpoint, req, ex).await;
     }
     match endpoint {
-        Endpoint::ChatCompletions => exchange(call, &chat_completions::OpenAiChat, req, ex).await,
-        Endpoint::Messages => {
-            exchange(
-                call,
-                &messages::AnthropicMessages(&call.config.task_routing),
-                req,
-                ex,
-            )
-            .await
-        }
         Endpoint::CountTokens => count_tokens::count_tokens(call, req, ex).await,
         Endpoint::Responses => responses::serve(call, req, ex).await,
-        Endpoint::Embeddings => exchange(call, &embeddings::Retrieval::Embeddings, req, ex).await,
-        // The same ingress type: one more copy of the pipeline would cost the Worker upload.
-        Endpoint::Rerank => exchange(call, &embeddings::Retrieval::Rerank, req, ex).await,
-        Endpoint::Completions => {
-            exchange(
-                call,
-                &completions::OpenAiCompletions {
-                    catalog: call.catalog,
-                },
-                req,
-                ex,
-            )
-            .await
-        }
         Endpoint::InputItems(id) => {
             stored_responses::list_input_items(call.kv, ex, &id, req.query.as_deref()).await
         }
@@ -185,6 +165,46 @@ pub async fn serve<P: Ports>(
         }
         Endpoint::Admin(route) => admin::serve(call, route, req, ex.principal.is_admin()).await,
         other => serve_other(call, other, req),
+    }
+}
+
+/// The endpoints whose every answer goes through admission, each through
+/// the pipeline's `exchange`; run again, once, when it ran under a key the
+/// instance remembered whose records had changed (`pipeline::recheck`).
+async fn inference<P: Ports>(
+    call: &Call<'_, P>,
+    endpoint: &Endpoint,
+    req: &IncomingRequest,
+    ex: &mut Exchange,
+) -> Result<GatewayResponse, GatewayError> {
+    let mut again = ex.key_remembered;
+    loop {
+        let result = match endpoint {
+            Endpoint::Messages => {
+                let ingress = messages::AnthropicMessages(&call.config.task_routing);
+                exchange(call, &ingress, req, ex).await
+            }
+            Endpoint::Embeddings => {
+                exchange(call, &embeddings::Retrieval::Embeddings, req, ex).await
+            }
+            // The same ingress type: one more copy of the pipeline would
+            // cost the Worker upload.
+            Endpoint::Rerank => exchange(call, &embeddings::Retrieval::Rerank, req, ex).await,
+            Endpoint::Completions => {
+                let ingress = completions::OpenAiCompletions {
+                    catalog: call.catalog,
+                };
+                exchange(call, &ingress, req, ex).await
+            }
+            _ => exchange(call, &chat_completions::OpenAiChat, req, ex).await,
+        };
+        if !std::mem::take(&mut again) {
+            return result;
+        }
+        match recheck(call, ex, result.as_ref().err()).await? {
+            Some(principal) => ex.restart(principal),
+            None => return result,
+        }
     }
 }
 

@@ -40,9 +40,6 @@ pub struct Identity {
     pub team: Option<TeamRecord>,
     /// The ledger's digest of the three records (`identity_stamp`).
     pub stamp: String,
-    /// Taken from this instance's memory ([`super::known::KnownKeys`]): the
-    /// request's reservation must check the stamp with the ledger.
-    pub unverified: bool,
 }
 
 /// Why a request is refused before it is sent.
@@ -60,7 +57,6 @@ impl Identity {
             user: parse(values, 1),
             team: parse(values, 2),
             stamp,
-            unverified: false,
         })
     }
 

@@ -18,7 +18,7 @@ pub struct KnownKeys {
 }
 
 impl KnownKeys {
-    /// The key with this hash as last read, marked unverified.
+    /// The key with this hash as last read from its ledger.
     pub fn get(&self, token: &str) -> Option<Arc<Identity>> {
         let map = self.by_token.lock().unwrap_or_else(PoisonError::into_inner);
         map.get(token).cloned()
@@ -32,16 +32,12 @@ impl KnownKeys {
     }
 
     /// Remembers a key just read from its ledger.
-    pub fn put(&self, id: &Identity) {
-        let unverified = Arc::new(Identity {
-            unverified: true,
-            ..id.clone()
-        });
+    pub fn put(&self, id: &Arc<Identity>) {
         let mut map = self.by_token.lock().unwrap_or_else(PoisonError::into_inner);
         if map.len() >= MAX_KNOWN {
             map.clear();
         }
-        map.insert(id.key.token.clone(), unverified);
+        map.insert(id.key.token.clone(), id.clone());
     }
 }
 
@@ -50,19 +46,18 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_remembered_key_comes_back_unverified_and_the_map_stays_bounded() {
+    fn remembered_keys_come_back_until_forgotten_and_the_map_stays_bounded() {
         let known = KnownKeys::default();
-        let mut id = Identity::default();
         for i in 0..MAX_KNOWN + 10 {
+            let mut id = Identity::default();
             id.key.token = format!("t{i}");
-            known.put(&id);
+            known.put(&Arc::new(id));
         }
-        let map = known.by_token.lock().unwrap();
-        assert!(map.len() <= MAX_KNOWN, "{}", map.len());
-        drop(map);
-        let back = known.get(&format!("t{}", MAX_KNOWN + 9)).unwrap();
-        assert!(back.unverified);
-        assert!(!id.unverified);
+        assert!(known.by_token.lock().unwrap().len() <= MAX_KNOWN);
+        let last = format!("t{}", MAX_KNOWN + 9);
+        assert_eq!(known.get(&last).unwrap().key.token, last);
         assert!(known.get("t0").is_none());
+        known.forget(&last);
+        assert!(known.get(&last).is_none());
     }
 }

@@ -91,9 +91,13 @@ pub async fn admit<P: Ports>(
     }
     let output = max_output.unwrap_or(DEFAULT_MAX_OUTPUT);
     let prices = ex.prices.as_deref();
+    let key = Key {
+        id: &id,
+        remembered: ex.key_remembered,
+    };
     let reserve = reserve(
         &**accounts,
-        &id,
+        key,
         now,
         &ex.model,
         prices,
@@ -101,18 +105,19 @@ pub async fn admit<P: Ports>(
         output,
     );
     let reservation = reserve.await;
-    if id.unverified {
-        if let Ok(Reservation::Stale { values, stamp }) = reservation {
-            // Judged so far on records that changed: the exchange starts
-            // over under the ledger's (nothing has been sent upstream).
-            ex.key_checked = true;
-            let fresh =
-                accept(&values, stamp, now).inspect_err(|_| call.known.forget(&id.key.token))?;
-            call.known.put(&fresh);
-            ex.principal = Principal::Key(Arc::new(fresh));
-            return Err(restart());
-        }
-        ex.key_checked = reservation.is_ok();
+    if let Ok(Reservation::Stale { values, stamp }) = reservation {
+        // Judged so far on records that changed: the exchange starts over
+        // under the ledger's (nothing has been sent upstream).
+        ex.key_remembered = false;
+        let fresh =
+            accept(&values, stamp, now).inspect_err(|_| call.known.forget(&id.key.token))?;
+        let fresh = Arc::new(fresh);
+        call.known.put(&fresh);
+        ex.principal = Principal::Key(fresh);
+        return Err(restart());
+    }
+    if reservation.is_ok() {
+        ex.key_remembered = false;
     }
     let (planned, used) = match reservation {
         Ok(Reservation::Held {
@@ -129,7 +134,7 @@ pub async fn admit<P: Ports>(
         Ok(Reservation::Refused { holds, index, used }) => {
             return Err(refused(ex, &holds, index, used, now));
         }
-        Ok(Reservation::Stale { .. }) => return Err(ledger_unavailable("stale twice")),
+        Ok(Reservation::Stale { .. }) => return Err(ledger_unavailable("stale")),
         Err(e) => return Err(ledger_unavailable(&e)),
     };
     ex.quota = Some(charge::quota(&planned, &used));
@@ -183,12 +188,20 @@ pub enum Reservation {
         index: usize,
         used: i64,
     },
-    /// An unverified key's records changed: nothing is held, and these are
+    /// A remembered key's records changed: nothing is held, and these are
     /// the records as they are now.
     Stale {
         values: Vec<Option<serde_json::Value>>,
         stamp: String,
     },
+}
+
+/// The key a reservation is for, and whether the instance remembered it
+/// (its records are then checked by the ledger first).
+#[derive(Clone, Copy)]
+pub struct Key<'a> {
+    pub id: &'a Identity,
+    pub remembered: bool,
 }
 
 /// Reserves a request of `input` tokens and `output` more in every scope
@@ -199,28 +212,29 @@ pub enum Reservation {
 /// that others spent from meanwhile, may still refuse the lower bound).
 pub async fn reserve(
     accounts: &dyn Accounts,
-    id: &Identity,
+    key: Key<'_>,
     now: u64,
     model: &str,
     prices: Option<&Prices>,
     input: u64,
     mut output: u64,
 ) -> Result<Reservation, String> {
+    let Key { id, remembered } = key;
     let mut clamped = None;
     let mut retries = 0;
     loop {
         let tokens = input.saturating_add(output).min(i64::MAX as u64) as i64;
         let cost = worst_cost(prices, input, output).map(nano);
         let holds = charge::plan(id, now, model, tokens, cost);
-        // An unverified key is checked even when nothing is held.
-        if holds.is_empty() && !id.unverified {
+        // A remembered key is checked even when nothing is held.
+        if holds.is_empty() && !remembered {
             return Ok(Reservation::Held {
                 holds,
                 used: Vec::new(),
                 clamped,
             });
         }
-        let check = id.unverified.then(|| Check {
+        let check = remembered.then(|| Check {
             token: id.key.token.clone(),
             stamp: id.stamp.clone(),
         });
@@ -397,7 +411,11 @@ mod tests {
     }
 
     fn ask(a: &MemoryAccounts, id: &Identity, prices: Option<&Prices>, output: u64) -> Reservation {
-        block_on(reserve(a, id, 0, "m", prices, 1_000, output)).unwrap()
+        let key = Key {
+            id,
+            remembered: false,
+        };
+        block_on(reserve(a, key, 0, "m", prices, 1_000, output)).unwrap()
     }
 
     fn clamped(r: &Reservation) -> Option<u64> {

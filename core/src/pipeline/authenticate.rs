@@ -69,16 +69,17 @@ pub fn ledger_unavailable(detail: &str) -> GatewayError {
 /// `known`: the instance's remembered keys, passed only for endpoints whose
 /// every answer goes through admission (which checks a remembered key with
 /// its ledger in the reservation call): a remembered key then costs no
-/// lookup call here.
+/// lookup call here. Answers the principal, and whether it was remembered
+/// (not read from its ledger for this request).
 pub async fn authenticate(
     master_key: Option<&Secret>,
     accounts: Option<&Arc<dyn Accounts>>,
     known: Option<&KnownKeys>,
     clock: &impl Clock,
     headers: &HeaderMap,
-) -> Result<Principal, GatewayError> {
+) -> Result<(Principal, bool), GatewayError> {
     let Some(master) = master_key else {
-        return Ok(Principal::Open);
+        return Ok((Principal::Open, false));
     };
     let key = match presented_key(headers) {
         None | Some("") => {
@@ -88,7 +89,7 @@ pub async fn authenticate(
             )
             .with_code("missing_api_key"))
         }
-        Some(key) if master.matches(key) => return Ok(Principal::MasterKey),
+        Some(key) if master.matches(key) => return Ok((Principal::MasterKey, false)),
         Some(key) => key,
     };
     let (Some(accounts), Some(ledger)) = (accounts, ledger_of(key)) else {
@@ -99,14 +100,14 @@ pub async fn authenticate(
     // A remembered key that looks refused is looked up again instead.
     if let Some(id) = known.and_then(|k| k.get(&token)) {
         if id.key.ledger == ledger && id.check(now, &[]).is_ok() {
-            return Ok(Principal::Key(id));
+            return Ok((Principal::Key(id), true));
         }
     }
-    let identity = look_up(&**accounts, ledger, token, now).await?;
+    let identity = Arc::new(look_up(&**accounts, ledger, token, now).await?);
     if let Some(known) = known {
         known.put(&identity);
     }
-    Ok(Principal::Key(Arc::new(identity)))
+    Ok((Principal::Key(identity), false))
 }
 
 /// A key by its hash, read from its ledger and accepted.

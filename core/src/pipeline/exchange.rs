@@ -57,10 +57,10 @@ pub struct Exchange {
     pub attempts: u32,
     #[serde(skip)]
     pub principal: Principal,
-    /// A remembered key's records were confirmed by its ledger during
-    /// admission (see `keys::known`).
+    /// The principal is a key this instance remembered, not yet confirmed
+    /// by its ledger for this request (see `keys::known`).
     #[serde(skip)]
-    pub key_checked: bool,
+    pub key_remembered: bool,
     #[serde(skip_serializing_if = "CacheStatus::is_off")]
     pub cache: CacheStatus,
     /// The tier that served a hit, when the store has two
@@ -160,6 +160,19 @@ impl Exchange {
             self.team = id.key.team_id.clone().unwrap_or_default();
         }
         self.principal = principal;
+    }
+
+    /// Back to how the request arrived, under a new principal: the
+    /// exchange runs again (see `pipeline::recheck`).
+    pub fn restart(&mut self, principal: Principal) {
+        *self = Exchange {
+            ts: self.ts,
+            method: std::mem::take(&mut self.method),
+            path: std::mem::take(&mut self.path),
+            telemetry: self.telemetry.take(),
+            ..Exchange::default()
+        };
+        self.set_principal(principal);
     }
 
     pub fn new(ts: u64, method: &http::Method, path: &str) -> Self {

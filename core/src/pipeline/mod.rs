@@ -279,51 +279,42 @@ pub enum Path {
     Mock,
 }
 
-/// A chat exchange in any ingress format ([`exchange_once`]). Under a key
-/// remembered by the instance (`keys::known`) the stages before admission
-/// ran on records the ledger had not confirmed; when admission finds them
-/// changed, or the exchange was refused before admission and a lookup
-/// finds them changed, it runs again under the ledger's records. Nothing
-/// was sent upstream by then.
-pub async fn exchange<I: Ingress, P: Ports>(
+/// After an exchange under a remembered key (`keys::known`) failed: the
+/// principal to run it again under, when the key's records changed. The
+/// stages before admission ran on records the ledger had not confirmed;
+/// admission's reservation checks them (and puts the ledger's records in
+/// the exchange when they changed), and an exchange refused before it
+/// looks the key up. Nothing was sent upstream by then.
+pub async fn recheck<P: Ports>(
     call: &Call<'_, P>,
-    ingress: &I,
-    req: &IncomingRequest,
     ex: &mut Exchange,
-) -> Result<GatewayResponse, GatewayError> {
-    let remembered = match &ex.principal {
-        Principal::Key(id) if id.unverified => id.clone(),
-        _ => return exchange_once(call, ingress, req, ex).await,
+    failed: Option<&GatewayError>,
+) -> Result<Option<Principal>, GatewayError> {
+    let Some(e) = failed else {
+        return Ok(None);
     };
-    let pristine = ex.clone();
-    let result = exchange_once(call, ingress, req, ex).await;
-    match &result {
-        Err(e) if admit::is_restart(e) => {}
-        Err(_) if !ex.key_checked => {
-            let Some(accounts) = call.accounts else {
-                return result;
-            };
-            let key = &remembered.key;
-            let now = call.ports.now_ms();
-            let fresh = look_up(&**accounts, &key.ledger, key.token.clone(), now).await?;
-            call.known.put(&fresh);
-            if fresh.stamp == remembered.stamp {
-                return result;
-            }
-            ex.principal = Principal::Key(Arc::new(fresh));
-        }
-        _ => return result,
+    if admit::is_restart(e) {
+        return Ok(Some(std::mem::take(&mut ex.principal)));
     }
-    let principal = std::mem::take(&mut ex.principal);
-    *ex = pristine;
-    ex.set_principal(principal);
-    exchange_once(call, ingress, req, ex).await
+    let (Some(accounts), Principal::Key(old), true) =
+        (call.accounts, &ex.principal, ex.key_remembered)
+    else {
+        return Ok(None);
+    };
+    let key = &old.key;
+    let now = call.ports.now_ms();
+    let fresh = look_up(&**accounts, &key.ledger, key.token.clone(), now)
+        .await
+        .inspect_err(|_| call.known.forget(&key.token))?;
+    let fresh = Arc::new(fresh);
+    call.known.put(&fresh);
+    Ok((fresh.stamp != old.stamp).then_some(Principal::Key(fresh)))
 }
 
 /// A chat exchange in any ingress format: stages 2 to 8. Only what needs
 /// the format is here; the stages that do not are plain functions, so that
 /// each ingress adds its own code and not another copy of theirs.
-async fn exchange_once<I: Ingress, P: Ports>(
+pub async fn exchange<I: Ingress, P: Ports>(
     call: &Call<'_, P>,
     ingress: &I,
     req: &IncomingRequest,

@@ -20,7 +20,7 @@ use crate::cost::{completion_cost, TokenUsage};
 use crate::keys::charge::{self, nano, usd};
 use crate::ports::{Background, Clock, Ports};
 use crate::relays::output_guard::OutputCounts;
-use crate::state::accounts::{Op, SpendLog};
+use crate::state::accounts::Op;
 use crate::stream::{OnDone, StreamOutcome};
 use crate::telemetry::Record;
 
@@ -81,12 +81,9 @@ pub fn settle(ports: &impl BackgroundClock, ex: &Exchange) {
     let settle = Op::Settle {
         now_ms: now,
         adds,
-        log: SpendLog {
-            ts: now,
-            id: request_id,
-            entry,
-            expires_ms: now + SPEND_LOG_TTL_MS,
-        },
+        id: request_id,
+        entry,
+        expires_ms: now + SPEND_LOG_TTL_MS,
     };
     ports.defer(Box::pin(async move {
         let ledger = held.identity.key.ledger.as_str();

@@ -47,15 +47,6 @@ pub struct Check {
     pub stamp: String,
 }
 
-/// One request's spend log entry.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct SpendLog {
-    pub ts: u64,
-    pub id: String,
-    pub entry: Value,
-    pub expires_ms: u64,
-}
-
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Op {
@@ -100,11 +91,15 @@ pub enum Op {
         counters: Vec<String>,
     },
     /// A finished request: its refunds and spend totals, and its spend log
-    /// entry, in one call (so the two never disagree).
+    /// entry (at `now_ms`, until `expires_ms`), in one call, so the two
+    /// never disagree. Flat rather than nested: each nested type's decoder
+    /// costs the Worker upload.
     Settle {
         now_ms: u64,
         adds: Vec<Add>,
-        log: SpendLog,
+        id: String,
+        entry: Value,
+        expires_ms: u64,
     },
     /// Spend log entries with `since_ms <= ts < until_ms`, oldest first.
     Logs {
@@ -269,9 +264,15 @@ pub fn apply(t: &mut impl Tables, op: Op) -> Result<Answer, String> {
             adjust(t, now_ms, &adds)?;
             Answer::Done
         }
-        Op::Settle { now_ms, adds, log } => {
+        Op::Settle {
+            now_ms,
+            adds,
+            id,
+            entry,
+            expires_ms,
+        } => {
             adjust(t, now_ms, &adds)?;
-            t.append_log(log.ts, &log.id, &log.entry, log.expires_ms)?;
+            t.append_log(now_ms, &id, &entry, expires_ms)?;
             Answer::Done
         }
         Op::Read { now_ms, counters } => Answer::Counters {
@@ -503,12 +504,9 @@ mod tests {
                 amount: 7,
                 expires_ms: 1_000,
             }],
-            log: SpendLog {
-                ts: 5,
-                id: "r".into(),
-                entry: serde_json::json!({"spend_nano": 7}),
-                expires_ms: 1_000,
-            },
+            id: "r".into(),
+            entry: serde_json::json!({"spend_nano": 7}),
+            expires_ms: 1_000,
         };
         assert_eq!(block_on(a.call("l", settle)).unwrap(), Answer::Done);
         let read = Op::Read {
