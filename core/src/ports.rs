@@ -115,9 +115,40 @@ pub trait Background {
     }
 }
 
-/// Deployment-time settings: Worker vars/secrets, Lambda environment.
+/// Deployment-time settings: Worker vars/secrets, Lambda environment; and
+/// the platform's signing of service-account tokens.
 pub trait Env {
     fn var(&self, name: &str) -> Option<String>;
+
+    /// RS256 (RSASSA-PKCS1-v1_5 with SHA-256) over `message` with an RSA
+    /// key in PKCS#8 DER: Vertex AI's service-account tokens. By default
+    /// the `rsa` crate; the Worker signs with WebCrypto instead, which keeps
+    /// the big-integer code out of its upload.
+    fn sign_rs256<'a>(
+        &'a self,
+        pkcs8_der: &'a [u8],
+        message: &'a [u8],
+    ) -> BoxFuture<'a, Result<Vec<u8>, String>> {
+        let signed = rs256(pkcs8_der, message);
+        Box::pin(async move { signed })
+    }
+}
+
+#[cfg(feature = "rsa")]
+fn rs256(pkcs8_der: &[u8], message: &[u8]) -> Result<Vec<u8>, String> {
+    use rsa::pkcs1v15::SigningKey;
+    use rsa::pkcs8::DecodePrivateKey;
+    use rsa::signature::{SignatureEncoding, Signer};
+    let key = rsa::RsaPrivateKey::from_pkcs8_der(pkcs8_der).map_err(|_| "not an RSA key")?;
+    SigningKey::<sha2::Sha256>::new(key)
+        .try_sign(message)
+        .map(|s| s.to_vec())
+        .map_err(|_| "the key cannot sign".into())
+}
+
+#[cfg(not(feature = "rsa"))]
+fn rs256(_: &[u8], _: &[u8]) -> Result<Vec<u8>, String> {
+    Err("this build signs with its platform's crypto only".into())
 }
 
 /// One structured line for the platform's log sink. Callers never pass secrets.

@@ -232,6 +232,23 @@ export function cachePut(url, body, ttl, key) {
 }
 
 /**
+ * RS256 (RSASSA-PKCS1-v1_5, SHA-256) with WebCrypto over `message`, with a
+ * PKCS#8 DER key; settles under `key` with the signature's bytes. Both
+ * arguments view wasm memory, hence the copies.
+ */
+export function signRs256(der, message, key) {
+  const alg = { name: "RSASSA-PKCS1-v1_5", hash: "SHA-256" };
+  const msg = message.slice();
+  track(
+    crypto.subtle
+      .importKey("pkcs8", der.slice(), alg, false, ["sign"])
+      .then((k) => crypto.subtle.sign(alg, k, msg))
+      .then((s) => new Uint8Array(s)),
+    key,
+  );
+}
+
+/**
  * `ctx.waitUntil(promise)`, where the request's context may already be
  * closing (a client that hung up mid-stream): then the work still runs, it
  * is only not waited for. (workers-rs unwraps the throw, which aborts the

@@ -58,6 +58,8 @@ extern "C" {
     fn cache_get(url: &str, key: u32) -> Result<(), JsValue>;
     #[wasm_bindgen(js_name = cachePut, catch)]
     fn cache_put(url: &str, body: &[u8], ttl_s: u32, key: u32) -> Result<(), JsValue>;
+    #[wasm_bindgen(js_name = signRs256, catch)]
+    fn sign_rs256_js(pkcs8_der: &[u8], message: &[u8], key: u32) -> Result<(), JsValue>;
     #[wasm_bindgen(js_name = waitUntil)]
     pub(crate) fn wait_until(ctx: &JsValue, promise: &js_sys::Promise);
     #[wasm_bindgen(js_name = bodyReader, catch)]
@@ -94,6 +96,15 @@ pub(crate) async fn cache(url: &str, body: &[u8], ttl_s: u32) -> Result<(), Stri
         .await
         .map(drop)
         .map_err(|e| format!("cache put: {e:?}"))
+}
+
+/// RS256 with WebCrypto (`crypto.subtle`), for Vertex AI's service-account
+/// tokens: the Worker leaves the `rsa` crate out of its upload.
+pub(crate) async fn sign_rs256(pkcs8_der: &[u8], message: &[u8]) -> Result<Vec<u8>, String> {
+    let (value, _) = Settled::start(|key| sign_rs256_js(pkcs8_der, message, key))
+        .await
+        .map_err(|_| "WebCrypto refused the key".to_owned())?;
+    Ok(value.unchecked_into::<js_sys::Uint8Array>().to_vec())
 }
 
 /// A list of header names as a JS array, built once per isolate.

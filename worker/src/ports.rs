@@ -356,6 +356,14 @@ impl Env for WorkerPorts {
         ENV_CACHE.with(|c| c.borrow_mut().insert(name.to_owned(), value.clone()));
         value
     }
+
+    fn sign_rs256<'a>(
+        &'a self,
+        pkcs8_der: &'a [u8],
+        message: &'a [u8],
+    ) -> BoxFuture<'a, Result<Vec<u8>, String>> {
+        Box::pin(crate::glue::sign_rs256(pkcs8_der, message))
+    }
 }
 
 impl Log for WorkerPorts {

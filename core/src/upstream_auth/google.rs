@@ -12,17 +12,11 @@ use base64ct::{Base64UrlUnpadded, Encoding};
 use bytes::Bytes;
 use http::header::{ACCEPT, CONTENT_TYPE};
 use http::Method;
-use rsa::pkcs1::DecodeRsaPrivateKey;
-use rsa::pkcs1v15::SigningKey;
-use rsa::pkcs8::DecodePrivateKey;
-use rsa::signature::{SignatureEncoding, Signer};
-use rsa::RsaPrivateKey;
 use serde::{Deserialize, Serialize};
-use sha2::Sha256;
 
 use crate::error::{ErrorKind, GatewayError};
 use crate::http::read_body;
-use crate::ports::{with_timeout, Clock, HttpClient, Sleep};
+use crate::ports::{with_timeout, Clock, Env, HttpClient, Sleep};
 use crate::resolve::Deployment;
 use crate::secret::Secret;
 
@@ -108,8 +102,8 @@ impl ServiceAccount {
     }
 
     /// The signed JWT that asks `token_uri` for a cloud-platform token,
-    /// valid from `now_s` for an hour.
-    pub fn assertion(&self, now_s: u64) -> Result<String, GatewayError> {
+    /// valid from `now_s` for an hour, signed by the platform (`env`).
+    pub async fn assertion(&self, env: &impl Env, now_s: u64) -> Result<String, GatewayError> {
         #[derive(Serialize)]
         struct Header<'a> {
             alg: &'static str,
@@ -140,8 +134,15 @@ impl ServiceAccount {
         let mut jwt = base64url_json(&header);
         jwt.push('.');
         jwt.push_str(&base64url_json(&claims));
-        let key = parse_private_key(&self.private_key)?;
-        let signature = sign_rs256(key, jwt.as_bytes())?;
+        let key = pkcs8_der(self.private_key.expose()).ok_or_else(|| {
+            credentials_error(
+                "has a `private_key` that is not an RSA key in PEM (PKCS#8 or PKCS#1)",
+            )
+        })?;
+        let signature = env
+            .sign_rs256(&key, jwt.as_bytes())
+            .await
+            .map_err(|_| credentials_error("has a `private_key` that cannot sign"))?;
         jwt.push('.');
         jwt.push_str(&Base64UrlUnpadded::encode_string(&signature));
         Ok(jwt)
@@ -153,22 +154,53 @@ fn base64url_json(value: &impl Serialize) -> String {
     Base64UrlUnpadded::encode_string(&serde_json::to_vec(value).unwrap_or_default())
 }
 
-fn parse_private_key(pem: &Secret) -> Result<RsaPrivateKey, GatewayError> {
-    RsaPrivateKey::from_pkcs8_pem(pem.expose())
-        .or_else(|_| RsaPrivateKey::from_pkcs1_pem(pem.expose()))
-        .map_err(|_| {
-            credentials_error(
-                "has a `private_key` that is not an RSA key in PEM (PKCS#8 or PKCS#1)",
-            )
-        })
+/// A PEM private key as PKCS#8 DER, which WebCrypto imports: PKCS#8
+/// (`BEGIN PRIVATE KEY`, what Google issues) as it is, PKCS#1 (`BEGIN RSA
+/// PRIVATE KEY`) wrapped in PKCS#8's `PrivateKeyInfo`. Whether the DER
+/// holds a usable key is the signer's to find out.
+pub(crate) fn pkcs8_der(pem: &str) -> Option<Vec<u8>> {
+    let begin = pem.find("-----BEGIN ")?;
+    let rest = &pem[begin + "-----BEGIN ".len()..];
+    let (label, rest) = rest.split_once("-----")?;
+    let (body, _) = rest.split_once(&format!("-----END {label}-----"))?;
+    let text: String = body.chars().filter(|c| !c.is_ascii_whitespace()).collect();
+    let der = base64ct::Base64::decode_vec(&text).ok()?;
+    match label {
+        "PRIVATE KEY" => Some(der),
+        "RSA PRIVATE KEY" => Some(wrap_pkcs1(&der)),
+        _ => None,
+    }
 }
 
-/// RSASSA-PKCS1-v1_5 with SHA-256 (JWS `RS256`).
-pub(crate) fn sign_rs256(key: RsaPrivateKey, message: &[u8]) -> Result<Vec<u8>, GatewayError> {
-    SigningKey::<Sha256>::new(key)
-        .try_sign(message)
-        .map(|s| s.to_vec())
-        .map_err(|_| credentials_error("has a `private_key` that cannot sign"))
+/// `PrivateKeyInfo { version 0, rsaEncryption with NULL parameters,
+/// privateKey OCTET STRING }` around a PKCS#1 `RSAPrivateKey` (RFC 5208).
+fn wrap_pkcs1(pkcs1: &[u8]) -> Vec<u8> {
+    const HEAD: [u8; 18] = [
+        0x02, 0x01, 0x00, // version 0
+        0x30, 0x0d, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01, 0x05,
+        0x00, // rsaEncryption, NULL
+    ];
+    let mut octets = vec![0x04];
+    der_len(pkcs1.len(), &mut octets);
+    octets.extend_from_slice(pkcs1);
+    let mut out = vec![0x30];
+    der_len(HEAD.len() + octets.len(), &mut out);
+    out.extend_from_slice(&HEAD);
+    out.extend_from_slice(&octets);
+    out
+}
+
+/// A DER length: one byte below 128, else the count of big-endian bytes
+/// that follow.
+fn der_len(n: usize, out: &mut Vec<u8>) {
+    if n < 0x80 {
+        out.push(n as u8);
+        return;
+    }
+    let bytes = n.to_be_bytes();
+    let skip = bytes.iter().take_while(|b| **b == 0).count();
+    out.push(0x80 | (bytes.len() - skip) as u8);
+    out.extend_from_slice(&bytes[skip..]);
 }
 
 struct CachedToken {
@@ -200,7 +232,7 @@ impl TokenCache {
 
     /// A bearer token for `credentials` (a service-account key file): the
     /// cached one while it is fresh, else a newly minted one.
-    pub async fn get<P: HttpClient + Clock + Sleep>(
+    pub async fn get<P: HttpClient + Clock + Sleep + Env>(
         &self,
         ports: &P,
         credentials: &Secret,
@@ -264,12 +296,12 @@ struct TokenRefusal {
     error_description: Option<String>,
 }
 
-async fn mint<P: HttpClient + Clock + Sleep>(
+async fn mint<P: HttpClient + Clock + Sleep + Env>(
     ports: &P,
     account: &ServiceAccount,
     timeout_ms: u64,
 ) -> Result<Minted, GatewayError> {
-    let assertion = Secret::new(account.assertion(ports.now_ms() / 1000)?);
+    let assertion = Secret::new(account.assertion(ports, ports.now_ms() / 1000).await?);
     let form = format!(
         "grant_type={GRANT_TYPE_FORM}&assertion={}",
         assertion.expose()

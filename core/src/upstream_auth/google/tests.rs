@@ -5,8 +5,12 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use http::{HeaderMap, StatusCode};
+use rsa::pkcs1::EncodeRsaPrivateKey;
 use rsa::pkcs1v15::{Signature, VerifyingKey};
+use rsa::pkcs8::{DecodePrivateKey, EncodePrivateKey};
 use rsa::signature::Verifier;
+use rsa::RsaPrivateKey;
+use sha2::Sha256;
 
 use super::*;
 use crate::ports::{TransportError, UpstreamResponse};
@@ -26,19 +30,66 @@ fn test_key() -> RsaPrivateKey {
     RsaPrivateKey::from_pkcs8_pem(v["private_key"].as_str().unwrap()).unwrap()
 }
 
+/// The ports' default signer, as every shell but the Worker uses it.
+struct DefaultSigner;
+
+impl Env for DefaultSigner {
+    fn var(&self, _: &str) -> Option<String> {
+        None
+    }
+}
+
+fn sign(pem: &str, message: &[u8]) -> Vec<u8> {
+    let der = pkcs8_der(pem).unwrap();
+    futures::executor::block_on(DefaultSigner.sign_rs256(&der, message)).unwrap()
+}
+
+fn assertion(sa: &ServiceAccount, now_s: u64) -> Result<String, GatewayError> {
+    futures::executor::block_on(sa.assertion(&DefaultSigner, now_s))
+}
+
+#[test]
+fn a_pkcs1_key_is_wrapped_into_the_pkcs8_der_webcrypto_imports() {
+    let key = test_key();
+    let pkcs1 = key.to_pkcs1_pem(Default::default()).unwrap();
+    let pkcs8 = key.to_pkcs8_der().unwrap();
+    assert_eq!(pkcs8_der(&pkcs1).unwrap(), pkcs8.as_bytes());
+    assert!(RsaPrivateKey::from_pkcs8_der(&pkcs8_der(&pkcs1).unwrap()).is_ok());
+    // Long forms of the DER length: one, two and three bytes after 0x8n.
+    for (n, want) in [
+        (5usize, vec![5u8]),
+        (200, vec![0x81, 200]),
+        (1_190, vec![0x82, 0x04, 0xa6]),
+        (70_000, vec![0x83, 0x01, 0x11, 0x70]),
+    ] {
+        let mut out = Vec::new();
+        der_len(n, &mut out);
+        assert_eq!(out, want, "{n}");
+    }
+    assert!(
+        pkcs8_der("-----BEGIN EC PRIVATE KEY-----\nAAAA\n-----END EC PRIVATE KEY-----").is_none()
+    );
+    assert!(pkcs8_der("no pem here").is_none());
+}
+
 #[test]
 fn rs256_matches_an_independent_implementation() {
     // Signed by Python's `cryptography` (PKCS#1 v1.5 signatures are deterministic).
     let expected = "fDOveU7SsyiUBXp-WAH_aivOeXvaI6-evSA1EAWkpvK2GYkMX1hFfKlt79baqk1jGvBoq9RBKuBYKeIOqaf9dXU9fAfgyBktBmzutissAHcHdmNxC5T2ip61WuFMFjpLU-920UBMaekMLMegFsJKolfWXV466wexqPSDY4jJnKnQNDLMNlfPBnSz8qfioOJAphuVBZ2qVJQDG7LJL3R6Vow0RD-F2uiYkgt_wmFLA8DtC1X3EDKesVSQd93iPBivqmOQQenDkPa-MpldpmchO_mKokv3NpCUu7H-bjCINnnO8-LqEDISZObY8vTjy-gwMKFyix8UIkVykGOSonMRIA";
-    let sig = sign_rs256(test_key(), b"dx-gateway RS256 known answer").unwrap();
+    let v: serde_json::Value = serde_json::from_str(TEST_SA).unwrap();
+    let pem = v["private_key"].as_str().unwrap();
+    let sig = sign(pem, b"dx-gateway RS256 known answer");
     assert_eq!(Base64UrlUnpadded::encode_string(&sig), expected);
+    // The same key as PKCS#1 signs the same.
+    let pkcs1 = test_key().to_pkcs1_pem(Default::default()).unwrap();
+    assert_eq!(sign(&pkcs1, b"dx-gateway RS256 known answer"), sig);
 }
 
 #[test]
 fn assertion_is_signed_and_carries_the_claims_google_checks() {
     let sa = ServiceAccount::parse(TEST_SA).unwrap();
     assert_eq!(sa.client_email, EMAIL);
-    let jwt = sa.assertion(1_700_000_000).unwrap();
+    let jwt = assertion(&sa, 1_700_000_000).unwrap();
     let parts: Vec<&str> = jwt.split('.').collect();
     assert_eq!(parts.len(), 3);
     let header: serde_json::Value = serde_json::from_slice(&b64(parts[0])).unwrap();
@@ -88,7 +139,7 @@ fn key_file_problems_are_configuration_errors_without_the_key() {
         r#"{"client_email":"a@b","private_key":"-----BEGIN PRIVATE KEY-----\nnotbase64!\n-----END PRIVATE KEY-----\n"}"#,
     )
     .unwrap();
-    let e = sa.assertion(1).unwrap_err();
+    let e = assertion(&sa, 1).unwrap_err();
     assert!(e.message.contains("not an RSA key"), "{}", e.message);
     assert!(!e.message.contains("notbase64"));
 }
@@ -161,6 +212,12 @@ impl HttpClient for FakeGoogle {
 impl Clock for FakeGoogle {
     fn now_ms(&self) -> u64 {
         self.now_ms.load(Ordering::SeqCst)
+    }
+}
+
+impl Env for FakeGoogle {
+    fn var(&self, _: &str) -> Option<String> {
+        None
     }
 }
 
