@@ -21,7 +21,7 @@ use serde_json::{json, Map, Value};
 use super::dynamodb::attr::{self, item, Item};
 use super::dynamodb::{Condition, DynamoDb, DynamoError, Read};
 use crate::ports::{BoxFuture, Clock, HttpClient, MaybeSend, MaybeSync, Sleep};
-use crate::state::accounts::{identity_stamp, Accounts, Add, Answer, Hold, Op};
+use crate::state::accounts::{identity_stamp, Accounts, Add, Answer, Check, Hold, Op};
 
 /// Reservation attempts when races cancel the transaction.
 const ATTEMPTS: u32 = 12;
@@ -151,17 +151,52 @@ impl<P: HttpClient + Clock + Sleep + MaybeSend + MaybeSync> DynamoAccounts<P> {
         self.db.call("TransactWriteItems", &body).await.map(drop)
     }
 
-    async fn reserve(&self, ledger: &str, now_ms: u64, holds: &[Hold]) -> Result<Answer, String> {
+    /// With a `check`, the key's records are read (all three at once, by
+    /// the check's user and team) together with the counters, and nothing
+    /// is held when their stamp changed. Read, then reserve: not one
+    /// transaction, as the two calls it replaces were not (a key revoked in
+    /// between is refused from the next request on).
+    async fn reserve(
+        &self,
+        ledger: &str,
+        now_ms: u64,
+        holds: &[Hold],
+        check: Option<&Check>,
+    ) -> Result<Answer, String> {
         // Holds without a limit (spend totals) cannot be refused: they are
         // added once the limited ones are in, as plain item updates that
         // never conflict, so they add no contention to the transaction.
         let (open, limited): (Vec<&Hold>, Vec<&Hold>) =
             holds.iter().partition(|h| h.limit == i64::MAX);
+        let names: Vec<&str> = limited.iter().map(|h| h.counter.as_str()).collect();
+        let mut seen = None;
+        if let Some(check) = check {
+            let records = self.records(
+                ledger,
+                &check.token,
+                check.user.as_deref(),
+                check.team.as_deref(),
+            );
+            let counters = async {
+                if names.is_empty() {
+                    Ok(Vec::new())
+                } else {
+                    self.counters(ledger, &names).await
+                }
+            };
+            let (values, counters) = futures::future::try_join(records, counters).await?;
+            if identity_stamp(&values) != check.stamp {
+                let values = self.identity(ledger, &check.token).await?;
+                let stamp = identity_stamp(&values);
+                return Ok(Answer::Identity { values, stamp });
+            }
+            seen = Some(counters);
+        }
         let mut used = if limited.is_empty() {
             Vec::new()
         } else {
             let owned: Vec<Hold> = limited.into_iter().cloned().collect();
-            match self.reserve_limited(ledger, now_ms, &owned).await? {
+            match self.reserve_limited(ledger, now_ms, &owned, seen).await? {
                 Answer::Reserved { used } => used,
                 // The refused hold's index among all the holds asked for,
                 // not among the limited ones.
@@ -201,15 +236,20 @@ impl<P: HttpClient + Clock + Sleep + MaybeSend + MaybeSync> DynamoAccounts<P> {
         Ok(Answer::Reserved { used })
     }
 
+    /// `seen`: the counters as already read for the first attempt.
     async fn reserve_limited(
         &self,
         ledger: &str,
         now_ms: u64,
         holds: &[Hold],
+        mut seen: Option<Vec<(i64, u64)>>,
     ) -> Result<Answer, String> {
         let names: Vec<&str> = holds.iter().map(|h| h.counter.as_str()).collect();
         for attempt in 0..ATTEMPTS {
-            let seen = self.counters(ledger, &names).await?;
+            let seen = match seen.take() {
+                Some(s) => s,
+                None => self.counters(ledger, &names).await?,
+            };
             let mut items = Vec::with_capacity(holds.len());
             let mut after = Vec::with_capacity(holds.len());
             for (index, (h, (used, exp))) in holds.iter().zip(&seen).enumerate() {
@@ -297,6 +337,32 @@ impl<P: HttpClient + Clock + Sleep + MaybeSend + MaybeSync> DynamoAccounts<P> {
     }
 
     /// A key's record by its hash, with its user's and team's.
+    /// A key's record with the user's and team's named, read at once.
+    async fn records(
+        &self,
+        ledger: &str,
+        token: &str,
+        user: Option<&str>,
+        team: Option<&str>,
+    ) -> Result<Vec<Option<Value>>, String> {
+        let named = |prefix: &'static str, id: Option<&str>| {
+            let key = id.map(|id| format!("{prefix}{id}"));
+            async move {
+                match key {
+                    Some(k) => self.get(ledger, &k).await,
+                    None => Ok(None),
+                }
+            }
+        };
+        let (key, user, team) = futures::future::try_join3(
+            self.get(ledger, &format!("key#{token}")),
+            named("user#", user),
+            named("team#", team),
+        )
+        .await?;
+        Ok(vec![key, user, team])
+    }
+
     async fn identity(&self, ledger: &str, token: &str) -> Result<Vec<Option<Value>>, String> {
         let key = self.get(ledger, &format!("key#{token}")).await?;
         let field = |name: &str| {
@@ -373,19 +439,7 @@ impl<P: HttpClient + Clock + Sleep + MaybeSend + MaybeSync> DynamoAccounts<P> {
                 now_ms,
                 holds,
                 check,
-            } => {
-                // Read, then reserve: not one transaction, which is what the
-                // two calls it replaces were (a key revoked in between is
-                // refused from the next request on).
-                if let Some(check) = check {
-                    let values = self.identity(ledger, &check.token).await?;
-                    let stamp = identity_stamp(&values);
-                    if stamp != check.stamp {
-                        return Ok(Answer::Identity { values, stamp });
-                    }
-                }
-                self.reserve(ledger, now_ms, &holds).await?
-            }
+            } => self.reserve(ledger, now_ms, &holds, check.as_ref()).await?,
             Op::Adjust { adds, .. } => self.adjust(ledger, &adds).await?,
             Op::Read { now_ms, counters } => {
                 let names: Vec<&str> = counters.iter().map(String::as_str).collect();

@@ -237,6 +237,8 @@ pub async fn reserve(
         let check = remembered.then(|| Check {
             token: id.key.token.clone(),
             stamp: id.stamp.clone(),
+            user: id.key.user_id.clone(),
+            team: id.key.team_id.clone(),
         });
         let op = Op::Reserve {
             now_ms: now,

@@ -45,6 +45,13 @@ pub struct Add {
 pub struct Check {
     pub token: String,
     pub stamp: String,
+    /// The user and team the gateway knows the key by: a store that reads
+    /// records one round trip at a time may read all three at once (a key
+    /// moved since has another stamp anyway).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub team: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -469,6 +476,8 @@ mod tests {
             check: Some(Check {
                 token: "t".into(),
                 stamp: stamp.into(),
+                user: None,
+                team: None,
             }),
         };
         assert_eq!(
@@ -538,6 +547,8 @@ mod tests {
             check: Some(Check {
                 token: "t".into(),
                 stamp: "s".into(),
+                user: Some("u".into()),
+                team: None,
             }),
         };
         let text = serde_json::to_string(&op).unwrap();
