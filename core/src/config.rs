@@ -127,6 +127,9 @@ pub struct CacheSettings {
     pub groups: std::collections::BTreeMap<String, u64>,
     /// Answers larger than this are not stored (DynamoDB's items hold 400 KB).
     pub max_entry_bytes: usize,
+    /// Workers: KV (`DX_STATE`) as a second tier every colo shares, behind
+    /// the colo's Cache API. Lambda's DynamoDB table is shared already.
+    pub global: bool,
 }
 
 impl Default for CacheSettings {
@@ -135,6 +138,7 @@ impl Default for CacheSettings {
             ttl_s: 300,
             groups: std::collections::BTreeMap::new(),
             max_entry_bytes: 350 * 1024,
+            global: false,
         }
     }
 }
@@ -152,6 +156,7 @@ impl CacheSettings {
             match k.as_str() {
                 "ttl_s" => out.ttl_s = whole(v, "ttl_s")?,
                 "max_entry_bytes" => out.max_entry_bytes = whole(v, "max_entry_bytes")? as usize,
+                "global" => out.global = v.as_bool().ok_or("`global` is true or false")?,
                 "groups" => {
                     let groups = v.as_object().ok_or("`groups` is a table")?;
                     for (g, ttl) in groups {
@@ -160,7 +165,7 @@ impl CacheSettings {
                 }
                 _ => {
                     return Err(format!(
-                        "unknown field `{}`, expected ttl_s, groups or max_entry_bytes",
+                        "unknown field `{}`, expected ttl_s, groups, max_entry_bytes or global",
                         k.escape_debug()
                     ))
                 }

@@ -228,6 +228,10 @@ async fn serve<P: Ports>(gw: &Gateway, ports: &P, req: IncomingRequest) -> Gatew
     if !ex.cache.is_off() {
         resp.headers_mut()
             .insert("x-dx-cache", HeaderValue::from_static(ex.cache.as_str()));
+        if let Some(tier) = ex.cache_tier {
+            resp.headers_mut()
+                .insert("x-dx-cache-tier", HeaderValue::from_static(tier));
+        }
     }
     if let Some(q) = ex.quota {
         quota_headers(resp.headers_mut(), &q);

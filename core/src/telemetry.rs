@@ -11,8 +11,9 @@
 //! - `webhook`: one JSON per request, signed with HMAC-SHA256 over the body
 //!   (`x-dx-signature: sha256=<hex>`), retried with backoff.
 //!
-//! Records carry no prompt or completion, no key value (the key's hash
-//! prefix, alias and team only). Delivery is batched and bounded: an
+//! Records carry no key value (the key's hash prefix, alias and team only),
+//! and a prompt and its completion only for sinks with `include_content =
+//! true` ([`Content`]). Delivery is batched and bounded: an
 //! instance queues at most [`MAX_QUEUED`] records (the oldest is dropped and
 //! counted), one flush at a time drains them, every send has a timeout, and
 //! a failure is counted and logged, never seen by a client.
@@ -31,6 +32,8 @@ use crate::ports::{
 };
 use crate::secret::Secret;
 
+pub mod content;
+
 /// Records an instance holds for export at most.
 pub const MAX_QUEUED: usize = 512;
 
@@ -48,6 +51,8 @@ pub struct SinkConfig {
     /// Langfuse: the project's key pair (`env:NAME` or literals).
     pub public_key: Option<String>,
     pub secret_key: Option<String>,
+    /// Export prompts and completions (masked, capped) to this sink.
+    pub include_content: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -80,11 +85,12 @@ impl SinkConfig {
                 "timeout_ms",
                 "public_key",
                 "secret_key",
+                "include_content",
             ]
             .contains(&k.as_str())
         }) {
             return Err(format!(
-                "unknown field `{}`, expected kind, endpoint, protocol, headers, secret or timeout_ms",
+                "unknown field `{}`, expected kind, endpoint, protocol, headers, secret, timeout_ms or include_content",
                 k.escape_debug()
             ));
         }
@@ -124,7 +130,12 @@ impl SinkConfig {
             None => 2_000,
             Some(v) => v.as_u64().ok_or("`timeout_ms` is a whole number")?,
         };
+        let include_content = match m.get("include_content") {
+            None => false,
+            Some(v) => v.as_bool().ok_or("`include_content` is true or false")?,
+        };
         Ok(SinkConfig {
+            include_content,
             kind,
             endpoint,
             headers,
@@ -163,7 +174,24 @@ pub struct Record {
     /// Each upstream attempt; when there was more than one (retries and
     /// fallbacks), a child span each.
     pub tries: Vec<Try>,
+    /// The prompt and the completion, when a sink exports them.
+    pub content: Option<Arc<Content>>,
 }
+
+/// What was asked and answered, as GenAI semantic conventions list
+/// messages (`[{"role":…,"parts":[{"type":"text","content":…}]}]`, JSON
+/// texts): masked by every guardrail set of the request, each side capped
+/// at [`CONTENT_CAP`] bytes of text.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Content {
+    pub input: String,
+    pub output: String,
+}
+
+/// Text exported per side of a record at most; what is cut ends in
+/// [`TRUNCATED`].
+pub const CONTENT_CAP: usize = 32 * 1024;
+pub const TRUNCATED: &str = "…[truncated by dx-gateway]";
 
 /// One upstream attempt of an exchange.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -203,6 +231,7 @@ struct Sink {
     /// `Basic base64(public:secret)` (Langfuse).
     auth: Option<Secret>,
     timeout_ms: u64,
+    content: bool,
 }
 
 impl std::fmt::Debug for Telemetry {
@@ -258,6 +287,7 @@ impl Telemetry {
                     _ => None,
                 },
                 timeout_ms: s.timeout_ms,
+                content: s.include_content,
             })
             .collect();
         Some(Telemetry {
@@ -268,6 +298,11 @@ impl Telemetry {
             dropped: AtomicU64::new(0),
             failed: AtomicU64::new(0),
         })
+    }
+
+    /// Whether some sink exports content (else none is captured).
+    pub fn wants_content(&self) -> bool {
+        self.sinks.iter().any(|s| s.content)
     }
 
     /// Queues `record` and starts a flush unless one is running.
@@ -321,7 +356,7 @@ impl Telemetry {
                 let sent = match sink.kind {
                     SinkKind::Otlp => {
                         let seq = self.seq.fetch_add(batch.len() as u64, Ordering::Relaxed);
-                        let traces = otlp_traces(&batch, seq);
+                        let traces = otlp_traces(&batch, seq, sink.content);
                         let metrics = otlp_metrics(&batch);
                         let a = self.send(ports, sink, "/v1/traces", &traces, 1).await;
                         let b = self.send(ports, sink, "/v1/metrics", &metrics, 1).await;
@@ -329,14 +364,14 @@ impl Telemetry {
                     }
                     SinkKind::Langfuse => {
                         let seq = self.seq.fetch_add(batch.len() as u64, Ordering::Relaxed);
-                        let body = langfuse_batch(&batch, seq);
+                        let body = langfuse_batch(&batch, seq, sink.content);
                         self.send(ports, sink, "/api/public/ingestion", &body, 2)
                             .await
                     }
                     SinkKind::Webhook => {
                         let mut all = Ok(());
                         for r in &batch {
-                            let body = webhook_body(r);
+                            let body = webhook_body(r, sink.content);
                             all = all.and(self.send(ports, sink, "", &body, 3).await);
                         }
                         all
@@ -581,7 +616,7 @@ impl J {
 const SCOPE: &str = "dx-gateway";
 
 /// OTLP/JSON `ExportTraceServiceRequest`: one span per record.
-pub fn otlp_traces(batch: &[Record], seq: u64) -> String {
+pub fn otlp_traces(batch: &[Record], seq: u64, content: bool) -> String {
     let mut j = J::default();
     j.head("resourceSpans", "scopeSpans").key("spans").raw("[");
     for (n, r) in batch.iter().enumerate() {
@@ -631,6 +666,10 @@ pub fn otlp_traces(batch: &[Record], seq: u64) -> String {
         }
         if let Some(ms) = r.ttft_ms {
             j.i("dx.ttft_ms", ms);
+        }
+        if let Some(c) = r.content.as_ref().filter(|_| content) {
+            j.s("gen_ai.input.messages", &c.input);
+            j.s("gen_ai.output.messages", &c.output);
         }
         j.raw("]").status(r.status >= 400);
         // Retries and fallbacks: one client span per attempt, under the
@@ -831,7 +870,7 @@ pub fn iso8601(ms: u64) -> String {
 
 /// Langfuse's ingestion batch: a trace and its generation per record,
 /// with usage and cost.
-pub fn langfuse_batch(batch: &[Record], seq: u64) -> String {
+pub fn langfuse_batch(batch: &[Record], seq: u64, content: bool) -> String {
     let mut j = J::default();
     j.raw("{").key("batch").raw("[");
     for (n, r) in batch.iter().enumerate() {
@@ -892,6 +931,9 @@ pub fn langfuse_batch(batch: &[Record], seq: u64) -> String {
         if let Some(e) = &r.error {
             j.key("level").str("ERROR").key("statusMessage").str(e);
         }
+        if let Some(c) = r.content.as_ref().filter(|_| content) {
+            j.key("input").raw(&c.input).key("output").raw(&c.output);
+        }
         meta(&mut j);
         j.raw("}}");
     }
@@ -900,7 +942,7 @@ pub fn langfuse_batch(batch: &[Record], seq: u64) -> String {
 }
 
 /// The webhook's JSON for one record.
-pub fn webhook_body(r: &Record) -> String {
+pub fn webhook_body(r: &Record, content: bool) -> String {
     let mut j = J::default();
     j.raw("{").key("event").str("request");
     j.key("start_ms")
@@ -934,7 +976,11 @@ pub fn webhook_body(r: &Record) -> String {
         Some(e) => j.str(e),
         None => j.raw("null"),
     };
-    j.key("key").str(&r.key).key("team").str(&r.team).raw("}");
+    j.key("key").str(&r.key).key("team").str(&r.team);
+    if let Some(c) = r.content.as_ref().filter(|_| content) {
+        j.key("input").raw(&c.input).key("output").raw(&c.output);
+    }
+    j.raw("}");
     j.0
 }
 
@@ -955,7 +1001,7 @@ mod tests {
             "[[telemetry]]\nkind = \"otlp\"\nendpoint = \"http://h\"\nprotocol = \"grpc\"\n",
             "[[telemetry]]\nkind = \"webhook\"\nendpoint = \"http://h\"\n",
             "[[telemetry]]\nkind = \"otlp\"\nendpoint = \"h:4318\"\n",
-            "[[telemetry]]\nkind = \"otlp\"\nendpoint = \"http://h\"\ninclude_content = true\n",
+            "[[telemetry]]\nkind = \"otlp\"\nendpoint = \"http://h\"\ninclude_content = 1\n",
         ] {
             assert!(crate::config::Config::parse(bad).is_err(), "{bad}");
         }
@@ -974,7 +1020,8 @@ mod tests {
 
     #[test]
     fn langfuse_gets_a_trace_and_its_generation_with_usage_and_cost() {
-        let v: serde_json::Value = serde_json::from_str(&langfuse_batch(&[record()], 3)).unwrap();
+        let v: serde_json::Value =
+            serde_json::from_str(&langfuse_batch(&[record()], 3, false)).unwrap();
         let events = v["batch"].as_array().unwrap();
         assert_eq!(events.len(), 2);
         assert_eq!(events[0]["type"], "trace-create");
@@ -1025,7 +1072,8 @@ mod tests {
 
     #[test]
     fn a_span_carries_the_genai_attributes_and_its_times() {
-        let t: serde_json::Value = serde_json::from_str(&otlp_traces(&[record()], 0)).unwrap();
+        let t: serde_json::Value =
+            serde_json::from_str(&otlp_traces(&[record()], 0, false)).unwrap();
         let span = &t["resourceSpans"][0]["scopeSpans"][0]["spans"][0];
         let attr = |k: &str| {
             span["attributes"]
@@ -1050,7 +1098,8 @@ mod tests {
         assert_eq!(span["endTimeUnixNano"], "1250000000");
         assert_eq!(span["traceId"].as_str().unwrap().len(), 32);
         assert_eq!(span["spanId"].as_str().unwrap().len(), 16);
-        let other: serde_json::Value = serde_json::from_str(&otlp_traces(&[record()], 1)).unwrap();
+        let other: serde_json::Value =
+            serde_json::from_str(&otlp_traces(&[record()], 1, false)).unwrap();
         assert_ne!(
             other["resourceSpans"][0]["scopeSpans"][0]["spans"][0]["traceId"],
             span["traceId"]
@@ -1075,7 +1124,7 @@ mod tests {
                 error: None,
             },
         ];
-        let t: serde_json::Value = serde_json::from_str(&otlp_traces(&[r], 0)).unwrap();
+        let t: serde_json::Value = serde_json::from_str(&otlp_traces(&[r], 0, false)).unwrap();
         let spans = t["resourceSpans"][0]["scopeSpans"][0]["spans"]
             .as_array()
             .unwrap();
@@ -1122,7 +1171,7 @@ mod tests {
     fn the_webhook_body_is_json_with_escaped_strings() {
         let mut r = record();
         r.request_model = "we\"ird\\\n".into();
-        let v: serde_json::Value = serde_json::from_str(&webhook_body(&r)).unwrap();
+        let v: serde_json::Value = serde_json::from_str(&webhook_body(&r, false)).unwrap();
         assert_eq!(v["model"], "we\"ird\\\n");
         assert_eq!(v["input_tokens"], 12);
         assert_eq!(v["error"], serde_json::Value::Null);
@@ -1165,5 +1214,40 @@ mod tests {
             named("dx.cost")["sum"]["dataPoints"][0]["asDouble"],
             0.000_01
         );
+    }
+
+    #[test]
+    fn content_goes_only_to_sinks_that_asked_for_it() {
+        let mut r = record();
+        r.content = Some(Arc::new(Content {
+            input: r#"[{"role":"user","parts":[{"type":"text","content":"q"}]}]"#.into(),
+            output: r#"[{"role":"assistant","parts":[{"type":"text","content":"a"}]}]"#.into(),
+        }));
+        let attrs = |content: bool| -> Vec<String> {
+            let t: serde_json::Value =
+                serde_json::from_str(&otlp_traces(std::slice::from_ref(&r), 0, content)).unwrap();
+            t["resourceSpans"][0]["scopeSpans"][0]["spans"][0]["attributes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|a| a["key"].as_str().unwrap().to_owned())
+                .collect()
+        };
+        assert!(attrs(true).contains(&"gen_ai.input.messages".to_owned()));
+        assert!(attrs(true).contains(&"gen_ai.output.messages".to_owned()));
+        assert!(!attrs(false).iter().any(|k| k.contains("messages")));
+        let hook: serde_json::Value = serde_json::from_str(&webhook_body(&r, true)).unwrap();
+        assert_eq!(hook["input"][0]["parts"][0]["content"], "q");
+        assert_eq!(hook["output"][0]["parts"][0]["content"], "a");
+        let hook: serde_json::Value = serde_json::from_str(&webhook_body(&r, false)).unwrap();
+        assert!(hook.get("input").is_none() && hook.get("output").is_none());
+        let lf: serde_json::Value =
+            serde_json::from_str(&langfuse_batch(std::slice::from_ref(&r), 0, true)).unwrap();
+        assert_eq!(
+            lf["batch"][1]["body"]["output"][0]["parts"][0]["content"],
+            "a"
+        );
+        let lf = langfuse_batch(std::slice::from_ref(&r), 0, false);
+        assert!(!lf.contains("parts"), "{lf}");
     }
 }

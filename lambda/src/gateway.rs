@@ -43,6 +43,11 @@ pub async fn run(shared: Arc<Shared>, config: Arc<Config>) -> Result<(), lambda_
         Ok(None) => {}
         Err(e) => log_json(&serde_json::json!({"event": "kv", "outcome": "error", "error": e})),
     }
+    if config.cache.as_ref().is_some_and(|c| c.global) {
+        // Said, not refused: the same config may serve a Worker too.
+        log_json(&serde_json::json!({"event": "cache", "outcome": "note",
+            "note": "[cache] global = true is for Workers (KV behind the colo's cache); on Lambda the state table is the one tier every instance shares already"}));
+    }
     if config.cache.is_some() {
         match kv(&shared) {
             Ok(Some(store)) => gateway = gateway.with_cache(Arc::new(store)),

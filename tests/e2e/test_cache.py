@@ -9,12 +9,17 @@ marker, so what the fleet recorded says whether it went upstream.
   with its usage chunk, Anthropic events; a clean stream is stored too;
 * ``cache-control: no-cache`` refreshes, ``no-store`` leaves the cache alone,
   LiteLLM's ``cache`` field does the same;
-* upstream errors and cut streams are never stored.
+* upstream errors and cut streams are never stored;
+* Workers with ``[cache] global = true``: KV is a second tier behind the
+  colo's Cache API (a colo that lost its cache is answered from KV, then
+  from its own again); without it nothing is written to KV.
 """
 
 from __future__ import annotations
 
 import json
+import re
+import shutil
 import time
 
 import anthropic
@@ -78,6 +83,7 @@ def test_a_whole_answer_is_stored_then_served_free_without_the_upstream(cgw, fle
     assert second.status_code == 200, second.text
     assert second.headers.get("x-dx-cache") == "hit"
     assert second.headers.get("x-dx-cost-usd") == "0"
+    assert "x-dx-cache-tier" not in second.headers  # one tier
     assert int(second.headers["age"]) >= 0
     assert second.json()["choices"] == first.json()["choices"]
     assert upstream_count(fleet, m) == 1
@@ -235,3 +241,55 @@ def test_a_hit_is_free_but_counts_toward_the_keys_rpm(cgw, fleet):
     third = requests.post(f"{cgw.base_url}/v1/chat/completions", json=body, headers=h, timeout=30)
     assert third.status_code == 429 and third.json()["error"]["code"] == "rate_limit_exceeded"
     assert upstream_count(fleet, m) == 1
+
+
+def kv_cache_keys(state_dir) -> set[bytes]:
+    """Response-cache keys in the KV that ``wrangler dev`` persisted under
+    ``state_dir`` (its SQLite index and blobs, read as bytes)."""
+    found = set()
+    for f in (state_dir / "v3" / "kv").rglob("*"):
+        if f.is_file():
+            found |= set(re.findall(rb"rc:[0-9a-f]{64}", f.read_bytes()))
+    return found
+
+
+def test_kv_is_a_global_second_tier_behind_the_colo_cache_on_workers(cgw, workdir, gateway_env, fleet):
+    if cgw.name != "worker":
+        pytest.skip("KV as a second tier is for Workers; Lambda's DynamoDB table is shared already")
+    config = dx_config(fleet)
+    config["cache"] = {"ttl_s": 300, "global": True}
+    env = {**gateway_env, "DX_CONFIG": json.dumps(config)}
+    state = workdir / "wrangler-state-cache-global"
+    shutil.rmtree(state, ignore_errors=True)
+    m = tag()
+    body = {"model": MODEL, "messages": user(f"global tier {m}")}
+    gw = start_worker(workdir, env, "worker-cache-global.log", state_dir=state)
+    try:
+        first = post(gw, body)
+        assert first.headers.get("x-dx-cache") == "stored", first.text
+        settle(gw)
+        local = post(gw, body)
+        assert (local.headers.get("x-dx-cache"), local.headers.get("x-dx-cache-tier")) == ("hit", "local")
+    finally:
+        gw.proc.stop()
+    assert len(kv_cache_keys(state)) == 1
+    # Another colo, as it were: the Cache API's part of the state is gone, KV's stays.
+    shutil.rmtree(state / "v3" / "cache")
+    gw = start_worker(workdir, env, "worker-cache-global-2.log", state_dir=state)
+    try:
+        from_kv = post(gw, body)
+        assert (from_kv.headers.get("x-dx-cache"), from_kv.headers.get("x-dx-cache-tier")) == ("hit", "global")
+        assert from_kv.json()["choices"] == first.json()["choices"]
+        assert int(from_kv.headers["age"]) >= 0
+        settle(gw)
+        again = post(gw, body)
+        assert (again.headers.get("x-dx-cache"), again.headers.get("x-dx-cache-tier")) == ("hit", "local")
+    finally:
+        gw.proc.stop()
+    assert upstream_count(fleet, m) == 1
+
+    # The suite's cache without `global`: its answers never reach KV.
+    n = tag()
+    assert post(cgw, {"model": MODEL, "messages": user(f"colo only {n}")}).headers.get("x-dx-cache") == "stored"
+    settle(cgw)
+    assert kv_cache_keys(workdir / "wrangler-state-cache") == set()

@@ -4,7 +4,10 @@ collector and a webhook receiver that keep the exact bytes they got):
 * a request becomes one OTLP span with the GenAI attributes and metric
   points (requests, tokens, cost, duration), posted to `<endpoint>/v1/traces`
   and `/v1/metrics`, and one webhook JSON signed with HMAC-SHA256;
-* neither carries a key value or the prompt or answer;
+* neither carries a key value or the prompt or answer, unless the sink has
+  ``include_content = true``: then the prompt and the completion (whole and
+  streamed) as GenAI messages, masked by every guardrail set of the request
+  whatever its action; a sink without it next to one with it gets none;
 * a sink that hangs, and one that answers 500, do not slow requests down.
 """
 
@@ -64,6 +67,34 @@ def broken_sinks_gw(request, workdir, gateway_env, fleet):
     gw.proc.stop()
 
 
+@pytest.fixture(scope="module", params=SHELLS)
+def content_gw(request, workdir, gateway_env, fleet):
+    sinks = [
+        {"kind": "otlp", "endpoint": f"{fleet.base_url}/sink/ok/otlp-content", "include_content": True},
+        {"kind": "webhook", "endpoint": f"{fleet.base_url}/sink/ok/hook-content", "secret": "env:DX_HOOK_SECRET",
+         "include_content": True},
+        {"kind": "langfuse", "endpoint": f"{fleet.base_url}/sink/ok/lf-content", "public_key": "pk-lf-test",
+         "secret_key": "env:DX_LANGFUSE_SECRET", "include_content": True},
+        {"kind": "webhook", "endpoint": f"{fleet.base_url}/sink/ok/hook-plain", "secret": "env:DX_HOOK_SECRET"},
+    ]
+    config = dx_config(fleet)
+    config["telemetry"] = sinks
+    # Logs emails on `content-*` models: the client's text is left alone,
+    # the export is masked all the same.
+    config["guardrails"] = [*config.get("guardrails", []), {
+        "name": "watch", "detectors": ["email"], "action": "log", "apply_to": ["input", "output"],
+        "models": ["fleet/content-*"]}]
+    env = {**gateway_env, "DX_CONFIG": json.dumps(config), "DX_HOOK_SECRET": HOOK_SECRET,
+           "DX_LANGFUSE_SECRET": LANGFUSE_SECRET}
+    if request.param == "worker":
+        gw = start_worker(workdir, env, "worker-content.log", state_dir=workdir / "wrangler-state-content")
+    else:
+        db = request.getfixturevalue("dynamodb")
+        gw = start_lambda("lambda-content", workdir, {**env, **db.env(STATE_TABLE)}, instances=2)
+    yield gw
+    gw.proc.stop()
+
+
 def sink_log(fleet) -> list[dict]:
     r = requests.get(f"{fleet.base_url}/_fleet/sink", timeout=10)
     r.raise_for_status()
@@ -77,7 +108,8 @@ def wait_for(fleet, path_end: str, needle: str, timeout: float = 10.0) -> list[d
         if got:
             return got
         time.sleep(0.1)
-    raise AssertionError(f"nothing posted to *{path_end} mentioning {needle!r} within {timeout}s")
+    seen = [(e["path"], e["raw"][:300]) for e in sink_log(fleet)][-6:]
+    raise AssertionError(f"nothing posted to *{path_end} mentioning {needle!r} within {timeout}s; last: {seen}")
 
 
 def attrs(span: dict) -> dict:
@@ -249,3 +281,45 @@ def test_spend_logs_and_the_exports_agree_on_every_figure(tgw, fleet):
     assert rows(hooks, "model", "input_tokens", "output_tokens", "cost") == logged
     assert rows(spans, "gen_ai.request.model", "gen_ai.usage.input_tokens", "gen_ai.usage.output_tokens",
                 "dx.cost_usd") == logged
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_a_sink_with_content_gets_the_prompt_and_completion_masked(content_gw, fleet, stream):
+    t = tag()
+    model = f"fleet/content-{t}"
+    mail = f"ann.{t}@example.com"
+    prompt = f"tell {t} to {mail}"
+    c = openai.OpenAI(base_url=f"{content_gw.base_url}/v1", api_key=MASTER_KEY, max_retries=0, timeout=30)
+    if stream:
+        chunks = c.chat.completions.create(model=model, messages=user(prompt), stream=True)
+        answer = "".join(ch.choices[0].delta.content or "" for ch in chunks if ch.choices)
+    else:
+        answer = c.chat.completions.create(model=model, messages=user(prompt)).choices[0].message.content
+    assert mail in answer  # the set only logs: the client's text is untouched
+
+    def said(messages: list) -> str:
+        return "".join(p["content"] for m in messages for p in m["parts"])
+
+    masked_prompt, masked_answer = prompt.replace(mail, "[EMAIL_1]"), answer.replace(mail, "[EMAIL_1]")
+    traces = wait_for(fleet, "/sink/ok/otlp-content/v1/traces", model)
+    span = next(s for e in traces for rs in json.loads(e["raw"])["resourceSpans"] for ss in rs["scopeSpans"]
+                for s in ss["spans"] if attrs(s)["gen_ai.request.model"] == model)
+    a = attrs(span)
+    assert json.loads(a["gen_ai.input.messages"]) == [
+        {"role": "user", "parts": [{"type": "text", "content": masked_prompt}]}]
+    out = json.loads(a["gen_ai.output.messages"])
+    assert out[0]["role"] == "assistant" and out[0]["finish_reason"] == "stop"
+    assert said(out) == masked_answer
+
+    hook = json.loads(wait_for(fleet, "/sink/ok/hook-content", model)[0]["raw"])
+    assert said(hook["input"]) == masked_prompt and said(hook["output"]) == masked_answer
+    lf = [e for p in wait_for(fleet, "/sink/ok/lf-content/api/public/ingestion", model)
+          for e in json.loads(p["raw"])["batch"] if e["type"] == "generation-create" and model in e["body"]["name"]]
+    assert said(lf[0]["body"]["input"]) == masked_prompt and said(lf[0]["body"]["output"]) == masked_answer
+
+    plain = wait_for(fleet, "/sink/ok/hook-plain", model)[0]["raw"]
+    assert "input" not in json.loads(plain) and "output" not in json.loads(plain)
+    for e in sink_log(fleet):
+        if model in e["raw"]:
+            assert mail not in e["raw"], e["path"]
+            assert f"tell {t}" not in e["raw"] or "-content" in e["path"], e["path"]

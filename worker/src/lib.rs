@@ -64,10 +64,8 @@ fn instance(env: &Env) -> std::result::Result<Rc<Instance>, String> {
                     if let Some(kv) = kv::WorkerKv::open(env) {
                         gateway = gateway.with_kv(Arc::new(kv));
                     }
-                    if gateway.config().cache.is_some() {
-                        // One thread per isolate: nothing here is sent anywhere.
-                        #[allow(clippy::arc_with_non_send_sync)]
-                        let store = Arc::new(edge_cache::EdgeCache);
+                    if let Some(cache) = &gateway.config().cache {
+                        let store = edge_cache::store(env, cache.global);
                         gateway = gateway.with_cache(store);
                     }
                     Ok(Rc::new(Instance {

@@ -121,6 +121,10 @@ impl Active {
     fn has(self, set: usize) -> bool {
         self.0 & (1 << set) != 0
     }
+    /// The sets of both.
+    pub fn or(self, other: Active) -> Active {
+        Active(self.0 | other.0)
+    }
 }
 
 /// Most sets one configuration may hold (they are a bit set per request).
@@ -373,6 +377,8 @@ pub struct Checker {
     counts: Vec<(usize, Kind, u32)>,
     /// Not counting: the text was counted before.
     quiet: bool,
+    /// Masking every match, whatever its set's action ([`Checker::redact`]).
+    redact: bool,
     /// Buffers kept from one check to the next.
     hits: Vec<Hit>,
     found: Vec<Found>,
@@ -419,6 +425,7 @@ impl Checker {
             numbering: Vec::new(),
             counts: Vec::new(),
             quiet: false,
+            redact: false,
             hits: Vec::new(),
             found: Vec::new(),
             joined: String::new(),
@@ -453,6 +460,20 @@ impl Checker {
         let checked = self.check(text);
         self.quiet = false;
         checked
+    }
+
+    /// `text` with every match of the active sets masked, whatever their
+    /// actions, uncounted: content exported to telemetry, where nothing a
+    /// guardrail would mask may leave in plain text.
+    pub fn redact(&mut self, text: &str) -> String {
+        (self.quiet, self.redact) = (true, true);
+        let out = self.check(text);
+        (self.quiet, self.redact) = (false, false);
+        match out {
+            Ok(masked) => masked.unwrap_or_else(|| text.to_owned()),
+            // Unreachable: redacting blocks nothing.
+            Err(_) => String::new(),
+        }
     }
 
     /// For a stream: how much of `text` can be released now (a byte
@@ -625,7 +646,11 @@ impl Checker {
                 Some(c) => c.2 += 1,
                 None => self.counts.push((h.set, h.kind, 1)),
             }
-            match set.action {
+            match if self.redact {
+                Action::Mask
+            } else {
+                set.action
+            } {
                 Action::Log => {}
                 Action::Block => {
                     return Err(Blocked {

@@ -368,20 +368,21 @@ pub fn for_request<'g, P: Ports>(
     Some((store, planned))
 }
 
-/// The stored entry, when the plan looks one up and there is one; the
-/// exchange says bypass or miss meanwhile. A store that fails is a miss.
+/// The stored entry and the tier it came from, when the plan looks one up
+/// and there is one; the exchange says bypass or miss meanwhile. A store
+/// that fails is a miss.
 pub async fn fetch<P: Ports>(
     call: &Call<'_, P>,
     ex: &mut Exchange,
     cached: &Cached<'_>,
-) -> Option<Bytes> {
+) -> crate::state::cache::Found {
     let (store, plan) = cached.as_ref()?;
     ex.cache = CacheStatus::Bypass;
     if !plan.lookup {
         return None;
     }
     ex.cache = CacheStatus::Miss;
-    match store.get(&plan.key).await {
+    match store.lookup(&plan.key).await {
         Ok(entry) => entry,
         Err(e) => {
             let line = serde_json::json!({"event": "cache_lookup", "outcome": "error", "error": e});
@@ -592,6 +593,15 @@ mod tests {
         let g = plan_for("g", &b.to_string(), &h).unwrap();
         assert_eq!((g.lookup, g.store), (true, false));
         assert_eq!(plan_for("g", "not json", &h), None);
+    }
+
+    #[test]
+    fn global_is_read_as_written_and_off_by_default() {
+        let read = |v: serde_json::Value| CacheSettings::read(&v);
+        assert!(!read(serde_json::json!({"ttl_s": 60})).unwrap().global);
+        assert!(read(serde_json::json!({"global": true})).unwrap().global);
+        let e = read(serde_json::json!({"global": "yes"})).unwrap_err();
+        assert!(e.contains("`global`"), "{e}");
     }
 
     #[test]

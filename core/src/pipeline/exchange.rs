@@ -63,6 +63,10 @@ pub struct Exchange {
     pub key_remembered: bool,
     #[serde(skip_serializing_if = "CacheStatus::is_off")]
     pub cache: CacheStatus,
+    /// The tier that served a hit, when the store has two
+    /// (`x-dx-cache-tier`: `local` or `global`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cache_tier: Option<&'static str>,
     /// The line is written when the stream ends, not when the handler returns.
     #[serde(skip)]
     pub deferred: bool,
@@ -105,6 +109,9 @@ pub struct Exchange {
     /// A stream's time to its first content (held until it came), from `ts`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ttft_ms: Option<u64>,
+    /// The prompt and completion, when a telemetry sink exports them.
+    #[serde(skip)]
+    pub content: Option<Arc<crate::telemetry::content::Capture>>,
     /// Each attempt sent, for telemetry's child spans (kept only when sinks
     /// are configured).
     #[serde(skip)]

@@ -51,6 +51,7 @@ use crate::resolve::Deployment;
 use crate::secret::Secret;
 use crate::state::accounts::Accounts;
 use crate::stream::{BodyStream, OnDone};
+use crate::telemetry::content::Capture;
 use crate::unified::{ChatChunk, ChatRequest, ChatResponse, Usage};
 use crate::upstream_auth::google::{self, TokenCache};
 use authenticate::{look_up, Principal};
@@ -336,12 +337,15 @@ pub async fn exchange<I: Ingress, P: Ports>(
     let asked_max = ingress.max_tokens(&parsed);
     let mut planned = plan(call, req, ex, &name, guarded.body_len, asked_max)?;
     let body = guarded.masked.as_deref().unwrap_or(&req.body);
+    ex.content = capture(config, ex, &guarded.attached, body);
     let cached =
         cache_lookup::for_request(call, ex, ingress.cache_format(), &name, body, &req.headers);
-    if let Some(entry) = cache_lookup::fetch(call, ex, &cached).await {
+    if let Some((entry, tier)) = cache_lookup::fetch(call, ex, &cached).await {
         if let Some(hit) = cache_lookup::replay(ingress, &parsed, &entry, call.ports.now_ms()) {
             // Free, so no budget is reserved; it still counts as a request.
             ex.cache = CacheStatus::Hit;
+            ex.cache_tier = tier.map(crate::state::Tier::as_str);
+            captured_hit(ex, &entry);
             ex.prices = None;
             ex.cost = Some(0.0);
             admit::admit(call, ex, &planned.names(), 0, Some(0)).await?;
@@ -360,6 +364,8 @@ pub async fn exchange<I: Ingress, P: Ports>(
         headers: &req.headers,
     };
     let (mut resp, slot) = send::walk(call, &mut prepared, req.body.len(), &mut route, ex).await?;
+    // Before the output guards: the capture masks with every set itself.
+    captured_answer(ex, &mut resp);
     let Some(Ok(target)) = route.targets.get(slot) else {
         return Err(lost_deployment());
     };
@@ -400,6 +406,55 @@ struct Guarded {
     /// What the limits reserve for: the body as it goes on.
     body_len: usize,
     attached: Vec<String>,
+}
+
+/// The prompt's capture, when the exporter has a sink for content
+/// (`include_content`); every guardrail set of the request masks it.
+#[inline(never)]
+fn capture(
+    config: &Config,
+    ex: &Exchange,
+    attached: &[String],
+    body: &[u8],
+) -> Option<Arc<Capture>> {
+    if !ex.telemetry.as_ref()?.wants_content() {
+        return None;
+    }
+    let names: Vec<&str> = attached.iter().map(String::as_str).collect();
+    let g = &config.guards;
+    let active = g
+        .active_with(&ex.model, Direction::Input, &names)
+        .or(g.active_with(&ex.model, Direction::Output, &names));
+    let checker = active.any().then(|| Checker::new(g.clone(), active));
+    Some(Arc::new(Capture::new(checker, body)))
+}
+
+/// A hit's answer, for the capture (not generic: one copy, not one per
+/// ingress).
+#[inline(never)]
+fn captured_hit(ex: &Exchange, entry: &Bytes) {
+    if let Some(c) = &ex.content {
+        match cache_lookup::decode(entry) {
+            Some((_, cache_lookup::Kind::Whole, body)) => c.whole(&body),
+            Some((_, _, body)) => c.relayed(&body),
+            None => {}
+        }
+    }
+}
+
+/// The answer, for the capture: a whole one now, a stream as it passes.
+#[inline(never)]
+fn captured_answer(ex: &Exchange, resp: &mut GatewayResponse) {
+    if let Some(capture) = &ex.content {
+        match resp.body_mut() {
+            Body::Full(b) => capture.whole(b),
+            Body::Stream(s) => {
+                let s = std::mem::replace(s, Box::pin(futures::stream::empty()));
+                *resp.body_mut() = Body::Stream(crate::telemetry::content::tee(capture.clone(), s));
+            }
+            Body::Empty => {}
+        }
+    }
 }
 
 /// Stage 3: the input guardrails over the client's body.

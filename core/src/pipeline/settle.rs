@@ -136,6 +136,7 @@ pub fn record_of(ex: &Exchange, now_ms: u64) -> Record {
         team: ex.team.clone(),
         ttft_ms: ex.ttft_ms,
         tries: ex.tries.clone(),
+        content: ex.content.as_ref().map(|c| c.export()),
     }
 }
 

@@ -9,6 +9,6 @@ pub mod cache;
 pub mod kv;
 pub mod ledger;
 
-pub use cache::CacheStore;
+pub use cache::{CacheStore, Tier, Tiered};
 pub use kv::{KvStore, MemoryKv, SharedKv};
 pub use ledger::{Ledger, LedgerAnswer, Limit, MemoryLedger, Reservation};
