@@ -129,28 +129,27 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::state::kv::tests::FakeClock;
     use crate::state::MemoryKv;
     use futures::executor::block_on;
-    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::atomic::Ordering;
 
-    #[derive(Default)]
-    struct FakeClock(AtomicU64);
-    impl Clock for &FakeClock {
-        fn now_ms(&self) -> u64 {
-            self.0.load(Ordering::SeqCst)
+    type TwoTiers<'c> = Tiered<MemoryKv<&'c FakeClock>, MemoryKv<&'c FakeClock>, &'c FakeClock>;
+
+    fn tiered(clock: &FakeClock) -> TwoTiers<'_> {
+        Tiered {
+            local: MemoryKv::new(clock),
+            global: MemoryKv::new(clock),
+            clock,
         }
     }
 
     #[test]
     fn a_global_hit_fills_the_local_tier_for_the_ttl_left() {
         let clock = FakeClock::default();
-        let t = Tiered {
-            local: MemoryKv::new(&clock),
-            global: MemoryKv::new(&clock),
-            clock: &clock,
-        };
+        let t = tiered(&clock);
         block_on(CacheStore::put(&t, "k", Bytes::from_static(b"v"), 10_000)).unwrap();
-        let hit = |t: &Tiered<_, _, _>| block_on(t.lookup("k")).unwrap();
+        let hit = |t: &TwoTiers| block_on(t.lookup("k")).unwrap();
         assert_eq!(hit(&t), Some((Bytes::from_static(b"v"), Some(Tier::Local))));
         // Another instance: its local tier is empty.
         block_on(KvStore::delete(&t.local, "k")).unwrap();
@@ -170,11 +169,7 @@ mod tests {
     #[test]
     fn a_global_value_past_its_expiry_is_a_miss_even_if_the_store_kept_it() {
         let clock = FakeClock::default();
-        let t = Tiered {
-            local: MemoryKv::new(&clock),
-            global: MemoryKv::new(&clock),
-            clock: &clock,
-        };
+        let t = tiered(&clock);
         // As Workers KV keeps a 5 s entry for its 60 s minimum.
         let mut raw = 5_000u64.to_be_bytes().to_vec();
         raw.extend_from_slice(b"v");

@@ -97,11 +97,12 @@ impl<C: Clock + Sync> KvStore for MemoryKv<C> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use futures::executor::block_on;
     use std::sync::atomic::{AtomicU64, Ordering};
 
+    /// A clock the test moves (shared by the state module's tests).
     #[derive(Default)]
     pub(crate) struct FakeClock(pub AtomicU64);
     impl Clock for &FakeClock {
