@@ -29,9 +29,11 @@ HOOK_SECRET = "whsec-test-0123456789"
 LANGFUSE_SECRET = "sk-lf-test-secret"
 
 
-def start(request, workdir, gateway_env, fleet, sinks, name):
+def start(request, workdir, gateway_env, fleet, sinks, name, guardrails=()):
     config = dx_config(fleet)
     config["telemetry"] = sinks
+    if guardrails:
+        config["guardrails"] = [*config.get("guardrails", []), *guardrails]
     env = {**gateway_env, "DX_CONFIG": json.dumps(config), "DX_HOOK_SECRET": HOOK_SECRET,
            "DX_LANGFUSE_SECRET": LANGFUSE_SECRET}
     if request.param == "worker":
@@ -77,20 +79,11 @@ def content_gw(request, workdir, gateway_env, fleet):
          "secret_key": "env:DX_LANGFUSE_SECRET", "include_content": True},
         {"kind": "webhook", "endpoint": f"{fleet.base_url}/sink/ok/hook-plain", "secret": "env:DX_HOOK_SECRET"},
     ]
-    config = dx_config(fleet)
-    config["telemetry"] = sinks
     # Logs emails on `content-*` models: the client's text is left alone,
     # the export is masked all the same.
-    config["guardrails"] = [*config.get("guardrails", []), {
-        "name": "watch", "detectors": ["email"], "action": "log", "apply_to": ["input", "output"],
-        "models": ["fleet/content-*"]}]
-    env = {**gateway_env, "DX_CONFIG": json.dumps(config), "DX_HOOK_SECRET": HOOK_SECRET,
-           "DX_LANGFUSE_SECRET": LANGFUSE_SECRET}
-    if request.param == "worker":
-        gw = start_worker(workdir, env, "worker-content.log", state_dir=workdir / "wrangler-state-content")
-    else:
-        db = request.getfixturevalue("dynamodb")
-        gw = start_lambda("lambda-content", workdir, {**env, **db.env(STATE_TABLE)}, instances=2)
+    watch = {"name": "watch", "detectors": ["email"], "action": "log", "apply_to": ["input", "output"],
+             "models": ["fleet/content-*"]}
+    gw = start(request, workdir, gateway_env, fleet, sinks, "content", guardrails=[watch])
     yield gw
     gw.proc.stop()
 
