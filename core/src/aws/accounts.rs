@@ -336,7 +336,19 @@ impl<P: HttpClient + Clock + Sleep + MaybeSend + MaybeSync> DynamoAccounts<P> {
         }
     }
 
-    /// A key's record by its hash, with its user's and team's.
+    /// The record `{prefix}{id}`, or none without an id.
+    async fn named(
+        &self,
+        ledger: &str,
+        prefix: &str,
+        id: Option<&str>,
+    ) -> Result<Option<Value>, String> {
+        match id {
+            Some(id) => self.get(ledger, &format!("{prefix}{id}")).await,
+            None => Ok(None),
+        }
+    }
+
     /// A key's record with the user's and team's named, read at once.
     async fn records(
         &self,
@@ -345,46 +357,24 @@ impl<P: HttpClient + Clock + Sleep + MaybeSend + MaybeSync> DynamoAccounts<P> {
         user: Option<&str>,
         team: Option<&str>,
     ) -> Result<Vec<Option<Value>>, String> {
-        let named = |prefix: &'static str, id: Option<&str>| {
-            let key = id.map(|id| format!("{prefix}{id}"));
-            async move {
-                match key {
-                    Some(k) => self.get(ledger, &k).await,
-                    None => Ok(None),
-                }
-            }
-        };
         let (key, user, team) = futures::future::try_join3(
-            self.get(ledger, &format!("key#{token}")),
-            named("user#", user),
-            named("team#", team),
+            self.named(ledger, "key#", Some(token)),
+            self.named(ledger, "user#", user),
+            self.named(ledger, "team#", team),
         )
         .await?;
         Ok(vec![key, user, team])
     }
 
+    /// A key's record by its hash, then its user's and team's.
     async fn identity(&self, ledger: &str, token: &str) -> Result<Vec<Option<Value>>, String> {
         let key = self.get(ledger, &format!("key#{token}")).await?;
-        let field = |name: &str| {
-            key.as_ref()
-                .and_then(|k| k.get(name))
-                .and_then(Value::as_str)
-                .map(str::to_owned)
-        };
-        let (user, team) = (field("user_id"), field("team_id"));
-        let user_read = async {
-            match &user {
-                Some(u) => self.get(ledger, &format!("user#{u}")).await,
-                None => Ok(None),
-            }
-        };
-        let team_read = async {
-            match &team {
-                Some(t) => self.get(ledger, &format!("team#{t}")).await,
-                None => Ok(None),
-            }
-        };
-        let (user, team) = futures::future::try_join(user_read, team_read).await?;
+        let field = |name: &str| key.as_ref()?.get(name)?.as_str();
+        let (user, team) = futures::future::try_join(
+            self.named(ledger, "user#", field("user_id")),
+            self.named(ledger, "team#", field("team_id")),
+        )
+        .await?;
         Ok(vec![key, user, team])
     }
 
