@@ -105,17 +105,7 @@ pub async fn admit<P: Ports>(
         output,
     );
     let reservation = reserve.await;
-    if let Ok(Reservation::Stale { values, stamp }) = reservation {
-        // Judged so far on records that changed: the exchange starts over
-        // under the ledger's (nothing has been sent upstream).
-        ex.key_remembered = false;
-        let fresh =
-            accept(&values, stamp, now).inspect_err(|_| call.known.forget(&id.key.token))?;
-        let fresh = Arc::new(fresh);
-        call.known.put(&fresh);
-        ex.principal = Principal::Key(fresh);
-        return Err(restart());
-    }
+    // Any answer of the ledger's confirmed or replaced a remembered key.
     if reservation.is_ok() {
         ex.key_remembered = false;
     }
@@ -134,7 +124,16 @@ pub async fn admit<P: Ports>(
         Ok(Reservation::Refused { holds, index, used }) => {
             return Err(refused(ex, &holds, index, used, now));
         }
-        Ok(Reservation::Stale { .. }) => return Err(ledger_unavailable("stale")),
+        Ok(Reservation::Stale { values, stamp }) => {
+            // Judged so far on records that changed: the exchange starts
+            // over under the ledger's (nothing has been sent upstream).
+            let fresh =
+                accept(&values, stamp, now).inspect_err(|_| call.known.forget(&id.key.token))?;
+            let fresh = Arc::new(fresh);
+            call.known.put(&fresh);
+            ex.principal = Principal::Key(fresh);
+            return Err(restart());
+        }
         Err(e) => return Err(ledger_unavailable(&e)),
     };
     ex.quota = Some(charge::quota(&planned, &used));
