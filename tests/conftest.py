@@ -36,8 +36,11 @@ from typing import Callable
 import pytest
 import requests
 
+import dev_proxy
 from harness import (REPO_ROOT, RUNTIME_API, DynamoLocal, Fleet, Proc, free_port, start_dynamodb_local, start_fleet,
                      wait_http_ok, wait_port_file)
+
+dev_proxy.install()
 
 MASTER_KEY = "sk-dx-master-test"
 STATE_TABLE = "dx-state"
@@ -320,3 +323,10 @@ def client_for():
     import openai
 
     return lambda gw: openai.OpenAI(base_url=f"{gw.base_url}/v1", api_key=MASTER_KEY, max_retries=0, timeout=30)
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    if dev_proxy.resent:
+        terminalreporter.write_line(
+            f"wrangler dev's proxy dropped {dev_proxy.resent} request(s) before the gateway answered; re-sent "
+            "(tests/dev_proxy.py)")
