@@ -50,8 +50,8 @@ extern "C" {
         headers: &str,
         body: &JsValue,
     ) -> Result<web_sys::Response, JsValue>;
-    #[wasm_bindgen(js_name = logAfterResponse)]
-    pub(crate) fn log_after_response(ctx: &JsValue, line: &str);
+    #[wasm_bindgen(js_name = logLine)]
+    pub(crate) fn log_line(line: &str);
     #[wasm_bindgen(js_name = useCheapMicrotasks)]
     pub(crate) fn use_cheap_microtasks();
     #[wasm_bindgen(js_name = cacheGet, catch)]

@@ -367,15 +367,8 @@ impl Env for WorkerPorts {
 }
 
 impl Log for WorkerPorts {
-    /// After the response (see `logAfterResponse` in glue.js).
+    /// One `console.log` at once (see `logLine` in glue.js for why not later).
     fn log(&self, line: &str) {
-        match &self.ctx {
-            Some(ctx) => {
-                let ctx: &worker::worker_sys::Context = (**ctx).as_ref();
-                crate::glue::log_after_response(ctx, line);
-            }
-            // A scheduled event: no response to wait for.
-            None => worker::console_log!("{line}"),
-        }
+        crate::glue::log_line(line);
     }
 }
