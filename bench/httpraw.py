@@ -23,6 +23,8 @@ class Timed:
     t_end: float                 # last byte of the body
     chunks: int = 0              # number of recv() calls that carried body bytes
     body_recvs: list[float] = field(default_factory=list)
+    # (body bytes decoded so far, time of the recv that completed them), per chunk
+    marks: list[tuple[int, float]] = field(default_factory=list)
 
     @property
     def ttfb_ms(self) -> float:
@@ -31,6 +33,13 @@ class Timed:
     @property
     def ttfb_body_ms(self) -> float:
         return ((self.t_first_body or self.t_end) - self.t_send) * 1000
+
+    def until_ms(self, offset: int) -> float | None:
+        """send -> the recv that delivered body byte ``offset``."""
+        for length, t in self.marks:
+            if length > offset:
+                return (t - self.t_send) * 1000
+        return None
 
     @property
     def total_ms(self) -> float:
@@ -97,6 +106,7 @@ class Conn:
             hdrs[k.strip().lower()] = v.strip()
 
         out = bytearray()
+        marks: list[tuple[int, float]] = []
         t_first_body = time.perf_counter() if rest else None
         recvs = [t_first_body] if rest else []
         if "chunked" in hdrs.get("transfer-encoding", "").lower():
@@ -116,6 +126,7 @@ class Conn:
                     rest += self._more(recvs)
                     t_first_body = t_first_body or recvs[0]
                 out += rest[:size]
+                marks.append((len(out), recvs[-1] if recvs else t_first_body))
                 rest = rest[size + 2:]
             self.buf = rest
         else:
@@ -124,12 +135,13 @@ class Conn:
                 rest += self._more(recvs)
                 t_first_body = t_first_body or recvs[0]
             out += rest[:n]
+            marks.append((len(out), recvs[-1] if recvs else t_first_body))
             self.buf = rest[n:]
         t_end = time.perf_counter()
         if hdrs.get("connection", "").lower() == "close":
             self.close()
         return Timed(status, hdrs, bytes(out), t_send, t_first, t_first_body if out else None, t_end,
-                     chunks=len(recvs), body_recvs=recvs)
+                     chunks=len(recvs), body_recvs=recvs, marks=marks)
 
     def _more(self, recvs: list[float]) -> bytes:
         data = self._recv()

@@ -93,6 +93,8 @@ def final(a: argparse.Namespace) -> None:
         "streams_per_s_20": g(wk, "streams", "gateway_s20", "streams_per_s"),
         "paced_ttfb_p50_ms": g(wk, "ttfb_paced", "gateway", "ttfb_body", "p50"),
         "paced_ttfb_p99_ms": g(wk, "ttfb_paced", "gateway", "ttfb_body", "p99"),
+        "paced_added_first_content_p50_ms": g(wk, "ttfb_paced", "added_ttfc_ms", "p50"),
+        "paced_added_first_content_p99_ms": g(wk, "ttfb_paced", "added_ttfc_ms", "p99"),
         "lambda_binary_bytes": g(lm, "binary_bytes"),
         "lambda_cold_init_ms": g(lm, "cold_init", "init_ms", "p50"),
         "lambda_cold_init_state_table_ms": g(lm, "cold_init_state_table", "init_ms", "p50"),
@@ -176,6 +178,9 @@ def print_summary(r: dict) -> None:
             p(f"    paced stream TTFB (20 events 5 ms apart): direct p50 {g(tp, 'direct', 'ttfb_body', 'p50')} /"
               f" p99 {g(tp, 'direct', 'ttfb_body', 'p99')} ms, gateway p50 {g(tp, 'gateway', 'ttfb_body', 'p50')} /"
               f" p99 {g(tp, 'gateway', 'ttfb_body', 'p99')} ms; failures {g(tp, 'direct', 'failures')}/{g(tp, 'gateway', 'failures')}")
+            p(f"      first content delta (the gateway holds the role chunk until content shows, so its first byte"
+              f" is the first content): direct p50 {g(tp, 'direct', 'ttfc', 'p50')} / p99 {g(tp, 'direct', 'ttfc', 'p99')} ms,"
+              f" gateway p50 {g(tp, 'gateway', 'ttfc', 'p50')} / p99 {g(tp, 'gateway', 'ttfc', 'p99')} ms")
         ref, gm = wk.get("reference_passthrough"), wk.get("gateway_minus_passthrough")
         if ref:
             p(f"    reference, JS passthrough Worker (the floor of this setup): added p50 {ref['added_p50_ms']} /"

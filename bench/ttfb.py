@@ -7,6 +7,11 @@ via-gateway (the order flips every round so neither side always goes first),
 each over its own keep-alive connection, and records per request:
   ttfb       send -> first response byte (status line)
   ttfb_body  send -> first body byte (the first SSE bytes)
+  ttfc       send -> the first content delta (`"content":"` with text): a
+             stream's role chunk comes first, and the gateway holds it until
+             content shows (so that a failure before the first token can fall
+             over, see core/src/relays/first_content.rs); what a user waits
+             for is this one
   total      send -> end of the stream
 Reports medians and the gateway-minus-direct differences; the budget is on
 the median ttfb_body difference. Every response must be 200 and end with
@@ -17,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 import time
 
@@ -24,6 +30,9 @@ sys.path.insert(0, __import__("os").path.dirname(__file__))
 from httpraw import Conn, ProtocolError, summary  # noqa: E402
 
 PROMPT = [{"role": "user", "content": "What is the capital of France?"}]
+
+
+FIRST_CONTENT = re.compile(rb'"content":"[^"]')
 
 
 def main() -> None:
@@ -44,7 +53,8 @@ def main() -> None:
         "gateway": (Conn("127.0.0.1", a.gateway_port), "/v1/chat/completions", "Bearer sk-bench",
                     json.dumps({"model": a.gateway_model, "messages": PROMPT, "stream": True}).encode()),
     }
-    rec: dict[str, dict[str, list[float]]] = {s: {"ttfb": [], "ttfb_body": [], "total": [], "body_recvs": []} for s in sides}
+    rec: dict[str, dict[str, list[float]]] = {s: {"ttfb": [], "ttfb_body": [], "ttfc": [], "total": [], "body_recvs": []}
+                                         for s in sides}
     failures: dict[str, list[str]] = {s: [] for s in sides}
     deadline = time.monotonic() + a.max_seconds
 
@@ -61,7 +71,13 @@ def main() -> None:
         if not ok:
             failures[side].append(f"status {r.status}, body {r.body[:200]!r}")
             return
+        content = FIRST_CONTENT.search(r.body)
+        ttfc = r.until_ms(content.start()) if content else None
+        if ttfc is None:
+            failures[side].append(f"no content delta in {r.body[:200]!r}")
+            return
         if keep:
+            rec[side]["ttfc"].append(ttfc)
             rec[side]["ttfb"].append(r.ttfb_ms)
             rec[side]["ttfb_body"].append(r.ttfb_body_ms)
             rec[side]["total"].append(r.total_ms)
@@ -82,14 +98,16 @@ def main() -> None:
         out[side] = {k: summary(v) for k, v in rec[side].items()}
         out[side]["failures"] = len(failures[side])
         out[side]["failure_samples"] = failures[side][:5]
-    for k in ("ttfb", "ttfb_body", "total"):
+    for k in ("ttfb", "ttfb_body", "ttfc", "total"):
         g, d = out["gateway"][k], out["direct"][k]
         out[f"added_{k}_ms"] = {q: round(g[q] - d[q], 4) for q in ("p50", "p90", "p99")}
     with open(a.out, "w") as f:
         json.dump(out, f, indent=2)
     print(f"ttfb: direct p50 {out['direct']['ttfb_body']['p50']:.3f} ms, gateway p50 "
           f"{out['gateway']['ttfb_body']['p50']:.3f} ms, added {out['added_ttfb_body_ms']['p50']:.3f} ms "
-          f"(failures: direct {out['direct']['failures']}, gateway {out['gateway']['failures']})", file=sys.stderr)
+          f"(failures: direct {out['direct']['failures']}, gateway {out['gateway']['failures']}); first content "
+          f"p50 direct {out['direct']['ttfc']['p50']:.3f} / gateway {out['gateway']['ttfc']['p50']:.3f} ms, added p99 "
+          f"{out['added_ttfc_ms']['p99']:.3f} ms", file=sys.stderr)
 
 
 if __name__ == "__main__":
