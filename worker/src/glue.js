@@ -179,9 +179,9 @@ export function respondWith(status, headers, body) {
 /**
  * Writes an access-log line now. Deferring it past the response (a timer
  * under waitUntil) cost more CPU than the write itself: measured under plain
- * workerd at c=32, console.log of a 400-byte line added 8 us a request and
- * the timer, promise and waitUntil around it another 18 us, where a
- * request's whole CPU is about 200 us (bench/stream_floor.sh, log modes).
+ * workerd at c=32, console.log of a 400-byte line added 9 us a request and
+ * the timer, promise and waitUntil around it another 11 us, where a
+ * request's whole CPU is about 300 us (bench/stream_floor.sh, log modes).
  */
 export function logLine(line) {
   console.log(line);
