@@ -19,21 +19,9 @@ trap cleanup EXIT
 up_port=18842; gw_port=18841
 setsid python3 "$here/reference/cut_upstream.py" "$up_port" > "$work/upstream.log" 2>&1 &
 pids+=($!)
-cp "$here/reference/pipe_cut.js" "$work/"
 for mode in native pipe tee-pipe pump; do
-  cat > "$work/gw.capnp" <<CAPNP
-using Workerd = import "/workerd/workerd.capnp";
-const config :Workerd.Config = (
-  services = [(name = "gw", worker = .gw), (name = "internet", network = (allow = ["public", "private", "local"]))],
-  sockets = [(name = "http", address = "127.0.0.1:$gw_port", http = (), service = "gw")],
-);
-const gw :Workerd.Worker = (
-  modules = [(name = "pipe_cut.js", esModule = embed "pipe_cut.js")],
-  compatibilityDate = "2026-04-01",
-  bindings = [(name = "UPSTREAM", text = "http://127.0.0.1:$up_port/"), (name = "MODE", text = "$mode")],
-  globalOutbound = "internet",
-);
-CAPNP
+  python3 "$here/workerd_config.py" passthrough --script pipe_cut.js --mode "$mode" --port "$gw_port" \
+    --upstream-port "$up_port" --out "$work/gw.capnp"
   setsid "$workerd" serve "$work/gw.capnp" > "$work/gw-$mode.log" 2>&1 &
   gw=$!
   for _ in $(seq 50); do curl -s -o /dev/null "http://127.0.0.1:$gw_port/" -m 1 && break; sleep 0.1; done

@@ -31,24 +31,11 @@ up_port=18832; gw_port=18831
 python3 "$here/workerd_config.py" upstream --port "$up_port" --out "$work/upstream/upstream.capnp"
 setsid taskset -c 1 "$workerd" serve "$work/upstream/upstream.capnp" > "$work/upstream.log" 2>&1 &
 pids+=($!)
-cp "$here/reference/stream_variants.js" "$work/"
-compat=$(python3 -c "import sys; sys.path.insert(0, '$here'); import workerd_config as w; print(w.COMPAT_DATE)")
 
 one() {  # MODE MODEL STREAM CONNS -> "cpu_ms rps"
   local mode=$1 model=$2 stream=$3 conns=$4
-  cat > "$work/gw.capnp" <<CAPNP
-using Workerd = import "/workerd/workerd.capnp";
-const config :Workerd.Config = (
-  services = [(name = "gw", worker = .gw), (name = "internet", network = (allow = ["public", "private", "local"]))],
-  sockets = [(name = "http", address = "127.0.0.1:$gw_port", http = (), service = "gw")],
-);
-const gw :Workerd.Worker = (
-  modules = [(name = "stream_variants.js", esModule = embed "stream_variants.js")],
-  compatibilityDate = "$compat",
-  bindings = [(name = "UPSTREAM", text = "http://127.0.0.1:$up_port"), (name = "MODE", text = "$mode")],
-  globalOutbound = "internet",
-);
-CAPNP
+  python3 "$here/workerd_config.py" passthrough --script stream_variants.js --mode "$mode" --port "$gw_port" \
+    --upstream-port "$up_port" --out "$work/gw.capnp"
   setsid taskset -c 0 "$workerd" serve "$work/gw.capnp" > "$work/gw.log" 2>&1 &
   local gw=$!
   for _ in $(seq 50); do curl -s -o /dev/null "http://127.0.0.1:$gw_port/" && break; sleep 0.1; done
