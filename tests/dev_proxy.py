@@ -28,36 +28,39 @@ def _dropped(status: int, retry_after: str | None, body: bytes) -> bool:
     return status == 503 and retry_after == "0" and body.startswith(DROPPED)
 
 
+def _resend(send, dropped, discard):
+    """``send()`` again while its answer is the dev proxy's drop, at most
+    ATTEMPTS times in all; the last answer is returned whatever it is."""
+    global resent
+    for _ in range(ATTEMPTS - 1):
+        response = send()
+        if not dropped(response):
+            return response
+        discard(response)
+        resent += 1
+    return send()
+
+
+def _httpx2_dropped(response) -> bool:
+    # Only a 503's body is read here: a stream the gateway answers stays unread.
+    return response.status_code == 503 and _dropped(
+        response.status_code, response.headers.get("retry-after"), response.read())
+
+
 def _httpx2_handle(original):
     def handle_request(self, request):
-        global resent
-        for attempt in range(ATTEMPTS):
-            response = original(self, request)
-            if response.status_code != 503 or attempt == ATTEMPTS - 1:
-                return response
-            body = response.read()
-            if not _dropped(response.status_code, response.headers.get("retry-after"), body):
-                return response
-            response.close()
-            resent += 1
-        return response
+        return _resend(lambda: original(self, request), _httpx2_dropped, lambda r: r.close())
 
     return handle_request
 
 
 def _requests_send(original):
     def send(self, request, **kwargs):
-        global resent
-        for attempt in range(ATTEMPTS):
-            response = original(self, request, **kwargs)
-            if response.status_code != 503 or attempt == ATTEMPTS - 1:
-                return response
-            if kwargs.get("stream"):
-                return response
-            if not _dropped(response.status_code, response.headers.get("retry-after"), response.content):
-                return response
-            resent += 1
-        return response
+        if kwargs.get("stream"):
+            return original(self, request, **kwargs)
+        return _resend(lambda: original(self, request, **kwargs),
+                       lambda r: _dropped(r.status_code, r.headers.get("retry-after"), r.content),
+                       lambda r: r.close())
 
     return send
 
